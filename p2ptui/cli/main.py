@@ -1,0 +1,63 @@
+"""Argument parsing and the one place where errors become messages and exit codes.
+
+Exit codes: 0 success, 1 a negative answer (e.g. P2P not supported), 2 bad input. Input errors print one line per
+problem and never a traceback unless --debug is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+
+from .. import __version__
+from ..errors import InputError
+from . import fabric_commands
+
+EXIT_OK = 0
+EXIT_INPUT = 2
+
+COMMAND_MODULES = (fabric_commands,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="p2ptui",
+        description="Explore and operate PCIe peer-to-peer DMA fabrics: switch trees, the kernel's P2P verdict, "
+        "transfers. FABRIC is a fabric file or the name of a bundled fabric (see 'p2ptui fabrics').",
+    )
+    parser.add_argument("--version", action="version", version=f"p2ptui {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show a traceback for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            return fabric_commands.welcome(parser)
+        return args.run(args)
+    except InputError as exc:
+        if args.debug:
+            traceback.print_exc()
+        for diagnostic in exc.diagnostics:
+            if diagnostic.location is not None:
+                hint = f" ({diagnostic.hint})" if diagnostic.hint else ""
+                print(f"{diagnostic.location}: error: {diagnostic.message}{hint}", file=sys.stderr)
+            else:
+                print(f"p2ptui: error: {diagnostic}", file=sys.stderr)
+        return EXIT_INPUT
+    except BrokenPipeError:
+        # Output piped into head and the like: not an error of ours.
+        sys.stderr.close()
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""PCI addresses: domain, bus, device, function."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Domains are 16 bits on most machines but 32 bits where firmware (VMD, Hyper-V, some KVM guests) hands them out.
+_BDF_RE = re.compile(
+    r"^(?:(?P<domain>[0-9a-fA-F]{1,8}):)?(?P<bus>[0-9a-fA-F]{1,2}):(?P<device>[0-9a-fA-F]{1,2})\.(?P<function>[0-7])$"
+)
+_BUS_RE = re.compile(r"^(?:(?P<domain>[0-9a-fA-F]{1,8}):)?(?P<bus>[0-9a-fA-F]{1,2})$")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class BDF:
+    """A PCI function address, printed as the kernel's pci_name() does: ``DDDD:BB:DD.F``."""
+
+    domain: int
+    bus: int
+    device: int
+    function: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.domain <= 0xFFFFFFFF:
+            raise ValueError(f"PCI domain {self.domain:#x} does not fit in 32 bits")
+        if not 0 <= self.bus <= 0xFF:
+            raise ValueError(f"PCI bus {self.bus:#x} is out of range 00-ff")
+        if not 0 <= self.device <= 0x1F:
+            raise ValueError(f"PCI device {self.device:#x} is out of range 00-1f")
+        if not 0 <= self.function <= 7:
+            raise ValueError(f"PCI function {self.function} is out of range 0-7")
+
+    @classmethod
+    def parse(cls, text: str, default_domain: int = 0) -> BDF:
+        """Parse ``[DDDD:]BB:DD.F``; raises ValueError saying what is wrong."""
+        match = _BDF_RE.match(text.strip())
+        if not match:
+            raise ValueError(f"malformed PCI address {text!r}: expected [DDDD:]BB:DD.F in hex, e.g. 0000:03:00.0")
+        domain = match["domain"]
+        return cls(
+            int(domain, 16) if domain is not None else default_domain,
+            int(match["bus"], 16),
+            int(match["device"], 16),
+            int(match["function"]),
+        )
+
+    @property
+    def devfn(self) -> int:
+        return (self.device << 3) | self.function
+
+    @property
+    def bus_id(self) -> tuple[int, int]:
+        """(domain, bus): identifies the bus this function sits on."""
+        return (self.domain, self.bus)
+
+    def __str__(self) -> str:
+        return f"{self.domain:04x}:{self.bus:02x}:{self.device:02x}.{self.function:x}"
+
+    def short(self) -> str:
+        """The address without the domain when the domain is 0, as lspci prints it."""
+        text = str(self)
+        return text[5:] if self.domain == 0 else text
+
+
+def parse_bus(text: str, default_domain: int = 0) -> tuple[int, int]:
+    """Parse a root bus written ``[DDDD:]BB`` into (domain, bus)."""
+    match = _BUS_RE.match(text.strip())
+    if not match:
+        raise ValueError(f"malformed PCI bus {text!r}: expected [DDDD:]BB in hex, e.g. 0000:80")
+    domain = match["domain"]
+    return (int(domain, 16) if domain is not None else default_domain, int(match["bus"], 16))
+
+
+def format_bus(domain: int, bus: int) -> str:
+    return f"{domain:04x}:{bus:02x}"

@@ -1,0 +1,212 @@
+"""Whether a set of devices forms a PCI tree the kernel could have enumerated.
+
+Every source runs through these checks (the Fabric constructor calls them), so a YAML file, an lspci dump and a
+sysfs snapshot are held to the same rules. Problems name the device's position in the input list so that a
+loader can point at the line it came from.
+"""
+
+from __future__ import annotations
+
+from .acs import AcsSource
+from .bdf import BDF, format_bus
+from .kinds import DeviceKind
+from .model import Device, RootBus, StructureProblem
+
+# A P2P pool beyond this is a typo (GiB for MiB, bytes for KiB), not hardware: today's largest BARs are a few
+# hundred GiB.
+MAX_POOL_BYTES = 64 << 40
+LINK_GENS = range(1, 8)
+LINK_WIDTHS = (1, 2, 4, 8, 12, 16, 32)
+PAYLOAD_SIZES = (128, 256, 512, 1024, 2048, 4096)
+
+_ALLOWED_PARENTS = {
+    DeviceKind.SWITCH_DOWNSTREAM: {DeviceKind.SWITCH_UPSTREAM},
+    DeviceKind.SWITCH_UPSTREAM: {DeviceKind.ROOT_PORT, DeviceKind.SWITCH_DOWNSTREAM, DeviceKind.PCI_BRIDGE},
+}
+
+
+def structure_problems(root_buses: tuple[RootBus, ...], devices: tuple[Device, ...]) -> list[StructureProblem]:
+    problems: list[StructureProblem] = []
+
+    def add(message: str, index: int | None = None, field: str | None = None, hint: str = "") -> None:
+        problems.append(StructureProblem(message, index, field, hint))
+
+    bus_ids: dict[tuple[int, int], int] = {}
+    for i, rb in enumerate(root_buses):
+        if rb.bus_id in bus_ids:
+            add(f"root bus {rb} is declared twice")
+        bus_ids[rb.bus_id] = i
+
+    index_of: dict[BDF, int] = {}
+    names: dict[str, int] = {}
+    for i, dev in enumerate(devices):
+        if dev.bdf in index_of:
+            add(f"duplicate PCI address {dev.bdf}", i, "bdf", f"first used by device #{index_of[dev.bdf] + 1}")
+        else:
+            index_of[dev.bdf] = i
+        if not dev.name:
+            add(f"{dev.bdf} has an empty name", i, "name")
+        elif dev.name in names:
+            add(f"duplicate device name {dev.name!r}", i, "name", f"also the name of {devices[names[dev.name]].bdf}")
+        else:
+            names[dev.name] = i
+
+    by_bdf = {d.bdf: d for d in devices}
+    # Which bridge (or root bus) owns each bus number: two owners of one bus is a tree no kernel enumerates.
+    bus_owner: dict[tuple[int, int], str] = {bid: f"root bus {format_bus(*bid)}" for bid in bus_ids}
+    for i, dev in enumerate(devices):
+        _check_device(dev, i, by_bdf, bus_ids, add)
+        _check_values(dev, i, add)
+        if dev.parent is not None and not dev.is_vf and dev.parent in by_bdf:
+            owner = bus_owner.setdefault(dev.bdf.bus_id, f"bridge {dev.parent}")
+            if owner != f"bridge {dev.parent}":
+                add(
+                    f"{dev.bdf} is below bridge {dev.parent} but bus {format_bus(*dev.bdf.bus_id)} "
+                    f"already belongs to {owner}",
+                    i,
+                    "bdf",
+                    "every function below one bridge sits on that bridge's secondary bus",
+                )
+    if not problems:
+        _check_cycles(devices, by_bdf, add)
+    return problems
+
+
+def _check_device(dev: Device, i: int, by_bdf: dict[BDF, Device], bus_ids: dict, add) -> None:
+    if dev.physfn is not None:
+        _check_vf(dev, i, by_bdf, add)
+    if dev.parent is None:
+        if dev.bdf.bus_id not in bus_ids and not dev.is_vf:  # VFs of RCiEPs may sit on virtual buses
+            add(
+                f"{dev.bdf} is on bus {format_bus(*dev.bdf.bus_id)}, which is neither a root bus nor below a bridge",
+                i,
+                "bdf",
+                "declare the root bus or place the device below its bridge",
+            )
+        if dev.kind in (DeviceKind.SWITCH_UPSTREAM, DeviceKind.SWITCH_DOWNSTREAM):
+            add(f"{dev.bdf} is a {dev.kind.label} but sits on a root bus", i, "kind", "switches hang below root ports")
+        return
+    parent = by_bdf.get(dev.parent)
+    if parent is None:
+        add(f"{dev.bdf} names parent {dev.parent}, which is not in the fabric", i, "parent")
+        return
+    if not parent.kind.is_bridge:
+        add(
+            f"{dev.bdf} is below {parent.bdf} ({parent.name}), a {parent.kind.label}, which has no secondary bus",
+            i,
+            "bdf",
+            "only root ports, switch ports and PCI bridges have devices below them",
+        )
+        return
+    if dev.kind in (DeviceKind.ROOT_PORT, DeviceKind.HOST_BRIDGE):
+        add(f"{dev.bdf} is a {dev.kind.label} but sits below bridge {parent.bdf}", i, "kind", "it belongs on a root bus")
+    allowed = _ALLOWED_PARENTS.get(dev.kind)
+    if allowed is not None and parent.kind not in allowed:
+        wanted = " or ".join(sorted(k.label for k in allowed))
+        add(f"{dev.bdf} is a {dev.kind.label} below a {parent.kind.label}", i, "kind", f"it must sit below a {wanted}")
+    if dev.bdf.domain != parent.bdf.domain:
+        add(f"{dev.bdf} is in a different PCI domain than its bridge {parent.bdf}", i, "bdf")
+    elif dev.bdf.bus <= parent.bdf.bus:
+        add(
+            f"{dev.bdf} is below bridge {parent.bdf} but its bus number is not greater than the bridge's",
+            i,
+            "bdf",
+            "buses are numbered downward from the root: a bridge's secondary bus is above its own",
+        )
+
+
+def _check_vf(dev: Device, i: int, by_bdf: dict[BDF, Device], add) -> None:
+    pf = by_bdf.get(dev.physfn)
+    if pf is None:
+        add(f"VF {dev.bdf} names physical function {dev.physfn}, which is not in the fabric", i, "physfn")
+        return
+    if pf.is_vf:
+        add(f"VF {dev.bdf} names {pf.bdf} as its PF, but that is itself a VF", i, "physfn")
+    elif not pf.kind.is_endpoint:
+        add(f"VF {dev.bdf} names {pf.bdf}, a {pf.kind.label}, as its PF", i, "physfn", "only endpoints have VFs")
+    if dev.parent != pf.parent:
+        add(f"VF {dev.bdf} is not below the same bridge as its PF {pf.bdf}", i, "physfn")
+    if dev.bdf.domain != pf.bdf.domain or dev.bdf.bus < pf.bdf.bus:
+        add(f"VF {dev.bdf} must be on its PF's bus or a later one of the same domain", i, "bdf")
+    if dev.kind.is_bridge:
+        add(f"VF {dev.bdf} cannot be a bridge", i, "kind")
+
+
+def _check_values(dev: Device, i: int, add) -> None:
+    if dev.pool is not None:
+        pool = dev.pool
+        if not dev.kind.is_endpoint:
+            add(f"{dev.bdf} is a {dev.kind.label} and cannot provide P2P memory", i, "pool")
+        if pool.size < 0 or pool.available < 0:
+            add(f"{dev.bdf}: P2P pool sizes cannot be negative", i, "pool")
+        elif pool.size > MAX_POOL_BYTES:
+            add(f"{dev.bdf}: P2P pool of {pool.size} bytes is absurd", i, "pool", "more than 64 TiB; check the unit")
+        elif pool.available > pool.size:
+            add(
+                f"{dev.bdf}: P2P pool has {pool.available} bytes available but only {pool.size} in all",
+                i,
+                "pool",
+                "available cannot exceed size",
+            )
+    if dev.link is not None:
+        link = dev.link
+        for name, value, allowed in (
+            ("gen", link.gen, LINK_GENS),
+            ("max_gen", link.max_gen, LINK_GENS),
+            ("width", link.width, LINK_WIDTHS),
+            ("max_width", link.max_width, LINK_WIDTHS),
+            ("mps", link.mps, PAYLOAD_SIZES),
+            ("mrrs", link.mrrs, PAYLOAD_SIZES),
+        ):
+            if value is None or value in allowed:
+                continue
+            if allowed is LINK_GENS:
+                add(f"{dev.bdf}: unknown PCIe link generation {value} ({name})", i, "link", "known: 1 to 7")
+            else:
+                add(f"{dev.bdf}: link {name} {value} is not a PCIe value", i, "link", f"one of {_spell(allowed)}")
+    acs = dev.acs
+    if acs.source in (AcsSource.HARDWARE, AcsSource.KERNEL_DEFAULT):
+        for name, value in (("cap", acs.cap), ("ctrl", acs.ctrl), ("firmware", acs.firmware_ctrl)):
+            if not 0 <= value <= 0xFFFF:
+                add(f"{dev.bdf}: ACS {name} value {value:#x} does not fit the 16-bit register", i, "acs")
+        extra = (acs.ctrl | acs.firmware_ctrl) & ~acs.cap
+        if extra and 0 <= extra <= 0xFFFF:
+            add(
+                f"{dev.bdf}: ACS control sets bits the capability does not advertise ({extra:#x})",
+                i,
+                "acs",
+                "hardware keeps unimplemented control bits at 0",
+            )
+    for name, value, top in (
+        ("vendor id", dev.vendor_id, 0xFFFF),
+        ("device id", dev.device_id, 0xFFFF),
+        ("subsystem vendor id", dev.subsystem_vendor_id, 0xFFFF),
+        ("subsystem device id", dev.subsystem_device_id, 0xFFFF),
+        ("class code", dev.class_code, 0xFFFFFF),
+        ("revision", dev.revision, 0xFF),
+    ):
+        if value is not None and not 0 <= value <= top:
+            add(f"{dev.bdf}: {name} {value:#x} is out of range", i, None)
+    if dev.numa_node is not None and not -1 <= dev.numa_node < 4096:
+        add(f"{dev.bdf}: NUMA node {dev.numa_node} is out of range", i, "numa_node")
+    if dev.iommu_group is not None and dev.iommu_group < 0:
+        add(f"{dev.bdf}: IOMMU group {dev.iommu_group} is negative", i, "iommu_group")
+
+
+def _check_cycles(devices: tuple[Device, ...], by_bdf: dict[BDF, Device], add) -> None:
+    # Bus numbers grow downward, so a cycle is already impossible; this guards programmatic builders that bypass
+    # bus numbering rules in future changes.
+    for i, dev in enumerate(devices):
+        seen = {dev.bdf}
+        up = dev.parent
+        while up is not None:
+            if up in seen:
+                add(f"{dev.bdf} is its own ancestor", i, "parent")
+                break
+            seen.add(up)
+            up = by_bdf[up].parent
+
+
+def _spell(values) -> str:
+    values = list(values)
+    return ", ".join(str(v) for v in values)

@@ -1,0 +1,100 @@
+"""The whole model as plain JSON-ready data: a flat device list that scripts can filter without walking a tree."""
+
+from __future__ import annotations
+
+from . import acs as acsbits
+from .model import Device, Fabric, Link
+
+
+def fabric_to_dict(fabric: Fabric) -> dict:
+    host = fabric.host
+    return {
+        "name": fabric.name,
+        "description": fabric.description,
+        "host": {
+            "cpu_vendor": host.cpu_vendor,
+            "cpu_family": host.cpu_family,
+            "cpu_model": host.cpu_model,
+            "arch": host.arch,
+            "kernel": host.kernel,
+            "cmdline": host.cmdline,
+            "iommu": host.iommu.value,
+            "memory_bandwidth_gbps": host.memory_bandwidth,
+        },
+        "notes": list(fabric.notes),
+        "root_buses": [
+            {
+                "bus": str(rb),
+                "host_bridge": rb.host_bridge,
+                "numa_node": rb.numa_node,
+                "p2p_read_gbps": rb.p2p_read,
+                "p2p_write_gbps": rb.p2p_write,
+                "representative": _bdf(fabric.representative(rb)),
+            }
+            for rb in fabric.root_buses
+        ],
+        "devices": [device_to_dict(fabric, d) for d in fabric.devices],
+    }
+
+
+def device_to_dict(fabric: Fabric, dev: Device) -> dict:
+    acs = dev.acs
+    return {
+        "bdf": str(dev.bdf),
+        "name": dev.name,
+        "kind": dev.kind.value,
+        "parent": str(dev.parent) if dev.parent else None,
+        "upstream_bridge": _bdf(fabric.upstream_bridge(dev)),
+        "root_bus": str(fabric.root_bus_of(dev)),
+        "vendor_id": _hex(dev.vendor_id, 4),
+        "device_id": _hex(dev.device_id, 4),
+        "class_code": _hex(dev.class_code, 6),
+        "subsystem_vendor_id": _hex(dev.subsystem_vendor_id, 4),
+        "subsystem_device_id": _hex(dev.subsystem_device_id, 4),
+        "revision": _hex(dev.revision, 2),
+        "product": dev.product,
+        "driver": dev.driver,
+        "numa_node": dev.numa_node,
+        "iommu_group": dev.iommu_group,
+        "link": _link(dev.link),
+        "acs": {
+            "source": acs.source.value,
+            "cap": acsbits.bit_names(acs.cap) if acs.present else None,
+            "ctrl": acsbits.bit_names(acs.ctrl) if acs.source.value == "hardware" else None,
+            "firmware_ctrl": acsbits.bit_names(acs.firmware_ctrl) if acs.source.value == "kernel-default" else None,
+        },
+        "physfn": str(dev.physfn) if dev.physfn else None,
+        "siblings": [str(s.bdf) for s in fabric.siblings(dev)],
+        "p2pmem": (
+            {
+                "size": dev.pool.size,
+                "available": dev.pool.available,
+                "published": dev.pool.published,
+                "allocate": dev.pool.allocate,
+            }
+            if dev.pool
+            else None
+        ),
+    }
+
+
+def _bdf(dev: Device | None) -> str | None:
+    return str(dev.bdf) if dev is not None else None
+
+
+def _hex(value: int | None, digits: int) -> str | None:
+    return f"{value:0{digits}x}" if value is not None else None
+
+
+def _link(link: Link | None) -> dict | None:
+    if link is None:
+        return None
+    return {
+        "gen": link.gen,
+        "width": link.width,
+        "max_gen": link.max_gen,
+        "max_width": link.max_width,
+        "mps": link.mps,
+        "mrrs": link.mrrs,
+        "downtrained": link.downtrained,
+    }
