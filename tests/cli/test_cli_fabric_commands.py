@@ -67,7 +67,7 @@ def test_show_every_bundled_fabric(capsys):
         fabric = load_fabric(entry.path)
         body = out.splitlines()
         for dev in fabric.devices:
-            assert sum(1 for line in body if f" {dev.bdf.short()}  " in line) == 1, dev
+            assert sum(1 for line in body if f"─ {dev.bdf.short()}  " in line) == 1, dev
 
 
 def test_show_json_is_the_whole_model(capsys):
