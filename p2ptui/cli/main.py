@@ -12,12 +12,12 @@ import traceback
 
 from .. import __version__
 from ..errors import InputError
-from . import fabric_commands
+from . import convert_command, copy_command, fabric_commands, p2p_commands, source_commands, tui_commands
 
 EXIT_OK = 0
 EXIT_INPUT = 2
 
-COMMAND_MODULES = (fabric_commands,)
+COMMAND_MODULES = (fabric_commands, source_commands, convert_command, tui_commands, p2p_commands, copy_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,10 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = tui_commands.route_fabric_argument(parser, list(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     try:
         if args.command is None:
-            return fabric_commands.welcome(parser)
+            return tui_commands.bare(parser)
         return args.run(args)
     except InputError as exc:
         if args.debug:

@@ -54,11 +54,14 @@ def structure_problems(root_buses: tuple[RootBus, ...], devices: tuple[Device, .
     by_bdf = {d.bdf: d for d in devices}
     # Which bridge (or root bus) owns each bus number: two owners of one bus is a tree no kernel enumerates.
     bus_owner: dict[tuple[int, int], str] = {bid: f"root bus {format_bus(*bid)}" for bid in bus_ids}
+    # And the converse: a bridge has one secondary bus, so its (non-VF) children all sit on the same one.
+    secondary: dict[BDF, Device] = {}
     for i, dev in enumerate(devices):
         _check_device(dev, i, by_bdf, bus_ids, add)
         _check_values(dev, i, add)
         if dev.parent is not None and not dev.is_vf and dev.parent in by_bdf:
             owner = bus_owner.setdefault(dev.bdf.bus_id, f"bridge {dev.parent}")
+            first = secondary.setdefault(dev.parent, dev)
             if owner != f"bridge {dev.parent}":
                 add(
                     f"{dev.bdf} is below bridge {dev.parent} but bus {format_bus(*dev.bdf.bus_id)} "
@@ -66,6 +69,14 @@ def structure_problems(root_buses: tuple[RootBus, ...], devices: tuple[Device, .
                     i,
                     "bdf",
                     "every function below one bridge sits on that bridge's secondary bus",
+                )
+            elif first.bdf.bus_id != dev.bdf.bus_id:
+                add(
+                    f"{dev.bdf} is below bridge {dev.parent}, whose secondary bus is {format_bus(*first.bdf.bus_id)} "
+                    f"(where {first.bdf} sits)",
+                    i,
+                    "bdf",
+                    "a bridge has one secondary bus, and all its functions but VFs sit on it",
                 )
     if not problems:
         _check_cycles(devices, by_bdf, add)

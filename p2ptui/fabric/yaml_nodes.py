@@ -1,4 +1,7 @@
-"""Reading YAML node trees with positions, collecting every problem instead of stopping at the first.
+"""YAML text to a node tree, safely, and typed reads of its nodes that collect every problem with its position.
+
+The reads cover plain values (numbers, flags, choices) and the fabric's small value types: links, ACS states,
+P2P pools, bandwidths and PCI IDs. The fabric's own layout (which keys go where) is yaml_load's job.
 
 Fabric files are read from the composed node tree rather than from ``yaml.safe_load``'s Python objects: YAML 1.1
 turns ``00:01.0`` into the float 1.0 (sexagesimal) and ``off`` into False, and only nodes carry line numbers.
@@ -7,18 +10,128 @@ turns ``00:01.0`` into the float 1.0 (sexagesimal) and ``off`` into False, and o
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection
+import re
+from collections.abc import Callable, Collection
+from typing import TypeVar
 
 import yaml
 
-from ..errors import Diagnostic, Location
+from ..errors import Diagnostic, InputError, Location
+from . import acs as acsbits
+from .acs import ACS_NONE, ACS_UNKNOWN, Acs, AcsSource
+from .checks import LINK_GENS, LINK_WIDTHS, MAX_POOL_BYTES, PAYLOAD_SIZES
+from .model import Link, P2PPool
+from .units import format_size, parse_bandwidth, parse_size
 
 Node = yaml.Node
+T = TypeVar("T")
+
+MAX_INPUT_BYTES = 16 << 20  # the 2,048-device sample is ~0.5 MB; tens of MB is not a fabric someone wrote
+# libyaml's composer recurses in C: a few thousand nested brackets overflow a thread's stack and kill the process
+# (no Python exception). A PCI tree nests two YAML levels per bridge, so 200 still allows ~97 bridges deep.
+MAX_NESTING = 200
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NULL_TAG = "tag:yaml.org,2002:null"
 _TRUE = {"true", "yes", "on", "y"}
 _FALSE = {"false", "no", "off", "n"}
+MAX_BANDWIDTH_GBPS = 10_000.0  # 10 TB/s: beyond any PCIe or DRAM figure, so a unit slip
+DEFAULT_KERNEL_ACS_CAP = acsbits.ALL_BITS  # what ``acs: kernel-default`` alone assumes the port implements
+LINK_KEYS = ("gen", "width", "max_gen", "max_width", "mps", "mrrs")
+ACS_KEYS = ("cap", "ctrl", "firmware")
+POOL_KEYS = ("size", "available", "published", "allocate")
+ACS_WORDS = {"none": ACS_NONE, "unknown": ACS_UNKNOWN, "kernel-default": None}
+_LINK_RE = re.compile(r"^\s*gen\s*(\d{1,3})\s*x\s*(\d{1,3})\s*$", re.IGNORECASE)
+_INT_RE = re.compile(r"^[-+]?(?:0[xX][0-9a-fA-F]{1,64}|[0-9]{1,64})$")  # 0x hex or decimal, never octal
 
 
+# -- bytes → node tree ---------------------------------------------------------------------------------------------
+def decode(data: bytes | str, filename: str) -> str:
+    """The text of a fabric file; binary data, non-UTF-8 bytes and oversized inputs are refused with a position."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if len(raw) > MAX_INPUT_BYTES:
+        raise InputError(too_big(len(raw), filename))
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        raise InputError(
+            Diagnostic("binary data (a NUL byte), not a YAML fabric", _offset_location(raw, nul, filename),
+                       "is this the right file?")  # fmt: skip
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            Diagnostic(f"not UTF-8 text (byte {raw[exc.start]:#04x}), so not a YAML fabric",
+                       _offset_location(raw, exc.start, filename), "save the file as UTF-8")  # fmt: skip
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def too_big(size: int, filename: str) -> Diagnostic:
+    return Diagnostic(
+        f"file is {size / 1e6:.1f} MB; fabric files are limited to {MAX_INPUT_BYTES >> 20} MiB",
+        Location(filename),
+        "is this really a fabric description?",
+    )
+
+
+def compose(text: str, filename: str) -> Node | None:
+    """The document's node tree (None for an empty document); YAML errors become diagnostics with a position."""
+    try:
+        _check_nesting(text, filename)
+        return yaml.compose(text, Loader=_LOADER)
+    except yaml.reader.ReaderError as exc:
+        # Raised for characters YAML forbids (control characters); position counts characters of the text.
+        where = _offset_location(text, exc.position, filename)
+        raise InputError(
+            Diagnostic(f"character U+{exc.character:04X} is not allowed in YAML text", where,
+                       "binary data? control characters may only appear escaped in double-quoted strings")  # fmt: skip
+        ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(filename, mark.line + 1, mark.column + 1) if mark else Location(filename)
+        hint = ""
+        if exc.context and exc.context_mark and exc.problem_mark:
+            hint = f"{exc.context}, at line {exc.context_mark.line + 1}"
+        if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
+            hint = "YAML does not allow tabs for indentation; use spaces"
+        problem = exc.problem or exc.context or "malformed YAML"
+        if isinstance(exc, yaml.composer.ComposerError) and exc.context == "expected a single document in the stream":
+            problem, hint = "a second YAML document starts here", "a fabric file holds one document; remove the ---"
+        raise InputError(Diagnostic(f"YAML syntax error: {problem}", where, hint)) from None
+    except yaml.YAMLError as exc:
+        raise InputError(Diagnostic(f"YAML error: {exc}", Location(filename))) from None
+
+
+def _check_nesting(text: str, filename: str) -> None:
+    """Refuse documents nested deeper than MAX_NESTING before the recursive composer sees them."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_NESTING:
+                mark = event.start_mark
+                raise InputError(
+                    Diagnostic(f"nested more than {MAX_NESTING} levels deep",
+                               Location(filename, mark.line + 1, mark.column + 1),
+                               "no PCI tree is this deep; is this a fabric file?")  # fmt: skip
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _offset_location(data: bytes | str, offset: int, filename: str) -> Location:
+    newline = b"\n" if isinstance(data, bytes) else "\n"
+    line_start = data.rfind(newline, 0, offset) + 1
+    return Location(filename, data.count(newline, 0, offset) + 1, offset - line_start + 1)
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.split("\n", line + 1)
+    return lines[line][column : column + 1] if line < len(lines) else ""
+
+
+# -- typed reads of nodes --------------------------------------------------------------------------------------------
 class NodeReader:
     """Typed access to YAML nodes; every failed read becomes a Diagnostic at the node's position."""
 
@@ -48,15 +161,18 @@ class NodeReader:
                 continue
             key = key_node.value
             if key in entries:
-                self.error(key_node, f"duplicate key {key!r} in {what}", f"first given at line {entries[key][0].start_mark.line + 1}")
-                continue
-            if key not in allowed:
-                self.error(key_node, f"unknown key {key!r} in {what}", did_you_mean(key, allowed))
-                continue
-            entries[key] = (key_node, value_node)
+                first = entries[key][0].start_mark.line + 1
+                self.error(key_node, f"duplicate key {key!r} in {what}", f"first given at line {first}")
+            elif key == "<<":
+                self.error(key_node, f"YAML merge keys (<<) are not supported in {what}", "write the keys out")
+            elif key not in allowed:
+                self.error(key_node, f"unknown key {shorten(key)!r} in {what}", did_you_mean(key, allowed))
+            else:
+                entries[key] = (key_node, value_node)
         return entries
 
     def sequence(self, node: Node, what: str) -> list[Node] | None:
+        """The items of a list; an empty value counts as an empty list."""
         if is_null(node):
             return []
         if not isinstance(node, yaml.SequenceNode):
@@ -71,21 +187,19 @@ class NodeReader:
             return None
         return node.value
 
+    def optional_text(self, node: Node, what: str) -> str | None:
+        """Text as written, None for an empty value or ``null``; block scalars (``|``, ``>``) lose their final
+        newlines, which YAML adds but nobody means."""
+        if is_null(node):
+            return None
+        value = self.text(node, what)
+        if value is not None and isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+            value = value.rstrip("\n")
+        return value
+
     def integer(self, node: Node, what: str, lo: int | None = None, hi: int | None = None) -> int | None:
         """Decimal or 0x-hex, from the raw text (so ``010`` stays ten, not octal eight)."""
-        raw = self.text(node, what)
-        if raw is None:
-            return None
-        try:
-            value = int(raw, 16) if raw.lower().startswith(("0x", "-0x")) else int(raw, 10)
-        except ValueError:
-            self.error(node, f"{what} must be a whole number, not {raw!r}")
-            return None
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            bounds = f"{lo if lo is not None else '-∞'} to {hi if hi is not None else '∞'}"
-            self.error(node, f"{what} {value} is out of range", f"expected {bounds}")
-            return None
-        return value
+        return self.parsed(node, what, lambda raw: parse_int(raw, lo, hi))
 
     def boolean(self, node: Node, what: str) -> bool | None:
         raw = self.text(node, what)
@@ -95,29 +209,197 @@ class NodeReader:
             return True
         if raw.lower() in _FALSE:
             return False
-        self.error(node, f"{what} must be true or false, not {raw!r}")
+        self.error(node, f"{what} must be true or false, not {shorten(raw)!r}")
         return None
 
-    def choice(self, node: Node, what: str, choices: dict[str, object]) -> object | None:
+    def choice(self, node: Node, what: str, choices: dict[str, T]) -> T | None:
+        """One of ``choices``, case-insensitive, with ``-`` and ``_`` alike."""
         raw = self.text(node, what)
         if raw is None:
             return None
-        key = raw.strip().lower()
-        if key in choices:
-            return choices[key]
-        self.error(node, f"unknown {what} {raw!r}", did_you_mean(key, choices) or f"one of {', '.join(choices)}")
+        key = raw.strip().lower().replace("-", "_")
+        normal = {k.replace("-", "_"): v for k, v in choices.items()}
+        if key in normal:
+            return normal[key]
+        self.error(node, f"unknown {what} {shorten(raw)!r}", did_you_mean(raw.strip().lower(), choices))
         return None
 
-    def parsed(self, node: Node, what: str, parse):
+    def parsed(self, node: Node, what: str, parse: Callable[[str], T]) -> T | None:
         """Apply ``parse`` to the raw text; its ValueError becomes a diagnostic here."""
         raw = self.text(node, what)
         if raw is None:
             return None
         try:
             return parse(raw)
-        except ValueError as exc:
-            self.error(node, f"{what}: {exc}")
+        except (ValueError, OverflowError) as exc:  # OverflowError: float('1e400') turned into an int
+            message = str(exc) if isinstance(exc, ValueError) else f"{shorten(raw)!r} is not a finite number"
+            self.error(node, f"{what}: {message}")
             return None
+
+
+class ValueReader(NodeReader):
+    """Reads of the fabric's small value types, in the same collect-every-problem style."""
+
+    def bandwidth(self, node: Node, what: str) -> float | None:
+        if is_null(node):
+            return None
+        value = self.parsed(node, what, parse_bandwidth)
+        if value is not None and value > MAX_BANDWIDTH_GBPS:
+            self.error(node, f"{what} of {value:g} GB/s is absurd", "more than 10 TB/s; check the unit")
+            return None
+        return value
+
+    def link(self, node: Node) -> Link | None:
+        if is_null(node):
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            if node.value.strip().lower() == "unknown":
+                return Link(mps=None, mrrs=None)
+            match = _LINK_RE.match(node.value)
+            if not match:
+                self.error(node, f"malformed link {shorten(node.value)!r}",
+                           "write e.g. 'gen4 x16', or a mapping such as {gen: 3, width: 8, max_gen: 4, max_width: 16}")
+                return None
+            gen, width = int(match[1]), int(match[2])
+            ok = self.link_value(node, "gen", gen) & self.link_value(node, "width", width)
+            return Link(gen, width, gen, width) if ok else None
+        keys = self.mapping(node, "link", LINK_KEYS)
+        if keys is None:
+            return None
+        values: dict = {}
+        ok = True
+        for key in LINK_KEYS:
+            if key in keys:
+                value_node = keys[key][1]
+                if is_null(value_node) or (isinstance(value_node, yaml.ScalarNode)
+                                           and value_node.value.strip().lower() == "unknown"):
+                    values[key] = None
+                    continue
+                values[key] = self.integer(value_node, f"link {key}", 0)
+                ok = values[key] is not None and self.link_value(value_node, key, values[key]) and ok
+        values.setdefault("max_gen", values.get("gen"))
+        values.setdefault("max_width", values.get("width"))
+        return Link(**values) if ok else None
+
+    def link_value(self, node: Node, key: str, value: int) -> bool:
+        if key.endswith("gen") and value not in LINK_GENS:
+            known = f"known: gen{min(LINK_GENS)} to gen{max(LINK_GENS)}"
+            self.error(node, f"unknown PCIe link generation gen{value}", known)
+        elif key.endswith("width") and value not in LINK_WIDTHS:
+            self.error(node, f"link width x{value} is not a PCIe width", f"one of x{', x'.join(map(str, LINK_WIDTHS))}")
+        elif key in ("mps", "mrrs") and value not in PAYLOAD_SIZES:
+            self.error(node, f"link {key} {value} is not a PCIe payload size", f"one of {_spell(PAYLOAD_SIZES)}")
+        else:
+            return True
+        return False
+
+    def acs(self, node: Node) -> Acs | None:
+        if is_null(node):
+            self.error(node, "acs is empty", "write none, unknown, kernel-default, or a mapping with cap and ctrl")
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            word = node.value.strip().lower()
+            if word in ACS_WORDS:
+                return ACS_WORDS[word] or Acs(AcsSource.KERNEL_DEFAULT, cap=DEFAULT_KERNEL_ACS_CAP)
+            self.error(node, f"unknown ACS state {shorten(node.value)!r}", "write none, unknown, kernel-default, or a "
+                       "mapping such as {cap: [SV, RR, CR, UF], ctrl: [SV]}")  # fmt: skip
+            return None
+        keys = self.mapping(node, "acs", ACS_KEYS)
+        if keys is None:
+            return None
+        if "cap" not in keys:
+            self.error(node, "acs mapping without 'cap'", "list the capability bits, e.g. cap: [SV, RR, CR, UF, EC]")
+            return None
+        cap = self.acs_bits(keys["cap"][1], "ACS cap")
+        source, ctrl, firmware = AcsSource.HARDWARE, 0, 0
+        if "ctrl" in keys:
+            ctrl_node = keys["ctrl"][1]
+            if isinstance(ctrl_node, yaml.ScalarNode) and ctrl_node.value.strip().lower() == "kernel-default":
+                source = AcsSource.KERNEL_DEFAULT
+            else:
+                ctrl = self.acs_bits(ctrl_node, "ACS ctrl", cap)
+        if "firmware" in keys:
+            if source is not AcsSource.KERNEL_DEFAULT:
+                self.error(keys["firmware"][0], "'firmware' only goes with ctrl: kernel-default",
+                           "a hardware ctrl value is the live register, which already includes what firmware set")
+                return None
+            firmware = self.acs_bits(keys["firmware"][1], "ACS firmware", cap)
+        if cap is None or ctrl is None or firmware is None:
+            return None
+        return Acs(source, cap=cap, ctrl=ctrl, firmware_ctrl=firmware)
+
+    def acs_bits(self, node: Node, what: str, cap: int | None = None) -> int | None:
+        """Bits as a list of names (``[SV, RR]``, hex items allowed) or one number; with ``cap``, only those bits."""
+        value: int | None = 0
+        if isinstance(node, yaml.ScalarNode) and not is_null(node):
+            value = self.integer(node, what, 0, 0xFFFF)
+        else:
+            items = self.sequence(node, what)
+            if items is None:
+                return None
+            for item in items:
+                name = self.text(item, f"{what} bit")
+                bit = acsbits.BIT_NAMES.get(name.strip().upper()) if name is not None else None
+                if bit is None and name is not None and name.strip().lower().startswith("0x"):
+                    bit = self.integer(item, f"{what} bit", 0, 0xFFFF)
+                elif bit is None and name is not None:
+                    self.error(item, f"unknown {what} bit {shorten(name)!r}",
+                               f"known bits: {' '.join(acsbits.BIT_NAMES)} (or a hex value)")  # fmt: skip
+                if bit is None:
+                    return None
+                value |= bit
+        if value is not None and cap is not None and value & ~cap:
+            extra = " ".join(acsbits.bit_names(value & ~cap))
+            self.error(node, f"{what} sets {extra}, which the capability does not have",
+                       f"cap is [{_spell(acsbits.bit_names(cap))}]; hardware keeps unimplemented bits at 0")
+            return None
+        return value
+
+    def pool(self, node: Node) -> P2PPool | None:
+        if isinstance(node, yaml.ScalarNode):
+            size = self.size(node, "p2pmem size")
+            return P2PPool(size, size) if size is not None else None
+        keys = self.mapping(node, "p2pmem", POOL_KEYS)
+        if keys is None:
+            return None
+        if "size" not in keys:
+            self.error(node, "p2pmem without 'size'", "write e.g. p2pmem: {size: 256MiB}")
+            return None
+        size = self.size(keys["size"][1], "p2pmem size")
+        available = self.size(keys["available"][1], "p2pmem available") if "available" in keys else size
+        published = self.boolean(keys["published"][1], "published") if "published" in keys else True
+        allocate = self.boolean(keys["allocate"][1], "allocate") if "allocate" in keys else True
+        if None in (size, available, published, allocate):
+            return None
+        if available > size:
+            self.error(keys["available"][1], f"p2pmem available ({format_size(available)}) exceeds its size "
+                       f"({format_size(size)})", "available cannot exceed size")  # fmt: skip
+            return None
+        return P2PPool(size, available, published, allocate)
+
+    def size(self, node: Node, what: str) -> int | None:
+        size = self.parsed(node, what, parse_size)
+        if size is not None and size > MAX_POOL_BYTES:
+            self.error(node, f"{what} {shorten(node.value)} is absurd",
+                       f"more than {format_size(MAX_POOL_BYTES)}, larger than any BAR; check the unit")
+            return None
+        return size
+
+
+def parse_int(raw: str, lo: int | None = None, hi: int | None = None) -> int:
+    """Decimal or 0x-hex text to an int within [lo, hi]; ValueError says what is wrong."""
+    text = raw.strip()
+    if not _INT_RE.match(text):
+        raise ValueError(f"expected a whole number (decimal or 0x hex), not {shorten(raw)!r}")
+    value = int(text, 16) if text.lower().lstrip("+-").startswith("0x") else int(text, 10)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        bounds = f"{lo if lo is not None else '-∞'} to {hi if hi is not None else '∞'}"
+        raise ValueError(f"{shorten(text)} is out of range ({bounds})")
+    return value
+
+
+def _spell(values) -> str:
+    return ", ".join(str(v) for v in values)
 
 
 def is_null(node: Node) -> bool:
@@ -131,7 +413,12 @@ def describe_node(node: Node) -> str:
         return "a list"
     if is_null(node):
         return "an empty value"
-    return f"the value {node.value!r}"
+    return f"the value {shorten(node.value)!r}"
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """Quote at most ``limit`` characters of user text in a message, so one bad value cannot flood the terminal."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def did_you_mean(word: str, choices: Collection[str]) -> str:

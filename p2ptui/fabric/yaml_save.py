@@ -1,6 +1,8 @@
 """Save a fabric as YAML that load_fabric reads back to an equal Fabric.
 
-Fields equal to the loader's defaults are left out, so saved files stay as short as hand-written ones.
+Fields equal to the loader's defaults are left out and small values use the loader's shorthands (``gen3 x16``,
+``512 MiB``, ``cap: [SV, RR]``), so saved files read like hand-written ones. Strings are quoted wherever YAML 1.1
+would otherwise read them as something else, so other YAML tools see the same values too.
 """
 
 from __future__ import annotations
@@ -13,13 +15,35 @@ import yaml
 from . import acs as acsbits
 from .acs import Acs, AcsSource
 from .bdf import format_bus
-from .units import format_size
 from .model import Device, Fabric, Host, Link, P2PPool, RootBus
-from .yaml_load import DEFAULT_KERNEL_ACS_CAP, FORMAT_TAG
+from .units import format_size
+from .yaml_load import FORMAT_TAG
+from .yaml_nodes import DEFAULT_KERNEL_ACS_CAP
 
-_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _HOST = Host()
 _LINK = Link()
+_INT_TAG = "tag:yaml.org,2002:int"
+
+
+class _Flow(list):
+    """A short list written on one line: ``[SV, RR, CR]``."""
+
+
+class _FlowMap(dict):
+    """A small mapping written on one line: ``{gen: 3, width: 8, max_gen: 4, max_width: 16}``."""
+
+
+class _Hex(str):
+    """A number written in hex (``0x010802``): a YAML int, so it needs no quotes."""
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    pass
+
+
+_Dumper.add_representer(_Flow, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
+_Dumper.add_representer(_FlowMap, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, flow_style=True))
+_Dumper.add_representer(_Hex, lambda d, v: d.represent_scalar(_INT_TAG, str(v)))
 
 
 def dumps_fabric(fabric: Fabric) -> str:
@@ -32,7 +56,7 @@ def dumps_fabric(fabric: Fabric) -> str:
     if fabric.notes:
         doc["notes"] = list(fabric.notes)
     doc["root_complexes"] = [_root_bus(fabric, rb) for rb in fabric.root_buses]
-    return yaml.dump(doc, Dumper=_DUMPER, sort_keys=False, allow_unicode=True, width=120, default_flow_style=False)
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120, default_flow_style=False)
 
 
 def save_fabric(fabric: Fabric, path: str | os.PathLike) -> None:
@@ -45,11 +69,11 @@ def save_fabric(fabric: Fabric, path: str | os.PathLike) -> None:
 
 def _host(host: Host) -> dict:
     out: dict = {}
-    cpu = {}
+    cpu = _FlowMap()
     if host.cpu_vendor is not None:
         cpu["vendor"] = host.cpu_vendor
     if host.cpu_family is not None:
-        cpu["family"] = f"{host.cpu_family:#x}"
+        cpu["family"] = _Hex(f"{host.cpu_family:#x}")
     if host.cpu_model is not None:
         cpu["model"] = host.cpu_model
     if cpu:
@@ -73,11 +97,13 @@ def _root_bus(fabric: Fabric, rb: RootBus) -> dict:
         out["host_bridge"] = rb.host_bridge
     if rb.numa_node is not None:
         out["numa_node"] = rb.numa_node
-    caps = {k: v for k, v in (("read", rb.p2p_read), ("write", rb.p2p_write)) if v is not None}
+    caps = _FlowMap((k, v) for k, v in (("read", rb.p2p_read), ("write", rb.p2p_write)) if v is not None)
     if caps:
         out["p2p"] = caps
-    out["devices"] = [_device(fabric, d) for d in fabric.on_root_bus(rb) if not d.is_vf]
-    # VFs whose PF sits on the root bus are written under the PF; nothing else on the bus is left out.
+    # VFs are written under their PF; everything else on the bus is listed here.
+    devices = [_device(fabric, d) for d in fabric.on_root_bus(rb) if not d.is_vf]
+    if devices:
+        out["devices"] = devices
     return out
 
 
@@ -88,9 +114,9 @@ def _device(fabric: Fabric, dev: Device) -> dict:
     if dev.subsystem_vendor_id is not None or dev.subsystem_device_id is not None:
         out["subsystem"] = _ids(dev.subsystem_vendor_id, dev.subsystem_device_id)
     if dev.class_code is not None:
-        out["class"] = f"0x{dev.class_code:06x}"
+        out["class"] = _Hex(f"0x{dev.class_code:06x}")
     if dev.revision is not None:
-        out["revision"] = f"{dev.revision:#04x}"
+        out["revision"] = _Hex(f"{dev.revision:#04x}")
     for key in ("product", "driver", "numa_node", "iommu_group"):
         value = getattr(dev, key)
         if value is not None:
@@ -124,11 +150,12 @@ def _link(link: Link) -> str | dict:
         return f"gen{link.gen} x{link.width}"
     if link == Link(mps=None, mrrs=None):
         return "unknown"
-    out: dict = {}
+    out = _FlowMap()
+    # The loader's defaults: max_gen and max_width follow gen and width; mps and mrrs are Link()'s.
+    defaults = {"max_gen": link.gen, "max_width": link.width, "mps": _LINK.mps, "mrrs": _LINK.mrrs}
     for key in ("gen", "width", "max_gen", "max_width", "mps", "mrrs"):
         value = getattr(link, key)
-        default = {"max_gen": link.gen, "max_width": link.width, "mps": _LINK.mps, "mrrs": _LINK.mrrs}.get(key)
-        if key in ("gen", "width") or value != default:
+        if key in ("gen", "width") or value != defaults[key]:
             out[key] = "unknown" if value is None else value
     return out
 
@@ -138,7 +165,7 @@ def _acs(acs: Acs) -> str | dict:
         return "unknown"
     if acs.source is AcsSource.KERNEL_DEFAULT and acs.cap == DEFAULT_KERNEL_ACS_CAP and acs.firmware_ctrl == 0:
         return AcsSource.KERNEL_DEFAULT.value
-    out: dict = {"cap": _bits(acs.cap)}
+    out = _FlowMap(cap=_bits(acs.cap))
     if acs.source is AcsSource.KERNEL_DEFAULT:
         out["ctrl"] = AcsSource.KERNEL_DEFAULT.value
         if acs.firmware_ctrl:
@@ -149,13 +176,14 @@ def _acs(acs: Acs) -> str | dict:
 
 
 def _bits(value: int) -> list[str] | str:
-    if value & ~acsbits.ALL_BITS:
-        return f"{value:#06x}"
-    return acsbits.bit_names(value)
+    """Bit names, with any bits that have no name as one hex item: ``[SV, RR, 0x80]``."""
+    return _Flow(_Hex(name) if name.startswith("0x") else name for name in acsbits.bit_names(value))
 
 
-def _pool(pool: P2PPool) -> dict:
-    out: dict = {"size": format_size(pool.size)}
+def _pool(pool: P2PPool) -> str | dict:
+    if pool.available == pool.size and pool.published and pool.allocate:
+        return format_size(pool.size)
+    out = _FlowMap(size=format_size(pool.size))
     if pool.available != pool.size:
         out["available"] = format_size(pool.available)
     if not pool.published:

@@ -1,5 +1,6 @@
-"""Where fabrics come from: FABRIC arguments name a bundled fabric or a file."""
+"""Where fabrics come from: a FABRIC argument names a bundled fabric, a file or directory in any supported format
+(detected from its content), or ``local`` for this machine's live sysfs."""
 
-from .resolve import open_fabric
+from .detect import SOURCES, detect_source, open_fabric
 
-__all__ = ["open_fabric"]
+__all__ = ["SOURCES", "detect_source", "open_fabric"]

@@ -1,0 +1,235 @@
+"""check, matrix and find-provider: what Linux's P2PDMA code decides for a fabric, in words or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import Diagnostic, InputError
+from ..fabric import acs as acsbits
+from ..fabric.model import Device, Fabric
+from ..p2p import report
+from ..p2p.context import verdict_context
+from ..p2p.fix import acs_fix
+from ..p2p.gate import ExpertMode, gate_acs_whatif, gate_transfer
+from ..p2p.matrix import pair_matrix
+from ..p2p.messages import NonPciClient
+from ..p2p.profiles import KernelProfile, profile_for
+from ..p2p.providers import find_provider
+from ..p2p.verdict import ClientVerdict, MapType, Verdict, check
+from ..sources import open_fabric
+
+EXIT_SUPPORTED, EXIT_NOT_SUPPORTED = 0, 1
+NONPCI_PREFIX = "nonpci:"
+MAP_LETTER = {MapType.BUS_ADDR: "B", MapType.THRU_HOST_BRIDGE: "H", MapType.NOT_SUPPORTED: "N"}
+
+
+def _profile_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kernel", metavar="V", help="kernel whose rules apply: 4.20, 5.2, 5.4, 5.9, 5.14, 6.1, 6.12, "
+                   "7.1, latest, or a uname -r string (default: the fabric's)")  # fmt: skip
+    p.add_argument("--cpu", metavar="VENDOR[:FAMILY]", help="intel, amd, amd:0x19 ... (default: the fabric's)")
+    p.add_argument("--cmdline", metavar="STR", help="kernel command line, e.g. 'pci=disable_acs_redir=0000:02:00.0'")
+    p.add_argument("--iommu", choices=("off", "pt", "on"), help="IOMMU mode (default: the fabric's)")
+    p.add_argument("--json", action="store_true", help="machine-readable output (see docs/p2p-json.md)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="what Linux decides for P2P between a provider and its clients, and why")
+    p.add_argument("fabric", metavar="FABRIC")
+    p.add_argument("provider", metavar="PROVIDER", help="device whose P2P memory is used (name or BDF)")
+    p.add_argument("clients", metavar="CLIENT", nargs="+",
+                   help="devices that DMA to it (name or BDF; nonpci:NAME for a device that is not PCI)")  # fmt: skip
+    _profile_flags(p)
+    p.add_argument("--expert", action="store_true", help="expert mode for the gate (off unless given)")
+    p.set_defaults(run=cmd_check)
+
+    p = sub.add_parser("matrix", help="map type, distance and nvidia-smi class for every endpoint pair")
+    p.add_argument("fabric", metavar="FABRIC")
+    _profile_flags(p)
+    p.set_defaults(run=cmd_matrix)
+
+    p = sub.add_parser("find-provider", help="the P2P provider Linux would pick for these clients (find_many)")
+    p.add_argument("fabric", metavar="FABRIC")
+    p.add_argument("clients", metavar="CLIENT", nargs="+", help="devices that will use the memory")
+    p.add_argument("--seed", type=int, help="seed for the kernel's random choice among ties")
+    _profile_flags(p)
+    p.set_defaults(run=cmd_find_provider)
+
+
+def _profile(fabric: Fabric, args: argparse.Namespace) -> KernelProfile:
+    return profile_for(fabric, kernel=args.kernel, cpu=args.cpu, cmdline=args.cmdline, iommu=args.iommu)
+
+
+def _device(fabric: Fabric, ref: str, what: str) -> Device:
+    try:
+        return fabric.find(ref)
+    except KeyError:
+        names = ", ".join(d.name for d in fabric.endpoints()[:12])
+        more = " ..." if len(fabric.endpoints()) > 12 else ""
+        problem = Diagnostic(f"{what} {ref!r} is not in fabric {fabric.name!r}", hint=f"endpoints: {names}{more}")
+        raise InputError(problem) from None
+
+
+def _client(fabric: Fabric, ref: str) -> Device | NonPciClient:
+    if ref.startswith(NONPCI_PREFIX):
+        return NonPciClient(name=ref[len(NONPCI_PREFIX) :] or "non-pci-device")
+    return _device(fabric, ref, "client")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    fabric = open_fabric(args.fabric)
+    profile = _profile(fabric, args)
+    provider = _device(fabric, args.provider, "provider")
+    clients = [_client(fabric, ref) for ref in args.clients]
+    verdict = check(fabric, provider, clients, profile)
+    fix = acs_fix(fabric, verdict)
+    expert = ExpertMode.from_cli(args.expert)
+    gate = {
+        "simulate": gate_transfer(fabric, verdict, expert, real=False),
+        "real": gate_transfer(fabric, verdict, expert, real=True),
+        "disable_acs_redir": gate_acs_whatif(fabric, fix.devices, expert) if fix else None,
+    }
+    if args.json:
+        print(json.dumps(report.verdict_json(verdict, fix, gate, expert.enabled), indent=2))
+    else:
+        print(render_check(fabric, verdict, fix, gate, expert))
+    return EXIT_SUPPORTED if verdict.supported else EXIT_NOT_SUPPORTED
+
+
+def render_check(fabric, verdict: Verdict, fix, gate, expert: ExpertMode) -> str:
+    profile = verdict.profile
+    assert profile is not None
+    ctx = verdict_context(fabric, profile)
+    prov = verdict.provider
+    cpu = f"{profile.cpu_vendor or 'unknown CPU'}" + (f" family {profile.cpu_family:#x}" if profile.cpu_family else "")
+    lines = [
+        f"provider {prov.name} ({prov.bdf})",
+        f"kernel: {profile.label}; CPU {cpu}; IOMMU {profile.iommu.value}",
+    ]
+    for cv in verdict.clients:
+        lines.extend(_render_client(fabric, ctx, cv))
+    ok = "P2P supported" if verdict.supported else "P2P NOT supported"
+    lines.append(f"pci_p2pdma_distance_many: {verdict.distance}  ({ok})")
+    lines.append("kernel messages:" if verdict.messages else "kernel messages: none")
+    lines.extend(f"  {m}" for m in verdict.messages)
+    if verdict.boot_messages:
+        lines.append("at boot (ACS set-up):")
+        lines.extend(f"  {m}" for m in verdict.boot_messages)
+    if fix is not None:
+        after = ", ".join(f"{cv.map_type.value}" for cv in fix.after.clients)
+        lines.append(f"fix: add to the kernel command line: {fix.option}")
+        lines.append(f"  after a reboot with it: {after}, distance {fix.after.distance} "
+                     f"({'fixes the path' if fix.works else 'does NOT fix the path'})")  # fmt: skip
+        lines.extend(f"  cost: {c}" for c in fix.cost)
+        lines.extend(f"  note: {n}" for n in fix.notes)
+    lines.append(f"gate (expert mode {'on' if expert.enabled else 'off'}):")
+    for key, label in (("simulate", "simulated transfer"), ("real", "real transfer"),
+                       ("disable_acs_redir", "what-if without ACS redirect")):  # fmt: skip
+        decision = gate.get(key)
+        if decision is None:
+            continue
+        state = decision.decision.value + ("" if decision.permitted else " (not permitted now)")
+        lines.append(f"  {label}: {state}")
+        if decision.label:
+            lines.append(f"    label: {decision.label}")
+        lines.extend(f"    {r}" for r in decision.reasons)
+    lines.extend(f"note: {n}" for n in verdict.notes)
+    return "\n".join(lines)
+
+
+def _render_client(fabric: Fabric, ctx, cv: ClientVerdict) -> list[str]:
+    if cv.client is None:
+        name = cv.foreign.name if cv.foreign else "non-PCI device"
+        return [f"client {name}: {cv.map_type.value}, distance {cv.distance} (not a PCI device)"]
+    head = f"client {cv.client.name} ({cv.client.bdf}): {cv.map_type.value}, distance {cv.distance}"
+    if not cv.evaluated:
+        head += " (the kernel stopped before this client)"
+    out = [head]
+    if cv.common is not None:
+        why = "turns around at the common device" if cv.map_type is MapType.BUS_ADDR else \
+            "ACS redirect sends it up to the root complex"  # fmt: skip
+        out.append(f"  path ({why}):")
+    else:
+        out.append("  path (no common upstream device: through the host bridge):")
+    hits = {d.bdf for d in cv.acs_redirect}
+    ignored = {d.bdf for d in cv.acs_ignored}
+    path = cv.path
+    width = max(len(d.name) for d in path)
+    top = len(cv.provider_chain) if cv.common is None else None
+    for k, dev in enumerate(path):
+        if top is not None and k == top:
+            out.extend(_host_bridges(fabric, cv))
+        i = ctx.index.index[dev.bdf]
+        mark = "*" if cv.common is not None and dev.bdf == cv.common.bdf else " "
+        acs = ""
+        if ctx.acs_unknown[i]:
+            acs = "ACS unknown"
+        elif dev.acs.present:
+            acs = f"ACS {acsbits.describe(ctx.ctrl[i])}"
+        if dev.bdf in hits:
+            acs += "  <- redirect"
+        elif dev.bdf in ignored:
+            acs += "  (redirect ignored: no common device)"
+        role = "(common)" if mark == "*" else ""
+        out.append(f"   {mark} {dev.name:<{width}}  {dev.bdf}  {dev.kind.label:<22} {role:<8} {acs}".rstrip())
+    return out
+
+
+def _host_bridges(fabric: Fabric, cv: ClientVerdict) -> list[str]:
+    a = fabric.root_bus_of(cv.provider_chain[-1])
+    b = fabric.root_bus_of(cv.client_chain[-1])
+    if a.bus_id == b.bus_id:
+        return [f"     == host bridge {a.host_bridge} =="]
+    return [f"     == host bridge {a.host_bridge} ==", f"     == host bridge {b.host_bridge} =="]
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    fabric = open_fabric(args.fabric)
+    m = pair_matrix(fabric, _profile(fabric, args))
+    if args.json:
+        print(json.dumps(report.matrix_json(m)))
+        return 0
+    n = len(m.rows)
+    lines = [f"{fabric.name}: {n} endpoints; {m.profile.label}",
+             "cell = map type letter + distance / nvidia-smi class; B BUS_ADDR, H THRU_HOST_BRIDGE, N NOT_SUPPORTED; "
+             "rows providers, columns clients"]  # fmt: skip
+    width = max((len(d.name) for d in m.rows), default=4)
+    lines.append(" " * (width + 5) + "".join(f"{j:>10}" for j in range(n)))
+    for i, dev in enumerate(m.rows):
+        cells = "".join(f"{_cell(m, i, j):>10}" for j in range(n))
+        lines.append(f"{i:>3}  {dev.name:<{width}}{cells}")
+    print("\n".join(lines))
+    return 0
+
+
+def _cell(m, i: int, j: int) -> str:
+    return f"{MAP_LETTER[m.map_type_at(i, j)]}{int(m.distance[i, j])}/{m.topo_at(i, j).value}"
+
+
+def cmd_find_provider(args: argparse.Namespace) -> int:
+    fabric = open_fabric(args.fabric)
+    profile = _profile(fabric, args)
+    clients = [_client(fabric, ref) for ref in args.clients]
+    search = find_provider(fabric, clients, profile, seed=args.seed)
+    if args.json:
+        print(json.dumps(report.search_json(search), indent=2))
+    else:
+        names = ", ".join(c.name if isinstance(c, (Device, NonPciClient)) else str(c) for c in clients)
+        lines = [f"clients: {names}; {profile.label}", "candidates (published P2P memory, in the kernel's order):"]
+        if not search.candidates:
+            lines.append("  none: no published P2P memory in this fabric")
+        tied = {d.bdf for d in search.ties}
+        for c in search.candidates:
+            score = str(c.distance) if c.distance >= 0 else "-1 (not usable)"
+            tie = "  tie" if c.provider.bdf in tied else ""
+            lines.append(f"  {c.provider.name:<16} {c.provider.bdf}  {score}{tie}")
+        if search.chosen is not None:
+            how = f"random among {len(search.ties)} tied" if len(search.ties) > 1 else "the only best"
+            seed = f", seed {search.seed}" if search.seed is not None else ""
+            chosen = search.chosen
+            lines.append(f"chosen: {chosen.name} ({chosen.bdf}), distance {search.distance} ({how}{seed})")
+        else:
+            lines.append("chosen: none (pci_p2pmem_find_many returns NULL)")
+        lines.extend(f"kernel: {m}" for m in search.messages)
+        print("\n".join(lines))
+    return EXIT_SUPPORTED if search.found else EXIT_NOT_SUPPORTED

@@ -1,0 +1,114 @@
+"""Copy buffers: page-aligned host memory, or a provider's P2P memory mapped from its sysfs ``allocate`` file.
+
+Kernel ≥ 6.2 (spec p2pdma-verdict §6.1): each mmap of ``/sys/bus/pci/devices/<bdf>/p2pmem/allocate`` allocates a
+fresh chunk of the pool, MAP_SHARED and at offset 0 only; the pages go back to the pool on munmap. Such pages can
+only be handed to O_DIRECT I/O on queues that support P2PDMA; the CPU must not copy through them (they are MMIO).
+"""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+from pathlib import Path
+
+from ..fabric.model import Device
+
+PAGE_SIZE = mmap.PAGESIZE
+SYSFS_DEVICES = Path("/sys/bus/pci/devices")
+
+
+class MappingError(RuntimeError):
+    """Mapping a copy buffer failed; ``str()`` says why in the user's terms."""
+
+
+def allocate_path(dev: Device, sysfs_devices: Path = SYSFS_DEVICES) -> Path:
+    return sysfs_devices / str(dev.bdf) / "p2pmem" / "allocate"
+
+
+class CopyBuffer:
+    """``threads`` slots of ``chunk`` bytes in one mapping; ``close()`` unmaps it (and closes its file)."""
+
+    kind = "system memory"
+
+    def __init__(self, chunk: int, threads: int):
+        self.chunk = chunk
+        self.threads = threads
+        self.size = chunk * threads
+        self._map: mmap.mmap | None = None
+        self._fd: int | None = None
+        self._views: list[memoryview] = []
+
+    def _mapped(self, mapping: mmap.mmap) -> None:
+        self._map = mapping
+        whole = memoryview(mapping)
+        self._views = [whole] + [whole[i * self.chunk : (i + 1) * self.chunk] for i in range(self.threads)]
+
+    def slot(self, index: int) -> memoryview:
+        return self._views[1 + index]
+
+    @property
+    def closed(self) -> bool:
+        return self._map is None and self._fd is None
+
+    def close(self) -> None:
+        # Views must be released before the mapping can be closed, and every step must run even if one fails.
+        for view in reversed(self._views):
+            view.release()
+        self._views = []
+        try:
+            if self._map is not None:
+                self._map.close()
+        finally:
+            self._map = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> CopyBuffer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class HostBuffer(CopyBuffer):
+    """Anonymous memory: page-aligned, as O_DIRECT needs (p2pmem-test's posix_memalign)."""
+
+    def __init__(self, chunk: int, threads: int):
+        super().__init__(chunk, threads)
+        self._mapped(mmap.mmap(-1, self.size))
+
+
+class P2PMemBuffer(CopyBuffer):
+    """P2P memory from a provider's ``allocate`` file (or a stand-in file of at least the mapped size, for tests)."""
+
+    kind = "p2pmem"
+
+    def __init__(self, path: str | os.PathLike, chunk: int, threads: int, provider: str = "the provider"):
+        if chunk % PAGE_SIZE:
+            raise MappingError(f"chunk {chunk} B is not a multiple of the page size ({PAGE_SIZE} B): "
+                               "P2P memory is mapped in whole pages")  # fmt: skip
+        super().__init__(chunk, threads)
+        self.path = str(path)
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+            # MAP_SHARED at offset 0: the only mapping the allocate file accepts.
+            self._mapped(mmap.mmap(self._fd, self.size, flags=mmap.MAP_SHARED,
+                                   prot=mmap.PROT_READ | mmap.PROT_WRITE, offset=0))  # fmt: skip
+        except (OSError, ValueError) as exc:
+            self.close()
+            raise MappingError(_why(exc, provider, self.size, self.path)) from exc
+
+
+def _why(exc: Exception, provider: str, size: int, path: str) -> str:
+    code = getattr(exc, "errno", None)
+    if code == errno.ENOMEM:
+        return f"{provider}'s P2P pool cannot supply {size} B (ENOMEM from {path})"
+    if code == errno.ENODEV:
+        return f"{provider} is gone (ENODEV from {path})"
+    if code in (errno.EACCES, errno.EPERM):
+        return f"no permission to map {path}: run as root"
+    if code == errno.ENOENT:
+        return f"{path} does not exist: the provider has no P2P memory allocator (kernel < 6.2?)"
+    return f"cannot map {size} B of P2P memory from {path}: {exc}"

@@ -1,0 +1,234 @@
+"""The real engine: moves and verifies real bytes on this machine, and reports the fabric's predicted routes.
+
+A transfer with --src-file/--dst-file copies files (O_DIRECT, real_files.py) through P2P memory when the provider
+has a usable ``p2pmem/allocate`` file, else through system memory; without files it copies memory to memory. The
+route and the P2P-vs-bounce predictions come from the same planner as the simulator's, so both engines report
+alike. Whatever happens, a failed or cancelled copy leaves no destination file and no mapping behind.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import Diagnostic, InputError, Location
+from ..fabric.model import Fabric
+from .p2pmem import SYSFS_DEVICES, MappingError, CopyBuffer, HostBuffer, P2PMemBuffer, allocate_path
+from .pools import PoolError, PoolLedger
+from .real_files import CopyCancelled, Progress, copy_file, file_digest, first_difference, write_random
+from .real_memory import copy_memory, digest, make_source
+from .resources import ResourceCatalog, SimConfig
+from .routes import RouteKind, RoutePlan, RoutePlanner, standalone_rate
+from .safety import check_destination, check_source_overwrite
+from .transfer import TransferResult, TransferSpec, TransferState
+from .verdicts import VerdictCache
+
+
+class RealEngine:
+    name = "real"
+
+    def __init__(self, fabric: Fabric, config: SimConfig | None = None, *, expert: bool = False, yes: bool = False,
+                 p2pmem_files: Mapping[str, str] | None = None, sysfs_devices: Path = SYSFS_DEVICES,
+                 verdicts: VerdictCache | None = None, direct: bool = True):  # fmt: skip
+        self.fabric = fabric
+        self.catalog = ResourceCatalog(fabric, config)
+        self.planner = RoutePlanner(fabric, self.catalog, verdicts)
+        self.pools = PoolLedger(fabric)
+        self.expert, self.yes, self.direct = expert, yes, direct
+        self.p2pmem_files = dict(p2pmem_files or {})
+        self.sysfs_devices = sysfs_devices
+        self.results: dict[int, TransferResult] = {}
+        self._lock = threading.Lock()
+
+    def prepare(self, spec: TransferSpec, clock: Callable[[], float] = time.monotonic) -> RealJob:
+        """Check a transfer before any byte moves; InputError for anything unsafe or impossible."""
+        uses_pool = spec.src_file is not None  # memory-to-memory copies never touch P2P memory
+        plan = self.planner.plan(spec, self.expert, real=True, uses_pool=uses_pool)
+        tid = len(self.results) + 1
+        result = TransferResult(tid, spec, route=plan.chosen, p2p_route=plan.p2p, bounce_route=plan.bounce,
+                                notes=list(plan.notes), engine="real")  # fmt: skip
+        if plan.p2p is not None:
+            result.p2p_bytes_per_s = standalone_rate(plan.p2p, self.catalog)
+        result.bounce_bytes_per_s = standalone_rate(plan.bounce, self.catalog)
+        if (spec.src_file is None) != (spec.dst_file is None):
+            raise InputError(Diagnostic("give both --src-file and --dst-file, or neither (memory to memory)"))
+        job = RealJob(self, result, plan, clock)
+        if spec.src_file is not None:
+            job.prepare_files()
+        else:
+            if plan.provider is not None:
+                result.note("memory → memory copies never run through P2P memory (CPU access to a BAR is MMIO, "
+                            "spec §5.1): the provider only shapes the predicted route")  # fmt: skip
+            job.buffer_kind = "system memory"
+        self.results[tid] = result
+        return job
+
+
+class RealJob:
+    """One prepared real copy; ``run()`` blocks (call it in a thread), never raises, and fills in the result."""
+
+    def __init__(self, engine: RealEngine, result: TransferResult, plan: RoutePlan, clock: Callable[[], float]):
+        self.engine = engine
+        self.result = result
+        self.plan = plan
+        self.clock = clock
+        self.cancel_event = threading.Event()
+        self.progress = Progress()
+        self.buffer_kind = "system memory"
+        self.p2pmem_path: str | None = None
+        self.dst_block = False
+        self.src_exists = True
+        self.buffer: CopyBuffer | None = None
+
+    @property
+    def id(self) -> int:
+        return self.result.id
+
+    def prepare_files(self) -> None:
+        spec, eng = self.result.spec, self.engine
+        src, dst = spec.src_file, spec.dst_file
+        assert src is not None and dst is not None
+        if os.path.realpath(src) == os.path.realpath(dst):
+            raise InputError(Diagnostic("source and destination are the same file", Location(dst)))
+        target = check_destination(dst, expert=eng.expert, yes=eng.yes)
+        self.dst_block = target.block_device
+        if spec.check:
+            self.src_exists = check_source_overwrite(src, expert=eng.expert, yes=eng.yes)
+        else:
+            try:
+                available = os.stat(src).st_size if not _is_block(src) else _block_size(src)
+            except FileNotFoundError:
+                raise InputError(Diagnostic("source file does not exist", Location(src),
+                                            "--check creates it with seeded random data")) from None  # fmt: skip
+            if available < spec.size:
+                raise InputError(Diagnostic(f"source holds {available} B, fewer than the {spec.size} B to copy",
+                                            Location(src)))  # fmt: skip
+        provider = self.plan.provider
+        if provider is None or self.plan.chosen.kind is not RouteKind.P2P:
+            return
+        path = eng.p2pmem_files.get(provider.name)
+        if path is None:
+            if provider.pool is not None and not provider.pool.allocate:
+                self.result.note(f"{provider.name}'s pool has no allocate file (kernel < 6.2): staging in system memory")
+                return
+            candidate = allocate_path(provider, eng.sysfs_devices)
+            if not candidate.exists():
+                self.result.note(f"{candidate} is not on this machine: staging in system memory, as p2pmem-test "
+                                 "does without a p2pmem file")  # fmt: skip
+                return
+            path = str(candidate)
+        self.p2pmem_path = path
+        self.buffer_kind = "p2pmem"
+
+    # -- running ------------------------------------------------------------------------------------------------
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def run(self) -> None:
+        result, spec = self.result, self.result.spec
+        result.state, result.started_at = TransferState.RUNNING, self.clock()
+        held = False
+        try:
+            if self.buffer_kind == "p2pmem":
+                provider = self.plan.provider
+                with self.engine._lock:
+                    self.engine.pools.take(result.id, provider, spec.buffer_bytes, f"transfer {spec.label}")
+                held = True
+                self.buffer = P2PMemBuffer(self.p2pmem_path, spec.chunk, spec.threads, provider.name)
+                result.note(f"buffer: {spec.buffer_bytes} B of {provider.name}'s P2P memory ({self.p2pmem_path})")
+            if spec.src_file is not None:
+                self._run_files()
+            else:
+                self._run_memory()
+            if result.verified is False:
+                self._fail(TransferState.FAILED, result.error or "MISMATCH on data check")
+            else:
+                result.state = TransferState.DONE
+        except CopyCancelled:
+            self._fail(TransferState.CANCELLED, "cancelled")
+        except (PoolError, MappingError) as exc:
+            self._fail(TransferState.REFUSED, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a copy's failure is reported as the transfer's state
+            self._fail(TransferState.FAILED, _describe(exc))
+        finally:
+            if self.buffer is not None:
+                self.buffer.close()
+            if held:
+                with self.engine._lock:
+                    self.engine.pools.release(result.id)
+
+    def _run_files(self) -> None:
+        result, spec = self.result, self.result.spec
+        src, dst = spec.src_file, spec.dst_file
+        expected = None
+        if spec.check:
+            expected = write_random(src, spec.size, spec.seed, create=not self.src_exists)
+        if self.buffer is None:
+            self.buffer = HostBuffer(spec.chunk, spec.threads)
+        outcome = copy_file(src, dst, spec.size, self.buffer, create=not os.path.exists(dst),
+                            block_device=self.dst_block, cancel=self.cancel_event, progress=self.progress,
+                            direct=self.engine.direct)  # fmt: skip
+        for note in outcome.notes:
+            result.note(note)
+        self._timed(outcome.nbytes, outcome.seconds)
+        if expected is not None:
+            result.verified = file_digest(dst, spec.size) == expected
+            if not result.verified:
+                at = first_difference(src, dst, spec.size)
+                result.error = f"MISMATCH on data check: destination differs from the source at byte {at}"
+
+    def _run_memory(self) -> None:
+        result, spec = self.result, self.result.spec
+        src = make_source(spec.size, spec.seed if spec.check else None)
+        dst = np.empty_like(src)
+        outcome = copy_memory(src, dst, spec.chunk, spec.threads, cancel=self.cancel_event, progress=self.progress)
+        self._timed(outcome.nbytes, outcome.seconds)
+        if spec.check:
+            result.verified = digest(src) == digest(dst)
+            if not result.verified:
+                result.error = "MISMATCH on data check: destination buffer differs from the source"
+
+    def _timed(self, nbytes: int, seconds: float) -> None:
+        # The copy's own timing (threads start to fsync), without the --check data preparation.
+        self.result.bytes_done = nbytes
+        self.result.ended_at = self.result.started_at + seconds
+
+    def _fail(self, state: TransferState, message: str) -> None:
+        result = self.result
+        result.state, result.error = state, message
+        if state is not TransferState.FAILED or result.ended_at is None:
+            result.bytes_done = self.progress.total if self.progress.per_thread else 0
+            result.ended_at = self.clock()
+        dst = result.spec.dst_file
+        if dst is not None and self.progress.dst_opened and not self.dst_block:
+            try:
+                os.unlink(dst)
+                result.note(f"removed the partial destination {dst}")
+            except FileNotFoundError:
+                pass
+
+
+def _is_block(path: str) -> bool:
+    import stat
+
+    return stat.S_ISBLK(os.stat(path).st_mode)
+
+
+def _block_size(path: str) -> int:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.lseek(fd, 0, os.SEEK_END)
+    finally:
+        os.close(fd)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,106 @@
+"""Results as people and programs read them: p2pmem-test's transfer line, and the documented JSON (docs/copy.md)."""
+
+from __future__ import annotations
+
+from .routes import Route
+from .transfer import TransferResult, TransferState
+
+_BIG = ("", "k", "M", "G", "T", "P", "E")
+_SMALL = ("m", "u", "n", "p")
+
+
+def si(value: float) -> tuple[float, str]:
+    """Scale to SI like argconfig's suffix_si_get: 1234567 → (1.234567, "M"); 0.0123 → (12.3, "m")."""
+    if value == 0:
+        return 0.0, ""
+    if abs(value) >= 1:
+        i = 0
+        while abs(value) >= 1000 and i < len(_BIG) - 1:
+            value /= 1000
+            i += 1
+        return value, _BIG[i]
+    i = -1
+    while abs(value) < 1 and i < len(_SMALL) - 1:
+        value *= 1000
+        i += 1
+    return value, _SMALL[i]
+
+
+def transfer_line(nbytes: float, seconds: float) -> str:
+    """``<bytes><SI>B in <secs> s   <rate><SI>B/s``, the shape of p2pmem-test's report_transfer_rate."""
+    b, bs = si(nbytes)
+    rate, rs = si(nbytes / seconds) if seconds > 0 else (float("inf"), "")
+    elapsed, es = (seconds, " ") if seconds >= 1 else si(seconds)
+    return f"{b:6.2f}{bs}B in {elapsed:<6.1f}{es}s   {rate:6.2f}{rs}B/s"
+
+
+def gbps(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate / 1e9:.2f} GB/s"
+
+
+def route_dict(route: Route | None) -> dict | None:
+    if route is None:
+        return None
+    return {
+        "kind": route.kind.value,
+        "hops": route.hops,
+        "map_type": route.map_type,
+        "allowed": route.allowed,
+        "forced": route.forced,
+        "legs": [
+            {"from": leg.data_from, "to": leg.data_to, "initiator": leg.initiator, "op": leg.op.value,
+             "map_type": leg.map_type, "hops": list(leg.hops)}  # fmt: skip
+            for leg in route.legs
+        ],
+    }
+
+
+def result_dict(result: TransferResult) -> dict:
+    """One entry of the ``transfers`` list; the first ten keys are the documented contract."""
+    spec, route = result.spec, result.route
+    return {
+        "src": spec.src,
+        "dst": spec.dst,
+        "via": spec.via,
+        "route": route.hops if route is not None else [],
+        "map_type": route.map_type if route is not None else None,
+        "bytes": result.bytes_done,
+        "seconds": result.seconds,
+        "bytes_per_s": result.bytes_per_s,
+        "bounce_bytes_per_s": result.bounce_bytes_per_s,
+        "verified": result.verified,
+        "id": result.id,
+        "name": spec.label,
+        "engine": result.engine,
+        "state": result.state.value,
+        "error": result.error,
+        "size": spec.size,
+        "chunk": spec.chunk,
+        "threads": spec.threads,
+        "start": spec.start,
+        "p2p_bytes_per_s": result.p2p_bytes_per_s,
+        "route_kind": route.kind.value if route is not None else None,
+        "forced": bool(route is not None and route.forced),
+        "p2p_route": route_dict(result.p2p_route),
+        "bounce_route": route_dict(result.bounce_route),
+        "notes": list(result.notes),
+    }
+
+
+def text_report(result: TransferResult, efficiency: float) -> list[str]:
+    """What the CLI prints for a transfer: route, predictions (with the efficiency they assume), the outcome."""
+    spec, route = result.spec, result.route
+    lines = [f"[{result.id}] {spec.label}: {result.state.value}" + (f": {result.error}" if result.error else "")]
+    if route is not None:
+        lines.append(f"    route ({route.kind.value}, {route.map_type}): {route.describe()}")
+    if result.p2p_route is not None and result.p2p_route is not route:
+        lines.append(f"    P2P route ({result.p2p_route.map_type}): {result.p2p_route.describe()}")
+    lines.append(f"    predicted alone, links at {efficiency:.2f} efficiency: P2P {gbps(result.p2p_bytes_per_s)}, "
+                 f"bounce through host memory {gbps(result.bounce_bytes_per_s)}")  # fmt: skip
+    lines.extend(f"    note: {note}" for note in result.notes)
+    if result.verified is not None:
+        lines.append("    MATCH on data check" if result.verified else "    MISMATCH on data check")
+    if result.state is TransferState.DONE and result.seconds is not None:
+        lines.append("Transfer:")
+        lines.append(transfer_line(result.bytes_done, result.seconds))
+    return lines

@@ -1,0 +1,206 @@
+"""From a transfer and the kernel's verdict to the routes its bytes can take.
+
+* BUS_ADDR legs turn around at the common upstream device (the switch) and never reach the root complex.
+* THRU_HOST_BRIDGE legs go up to the root complex of each end and pay its P2P read or write cap (and the IOMMU's
+  page walks when translation is on); a shared switch uplink is then crossed up and down.
+* NOT_SUPPORTED: the kernel refuses the mapping, so the copy bounces through host memory (every byte crosses the
+  uplinks twice and host memory twice). Expert mode lets the *simulator* force the P2P path, labelled as such.
+Every transfer gets its P2P route and its bounce route, so the saving is visible either way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ..errors import Diagnostic, InputError
+from ..fabric.model import Device, Fabric
+from .legs import HOST_MEMORY, Leg, LegRequest, build_leg
+from .resources import ResourceCatalog
+from .transfer import HOST, Op, TransferSpec
+from ..p2p import ExpertMode, GateDecision, gate_transfer
+from .verdicts import MAP_BUS_ADDR, MAP_NOT_SUPPORTED, VerdictCache
+
+
+class RouteKind(StrEnum):
+    P2P = "p2p"  # through the provider's P2P memory, or one direct DMA between the devices
+    BOUNCE = "bounce"  # staged in host memory instead
+    HOST = "host"  # a DMA to or from host memory (one end is host memory)
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: RouteKind
+    legs: tuple[Leg, ...]
+    serial: bool  # legs alternate (one thread: read a chunk, then write it), else they overlap
+    allowed: bool = True  # False: the kernel refuses a leg (NOT_SUPPORTED); only the simulator may force it
+    forced: bool = False  # simulated although not allowed (expert mode)
+
+    @property
+    def map_type(self) -> str:
+        """The weakest leg's map type: NOT_SUPPORTED over THRU_HOST_BRIDGE over BUS_ADDR; bounces report
+        HOST_MEMORY."""
+        if self.kind is not RouteKind.P2P:
+            return HOST_MEMORY
+        types = {leg.map_type for leg in self.legs}
+        for name in (MAP_NOT_SUPPORTED, "THRU_HOST_BRIDGE"):
+            if name in types:
+                return name
+        return MAP_BUS_ADDR
+
+    @property
+    def hops(self) -> list[str]:
+        out: list[str] = []
+        for leg in self.legs:
+            for hop in leg.hops:
+                if not out or out[-1] != hop:
+                    out.append(hop)
+        return out
+
+    def loads(self) -> dict[str, float]:
+        """Load per byte of copy progress on each resource: every byte crosses every leg once."""
+        total: dict[str, float] = {}
+        for leg in self.legs:
+            for key, value in leg.loads:
+                total[key] = total.get(key, 0.0) + value
+        return total
+
+    def bound(self, catalog: ResourceCatalog) -> float:
+        """The per-flow rate cap that is not a shared resource (inf when none).
+
+        Overlapped legs: the tightest leg bound. Alternating legs (one thread): a chunk is read, then written, so the
+        rate is 1/Σ(1/leg rate) with each leg's standalone rate; exact when the copy is alone (p2pmem-test -t 1),
+        an approximation when others share its resources (their loads are time-averaged).
+        """
+        if not self.serial or len(self.legs) < 2:
+            return min((leg.bound for leg in self.legs if leg.bound is not None), default=math.inf)
+        seconds_per_byte = 0.0
+        for leg in self.legs:
+            alone = min((catalog.resources[k].capacity / v for k, v in leg.loads), default=math.inf)
+            if leg.bound is not None:
+                alone = min(alone, leg.bound)
+            seconds_per_byte += 1.0 / alone
+        return 1.0 / seconds_per_byte
+
+    def describe(self) -> str:
+        text = " → ".join(self.hops)
+        if self.forced:
+            text += "  [FORCED by expert mode: the kernel refuses this path; simulated only]"
+        elif not self.allowed:
+            text += "  [not allowed: NOT_SUPPORTED]"
+        return text
+
+
+@dataclass(frozen=True)
+class RoutePlan:
+    chosen: Route
+    p2p: Route | None  # None for transfers to or from host memory
+    bounce: Route
+    notes: tuple[str, ...]  # defaults assumed and decisions taken, for the transfer's result
+    provider: Device | None
+    gate: GateDecision | None = None  # the expert gate's word on the P2P route
+
+
+class RoutePlanner:
+    """Routes for transfers on one fabric; verdicts and resources are cached across transfers."""
+
+    def __init__(self, fabric: Fabric, catalog: ResourceCatalog, verdicts: VerdictCache | None = None):
+        self.fabric = fabric
+        self.catalog = catalog
+        self.verdicts = verdicts or VerdictCache(fabric)
+
+    def endpoint(self, ref: str, what: str) -> Device | None:
+        """A device by name or address; None for host memory."""
+        try:
+            return self.fabric.find(ref)
+        except KeyError:
+            if ref == HOST:
+                return None
+            names = ", ".join(d.name for d in self.fabric.endpoints()[:8])
+            raise InputError(Diagnostic(f"{what} {ref!r} is not a device of fabric {self.fabric.name!r}",
+                                        hint=f"name a device ({names}, ...) or 'host' for host memory")) from None  # fmt: skip
+
+    def plan(self, spec: TransferSpec, expert: ExpertMode | bool = False, real: bool = False,
+             uses_pool: bool = True) -> RoutePlan:  # fmt: skip
+        """The routes of ``spec``. The expert gate (p2ptui.p2p.gate_transfer) decides whether the P2P route may
+        run: NOT_SUPPORTED runs only in an expert-mode simulation, labelled; otherwise the copy bounces."""
+        problems = spec.problems()
+        if problems:
+            raise InputError([Diagnostic(f"transfer {spec.label}: {p}") for p in problems])
+        src = self.endpoint(spec.src, "source")
+        dst = self.endpoint(spec.dst, "destination")
+        via = self.endpoint(spec.via, "provider") if spec.via is not None else None
+        if via is not None and via.pool is None:
+            raise InputError(Diagnostic(f"provider {via.name} has no P2P memory pool",
+                                        hint="pick a device with p2pmem (p2ptui show FABRIC marks them)"))  # fmt: skip
+        notes: list[str] = []
+        if src is None or dst is None:
+            op = Op.WRITE if dst is None else Op.READ  # the device is always the one that DMAs
+            leg = self._leg(LegRequest(src, dst, op, HOST_MEMORY, None, True, spec.dma_size, spec.window), notes)
+            route = Route(RouteKind.HOST, (self._with_rates(leg, src, dst, notes),), False)
+            return RoutePlan(route, None, route, tuple(_unique(notes)), None)
+        serial = spec.threads == 1
+        bounce = Route(RouteKind.BOUNCE, (
+            self._with_rates(self._leg(LegRequest(src, None, Op.WRITE, HOST_MEMORY, None, True, spec.dma_size, spec.window), notes), src, None, notes),
+            self._with_rates(self._leg(LegRequest(None, dst, Op.READ, HOST_MEMORY, None, True, spec.dma_size, spec.window), notes), None, dst, notes),
+        ), serial)  # fmt: skip
+        if via is not None:
+            verdict = self.verdicts.verdict(via, [src, dst])
+            legs = (self._p2p_leg(verdict.clients[0], src, via, Op.WRITE, spec, notes),
+                    self._p2p_leg(verdict.clients[1], via, dst, Op.READ, spec, notes))  # fmt: skip
+        else:
+            provider, client = (dst, src) if spec.op is Op.WRITE else (src, dst)
+            verdict = self.verdicts.verdict(provider, [client])
+            legs = (self._p2p_leg(verdict.clients[0], src, dst, spec.op, spec, notes),)
+        notes.extend(verdict.notes)
+        legs = (self._with_rates(legs[0], src, None, notes),) + legs[1:]
+        legs = legs[:-1] + (self._with_rates(legs[-1], None, dst, notes),)
+        allowed = all(leg.map_type != MAP_NOT_SUPPORTED for leg in legs)
+        gate = gate_transfer(self.fabric, verdict, expert, real=real, uses_pool=via is not None and uses_pool)
+        forced = not allowed and gate.permitted and gate.simulated_only
+        p2p = Route(RouteKind.P2P, legs, serial and len(legs) > 1, allowed=allowed, forced=forced)
+        if gate.permitted:
+            chosen = p2p
+            if forced:
+                notes.append(f"FORCED P2P (expert mode): {gate.label}")
+        else:
+            chosen = bounce
+            why = "; ".join(r for r in gate.reasons if not r.startswith("[allowed]"))
+            notes.append(f"the P2P route may not run ({why}): the copy bounces through host memory")
+        return RoutePlan(chosen, p2p, bounce, tuple(_unique(notes)), via, gate)
+
+    def _leg(self, req: LegRequest, notes: list[str]) -> Leg:
+        return build_leg(self.fabric, self.catalog, req, notes)
+
+    def _p2p_leg(self, cv, data_from: Device, data_to: Device, op: Op, spec: TransferSpec, notes: list[str]) -> Leg:
+        map_type = str(cv.map_type)
+        through_rc = map_type != MAP_BUS_ADDR
+        req = LegRequest(data_from, data_to, op, map_type, cv.common, through_rc, spec.dma_size, spec.window)
+        return build_leg(self.fabric, self.catalog, req, notes)
+
+    def _with_rates(self, leg: Leg, src: Device | None, dst: Device | None, notes: list[str]) -> Leg:
+        """Add the transfer's own source's read rate and destination's write rate (media rates) to a leg."""
+        extra = []
+        if src is not None:
+            key = self.catalog.device_rate(src, "read", notes)
+            if key is not None:
+                extra.append((key, 1.0))
+        if dst is not None:
+            key = self.catalog.device_rate(dst, "write", notes)
+            if key is not None:
+                extra.append((key, 1.0))
+        if not extra:
+            return leg
+        return Leg(leg.data_from, leg.data_to, leg.initiator, leg.op, leg.map_type, leg.hops, leg.loads + tuple(extra),
+                   leg.bound)  # fmt: skip
+
+
+def standalone_rate(route: Route, catalog: ResourceCatalog) -> float:
+    """Bytes/s the route would give a transfer alone on the fabric: its tightest resource or bound."""
+    limits = [catalog.resources[k].capacity / v for k, v in route.loads().items()]
+    return min(limits + [route.bound(catalog)])
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))

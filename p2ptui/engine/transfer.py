@@ -1,0 +1,128 @@
+"""What a transfer is (TransferSpec), where it stands (TransferState) and what it reports (TransferResult)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .routes import Route
+
+HOST = "host"  # the endpoint name for host memory (used when no device of the fabric has that name)
+DEFAULT_CHUNK = 1 << 20
+
+
+class Op(StrEnum):
+    """Who drives a direct DMA: WRITE = the data's source pushes posted writes; READ = the destination pulls with
+    non-posted reads (completions carry the data)."""
+
+    WRITE = "write"
+    READ = "read"
+
+
+class TransferState(StrEnum):
+    PENDING = "pending"  # accepted, waiting for its start time
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"  # ended by an error (provider gone, I/O error, verification mismatch)
+    CANCELLED = "cancelled"
+    REFUSED = "refused"  # never started: pool too small, safety rule, no route
+
+    @property
+    def finished(self) -> bool:
+        return self not in (TransferState.PENDING, TransferState.RUNNING)
+
+
+@dataclass(frozen=True)
+class TransferSpec:
+    """One copy. ``via`` names the provider whose P2P memory stages the data (src → provider memory → dst, as
+    nvmet and p2pmem-test do); without it the copy is one direct DMA between src and dst. ``src``/``dst`` are
+    device names or addresses in the fabric, or ``host`` for host memory."""
+
+    src: str
+    dst: str
+    size: int
+    via: str | None = None
+    chunk: int = DEFAULT_CHUNK
+    threads: int = 1  # threads (queue depth); a staged copy's two legs overlap from 2 on
+    start: float = 0.0  # seconds after the run starts
+    op: Op = Op.WRITE  # direct DMA between two devices only
+    name: str = ""
+    src_file: str | None = None  # real engine: copy these files (else memory to memory)
+    dst_file: str | None = None
+    check: bool = False  # real engine: write seeded random data first, verify the destination's digest after
+    seed: int = 0
+    dma_size: int | None = None  # simulator: bytes per DMA; None = chunk-sized sequential DMAs (the copy engine)
+    window: int | None = None  # simulator: DMAs scattered over this many bytes (IOMMU cost); None = sequential
+
+    def problems(self) -> list[str]:
+        """Why this spec cannot run, in words; empty when it can."""
+        out = []
+        if self.size <= 0:
+            out.append(f"size must be positive, not {self.size}")
+        if self.chunk <= 0:
+            out.append(f"chunk must be positive, not {self.chunk}")
+        if self.threads < 1:
+            out.append(f"threads must be at least 1, not {self.threads}")
+        if self.start < 0:
+            out.append(f"start time must not be negative, not {self.start}")
+        if self.dma_size is not None and self.dma_size <= 0:
+            out.append(f"DMA size must be positive, not {self.dma_size}")
+        if self.window is not None and self.window <= 0:
+            out.append(f"window must be positive, not {self.window}")
+        if self.via is not None and HOST in (self.src, self.dst):
+            out.append("a staged copy runs between two devices; copy to or from host memory without --via")
+        if self.src == self.dst == HOST:
+            out.append("host memory to host memory crosses no fabric: name a device as src or dst")
+        return out
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        middle = f" → {self.via}" if self.via else ""
+        return f"{self.src}{middle} → {self.dst}"
+
+    @property
+    def buffer_bytes(self) -> int:
+        """P2P memory a staged copy holds while it runs: one chunk per thread, as p2pmem-test maps it."""
+        return self.chunk * self.threads
+
+
+@dataclass
+class TransferResult:
+    """Everything known about one transfer, updated as it runs and final once ``state.finished``."""
+
+    id: int
+    spec: TransferSpec
+    state: TransferState = TransferState.PENDING
+    route: Route | None = None  # the path the bytes take (P2P, or the bounce)
+    p2p_route: Route | None = None  # the P2P path, even when not taken (NOT_SUPPORTED)
+    bounce_route: Route | None = None
+    p2p_bytes_per_s: float | None = None  # predicted, alone on the fabric
+    bounce_bytes_per_s: float | None = None
+    bytes_done: int = 0
+    started_at: float | None = None  # engine clock, seconds
+    ended_at: float | None = None
+    verified: bool | None = None  # None: not checked
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)  # defaults assumed, fallbacks taken, labels (forced path)
+    engine: str = "sim"
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return self.ended_at - self.started_at
+
+    @property
+    def bytes_per_s(self) -> float | None:
+        seconds = self.seconds
+        if not seconds or self.state is not TransferState.DONE:
+            return None
+        return self.bytes_done / seconds
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)

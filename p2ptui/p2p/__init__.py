@@ -1,0 +1,37 @@
+"""What Linux's PCI P2PDMA code decides for a fabric: verdicts, kernel profiles, the all-pairs matrix, provider
+search, the expert gate and what-if copies. Textual-free: the CLI and the TUI both build on it."""
+
+from .fix import AcsFix, acs_fix
+from .gate import Decision, ExpertMode, GateDecision, gate_acs_whatif, gate_pool, gate_transfer, gate_write
+from .matrix import MAP_TYPES, PairMatrix, pair_matrix
+from .messages import NonPciClient
+from .profiles import Era, KernelProfile, profile_for
+from .providers import ProviderSearch, find_provider
+from .topo import TopoClass
+from .verdict import ClientVerdict, MapType, Verdict, check
+
+__all__ = [
+    "AcsFix",
+    "ClientVerdict",
+    "Decision",
+    "Era",
+    "ExpertMode",
+    "GateDecision",
+    "KernelProfile",
+    "MAP_TYPES",
+    "MapType",
+    "NonPciClient",
+    "PairMatrix",
+    "ProviderSearch",
+    "TopoClass",
+    "Verdict",
+    "acs_fix",
+    "check",
+    "find_provider",
+    "gate_acs_whatif",
+    "gate_pool",
+    "gate_transfer",
+    "gate_write",
+    "pair_matrix",
+    "profile_for",
+]

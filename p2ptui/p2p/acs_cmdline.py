@@ -1,0 +1,327 @@
+"""ACS control values as Linux programs them at boot: the IOMMU default, then pci=disable_acs_redir= and
+pci=config_acs= (spec §2.4, §2.5), with the kernel's own selector syntax and the three ways releases applied them.
+
+The P2PDMA verdict only looks at the live RR/CR/EC bits; this module says what they are for a device under a given
+boot configuration, and what the kernel logs while setting them.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ..fabric import acs as acsbits
+from ..fabric.acs import AcsSource
+from ..fabric.model import Device
+
+# What pci_std_enable_acs() adds when an IOMMU driver requested ACS. TB is left out: the kernel adds it only for
+# untrusted/external-facing ports or with ATS disabled, which the model does not know, and P2PDMA ignores TB.
+KERNEL_DEFAULT_BITS = acsbits.SV | acsbits.RR | acsbits.CR | acsbits.UF
+U16 = 0xFFFF
+
+
+class AcsHandling(StrEnum):
+    """How a release applies the command line to the ACS control register."""
+
+    CLEAR_REDIRECT = "pre-6.11"  # pci_disable_acs_redir(): clear RR|CR|EC from the value; no config_acs
+    BUGGY_CONFIG = "6.11-6.14"  # 47c8846a49ba before the 9cf8a952d57b fix: firmware redirect bits survive
+    CONFIG = "fixed"  # 6.15+ and fixed stables: listed devices get (firmware & ~mask) | (flags & mask)
+
+
+def acs_handling(version: tuple[int, int, int]) -> AcsHandling:
+    major_minor = version[:2]
+    if major_minor < (6, 11):
+        return AcsHandling.CLEAR_REDIRECT
+    if major_minor >= (6, 15):
+        return AcsHandling.CONFIG
+    # The fix went to 6.12.y/6.13.y/6.14.y in the stable batch reviewed 2025-04-08; the first fixed sublevels
+    # below are the best guess for that batch [UNCONFIRMED]. 6.11.y was end of life before the fix.
+    fixed_from = {(6, 12): 23, (6, 13): 11, (6, 14): 2}.get(major_minor)
+    if fixed_from is not None and version[2] >= fixed_from:
+        return AcsHandling.CONFIG
+    return AcsHandling.BUGGY_CONFIG
+
+
+@dataclass(frozen=True, slots=True)
+class PciParams:
+    """The pci= options that shape ACS. Each keeps the last occurrence, as pci_setup() overwrites its pointer."""
+
+    disable_acs_redir: str | None = None
+    config_acs: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BootAcs:
+    """Everything that decides ACS control values at boot."""
+
+    iommu: bool  # an IOMMU driver called pci_request_acs(): kernel default bits get added
+    params: PciParams
+    handling: AcsHandling
+
+
+def split_cmdline(cmdline: str) -> list[str]:
+    """Kernel command line words: double quotes group, no backslash escapes; '--' ends the kernel's part."""
+    lexer = shlex.shlex(cmdline, posix=True)
+    lexer.whitespace_split = True
+    lexer.escape = ""
+    lexer.quotes = '"'
+    lexer.commenters = ""
+    words = list(lexer)  # ValueError on an unbalanced quote
+    return words[: words.index("--")] if "--" in words else words
+
+
+def parse_pci_params(cmdline: str) -> PciParams:
+    disable = config = None
+    for word in split_cmdline(cmdline):
+        if not word.startswith("pci="):
+            continue
+        # pci_setup() cuts its value at every comma: device lists use ';' for that reason.
+        for option in word[4:].split(","):
+            if option.startswith("disable_acs_redir="):
+                disable = option[len("disable_acs_redir=") :]
+            elif option.startswith("config_acs="):
+                config = option[len("config_acs=") :]
+    return PciParams(disable, config)
+
+
+def cmdline_with_disable_acs_redir(cmdline: str, selectors: list[str]) -> tuple[str, str]:
+    """The command line with ``selectors`` added to pci=disable_acs_redir (kept ones first), and the option text.
+
+    Only the last disable_acs_redir counts, so existing selectors are merged into one new option rather than a
+    second one hiding the first.
+    """
+    existing = parse_pci_params(cmdline).disable_acs_redir
+    merged = [s for s in (existing or "").split(";") if s]
+    merged += [s for s in selectors if s not in merged]
+    option = "pci=disable_acs_redir=" + ";".join(merged)
+    return (f"{cmdline} {option}".strip(), option)
+
+
+# -- device selectors: pci_dev_str_match() -------------------------------------------------------------------------
+_HEX = r"\s*(?:0[xX])?([0-9a-fA-F]+)"
+_FULL_ADDR = re.compile(rf"^{_HEX}:{_HEX}:{_HEX}\.{_HEX}$")
+_SHORT_ADDR = re.compile(rf"^{_HEX}:{_HEX}\.{_HEX}$")
+_PATH_STEP = re.compile(rf"^{_HEX}\.{_HEX}$")
+_ID_FIELD = re.compile(_HEX)
+
+UpFn = Callable[[Device], Device | None]
+
+
+def match_selector(text: str, dev: Device, up: UpFn) -> tuple[int, str]:
+    """Does the selector at the start of ``text`` name ``dev``? Returns (1 match / 0 no / -1 unparsable, rest).
+
+    ``rest`` starts at what follows the selector (a ';' or ',' when more follow); ``up`` is pci_upstream_bridge,
+    which the ``bus:dev.fn/dev.fn/...`` path form climbs (a VF steps to its PF first).
+    """
+    if text.startswith("pci:"):
+        return _match_ids(text[4:], dev)
+    end = text.find(";")
+    path, rest = (text, "") if end < 0 else (text[:end], text[end:])
+    steps = path.split("/")
+    cur: Device | None = dev
+    for step in reversed(steps[1:]):
+        m = _PATH_STEP.match(step)
+        if not m:
+            return -1, rest
+        if cur is None or cur.bdf.devfn != _devfn(int(m[1], 16), int(m[2], 16)):
+            return 0, rest
+        cur = up(cur)
+        if cur is None:
+            return 0, rest
+    m = _FULL_ADDR.match(steps[0])
+    if m:
+        seg, bus, slot, fn = (int(g, 16) for g in m.groups())
+    else:
+        m = _SHORT_ADDR.match(steps[0])
+        if not m:
+            return -1, rest
+        seg, (bus, slot, fn) = 0, (int(g, 16) for g in m.groups())
+    assert cur is not None
+    hit = seg == cur.bdf.domain and bus == cur.bdf.bus and cur.bdf.devfn == _devfn(slot, fn)
+    return (1 if hit else 0), rest
+
+
+def _devfn(slot: int, fn: int) -> int:
+    return ((slot & 0x1F) << 3) | (fn & 0x07)
+
+
+def _match_ids(text: str, dev: Device) -> tuple[int, str]:
+    """``vendor:device[:subvendor:subdevice]`` in hex; 0 matches anything (unlike PCI_ANY_ID inside the kernel)."""
+    fields: list[int] = []
+    pos = 0
+    ends: list[int] = []
+    while len(fields) < 4:
+        if fields:
+            if not text.startswith(":", pos):
+                break
+            pos += 1
+        m = _ID_FIELD.match(text, pos)
+        if not m:
+            break
+        fields.append(int(m[1], 16) & U16)  # %hx keeps the low 16 bits
+        pos = m.end()
+        ends.append(pos)
+    if len(fields) == 4:
+        vendor, device, sub_vendor, sub_device = fields
+        consumed = ends[3]
+    elif len(fields) >= 2:
+        vendor, device, sub_vendor, sub_device = fields[0], fields[1], 0, 0
+        consumed = ends[1]
+    else:
+        return -1, text
+    hit = (
+        (not vendor or vendor == dev.vendor_id)
+        and (not device or device == dev.device_id)
+        and (not sub_vendor or sub_vendor == dev.subsystem_vendor_id)
+        and (not sub_device or sub_device == dev.subsystem_device_id)
+    )
+    return (1 if hit else 0), text[consumed:]
+
+
+# -- applying the parameters ----------------------------------------------------------------------------------------
+@dataclass
+class BootLog:
+    """Kernel lines printed while ACS is set up. ``once`` lines (pr_*_once) appear a single time per boot."""
+
+    lines: list[str]
+    once: set[str]
+
+    def add_once(self, line: str) -> None:
+        if line not in self.once:
+            self.once.add(line)
+            self.lines.append(line)
+
+
+def boot_ctrl(dev: Device, fw_ctrl: int, boot: BootAcs, up: UpFn, log: BootLog) -> int:
+    """The ACS control value pci_enable_acs() writes for ``dev`` (capability present), as the register reads back."""
+    cap = dev.acs.cap
+    ctrl = fw_ctrl
+    if boot.iommu:
+        ctrl |= cap & KERNEL_DEFAULT_BITS
+    prefix = f"pci {dev.bdf}: "
+    params = boot.params
+    if boot.handling is AcsHandling.CLEAR_REDIRECT:
+        if params.disable_acs_redir is not None:
+            matched = _scan(params.disable_acs_redir, dev, up, log, None)
+            if matched:
+                ctrl &= ~acsbits.REDIRECT_BITS
+                log.lines.append(prefix + "disabled ACS redirect")
+        if params.config_acs is not None:
+            log.add_once(f"PCI: Unknown option `config_acs={params.config_acs}'")
+    else:
+        redirect = acsbits.REDIRECT_BITS
+        for text, fixed_mask, fixed_flags in (
+            (params.disable_acs_redir, redirect, ~redirect & U16),
+            (params.config_acs, 0, 0),
+        ):
+            if text is None:
+                continue
+            found = _scan(text, dev, up, log, (fixed_mask, fixed_flags, boot.handling is AcsHandling.BUGGY_CONFIG))
+            if found is None or found is False:
+                continue
+            mask, flags = found
+            if boot.handling is AcsHandling.CONFIG:
+                ctrl = (fw_ctrl & ~mask) | (flags & mask)
+            else:
+                ctrl = ((ctrl & ~mask) | (fw_ctrl & mask) | flags) & U16
+            log.lines.append(prefix + f"Configured ACS to {ctrl:#06x}")
+    # Control bits of capabilities a port does not implement are hardwired to 0.
+    return ctrl & cap & acsbits.ALL_BITS
+
+
+def _scan(text: str, dev: Device, up: UpFn, log: BootLog, config: tuple[int, int, bool] | None):
+    """Walk a ';'-separated parameter as the kernel does for one device.
+
+    ``config`` None: the pre-6.11 disable_acs_redir loop; returns True on a match.
+    Otherwise (mask, flags, buggy): the 6.11+ __pci_config_acs() loop; returns (mask, flags) on a match, None if the
+    device is not named or the parameter is rejected for it.
+    """
+    prefix = f"pci {dev.bdf}: "
+    if config is not None:
+        fixed_mask, fixed_flags, buggy = config
+        mask, flags = fixed_mask, fixed_flags
+    p = text
+    ret = 0
+    while p:
+        if config is not None and (not mask if buggy else not fixed_mask):
+            at = p.find("@")
+            if at < 0:
+                log.lines.append(prefix + "ACS Flags missing")
+                return None
+            if not buggy:
+                mask = flags = 0
+            for shift, ch in enumerate(reversed(p[:at])):
+                if ch == "0":
+                    mask |= 1 << shift
+                elif ch == "1":
+                    mask |= 1 << shift
+                    flags |= 1 << shift
+                elif ch not in "xX":
+                    log.lines.append(prefix + "Invalid ACS flags... Ignoring")
+                    return None
+            p = p[at + 1 :]
+        if config is not None and mask & ~acsbits.ALL_BITS:
+            log.lines.append(prefix + "Invalid ACS flags specified")
+            return None
+        ret, p = match_selector(p, dev, up)
+        if ret < 0:
+            if config is None:
+                log.add_once(f"PCI: Can't parse disable_acs_redir parameter: {text}")
+            else:
+                log.add_once("PCI: Can't parse ACS command line parameter")
+            break
+        if ret == 1:
+            break
+        if not p or p[0] not in ";,":
+            break
+        p = p[1:]
+    if ret != 1:
+        return None if config is not None else False
+    return (mask, flags) if config is not None else True
+
+
+def no_cap_warning(dev: Device, boot: BootAcs, up: UpFn, log: BootLog) -> None:
+    """Before 6.11 a device without an ACS capability named in disable_acs_redir got a warning; later releases skip
+    such devices silently."""
+    if boot.handling is not AcsHandling.CLEAR_REDIRECT or boot.params.disable_acs_redir is None:
+        return
+    if _scan(boot.params.disable_acs_redir, dev, up, log, None):
+        log.lines.append(
+            f"pci {dev.bdf}: cannot disable ACS redirect for this hardware as it does not have ACS capabilities"
+        )
+
+
+def same_boot(a: BootAcs, b: BootAcs) -> bool:
+    """Would both configurations program the same ACS values? The release only matters when parameters are given."""
+    if a.iommu != b.iommu or a.params != b.params:
+        return False
+    return a.handling == b.handling or a.params == PciParams()
+
+
+def live_ctrl(dev: Device, boot: BootAcs, booted: BootAcs, up: UpFn, log: BootLog) -> tuple[int, str | None]:
+    """The live ACS control value of ``dev`` under ``boot``, and a note when it rests on an assumption.
+
+    HARDWARE values were read on a machine booted as ``booted``; when ``boot`` differs (a what-if, or command-line
+    flags) the value is re-derived as if rebooted, taking the read value for firmware plus kernel defaults: with an
+    IOMMU the bits the kernel adds (SV RR CR UF) are assumed to be the kernel's, the rest firmware's.
+    """
+    acs = dev.acs
+    if acs.source is AcsSource.KERNEL_DEFAULT:
+        return boot_ctrl(dev, acs.firmware_ctrl, boot, up, log), None
+    if acs.source is not AcsSource.HARDWARE:
+        if acs.source is AcsSource.NONE:
+            no_cap_warning(dev, boot, up, log)
+        return 0, None
+    if same_boot(boot, booted):
+        return acs.ctrl, None
+    firmware = acs.ctrl & ~KERNEL_DEFAULT_BITS if booted.iommu else acs.ctrl
+    note = None
+    if acs.ctrl & acsbits.REDIRECT_BITS:
+        note = (
+            f"{dev.bdf}: ACS control {acsbits.describe(acs.ctrl)} was read from hardware; for this what-if the "
+            + ("RR/CR bits are taken as the kernel's IOMMU default" if booted.iommu else "bits are taken as firmware's")
+        )
+    return boot_ctrl(dev, firmware, boot, up, log), note

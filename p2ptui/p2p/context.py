@@ -1,0 +1,213 @@
+"""Per-fabric and per-(fabric, profile) indexes that make a single verdict a few dictionary lookups.
+
+A FabricIndex holds what depends on the tree alone (upstream chains, depths, DFS order, root buses); a
+VerdictContext adds what the profile decides (live ACS redirect bits, host-bridge verdicts). Both are computed once
+and cached against the fabric object (by identity, dropped when the fabric is garbage-collected).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..fabric import acs as acsbits
+from ..fabric.acs import AcsSource
+from ..fabric.bdf import BDF
+from ..fabric.kinds import DeviceKind
+from ..fabric.model import Device, Fabric
+from . import messages
+from .acs_cmdline import BootLog, live_ctrl
+from .profiles import Era, KernelProfile, profile_for
+from .whitelist import RC_WHITELIST_V52, RepresentativeRule, lookup, pick_representative
+
+
+@dataclass
+class FabricIndex:
+    fabric: Fabric
+    devices: tuple[Device, ...]
+    index: dict[BDF, int]
+    up: list[int]  # pci_upstream_bridge as an index, -1 for none
+    chains: list[tuple[int, ...]]  # [d, up(d), up(up(d)), ...]
+    root_bus: list[int]  # index into fabric.root_buses
+    rb_numa: list[int | None]  # NUMA node of each root bus
+    units: list[int]  # switches/ports on chain(d) counted as nvidia-smi counts bridges (a DSP shares its USP's)
+    tin: np.ndarray  # DFS preorder number of each device in the forest that up() defines
+    tout: np.ndarray  # one past the last preorder number of its subtree
+    depth: np.ndarray  # len(chain) - 1
+    rb_range: list[tuple[int, int]]  # preorder range of each root bus's devices
+    _chain_pos: dict[int, dict[int, int]] = field(default_factory=dict)
+
+    def chain_pos(self, i: int) -> dict[int, int]:
+        """Position of each device in chain(i): the kernel's inner loop as a lookup."""
+        pos = self._chain_pos.get(i)
+        if pos is None:
+            pos = {d: k for k, d in enumerate(self.chains[i])}
+            self._chain_pos[i] = pos
+        return pos
+
+
+@dataclass
+class VerdictContext:
+    index: FabricIndex
+    profile: KernelProfile
+    redirect: list[bool]  # live ACS control has RR, CR or EC
+    acs_unknown: list[bool]
+    ctrl: list[int]  # live ACS control values (0 without a capability)
+    boot_log: list[str]
+    acs_notes: dict[int, str]
+    representatives: list[Device | None]
+    rc_v52: list[bool]  # v5.2: root bus allowed by the AMD Zen root-complex rule
+    _hb: dict[tuple[int, int, bool], tuple[bool, tuple[str, ...]]] = field(default_factory=dict)
+    derived: dict = field(default_factory=dict)  # per-context arrays other modules compute once (matrix.py)
+
+    def host_bridges_allowed(self, rb_a: int, rb_b: int, warn: bool) -> tuple[bool, tuple[str, ...]]:
+        """host_bridge_whitelist(): both bridges pass (the second only checked if the first did), and the warnings
+        printed on the way when ``warn`` (v5.14+ prints them only on the ACS-redirect path)."""
+        key = (rb_a, rb_b, warn)
+        hit = self._hb.get(key)
+        if hit is None:
+            lines: list[str] = []
+            if rb_a == rb_b:
+                ok = self._one_bridge(rb_a, True, warn, lines)
+            else:
+                ok = self._one_bridge(rb_a, False, warn, lines) and self._one_bridge(rb_b, False, warn, lines)
+            hit = (ok, tuple(lines))
+            self._hb[key] = hit
+        return hit
+
+    def _one_bridge(self, rb: int, same: bool, warn: bool, lines: list[str]) -> bool:
+        rep = self.representatives[rb]
+        if rep is None:
+            return False
+        entry = lookup(self.profile.whitelist, rep.vendor_id, rep.device_id)
+        if entry is not None:
+            return same or not entry.req_same_host_bridge
+        if warn and self.profile.host_bridge_warning:
+            lines.append(messages.not_whitelisted(rep))
+        return False
+
+    def host_path_allowed(self, rb_a: int, rb_b: int) -> bool:
+        """Would a path through the host bridge(s) of these root buses be THRU_HOST_BRIDGE (v5.4+)?"""
+        return self.profile.cpu_allows_p2p or self.host_bridges_allowed(rb_a, rb_b, False)[0]
+
+
+_CACHE: dict[int, tuple[weakref.ref, FabricIndex, dict[KernelProfile | None, VerdictContext]]] = {}
+
+
+def fabric_index(fabric: Fabric) -> FabricIndex:
+    entry = _CACHE.get(id(fabric))
+    if entry is not None and entry[0]() is fabric:
+        return entry[1]
+    index = _build_index(fabric)
+    key = id(fabric)
+    _CACHE[key] = (weakref.ref(fabric, lambda _ref, key=key, cache=_CACHE: cache.pop(key, None)), index, {})
+    return index
+
+
+def verdict_context(fabric: Fabric, profile: KernelProfile | None = None) -> VerdictContext:
+    index = fabric_index(fabric)
+    contexts = _CACHE[id(fabric)][2]
+    if profile is None:
+        default = contexts.get(None)  # the fabric's own profile, computed once
+        if default is not None:
+            return default
+        ctx = verdict_context(fabric, profile_for(fabric))
+        contexts[None] = ctx
+        return ctx
+    ctx = contexts.get(profile)
+    if ctx is None:
+        ctx = _build_context(index, profile)
+        contexts[profile] = ctx
+    return ctx
+
+
+def _build_index(fabric: Fabric) -> FabricIndex:
+    devices = fabric.devices
+    index = {d.bdf: i for i, d in enumerate(devices)}
+    n = len(devices)
+    up = [-1] * n
+    for i, d in enumerate(devices):
+        bridge = fabric.upstream_bridge(d)
+        if bridge is not None:
+            up[i] = index[bridge.bdf]
+    rb_index = {rb.bus_id: k for k, rb in enumerate(fabric.root_buses)}
+    root_bus = [rb_index[fabric.root_bus_of(d).bus_id] for d in devices]
+    children: list[list[int]] = [[] for _ in range(n)]
+    roots: list[int] = []
+    for i in range(n):  # devices are in BDF order, so children lists are too
+        (children[up[i]] if up[i] >= 0 else roots).append(i)
+    roots.sort(key=lambda i: (root_bus[i], devices[i].bdf))
+    tin = np.zeros(n, dtype=np.int64)
+    tout = np.zeros(n, dtype=np.int64)
+    depth = np.zeros(n, dtype=np.int64)
+    chains: list[tuple[int, ...]] = [()] * n
+    units = [0] * n
+    counter = 0
+    stack: list[tuple[int, bool]] = [(r, False) for r in reversed(roots)]
+    while stack:
+        i, done = stack.pop()
+        if done:
+            tout[i] = counter
+            continue
+        tin[i] = counter
+        counter += 1
+        parent = up[i]
+        chains[i] = (i,) + (chains[parent] if parent >= 0 else ())
+        depth[i] = len(chains[i]) - 1
+        joins_parent = devices[i].kind is DeviceKind.SWITCH_DOWNSTREAM and parent >= 0
+        units[i] = (units[parent] if parent >= 0 else 0) + (0 if joins_parent else 1)
+        stack.append((i, True))
+        stack.extend((c, False) for c in reversed(children[i]))
+    rb_range = []
+    for k in range(len(fabric.root_buses)):
+        members = [tin[i] for i in range(n) if root_bus[i] == k]
+        rb_range.append((int(min(members)), int(max(members)) + 1) if members else (0, 0))
+    rb_numa = [_root_bus_numa(fabric, k) for k in range(len(fabric.root_buses))]
+    return FabricIndex(fabric, devices, index, up, chains, root_bus, rb_numa, units, tin, tout, depth, rb_range)
+
+
+def _root_bus_numa(fabric: Fabric, k: int) -> int | None:
+    """A root bus's NUMA node, or failing that the first one its functions report (sysfs says -1 for unknown)."""
+    rb = fabric.root_buses[k]
+    if rb.numa_node is not None and rb.numa_node >= 0:
+        return rb.numa_node
+    for dev in fabric.on_root_bus(rb):
+        if dev.numa_node is not None and dev.numa_node >= 0:
+            return dev.numa_node
+    return None
+
+
+def _build_context(index: FabricIndex, profile: KernelProfile) -> VerdictContext:
+    fabric = index.fabric
+    log = BootLog([], set())
+
+    def up_dev(d: Device) -> Device | None:
+        return fabric.upstream_bridge(d)
+
+    n = len(index.devices)
+    redirect = [False] * n
+    unknown = [False] * n
+    ctrl = [0] * n
+    notes: dict[int, str] = {}
+    for i, dev in enumerate(index.devices):
+        if dev.acs.source is AcsSource.UNKNOWN:
+            unknown[i] = True
+            continue
+        value, note = live_ctrl(dev, profile.acs, profile.booted, up_dev, log)
+        ctrl[i] = value
+        redirect[i] = bool(value & acsbits.REDIRECT_BITS)
+        if note:
+            notes[i] = note
+    rule = profile.representative_rule
+    reps = [pick_representative(fabric.on_root_bus(rb), rule) for rb in fabric.root_buses]
+    slot00 = [pick_representative(fabric.on_root_bus(rb), RepresentativeRule.SLOT_00) for rb in fabric.root_buses]
+    rc_v52 = [
+        profile.era is Era.V5_2
+        and not profile.iommu_active
+        and rep is not None
+        and (rep.vendor_id, rep.device_id) == RC_WHITELIST_V52
+        for rep in slot00
+    ]
+    return VerdictContext(index, profile, redirect, unknown, ctrl, log.lines, notes, reps, rc_v52)

@@ -1,0 +1,227 @@
+"""The expert gate: may p2ptui do this, and why (or why not)?
+
+Every decision is allowed, needs expert mode, or refused, with the reasons a person needs. P2P that Linux calls
+NOT_SUPPORTED is never allowed: a real transfer is refused, and in expert mode the simulator may run it, labelled as
+such. Expert mode is off unless turned on explicitly: --expert on the command line or a confirmed toggle in the TUI,
+never a configuration file alone. The kernel has no such switch (it refuses, spec §7); this is p2ptui's own policy.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ..fabric.model import Device, Fabric
+from .context import verdict_context
+from .fix import iommu_group_merges
+from .topo import TopoClass, topo_class
+from .verdict import MapType, Verdict
+
+
+class Decision(StrEnum):
+    ALLOWED = "allowed"
+    NEEDS_EXPERT = "needs-expert"
+    REFUSED = "refused"
+
+
+_SEVERITY = {Decision.ALLOWED: 0, Decision.NEEDS_EXPERT: 1, Decision.REFUSED: 2}
+SIMULATED_LABEL = "SIMULATED - Linux refuses this P2P path (NOT_SUPPORTED); real hardware would not do this"
+
+
+@dataclass(frozen=True)
+class ExpertMode:
+    enabled: bool = False
+    source: str = "default"  # "cli" (--expert) or "tui" (a confirmed toggle)
+
+    @classmethod
+    def from_cli(cls, flag: bool) -> ExpertMode:
+        return cls(True, "cli") if flag else cls()
+
+    @classmethod
+    def from_tui(cls, confirmed: bool) -> ExpertMode:
+        """The TUI toggle counts only once the person confirmed the warning dialog."""
+        return cls(True, "tui") if confirmed else cls()
+
+    @classmethod
+    def from_config(cls, value: object) -> ExpertMode:
+        """A configuration file may mention expert mode but never turns it on by itself."""
+        del value
+        return cls()
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    action: str
+    decision: Decision
+    expert: bool  # whether expert mode was on
+    reasons: tuple[str, ...]
+    simulated_only: bool = False  # may run only in the simulator, shown with ``label``
+    label: str | None = None
+
+    @property
+    def permitted(self) -> bool:
+        """May it go ahead now? Allowed, or needing expert mode while expert mode is on."""
+        return self.decision is Decision.ALLOWED or (self.decision is Decision.NEEDS_EXPERT and self.expert)
+
+    def to_json(self) -> dict:
+        return {
+            "action": self.action,
+            "decision": self.decision.value,
+            "permitted": self.permitted,
+            "expert": self.expert,
+            "simulated_only": self.simulated_only,
+            "label": self.label,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass
+class _Parts:
+    decision: Decision = Decision.ALLOWED
+    reasons: list[str] = field(default_factory=list)
+    simulated_only: bool = False
+    label: str | None = None
+
+    def add(self, decision: Decision, reason: str) -> None:
+        if _SEVERITY[decision] > _SEVERITY[self.decision]:
+            self.decision = decision
+        self.reasons.append(f"[{decision.value}] {reason}")
+
+    def done(self, action: str, expert: ExpertMode | bool) -> GateDecision:
+        on = expert.enabled if isinstance(expert, ExpertMode) else bool(expert)
+        if self.decision is Decision.NEEDS_EXPERT and not on:
+            self.reasons.append("expert mode is off: turn it on with --expert (CLI) or the confirmed toggle (TUI)")
+        return GateDecision(action, self.decision, on, tuple(self.reasons), self.simulated_only, self.label)
+
+
+def gate_transfer(
+    fabric: Fabric, verdict: Verdict, expert: ExpertMode | bool = False, *, real: bool = False, uses_pool: bool = True
+) -> GateDecision:
+    """A transfer over ``verdict``'s paths, staged in the provider's P2P memory when ``uses_pool``; ``real``
+    moves bytes on this machine, otherwise the simulator runs it."""
+    parts = _Parts()
+    for cv in verdict.clients:
+        who = cv.foreign.name if cv.client is None and cv.foreign else (cv.client.name if cv.client else "?")
+        if cv.map_type is MapType.NOT_SUPPORTED:
+            why = f"Linux refuses P2P between {verdict.provider.name} and {who} (NOT_SUPPORTED"
+            why += f", distance {verdict.distance})" if verdict.distance < 0 else ")"
+            if real:
+                parts.add(Decision.REFUSED, why + ": DMA mapping fails (-EREMOTEIO), nothing to run")
+            else:
+                parts.add(Decision.NEEDS_EXPERT, why + ": only an expert-mode simulation, clearly labelled")
+                parts.simulated_only = True
+                parts.label = SIMULATED_LABEL
+        elif cv.map_type is MapType.THRU_HOST_BRIDGE:
+            parts.add(Decision.ALLOWED, f"{verdict.provider.name} -> {who}: through the host bridge (mapped by the "
+                      "IOMMU or as CPU physical addresses)")  # fmt: skip
+        else:
+            turn = cv.common.name if cv.common else "?"
+            parts.add(Decision.ALLOWED, f"{verdict.provider.name} -> {who}: bus addresses, turns around at {turn}")
+    _cross_socket(fabric, verdict, parts, real)
+    if uses_pool:
+        _pool(verdict.provider, parts, real)
+    return parts.done("transfer" if real else "simulated transfer", expert)
+
+
+def _cross_socket(fabric: Fabric, verdict: Verdict, parts: _Parts, real: bool) -> None:
+    ctx = verdict_context(fabric, verdict.profile)
+    index = ctx.index
+    p = index.index[verdict.provider.bdf]
+    for cv in verdict.clients:
+        if cv.client is None or cv.map_type is MapType.NOT_SUPPORTED:
+            continue
+        c = index.index[cv.client.bdf]
+        if topo_class(index, p, c) is TopoClass.SYS:
+            numa_p, numa_c = index.rb_numa[index.root_bus[p]], index.rb_numa[index.root_bus[c]]
+            why = (f"{verdict.provider.name} (NUMA {numa_p}) -> {cv.client.name} (NUMA {numa_c}) crosses the "
+                   "inter-socket link (UPI/xGMI): slow and load on the SMP interconnect")  # fmt: skip
+            parts.add(Decision.NEEDS_EXPERT if real else Decision.ALLOWED, why)
+
+
+def _pool(provider: Device, parts: _Parts, real: bool) -> None:
+    pool = provider.pool
+    if pool is None:
+        parts.add(Decision.REFUSED, f"{provider.name} ({provider.bdf}) has no P2P memory to stage data in")
+        return
+    if not pool.published:
+        why = (f"{provider.name}'s P2P memory is not published: it is private to its driver, never picked by "
+               "find-provider or nvmet (the sysfs allocate file does not check the flag)")  # fmt: skip
+        parts.add(Decision.NEEDS_EXPERT if real else Decision.ALLOWED, why)
+    if real and not pool.allocate:
+        parts.add(Decision.REFUSED, f"{provider.name} has no p2pmem/allocate file (kernel < 6.2 or no sysfs group)")
+
+
+def gate_pool(provider: Device, expert: ExpertMode | bool = False, *, real: bool = True) -> GateDecision:
+    """Using ``provider``'s pool on its own (e.g. mmap of p2pmem/allocate)."""
+    parts = _Parts()
+    _pool(provider, parts, real)
+    if not parts.reasons:
+        parts.add(Decision.ALLOWED, f"{provider.name}'s P2P memory is published")
+    return parts.done("use P2P pool", expert)
+
+
+def gate_acs_whatif(fabric: Fabric, devices: list[Device], expert: ExpertMode | bool = False) -> GateDecision:
+    """A what-if with ACS redirect disabled on ``devices`` (the pci=disable_acs_redir fix)."""
+    parts = _Parts()
+    names = ", ".join(f"{d.name} ({d.bdf})" for d in devices)
+    parts.add(Decision.NEEDS_EXPERT, f"disabling ACS redirect on {names} removes isolation: peers below these ports "
+              "reach each other without the IOMMU seeing it (VMs and VFIO lose that protection)")  # fmt: skip
+    for merge in iommu_group_merges(fabric, devices):
+        parts.add(Decision.NEEDS_EXPERT, merge.describe())
+    parts.simulated_only = True
+    parts.label = "WHAT-IF - ACS redirect disabled on " + names
+    return parts.done("what-if: disable ACS redirect", expert)
+
+
+def gate_write(
+    path: str,
+    expert: ExpertMode | bool = False,
+    *,
+    stat_fn: Callable[[str], os.stat_result] = os.stat,
+    mounts_text: str | None = None,
+) -> GateDecision:
+    """A real write to ``path``: a new file is fine; an existing file or a block device destroys data; a mounted
+    block device, or anything else, is refused."""
+    parts = _Parts()
+    try:
+        st = stat_fn(path)
+    except FileNotFoundError:
+        parts.add(Decision.ALLOWED, f"{path} does not exist yet: a new file")
+        return parts.done("write", expert)
+    except OSError as exc:
+        parts.add(Decision.REFUSED, f"cannot inspect {path}: {exc.strerror or exc}")
+        return parts.done("write", expert)
+    if stat.S_ISBLK(st.st_mode):
+        mounted = _mounted_from(path, mounts_text)
+        if mounted:
+            parts.add(Decision.REFUSED, f"{path} is in use: {mounted}")
+        else:
+            parts.add(Decision.NEEDS_EXPERT, f"{path} is a block device: writing destroys the data on it")
+    elif stat.S_ISREG(st.st_mode):
+        parts.add(Decision.NEEDS_EXPERT, f"{path} exists: writing overwrites it ({st.st_size} bytes)")
+    else:
+        parts.add(Decision.REFUSED, f"{path} is neither a regular file nor a block device")
+    return parts.done("write", expert)
+
+
+def _mounted_from(path: str, mounts_text: str | None) -> str | None:
+    """The first mount of ``path`` or one of its partitions (nvme0n1 -> nvme0n1p1), from /proc/self/mounts."""
+    if mounts_text is None:
+        try:
+            with open("/proc/self/mounts", encoding="utf-8", errors="replace") as f:
+                mounts_text = f.read()
+        except OSError:
+            return None
+    names = {path, os.path.realpath(path)}
+    for line in mounts_text.splitlines():
+        fields = line.split()
+        if len(fields) < 2 or not fields[0].startswith("/dev/"):
+            continue
+        source = fields[0]
+        for name in names:
+            if source == name or (source.startswith(name) and source[len(name) :].lstrip("p").isdigit()):
+                return f"{source} is mounted on {fields[1]}"
+    return None

@@ -1,0 +1,181 @@
+"""Map type, distance and nvidia-smi class for every provider/client pair, vectorised with numpy.
+
+The single-pair verdict walks chains; here the same decision is taken block by block. Rows and columns are sorted
+by DFS preorder of the forest that pci_upstream_bridge() defines, so every subtree is a contiguous range of rows and
+of columns:
+* pairs in different trees (different root ports, RCiEPs) have no common device: their verdict depends only on the
+  two root buses, so each root-bus block is filled with one value, and the distance is len(P)+len(C);
+* pairs in one tree have a common device, the deepest bridge whose subtree holds both: writing each bridge's values
+  into its (rows x columns) block, shallow to deep, leaves the lowest common ancestor's values in every cell.
+Distances come out of one identity: da+db = (len(P)) + (len(C)) - 2*(depth(LCA)+1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..fabric.model import Device, Fabric
+from .context import VerdictContext, verdict_context
+from .profiles import Era, KernelProfile
+from .topo import TOPO_CLASSES, TOPO_CODE, TopoClass, cross_root_class
+from .verdict import V52_HOST_BRIDGE_PENALTY, MapType
+
+MAP_TYPES = (MapType.NOT_SUPPORTED, MapType.BUS_ADDR, MapType.THRU_HOST_BRIDGE)
+NOT, BUS, THRU = 0, 1, 2
+_PIX, _PXB, _X = TOPO_CODE[TopoClass.PIX], TOPO_CODE[TopoClass.PXB], TOPO_CODE[TopoClass.X]
+
+
+@dataclass
+class PairMatrix:
+    """Rows are providers, columns clients; ``map_type`` and ``topo`` hold codes into MAP_TYPES / TOPO_CLASSES."""
+
+    rows: list[Device]
+    cols: list[Device]
+    map_type: np.ndarray  # int8
+    distance: np.ndarray  # per-client distance, as ClientVerdict.distance
+    topo: np.ndarray  # int8
+    profile: KernelProfile
+
+    def map_type_at(self, i: int, j: int) -> MapType:
+        return MAP_TYPES[int(self.map_type[i, j])]
+
+    def topo_at(self, i: int, j: int) -> TopoClass:
+        return TOPO_CLASSES[int(self.topo[i, j])]
+
+    def map_names(self) -> list[list[str]]:
+        return np.array([m.value for m in MAP_TYPES], dtype=object)[self.map_type].tolist()
+
+    def topo_names(self) -> list[list[str]]:
+        return np.array([t.value for t in TOPO_CLASSES], dtype=object)[self.topo].tolist()
+
+
+def pair_matrix(fabric: Fabric, profile: KernelProfile | None = None) -> PairMatrix:
+    """Every endpoint function (not a bridge, not a host bridge) against every other, in bus order."""
+    ctx = verdict_context(fabric, profile)
+    index = ctx.index.index
+    ends = np.array([index[d.bdf] for d in fabric.endpoints()], dtype=np.int64)
+    return pair_table(ctx, ends, ends)
+
+
+def pair_table(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray) -> PairMatrix:
+    """The verdict for every (rows[i], cols[j]) pair of device indices."""
+    idx = ctx.index
+    a = _arrays(ctx)
+    tin = idx.tin
+    r_order = np.argsort(tin[rows], kind="stable")
+    c_order = np.argsort(tin[cols], kind="stable")
+    rs, cs = rows[r_order], cols[c_order]
+    rt, ct = tin[rs], tin[cs]
+    n_r, n_c = len(rs), len(cs)
+    len_r = (a["depth"][rs] + 1).astype(a["dtype"])
+    len_c = (a["depth"][cs] + 1).astype(a["dtype"])
+    distance = np.add.outer(len_r, len_c)  # no common device: len(chain P) + len(chain C)
+    map_type = np.empty((n_r, n_c), dtype=np.int8)
+    topo = np.empty((n_r, n_c), dtype=np.int8)
+    era = ctx.profile.era
+    spans = [(np.searchsorted(rt, lo), np.searchsorted(rt, hi), np.searchsorted(ct, lo), np.searchsorted(ct, hi))
+             for lo, hi in idx.rb_range]  # fmt: skip
+    for ra, (r0, r1, _, _) in enumerate(spans):
+        if r0 == r1:
+            continue
+        for rb, (_, _, c0, c1) in enumerate(spans):
+            if c0 == c1:
+                continue
+            block = (slice(r0, r1), slice(c0, c1))
+            topo[block] = TOPO_CODE[cross_root_class(idx, ra, rb)]
+            if era >= Era.V5_4:
+                map_type[block] = THRU if ctx.host_path_allowed(ra, rb) else NOT
+            elif ctx.rc_v52[ra] and ctx.rc_v52[rb]:
+                map_type[block] = THRU
+                distance[block] += V52_HOST_BRIDGE_PENALTY
+            else:
+                map_type[block] = NOT
+                distance[block] = -1
+    _common_blocks(ctx, a, rs, cs, rt, ct, len_r, len_c, distance, map_type, topo)
+    if not _is_identity(r_order) or not _is_identity(c_order):
+        r_inv, c_inv = np.argsort(r_order), np.argsort(c_order)
+        distance, map_type, topo = (m[r_inv][:, c_inv] for m in (distance, map_type, topo))
+    devs = idx.devices
+    return PairMatrix([devs[i] for i in rows], [devs[i] for i in cols], map_type, distance, topo, ctx.profile)
+
+
+def _common_blocks(ctx, a, rs, cs, rt, ct, len_r, len_c, distance, map_type, topo) -> None:
+    """Overwrite the pairs that share an upstream device, tree by tree."""
+    idx = ctx.index
+    r_lo, r_hi = np.searchsorted(rt, idx.tin), np.searchsorted(rt, idx.tout)
+    c_lo, c_hi = np.searchsorted(ct, idx.tin), np.searchsorted(ct, idx.tout)
+    live = np.nonzero((r_hi > r_lo) & (c_hi > c_lo))[0]
+    if not len(live):
+        return
+    # Trees (by root) in preorder, nodes of a tree shallow to deep: deeper blocks overwrite shallower ones.
+    order = np.lexsort((a["depth"][live], idx.tin[a["root"][live]]))
+    live = live[order]
+    roots = a["root"][live]
+    starts = np.flatnonzero(np.r_[True, roots[1:] != roots[:-1]])
+    ends = np.r_[starts[1:], len(live)]
+    era = ctx.profile.era
+    for s, e in zip(starts, ends):
+        t = live[s]  # the tree's root comes first: depth 0
+        R0, R1, C0, C1 = r_lo[t], r_hi[t], c_lo[t], c_hi[t]
+        shape = (R1 - R0, C1 - C0)
+        lca_len = np.empty(shape, dtype=distance.dtype)  # depth(LCA) + 1
+        acs_cut = np.empty(shape, dtype=np.int16)  # 2*cnt(LCA) - redirect(LCA)
+        units2 = np.empty(shape, dtype=np.int16)  # 2*units(LCA)
+        for v in live[s:e]:
+            block = (slice(r_lo[v] - R0, r_hi[v] - R0), slice(c_lo[v] - C0, c_hi[v] - C0))
+            lca_len[block] = a["depth"][v] + 1
+            acs_cut[block] = a["cut"][v]
+            units2[block] = 2 * a["units"][v]
+        sub_r, sub_c = rs[R0:R1], cs[C0:C1]
+        out = (slice(R0, R1), slice(C0, C1))
+        distance[out] = np.add.outer(len_r[R0:R1], len_c[C0:C1]) - 2 * lca_len
+        acs = np.add.outer(a["cnt"][sub_r], a["cnt"][sub_c]) > acs_cut
+        if era >= Era.V5_4:
+            rb = idx.root_bus[int(t)]
+            redirected = THRU if ctx.host_path_allowed(rb, rb) else NOT
+            map_type[out] = np.where(acs, redirected, BUS)
+        else:
+            map_type[out] = np.where(acs, NOT, BUS)
+            distance[out] = np.where(acs, -2, distance[out])
+        pix = np.add.outer(a["above"][sub_r], a["above"][sub_c]) <= units2
+        block_topo = np.where(pix, _PIX, _PXB).astype(np.int8)
+        block_topo[np.equal.outer(sub_r, sub_c)] = _X
+        topo[out] = block_topo
+
+
+def _arrays(ctx: VerdictContext) -> dict:
+    """Per-device arrays for the vectorised verdict, computed once per context."""
+    a = ctx.derived.get("matrix")
+    if a is not None:
+        return a
+    idx = ctx.index
+    n = len(idx.devices)
+    red = np.array(ctx.redirect, dtype=np.int16)
+    cnt = np.zeros(n, dtype=np.int16)  # redirecting devices on chain(d), d included
+    root = np.zeros(n, dtype=np.int64)
+    units = np.array(idx.units, dtype=np.int16)
+    above = np.zeros(n, dtype=np.int16)  # units on chain(up(d)): the bridges above d
+    for i in np.argsort(idx.tin):  # parents before children
+        up = idx.up[i]
+        cnt[i] = red[i] + (cnt[up] if up >= 0 else 0)
+        root[i] = root[up] if up >= 0 else i
+        above[i] = units[up] if up >= 0 else 0
+    depth = idx.depth
+    worst = 2 * (int(depth.max(initial=0)) + 1) + V52_HOST_BRIDGE_PENALTY
+    a = {
+        "depth": depth,
+        "cnt": cnt,
+        "cut": 2 * cnt - red,
+        "root": root,
+        "units": units,
+        "above": above,
+        "dtype": np.int16 if worst < np.iinfo(np.int16).max else np.int32,
+    }
+    ctx.derived["matrix"] = a
+    return a
+
+
+def _is_identity(order: np.ndarray) -> bool:
+    return bool(np.array_equal(order, np.arange(len(order))))

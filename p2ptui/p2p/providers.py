@@ -1,0 +1,98 @@
+"""pci_p2pmem_find_many(): the published provider with the smallest summed distance to all clients (spec §5.2).
+
+Candidates are scored in device-list (bus) order with pci_p2pdma_distance_many(verbose=false); the minimum wins and
+ties are broken uniformly at random (get_random_u32_below) among at most 512 kept candidates. Scores come from the
+vectorised pair table; the kernel lines a non-verbose search still prints (v5.14+ "Host bridge not in P2PDMA
+whitelist", tied to ACS redirect) come from replaying those few candidates through the single verdict.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..fabric.model import Device, Fabric
+from .context import verdict_context
+from .matrix import NOT, pair_table
+from .messages import NonPciClient
+from .profiles import KernelProfile
+from .verdict import Client, _index_of, check
+
+MAX_TIES = 512  # PAGE_SIZE / sizeof(struct pci_dev *) on 4 KiB pages, 64-bit
+
+
+@dataclass(frozen=True)
+class Candidate:
+    provider: Device
+    distance: int  # distance_many(provider, clients): the sum, or -1
+
+
+@dataclass(frozen=True)
+class ProviderSearch:
+    clients: list[Client]
+    candidates: list[Candidate]  # every published provider, in the order the kernel visits them
+    distance: int  # the best score, -1 when nothing qualifies
+    ties: list[Device]  # every candidate with the best score, in visiting order
+    chosen: Device | None  # the kernel's random pick among the first MAX_TIES ties
+    seed: int | None
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        return self.chosen is not None
+
+
+def find_provider(
+    fabric: Fabric,
+    clients: Sequence[Client],
+    profile: KernelProfile | None = None,
+    seed: int | None = None,
+) -> ProviderSearch:
+    """pci_p2pmem_find_many(clients): published pools only, minimum summed distance, random among ties."""
+    ctx = verdict_context(fabric, profile)
+    providers = fabric.providers(published_only=True)
+    columns: list[int] = []
+    pci_only = True
+    for client in clients:
+        if client is None or (isinstance(client, NonPciClient) and client.pci_parent is None):
+            pci_only = False
+        elif isinstance(client, NonPciClient):
+            if client.dma_virt_ops and ctx.profile.dma_virt_ops_check:
+                pci_only = False
+            else:
+                columns.append(_index_of(ctx, client.pci_parent))
+        else:
+            columns.append(_index_of(ctx, client))
+    scores = np.full(len(providers), -1, dtype=np.int64)
+    refused = np.zeros(len(providers), dtype=bool)
+    if providers and clients and pci_only:
+        rows = np.array([ctx.index.index[p.bdf] for p in providers], dtype=np.int64)
+        table = pair_table(ctx, rows, np.array(columns, dtype=np.int64))
+        refused = (table.map_type == NOT).any(axis=1)
+        scores = np.where(refused, -1, table.distance.astype(np.int64).sum(axis=1))
+    candidates = [Candidate(p, int(s)) for p, s in zip(providers, scores)]
+    valid = scores[scores >= 0]
+    best = int(valid.min()) if len(valid) else -1
+    ties = [c.provider for c in candidates if best >= 0 and c.distance == best]
+    chosen = None
+    if ties:
+        kept = ties[:MAX_TIES]
+        chosen = kept[random.Random(seed).randrange(len(kept))]
+    lines = _search_messages(fabric, ctx, [p for p, r in zip(providers, refused) if r], clients)
+    return ProviderSearch(list(clients), candidates, best, ties, chosen, seed, lines)
+
+
+def _search_messages(fabric, ctx, refused: list[Device], clients) -> list[str]:
+    """Lines a non-verbose search prints: only v5.14+ whitelist warnings, which come with ACS-redirected paths the
+    whitelist then refuses, so only refused candidates can print any."""
+    if not ctx.profile.host_bridge_warning or ctx.profile.cpu_allows_p2p or not any(ctx.redirect):
+        return []
+    lines: list[str] = []
+    for provider in refused:
+        verdict = check(fabric, provider, clients, ctx.profile, verbose=False)
+        lines.extend(verdict.messages)
+    return lines
+

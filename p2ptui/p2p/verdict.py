@@ -1,0 +1,310 @@
+"""What Linux decides for a P2P provider and its clients: pci_p2pdma_distance_many() and the map type of each
+client, with the kernel's messages (spec §1, §2.6, §5.1).
+
+One walk serves every era; the profile decides what the walk's outcome means: v4.20/v5.2 return -2/-1 from an int
+distance, v5.4+ return a map type plus distance, v5.9+ let AMD Zen through, v5.14+ warn about the whitelist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from ..errors import Diagnostic, InputError
+from ..fabric.model import Device, Fabric
+from . import messages
+from .acs_cmdline import cmdline_with_disable_acs_redir
+from .context import VerdictContext, verdict_context
+from .messages import NonPciClient
+from .profiles import Era, KernelProfile
+
+V52_HOST_BRIDGE_PENALTY = 0x1000
+
+
+class MapType(StrEnum):
+    """pci_p2pdma_map_type values (the kernel's names). Before v5.4 there was no enum: p2ptui maps a usable
+    distance to BUS_ADDR (or THRU_HOST_BRIDGE for v5.2's AMD root-complex path) and a negative one to NOT_SUPPORTED."""
+
+    NOT_SUPPORTED = "NOT_SUPPORTED"
+    BUS_ADDR = "BUS_ADDR"
+    THRU_HOST_BRIDGE = "THRU_HOST_BRIDGE"
+
+
+@dataclass(frozen=True)
+class ClientVerdict:
+    client: Device | None  # None: not a PCI device (see ``foreign``)
+    map_type: MapType
+    distance: int  # da+db or len+len; v5.2 may add 0x1000; -1/-2 before v5.4
+    provider_chain: list[Device]  # [provider, up(provider), ...]
+    client_chain: list[Device]
+    common: Device | None
+    acs_redirect: list[Device]  # the kernel's order: provider side bottom-up (common included), then client side
+    acs_ignored: list[Device] = field(default_factory=list)  # hits the no-common-bridge branch collects and drops
+    acs_unknown: list[Device] = field(default_factory=list)  # inspected devices whose ACS could not be read
+    messages: tuple[str, ...] = ()  # what the kernel printed for this client
+    evaluated: bool = True  # False: distance_many returned before looking at this client
+    foreign: NonPciClient | None = None
+
+    @property
+    def path(self) -> list[Device]:
+        """Provider ... common ... client, hop by hop, the common device once. Without a common device: the
+        provider's whole chain, then the client's from the top down (the host bridge sits between them)."""
+        if self.client is None:
+            return list(self.provider_chain[:1])
+        if self.common is None:
+            return self.provider_chain + self.client_chain[::-1]
+        up = self.provider_chain[: self.provider_chain.index(self.common) + 1]
+        down = self.client_chain[: self.client_chain.index(self.common)]
+        return up + down[::-1]
+
+    @property
+    def route(self) -> list[Device]:
+        """The functions P2P TLPs actually cross: the path for BUS_ADDR; otherwise up to the root complex and back
+        down, so a common device on a redirected path is crossed twice."""
+        if self.map_type is MapType.BUS_ADDR or self.client is None:
+            return self.path
+        return self.provider_chain + self.client_chain[::-1]
+
+    @property
+    def hops(self) -> int:
+        return len(self.path) - 1
+
+
+@dataclass(frozen=True)
+class Verdict:
+    provider: Device
+    clients: list[ClientVerdict]
+    distance: int  # exactly pci_p2pdma_distance_many()'s return value
+    messages: list[str]  # the kernel's lines, with prefix "<driver or pci> <BDF>: "
+    disable_acs_redir: str | None  # e.g. "pci=disable_acs_redir=0000:02:00.0;0000:02:01.0"
+    profile: KernelProfile | None = None
+    boot_messages: list[str] = field(default_factory=list)  # ACS set-up lines for devices on these paths
+    notes: list[str] = field(default_factory=list)  # assumptions p2ptui made (unknown ACS, hardware bits re-derived)
+
+    @property
+    def supported(self) -> bool:
+        return self.distance >= 0 and all(c.map_type is not MapType.NOT_SUPPORTED for c in self.clients)
+
+
+Client = Device | NonPciClient | str | None
+
+
+def check(
+    fabric: Fabric,
+    provider: Device | str,
+    clients: Sequence[Client],
+    profile: KernelProfile | None = None,
+    verbose: bool = True,
+) -> Verdict:
+    """pci_p2pdma_distance_many(provider, clients, verbose) and the map type per client. None as a client means
+    "not a PCI device"; devices may also be given by name or address."""
+    ctx = verdict_context(fabric, profile)
+    p = _index_of(ctx, provider)
+    prov = ctx.index.devices[p]
+    results: list[ClientVerdict] = []
+    printed: list[str] = []
+    total = 0
+    failed = not clients  # distance_many with no clients is -1
+    stopped = False
+    for client in clients:
+        foreign = client if isinstance(client, NonPciClient) or client is None else None
+        if client is None:
+            foreign = NonPciClient()
+        c = None
+        if foreign is not None:
+            if foreign.pci_parent is not None and not (foreign.dma_virt_ops and ctx.profile.dma_virt_ops_check):
+                c = _index_of(ctx, foreign.pci_parent)
+        else:
+            c = _index_of(ctx, client)
+        if c is None:
+            assert foreign is not None
+            cv = _not_pci(ctx, p, foreign, verbose and not stopped)
+            results.append(cv if not stopped else _silent(cv))
+            if not stopped:
+                printed.extend(cv.messages)
+                failed = stopped = True  # the kernel returns -1 at once, whatever verbose says
+            continue
+        cv = pair_verdict(ctx, p, c, verbose and not stopped)
+        if foreign is not None:
+            cv = _replace(cv, foreign=foreign)
+        if stopped:
+            results.append(_silent(cv))
+            continue
+        results.append(cv)
+        printed.extend(cv.messages)
+        if cv.map_type is MapType.NOT_SUPPORTED:
+            failed = True
+            if not verbose:
+                stopped = True
+                continue
+        total += cv.distance
+    distance = -1 if failed else total
+    return Verdict(
+        prov,
+        results,
+        distance,
+        printed,
+        _fix_option(ctx, results),
+        ctx.profile,
+        _boot_lines(ctx, results),
+        _notes(ctx, results),
+    )
+
+
+def pair_verdict(ctx: VerdictContext, p: int, c: int, verbose: bool) -> ClientVerdict:
+    """calc_map_type_and_dist() (v5.4+) or upstream_bridge_distance() (v4.20/v5.2) for one provider/client pair."""
+    index = ctx.index
+    devs = index.devices
+    redirect = ctx.redirect
+    chain_p = index.chains[p]
+    chain_c = index.chains[c]
+    pos_c = index.chain_pos(c)
+    hits: list[int] = []
+    common = -1
+    da = db = 0
+    for da, a in enumerate(chain_p):
+        if redirect[a]:  # checked before the search, so the common device itself is inspected
+            hits.append(a)
+        found = pos_c.get(a)
+        if found is not None:
+            common, db = a, found
+            break
+    ignored: list[int] = []
+    if common < 0:
+        da, db = len(chain_p), len(chain_c)
+        ignored, hits = hits, []
+    else:
+        hits.extend(b for b in chain_c[:db] if redirect[b])
+    dist = da + db
+    era = ctx.profile.era
+    client, provider = devs[c], devs[p]
+    lines: list[str] = []
+    acs_redirects = common >= 0 and bool(hits)
+    if common >= 0 and not hits:
+        map_type = MapType.BUS_ADDR
+    elif era < Era.V5_4:
+        map_type, dist = _old_era(ctx, p, c, common >= 0, dist, verbose, lines, hits)
+    else:
+        if acs_redirects and verbose:
+            lines.append(messages.acs_redirect(era, client, provider))
+            lines.append(messages.acs_hint(client, _listed(ctx, hits)))
+        map_type = MapType.THRU_HOST_BRIDGE
+        if not ctx.profile.cpu_allows_p2p:
+            ok, warnings = ctx.host_bridges_allowed(index.root_bus[p], index.root_bus[c], acs_redirects)
+            lines.extend(warnings)
+            if not ok:
+                map_type = MapType.NOT_SUPPORTED
+                if verbose:
+                    lines.append(messages.no_common_bridge(era, client, provider))
+    # Without a common device ACS plays no part, so unreadable ACS only matters on a common-bridge path.
+    inspected = chain_p[: da + 1] + chain_c[:db] if common >= 0 else ()
+    unknown = [devs[i] for i in inspected if ctx.acs_unknown[i]]
+    return ClientVerdict(
+        client,
+        map_type,
+        dist,
+        [devs[i] for i in chain_p],
+        [devs[i] for i in chain_c],
+        devs[common] if common >= 0 else None,
+        [devs[i] for i in hits],
+        [devs[i] for i in ignored],
+        unknown,
+        tuple(lines),
+    )
+
+
+def _old_era(ctx: VerdictContext, p: int, c: int, has_common: bool, dist: int, verbose: bool, lines: list[str],
+             hits: list[int]) -> tuple[MapType, int]:  # fmt: skip
+    """v4.20 and v5.2: an ACS hit on a common-bridge path is -2; no common bridge is -1, except v5.2's AMD Zen root
+    complexes without an IOMMU, allowed at 0x1000 + len + len."""
+    era = ctx.profile.era
+    client, provider = ctx.index.devices[c], ctx.index.devices[p]
+    if has_common:
+        if verbose:
+            lines.append(messages.acs_redirect(era, client, provider))
+            lines.append(messages.acs_hint(client, _listed(ctx, hits)))
+        return MapType.NOT_SUPPORTED, -2
+    rb = ctx.index.root_bus
+    if ctx.rc_v52[rb[p]] and ctx.rc_v52[rb[c]]:
+        return MapType.THRU_HOST_BRIDGE, V52_HOST_BRIDGE_PENALTY + dist
+    if verbose:
+        lines.append(messages.no_common_bridge(era, client, provider))
+    return MapType.NOT_SUPPORTED, -1
+
+
+def _listed(ctx: VerdictContext, hits: list[int]) -> str:
+    return messages.acs_list([str(ctx.index.devices[i].bdf) for i in hits], ctx.profile.acs_list_size)
+
+
+def _not_pci(ctx: VerdictContext, p: int, foreign: NonPciClient, verbose: bool) -> ClientVerdict:
+    lines: tuple[str, ...] = ()
+    if verbose:
+        virt = foreign.dma_virt_ops and ctx.profile.dma_virt_ops_check
+        lines = (messages.dma_virt_ops(foreign) if virt else messages.not_pci(foreign),)
+    provider_chain = [ctx.index.devices[i] for i in ctx.index.chains[p]]
+    return ClientVerdict(None, MapType.NOT_SUPPORTED, -1, provider_chain, [], None, [], messages=lines,
+                         foreign=foreign)  # fmt: skip
+
+
+def _silent(cv: ClientVerdict) -> ClientVerdict:
+    return _replace(cv, messages=(), evaluated=False)
+
+
+def _replace(cv: ClientVerdict, **changes) -> ClientVerdict:
+    return replace(cv, **changes)
+
+
+def _index_of(ctx: VerdictContext, dev: Device | str) -> int:
+    index = ctx.index
+    if isinstance(dev, Device):
+        i = index.index.get(dev.bdf)
+        if i is not None:
+            return i
+        ref = str(dev.bdf)
+    else:
+        try:
+            return index.index[index.fabric.find(dev).bdf]
+        except KeyError:
+            ref = dev
+    raise InputError(
+        Diagnostic(f"no device {ref!r} in fabric {index.fabric.name!r}", hint="name a device by its name or BDF")
+    )
+
+
+def _fix_option(ctx: VerdictContext, results: list[ClientVerdict]) -> str | None:
+    """The pci=disable_acs_redir option that clears every redirect the kernel complained about, merged with the
+    selectors the command line already has (only the last such option counts)."""
+    wanted: list[str] = []
+    for cv in results:
+        if cv.common is not None:
+            wanted.extend(str(d.bdf) for d in cv.acs_redirect if str(d.bdf) not in wanted)
+    if not wanted:
+        return None
+    return cmdline_with_disable_acs_redir(ctx.profile.cmdline, wanted)[1]
+
+
+def _boot_lines(ctx: VerdictContext, results: list[ClientVerdict]) -> list[str]:
+    if not ctx.boot_log:
+        return []
+    names = {f"pci {d.bdf}: " for cv in results for d in (cv.provider_chain + cv.client_chain)}
+    return [line for line in ctx.boot_log if line.startswith("PCI:") or line[: line.find(": ") + 2] in names]
+
+
+def _notes(ctx: VerdictContext, results: list[ClientVerdict]) -> list[str]:
+    notes = list(ctx.profile.notes)
+    if not ctx.acs_notes and not any(cv.acs_unknown for cv in results):
+        return notes
+    index = ctx.index.index
+    seen: set[int] = set()
+    for cv in results:
+        for dev in cv.acs_unknown:
+            if index[dev.bdf] not in seen:
+                seen.add(index[dev.bdf])
+                notes.append(f"{dev.bdf} ({dev.name}): ACS state unknown, taken as no redirect")
+        for dev in cv.provider_chain + cv.client_chain:
+            i = index[dev.bdf]
+            if i in ctx.acs_notes and i not in seen:
+                seen.add(i)
+                notes.append(ctx.acs_notes[i])
+    return notes

@@ -1,0 +1,190 @@
+"""Turn PCI functions as a file describes them (lspci, hwloc, NCCL) into a Fabric.
+
+These formats say less than the model holds: port types are missing, or contradict where a function sits (a VM
+showing a switch port on a root bus); most functions have no OS name; links and ACS may be unknown. Here kinds
+are settled (what the file states when it fits the tree, else what the position implies), names are given, and
+the model's structure checks become InputErrors that point at the line each function came from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Diagnostic, InputError, Location
+from ..fabric.acs import ACS_UNKNOWN
+from ..fabric.bdf import BDF
+from ..fabric.kinds import DeviceKind, bridge_kind_for_position, endpoint_kind_from_class
+from ..fabric.model import Device, Fabric, FabricError, Host, RootBus
+from ..fabric.naming import default_names, unique_name
+
+
+def acs_unknown_note(source: str) -> str:
+    return (
+        f"ACS state unknown: {source} does not record it; load `sudo lspci -vvv` output or a sysfs tree read as root "
+        "to know whether switch ports redirect peer-to-peer traffic"
+    )
+
+
+IOMMU_UNKNOWN_NOTE = (
+    "IOMMU mode unknown: the file does not say whether the IOMMU is off, in passthrough or translating; a sysfs "
+    "snapshot (kernel command line, /sys/kernel/iommu_groups) tells it"
+)
+
+
+@dataclass
+class Draft:
+    """One PCI function as read from a file, before its kind and name are settled."""
+
+    bdf: BDF
+    parent: BDF | None
+    location: Location
+    bridge: bool = False  # owns a secondary bus (functions may sit below it)
+    kind: DeviceKind | None = None  # as the file states it; None: from the class code or the position
+    name: str | None = None  # the OS's name for it (nvme0, eth0, mlx5_0), when the file has one
+    values: dict[str, Any] = field(default_factory=dict)  # further Device fields (vendor_id, link, acs, ...)
+
+
+def host_bridge_class(class_code: int | None) -> bool:
+    """Class 0x0600xx: a host bridge function (the root complex's own registers), not a PCI-to-PCI bridge."""
+    return class_code is not None and class_code >> 8 == 0x0600
+
+
+def settle_kinds(drafts: list[Draft]) -> tuple[dict[BDF, DeviceKind], list[str]]:
+    """Each function's kind, parents first; and a line per stated port type that had to give way to position."""
+    by_bdf = {d.bdf: d for d in drafts}
+    kinds: dict[BDF, DeviceKind] = {}
+    overridden: list[str] = []
+    order = drafts
+    seen: set[BDF] = set()
+    for draft in drafts:  # readers list parents first; only a broken file needs sorting by depth
+        if draft.parent is not None and draft.parent in by_bdf and draft.parent not in seen:
+            order = sorted(drafts, key=lambda d: (_depth(d, by_bdf), d.bdf))
+            break
+        seen.add(draft.bdf)
+    for draft in order:
+        parent_kind = kinds.get(draft.parent) if draft.parent is not None else None
+        stated = draft.kind
+        if draft.bridge or (stated is not None and stated.is_bridge):
+            if stated is not None and stated.is_bridge and _fits(stated, draft.parent, parent_kind):
+                kind = stated
+            else:
+                kind = bridge_kind_for_position(parent_kind)
+                if stated is not None:
+                    overridden.append(f"{draft.bdf} ({stated.label} in the file, {kind.label} here)")
+        else:
+            class_code = draft.values.get("class_code")
+            if stated is not None:
+                kind = stated
+            elif host_bridge_class(class_code):
+                kind = DeviceKind.HOST_BRIDGE
+            else:
+                kind = endpoint_kind_from_class(class_code)
+            if kind is DeviceKind.HOST_BRIDGE and draft.parent is not None:
+                kind = DeviceKind.OTHER  # the model keeps host bridges on root buses
+        kinds[draft.bdf] = kind
+    notes = []
+    if overridden:
+        notes.append(
+            "port types that cannot stand where the function sits were replaced by the kind its position implies: "
+            + listing(overridden)
+        )
+    return kinds, notes
+
+
+def _depth(draft: Draft, by_bdf: dict[BDF, Draft]) -> int:
+    depth, up = 0, draft.parent
+    while up is not None and up in by_bdf and depth <= len(by_bdf):  # the bound stops a cycle in bad input
+        depth += 1
+        up = by_bdf[up].parent
+    return depth
+
+
+def _fits(kind: DeviceKind, parent: BDF | None, parent_kind: DeviceKind | None) -> bool:
+    if parent is None:
+        return kind not in (DeviceKind.SWITCH_UPSTREAM, DeviceKind.SWITCH_DOWNSTREAM)
+    if kind is DeviceKind.ROOT_PORT:
+        return False
+    if kind is DeviceKind.SWITCH_DOWNSTREAM:
+        return parent_kind is DeviceKind.SWITCH_UPSTREAM
+    if kind is DeviceKind.SWITCH_UPSTREAM:
+        return parent_kind in (DeviceKind.ROOT_PORT, DeviceKind.SWITCH_DOWNSTREAM, DeviceKind.PCI_BRIDGE)
+    return True
+
+
+def assign_names(drafts: list[Draft], kinds: dict[BDF, DeviceKind]) -> list[str]:
+    """Per draft: its OS name where the file has one (made unique), else kind + index (nvme0, gpu1, dsp3) in bus
+    order. Two drafts with one address still get two names, so only the address is reported as a duplicate."""
+    order = sorted(range(len(drafts)), key=lambda i: drafts[i].bdf)
+    used: set[str] = set()
+    names: dict[int, str] = {}
+    for i in order:
+        if drafts[i].name:
+            names[i] = unique_name(drafts[i].name, used)  # type: ignore[arg-type]
+    rest = [i for i in order if i not in names]
+    for i, name in zip(rest, default_names((kinds[drafts[i].bdf] for i in rest), used)):
+        names[i] = name
+    return [names[i] for i in range(len(drafts))]
+
+
+def build_fabric(
+    path: str,
+    name: str,
+    root_buses: Iterable[RootBus],
+    drafts: list[Draft],
+    host: Host,
+    notes: Iterable[str] = (),
+    description: str = "",
+) -> Fabric:
+    """The Fabric, or an InputError naming every structural problem at the line of the function concerned."""
+    kinds, kind_notes = settle_kinds(drafts)
+    names = assign_names(drafts, kinds)
+    devices = [
+        Device(bdf=d.bdf, kind=kinds[d.bdf], name=name, parent=d.parent, **{"acs": ACS_UNKNOWN, **d.values})
+        for d, name in zip(drafts, names)
+    ]
+    try:
+        return Fabric(
+            name=name,
+            root_buses=tuple(root_buses),
+            devices=tuple(devices),
+            host=host,
+            description=description,
+            notes=tuple(notes) + tuple(kind_notes),
+        )
+    except FabricError as exc:
+        raise InputError(
+            [
+                Diagnostic(
+                    p.message,
+                    drafts[p.index].location if p.index is not None else Location(path),
+                    _hint(p.hint, drafts),
+                )
+                for p in exc.problems
+            ]
+        ) from None
+
+
+def _hint(hint: str, drafts: list[Draft]) -> str:
+    """The model counts devices in the order given; a file's reader wants the line instead."""
+    match = re.fullmatch(r"first used by device #(\d+)", hint)
+    if match and 0 < int(match[1]) <= len(drafts):
+        first = drafts[int(match[1]) - 1].location
+        return f"first on line {first.line}" if first.line is not None else hint
+    return hint
+
+
+def cpu_vendor(text: str | None) -> str | None:
+    """The model's lower-case vendor for a CPUID vendor string (GenuineIntel → intel); None when not given."""
+    if not text:
+        return None
+    known = {"genuineintel": "intel", "authenticamd": "amd", "amd": "amd", "intel": "intel", "hygongenuine": "hygon"}
+    return known.get(text.strip().lower(), text.strip().lower())
+
+
+def listing(items: list[str], limit: int = 6) -> str:
+    """``a, b, c and 4 more``: keeps notes one readable line on machines with hundreds of functions."""
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")

@@ -1,0 +1,76 @@
+"""Pick the source for a FABRIC argument from what it is, not what it is called.
+
+``local`` is this machine; a bundled fabric's name works when no such path exists; any path is offered to each
+source's ``sniff(path, head)`` in order, and the first that claims it loads it (contract: notes/sources-api.md).
+Order matters only where two formats could look alike: precise sniffs go first: the YAML fabric (it names its
+format), sysfs (directories and tar archives), hwloc and NCCL XML (by root element); lspci's text last, as its
+sniff accepts any line shaped like lspci output.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+from types import ModuleType
+
+from ..errors import Diagnostic, InputError, Location
+from ..fabric import Fabric, load_fabric
+from ..fabric.gallery import bundled, find_bundled
+from . import hwloc, lspci, nccl, sysfs, yaml_source
+
+SOURCES: tuple[ModuleType, ...] = (yaml_source, sysfs, hwloc, nccl, lspci)
+HEAD_BYTES = 64 << 10
+KNOWN_FORMATS = (
+    "a p2ptui YAML fabric, a sysfs root directory or tarball snapshot, lspci -tv / -vvv output, "
+    "hwloc XML, NCCL topology XML, a bundled fabric's name, or 'local'"
+)
+
+
+def detect_source(path: Path, head: bytes) -> ModuleType | None:
+    """The first source that claims ``path``; None when none does."""
+    for module in SOURCES:
+        if module.sniff(path, head):
+            return module
+    return None
+
+
+def open_fabric(ref: str) -> Fabric:
+    """Load what ``ref`` names: ``local``, an existing path in any known format, else a bundled fabric."""
+    if ref == sysfs.LOCAL:
+        return sysfs.load_local()
+    path = Path(ref)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return _bundled(ref)
+    except OSError as exc:
+        message = "symbolic link loop" if exc.errno == errno.ELOOP else f"cannot read: {exc.strerror or exc}"
+        raise InputError(Diagnostic(message, Location(ref))) from None
+    if stat.S_ISDIR(st.st_mode):
+        head = b""
+    elif stat.S_ISREG(st.st_mode):
+        try:
+            with open(path, "rb") as stream:
+                head = stream.read(HEAD_BYTES)
+        except OSError as exc:
+            raise InputError(Diagnostic(f"cannot read: {exc.strerror or exc}", Location(ref))) from None
+        if not head:
+            raise InputError(Diagnostic("file is empty", Location(ref), f"expected {KNOWN_FORMATS}"))
+    else:
+        raise InputError(Diagnostic("not a regular file or a directory", Location(ref)))
+    module = detect_source(path, head)
+    if module is None:
+        raise InputError(Diagnostic("unrecognised format", Location(ref), f"p2ptui reads {KNOWN_FORMATS}"))
+    return module.load(path)
+
+
+def _bundled(ref: str) -> Fabric:
+    named = find_bundled(ref)
+    if named is not None:
+        return load_fabric(named)
+    names = ", ".join(e.name for e in bundled())
+    raise InputError(
+        Diagnostic("no such file, and no bundled fabric of that name", Location(ref), f"bundled: {names}; or 'local'")
+    )

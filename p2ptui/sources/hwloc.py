@@ -1,0 +1,297 @@
+"""hwloc XML topologies (``lstopo --of xml``, format v1, v2 and v3) as a Fabric.
+
+hwloc nests ``Bridge`` and ``PCIDev`` objects under the CPU-side object (Package, Group, NUMANode or Machine)
+their host bridge is local to. A host bridge (``bridge_type="0-…"``) is no PCI function: its children sit on a
+root bus. hwloc keeps no port types, no ACS and, per link, only a bandwidth in GB/s (which several
+generation × width pairs give), so bridge kinds come from position and links and ACS stay unknown.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..fabric.bdf import BDF
+from ..fabric.model import Fabric, Host, IommuMode, RootBus
+from .assemble import IOMMU_UNKNOWN_NOTE, Draft, acs_unknown_note, build_fabric, cpu_vendor, listing
+from .xml_input import XmlDocument, looks_like_xml, parse_xml, read_input, root_tag
+
+_BUSID = re.compile(r"^([0-9a-fA-F]{1,8}):([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0-7])$")
+_BUS_RANGE = re.compile(r"^([0-9a-fA-F]{1,8}):\[([0-9a-fA-F]{1,2})-([0-9a-fA-F]{1,2})\]$")
+# "CCCC [VVVV:DDDD] [SVVV:SDDD] RR" and, from hwloc 3.0 on, " PP" (prog-if) at the end.
+_PCI_TYPE = re.compile(
+    r"^([0-9a-fA-F]{4}) \[([0-9a-fA-F]{4}):([0-9a-fA-F]{4})\] \[([0-9a-fA-F]{4}):([0-9a-fA-F]{4})\] "
+    r"([0-9a-fA-F]{2})(?: ([0-9a-fA-F]{2}))?\s*$"
+)
+_NVME_BLOCK = re.compile(r"^(nvme\d+)n\d+$")
+_HOST_INFOS = ("CPUVendor", "CPUFamilyNumber", "CPUModel", "Architecture", "OSRelease", "DMIProductName")
+MAX_LINK_GBPS = 1000.0  # a Gen7 x32 link is under 500 GB/s; anything far beyond is a broken file
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    return looks_like_xml(head) and root_tag(head) == "topology"
+
+
+def load(path: Path) -> Fabric:
+    path = Path(path)
+    doc = parse_xml(path, read_input(path))
+    if doc.root.tag != "topology":
+        hint = "an NCCL topology starts with <system>" if doc.root.tag == "system" else "hwloc XML starts with <topology>"
+        raise doc.error(doc.root, f"not an hwloc topology: the root element is <{doc.root.tag}>", hint)
+    reader = _Reader(doc, _major_version(doc))
+    reader.walk()
+    return reader.fabric(path)
+
+
+def _major_version(doc: XmlDocument) -> int:
+    version = doc.root.get("version")
+    if version is None:
+        return 1  # hwloc 1.x wrote no version attribute
+    match = re.match(r"^(\d+)(?:\.\d+)*$", version.strip())
+    if not match:
+        raise doc.error(doc.root, f"unknown hwloc XML version {version!r}", "hwloc writes 2.0 or 3.0, or nothing (1.x)")
+    return int(match[1])
+
+
+@dataclass(frozen=True)
+class _Context:
+    numa: int | None  # the NUMA node of the nearest CPU-side object, when it is exactly one
+    host: tuple[int, int] | None  # (domain, secondary bus) of the enclosing host bridge
+    parent: BDF | None  # the enclosing PCI-to-PCI bridge
+
+
+class _Reader:
+    def __init__(self, doc: XmlDocument, major: int):
+        self.doc = doc
+        self.major = major
+        self.drafts: list[Draft] = []
+        self.root_buses: dict[tuple[int, int], RootBus] = {}
+        self.infos: dict[str, str] = {}
+        self.numa_nodes: set[int] = set()
+        self.host_bridges = 0
+        self.hostless: list[str] = []
+        self.link_speeds: set[float] = set()
+
+    # -- walking the object tree ----------------------------------------------------------------------------------
+    def walk(self) -> None:
+        stack: list[tuple[ET.Element, _Context]] = [(self.doc.root, _Context(None, None, None))]
+        while stack:
+            elem, ctx = stack.pop()
+            children = []
+            for child in elem:
+                if child.tag == "info":
+                    name = child.get("name", "")
+                    if name in _HOST_INFOS and elem.get("type") not in ("PCIDev", "Bridge", "OSDev"):
+                        self.infos.setdefault(name, child.get("value", ""))
+                elif child.tag == "object":
+                    inner = self._visit(child, ctx)
+                    if inner is not None:
+                        children.append((child, inner))
+            stack.extend(reversed(children))
+
+    def _visit(self, elem: ET.Element, ctx: _Context) -> _Context | None:
+        """Record one object; the context its children are read in, or None when they hold nothing for us."""
+        kind = elem.get("type", "")
+        if kind == "OSDev":
+            return None
+        if kind == "NUMANode":
+            self.numa_nodes.add(self._int(elem, "os_index", 0, 4095))
+        if kind == "Bridge" and (elem.get("bridge_type", "").startswith("0-") or elem.get("pci_busid") is None):
+            self.host_bridges += 1
+            domain, secondary, _ = self._range(elem)
+            return _Context(ctx.numa, (domain, secondary), None)
+        if kind in ("Bridge", "PCIDev"):
+            bdf = self._draft(elem, ctx, bridge=kind == "Bridge")
+            return _Context(ctx.numa, ctx.host, bdf) if kind == "Bridge" else None
+        if kind == "NUMANode" and elem.get("nodeset") is None:
+            return _Context(self._int(elem, "os_index", 0, 4095), ctx.host, ctx.parent)  # v1: I/O below NUMA nodes
+        if elem.get("nodeset") is not None:
+            return _Context(_single_node(elem.get("nodeset", "")), ctx.host, ctx.parent)
+        return ctx
+
+    def _draft(self, elem: ET.Element, ctx: _Context, bridge: bool) -> BDF:
+        bdf = self._busid(elem)
+        if bridge and elem.get("bridge_pci") is not None:
+            self._range(elem)  # not needed (children say where they sit), but a broken range is a broken file
+        values: dict = {"numa_node": ctx.numa}
+        ids = self._pci_type(elem)
+        if ids is not None:
+            values.update(ids)
+        product = _product(elem)
+        if product:
+            values["product"] = product
+        self._link_speed(elem)
+        if ctx.parent is None:
+            if ctx.host is None:
+                self.hostless.append(str(bdf))
+            self.root_buses.setdefault(bdf.bus_id, RootBus(bdf.domain, bdf.bus, numa_node=ctx.numa))
+        self.drafts.append(
+            Draft(
+                bdf=bdf,
+                parent=ctx.parent,
+                location=self.doc.where(elem),
+                bridge=bridge,
+                name=None if bridge else self._os_name(elem),
+                values=values,
+            )
+        )
+        return bdf
+
+    # -- attributes ---------------------------------------------------------------------------------------------
+    def _busid(self, elem: ET.Element) -> BDF:
+        text = elem.get("pci_busid", "")
+        match = _BUSID.match(text.strip())
+        if not match:
+            raise self.doc.error(elem, f"malformed pci_busid {text!r}", "hwloc writes DDDD:BB:DD.F in hex")
+        try:
+            return BDF(int(match[1], 16), int(match[2], 16), int(match[3], 16), int(match[4]))
+        except ValueError as exc:
+            raise self.doc.error(elem, f"pci_busid {text!r}: {exc}") from None
+
+    def _range(self, elem: ET.Element) -> tuple[int, int, int]:
+        text = elem.get("bridge_pci", "")
+        match = _BUS_RANGE.match(text.strip())
+        if not match:
+            raise self.doc.error(elem, f"malformed bridge_pci {text!r}", "hwloc writes DDDD:[SS-ss], e.g. 0000:[17-1e]")
+        domain, low, high = int(match[1], 16), int(match[2], 16), int(match[3], 16)
+        if low > high:
+            raise self.doc.error(elem, f"bridge_pci {text!r}: secondary bus above subordinate bus")
+        return domain, low, high
+
+    def _pci_type(self, elem: ET.Element) -> dict | None:
+        text = elem.get("pci_type")
+        if text is None:
+            return None
+        match = _PCI_TYPE.match(text.strip())
+        if not match:
+            raise self.doc.error(
+                elem, f"malformed pci_type {text!r}", "hwloc writes 'CCCC [VVVV:DDDD] [SVVV:SDDD] RR[ PP]' in hex"
+            )
+        cls, vendor, device, sub_vendor, sub_device, rev = (int(match[i], 16) for i in range(1, 7))
+        prog_if = int(match[7], 16) if match[7] else 0
+        masked = vendor == 0  # vendor 0 is no vendor: hwloc's tests blank out IDs this way
+        return {
+            "class_code": None if masked and cls == 0 else (cls << 8) | prog_if,
+            "vendor_id": None if masked else vendor,
+            "device_id": None if masked else device,
+            "subsystem_vendor_id": sub_vendor or None,
+            "subsystem_device_id": sub_device if sub_vendor else None,
+            "revision": rev,
+        }
+
+    def _link_speed(self, elem: ET.Element) -> None:
+        text = elem.get("pci_link_speed")
+        if text is None:
+            return
+        try:
+            speed = float(text)
+        except ValueError:
+            raise self.doc.error(elem, f"malformed pci_link_speed {text!r}", "a bandwidth in GB/s, e.g. 15.753846") from None
+        if not math.isfinite(speed) or not 0 <= speed <= MAX_LINK_GBPS:
+            raise self.doc.error(elem, f"pci_link_speed {text} GB/s is not a PCIe link bandwidth")
+        if speed > 0:
+            self.link_speeds.add(round(speed, 2))
+
+    def _int(self, elem: ET.Element, attr: str, low: int, high: int) -> int:
+        text = elem.get(attr, "")
+        try:
+            value = int(text)
+        except ValueError:
+            raise self.doc.error(elem, f"malformed {attr} {text!r}") from None
+        if not low <= value <= high:
+            raise self.doc.error(elem, f"{attr} {value} is out of range {low}-{high}")
+        return value
+
+    def _os_name(self, pcidev: ET.Element) -> str | None:
+        """The name users know the function by: its NVMe controller, network interface or RDMA device."""
+        nvme = net = rdma = None
+        for osdev in pcidev.iterfind("object[@type='OSDev']"):
+            name = osdev.get("name", "")
+            try:
+                code = int(osdev.get("osdev_type", "-1"))
+            except ValueError:
+                code = -1
+            if self.major >= 3:  # v3 writes a bitmask: 1 storage, 16 network, 32 OpenFabrics
+                storage, network, ofed = code & 1, code & 16 and not code & 32, code & 32
+            else:  # v1/v2: 0 block, 2 network, 3 OpenFabrics
+                storage, network, ofed = code == 0, code == 2, code == 3
+            match = _NVME_BLOCK.match(name)
+            if storage and match and nvme is None:
+                nvme = match[1]
+            elif network and net is None and name:
+                net = name
+            elif ofed and rdma is None and name:
+                rdma = name
+        return nvme or net or rdma
+
+    # -- the result ---------------------------------------------------------------------------------------------
+    def fabric(self, path: Path) -> Fabric:
+        infos = self.infos
+        family = infos.get("CPUFamilyNumber", "")
+        vendor = infos.get("CPUVendor")
+        if not vendor:  # older exports name only the model, e.g. "Intel(R) Xeon(R) CPU E5-2650 0 @ 2.00GHz"
+            model = infos.get("CPUModel", "")
+            vendor = "intel" if model.startswith("Intel") else "amd" if model.startswith("AMD ") else None
+        host = Host(
+            cpu_vendor=cpu_vendor(vendor),
+            cpu_family=int(family) if family.isdigit() else None,
+            cpu_model=infos.get("CPUModel") or None,
+            arch=infos.get("Architecture") or Host().arch,
+            kernel=infos.get("OSRelease") or None,
+            iommu=IommuMode.UNKNOWN,
+        )
+        product = infos.get("DMIProductName")
+        description = f"hwloc XML v{self.major} topology" + (f" of {product}" if product else "")
+        return build_fabric(str(path), path.stem, self.root_buses.values(), self.drafts, host, self._notes(), description)
+
+    def _notes(self) -> list[str]:
+        if not self.drafts:
+            return [
+                "no PCI objects: the topology was exported without I/O; export it again with I/O, "
+                "e.g. `lstopo --whole-io topology.xml`"
+            ]
+        notes = [acs_unknown_note("hwloc XML"), IOMMU_UNKNOWN_NOTE]
+        notes.append(
+            "port types unknown: hwloc does not record them, so bridges are root ports on a root bus, then "
+            "alternately switch upstream and downstream ports below"
+        )
+        if self.link_speeds:
+            speeds = ", ".join(f"{s:g}" for s in sorted(self.link_speeds, reverse=True)[:4])
+            notes.append(
+                f"link generation and width unknown: hwloc records each link only as GB/s ({speeds} here), which "
+                "several generation × width pairs give (15.75 GB/s is gen3 x16, gen4 x8 or gen5 x4); "
+                "load `lspci -vvv` output or a sysfs tree for them"
+            )
+        unplaced = sorted(str(rb) for rb in self.root_buses.values() if rb.numa_node is None)
+        if unplaced and len(self.numa_nodes) > 1:
+            notes.append(
+                f"NUMA node unknown for root buses {listing(unplaced)}: hwloc attaches them to more than one NUMA node"
+            )
+        if self.hostless:
+            notes.append(f"no host bridge above {listing(self.hostless)}: each is taken to sit on a root bus")
+        return notes
+
+
+def _single_node(nodeset: str) -> int | None:
+    """The NUMA node a nodeset names when it names exactly one (hwloc bitmaps: 32-bit hex words, high first)."""
+    words = nodeset.strip().split(",")
+    value = 0
+    for word in words:
+        word = word.strip().lower()
+        word = word[2:] if word.startswith("0x") else word
+        if not re.fullmatch(r"[0-9a-f]{0,8}", word):
+            return None  # "0xf...f" (infinite) or garbage: no single node
+        value = (value << 32) | int(word or "0", 16)
+    if value == 0 or value & (value - 1):
+        return None
+    return value.bit_length() - 1
+
+
+def _product(elem: ET.Element) -> str | None:
+    infos = {i.get("name"): i.get("value", "") for i in elem.iterfind("info")}
+    vendor, device = infos.get("PCIVendor", ""), infos.get("PCIDevice", "")
+    text = f"{vendor} {device}".strip()
+    return text or elem.get("name") or None  # v1 wrote "Vendor Device" into the name attribute

@@ -1,0 +1,297 @@
+"""lspci output as a Fabric: ``lspci -vvv`` blocks (with or without -nn / -D), ``lspci -tv``, or both in one file.
+
+The tree comes from ``-tv`` where present, else from the bridges' ``Bus: secondary=`` lines. Each function's class,
+port type, links, ACS, driver, NUMA node and IOMMU group come from its ``-vvv`` block; functions without one keep
+those facts unknown. Captures that also hold ``lscpu`` / ``numactl --hardware`` output (as machine write-ups do)
+give the CPU and, on single-node machines, the NUMA node.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import Diagnostic, InputError, Location
+from ..fabric.acs import ACS_NONE, ACS_UNKNOWN, Acs, AcsSource
+from ..fabric.bdf import BDF, format_bus
+from ..fabric.kinds import DeviceKind
+from ..fabric.model import Fabric, Host, IommuMode, Link, RootBus
+from .assemble import IOMMU_UNKNOWN_NOTE, Draft, build_fabric, cpu_vendor, listing
+from .lspci_text import HEADER, Record, parse_records, vendor_and_device
+from .lspci_tree import Tree, TreeEntry, is_tree_line, parse_tree
+from .xml_input import read_input
+
+_PORT_TYPES = {
+    "Root Port": DeviceKind.ROOT_PORT,
+    "Upstream Port": DeviceKind.SWITCH_UPSTREAM,
+    "Downstream Port": DeviceKind.SWITCH_DOWNSTREAM,
+    "PCI-Express to PCI/PCI-X Bridge": DeviceKind.PCI_BRIDGE,
+    "PCI/PCI-X to PCI-Express Bridge": DeviceKind.PCI_BRIDGE,
+}
+_BRIDGE_CLASSES = (0x0604, 0x0609)
+# lspci -tv prints no class: endpoint kinds are guessed from the vendor and device names it prints instead.
+_NOT_GUESSED = re.compile(r"RAID|SATA|\bSAS\b|AHCI|Audio|USB|SMBus", re.I)
+_NAME_KINDS = (
+    (re.compile(r"NVMe|Non-Volatile memory", re.I), DeviceKind.NVME),
+    (re.compile(r"Ethernet|Network|ConnectX|InfiniBand|BlueField|\bEFA\b", re.I), DeviceKind.NIC),
+    (re.compile(r"\bVGA\b|Graphics|\bGPU\b|\[(?:GeForce|RTX|Quadro|Tesla|TITAN|Radeon|Instinct)", re.I), DeviceKind.GPU),
+)
+_LSCPU = {
+    "vendor": re.compile(r"^\s*Vendor ID:\s+(\S+)\s*$"),
+    "family": re.compile(r"^\s*CPU family:\s+(\d+)\s*$"),
+    "model": re.compile(r"^\s*Model name:\s+(\S.*?)\s*$"),
+    "arch": re.compile(r"^Architecture:\s+(\S+)\s*$"),
+    "nodes": re.compile(r"^\s*NUMA node\(s\):\s+(\d+)\s*$"),
+}
+_NUMACTL_NODES = re.compile(r"^available: (\d+) nodes?\b")
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    if not head or b"\0" in head:
+        return False
+    for line in head.decode("utf-8", "replace").splitlines():
+        if (line[:1] not in (" ", "\t", "") and HEADER.match(line)) or is_tree_line(line):
+            return True
+    return False
+
+
+def load(path: Path) -> Fabric:
+    path = Path(path)
+    data = read_input(path)
+    if b"\0" in data[:65536]:
+        raise InputError(Diagnostic("binary data, not lspci output", Location(str(path))))
+    lines = data.decode("utf-8", "replace").splitlines()
+    records = parse_records(lines)
+    tree = parse_tree(lines, str(path))
+    if not records and not tree.entries:
+        raise InputError(
+            Diagnostic(
+                "no lspci output found",
+                Location(str(path)),
+                "expected `lspci -vvv` blocks ('c1:00.0 VGA compatible controller: …') or `lspci -tv` lines",
+            )
+        )
+    problems = [Diagnostic(message, Location(str(path), line)) for r in records for line, message in r.problems]
+    if problems:
+        raise InputError(problems)
+    return _Merge(path, records, tree, _machine(lines)).fabric()
+
+
+def _machine(lines: list[str]) -> dict[str, str]:
+    """CPU and NUMA facts from lscpu / numactl --hardware output pasted into the same file."""
+    facts: dict[str, str] = {}
+    for line in lines:
+        for key, pattern in _LSCPU.items():
+            match = pattern.match(line)
+            if match and key not in facts:
+                facts[key] = match[1]
+        match = _NUMACTL_NODES.match(line)
+        if match and "nodes" not in facts:
+            facts["nodes"] = match[1]
+    return facts
+
+
+class _Merge:
+    def __init__(self, path: Path, records: list[Record], tree: Tree, machine: dict[str, str]):
+        self.path = path
+        self.records: dict[BDF, Record] = {}
+        for rec in records:
+            self.records.setdefault(rec.bdf, rec)  # a block pasted twice: the first is as good as the second
+        self.entries: dict[BDF, TreeEntry] = {e.bdf: e for e in tree.entries}
+        self.roots: dict[tuple[int, int], None] = dict.fromkeys(tree.root_buses)
+        self.machine = machine
+        self.guessed_roots: list[str] = []
+        self.guessed_kinds: list[str] = []
+        self.single_node = machine.get("nodes") == "1"
+
+    def fabric(self) -> Fabric:
+        bdfs = sorted(set(self.records) | set(self.entries))
+        parents = self._parents(bdfs)
+        physfns = self._virtfns(bdfs, parents)
+        drafts = [self._draft(bdf, parents[bdf], physfns.get(bdf)) for bdf in bdfs]
+        for draft in drafts:
+            if draft.parent is None and draft.bdf.bus_id not in self.roots:
+                self.roots[draft.bdf.bus_id] = None
+        numa = self._root_numa(drafts)
+        root_buses = [RootBus(d, b, numa_node=numa.get((d, b))) for d, b in self.roots]
+        name = self.path.stem
+        parts = []
+        if self.records:
+            parts.append(f"-vvv for {len(self.records)} of {len(bdfs)} functions")
+        if self.entries:
+            parts.append("-tv tree")
+        return build_fabric(
+            str(self.path), name, root_buses, drafts, self._host(), self._notes(drafts), f"lspci output ({', '.join(parts)})"
+        )
+
+    # -- the tree -------------------------------------------------------------------------------------------------
+    def _parents(self, bdfs: list[BDF]) -> dict[BDF, BDF | None]:
+        owner: dict[tuple[int, int], BDF] = {}
+        for entry in self.entries.values():
+            if entry.secondary is not None:
+                owner.setdefault((entry.bdf.domain, entry.secondary), entry.bdf)
+        for rec in self.records.values():
+            if rec.secondary is not None:
+                owner.setdefault((rec.bdf.domain, rec.secondary), rec.bdf)
+        parents: dict[BDF, BDF | None] = {}
+        for bdf in bdfs:
+            if bdf in self.entries:
+                parents[bdf] = self.entries[bdf].parent
+                continue
+            parent = owner.get(bdf.bus_id)
+            parents[bdf] = parent if parent != bdf else None
+            if parents[bdf] is None and bdf.bus_id not in self.roots:
+                self.roots[bdf.bus_id] = None
+                if not self._root_evident(bdf.bus_id):
+                    self.guessed_roots.append(format_bus(*bdf.bus_id))
+        return parents
+
+    def _root_evident(self, bus_id: tuple[int, int]) -> bool:
+        """A host bridge function or a root port on the bus shows it is a root bus, not one whose bridge is
+        missing from a partial dump (``lspci -vvv -s``)."""
+        for rec in self.records.values():
+            if rec.bdf.bus_id == bus_id and (
+                (rec.class_code is not None and rec.class_code >> 8 == 0x0600)
+                or (rec.port_type or "").startswith(("Root Port", "Root Complex"))
+            ):
+                return True
+        return False
+
+    def _virtfns(self, bdfs: list[BDF], parents: dict[BDF, BDF | None]) -> dict[BDF, BDF]:
+        """VFs an SR-IOV PF has enabled, by the routing IDs its First VF Offset and VF Stride give."""
+        present = set(bdfs)
+        physfns: dict[BDF, BDF] = {}
+        for pf in self.records.values():
+            if not pf.num_vfs or pf.vf_offset is None or pf.vf_stride is None:
+                continue
+            base = (pf.bdf.bus << 8) | pf.bdf.devfn
+            for i in range(pf.num_vfs):
+                rid = base + pf.vf_offset + i * pf.vf_stride
+                if rid > 0xFFFF:
+                    break
+                vf = BDF(pf.bdf.domain, rid >> 8, (rid >> 3) & 0x1F, rid & 7)
+                if vf in present and vf != pf.bdf:
+                    physfns[vf] = pf.bdf
+                    parents[vf] = parents[pf.bdf]
+        return physfns
+
+    # -- one function ---------------------------------------------------------------------------------------------
+    def _draft(self, bdf: BDF, parent: BDF | None, physfn: BDF | None) -> Draft:
+        rec = self.records.get(bdf)
+        entry = self.entries.get(bdf)
+        line = entry.line if entry is not None else rec.line  # type: ignore[union-attr]
+        values: dict = {"physfn": physfn}
+        kind = None
+        bridge = (entry is not None and entry.secondary is not None) or (rec is not None and rec.secondary is not None)
+        if rec is not None:
+            values.update(self._record_values(rec))
+            kind = _PORT_TYPES.get(rec.port_type or "")
+            bridge = bridge or (rec.class_code is not None and rec.class_code >> 8 in _BRIDGE_CLASSES)
+        elif entry is not None:
+            values["product"] = entry.name
+            if entry.vendor_id is not None:
+                values["vendor_id"], values["device_id"] = entry.vendor_id, entry.device_id
+            else:
+                values["vendor_id"], values["device_id"] = vendor_and_device(entry.name or "")
+            if not bridge:
+                kind = self._guess_kind(bdf, entry.name)
+        if values.get("numa_node") is None and self.single_node:
+            values["numa_node"] = 0
+        return Draft(bdf, parent, Location(str(self.path), line), bridge=bridge, kind=kind, values=values)
+
+    def _record_values(self, rec: Record) -> dict:
+        values = {
+            "vendor_id": rec.vendor_id,
+            "device_id": rec.device_id,
+            "class_code": rec.class_code,
+            "subsystem_vendor_id": rec.subsystem_vendor_id,
+            "subsystem_device_id": rec.subsystem_device_id,
+            "revision": rec.revision,
+            "product": rec.product,
+            "driver": rec.driver,
+            "numa_node": rec.numa_node,
+            "iommu_group": rec.iommu_group,
+        }
+        if rec.link_cap is not None or rec.link_sta is not None:
+            cap = rec.link_cap or (None, None)
+            sta = rec.link_sta or (None, None)
+            values["link"] = Link(gen=sta[0], width=sta[1], max_gen=cap[0], max_width=cap[1], mps=rec.mps, mrrs=rec.mrrs)
+        if rec.denied or not rec.capabilities:
+            values["acs"] = ACS_UNKNOWN
+        elif rec.acs_cap is not None:
+            values["acs"] = Acs(AcsSource.HARDWARE, cap=rec.acs_cap, ctrl=rec.acs_ctrl or 0)
+        elif rec.acs_seen:
+            values["acs"] = ACS_UNKNOWN  # listed, but its registers not shown (lspci -v rather than -vvv)
+        else:
+            values["acs"] = ACS_NONE
+        return values
+
+    def _guess_kind(self, bdf: BDF, name: str | None) -> DeviceKind | None:
+        if not name or _NOT_GUESSED.search(name):
+            return None
+        for pattern, kind in _NAME_KINDS:
+            if pattern.search(name):
+                self.guessed_kinds.append(f"{bdf.short()} {kind.value}")
+                return kind
+        return None
+
+    # -- machine facts and notes ----------------------------------------------------------------------------------
+    def _root_numa(self, drafts: list[Draft]) -> dict[tuple[int, int], int | None]:
+        numa: dict[tuple[int, int], int | None] = {}
+        by_bdf = {d.bdf: d for d in drafts}
+        for draft in drafts:
+            top = draft
+            while top.parent is not None and top.parent in by_bdf:
+                top = by_bdf[top.parent]
+            node = draft.values.get("numa_node")
+            if node is not None:
+                numa.setdefault(top.bdf.bus_id, node)
+        if self.single_node:
+            for bus_id in self.roots:
+                numa.setdefault(bus_id, 0)
+        return numa
+
+    def _host(self) -> Host:
+        m = self.machine
+        return Host(
+            cpu_vendor=cpu_vendor(m.get("vendor")),
+            cpu_family=int(m["family"]) if "family" in m else None,
+            cpu_model=m.get("model"),
+            arch=m.get("arch", Host().arch),
+            iommu=IommuMode.UNKNOWN,
+        )
+
+    def _notes(self, drafts: list[Draft]) -> list[str]:
+        notes = [IOMMU_UNKNOWN_NOTE]
+        total = len(drafts)
+        if not self.records:
+            notes.append(
+                "only `lspci -tv` output: class codes, port types, links and ACS are unknown for every function; "
+                "add `sudo lspci -vvv` output for them"
+            )
+        else:
+            bare = [str(d.bdf) for d in drafts if d.bdf not in self.records]
+            if bare:
+                notes.append(
+                    f"{len(bare)} of {total} functions appear only in the `lspci -tv` tree, so their class, links and "
+                    "ACS are unknown: add `sudo lspci -vvv` output for all devices (without -s)"
+                )
+            denied = [str(r.bdf) for r in self.records.values() if r.denied]
+            if denied:
+                notes.append(
+                    f"links and ACS unknown for {listing(denied)}: lspci ran without root "
+                    "(`Capabilities: <access denied>`); run `sudo lspci -vvv`"
+                )
+        if self.guessed_kinds:
+            notes.append(f"endpoint kinds guessed from device names (no class code): {listing(self.guessed_kinds)}")
+        unknown_ids = sum(1 for d in drafts if None in (d.values.get("vendor_id"), d.values.get("device_id")))
+        if unknown_ids:
+            notes.append(f"vendor or device ID unknown for {unknown_ids} functions: `lspci -nn` prints them")
+        if self.guessed_roots:
+            notes.append(
+                f"buses {listing(self.guessed_roots)} have no bridge in the file and are taken as root buses; give "
+                "`lspci -tv` or the complete `lspci -vvv` output for the real tree"
+            )
+        if self.single_node:
+            notes.append("NUMA node 0 for every device: lscpu / numactl in the same file report a single NUMA node")
+        return notes

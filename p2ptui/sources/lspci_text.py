@@ -1,0 +1,260 @@
+"""The device blocks of ``lspci -vvv`` (with or without ``-nn`` and ``-D``).
+
+A block starts with an unindented header (``c1:00.0 VGA compatible controller [0300]: NVIDIA … [10de:26b1] (rev a1)``)
+and continues with indented lines. Only the lines the model needs are read, each with a regex for the shape lspci
+prints; everything else (BARs, AER, VPD …) is skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..fabric import acs as acsbits
+from ..fabric.bdf import BDF
+from ..fabric.checks import LINK_WIDTHS, PAYLOAD_SIZES
+from ..fabric.pcie import gen_from_rate
+
+HEADER = re.compile(
+    r"^(?P<bdf>(?:[0-9a-fA-F]{4,8}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]) "
+    r"(?P<cls>[A-Za-z][^:\[\]]*?)(?: \[(?P<code>[0-9a-fA-F]{4})\])?: (?P<desc>.*)$"
+)
+_REV = re.compile(r" \(rev ([0-9a-fA-F]{2})\)")
+_PROG_IF = re.compile(r" \(prog-if ([0-9a-fA-F]{2})(?: \[[^\]]*\])?\)")
+_IDS = re.compile(r" \[([0-9a-fA-F]{4}):([0-9a-fA-F]{4})\]$")
+_DEVICE_NUMBER = re.compile(r"\bDevice ([0-9a-fA-F]{4})$")
+_CLASS_NUMBER = re.compile(r"^Class ([0-9a-fA-F]{4})$")
+
+_SUBSYSTEM = re.compile(r"^Subsystem: (.*)$")
+_NUMA = re.compile(r"^NUMA node: (-?\d+)$")
+_IOMMU_GROUP = re.compile(r"^IOMMU group: (\d+)$")
+_BUS = re.compile(r"^Bus: primary=([0-9a-fA-F]{2}), secondary=([0-9a-fA-F]{2}), subordinate=([0-9a-fA-F]{2})")
+_EXPRESS = re.compile(r"^Capabilities: \[[0-9a-fA-F]+\] Express \(v\d+\) (.+?)(?: \(Slot[+-]\))?(?:, (?:MSI|IntMsgNum) \S+)?$")
+_CAPABILITY = re.compile(r"^Capabilities: \[[0-9a-fA-F]+(?: v\d+)?\] ")
+_ACS_HEADER = re.compile(r"^Capabilities: \[[0-9a-fA-F]+(?: v\d+)?\] Access Control Services")
+_LNKCAP = re.compile(r"^LnkCap:\s+Port #\d+, Speed (\S+?), Width x(\d+)")
+_LNKSTA = re.compile(r"^LnkSta:\s+Speed (\S+?)(?: \([^)]*\))?, Width x(\d+)")
+_PAYLOAD = re.compile(r"^MaxPayload (\d+) bytes, MaxReadReq (\d+) bytes")
+_ACS_LINE = re.compile(r"^ACS(Cap|Ctl):\s+(.*)$")
+_DRIVER = re.compile(r"^Kernel driver in use: (\S+)")
+_VF_COUNT = re.compile(r"Number of VFs: (\d+)")
+_VF_LAYOUT = re.compile(r"VF offset: (\d+), stride: (\d+)")
+
+# lspci's names for the ACS bits (lib/header.h / ls-ecaps.c), in register order.
+ACS_BIT_NAMES = {
+    "SrcValid": acsbits.SV,
+    "TransBlk": acsbits.TB,
+    "ReqRedir": acsbits.RR,
+    "CmpltRedir": acsbits.CR,
+    "UpstreamFwd": acsbits.UF,
+    "EgressCtrl": acsbits.EC,
+    "DirectTrans": acsbits.DT,
+}
+
+# Class names as lspci prints them without -nn (the "C" section of pci.ids): enough to tell kinds apart.
+CLASS_CODES = {
+    "Non-VGA unclassified device": 0x0000, "VGA compatible unclassified device": 0x0001,
+    "SCSI storage controller": 0x0100, "IDE interface": 0x0101, "RAID bus controller": 0x0104,
+    "SATA controller": 0x0106, "Serial Attached SCSI controller": 0x0107, "Non-Volatile memory controller": 0x0108,
+    "Mass storage controller": 0x0180, "Ethernet controller": 0x0200, "Network controller": 0x0280,
+    "Infiniband controller": 0x0207, "Fabric controller": 0x0208, "VGA compatible controller": 0x0300,
+    "XGA compatible controller": 0x0301, "3D controller": 0x0302, "Display controller": 0x0380,
+    "Multimedia video controller": 0x0400, "Multimedia audio controller": 0x0401, "Audio device": 0x0403,
+    "Multimedia controller": 0x0480, "RAM memory": 0x0500, "CXL": 0x0502, "Memory controller": 0x0580,
+    "Host bridge": 0x0600, "ISA bridge": 0x0601, "PCI bridge": 0x0604, "Semi-transparent PCI-to-PCI bridge": 0x0609,
+    "Bridge": 0x0680, "Serial controller": 0x0700, "Communication controller": 0x0780, "PIC": 0x0800,
+    "IOMMU": 0x0806, "System peripheral": 0x0880, "Co-processor": 0x0b40, "FireWire (IEEE 1394)": 0x0c00,
+    "USB controller": 0x0c03, "Fibre Channel": 0x0c04, "SMBus": 0x0c05, "InfiniBand": 0x0c06,
+    "Serial bus controller": 0x0c80, "Encryption controller": 0x1080, "Signal processing controller": 0x1180,
+    "Processing accelerators": 0x1200, "Non-Essential Instrumentation": 0x1300, "Unassigned class": 0xff00,
+}
+
+# Vendor names as lspci prints them (pci.ids), for output without -nn. Only vendors common in P2P machines.
+VENDOR_IDS = {
+    "Advanced Micro Devices, Inc. [AMD/ATI]": 0x1002, "Advanced Micro Devices, Inc. [AMD]": 0x1022,
+    "NVIDIA Corporation": 0x10DE, "Intel Corporation": 0x8086, "Mellanox Technologies": 0x15B3,
+    "Samsung Electronics Co Ltd": 0x144D, "Broadcom / LSI": 0x1000, "PLX Technology, Inc.": 0x10B5,
+    "Broadcom Inc. and subsidiaries": 0x14E4, "Micron Technology Inc": 0x1344, "Micron/Crucial Technology": 0xC0A9,
+    "Kingston Technology Company, Inc.": 0x2646, "ASMedia Technology Inc.": 0x1B21, "ASPEED Technology, Inc.": 0x1A03,
+    "HighPoint Technologies, Inc.": 0x1103, "Microchip Technology / SMSC": 0x1055, "Huawei Technologies Co., Ltd.": 0x19E5,
+    "Cisco Systems Inc": 0x1137, "Sandisk Corp": 0x15B7, "Xilinx Corporation": 0x10EE, "Red Hat, Inc.": 0x1AF4,
+    "Amazon.com, Inc.": 0x1D0F, "Marvell Technology Group Ltd.": 0x1B4B, "Solarflare Communications": 0x1924,
+    "Western Digital": 0x1C5C, "KIOXIA Corporation": 0x1E0F, "Toshiba Corporation": 0x1179,
+    "Microsemi / PMC / IDT": 0x11F8, "PMC-Sierra Inc.": 0x11F8, "Fungible Inc.": 0x1DAD, "Habana Labs Ltd.": 0x1DA3,
+}
+
+
+@dataclass
+class Record:
+    """One function's ``lspci -vvv`` block: what it says, None for what it does not."""
+
+    bdf: BDF
+    line: int
+    class_name: str
+    class_code: int | None = None  # 24 bits
+    product: str | None = None
+    vendor_id: int | None = None
+    device_id: int | None = None
+    subsystem_vendor_id: int | None = None
+    subsystem_device_id: int | None = None
+    revision: int | None = None
+    secondary: int | None = None
+    subordinate: int | None = None
+    port_type: str | None = None  # "Root Port", "Upstream Port", "Endpoint", ...
+    capabilities: bool = False  # capability lines were readable (lspci ran as root)
+    denied: bool = False  # "Capabilities: <access denied>"
+    acs_seen: bool = False  # the ACS capability is listed (its bits may still be missing with -v)
+    acs_cap: int | None = None
+    acs_ctrl: int | None = None
+    link_cap: tuple[int | None, int | None] | None = None  # (gen, width)
+    link_sta: tuple[int | None, int | None] | None = None
+    mps: int | None = None
+    mrrs: int | None = None
+    driver: str | None = None
+    numa_node: int | None = None
+    iommu_group: int | None = None
+    num_vfs: int = 0
+    vf_offset: int | None = None
+    vf_stride: int | None = None
+    problems: list[tuple[int, str]] = field(default_factory=list)  # (line, message) for values no device has
+
+
+def parse_records(lines: list[str]) -> list[Record]:
+    """Every ``lspci -vvv`` block in ``lines`` (other text, e.g. shell prompts or markdown, is skipped)."""
+    records: list[Record] = []
+    current: Record | None = None
+    for number, raw in enumerate(lines, start=1):
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            current = None
+            continue
+        if line[0] not in " \t":
+            header = HEADER.match(line)
+            current = _start(header, number) if header else None
+            if current is not None:
+                records.append(current)
+            continue
+        if current is not None:
+            _detail(current, line.strip(), number)
+    return records
+
+
+def _start(match: re.Match, number: int) -> Record | None:
+    try:
+        bdf = BDF.parse(match["bdf"])
+    except ValueError:
+        return None
+    rec = Record(bdf=bdf, line=number, class_name=match["cls"].strip())
+    desc = match["desc"]
+    rev = _REV.search(desc)
+    prog_if = _PROG_IF.search(desc)
+    desc = _PROG_IF.sub("", _REV.sub("", desc)).strip()
+    ids = _IDS.search(desc)
+    if ids:
+        rec.vendor_id, rec.device_id = int(ids[1], 16), int(ids[2], 16)
+        desc = desc[: ids.start()].strip()
+    else:
+        rec.vendor_id, rec.device_id = vendor_and_device(desc)
+    rec.product = desc or None
+    rec.revision = int(rev[1], 16) if rev else None
+    code = int(match["code"], 16) if match["code"] else _class_from_name(rec.class_name)
+    if code is not None:
+        rec.class_code = (code << 8) | (int(prog_if[1], 16) if prog_if else 0)
+    return rec
+
+
+def _class_from_name(name: str) -> int | None:
+    number = _CLASS_NUMBER.match(name)
+    return int(number[1], 16) if number else CLASS_CODES.get(name)
+
+
+def vendor_and_device(name: str) -> tuple[int | None, int | None]:
+    """Vendor from a known vendor name; device from lspci's ``Device 14a4`` for devices pci.ids does not know."""
+    vendor = next((vid for vname, vid in VENDOR_IDS.items() if name.startswith(vname + " ")), None)
+    number = _DEVICE_NUMBER.search(name)
+    return vendor, (int(number[1], 16) if number and vendor is not None else None)
+
+
+def _detail(rec: Record, text: str, number: int) -> None:  # noqa: C901 — one regex per line shape
+    if text.startswith("Capabilities:"):
+        if "<access denied>" in text:
+            rec.denied = True
+            return
+        if _CAPABILITY.match(text):
+            rec.capabilities = True
+        express = _EXPRESS.match(text)
+        if express:
+            rec.port_type = express[1].strip()
+        elif _ACS_HEADER.match(text):
+            rec.acs_seen = True
+        return
+    if m := _SUBSYSTEM.match(text):
+        ids = _IDS.search(m[1])
+        if ids:
+            rec.subsystem_vendor_id, rec.subsystem_device_id = int(ids[1], 16), int(ids[2], 16)
+        else:
+            rec.subsystem_vendor_id, rec.subsystem_device_id = vendor_and_device(m[1])
+    elif m := _NUMA.match(text):
+        node = int(m[1])
+        if not -1 <= node < 4096:
+            rec.problems.append((number, f"NUMA node {node} is out of range"))
+        rec.numa_node = node if node >= 0 else None
+    elif m := _IOMMU_GROUP.match(text):
+        rec.iommu_group = int(m[1])
+    elif m := _BUS.match(text):
+        rec.secondary, rec.subordinate = int(m[2], 16), int(m[3], 16)
+    elif m := _LNKCAP.match(text):
+        rec.link_cap = (_gen(m[1], rec, number), _width(m[2], rec, number))
+    elif m := _LNKSTA.match(text):
+        rec.link_sta = (_gen(m[1], rec, number), _width(m[2], rec, number))
+    elif m := _PAYLOAD.match(text):
+        rec.mps, rec.mrrs = _payload(m[1], rec, number), _payload(m[2], rec, number)
+    elif m := _ACS_LINE.match(text):
+        value = 0
+        for token in m[2].split():
+            name, sign = token[:-1], token[-1:]
+            if sign == "+" and name in ACS_BIT_NAMES:
+                value |= ACS_BIT_NAMES[name]
+        rec.acs_seen = True
+        if m[1] == "Cap":
+            rec.acs_cap = value
+        else:
+            rec.acs_ctrl = value
+    elif m := _DRIVER.match(text):
+        rec.driver = m[1]
+    else:
+        if m := _VF_COUNT.search(text):
+            rec.num_vfs = int(m[1])
+        if m := _VF_LAYOUT.search(text):
+            rec.vf_offset, rec.vf_stride = int(m[1]), int(m[2])
+
+
+def _gen(text: str, rec: Record, number: int) -> int | None:
+    if text.lower() == "unknown":
+        return None
+    rate = re.fullmatch(r"(\d+(?:\.\d+)?)GT/s", text)
+    if rate:
+        try:
+            return gen_from_rate(float(rate[1]))
+        except ValueError:
+            pass
+    rec.problems.append((number, f"link speed {text} is not a PCIe rate"))
+    return None
+
+
+def _width(text: str, rec: Record, number: int) -> int | None:
+    width = int(text)
+    if width == 0:
+        return None  # x0: the link is down
+    if width not in LINK_WIDTHS:
+        rec.problems.append((number, f"link width x{width} is not a PCIe width"))
+        return None
+    return width
+
+
+def _payload(text: str, rec: Record, number: int) -> int | None:
+    size = int(text)
+    if size not in PAYLOAD_SIZES:
+        rec.problems.append((number, f"payload size {size} bytes is not a PCIe value"))
+        return None
+    return size

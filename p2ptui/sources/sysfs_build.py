@@ -1,0 +1,246 @@
+"""Turn what was read from sysfs into model devices: kinds, links, ACS state, names; then the Fabric.
+
+Bridge kinds come from the PCIe capability's Device/Port Type, corrected as the kernel's set_pcie_port_type()
+does for ports that misreport it; without a readable capability they follow from the position in the tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import Diagnostic, InputError, Location
+from ..fabric import acs as acsbits
+from ..fabric.acs import ACS_NONE, ACS_UNKNOWN, Acs, AcsSource
+from ..fabric.bdf import BDF
+from ..fabric.checks import LINK_WIDTHS
+from ..fabric.kinds import DeviceKind, bridge_kind_for_position, endpoint_kind_from_class
+from ..fabric.model import Device, Fabric, FabricError, Host, Link, RootBus
+from ..fabric.naming import default_names, unique_name
+from . import pci_config as pc
+from .sysfs_device import Problems, RawDevice
+
+PORT_KINDS = {
+    pc.TYPE_ROOT_PORT: DeviceKind.ROOT_PORT,
+    pc.TYPE_UPSTREAM: DeviceKind.SWITCH_UPSTREAM,
+    pc.TYPE_DOWNSTREAM: DeviceKind.SWITCH_DOWNSTREAM,
+    pc.TYPE_PCIE_TO_PCI: DeviceKind.PCI_BRIDGE,
+    pc.TYPE_PCI_TO_PCIE: DeviceKind.PCI_BRIDGE,
+}
+# The kernel's pcie_downstream_port(): ports whose secondary side is a PCIe link going down.
+DOWNSTREAM_SIDE = {pc.TYPE_ROOT_PORT, pc.TYPE_DOWNSTREAM, pc.TYPE_PCI_TO_PCIE}
+BRIDGE_CLASSES = {0x0604, 0x0609}  # PCI-to-PCI and semi-transparent PCI-to-PCI bridges
+HOST_BRIDGE_CLASS = 0x0600
+ACS_UNKNOWN_NOTE = "ACS state unknown for {n} of {total} functions: {why}; run as root or load `lspci -vvv` output"
+WHY_SHORT_READ = "the kernel shows only {size} bytes of config space to non-root users"
+WHY_SHORT_FILE = "their config files hold only {size} bytes (snapshots keep the 64-byte header)"
+
+
+@dataclass
+class Tally:
+    """Counts behind the notes, so each kind of gap is said once."""
+
+    acs_unknown: int = 0
+    no_config: int = 0
+    acs_unknown_size: int = 0
+    short_read: bool = False
+    no_ext_space: int = 0
+    positional: list[BDF] = field(default_factory=list)
+    corrected: list[str] = field(default_factory=list)
+
+
+def build_fabric(
+    raws: list[RawDevice],
+    root_buses: dict[tuple[int, int], str],
+    class_names: dict[BDF, str],
+    host: Host,
+    problems: Problems,
+    name: str,
+    description: str,
+    notes: list[str],
+) -> Fabric:
+    """Raws must list parents before children (sysfs_tree's order)."""
+    tally = Tally()
+    kinds: dict[BDF, DeviceKind] = {}
+    port_types: dict[BDF, int | None] = {}
+    for raw in raws:
+        parent = raw.found.parent
+        kind, port_type = _kind(raw, kinds.get(parent) if parent else None, port_types.get(parent), problems, tally)
+        kinds[raw.found.bdf] = kind
+        port_types[raw.found.bdf] = port_type
+    names = _names(raws, kinds, class_names)
+    devices = [
+        Device(
+            bdf=raw.found.bdf,
+            kind=kinds[raw.found.bdf],
+            name=names[raw.found.bdf],
+            parent=raw.found.parent,
+            vendor_id=_first(raw.vendor_id, raw.config and raw.config.vendor_id),
+            device_id=_first(raw.device_id, raw.config and raw.config.device_id),
+            class_code=_first(raw.class_code, raw.config and raw.config.class_code),
+            subsystem_vendor_id=raw.subsystem_vendor_id,
+            subsystem_device_id=raw.subsystem_device_id,
+            revision=_first(raw.revision, raw.config and raw.config.revision),
+            driver=raw.driver,
+            numa_node=raw.numa_node,
+            iommu_group=raw.iommu_group,
+            link=_link(raw, kinds[raw.found.bdf], problems),
+            acs=_acs(raw, tally),
+            physfn=raw.physfn,
+            pool=raw.pool,
+        )
+        for raw in raws
+    ]
+    buses = []
+    for (domain, bus), rel in sorted(root_buses.items()):
+        numa = next((d.numa_node for d in devices if d.parent is None and d.bdf.bus_id == (domain, bus)
+                     and d.numa_node is not None), None)  # fmt: skip
+        buses.append(RootBus(domain, bus, host_bridge=rel.rsplit("/", 1)[-1], numa_node=numa))
+    if problems.errors:
+        raise InputError(problems.errors)
+    all_notes = notes + _tally_notes(tally, len(devices))
+    try:
+        return Fabric(name, tuple(buses), tuple(devices), host, description, tuple(all_notes))
+    except FabricError as exc:
+        diagnostics = []
+        for p in exc.problems:
+            where = Location(problems.files.show(raws[p.index].found.rel)) if p.index is not None else None
+            diagnostics.append(Diagnostic(p.message, where, p.hint))
+        raise InputError(diagnostics) from None
+
+
+def _first(a: int | None, b: int | None) -> int | None:
+    return a if a is not None else b
+
+
+def _kind(
+    raw: RawDevice, parent_kind: DeviceKind | None, parent_type: int | None, problems: Problems, tally: Tally
+) -> tuple[DeviceKind, int | None]:
+    cfg = raw.config
+    class_code = _first(raw.class_code, cfg.class_code if cfg else None)
+    pcie = cfg.pcie if cfg else None
+    port_type = pcie.port_type if pcie else None
+    if raw.physfn is not None:
+        return endpoint_kind_from_class(class_code), port_type
+    header = cfg.header_type if cfg else None
+    class16 = class_code >> 8 if class_code is not None else None
+    if header == 0 and raw.found.children:
+        problems.error(f"{raw.found.rel}/config", "functions sit below this one, but its config header is not a bridge's")
+    is_bridge = header in (1, 2) or raw.found.children > 0 or (header is None and class16 in BRIDGE_CLASSES)
+    if not is_bridge:
+        if class16 == HOST_BRIDGE_CLASS:
+            # A host bridge function below a bridge is some other device wearing the class (NTB, emulation).
+            return (DeviceKind.HOST_BRIDGE if raw.found.parent is None else DeviceKind.OTHER), port_type
+        return endpoint_kind_from_class(class_code), port_type
+    if port_type == pc.TYPE_DOWNSTREAM and parent_type in DOWNSTREAM_SIDE:
+        port_type = pc.TYPE_UPSTREAM
+        tally.corrected.append(f"{raw.found.bdf} claims to be a downstream port but acts as upstream")
+    elif port_type == pc.TYPE_UPSTREAM and parent_type == pc.TYPE_UPSTREAM:
+        port_type = pc.TYPE_DOWNSTREAM
+        tally.corrected.append(f"{raw.found.bdf} claims to be an upstream port but acts as downstream")
+    kind = PORT_KINDS.get(port_type) if port_type is not None else None
+    if kind is not None:
+        return kind, port_type
+    if header == 2 or (cfg is not None and cfg.caps_known and pcie is None):
+        return DeviceKind.PCI_BRIDGE, port_type  # conventional PCI (or CardBus): no PCIe port type to have
+    tally.positional.append(raw.found.bdf)
+    return bridge_kind_for_position(parent_kind), port_type
+
+
+def _link(raw: RawDevice, kind: DeviceKind, problems: Problems) -> Link | None:
+    if kind is DeviceKind.HOST_BRIDGE or raw.physfn is not None:
+        return None  # VFs share their PF's link; their own link registers are reserved
+    pcie = raw.config.pcie if raw.config else None
+    gen, width, max_gen, max_width = raw.gen, raw.width, raw.max_gen, raw.max_width
+    mps = mrrs = None
+    if pcie is not None:
+        where = f"{raw.found.rel}/config"
+        if pcie.port_type not in pc.LINKLESS_TYPES:
+            gen = _first(gen, _speed_code(pcie.speed, where, "Link Status", problems))
+            max_gen = _first(max_gen, _speed_code(pcie.max_speed, where, "Link Capabilities", problems))
+            width = _first(width, _width_code(pcie.width, where, "Link Status", problems))
+            max_width = _first(max_width, _width_code(pcie.max_width, where, "Link Capabilities", problems))
+        if pcie.mps_code > 5 or pcie.mrrs_code > 5:
+            problems.error(where, f"Device Control holds a reserved MPS/MRRS encoding ({pcie.mps_code}/{pcie.mrrs_code})")
+        else:
+            mps, mrrs = pcie.mps, pcie.mrrs
+    if (gen, width, max_gen, max_width, mps, mrrs) == (None,) * 6:
+        return None
+    return Link(gen=gen, width=width, max_gen=max_gen, max_width=max_width, mps=mps, mrrs=mrrs)
+
+
+def _speed_code(code: int, where: str, register: str, problems: Problems) -> int | None:
+    if code == 0:
+        return None
+    if code > 7:
+        problems.error(where, f"{register} speed code {code} is not a PCIe link speed")
+        return None
+    return code  # codes 1..7 are 2.5 GT/s (gen1) .. 128 GT/s (gen7)
+
+
+def _width_code(width: int, where: str, register: str, problems: Problems) -> int | None:
+    if width == 0:
+        return None
+    if width not in LINK_WIDTHS:
+        problems.error(where, f"{register} width x{width} is not a PCIe link width")
+        return None
+    return width
+
+
+def _acs(raw: RawDevice, tally: Tally) -> Acs:
+    cfg = raw.config
+    if cfg is None:
+        tally.no_config += 1
+        return ACS_UNKNOWN
+    if cfg.length < pc.STANDARD_BYTES or (not cfg.caps_known and not cfg.ext_known):
+        tally.acs_unknown += 1
+        tally.acs_unknown_size = cfg.length
+        tally.short_read = tally.short_read or raw.config_short_read
+        return ACS_UNKNOWN
+    if cfg.ext_known:
+        if cfg.acs is None:
+            return ACS_NONE
+        # Bits 7 and up are the egress vector size (cap) and newer controls the model does not use.
+        return Acs(AcsSource.HARDWARE, cap=cfg.acs.cap & acsbits.ALL_BITS, ctrl=cfg.acs.ctrl & acsbits.ALL_BITS)
+    if cfg.pcie is not None:
+        tally.no_ext_space += 1  # 256 bytes from a PCIe function: the kernel cannot reach ACS either
+    return ACS_NONE
+
+
+def _names(raws: list[RawDevice], kinds: dict[BDF, DeviceKind], class_names: dict[BDF, str]) -> dict[BDF, str]:
+    names: dict[BDF, str] = {}
+    used: set[str] = set()
+    for raw in sorted(raws, key=lambda r: r.found.bdf):
+        wanted = class_names.get(raw.found.bdf)
+        if wanted:
+            names[raw.found.bdf] = unique_name(wanted, used)
+    rest = sorted(raw.found.bdf for raw in raws if raw.found.bdf not in names)
+    for bdf, fresh in zip(rest, default_names([kinds[b] for b in rest], used)):
+        names[bdf] = fresh
+    return names
+
+
+def _tally_notes(tally: Tally, total: int) -> list[str]:
+    notes = []
+    if tally.acs_unknown:
+        why = (WHY_SHORT_READ if tally.short_read else WHY_SHORT_FILE).format(size=tally.acs_unknown_size)
+        notes.append(ACS_UNKNOWN_NOTE.format(n=tally.acs_unknown, total=total, why=why))
+    if tally.no_config:
+        notes.append(
+            f"ACS state and PCIe port types unknown for {tally.no_config} function{'s' if tally.no_config != 1 else ''} "
+            "without a readable config file"
+        )
+    if tally.no_ext_space:
+        notes.append(
+            f"{tally.no_ext_space} PCIe functions expose only 256 bytes of config space (no extended space: "
+            "pci=nommconf or no ECAM); like the kernel, they are treated as having no ACS capability"
+        )
+    if tally.positional:
+        positional = sorted(tally.positional)
+        shown = ", ".join(str(b) for b in positional[:5]) + (" ..." if len(tally.positional) > 5 else "")
+        notes.append(
+            f"{len(tally.positional)} bridges have no readable PCIe capability; their port type (root, switch "
+            f"upstream/downstream) is inferred from their position in the tree: {shown}"
+        )
+    for line in tally.corrected:
+        notes.append(f"port type corrected as the kernel does: {line}")
+    return notes

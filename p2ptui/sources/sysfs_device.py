@@ -1,0 +1,243 @@
+"""Read one PCI function's sysfs attributes: IDs, driver, NUMA node, IOMMU group, link, SR-IOV, p2pmem, config.
+
+Files that cannot be read are skipped and listed (a non-root user, an unplugged device); files that read as
+nonsense are errors naming the file, because a value no kernel prints means the input is broken.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..errors import Diagnostic, Location
+from ..fabric.bdf import BDF
+from ..fabric.checks import LINK_WIDTHS, MAX_POOL_BYTES
+from ..fabric.model import P2PPool
+from ..fabric.pcie import gen_from_rate
+from .pci_config import ConfigSpace, parse_config
+from .sysfs_files import Kind, SysfsFiles
+from .sysfs_tree import FoundDevice, parse_bdf_dir
+
+_SPEED_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*GT/s")
+_HEX_RE = re.compile(r"^(?:0x)?[0-9a-fA-F]+$")
+CONFIG_READ = 4096
+# What a function directory holds, for directories that cannot be listed but whose files may still be readable.
+EXPECTED_ENTRIES: dict[str, Kind] = {
+    **{name: Kind.FILE for name in (
+        "vendor", "device", "class", "revision", "subsystem_vendor", "subsystem_device", "numa_node",
+        "current_link_speed", "current_link_width", "max_link_speed", "max_link_width", "config",
+    )},
+    **{name: Kind.LINK for name in ("driver", "iommu_group", "physfn")},
+    "p2pmem": Kind.DIR,
+}  # fmt: skip
+
+
+@dataclass
+class Problems:
+    """Errors (bad values) and skipped items (unreadable files) collected over a whole scan."""
+
+    files: SysfsFiles
+    errors: list[Diagnostic] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def error(self, rel: str, message: str, hint: str = "") -> None:
+        self.errors.append(Diagnostic(message, Location(self.files.show(rel)), hint))
+
+    def skip(self, rel: str, exc: OSError) -> None:
+        self.skipped.append(f"{self.files.show(rel)}: {exc.strerror or exc}")
+
+
+@dataclass
+class RawDevice:
+    """A function's attributes as read, before kinds and names are decided."""
+
+    found: FoundDevice
+    vendor_id: int | None = None
+    device_id: int | None = None
+    class_code: int | None = None
+    revision: int | None = None
+    subsystem_vendor_id: int | None = None
+    subsystem_device_id: int | None = None
+    driver: str | None = None
+    numa_node: int | None = None
+    iommu_group: int | None = None
+    gen: int | None = None
+    width: int | None = None
+    max_gen: int | None = None
+    max_width: int | None = None
+    physfn: BDF | None = None
+    pool: P2PPool | None = None
+    config: ConfigSpace | None = None
+    config_short_read: bool = False  # fewer bytes than the file declares: the kernel withheld them (not root)
+
+
+def read_device(files: SysfsFiles, found: FoundDevice, problems: Problems) -> RawDevice:
+    raw = RawDevice(found)
+    rel = found.rel
+    probing = found.entries is None  # unlistable: try the usual names, and absence is no news
+    entries = EXPECTED_ENTRIES if found.entries is None else found.entries
+
+    def skip(path: str, exc: OSError) -> None:
+        if not (probing and isinstance(exc, FileNotFoundError)):
+            problems.skip(path, exc)
+
+    def text(name: str) -> str | None:
+        if entries.get(name) is not Kind.FILE:
+            return None
+        path = f"{rel}/{name}"
+        try:
+            data = files.read(path, 256)
+        except OSError as exc:
+            skip(path, exc)
+            return None
+        try:
+            return data.decode("ascii").strip()
+        except UnicodeDecodeError:
+            problems.error(path, "not a text attribute (binary bytes)")
+            return None
+
+    def hex_value(name: str, top: int, what: str) -> int | None:
+        value = text(name)
+        if value is None:
+            return None
+        if not _HEX_RE.match(value) or int(value, 16) > top:
+            problems.error(f"{rel}/{name}", f"{what} {value[:40]!r} is not a hex number up to {top:#x}")
+            return None
+        return int(value, 16)
+
+    def link_name(name: str) -> str | None:
+        if entries.get(name) is not Kind.LINK:
+            return None
+        try:
+            return posixpath.basename(files.readlink(f"{rel}/{name}").rstrip("/"))
+        except OSError as exc:
+            skip(f"{rel}/{name}", exc)
+            return None
+
+    raw.vendor_id = hex_value("vendor", 0xFFFF, "vendor id")
+    raw.device_id = hex_value("device", 0xFFFF, "device id")
+    raw.class_code = hex_value("class", 0xFFFFFF, "class code")
+    raw.revision = hex_value("revision", 0xFF, "revision")
+    raw.subsystem_vendor_id = hex_value("subsystem_vendor", 0xFFFF, "subsystem vendor id")
+    raw.subsystem_device_id = hex_value("subsystem_device", 0xFFFF, "subsystem device id")
+    raw.driver = link_name("driver")
+    raw.numa_node = _numa(text("numa_node"), f"{rel}/numa_node", problems)
+    group = link_name("iommu_group")
+    if group is not None:
+        if group.isdigit() and int(group) < 1 << 31:
+            raw.iommu_group = int(group)
+        else:
+            problems.error(f"{rel}/iommu_group", f"IOMMU group link names {group[:40]!r}, not a group number")
+    raw.gen = _gen(text("current_link_speed"), f"{rel}/current_link_speed", problems)
+    raw.max_gen = _gen(text("max_link_speed"), f"{rel}/max_link_speed", problems)
+    raw.width = _width(text("current_link_width"), f"{rel}/current_link_width", problems)
+    raw.max_width = _width(text("max_link_width"), f"{rel}/max_link_width", problems)
+    pf = link_name("physfn")
+    if pf is not None:
+        raw.physfn = parse_bdf_dir(pf)
+        if raw.physfn is None:
+            problems.error(f"{rel}/physfn", f"physfn link names {pf[:40]!r}, not a PCI function")
+    if entries.get("p2pmem") is Kind.DIR and (not probing or files.kind(f"{rel}/p2pmem") is Kind.DIR):
+        raw.pool = _pool(files, f"{rel}/p2pmem", problems)
+    if entries.get("config") is Kind.FILE:
+        _read_config(files, raw, problems, skip)
+    return raw
+
+
+def _read_config(files: SysfsFiles, raw: RawDevice, problems: Problems, skip: Callable[[str, OSError], None]) -> None:
+    path = f"{raw.found.rel}/config"
+    try:
+        data = files.read(path, CONFIG_READ)
+    except OSError as exc:
+        skip(path, exc)
+        return
+    declared = files.declared_size(path)
+    raw.config_short_read = declared is not None and len(data) < min(declared, CONFIG_READ)
+    config = parse_config(data)
+    if config.no_answer:
+        problems.skipped.append(f"{files.show(path)}: reads all ones (the function did not answer); config ignored")
+        return
+    raw.config = config
+    for problem in raw.config.problems:
+        problems.error(path, f"malformed config space: {problem}")
+
+
+def _numa(value: str | None, rel: str, problems: Problems) -> int | None:
+    if value is None:
+        return None
+    try:
+        node = int(value)
+    except ValueError:
+        problems.error(rel, f"NUMA node {value[:40]!r} is not a number")
+        return None
+    if node == -1:
+        return None  # the kernel's "no affinity / unknown"
+    if not 0 <= node < 4096:
+        problems.error(rel, f"NUMA node {node} is out of range", "the kernel supports at most 4096 nodes")
+        return None
+    return node
+
+
+def _gen(value: str | None, rel: str, problems: Problems) -> int | None:
+    if value is None or value.lower().startswith("unknown"):
+        return None
+    m = _SPEED_RE.match(value)
+    if not m:
+        problems.error(rel, f"link speed {value[:40]!r} is not of the form '8.0 GT/s PCIe'")
+        return None
+    try:
+        return gen_from_rate(float(m[1]))
+    except ValueError:
+        problems.error(rel, f"{m[1]} GT/s is not a PCIe link rate", "known: 2.5, 5, 8, 16, 32, 64, 128 GT/s")
+        return None
+
+
+def _width(value: str | None, rel: str, problems: Problems) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit():
+        problems.error(rel, f"link width {value[:40]!r} is not a number")
+        return None
+    width = int(value)
+    if width == 0:
+        return None  # link down or not trained
+    if width not in LINK_WIDTHS:
+        problems.error(rel, f"link width x{width} is not a PCIe width", f"one of {', '.join(map(str, LINK_WIDTHS))}")
+        return None
+    return width
+
+
+def _pool(files: SysfsFiles, rel: str, problems: Problems) -> P2PPool | None:
+    values: dict[str, int] = {}
+    try:
+        entries = dict(files.entries(rel))
+    except OSError as exc:
+        problems.skip(rel, exc)
+        return None
+    for name in ("size", "available", "published"):
+        if entries.get(name) is not Kind.FILE:
+            problems.skipped.append(f"{files.show(rel)}: no '{name}' file; P2P pool ignored")
+            return None
+        path = f"{rel}/{name}"
+        try:
+            text = files.read(path, 64).decode("ascii", "replace").strip()
+        except OSError as exc:
+            problems.skip(path, exc)
+            return None
+        if not text.isdigit():
+            problems.error(path, f"{text[:40]!r} is not a decimal number")
+            return None
+        values[name] = int(text)
+    size, available = values["size"], values["available"]
+    if size > MAX_POOL_BYTES:
+        problems.error(f"{rel}/size", f"P2P pool of {size} bytes is absurd", "more than 64 TiB")
+        return None
+    if available > size:
+        problems.error(f"{rel}/available", f"{available} bytes available but the pool has only {size}")
+        return None
+    if values["published"] not in (0, 1):
+        problems.error(f"{rel}/published", f"published is {values['published']}, expected 0 or 1")
+        return None
+    return P2PPool(size, available, published=values["published"] == 1, allocate="allocate" in entries)

@@ -1,0 +1,190 @@
+"""Host facts and device names from the same root as the PCI tree: procfs for the CPU and kernel, sysfs classes
+for the IOMMU and for the names people know devices by (nvme0, eth0, mlx5_0)."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass, field
+
+from ..fabric.bdf import BDF
+from ..fabric.model import Host, IommuMode
+from .sysfs_files import Kind, SysfsFiles
+from .sysfs_tree import parse_bdf_dir
+
+CPU_VENDORS = {
+    "GenuineIntel": "intel",
+    "AuthenticAMD": "amd",
+    "HygonGenuine": "hygon",
+    "CentaurHauls": "centaur",
+    "Shanghai": "zhaoxin",
+}
+HWLOC_INFO = "proc/hwloc-nofile-info"  # hwloc-gather-topology's record of uname
+# Where names come from, most specific first: a function keeps the first name found.
+NAME_CLASSES = ("nvme", "net", "infiniband")
+MAX_GROUPS_CHECKED = 64  # groups of one boot share the default domain type; a sample says it
+
+
+@dataclass
+class HostFacts:
+    host: Host
+    notes: list[str] = field(default_factory=list)
+    hostname: str | None = None
+
+
+def read_host(files: SysfsFiles, live: bool, any_iommu_group: bool) -> HostFacts:
+    notes: list[str] = []
+    cpu = _cpuinfo(_text(files, "proc/cpuinfo", 64 << 10))
+    info = _hwloc_info(_text(files, HWLOC_INFO, 4096))
+    kernel = _kernel(files, info)
+    arch = info.get("Architecture")
+    hostname = info.get("HostName")
+    if live:
+        uname = os.uname()
+        kernel = kernel or uname.release
+        arch = arch or uname.machine
+        hostname = hostname or uname.nodename
+    cmdline = _text(files, "proc/cmdline", 64 << 10)
+    if cpu.get("vendor") is None:
+        notes.append("CPU vendor unknown (no readable proc/cpuinfo): the AMD rule of the P2P verdict cannot apply")
+    if kernel is None:
+        notes.append("kernel version unknown (no proc/version or proc/sys/kernel/osrelease)")
+    if cmdline is None:
+        notes.append("kernel command line unknown (no proc/cmdline): ACS and IOMMU options cannot be taken into account")
+    iommu, iommu_note = _iommu(files, cmdline or "", any_iommu_group)
+    if iommu_note:
+        notes.append(iommu_note)
+    host = Host(
+        cpu_vendor=cpu.get("vendor"),
+        cpu_family=cpu.get("family"),
+        cpu_model=cpu.get("model"),
+        arch=arch or ("x86_64" if cpu.get("vendor") in ("intel", "amd", "hygon") else Host().arch),
+        kernel=kernel,
+        cmdline=" ".join((cmdline or "").split()),
+        iommu=iommu,
+    )
+    return HostFacts(host, notes, hostname)
+
+
+def class_names(files: SysfsFiles) -> dict[BDF, str]:
+    """Names from /sys/class/{nvme,net,infiniband}: each entry links into the function's directory."""
+    names: dict[BDF, str] = {}
+    for cls in NAME_CLASSES:
+        try:
+            listing = sorted(files.entries(f"sys/class/{cls}"))
+        except OSError:
+            continue
+        for name, kind in listing:
+            if kind is not Kind.LINK:
+                continue
+            try:
+                target = files.readlink(f"sys/class/{cls}/{name}")
+            except OSError:
+                continue
+            bdf = _last_bdf(target)
+            if bdf is not None and bdf not in names:
+                names[bdf] = name
+    return names
+
+
+def _last_bdf(path: str) -> BDF | None:
+    """The function a class device hangs under: the last PCI address in its path (virtio0/net/eth0 sits below)."""
+    for part in reversed(posixpath.normpath(path).split("/")):
+        bdf = parse_bdf_dir(part)
+        if bdf is not None:
+            return bdf
+    return None
+
+
+def _text(files: SysfsFiles, rel: str, limit: int) -> str | None:
+    try:
+        return files.read(rel, limit).decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
+def _cpuinfo(text: str | None) -> dict:
+    """Vendor, family and model name of the first processor (all processors of a machine match)."""
+    out: dict = {}
+    if not text:
+        return out
+    for line in text.splitlines():
+        if not line.strip():
+            if out:
+                break
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key, value = key.strip(), value.strip()
+        if key == "vendor_id" and "vendor" not in out:
+            out["vendor"] = CPU_VENDORS.get(value, value.lower() or None)
+        elif key == "cpu family" and value.isdigit():
+            out["family"] = int(value)
+        elif key == "model name" and value:
+            out["model"] = value
+    return out
+
+
+def _hwloc_info(text: str | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _kernel(files: SysfsFiles, info: dict[str, str]) -> str | None:
+    release = _text(files, "proc/sys/kernel/osrelease", 256)
+    if release and release.strip():
+        return release.strip()
+    version = _text(files, "proc/version", 4096)
+    if version:
+        words = version.split()
+        if len(words) >= 3 and words[:2] == ["Linux", "version"]:
+            return words[2]
+    return info.get("OSRelease") or None
+
+
+def _iommu(files: SysfsFiles, cmdline: str, any_iommu_group: bool) -> tuple[IommuMode, str | None]:
+    """Whether an IOMMU translates DMA: present units from sys/class/iommu, the mode from the groups' domain type."""
+    try:
+        units = [name for name, _ in files.entries("sys/class/iommu")]
+    except OSError:
+        units = None
+    if units is None and not any_iommu_group:
+        return IommuMode.UNKNOWN, "IOMMU state unknown: this root has no sys/class/iommu"
+    if not units and not any_iommu_group:
+        return IommuMode.OFF, None
+    types = _group_types(files)
+    if types & {"DMA", "DMA-FQ"}:
+        return IommuMode.TRANSLATED, None
+    if types == {"identity"}:
+        return IommuMode.PASSTHROUGH, None
+    words = cmdline.split()
+    if "iommu=pt" in words or "iommu.passthrough=1" in words:
+        return IommuMode.PASSTHROUGH, None
+    return IommuMode.UNKNOWN, (
+        "IOMMU present but its mode is unknown (no readable sys/kernel/iommu_groups/*/type): "
+        "translated and passthrough treat P2P differently"
+    )
+
+
+def _group_types(files: SysfsFiles) -> set[str]:
+    types: set[str] = set()
+    try:
+        groups = files.entries("sys/kernel/iommu_groups")
+    except OSError:
+        return types
+    checked = 0
+    for name, kind in groups:
+        if kind is not Kind.DIR:
+            continue
+        checked += 1
+        text = _text(files, f"sys/kernel/iommu_groups/{name}/type", 64)
+        if text and text.strip():
+            types.add(text.strip())
+        if len(types) > 1 or checked >= MAX_GROUPS_CHECKED:
+            break
+    return types

@@ -1,0 +1,77 @@
+"""Reading XML topology files (hwloc, NCCL) into ElementTree elements that remember their line.
+
+ElementTree's own parse keeps no positions, yet a bad attribute deep in a 5 MB file is only useful to a user with
+its line number. So the tree is built with ElementTree's TreeBuilder fed by the same expat parser ElementTree
+uses, recording where each element starts.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.parsers import expat
+
+from ..errors import Diagnostic, InputError, Location
+
+_XML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<")
+
+
+def read_input(path: Path) -> bytes:
+    """The file's bytes; an InputError (never OSError) when it cannot be read."""
+    try:
+        return path.read_bytes()
+    except IsADirectoryError:
+        raise InputError(Diagnostic("is a directory, not a file", Location(str(path)))) from None
+    except OSError as exc:
+        raise InputError(Diagnostic(f"cannot read: {exc.strerror or exc}", Location(str(path)))) from None
+
+
+def looks_like_xml(head: bytes) -> bool:
+    return _XML_START.match(head) is not None
+
+
+def root_tag(head: bytes) -> str | None:
+    """The name of the first element in ``head`` (after the XML declaration, DOCTYPE and comments)."""
+    text = re.sub(rb"<!--.*?-->|<\?.*?\?>|<!DOCTYPE[^>]*>", b"", head, flags=re.S)
+    match = re.match(rb"\s*<([A-Za-z_][\w.-]*)", text)
+    return match[1].decode("ascii") if match else None
+
+
+@dataclass
+class XmlDocument:
+    path: str
+    root: ET.Element
+    _positions: dict[int, tuple[int, int]] = field(repr=False)
+
+    def where(self, elem: ET.Element | None) -> Location:
+        """Where ``elem`` starts in the file (1-based line and column), or just the file."""
+        if elem is None:
+            return Location(self.path)
+        line, column = self._positions.get(id(elem), (None, None))
+        return Location(self.path, line, column)
+
+    def error(self, elem: ET.Element | None, message: str, hint: str = "") -> InputError:
+        return InputError(Diagnostic(message, self.where(elem), hint))
+
+
+def parse_xml(path: Path, data: bytes) -> XmlDocument:
+    """Parse ``data`` (the bytes of ``path``); malformed or truncated XML is an InputError at the parser's position."""
+    builder = ET.TreeBuilder()
+    parser = expat.ParserCreate()
+    positions: dict[int, tuple[int, int]] = {}
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        elem = builder.start(tag, attrs)
+        positions[id(elem)] = (parser.CurrentLineNumber, parser.CurrentColumnNumber + 1)
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = builder.end
+    # Text content is not needed by any topology reader (attributes carry everything), so it is not collected.
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as exc:
+        where = Location(str(path), exc.lineno, exc.offset + 1)
+        raise InputError(Diagnostic(f"malformed XML: {expat.ErrorString(exc.code)}", where)) from None
+    return XmlDocument(str(path), builder.close(), positions)

@@ -1,0 +1,96 @@
+"""The Textual application: a client of the core (fabric, sources, verdict, gate, engine) like the CLI.
+
+Built through ``make_app`` everywhere (``p2ptui``, ``p2ptui demo``, ``p2ptui screenshot``, the tests), with the clock,
+the live scan and the meter timer injected, so tests and screenshots run on seeded data and a virtual clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+
+from ..fabric.model import Fabric
+from .live import LiveScan, default_live_scan
+from .screens.fabric import FabricScreen
+from .screens.help import HelpScreen
+from .screens.launcher import LauncherScreen
+
+# The themes ctrl+t cycles through; every built-in theme works (ctrl+p → Theme lists them all).
+THEME_CYCLE = ["textual-dark", "textual-light", "nord", "gruvbox", "tokyo-night", "solarized-light"]
+AUTO = "auto"
+
+
+@dataclass
+class TuiOptions:
+    theme: str = "textual-dark"
+    animations: bool = True
+    # "auto": this machine's sysfs when the source exists; None: no live scan (tests, screenshots).
+    live_scan: LiveScan | str | None = AUTO
+    clock: Callable[[], float] = time.monotonic  # drives meters and ETAs; tests pass a virtual clock
+    meter_hz: float = 4.0
+    auto_tick: bool = True  # False: meters move only when tick() is called (tests, screenshots)
+    seed: int | None = None  # provider ties are broken at random, as the kernel does; seeded in tests
+    extra: dict = field(default_factory=dict)
+
+
+class P2PApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "p2ptui"
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="help", tooltip="Every key and what the tree's marks mean"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Leave p2ptui"),
+        Binding("ctrl+t", "next_theme", "Theme", id="theme", show=False, tooltip="Cycle through a few themes"),
+    ]
+
+    expert: reactive[bool] = reactive(False, bindings=True)
+
+    def __init__(self, fabric: Fabric | None = None, options: TuiOptions | None = None) -> None:
+        super().__init__()
+        self.options = options or TuiOptions()
+        self.initial_fabric = fabric
+        if self.options.live_scan == AUTO:
+            self.live_scan, self.live_scan_reason = default_live_scan()
+        elif self.options.live_scan is None:
+            self.live_scan, self.live_scan_reason = None, "no live scan in this session"
+        else:
+            self.live_scan, self.live_scan_reason = self.options.live_scan, ""
+        self.live_fabric: Fabric | None = None
+        self.live_scan_error = ""
+        self.theme = self.options.theme
+        if not self.options.animations:
+            self.animation_level = "none"
+
+    def on_mount(self) -> None:
+        if self.initial_fabric is not None:
+            self.push_screen(FabricScreen(self.initial_fabric))
+        else:
+            self.push_screen(LauncherScreen())
+
+    # -- screens ----------------------------------------------------------------------------------------------------
+    def show_fabric(self, fabric: Fabric) -> None:
+        self.switch_screen(FabricScreen(fabric))
+
+    def show_launcher(self) -> None:
+        self.switch_screen(LauncherScreen())
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        sections = [(self.screen.BINDING_GROUP_TITLE or "This screen", self.screen.BINDINGS)]
+        sections.append(("Anywhere", self.BINDINGS))
+        self.push_screen(HelpScreen(sections))
+
+    def action_next_theme(self) -> None:
+        i = THEME_CYCLE.index(self.theme) if self.theme in THEME_CYCLE else -1
+        self.theme = THEME_CYCLE[(i + 1) % len(THEME_CYCLE)]
+        self.notify(f"Theme: {self.theme}  (ctrl+p → Theme lists all)", timeout=2)
+
+
+def make_app(fabric: Fabric | None = None, **options) -> P2PApp:
+    """The one way to build the app: production, demo, screenshots and tests."""
+    return P2PApp(fabric, TuiOptions(**options))

@@ -1,0 +1,261 @@
+"""The main screen: the switch tree, the highlighted device, the selection and the kernel's verdict on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Tree
+
+from ...fabric.bdf import BDF
+from ...fabric.model import Device, Fabric, RootBus
+from .. import decide
+from ..commands import FabricCommands
+from ..decide import WhatIf
+from ..selection import Selection
+from ..verdict_text import compare_rows, verdict_rows
+from ..widgets.bars import SelectionBar, fabric_title_bar
+from ..widgets.detail_pane import DetailPane
+from ..widgets.fabric_tree import FabricTree
+from ..widgets.verdict_panel import VerdictPanel
+from .expert import ExpertConfirm
+from .matrix import MatrixScreen
+from .whatif import WhatIfScreen
+
+
+class FabricScreen(Screen):
+    COMMANDS = {FabricCommands}
+    BINDING_GROUP_TITLE = "Fabric"
+    BINDINGS = [
+        Binding("e", "mark_exporter", "Exporter", id="exporter",
+                tooltip="Use the highlighted device's P2P memory (the provider)"),
+        Binding("i", "toggle_importer", "Importer", id="importer",
+                tooltip="Add or remove the highlighted device as a DMA client; several are allowed"),
+        Binding("c", "clear_selection", "Clear", id="clear", tooltip="Forget the exporter and importers"),
+        Binding("f", "find_provider", "Find provider", id="find",
+                tooltip="The kernel's pick of a published P2P pool for the importers, ties shown"),
+        Binding("m", "matrix", "Matrix", id="matrix", tooltip="Every pair of endpoints, colour-coded"),
+        Binding("w", "what_if", "What-if", id="whatif",
+                tooltip="Another kernel, CPU, IOMMU mode or command line: verdict before and after"),
+        Binding("x", "expert", "Expert", id="expert",
+                tooltip="Turn expert mode on (after a confirmation listing this fabric's pitfalls) or off"),
+        Binding("slash", "jump", "Jump", id="jump", tooltip="Go to a device by name or address"),
+        Binding("o", "open_launcher", "Open…", id="open", show=False, tooltip="Choose another fabric"),
+    ]
+
+    selection: reactive[Selection] = reactive(Selection, init=False, bindings=True)
+    whatif: reactive[WhatIf] = reactive(WhatIf, init=False)
+
+    def __init__(self, fabric: Fabric) -> None:
+        super().__init__(id="fabric")
+        self.fabric = fabric
+        self.booted = decide.profile(fabric)
+        self.profile = self.booted  # the what-if's profile while one is set
+        self._redirect = decide.acs_redirect_fn(fabric, self.booted)
+
+    def acs_redirect(self, dev: Device) -> bool | None:
+        return self._redirect(dev)
+
+    # -- layout -----------------------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield fabric_title_bar(self.fabric)
+        with Horizontal(id="main"):
+            yield FabricTree(self.fabric, role_of=self._role_of, acs_redirect=self.acs_redirect, id="tree")
+            with Vertical(id="side"):
+                yield SelectionBar(id="selection-bar")
+                yield DetailPane(self.fabric, acs_redirect=self.acs_redirect, id="detail")
+                yield VerdictPanel(id="verdict")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(FabricTree).focus()
+        self.query_one(SelectionBar).show(self.fabric, self.selection)
+        self.watch(self.app, "expert", self._expert_changed)
+
+    def _expert_changed(self, on: bool) -> None:
+        self.query_one("#title-bar").set_expert(on)
+
+    @property
+    def tree(self) -> FabricTree:
+        return self.query_one(FabricTree)
+
+    def _role_of(self, bdf: BDF) -> str:
+        return self.selection.role_of(bdf)
+
+    # -- the highlighted device ------------------------------------------------------------------------------------
+    @on(Tree.NodeHighlighted)
+    def _highlighted(self, event: Tree.NodeHighlighted) -> None:
+        self.query_one(DetailPane).show(event.node.data)
+
+    @property
+    def highlighted_device(self) -> Device | None:
+        item = self.tree.highlighted
+        return item if isinstance(item, Device) else None
+
+    def _endpoint_under_cursor(self, what: str) -> Device | None:
+        item = self.tree.highlighted
+        if isinstance(item, RootBus) or item is None:
+            self.notify(f"Move the cursor to an endpoint to choose it as {what}.", severity="warning")
+            return None
+        if not item.kind.is_endpoint:
+            self.notify(f"{item.name} is a {item.kind.label}; only endpoints do P2P DMA.", severity="warning")
+            return None
+        return item
+
+    # -- selection --------------------------------------------------------------------------------------------------
+    def action_mark_exporter(self) -> None:
+        dev = self._endpoint_under_cursor("exporter")
+        if dev is not None:
+            self.selection = self.selection.with_exporter(dev.bdf)
+            if dev.pool is None:
+                self.notify(f"{dev.name} has no P2P memory pool: the verdict still applies, but nothing can be "
+                            "allocated from it.", severity="warning")
+
+    def action_toggle_importer(self) -> None:
+        dev = self._endpoint_under_cursor("importer")
+        if dev is not None:
+            self.selection = self.selection.toggle_importer(dev.bdf)
+
+    def action_clear_selection(self) -> None:
+        self.selection = Selection()
+
+    def select(self, exporter: BDF | None, importers: tuple[BDF, ...] = ()) -> None:
+        """Set the whole selection at once (the matrix, find-provider and the demo use this)."""
+        self.selection = Selection(exporter, tuple(dict.fromkeys(importers)))
+
+    def watch_selection(self, old: Selection, new: Selection) -> None:
+        self.tree.relabel(old.touched(new))
+        self.query_one(SelectionBar).show(self.fabric, new)
+        self.show_verdict()
+        self.selection_changed(new)
+
+    def selection_changed(self, selection: Selection) -> None:
+        """Hook for panels that follow the selection."""
+
+    # -- the verdict ------------------------------------------------------------------------------------------------
+    def topo_of(self, dev: Device) -> str:
+        exporter = self.fabric.get(self.selection.exporter)
+        return decide.topo(self.fabric, exporter, dev).value if exporter is not None else "?"
+
+    def show_verdict(self) -> None:
+        panel = self.query_one(VerdictPanel)
+        before = decide.verdict(self.fabric, self.selection, self.booted)
+        if before is None:
+            panel.show(None)
+            return
+        if self.profile is self.booted:
+            panel.show(verdict_rows(before, self.booted, self.topo_of, decide.fix(self.fabric, before)),
+                       f"Verdict · {self.booted.label}")
+            return
+        after = decide.verdict(self.fabric, self.selection, self.profile)
+        rows = compare_rows(before, after, self.whatif.describe()) + [("", [])]
+        rows += verdict_rows(after, self.profile, self.topo_of, decide.fix(self.fabric, after))
+        panel.show(rows, f"Verdict · what-if · {self.profile.label}")
+
+    def action_what_if(self) -> None:
+        self.app.push_screen(WhatIfScreen(self.fabric, self.whatif), self._what_if_done)
+
+    def _what_if_done(self, whatif: WhatIf | None) -> None:
+        if whatif is None:
+            return
+        if not whatif.empty:
+            # Giving up ACS isolation is gated: a what-if that clears redirect bits needs expert mode.
+            cleared = decide.redirect_devices(self.fabric, self.booted) - decide.redirect_devices(
+                self.fabric, decide.profile(self.fabric, whatif))
+            if cleared:
+                from ...p2p.gate import gate_acs_whatif
+
+                devices = [self.fabric.device(b) for b in sorted(cleared)]
+                decision = gate_acs_whatif(self.fabric, devices, self.app.expert)
+                if not decision.permitted:
+                    self.locked("What-if locked", decision.reasons)
+                    return
+        self.whatif = whatif
+
+    def locked(self, title: str, reasons: tuple[str, ...] | list[str]) -> None:
+        """Say why an action is locked and what would unlock it."""
+        text = "\n".join(r.split("] ", 1)[-1] for r in reasons)
+        if not self.app.expert and any("expert" in r for r in reasons):
+            text += "\nPress x to turn on expert mode, then try again."
+        self.notify(text, title=title, severity="error", timeout=12)
+
+    def watch_whatif(self, whatif: WhatIf) -> None:
+        self.profile = self.booted if whatif.empty else decide.profile(self.fabric, whatif)
+        self._redirect = decide.acs_redirect_fn(self.fabric, self.profile)
+        self.tree.relabel()
+        self.query_one(DetailPane).refresh_item()
+        self.show_verdict()
+        if not whatif.empty:
+            self.notify(f"What-if: {whatif.describe()}. The tree's ACS marks and the verdict follow it; "
+                        "w → As booted returns.", timeout=4)
+
+    # -- expert mode --------------------------------------------------------------------------------------------
+    def action_expert(self) -> None:
+        if self.app.expert:
+            self.app.expert = False
+            self.notify("Expert mode off.", timeout=3)
+            return
+        self.app.push_screen(ExpertConfirm(decide.pitfalls(self.fabric, self.profile)), self._expert_done)
+
+    def _expert_done(self, confirmed: bool | None) -> None:
+        self.app.expert = bool(confirmed)
+        if confirmed:
+            self.notify("Expert mode on for this session: locked actions now run (simulated ones are labelled).",
+                        title="EXPERT", severity="warning", timeout=6)
+
+    # -- find provider, matrix ----------------------------------------------------------------------------------
+    def action_find_provider(self) -> None:
+        importers = [self.fabric.device(b) for b in self.selection.importers]
+        if not importers:
+            self.notify("Mark one or more importers (i) first: the search looks for the pool closest to them.",
+                        severity="warning")
+            return
+        search = decide.find(self.fabric, importers, self.profile, self.app.options.seed)
+        if not search.found:
+            self.notify("No published P2P pool is usable by all these importers.", title="Find provider",
+                        severity="error", timeout=8)
+            return
+        ties = ", ".join(d.name for d in search.ties)
+        self.notify(f"{search.chosen.name} chosen (distance {search.distance}); "
+                    f"{len(search.ties)} tied: {ties}" if len(search.ties) > 1 else
+                    f"{search.chosen.name} (distance {search.distance}), no tie",
+                    title="Find provider", timeout=8)
+        self.select(search.chosen.bdf, self.selection.importers)
+
+    def action_matrix(self) -> None:
+        label = self.profile.label if self.whatif.empty else f"what-if: {self.whatif.describe()}"
+        self.app.push_screen(MatrixScreen(self.fabric, self.profile, label), self._matrix_done)
+
+    def _matrix_done(self, pair: tuple[BDF, BDF] | None) -> None:
+        if pair is not None:
+            self.select(pair[0], (pair[1],))
+            self.jump_to(pair[1])
+
+    # -- palette, navigation ------------------------------------------------------------------------------------
+    def palette_actions(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """Commands the palette offers on this screen: the same actions as the keys."""
+        return [
+            ("Mark as exporter", "e · the highlighted device's P2P memory is used", self.action_mark_exporter),
+            ("Toggle importer", "i · add or remove the highlighted device as a DMA client", self.action_toggle_importer),
+            ("Clear selection", "c · forget exporter and importers", self.action_clear_selection),
+            ("Find provider", "f · the kernel's choice of pool for the importers", self.action_find_provider),
+            ("Open the matrix", "m · every pair of endpoints", self.action_matrix),
+            ("What-if", "w · another kernel, CPU, IOMMU or command line", self.action_what_if),
+            ("Toggle expert mode", "x · confirmed, lists this fabric's pitfalls", self.action_expert),
+            ("Open another fabric", "o · back to the launcher", self.action_open_launcher),
+        ]
+
+    def jump_to(self, bdf: BDF) -> None:
+        self.tree.reveal(bdf)
+        self.tree.focus()
+
+    def action_jump(self) -> None:
+        self.app.action_command_palette()
+
+    def action_open_launcher(self) -> None:
+        self.app.show_launcher()

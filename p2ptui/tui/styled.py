@@ -1,0 +1,84 @@
+"""Styled text as (text, role) parts, rendered for the two places Textual shows text.
+
+Roles name what a piece of text means (ok, warn, bad, ...), never a colour, so every built-in theme works: Content
+resolves them to theme variables itself; Tree labels are Rich Text and get the current theme's colours from a
+palette that the tree rebuilds when the theme changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from rich.text import Text
+from textual.content import Content
+
+Part = tuple[str, str]  # (text, role); the role "" is plain text
+
+ROLE_STYLES: dict[str, str] = {
+    "": "",
+    "name": "bold",
+    "key": "bold",
+    "muted": "dim",
+    "ok": "$text-success",
+    "warn": "$text-warning",
+    "bad": "$text-error",
+    "accent": "$text-accent",
+    "primary": "$text-primary",
+    "exporter": "bold reverse $text-accent",
+    "importer": "bold reverse $text-primary",
+    "locked": "bold $text-error",
+}
+
+# Which theme variable gives each role's colour in Rich Text (tree labels); roles without a colour keep their
+# text attributes only.
+_ROLE_VARIABLE = {
+    "ok": "text-success",
+    "warn": "text-warning",
+    "bad": "text-error",
+    "accent": "text-accent",
+    "primary": "text-primary",
+    "exporter": "text-accent",
+    "importer": "text-primary",
+    "locked": "text-error",
+}
+_ROLE_ATTRIBUTES = {"name": "bold", "key": "bold", "muted": "dim", "exporter": "bold reverse", "importer": "bold reverse",
+                    "locked": "bold"}
+
+
+def to_content(parts: Iterable[Part]) -> Content:
+    """Parts as Content for Static widgets; the text is never parsed as markup, so data may contain [ ]."""
+    return Content.assemble(*((text, ROLE_STYLES.get(role, "")) for text, role in parts if text))
+
+
+def lines_to_content(lines: Iterable[Iterable[Part]]) -> Content:
+    return Content("\n").join(to_content(line) for line in lines)
+
+
+def palette_from(theme_variables: Mapping[str, str]) -> dict[str, str]:
+    """Rich styles per role for the current theme (colours as #rrggbb, which Rich understands)."""
+    palette: dict[str, str] = {}
+    for role in ROLE_STYLES:
+        colour = theme_variables.get(_ROLE_VARIABLE.get(role, ""), "")
+        attributes = _ROLE_ATTRIBUTES.get(role, "")
+        palette[role] = " ".join(x for x in (attributes, _rich_colour(colour)) if x)
+    return palette
+
+
+def to_text(parts: Iterable[Part], palette: Mapping[str, str], wrap: bool = False) -> Text:
+    """Parts as Rich Text (Tree labels, panel grids); Text is never markup-parsed."""
+    text = Text(no_wrap=not wrap, end="")
+    for chunk, role in parts:
+        if chunk:
+            text.append(chunk, style=palette.get(role, "") or None)
+    return text
+
+
+def plain(parts: Iterable[Part]) -> str:
+    return "".join(text for text, _ in parts)
+
+
+def _rich_colour(value: str) -> str:
+    # Theme values are #RRGGBB or #RRGGBBAA; Rich wants six digits.
+    if value.startswith("#") and len(value) in (7, 9):
+        return value[:7]
+    return ""

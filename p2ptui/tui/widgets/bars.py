@@ -1,0 +1,51 @@
+"""The one-line bars around the fabric screen: title with host facts and the EXPERT badge, and the selection."""
+
+from __future__ import annotations
+
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widgets import Static
+
+from ...fabric.model import Fabric
+from ..describe import host_summary
+from ..selection import Selection
+
+
+class TitleBar(Horizontal):
+    """Fabric name and host facts; the EXPERT badge stays visible while expert mode is on."""
+
+    def __init__(self, title: str, subtitle: str = "", id: str | None = None):
+        super().__init__(id=id)
+        self._title = title
+        self._subtitle = subtitle
+
+    def compose(self):
+        yield Static(
+            Content.assemble(("p2ptui ", "bold $text-accent"), (self._title, "bold"), ("  " + self._subtitle, "dim")),
+            id="title-text",
+        )
+        yield Static(Content(" EXPERT "), id="expert-badge")
+
+    def set_expert(self, on: bool) -> None:
+        self.query_one("#expert-badge").set_class(on, "-on")
+
+
+def fabric_title_bar(fabric: Fabric) -> TitleBar:
+    return TitleBar(fabric.name, host_summary(fabric.host), id="title-bar")
+
+
+class SelectionBar(Static):
+    """Who is exporter and who imports, in words, with the keys that change it."""
+
+    def show(self, fabric: Fabric, selection: Selection) -> None:
+        exporter = fabric.get(selection.exporter)
+        importers = [fabric.device(b) for b in selection.importers]
+        parts: list[tuple[str, str]] = [("exporter ", "dim")]
+        parts.append((f" {exporter.name} ", "bold reverse $text-accent") if exporter else ("none (e)", "dim"))
+        parts.append(("   importers ", "dim"))
+        if importers:
+            for i, dev in enumerate(importers):
+                parts.append((("  " if i else "") + f" {dev.name} ", "bold reverse $text-primary"))
+        else:
+            parts.append(("none (i)", "dim"))
+        self.update(Content.assemble(*parts))

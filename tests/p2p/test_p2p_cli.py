@@ -1,0 +1,118 @@
+"""p2ptui check / matrix / find-provider: exit codes, JSON shape, and the words on a redirected path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from p2ptui.cli.main import main
+from p2ptui.fabric import load_fabric
+from p2ptui.fabric.gallery import find_bundled
+
+FABRIC = "kernel-scenarios"
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_check_bus_addr_json(capsys):
+    code, out, _ = run(capsys, "check", FABRIC, "nvme-a", "rnic0", "--json")
+    assert code == 0
+    j = json.loads(out)
+    assert j["provider"] == "0000:03:00.0" and j["distance"] == 4 and j["messages"] == []
+    assert j["disable_acs_redir"] is None
+    (c,) = j["clients"]
+    assert c == {**c, "bdf": "0000:04:00.0", "map_type": "BUS_ADDR", "distance": 4, "common": "0000:01:00.0",
+                 "acs_redirect": [], "path": ["0000:03:00.0", "0000:02:00.0", "0000:01:00.0", "0000:02:01.0",
+                                              "0000:04:00.0"]}  # fmt: skip
+    assert j["gate"]["expert"] is False and j["gate"]["real"]["decision"] == "allowed"
+
+
+def test_check_redirected_path_prints_messages_and_a_working_fix(capsys):
+    code, out, _ = run(capsys, "check", FABRIC, "nvme-a", "rnic0", "--iommu", "on", "--kernel", "5.4")
+    assert code == 1  # Skylake-E 8086:2020 joined the whitelist in v5.6
+    fix = "pci=disable_acs_redir=0000:02:00.0;0000:02:01.0"
+    assert "mlx5_core 0000:04:00.0: ACS redirect is set between the client and provider (0000:03:00.0)" in out
+    assert f"mlx5_core 0000:04:00.0: to disable ACS redirect for this path, add the kernel parameter: {fix}" in out
+    assert "do not share an upstream bridge or whitelisted host bridge" in out
+    assert f"fix: add to the kernel command line: {fix}" in out and "(fixes the path)" in out
+    assert "IOMMU group" in out and "<- redirect" in out
+    cmdline = load_fabric(find_bundled(FABRIC)).host.cmdline + " " + fix
+    code, out, _ = run(capsys, "check", FABRIC, "nvme-a", "rnic0", "--iommu", "on", "--kernel", "5.4",
+                       "--cmdline", cmdline, "--json")  # fmt: skip
+    assert code == 0 and json.loads(out)["clients"][0]["map_type"] == "BUS_ADDR"
+
+
+def test_check_not_supported_exit_code_and_gate(capsys):
+    code, out, _ = run(capsys, "check", FABRIC, "nvme-d", "gpu0", "--kernel", "4.20", "--json")
+    j = json.loads(out)
+    assert code == 1 and j["distance"] == -1 and j["clients"][0]["distance"] == -1
+    assert j["gate"]["real"]["decision"] == "refused"
+    assert j["gate"]["simulate"]["decision"] == "needs-expert" and j["gate"]["simulate"]["permitted"] is False
+    code, out, _ = run(capsys, "check", FABRIC, "nvme-d", "gpu0", "--kernel", "4.20", "--json", "--expert")
+    j = json.loads(out)
+    assert code == 1 and j["gate"]["expert"] is True and j["gate"]["simulate"]["permitted"] is True
+    assert j["gate"]["simulate"]["simulated_only"] is True and j["gate"]["real"]["permitted"] is False
+
+
+def test_check_text_marks_the_common_device_and_host_bridges(capsys):
+    code, out, _ = run(capsys, "check", FABRIC, "nvme-e", "nvme-d", "rnic0", "nonpci:dma0chan0")
+    assert code == 1
+    assert "== host bridge pci0000:80 ==" in out and "== host bridge pci0000:00 ==" in out
+    assert "platform dma0chan0: cannot be used for peer-to-peer DMA as it is not a PCI device" in out
+    code, out, _ = run(capsys, "check", FABRIC, "nvme-c", "rnic0")
+    assert code == 0 and "* usp0" in out and "(common)" in out
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["check", FABRIC, "nvme-a", "nope"], "is not in fabric"),
+    (["check", FABRIC, "nvme-a", "rnic0", "--kernel", "4.14"], "has no PCI P2PDMA"),
+    (["check", FABRIC, "nvme-a", "rnic0", "--kernel", "banana"], "not a kernel version"),
+    (["check", FABRIC, "nvme-a", "rnic0", "--cpu", "sparc"], "unknown CPU vendor"),
+    (["check", FABRIC, "nvme-a", "rnic0", "--cmdline", 'pci="x'], "cannot split the kernel command line"),
+    (["check", "/nonexistent/fabric.yaml", "a", "b"], "no such file"),
+    (["matrix", FABRIC, "--kernel", "2.6"], "has no PCI P2PDMA"),
+    (["find-provider", FABRIC, "ghost"], "is not in fabric"),
+])  # fmt: skip
+def test_input_errors_exit_2(capsys, argv, text):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and text in err and "Traceback" not in err and out == ""
+
+
+def test_matrix_json(capsys):
+    code, out, _ = run(capsys, "matrix", FABRIC, "--json")
+    assert code == 0
+    j = json.loads(out)
+    fabric = load_fabric(find_bundled(FABRIC))
+    ends = [str(d.bdf) for d in fabric.endpoints()]
+    assert j["devices"] == ends == sorted(ends)
+    n = len(ends)
+    for key in ("map_type", "distance", "topo"):
+        assert len(j[key]) == n and all(len(row) == n for row in j[key])
+    a, r, d = ends.index("0000:03:00.0"), ends.index("0000:04:00.0"), ends.index("0000:09:00.0")
+    assert (j["map_type"][a][r], j["distance"][a][r], j["topo"][a][r]) == ("BUS_ADDR", 4, "PIX")
+    assert (j["map_type"][d][a], j["distance"][d][a], j["topo"][d][a]) == ("THRU_HOST_BRIDGE", 6, "PHB")
+    assert all(j["topo"][i][i] == "X" for i in range(n))
+
+
+def test_matrix_text_and_kernel_flag(capsys):
+    code, out, _ = run(capsys, "matrix", FABRIC, "--kernel", "4.20")
+    assert code == 0 and "N-1/PHB" in out and "B4/PIX" in out
+
+
+def test_find_provider(capsys):
+    code, out, _ = run(capsys, "find-provider", FABRIC, "rnic0", "nvme-c", "--seed", "3", "--json")
+    j = json.loads(out)
+    assert code == 0 and j["distance"] == 10 and j["ties"] == ["0000:03:00.0", "0000:05:00.0"]
+    assert j["chosen"] in j["ties"] and j["seed"] == 3
+    assert {c["bdf"]: c["distance"] for c in j["candidates"]}["0000:09:00.0"] == 14
+    again = json.loads(run(capsys, "find-provider", FABRIC, "rnic0", "nvme-c", "--seed", "3", "--json")[1])
+    assert again["chosen"] == j["chosen"]
+    code, out, _ = run(capsys, "find-provider", FABRIC, "rnic0", "nvme-c", "--kernel", "4.20")
+    assert code == 0 and "random among 2 tied" in out
+    code, out, _ = run(capsys, "find-provider", FABRIC, "nonpci:dma0")
+    assert code == 1 and "chosen: none" in out

@@ -1,0 +1,71 @@
+"""pci_p2pmem_find_many(): published pools only, minimum sum, ties listed, seeded random pick."""
+
+from __future__ import annotations
+
+import pytest
+from p2p_scenario_support import NON_WL_INTEL, dsp_redirect, scenario_fabric, with_hb0
+
+from p2ptui.fabric.synth import random_fabric
+from p2ptui.p2p import providers, whatif
+from p2ptui.p2p.messages import NonPciClient
+from p2ptui.p2p.profiles import profile_for
+from p2ptui.p2p.providers import find_provider
+from p2ptui.p2p.verdict import check
+
+F = scenario_fabric
+
+
+def test_unpublished_pools_are_not_candidates():
+    f = whatif.with_pool_published(F(), "nvme-a", False)
+    s = find_provider(f, ["rnic0", "nvme-a"], seed=1)
+    assert "nvme-a" not in [c.provider.name for c in s.candidates]
+    assert s.chosen.name == "nvme-b" and s.distance == 8
+
+
+def test_scores_equal_distance_many():
+    f = with_hb0(F(), NON_WL_INTEL)
+    clients = ["rnic0", "gpu0"]
+    s = find_provider(f, clients, seed=3)
+    for c in s.candidates:
+        assert c.distance == check(f, c.provider, clients, verbose=False).distance
+    assert s.distance == -1 and s.chosen is None and s.ties == [] and not s.found
+
+
+def test_no_clients_and_non_pci_clients_find_nothing():
+    assert find_provider(F(), [], seed=0).chosen is None
+    assert find_provider(F(), ["rnic0", NonPciClient("dma0")], seed=0).chosen is None
+    ib = NonPciClient("mlx5_0", bus="infiniband", pci_parent="rnic0")
+    assert find_provider(F(), [ib, "nvme-a"], seed=0).chosen.name == "nvme-a"
+
+
+def test_only_the_first_512_ties_can_be_picked(monkeypatch):
+    monkeypatch.setattr(providers, "MAX_TIES", 1)
+    picks = {find_provider(F(), ["rnic0", "nvme-c"], seed=s).chosen.name for s in range(30)}
+    assert picks == {"nvme-a"}
+    assert [d.name for d in find_provider(F(), ["rnic0", "nvme-c"], seed=0).ties] == ["nvme-a", "nvme-b"]
+
+
+def test_search_prints_the_whitelist_warning_even_though_not_verbose():
+    f = with_hb0(dsp_redirect(F()), NON_WL_INTEL)
+    s = find_provider(f, ["rnic0"], seed=0)
+    # NVMe-A and NVMe-B both reach the RNIC through DSP1, whose RR/CR redirect them; NVMe-D and NVMe-E have no
+    # common device with it, a path on which the kernel never warns.
+    assert s.messages == ["pci 0000:00:00.0: Host bridge not in P2PDMA whitelist: 8086:3e30"] * 2
+    assert s.chosen is None
+    only_dsp0 = with_hb0(dsp_redirect(F(), ports=("dsp0",)), NON_WL_INTEL)
+    s = find_provider(only_dsp0, ["rnic0"], seed=0)
+    assert len(s.messages) == 1 and s.chosen.name == "nvme-b" and s.distance == 4
+    assert find_provider(f, ["rnic0"], profile_for(f, kernel="5.13"), seed=0).messages == []
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_vectorised_search_equals_looping_the_verdict(seed):
+    fabric = random_fabric(500 + seed, max_endpoints=30)
+    ends = fabric.endpoints()
+    clients = ends[seed % len(ends) :: 7][:3] or ends[:1]
+    s = find_provider(fabric, clients, seed=seed)
+    scores = [check(fabric, p, clients, verbose=False).distance for p in fabric.providers()]
+    assert [c.distance for c in s.candidates] == scores
+    valid = [x for x in scores if x >= 0]
+    assert s.distance == (min(valid) if valid else -1)
+    assert [d.bdf for d in s.ties] == [p.bdf for p, x in zip(fabric.providers(), scores) if valid and x == min(valid)]

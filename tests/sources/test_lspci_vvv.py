@@ -1,0 +1,264 @@
+"""``lspci -vvv`` dumps on their own: port types, links, ACS, SR-IOV, NUMA and IOMMU groups, with and without -nn/-D.
+
+The dump below is written in the line shapes lspci prints (FORMATS.md §7; tabs as lspci indents): an Intel root
+port, a PLX switch with two downstream ports, an NVMe drive and a ConnectX-5 with two enabled VFs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from p2ptui.errors import InputError
+from p2ptui.fabric import BDF, DeviceKind, Link
+from p2ptui.fabric import acs as acsbits
+from p2ptui.fabric.acs import AcsSource
+from p2ptui.sources import lspci
+
+DUMP_NN_D = """\
+0000:00:00.0 Host bridge [0600]: Intel Corporation Sky Lake-E DMI3 Registers [8086:2020] (rev 04)
+\tSubsystem: Intel Corporation Device [8086:0000]
+\tControl: I/O- Mem- BusMaster- SpecCycle- MemWINV- VGASnoop- ParErr- Stepping- SERR- FastB2B- DisINTx-
+\tNUMA node: 0
+\tIOMMU group: 0
+
+0000:17:00.0 PCI bridge [0604]: Intel Corporation Sky Lake-E PCI Express Root Port A [8086:2030] (rev 04) (prog-if 00 [Normal decode])
+\tControl: I/O+ Mem+ BusMaster+ SpecCycle- MemWINV- VGASnoop- ParErr- Stepping- SERR- FastB2B- DisINTx+
+\tNUMA node: 0
+\tIOMMU group: 30
+\tBus: primary=17, secondary=18, subordinate=1c, sec-latency=0
+\tCapabilities: [90] Express (v2) Root Port (Slot+), MSI 00
+\t\tDevCap:\tMaxPayload 256 bytes, PhantFunc 0
+\t\tDevCtl:\tCorrErr- NonFatalErr- FatalErr- UnsupReq-
+\t\t\tRlxdOrd- ExtTag+ PhantFunc- AuxPwr- NoSnoop+
+\t\t\tMaxPayload 256 bytes, MaxReadReq 128 bytes
+\t\tLnkCap:\tPort #5, Speed 8GT/s, Width x16, ASPM not supported
+\t\tLnkSta:\tSpeed 8GT/s (ok), Width x16 (ok)
+\tCapabilities: [110 v1] Access Control Services
+\t\tACSCap:\tSrcValid+ TransBlk- ReqRedir+ CmpltRedir+ UpstreamFwd+ EgressCtrl- DirectTrans-
+\t\tACSCtl:\tSrcValid+ TransBlk- ReqRedir+ CmpltRedir+ UpstreamFwd+ EgressCtrl- DirectTrans-
+\tKernel driver in use: pcieport
+
+0000:18:00.0 PCI bridge [0604]: PLX Technology, Inc. PEX 8796 96-lane, 24-Port PCI Express Gen 3 (8 GT/s) Switch [10b5:8796] (rev ab) (prog-if 00 [Normal decode])
+\tNUMA node: 0
+\tBus: primary=18, secondary=19, subordinate=1c, sec-latency=0
+\tCapabilities: [68] Express (v2) Upstream Port, MSI 00
+\t\tDevCtl:\tCorrErr- NonFatalErr- FatalErr- UnsupReq-
+\t\t\tMaxPayload 256 bytes, MaxReadReq 128 bytes
+\t\tLnkCap:\tPort #0, Speed 8GT/s, Width x16, ASPM L1
+\t\tLnkSta:\tSpeed 8GT/s (ok), Width x16 (ok)
+\tKernel driver in use: pcieport
+
+0000:19:00.0 PCI bridge [0604]: PLX Technology, Inc. PEX 8796 96-lane, 24-Port PCI Express Gen 3 (8 GT/s) Switch [10b5:8796] (rev ab) (prog-if 00 [Normal decode])
+\tNUMA node: 0
+\tBus: primary=19, secondary=1a, subordinate=1a, sec-latency=0
+\tCapabilities: [68] Express (v2) Downstream Port (Slot+), MSI 00
+\t\tLnkCap:\tPort #4, Speed 8GT/s, Width x16, ASPM L1
+\t\tLnkSta:\tSpeed 8GT/s (ok), Width x4 (downgraded)
+\tCapabilities: [f24 v1] Access Control Services
+\t\tACSCap:\tSrcValid+ TransBlk+ ReqRedir+ CmpltRedir+ UpstreamFwd+ EgressCtrl+ DirectTrans+
+\t\tACSCtl:\tSrcValid+ TransBlk- ReqRedir+ CmpltRedir+ UpstreamFwd+ EgressCtrl- DirectTrans-
+\tKernel driver in use: pcieport
+
+0000:19:01.0 PCI bridge [0604]: PLX Technology, Inc. PEX 8796 96-lane, 24-Port PCI Express Gen 3 (8 GT/s) Switch [10b5:8796] (rev ab) (prog-if 00 [Normal decode])
+\tNUMA node: 0
+\tBus: primary=19, secondary=1b, subordinate=1b, sec-latency=0
+\tCapabilities: [68] Express (v2) Downstream Port (Slot+), MSI 00
+\t\tLnkCap:\tPort #5, Speed 8GT/s, Width x16, ASPM L1
+\t\tLnkSta:\tSpeed 8GT/s (ok), Width x16 (ok)
+\tCapabilities: [f24 v1] Access Control Services
+\t\tACSCap:\tSrcValid+ TransBlk+ ReqRedir+ CmpltRedir+ UpstreamFwd+ EgressCtrl+ DirectTrans+
+\t\tACSCtl:\tSrcValid- TransBlk- ReqRedir- CmpltRedir- UpstreamFwd- EgressCtrl- DirectTrans-
+\tKernel driver in use: pcieport
+
+0000:1a:00.0 Non-Volatile memory controller [0108]: Samsung Electronics Co Ltd NVMe SSD Controller PM9A1/PM9A3/980PRO [144d:a80a] (prog-if 02 [NVM Express])
+\tSubsystem: Samsung Electronics Co Ltd SSD 980 PRO [144d:a801]
+\tNUMA node: 0
+\tIOMMU group: 33
+\tCapabilities: [70] Express (v2) Endpoint, MSI 00
+\t\tDevCap:\tMaxPayload 256 bytes, PhantFunc 0, Latency L0s unlimited, L1 unlimited
+\t\tDevCtl:\tCorrErr+ NonFatalErr+ FatalErr+ UnsupReq+
+\t\t\tRlxdOrd+ ExtTag+ PhantFunc- AuxPwr- NoSnoop+ FLReset-
+\t\t\tMaxPayload 256 bytes, MaxReadReq 512 bytes
+\t\tLnkCap:\tPort #0, Speed 16GT/s, Width x4, ASPM L1, Exit Latency L1 <64us
+\t\tLnkSta:\tSpeed 8GT/s (downgraded), Width x4 (ok)
+\tKernel driver in use: nvme
+\tKernel modules: nvme
+
+0000:1b:00.0 Ethernet controller [0200]: Mellanox Technologies MT27800 Family [ConnectX-5] [15b3:1017]
+\tSubsystem: Mellanox Technologies Device [15b3:0007]
+\tNUMA node: 0
+\tCapabilities: [60] Express (v2) Endpoint, MSI 00
+\t\tDevCtl:\tCorrErr+ NonFatalErr+ FatalErr+ UnsupReq+
+\t\t\tMaxPayload 256 bytes, MaxReadReq 4096 bytes
+\t\tLnkCap:\tPort #0, Speed 8GT/s, Width x16, ASPM not supported
+\t\tLnkSta:\tSpeed 8GT/s (ok), Width x16 (ok)
+\tCapabilities: [180 v1] Single Root I/O Virtualization (SR-IOV)
+\t\tIOVCap:\tMigration-, Interrupt Message Number: 000
+\t\tIOVCtl:\tEnable+ Migration- Interrupt- MSE+ ARIHierarchy+
+\t\tIOVSta:\tMigration-
+\t\tInitial VFs: 8, Total VFs: 8, Number of VFs: 2, Function Dependency Link: 00
+\t\tVF offset: 2, stride: 1, Device ID: 1018
+\tKernel driver in use: mlx5_core
+
+0000:1b:00.2 Ethernet controller [0200]: Mellanox Technologies MT27800 Family [ConnectX-5 Virtual Function] [15b3:1018]
+\tNUMA node: 0
+\tCapabilities: [60] Express (v2) Endpoint, MSI 00
+\tKernel driver in use: mlx5_core
+
+0000:1b:00.3 Ethernet controller [0200]: Mellanox Technologies MT27800 Family [ConnectX-5 Virtual Function] [15b3:1018]
+\tNUMA node: 0
+\tCapabilities: [60] Express (v2) Endpoint, MSI 00
+\tKernel driver in use: mlx5_core
+"""
+
+
+def plain(text: str) -> str:
+    """The same dump as plain ``lspci -vvv`` prints it: no [class] / [vendor:device] numbers, no domain."""
+    text = re.sub(r" \[[0-9a-f]{4}\]:", ":", text)
+    text = re.sub(r" \[[0-9a-f]{4}:[0-9a-f]{4}\]", "", text)
+    return re.sub(r"^0000:", "", text, flags=re.M)
+
+
+def load(tmp_path: Path, text: str):
+    path = tmp_path / "lspci.txt"
+    path.write_text(text)
+    return lspci.load(path)
+
+
+def test_port_types_links_and_acs_from_a_root_dump(tmp_path: Path) -> None:
+    fabric = load(tmp_path, DUMP_NN_D)
+    kinds = {str(d.bdf): d.kind for d in fabric}
+    assert kinds == {
+        "0000:00:00.0": DeviceKind.HOST_BRIDGE,
+        "0000:17:00.0": DeviceKind.ROOT_PORT,
+        "0000:18:00.0": DeviceKind.SWITCH_UPSTREAM,
+        "0000:19:00.0": DeviceKind.SWITCH_DOWNSTREAM,
+        "0000:19:01.0": DeviceKind.SWITCH_DOWNSTREAM,
+        "0000:1a:00.0": DeviceKind.NVME,
+        "0000:1b:00.0": DeviceKind.NIC,
+        "0000:1b:00.2": DeviceKind.NIC,
+        "0000:1b:00.3": DeviceKind.NIC,
+    }
+    assert [str(rb) for rb in fabric.root_buses] == ["0000:00", "0000:17"]
+    assert all(rb.numa_node == 0 for rb in fabric.root_buses)
+    nvme = fabric.find("nvme0")
+    assert [str(d.bdf) for d in fabric.ancestors(nvme)] == ["0000:19:00.0", "0000:18:00.0", "0000:17:00.0"]
+    assert nvme.link == Link(gen=3, width=4, max_gen=4, max_width=4, mps=256, mrrs=512)
+    assert nvme.link.downtrained
+    assert (nvme.vendor_id, nvme.device_id, nvme.class_code) == (0x144D, 0xA80A, 0x010802)
+    assert (nvme.subsystem_vendor_id, nvme.subsystem_device_id) == (0x144D, 0xA801)
+    assert nvme.product == "Samsung Electronics Co Ltd NVMe SSD Controller PM9A1/PM9A3/980PRO"
+    assert (nvme.driver, nvme.numa_node, nvme.iommu_group) == ("nvme", 0, 33)
+    assert nvme.acs.source is AcsSource.NONE  # readable capabilities, no ACS among them
+    rp = fabric.find("0000:17:00.0")
+    assert rp.acs.source is AcsSource.HARDWARE
+    assert rp.acs.cap == rp.acs.ctrl == acsbits.SV | acsbits.RR | acsbits.CR | acsbits.UF
+    assert rp.link == Link(gen=3, width=16, max_gen=3, max_width=16, mps=256, mrrs=128)
+    assert rp.revision == 0x04
+    dsp0, dsp1 = fabric.find("0000:19:00.0"), fabric.find("0000:19:01.0")
+    assert dsp0.acs.ctrl & acsbits.REDIRECT_BITS == acsbits.RR | acsbits.CR
+    assert dsp1.acs.ctrl == 0 and dsp1.acs.cap == acsbits.ALL_BITS
+    assert dsp0.link.width == 4 and dsp0.link.max_width == 16
+    assert fabric.find("0000:18:00.0").acs.source is AcsSource.NONE
+    assert not any("root buses" in n for n in fabric.notes)  # a host bridge and a root port show both roots
+
+
+def test_enabled_vfs_are_found_from_the_sriov_capability(tmp_path: Path) -> None:
+    fabric = load(tmp_path, DUMP_NN_D)
+    pf = fabric.find("0000:1b:00.0")
+    assert [str(v.bdf) for v in fabric.virtfns(pf)] == ["0000:1b:00.2", "0000:1b:00.3"]
+    vf = fabric.find("0000:1b:00.2")
+    assert vf.physfn == pf.bdf and vf.parent == pf.parent and vf.device_id == 0x1018
+    assert fabric.upstream_bridge(vf) == fabric.find("0000:19:01.0")
+
+
+def test_plain_output_reads_classes_and_vendors_from_names(tmp_path: Path) -> None:
+    fabric = load(tmp_path, plain(DUMP_NN_D))
+    expected = load(tmp_path, DUMP_NN_D)
+    assert [(d.bdf, d.kind, d.parent) for d in fabric] == [(d.bdf, d.kind, d.parent) for d in expected]
+    nvme = fabric.find("nvme0")
+    assert nvme.class_code == 0x010802  # "Non-Volatile memory controller" + prog-if 02
+    assert nvme.vendor_id == 0x144D and nvme.device_id is None  # pci.ids names the device: no number printed
+    assert fabric.find("0000:19:00.0").vendor_id == 0x10B5
+    assert fabric.find("0000:00:00.0").subsystem_vendor_id == 0x8086
+    assert fabric.find("0000:00:00.0").subsystem_device_id is None
+    assert any("lspci -nn" in n for n in fabric.notes)
+
+
+def test_dump_without_root_leaves_links_and_acs_unknown(tmp_path: Path) -> None:
+    text = re.sub(r"\tCapabilities: \[[^\n]*\n(?:\t\t[^\n]*\n)*", "\tCapabilities: <access denied>\n", DUMP_NN_D)
+    fabric = load(tmp_path, text)
+    assert all(d.acs.source is AcsSource.UNKNOWN for d in fabric)
+    assert all(d.link is None for d in fabric)
+    # Port types were behind the denied capabilities: kinds come from position, the tree from Bus: lines.
+    assert fabric.find("0000:17:00.0").kind is DeviceKind.ROOT_PORT
+    assert fabric.find("0000:18:00.0").kind is DeviceKind.SWITCH_UPSTREAM
+    assert fabric.find("0000:1b:00.2").physfn is None  # the SR-IOV capability was denied too
+    assert any("lspci ran without root" in n for n in fabric.notes)
+
+
+def test_port_type_that_cannot_stand_on_a_root_bus_gives_way_to_position(tmp_path: Path) -> None:
+    # A VM that passes through a switch shows its upstream port on the guest's root bus.
+    text = DUMP_NN_D.replace("Express (v2) Root Port (Slot+)", "Express (v2) Upstream Port")
+    fabric = load(tmp_path, text)
+    assert fabric.find("0000:17:00.0").kind is DeviceKind.ROOT_PORT
+    assert any("0000:17:00.0 (switch upstream port in the file, root port here)" in n for n in fabric.notes)
+
+
+def test_partial_dump_takes_unknown_buses_as_root_buses_and_says_so(tmp_path: Path) -> None:
+    blocks = DUMP_NN_D.split("\n\n")
+    only_nvme = next(b for b in blocks if b.startswith("0000:1a:00.0"))
+    fabric = load(tmp_path, only_nvme + "\n")
+    assert [str(rb) for rb in fabric.root_buses] == ["0000:1a"]
+    assert any("0000:1a have no bridge in the file" in n for n in fabric.notes)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("\tNUMA node: 0\n\tIOMMU group: 33", "\tNUMA node: 99999\n\tIOMMU group: 33", "NUMA node 99999 is out of range"),
+        ("Speed 16GT/s, Width x4", "Speed 3GT/s, Width x4", "link speed 3GT/s is not a PCIe rate"),
+        ("Speed 16GT/s, Width x4", "Speed 16GT/s, Width x3", "link width x3 is not a PCIe width"),
+        ("MaxReadReq 512 bytes", "MaxReadReq 500 bytes", "payload size 500 bytes is not a PCIe value"),
+    ],
+)
+def test_absurd_numbers_are_errors_at_their_line(tmp_path: Path, old: str, new: str, message: str) -> None:
+    assert old in DUMP_NN_D
+    text = DUMP_NN_D.replace(old, new, 1)
+    with pytest.raises(InputError) as info:
+        load(tmp_path, text)
+    [diag] = info.value.diagnostics
+    assert diag.message == message
+    line = next(i for i, line in enumerate(text.splitlines(), 1) if new.split("\n")[0].strip() in line)
+    assert diag.location.line == line
+
+
+def test_acs_control_beyond_the_capability_is_reported_at_the_function(tmp_path: Path) -> None:
+    text = DUMP_NN_D.replace(
+        "ACSCtl:\tSrcValid+ TransBlk- ReqRedir+ CmpltRedir+ UpstreamFwd+ EgressCtrl- DirectTrans-\n\tKernel driver in use: pcieport\n\n0000:18",
+        "ACSCtl:\tSrcValid+ TransBlk+ ReqRedir+ CmpltRedir+ UpstreamFwd+ EgressCtrl- DirectTrans-\n\tKernel driver in use: pcieport\n\n0000:18",
+    )
+    with pytest.raises(InputError) as info:
+        load(tmp_path, text)
+    [diag] = info.value.diagnostics
+    assert "ACS control sets bits the capability does not advertise" in diag.message
+    assert diag.location.line == 7  # the root port's header line
+
+
+def test_not_lspci_output(tmp_path: Path) -> None:
+    for content in (b"", b"hello world\n", b"\x00\x01binary"):
+        path = tmp_path / "x.txt"
+        path.write_bytes(content)
+        with pytest.raises(InputError) as info:
+            lspci.load(path)
+        assert len(info.value.diagnostics) == 1
+    with pytest.raises(InputError, match="is a directory"):
+        lspci.load(tmp_path)
+    assert not lspci.sniff(tmp_path / "x", b"\x00\x01binary")
+    assert lspci.sniff(tmp_path / "x", DUMP_NN_D.encode())
+    assert lspci.sniff(tmp_path / "x", plain(DUMP_NN_D).encode())
+    assert not lspci.sniff(tmp_path / "x", b"format: p2ptui-fabric/1\nname: x\n")
+    assert BDF.parse("1b:00.2") in load(tmp_path, plain(DUMP_NN_D))

@@ -1,0 +1,94 @@
+"""Bad NCCL topology input: one InputError per problem, at the element's line; never another exception."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from p2ptui.errors import InputError
+from p2ptui.sources import nccl
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+if not DATA.is_dir():
+    DATA = Path("/work/shared/data")
+
+HEAD = '<system version="1">\n  <cpu numaid="0" vendor="GenuineIntel" familyid="6" modelid="143">\n'
+TAIL = "  </cpu>\n</system>\n"
+SWITCH = '    <pci busid="0000:0c:00.0" class="0x060400" link_speed="32.0 GT/s PCIe" link_width="16">\n'
+
+
+def load_text(tmp_path: Path, text: str) -> InputError:
+    path = tmp_path / "topo.xml"
+    path.write_text(text)
+    with pytest.raises(InputError) as info:
+        nccl.load(path)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("element", "message"),
+    [
+        ('<pci busid="0000:0e:00.0" class="0x020700" link_width="100000"/>', "link_width 100000 is out of range"),
+        ('<pci busid="0000:0e:00.0" class="0x020700" link_width="3"/>', "link_width 3 is not a PCIe link width"),
+        ('<pci busid="0000:0e:00.0" class="0x1000000"/>', "class 0x1000000 is out of range"),
+        ('<pci busid="0000:0e:00.0" vendor="0x10de0"/>', "vendor 0x10de0 is out of range"),
+        ('<pci busid="0000:0e:00.0" vendor="nvidia"/>', "malformed vendor"),
+        ('<pci busid="0e:00"/>', "malformed busid '0e:00'"),
+        ('<pci class="0x030200"/>', "<pci> without busid"),
+        ('<pci busid="0000:0e:00.0"><gpu dev="-1"/></pci>', "dev -1 is out of range"),
+    ],
+)
+def test_bad_values_are_reported_at_their_element(tmp_path: Path, element: str, message: str) -> None:
+    [diag] = load_text(tmp_path, HEAD + SWITCH + "      " + element + "\n    </pci>\n" + TAIL).diagnostics
+    assert message in diag.message
+    assert diag.location.line == 4
+
+
+def test_absurd_numa_id(tmp_path: Path) -> None:
+    [diag] = load_text(tmp_path, HEAD.replace('numaid="0"', 'numaid="99999"') + TAIL).diagnostics
+    assert "numaid 99999 is out of range" in diag.message and diag.location.line == 2
+
+
+def test_duplicate_busid_points_at_the_second_one(tmp_path: Path) -> None:
+    text = HEAD + SWITCH + '      <pci busid="0000:0e:00.0"/>\n      <pci busid="0000:0e:00.0"/>\n    </pci>\n' + TAIL
+    diags = load_text(tmp_path, text).diagnostics
+    assert [d.location.line for d in diags] == [5]
+    assert "duplicate PCI address 0000:0e:00.0" in diags[0].message
+
+
+def test_absurdly_deep_nesting_is_refused(tmp_path: Path) -> None:
+    depth = 40
+    opens = "".join(f'<pci busid="0000:{i + 1:02x}:00.0" class="0x060400">\n' for i in range(depth))
+    text = HEAD + opens + "</pci>\n" * depth + TAIL
+    [diag] = load_text(tmp_path, text).diagnostics
+    assert "nested more than" in diag.message
+
+
+def test_truncated_and_wrong_files(tmp_path: Path) -> None:
+    source = (DATA / "nccl" / "yccl-h800-8gpu-topo.xml").read_text()
+    [diag] = load_text(tmp_path, source[: len(source) // 3]).diagnostics
+    assert diag.message.startswith("malformed XML") and diag.location.line is not None
+    [diag] = load_text(tmp_path, (DATA / "hwloc" / "nvidiaDGX2.xml").read_text()).diagnostics
+    assert diag.message == "not an NCCL topology: the root element is <topology>"
+    assert "hwloc" in diag.hint
+    [diag] = load_text(tmp_path, '<graphs version="1"><graph id="0" pattern="4"/></graphs>').diagnostics
+    assert "graph file" in diag.message
+
+
+def test_unknown_link_speed_is_kept_unknown_with_a_note(tmp_path: Path) -> None:
+    path = tmp_path / "topo.xml"
+    path.write_text(HEAD + '    <pci busid="0000:0e:00.0" class="0x030200" link_speed="fast" link_width="16"/>\n' + TAIL)
+    fabric = nccl.load(path)
+    gpu = fabric.find("0000:0e:00.0")
+    assert gpu.link.max_gen is None and gpu.link.max_width == 16
+    assert any("fast" in n for n in fabric.notes)
+
+
+def test_sniff_claims_nccl_xml_only() -> None:
+    ndv4 = DATA / "nccl" / "ndv4-topo.xml"
+    assert nccl.sniff(ndv4, ndv4.read_bytes())
+    p4d = DATA / "nccl" / "p4d-24xl-topo.xml"  # starts with a comment
+    assert nccl.sniff(p4d, p4d.read_bytes())
+    for other in (DATA / "hwloc" / "nvidiaDGX2.xml", DATA / "lspci" / "stelline-puget-threadripper-pro-wrx90.md"):
+        assert not nccl.sniff(other, other.read_bytes()[:65536])

@@ -1,0 +1,153 @@
+"""`p2ptui scan`: this machine, a root directory, a tarball; as root and as a user who sees 64 bytes of config."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sysfs_fixtures import iter_functions, switch_fabric, tar_root, write_sysfs
+
+from p2ptui.cli.main import main
+from p2ptui.fabric import AcsSource, load_fabric, loads_fabric
+from p2ptui.sources import open_fabric, sysfs
+from p2ptui.sources.sysfs_device import EXPECTED_ENTRIES
+from p2ptui.sources.sysfs_files import Kind
+from p2ptui.sources.sysfs_host import NAME_CLASSES
+
+LIVE = Path("/sys/bus/pci/devices")
+needs_live = pytest.mark.skipif(not LIVE.is_dir() or not os.listdir(LIVE), reason="no PCI in this machine's sysfs")
+needs_nobody = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv to run as nobody"
+)
+ACS_HINT = "run as root or load `lspci -vvv` output"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@needs_live
+def test_scan_this_machine_to_stdout(capsys):
+    code, out, err = run(capsys, "scan")
+    assert code == 0, err
+    fabric = loads_fabric(out)
+    assert len(fabric) == len(os.listdir(LIVE))
+    assert {str(d.bdf) for d in fabric} == set(os.listdir(LIVE))
+    assert "p2ptui: scanned" in err and fabric.host.kernel == os.uname().release
+
+
+@needs_live
+def test_scan_to_a_file_and_validate_it(tmp_path, capsys):
+    out = tmp_path / "here.yaml"
+    code, stdout, _ = run(capsys, "scan", "local", "-o", str(out))
+    assert code == 0 and stdout == ""
+    assert load_fabric(out) == sysfs.load_local()
+    assert main(["validate", str(out)]) == 0
+
+
+@needs_live
+def test_show_local_goes_through_detection(capsys):
+    code, out, _ = run(capsys, "show", "local")
+    assert code == 0 and "Read from sysfs (this machine)" in out
+    assert open_fabric("local") == sysfs.load_local()
+
+
+def copy_live(dst: Path, config_bytes: int | None) -> Path:
+    """A copy of this machine's sysfs PCI tree and procfs host files, with config files cut to ``config_bytes``
+    (what a non-root user reads) or left whole."""
+    for bdf in sorted(os.listdir(LIVE)):
+        real = Path(os.path.realpath(LIVE / bdf))
+        rel = real.relative_to("/")
+        target = dst / rel
+        target.mkdir(parents=True, exist_ok=True)
+        for name, kind in EXPECTED_ENTRIES.items():
+            src = real / name
+            if kind is Kind.FILE and src.is_file():
+                data = src.read_bytes()
+                if name == "config" and config_bytes is not None:
+                    data = data[:config_bytes]
+                (target / name).write_bytes(data)
+            elif kind is Kind.LINK and src.is_symlink():
+                os.symlink(os.readlink(src), target / name)
+        link = dst / "sys/bus/pci/devices" / bdf
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(os.path.relpath(target, link.parent), link)
+    for name in ("cpuinfo", "cmdline", "version", "sys/kernel/osrelease"):
+        (dst / "proc" / name).parent.mkdir(parents=True, exist_ok=True)
+        (dst / "proc" / name).write_bytes(Path("/proc", name).read_bytes())
+    for cls in NAME_CLASSES:  # the link texts name the function directories, which the copy keeps in place
+        src = Path("/sys/class", cls)
+        for entry in sorted(os.listdir(src)) if src.is_dir() else []:
+            (dst / "sys/class" / cls).mkdir(parents=True, exist_ok=True)
+            os.symlink(os.readlink(src / entry), dst / "sys/class" / cls / entry)
+    (dst / "sys/class/iommu").mkdir(parents=True, exist_ok=True)
+    for unit in os.listdir("/sys/class/iommu"):
+        (dst / "sys/class/iommu" / unit).mkdir()
+    return dst
+
+
+@needs_live
+def test_copy_with_64_byte_configs_reads_like_non_root(tmp_path, capsys):
+    whole = sysfs.load(copy_live(tmp_path / "whole", None))
+    code, out, err = run(capsys, "scan", str(copy_live(tmp_path / "cut", 64)))
+    assert code == 0
+    cut = loads_fabric(out)
+    assert len(cut) == len(whole) and all(d.acs.source is AcsSource.UNKNOWN for d in cut)
+    assert ACS_HINT in err and f"{len(cut)} of {len(cut)} functions" in err
+    # Everything but what lives beyond the header reads the same.
+    same = [dataclasses.replace(d, acs=w.acs, link=w.link) for d, w in zip(cut.devices, whole.devices)]
+    assert same == list(whole.devices)
+    assert sysfs.load_local().devices == whole.devices or os.geteuid() != 0
+
+
+@needs_live
+@needs_nobody
+def test_scan_as_nobody_says_acs_is_unknown():
+    res = subprocess.run(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-m", "p2ptui", "scan"],
+        capture_output=True, text=True, cwd="/", timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    fabric = loads_fabric(res.stdout)
+    assert "Traceback" not in res.stderr
+    with_config = [d for d in fabric]
+    assert with_config and all(d.acs.source is AcsSource.UNKNOWN for d in with_config)
+    assert ACS_HINT in res.stderr and "non-root users" in res.stderr
+
+
+def test_scan_a_tarball_snapshot(tmp_path, capsys):
+    root = write_sysfs(tmp_path / "box", switch_fabric(3))
+    snap = tar_root(root, tmp_path / "box.tar.xz", arcname="box")
+    out = tmp_path / "box.yaml"
+    code, _, err = run(capsys, "scan", str(snap), "-o", str(out))
+    assert code == 0 and f"-> {out}" in err
+    assert load_fabric(out) == sysfs.load(snap)
+
+
+def test_scan_of_a_snapshot_with_64_byte_configs_reports_on_stderr(tmp_path, capsys):
+    spec = switch_fabric(3)
+    for fn in iter_functions(spec["0000:00"]):
+        fn.config_size = 64
+    code, out, err = run(capsys, "scan", str(write_sysfs(tmp_path / "s", spec)))
+    assert code == 0
+    assert "acs: unknown" in out and ACS_HINT in err and "snapshots keep the 64-byte header" in err
+
+
+def test_scan_refuses_what_is_not_sysfs(tmp_path, capsys):
+    yaml_file = tmp_path / "f.yaml"
+    yaml_file.write_text("format: p2ptui-fabric/1\nroot_complexes: []\n")
+    code, _, err = run(capsys, "scan", str(yaml_file))
+    assert code == 2 and "not a directory or a tar archive" in err and len(err.strip().splitlines()) == 1
+
+
+def test_scan_to_an_unwritable_place(tmp_path, capsys):
+    root = write_sysfs(tmp_path / "box", switch_fabric(2))
+    code, _, err = run(capsys, "scan", str(root), "-o", str(tmp_path / "no/such/dir/out.yaml"))
+    assert code == 2 and "cannot write" in err and "Traceback" not in err

@@ -1,0 +1,80 @@
+"""The words and marks the TUI shows for devices, without any widgets."""
+
+from p2ptui.fabric import loads_fabric
+from p2ptui.fabric.bdf import BDF
+from p2ptui.sources import open_fabric
+from p2ptui.tui.describe import device_label, device_rows, hardware_acs_redirect, load_role, root_bus_rows
+from p2ptui.tui.selection import Selection
+from p2ptui.tui.styled import palette_from, plain, to_text
+
+ODD = """
+format: p2ptui-fabric/1
+name: odd names
+host: {cpu: intel, kernel: "6.12", iommu: off}
+root_complexes:
+  - bus: 0000:00
+    devices:
+      - {bdf: 00:00.0, kind: host_bridge, id: 8086:2020}
+      - bdf: 00:01.0
+        kind: root_port
+        link: gen4 x16
+        acs: {cap: [SV, RR, CR, UF, EC], ctrl: [SV, RR, CR]}
+        children:
+          - {bdf: 01:00.0, kind: nvme, name: "nvme[0]", product: "[link down] [/dev/nvme0n1]", link: {gen: 3, width: 2, max_gen: 4, max_width: 4},
+             p2pmem: 256MiB, iommu_group: 7}
+"""
+
+
+def test_label_shows_link_pool_group_and_downtraining():
+    fabric = loads_fabric(ODD)
+    dev = fabric.find("01:00.0")
+    text = plain(device_label(fabric, dev, acs_redirect=False))
+    assert "nvme[0]" in text and "01:00.0" in text
+    assert "gen3 x2↓" in text  # trained below gen4 x4
+    assert "◈256 MiB" in text and "g7" in text
+
+
+def test_acs_redirect_comes_from_live_control_bits():
+    fabric = loads_fabric(ODD)
+    port = fabric.find("00:01.0")
+    assert hardware_acs_redirect(port) is True
+    assert "⤴ACS" in plain(device_label(fabric, port, acs_redirect=True))
+    rows = dict((k, plain(v)) for k, v in device_rows(fabric, port, True) if k)
+    assert rows["ACS cap"].startswith("SV source validation  RR P2P request redirect")
+    assert "EC P2P egress control" in rows["ACS cap"]
+    assert "UF" not in rows["ACS ctrl"] and "CR P2P completion redirect" in rows["ACS ctrl"]
+
+
+def test_roles_become_badges():
+    fabric = open_fabric("nvmeof-target")
+    nvme0 = fabric.find("nvme0")
+    assert plain(device_label(fabric, nvme0, role="exporter")).startswith(" E ")
+    assert plain(device_label(fabric, nvme0, role="both")).startswith(" E   I ")
+
+
+def test_markup_in_data_stays_text():
+    fabric = loads_fabric(ODD)
+    dev = fabric.find("01:00.0")
+    rows = dict((k, plain(v)) for k, v in device_rows(fabric, dev))
+    assert rows["product"] == "[link down] [/dev/nvme0n1]"
+    text = to_text(device_label(fabric, dev), palette_from({"text-success": "#00ff00"}))
+    assert "nvme[0]" in text.plain
+
+
+def test_root_bus_rows_name_the_representative():
+    fabric = open_fabric("nvmeof-target")
+    rows = dict((k, plain(v)) for k, v in root_bus_rows(fabric, fabric.root_buses[1]) if k)
+    assert rows["first device"] == "rp0 (17:00.0) [8086:2030]"
+    assert rows["functions"] == "13"
+
+
+def test_load_tiers():
+    assert [load_role(x) for x in (0.1, 0.6, 0.95)] == ["ok", "warn", "bad"]
+
+
+def test_selection_roles_and_touched():
+    a, b, c = (BDF(0, 1, 0, 0), BDF(0, 2, 0, 0), BDF(0, 3, 0, 0))
+    s = Selection().with_exporter(a).toggle_importer(b).toggle_importer(c)
+    assert s.complete and s.role_of(a) == "exporter" and s.importers == (b, c)
+    t = s.toggle_importer(b).toggle_importer(a)
+    assert t.role_of(a) == "both" and t.touched(s) == {a, b}

@@ -1,0 +1,158 @@
+"""The fabric screen: lazy tree, detail pane, selection keys, palette jump, help, themes."""
+
+from p2ptui.fabric import loads_fabric
+from p2ptui.tui import make_app
+from p2ptui.tui.screens.help import HelpScreen
+from p2ptui.tui.widgets.detail_pane import DetailPane
+from p2ptui.tui.widgets.fabric_tree import FabricTree
+from tui_helpers import build_app, run, screen_text
+from test_tui_describe import ODD
+
+
+async def cursor_to(pilot, name):
+    screen = pilot.app.screen
+    screen.jump_to(screen.fabric.find(name).bdf)
+    await pilot.pause()
+
+
+def test_small_fabric_opens_fully_expanded_and_detail_follows_cursor():
+    async def body(pilot):
+        tree = pilot.app.screen.query_one(FabricTree)
+        assert len(tree._device_nodes) == len(pilot.app.screen.fabric)
+        await cursor_to(pilot, "nvme2")
+        assert tree.highlighted.name == "nvme2"
+        detail = pilot.app.screen.query_one(DetailPane)
+        assert detail.item.name == "nvme2"
+        text = screen_text(pilot.app)
+        assert "nvme2 · 0000:1d:00.0" in text and "Eideticom NoLoad CSP" in text
+        detail.scroll_end(animate=False)
+        await pilot.pause()
+        assert "512 MiB, 512 MiB free, published" in screen_text(pilot.app)
+        await pilot.press("up")
+        assert detail.item.name == "dsp3"
+
+    run(body)
+
+
+def test_large_fabric_loads_children_only_when_expanded():
+    async def body(pilot):
+        tree = pilot.app.screen.query_one(FabricTree)
+        fabric = pilot.app.screen.fabric
+        loaded = len(tree._device_nodes)
+        assert loaded < 100 < len(fabric)  # root complexes and their first level only
+        switch = next(d for d in fabric.devices if d.kind.value == "switch_upstream")
+        assert tree.node_for(switch.bdf) is None
+        deep = max(fabric.endpoints(), key=lambda d: d.bdf)
+        pilot.app.screen.jump_to(deep.bdf)  # loads just the path to it
+        await pilot.pause()
+        assert tree.highlighted == deep
+        path_children = sum(len(fabric.children(d)) for d in fabric.ancestors(deep))
+        assert len(tree._device_nodes) <= loaded + path_children
+        port = fabric.parent(switch)
+        node = tree.node_for(port.bdf)
+        assert node is not None and not node.children and node.allow_expand
+        tree.move_cursor(node)
+        await pilot.press("space")
+        assert len(node.children) == len(fabric.children(port))
+        child = tree.node_for(switch.bdf)
+        assert child.allow_expand and not child.children
+
+    run(body, build_app("large-synthetic"))
+
+
+def test_exporter_and_importers_are_marked_and_cleared():
+    async def body(pilot):
+        screen = pilot.app.screen
+        await cursor_to(pilot, "nvme0")
+        await pilot.press("e")
+        await cursor_to(pilot, "mlx5_0")
+        await pilot.press("i")
+        await cursor_to(pilot, "nvme1")
+        await pilot.press("i")
+        fabric = screen.fabric
+        assert screen.selection.exporter == fabric.find("nvme0").bdf
+        assert screen.selection.importers == (fabric.find("mlx5_0").bdf, fabric.find("nvme1").bdf)
+        text = screen_text(pilot.app)
+        assert " E  ▤ nvme0" in text and " I  ⇄ mlx5_0" in text and " I  ▤ nvme1" in text
+        assert "exporter  nvme0    importers  mlx5_0    nvme1" in text
+        await pilot.press("i")  # again: removed
+        assert screen.selection.importers == (fabric.find("mlx5_0").bdf,)
+        await pilot.press("c")
+        assert screen.selection.empty
+        assert " E " not in screen_text(pilot.app)
+
+    run(body)
+
+
+def test_bridges_cannot_be_chosen_and_say_why():
+    async def body(pilot):
+        await cursor_to(pilot, "dsp1")
+        await pilot.press("e")
+        assert pilot.app.screen.selection.empty
+        assert any("dsp1 is a switch downstream port" in n.message for n in pilot.app._notifications)
+
+    run(body)
+
+
+def test_palette_jumps_to_a_device_by_name_or_address():
+    async def body(pilot):
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"1e:00.0")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert pilot.app.screen.query_one(FabricTree).highlighted.name == "nvme3"
+
+    run(body)
+
+
+def test_palette_offers_the_screen_actions():
+    async def body(pilot):
+        await cursor_to(pilot, "nvme1")
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"mark as exporter")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = pilot.app.screen
+        assert screen.selection.exporter == screen.fabric.find("nvme1").bdf
+
+    run(body)
+
+
+def test_device_names_with_markup_are_shown_literally():
+    async def body(pilot):
+        await cursor_to(pilot, "nvme[0]")
+        text = screen_text(pilot.app)
+        assert "nvme[0]" in text and "[link down] [/dev/nvme0n1]" in text
+
+    run(body, make_app(loads_fabric(ODD), animations=False, live_scan=None))
+
+
+def test_help_lists_every_key_and_closes():
+    async def body(pilot):
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, HelpScreen)
+        text = screen_text(pilot.app)
+        for words in ("Exporter", "Importer", "Clear", "Jump", "Quit", "Theme", "Tree legend"):
+            assert words in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(pilot.app.screen, HelpScreen)
+
+    run(body)
+
+
+def test_theme_cycles_and_tree_labels_follow():
+    async def body(pilot):
+        tree = pilot.app.screen.query_one(FabricTree)
+        before = dict(tree._palette)
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert pilot.app.theme == "textual-light"
+        assert tree._palette != before
+
+    run(body)

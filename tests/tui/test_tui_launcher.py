@@ -1,0 +1,95 @@
+"""The launcher: this machine and the bundled fabrics, opened with Enter."""
+
+from p2ptui.errors import InputError
+from p2ptui.fabric.gallery import bundled
+from p2ptui.sources import open_fabric
+from p2ptui.tui.screens.fabric import FabricScreen
+from p2ptui.tui.screens.launcher import LIVE_ID, LauncherScreen
+from textual.widgets import OptionList
+from tui_helpers import run, screen_text, build_app
+
+
+async def wait_for(pilot, condition, tries=200):
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("condition never became true")
+
+
+def test_lists_bundled_fabrics_and_why_this_machine_is_unavailable():
+    async def body(pilot):
+        assert isinstance(pilot.app.screen, LauncherScreen)
+        text = screen_text(pilot.app)
+        assert "This machine" in text and "unavailable: no live scan in this session" in text
+        options = pilot.app.screen.query_one(OptionList)
+        assert [o.id for o in options.options] == [LIVE_ID] + [e.name for e in bundled()]
+        assert bundled()[0].name in text
+        assert options.get_option(LIVE_ID).disabled
+
+    run(body, build_app(None))
+
+
+def test_enter_opens_the_highlighted_fabric():
+    async def body(pilot):
+        options = pilot.app.screen.query_one(OptionList)
+        index = options.get_option_index("nvmeof-target")
+        options.highlighted = index
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, FabricScreen))
+        assert pilot.app.screen.fabric.name == "NVMe-oF target (Gen3 switch, IOMMU off)"
+        await pilot.press("o")  # back to the launcher
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, LauncherScreen))
+
+    run(body, build_app(None))
+
+
+def test_this_machine_shows_its_device_count_and_opens():
+    scanned = open_fabric("skylake-2s")
+
+    async def body(pilot):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        options = pilot.app.screen.query_one(OptionList)
+        assert not options.get_option(LIVE_ID).disabled
+        assert f"live scan of /sys/bus/pci: {len(scanned)} devices" in screen_text(pilot.app)
+        options.highlighted = options.get_option_index(LIVE_ID)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, FabricScreen))
+        assert pilot.app.screen.fabric is scanned
+
+    run(body, build_app(None, live_scan=lambda: scanned))
+
+
+def test_a_failed_scan_says_why_and_stays_disabled():
+    def broken():
+        raise InputError("/sys/bus/pci/devices: permission denied")
+
+    async def body(pilot):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "scan failed: /sys/bus/pci/devices: permission denied" in screen_text(pilot.app)
+        assert pilot.app.screen.query_one(OptionList).get_option(LIVE_ID).disabled
+
+    run(body, build_app(None, live_scan=broken))
+
+
+def test_a_fabric_that_fails_to_load_is_a_notification_not_a_crash(monkeypatch):
+    import p2ptui.sources
+
+    def refuse(ref):
+        raise InputError(f"{ref}: unreadable")
+
+    monkeypatch.setattr(p2ptui.sources, "open_fabric", refuse)
+
+    async def body(pilot):
+        options = pilot.app.screen.query_one(OptionList)
+        options.highlighted = options.get_option_index("skylake-2s")
+        await pilot.press("enter")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, LauncherScreen)
+        messages = [n.message for n in pilot.app._notifications]
+        assert any("unreadable" in m for m in messages)
+
+    run(body, build_app(None))
