@@ -95,7 +95,8 @@ def cmd_copy(args: argparse.Namespace) -> int:
             print("\n".join(text_report(r, plan.config.efficiency)))
         if peaks:
             busiest = sorted(peaks.items(), key=lambda kv: -kv[1])[:5]
-            print("busiest resources: " + ", ".join(f"{k} {v:.0%}" for k, v in busiest))
+            print(f"busiest resources (links at {plan.config.efficiency:.2f} efficiency): "
+                  + ", ".join(f"{k} {v:.0%}" for k, v in busiest))
     good = all(r.state is TransferState.DONE and r.verified is not False for r in results)
     return EXIT_OK if good else EXIT_FAILED
 
@@ -172,7 +173,8 @@ async def _run(engine, plan: Plan, speed: float | None, show_progress: bool):
             getattr(runner, event.kind)(event.device, event.at)
         bar = None
         if show_progress:
-            bar = asyncio.get_running_loop().create_task(_progress(runner, _interval(engine, results, speed)))
+            note = f"sim, links at {plan.config.efficiency:.2f}" if isinstance(engine, Simulation) else "real"
+            bar = asyncio.get_running_loop().create_task(_progress(runner, _interval(engine, results, speed), note))
         await runner.wait()
         if bar is not None:
             await asyncio.sleep(0)
@@ -189,10 +191,11 @@ def _interval(engine, results, speed: float | None) -> float:
         return 0.2
     rates = [r.route and (r.p2p_bytes_per_s if r.route is r.p2p_route else r.bounce_bytes_per_s) for r in results]
     horizon = max((r.spec.start + r.spec.size / (rate or 1.0) for r, rate in zip(results, rates)), default=1.0)
-    return max(horizon / 50, 1e-9) if speed is None else max(0.1 * speed, horizon / 200)
+    # About 50 updates over the run; paced runs also no faster than ten per wall-clock second.
+    return max(horizon / 50, 1e-9) if speed is None else max(min(0.1 * speed, horizon / 50), horizon / 200)
 
 
-async def _progress(runner: Runner, interval: float) -> None:
+async def _progress(runner: Runner, interval: float, note: str) -> None:
     async for item in runner.subscribe(interval):
         if isinstance(item, TransferEvent):
             if item.is_error:
@@ -203,5 +206,6 @@ async def _progress(runner: Runner, interval: float) -> None:
         total = sum(t.size for t in item.transfers) or 1
         rate = sum(t.rate for t in item.transfers)
         filled = int(30 * done / total)
-        print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done / total:6.1%}  {rate / 1e9:7.2f} GB/s  t={item.time:.4g} s",
+        print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done / total:6.1%}  {rate / 1e9:7.2f} GB/s ({note})  "
+              f"t={item.time:.4g} s",
               end="", file=sys.stderr, flush=True)  # fmt: skip
