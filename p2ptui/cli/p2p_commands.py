@@ -85,7 +85,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     fix = acs_fix(fabric, verdict)
     expert = ExpertMode.from_cli(args.expert)
     gate = {
-        "simulate": gate_transfer(fabric, verdict, expert, real=False),
+        # Without a pool the simulator can still model direct DMA into the provider's BAR; real copies need p2pmem.
+        "simulate": gate_transfer(fabric, verdict, expert, real=False, uses_pool=provider.pool is not None),
         "real": gate_transfer(fabric, verdict, expert, real=True),
         "disable_acs_redir": gate_acs_whatif(fabric, fix.devices, expert) if fix else None,
     }

@@ -93,6 +93,7 @@ class VerdictContext:
         return self.profile.cpu_allows_p2p or self.host_bridges_allowed(rb_a, rb_b, False)[0]
 
 
+MAX_PROFILES_PER_FABRIC = 32
 _CACHE: dict[int, tuple[weakref.ref, FabricIndex, dict[KernelProfile | None, VerdictContext]]] = {}
 
 
@@ -119,6 +120,9 @@ def verdict_context(fabric: Fabric, profile: KernelProfile | None = None) -> Ver
     ctx = contexts.get(profile)
     if ctx is None:
         ctx = _build_context(index, profile)
+        if len(contexts) >= MAX_PROFILES_PER_FABRIC:  # what-if browsing makes many; keep the recent ones
+            oldest = next(k for k in contexts if k is not None)
+            del contexts[oldest]
         contexts[profile] = ctx
     return ctx
 

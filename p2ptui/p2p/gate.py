@@ -109,7 +109,7 @@ def gate_transfer(
             why = f"Linux refuses P2P between {verdict.provider.name} and {who} (NOT_SUPPORTED"
             why += f", distance {verdict.distance})" if verdict.distance < 0 else ")"
             if real:
-                parts.add(Decision.REFUSED, why + ": DMA mapping fails (-EREMOTEIO), nothing to run")
+                parts.add(Decision.REFUSED, why + ": the kernel will not map it, nothing to run")
             else:
                 parts.add(Decision.NEEDS_EXPERT, why + ": only an expert-mode simulation, clearly labelled")
                 parts.simulated_only = True

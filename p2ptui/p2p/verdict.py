@@ -273,8 +273,9 @@ def _index_of(ctx: VerdictContext, dev: Device | str) -> int:
 
 
 def _fix_option(ctx: VerdictContext, results: list[ClientVerdict]) -> str | None:
-    """The pci=disable_acs_redir option that clears every redirect the kernel complained about, merged with the
-    selectors the command line already has (only the last such option counts)."""
+    """The pci=disable_acs_redir option that clears every redirect on these common-device paths (those the kernel
+    complained about, and those of clients it never reached), merged with the selectors the command line already
+    has (only the last such option counts)."""
     wanted: list[str] = []
     for cv in results:
         if cv.common is not None:

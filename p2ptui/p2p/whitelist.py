@@ -123,6 +123,7 @@ def representative_rule(version: Version) -> RepresentativeRule:
         return RepresentativeRule.SLOT_00
     if version < (5, 19):
         return RepresentativeRule.FIRST_00
+    # 1af7c26c59eb (April 2022): v5.19 is the spec's best guess for the release [UNCONFIRMED].
     return RepresentativeRule.FIRST_00_OR_ROOT_PORT
 
 
