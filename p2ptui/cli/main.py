@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="p2ptui",
         description="Explore and operate PCIe peer-to-peer DMA fabrics: switch trees, the kernel's P2P verdict, "
-        "transfers. FABRIC is a fabric file or the name of a bundled fabric (see 'p2ptui fabrics').",
+        "transfers. FABRIC is a YAML fabric, a sysfs root or tarball snapshot, lspci output, hwloc or NCCL XML, a "
+        "bundled fabric's name (see 'p2ptui fabrics'), or 'local' for this machine.",
     )
     parser.add_argument("--version", action="version", version=f"p2ptui {__version__}")
     parser.add_argument("--debug", action="store_true", help="show a traceback for errors")

@@ -273,3 +273,14 @@ def test_input_error_type_for_library_callers(tmp_path):
     with pytest.raises(InputError) as info:
         sysfs.load(tmp_path / "missing")
     assert info.value.diagnostics[0].location.file.endswith("missing")
+
+
+def test_function_whose_config_reads_all_ones_is_kept_with_a_note(tmp_path):
+    # A surprise-removed or powered-off function answers config reads with 0xff bytes.
+    root = small_root(tmp_path)
+    config = next(root.glob("sys/devices/pci0000:00/*/0000:01:00.0/config"))
+    config.write_bytes(b"\xff" * 4096)
+    f = sysfs.load(root)
+    ssd = f.find("nvme0")
+    assert ssd.vendor_id == 0x144D and not ssd.acs.known  # the sysfs files still tell what it was
+    assert any("reads all ones" in n for n in f.notes)
