@@ -58,6 +58,9 @@ class Link:
         return slower or narrower
 
     def describe(self) -> str:
+        if self.gen is None and self.width is None and (self.max_gen, self.max_width) != (None, None):
+            # Sources such as NCCL's topology file record what a link can do, not what it trained to.
+            return f"up to {_gen_width(self.max_gen, self.max_width)}"
         current = _gen_width(self.gen, self.width)
         if self.downtrained:
             return f"{current} (of {_gen_width(self.max_gen, self.max_width)})"

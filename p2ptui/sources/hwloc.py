@@ -97,7 +97,7 @@ class _Reader:
         kind = elem.get("type", "")
         if kind == "OSDev":
             return None
-        if kind == "NUMANode":
+        if kind == "NUMANode" and elem.get("os_index") is not None:
             self.numa_nodes.add(self._int(elem, "os_index", 0, 4095))
         if kind == "Bridge" and (elem.get("bridge_type", "").startswith("0-") or elem.get("pci_busid") is None):
             self.host_bridges += 1
@@ -106,7 +106,7 @@ class _Reader:
         if kind in ("Bridge", "PCIDev"):
             bdf = self._draft(elem, ctx, bridge=kind == "Bridge")
             return _Context(ctx.numa, ctx.host, bdf) if kind == "Bridge" else None
-        if kind == "NUMANode" and elem.get("nodeset") is None:
+        if kind == "NUMANode" and elem.get("nodeset") is None and elem.get("os_index") is not None:
             return _Context(self._int(elem, "os_index", 0, 4095), ctx.host, ctx.parent)  # v1: I/O below NUMA nodes
         if elem.get("nodeset") is not None:
             return _Context(_single_node(elem.get("nodeset", "")), ctx.host, ctx.parent)

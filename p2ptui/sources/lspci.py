@@ -49,7 +49,7 @@ _NUMACTL_NODES = re.compile(r"^available: (\d+) nodes?\b")
 def sniff(path: Path, head: bytes) -> bool:
     if not head or b"\0" in head:
         return False
-    for line in head.decode("utf-8", "replace").splitlines():
+    for line in head.decode("utf-8-sig", "replace").splitlines():
         if (line[:1] not in (" ", "\t", "") and HEADER.match(line)) or is_tree_line(line):
             return True
     return False
@@ -60,7 +60,7 @@ def load(path: Path) -> Fabric:
     data = read_input(path)
     if b"\0" in data[:65536]:
         raise InputError(Diagnostic("binary data, not lspci output", Location(str(path))))
-    lines = data.decode("utf-8", "replace").splitlines()
+    lines = data.decode("utf-8-sig", "replace").splitlines()
     records = parse_records(lines)
     tree = parse_tree(lines, str(path))
     if not records and not tree.entries:

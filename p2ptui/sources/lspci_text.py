@@ -175,7 +175,7 @@ def vendor_and_device(name: str) -> tuple[int | None, int | None]:
     return vendor, (int(number[1], 16) if number and vendor is not None else None)
 
 
-def _detail(rec: Record, text: str, number: int) -> None:  # noqa: C901 — one regex per line shape
+def _detail(rec: Record, text: str, number: int) -> None:
     if text.startswith("Capabilities:"):
         if "<access denied>" in text:
             rec.denied = True

@@ -220,3 +220,10 @@ def test_bridge_bus_numbers_must_grow_downward():
         ]
     )
     assert any("already belongs to bridge 0000:00:01.0" in m for m in msgs)
+
+
+def test_link_descriptions():
+    assert Link(3, 16, 3, 16).describe() == "gen3 x16"
+    assert Link(3, 8, 4, 16).describe() == "gen3 x8 (of gen4 x16)"
+    assert Link(None, None, 4, 16).describe() == "up to gen4 x16"
+    assert Link(None, None, None, None).describe() == "gen? x?"

@@ -130,3 +130,9 @@ def test_nvidia_smi_classes_for_gpus_and_nics(path: Path) -> None:
         for a, b in expected
     }
     assert got == expected
+
+
+def test_the_expectation_files_beside_it_are_not_taken_for_lspci_output() -> None:
+    for name in (f"{STEM}.topo-m.txt", f"{STEM}.p2pBandwidthLatencyTest.txt"):
+        path = DATA / name
+        assert not lspci.sniff(path, path.read_bytes())
