@@ -1,8 +1,10 @@
 """The scripted tour behind ``p2ptui demo``, ``p2ptui screenshot`` and the walkthrough tests.
 
 One list of steps, each a caption and what to do: open a fabric from the launcher, select an exporter and two
-importers, read why the kernel refuses one, hit the expert gate, turn expert mode on, open the matrix. Textual is
-imported only when a tour runs, so importing this module keeps the core Textual-free.
+importers, read why the kernel refuses one, hit the expert gate, turn expert mode on, open the matrix, launch a
+copy through the gate and watch two transfers share a link. Meters run on a virtual clock stepped by the tour
+(paced in real time when a person watches), so screenshots are identical on every run. Textual is imported only
+when a tour runs, so importing this module keeps the core Textual-free.
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ from pathlib import Path
 from typing import Any
 
 DEMO_FABRIC = "kernel-scenarios"
+# Rich's SVG names the Fira Code web font first. Converters that use only the first family (cairosvg) and lack that
+# font fall back to a proportional one, whose wider glyphs run into the next cell ("BUS_ADDRdistance"); a common
+# installed monospace font first keeps every converter on a monospace font. Browsers take the first they have.
+SVG_FONTS = '"DejaVu Sans Mono", "Fira Code", Menlo, Consolas, monospace'
+_RICH_FONTS = ('font-family: "Fira Code";', "font-family: Fira Code, monospace;")
 CAPTION_SECONDS = 3.0  # human pace: time to read a caption and look at the screen
 
 
@@ -84,6 +91,45 @@ async def _topo(pilot) -> None:
     await pilot.pause()
 
 
+async def _copy_form(pilot) -> None:
+    from .tui.screens.copy_form import CopyForm
+
+    await pilot.press("escape", "t")  # back from the matrix; the copy form for the selection
+    await _wait(pilot, lambda: isinstance(pilot.app.screen, CopyForm), "opening the copy form")
+    pilot.app.screen.query_one("#cp-size").value = "12 GiB"
+    pilot.app.screen.query_one("#cp-start").focus()
+    await pilot.pause()
+
+
+async def _meters(pilot) -> None:
+    from .tui.screens.copy_form import CopyForm
+
+    await pilot.press("enter")  # Start: the staged copy the form showed, forced P2P in expert mode (SIMULATED)
+    await _wait(pilot, lambda: not isinstance(pilot.app.screen, CopyForm), "starting the first copy")
+    await _ticks(pilot, 6)
+    await pilot.press("t")
+    await _wait(pilot, lambda: isinstance(pilot.app.screen, CopyForm), "opening the copy form again")
+    form = pilot.app.screen
+    form.query_one("#cp-choice").value = "write:rnic0"  # rnic0 writes straight into nvme-a's memory
+    form.query_one("#cp-start").focus()
+    await pilot.pause()
+    await pilot.press("enter")
+    await _wait(pilot, lambda: not isinstance(pilot.app.screen, CopyForm), "starting the second copy")
+    await _ticks(pilot, 10)
+    pilot.app.clear_notifications()
+    await pilot.pause()
+
+
+async def _ticks(pilot, n: int) -> None:
+    """Move the meters n ticks on the tour's virtual clock; at a person's pace unless the tour runs fast."""
+    app = pilot.app
+    step = 1.0 / app.options.meter_hz
+    for _ in range(n):
+        app.options.clock.advance(step)
+        app.screen.tick()
+        await pilot.pause(app.options.extra.get("pace", 0.0) or None)
+
+
 STEPS: list[Step] = [
     Step("launcher", "p2ptui opens on a launcher: this machine and the bundled fabrics.", lambda pilot: pilot.pause()),
     Step("fabric", f"Open '{DEMO_FABRIC}': host bridges, root ports, switches and endpoints, with links, pools, "
@@ -95,20 +141,26 @@ STEPS: list[Step] = [
     Step("expert", "Confirmed: the EXPERT badge stays visible for the rest of the session.", _expert),
     Step("matrix", "The matrix (m): every exporter/importer pair, colour-coded, with distances.", _matrix),
     Step("topo", "v switches to nvidia-smi topo -m classes; enter would select a pair.", _topo),
+    Step("transfers", "Run transfers: t opens a copy form for the selection; the expert gate answers before anything "
+         "starts (here: allowed in expert mode, labelled SIMULATED).", _copy_form),
+    Step("meters", "Two copies share nvme-a's x4 link: live rate, sparkline, progress, ETA, route, P2P vs bounce; "
+         "the tree colours links by load.", _meters),
 ]
 
 
-def _app(size: tuple[int, int]):
+def _app(size: tuple[int, int], pace: float = 0.0):
     from .tui import make_app
+    from .tui.clock import VirtualClock
 
-    return make_app(None, theme="textual-dark", animations=False, live_scan=None, auto_tick=False, seed=7)
+    return make_app(None, theme="textual-dark", animations=False, live_scan=None, auto_tick=False, seed=7,
+                    clock=VirtualClock(), extra={"pace": pace})  # fmt: skip
 
 
 def play(fast: bool = False, headless: bool = False, size: tuple[int, int] = (120, 40),
          steps: list[Step] | None = None, out: Callable[[str], None] = print) -> int:
     """Play the tour and end by itself; ``fast`` skips the reading pauses, ``headless`` needs no terminal."""
     steps = steps or STEPS
-    app = _app(size)
+    app = _app(size, pace=0.0 if fast else 0.25)
 
     async def tour(pilot) -> None:
         for n, step in enumerate(steps, 1):
@@ -125,6 +177,12 @@ def play(fast: bool = False, headless: bool = False, size: tuple[int, int] = (12
     return 0 if app.return_code in (0, None) else 1
 
 
+def monospace_first(svg: str) -> str:
+    for declaration in _RICH_FONTS:
+        svg = svg.replace(declaration, f"font-family: {SVG_FONTS};")
+    return svg
+
+
 def write_screenshots(directory: Path, size: tuple[int, int] = (120, 40)) -> list[Path]:
     """Replay the tour headless and save one SVG per step (``NN-slug.svg``) into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -134,9 +192,9 @@ def write_screenshots(directory: Path, size: tuple[int, int] = (120, 40)) -> lis
         for n, step in enumerate(STEPS, 1):
             await step.run(pilot)
             await pilot.pause()
-            name = f"{n:02d}-{step.slug}.svg"
-            pilot.app.save_screenshot(name, str(directory))
-            written.append(directory / name)
+            path = directory / f"{n:02d}-{step.slug}.svg"
+            path.write_text(monospace_first(pilot.app.export_screenshot()), encoding="utf-8")
+            written.append(path)
         pilot.app.exit()
 
     _app(size).run(headless=True, size=size, auto_pilot=shoot)

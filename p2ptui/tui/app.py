@@ -33,6 +33,7 @@ class TuiOptions:
     live_scan: LiveScan | str | None = AUTO
     clock: Callable[[], float] = time.monotonic  # drives meters and ETAs; tests pass a virtual clock
     meter_hz: float = 4.0
+    sim_speed: float = 1.0  # simulated seconds per clock second: 1.0 paces the simulator in real time
     auto_tick: bool = True  # False: meters move only when tick() is called (tests, screenshots)
     seed: int | None = None  # provider ties are broken at random, as the kernel does; seeded in tests
     extra: dict = field(default_factory=dict)
@@ -82,6 +83,8 @@ class P2PApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         sections = [(self.screen.BINDING_GROUP_TITLE or "This screen", self.screen.BINDINGS)]
+        for widget in getattr(self.screen, "HELP_WIDGETS", ()):  # panels with keys of their own
+            sections.append((widget.BINDING_GROUP_TITLE, widget.BINDINGS))
         sections.append(("Anywhere", self.BINDINGS))
         self.push_screen(HelpScreen(sections))
 

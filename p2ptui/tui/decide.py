@@ -94,7 +94,7 @@ def pitfalls(fabric: Fabric, prof: KernelProfile) -> list[tuple[str, str]]:
         rep = ctx.representatives[k]
         if rep is not None and not ctx.host_path_allowed(k, k):
             out.append(("root complex", f"{rb.host_bridge}: first device {rep.name} [{rep.ids}] is not in the "
-                        f"kernel's P2P whitelist ({prof.label}); Linux refuses P2P through it (NOT_SUPPORTED). "
+                        f"kernel's P2P whitelist under {prof.label}; Linux refuses P2P through it (NOT_SUPPORTED). "
                         "Expert mode only simulates such paths, labelled SIMULATED."))
     redirecting = [d for d in fabric.devices if ctx.redirect[ctx.index.index[d.bdf]]]
     if redirecting:

@@ -30,7 +30,7 @@ KIND_ICONS: dict[DeviceKind, str] = {
 }
 ROOT_BUS_ICON = "◎"
 POOL_MARK = "◈"
-ACS_REDIRECT_MARK = "⤴ACS"
+ACS_REDIRECT_MARK = "⇡ACS"  # in DejaVu Sans Mono and most terminal fonts (⤴ is not)
 DOWNTRAINED_MARK = "↓"
 
 # How the screens learn whether a device's ACS redirects P2P: None = not known (kernel-default bits are derived by

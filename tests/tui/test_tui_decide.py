@@ -70,7 +70,7 @@ def test_what_if_shows_before_and_after():
         panel = screen.query_one(VerdictPanel)
         assert panel.text.startswith("what-if IOMMU translated")
         assert "mlx5_0 ✔ BUS_ADDR d4  →  ◐ THRU_HOST_BRIDGE d4" in panel.text
-        assert "⤴ACS" in screen_text(pilot.app)  # the tree's ACS marks follow the what-if
+        assert "⇡ACS" in screen_text(pilot.app)  # the tree's ACS marks follow the what-if
 
     run(body)
 

@@ -21,6 +21,11 @@ def test_screenshots_one_svg_per_step(tmp_path):
     expert = (tmp_path / "06-expert.svg").read_text()
     assert expert.startswith("<svg") and "EXPERT" in expert
     assert "NOT_SUPPORTED" in (tmp_path / "04-verdict.svg").read_text()
+    form = (tmp_path / "09-transfers.svg").read_text()
+    assert "SIMULATED" in form and "Start" in form
+    meters = (tmp_path / "10-meters.svg").read_text()
+    assert meters.count("running") >= 2 and "ETA" in meters and "Transfers" in meters
+    assert '"DejaVu Sans Mono", "Fira Code"' in meters  # a monospace font first, for every SVG converter
 
 
 def test_a_first_word_that_is_no_command_names_a_fabric():

@@ -38,7 +38,7 @@ def test_acs_redirect_comes_from_live_control_bits():
     fabric = loads_fabric(ODD)
     port = fabric.find("00:01.0")
     assert hardware_acs_redirect(port) is True
-    assert "⤴ACS" in plain(device_label(fabric, port, acs_redirect=True))
+    assert "⇡ACS" in plain(device_label(fabric, port, acs_redirect=True))
     rows = dict((k, plain(v)) for k, v in device_rows(fabric, port, True) if k)
     assert rows["ACS cap"].startswith("SV source validation  RR P2P request redirect")
     assert "EC P2P egress control" in rows["ACS cap"]

@@ -137,8 +137,11 @@ def test_help_lists_every_key_and_closes():
         await pilot.pause()
         assert isinstance(pilot.app.screen, HelpScreen)
         text = screen_text(pilot.app)
-        for words in ("Exporter", "Importer", "Clear", "Jump", "Quit", "Theme", "Tree legend"):
+        for words in ("Exporter", "Importer", "Clear", "Copy", "Jump", "Cancel copy", "Quit", "Theme"):
             assert words in text
+        pilot.app.screen.query_one("#help-body").scroll_end(animate=False)
+        await pilot.pause()
+        assert "Tree legend" in screen_text(pilot.app)
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(pilot.app.screen, HelpScreen)

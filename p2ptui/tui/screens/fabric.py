@@ -1,4 +1,5 @@
-"""The main screen: the switch tree, the highlighted device, the selection and the kernel's verdict on it."""
+"""The main screen: the switch tree, the highlighted device, the selection and the kernel's verdict on it, and the
+transfers started from the selection (copy form, live panel, link colours in the tree)."""
 
 from __future__ import annotations
 
@@ -22,15 +23,18 @@ from ..verdict_text import compare_rows, verdict_rows
 from ..widgets.bars import SelectionBar, fabric_title_bar
 from ..widgets.detail_pane import DetailPane
 from ..widgets.fabric_tree import FabricTree
+from ..widgets.transfers_panel import TransfersPanel
 from ..widgets.verdict_panel import VerdictPanel
 from .expert import ExpertConfirm
 from .matrix import MatrixScreen
+from .operating import OperatingMixin
 from .whatif import WhatIfScreen
 
 
-class FabricScreen(Screen):
+class FabricScreen(OperatingMixin, Screen):
     COMMANDS = {FabricCommands}
     BINDING_GROUP_TITLE = "Fabric"
+    HELP_WIDGETS = (TransfersPanel,)
     BINDINGS = [
         Binding("e", "mark_exporter", "Exporter", id="exporter",
                 tooltip="Use the highlighted device's P2P memory (the provider)"),
@@ -42,6 +46,8 @@ class FabricScreen(Screen):
         Binding("m", "matrix", "Matrix", id="matrix", tooltip="Every pair of endpoints, colour-coded"),
         Binding("w", "what_if", "What-if", id="whatif",
                 tooltip="Another kernel, CPU, IOMMU mode or command line: verdict before and after"),
+        Binding("t", "copy", "Copy", id="copy",
+                tooltip="Launch a copy between the selected devices; the expert gate is asked before it starts"),
         Binding("x", "expert", "Expert", id="expert",
                 tooltip="Turn expert mode on (after a confirmation listing this fabric's pitfalls) or off"),
         Binding("slash", "jump", "Jump", id="jump", tooltip="Go to a device by name or address"),
@@ -70,12 +76,14 @@ class FabricScreen(Screen):
                 yield SelectionBar(id="selection-bar")
                 yield DetailPane(self.fabric, acs_redirect=self.acs_redirect, id="detail")
                 yield VerdictPanel(id="verdict")
+        yield TransfersPanel(id="transfers")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(FabricTree).focus()
         self.query_one(SelectionBar).show(self.fabric, self.selection)
         self.watch(self.app, "expert", self._expert_changed)
+        self.start_operations()
 
     def _expert_changed(self, on: bool) -> None:
         self.query_one("#title-bar").set_expert(on)
@@ -248,6 +256,7 @@ class FabricScreen(Screen):
             ("What-if", "w · another kernel, CPU, IOMMU or command line", self.action_what_if),
             ("Toggle expert mode", "x · confirmed, lists this fabric's pitfalls", self.action_expert),
             ("Open another fabric", "o · back to the launcher", self.action_open_launcher),
+            *self.operating_actions(),
         ]
 
     def jump_to(self, bdf: BDF) -> None:

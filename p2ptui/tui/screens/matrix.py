@@ -18,14 +18,15 @@ from ..widgets.pair_grid import PairGrid
 
 LEGENDS = {
     "verdict": Content.assemble(
-        ("B4", "$text-success bold"), (" BUS_ADDR, distance 4: switch-local, bus addresses   ", "dim"),
-        ("T8", "$text-warning bold"), (" THRU_HOST_BRIDGE: through the root complex   ", "dim"),
-        ("✘", "$text-error bold"), (" NOT_SUPPORTED: the kernel refuses", "dim"),
+        # Short enough for one line at 120 columns, so no mark wraps away from its meaning.
+        ("B4", "$text-success bold"), (" BUS_ADDR at distance 4: switch-local   ", "dim"),
+        ("T8", "$text-warning bold"), (" THRU_HOST_BRIDGE: via the root complex   ", "dim"),
+        ("✘", "$text-error bold"), (" NOT_SUPPORTED: refused", "dim"),
     ),
     "topo": Content.assemble(
         ("PIX", "$text-success bold"), (" one bridge  ", "dim"), ("PXB", "$text-success bold"),
         (" several bridges  ", "dim"), ("PHB", "$text-warning bold"), (" a host bridge  ", "dim"),
-        ("NODE", "$text-warning bold"), (" host bridges in a NUMA node  ", "dim"),
+        ("NODE", "$text-warning bold"), (" host bridges, same NUMA  ", "dim"),
         ("SYS", "$text-error bold"), (" across NUMA nodes  ", "dim"), ("X", "dim bold"), (" self", "dim"),
     ),
 }

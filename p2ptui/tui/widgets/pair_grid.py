@@ -81,27 +81,28 @@ class PairGrid(ScrollView, can_focus=True):
         col0 = scroll_x // CELL
         ncols = max(0, (width - self.label_width) // CELL)
         cols = range(col0, min(col0 + ncols, len(self.matrix.cols)))
-        muted = self._styles.get("muted", Style())
+        # The widget's own colours under every cell: bare segments would show the terminal's default background.
+        base = self.rich_style
+        muted = base + self._styles.get("muted", Style())
+        key = base + self._styles.get("key", Style())
         if y == 0:
-            segments = [Segment(" " * self.label_width)]
+            segments = [Segment(" " * self.label_width, base)]
             for c in cols:
-                style = self._styles.get("key", Style()) if c == self.cursor[1] else muted
-                segments.append(Segment(f"{c:>{CELL - 1}} ", style))
-            return Strip(segments).adjust_cell_length(width)
+                segments.append(Segment(f"{c:>{CELL - 1}} ", key if c == self.cursor[1] else muted))
+            return Strip(segments).adjust_cell_length(width, base)
         r = scroll_y + y - 1
         if r >= len(self.matrix.rows):
-            return Strip.blank(width)
+            return Strip.blank(width, base)
         label = f"{r} {self.matrix.rows[r].name}"[: self.label_width - 1]
-        label_style = self._styles.get("key", Style()) if r == self.cursor[0] else Style()
-        segments = [Segment(f"{label:<{self.label_width}}", label_style)]
+        segments = [Segment(f"{label:<{self.label_width}}", key if r == self.cursor[0] else base)]
         for c in cols:
             text, role = self.cell(r, c)
-            style = self._styles.get(role, Style())
+            style = base + self._styles.get(role, Style())
             if (r, c) == self.cursor:
                 style = style + Style(reverse=True, bold=True)
             segments.append(Segment(f"{text:^{CELL - 1}}", style))
-            segments.append(Segment(" "))
-        return Strip(segments).adjust_cell_length(width)
+            segments.append(Segment(" ", base))
+        return Strip(segments).adjust_cell_length(width, base)
 
     # -- cursor -----------------------------------------------------------------------------------------------------
     def action_move(self, dr: int, dc: int) -> None:

@@ -1,0 +1,295 @@
+"""Operating a fabric from the TUI: the copies a selection offers, the copy form read into a TransferSpec, and the
+live state of every transfer for the transfers panel and the tree's link colours.
+
+Textual-free. Every number shown comes from the engine (samples, results, utilisation); this module only keeps the
+last few samples per transfer for the sparklines and maps the engine's link resources onto tree nodes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..engine.samples import TransferEvent
+from ..engine.transfer import Op, TransferResult, TransferSpec, TransferState
+from ..errors import Diagnostic, InputError
+from ..fabric.bdf import BDF
+from ..fabric.model import Fabric
+from ..fabric.units import human_size, parse_size
+from ..p2p.gate import GateDecision
+from .feeds import FeedUpdate, RealFeed, SimFeed
+from .selection import Selection
+
+ENGINES = ("sim", "real")
+HISTORY = 48  # samples kept per transfer for its sparkline (12 s at 4 Hz)
+BUSIEST = 3
+
+
+# -- what can be copied -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CopyChoice:
+    key: str
+    src: str
+    dst: str
+    via: str | None
+    op: Op
+    text: str  # for people: who moves the data where
+
+
+def copy_choices(fabric: Fabric, selection: Selection) -> list[CopyChoice]:
+    """The copies the selection describes: staged through the exporter's P2P memory between two importers (as
+    nvmet and p2pmem-test do), then one direct DMA between each importer and the exporter's memory."""
+    if not selection.complete:
+        return []
+    exporter = fabric.device(selection.exporter).name
+    importers = [fabric.device(b).name for b in selection.importers if b != selection.exporter]
+    out = [CopyChoice(f"staged:{a}:{b}", a, b, exporter, Op.WRITE,
+                      f"{a} → {exporter} → {b}   staged in {exporter}'s P2P memory")
+           for a in importers for b in importers if a != b]
+    for a in importers:
+        out.append(CopyChoice(f"write:{a}", a, exporter, None, Op.WRITE,
+                              f"{a} → {exporter}   {a} writes into {exporter}'s memory"))
+        out.append(CopyChoice(f"read:{a}", exporter, a, None, Op.READ,
+                              f"{exporter} → {a}   {a} reads {exporter}'s memory"))
+    return out
+
+
+@dataclass
+class CopyFormValues:
+    """What the copy form holds; kept between openings so a locked copy can be retried after pressing x."""
+
+    choice: str = ""
+    size: str = "8 GiB"
+    chunk: str = "1 MiB"
+    threads: str = "2"
+    engine: str = "sim"
+    check: bool = False
+
+
+def available_memory() -> int:
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def build_spec(values: CopyFormValues, choice: CopyChoice,
+               free_memory: Callable[[], int] = available_memory) -> TransferSpec:  # fmt: skip
+    """The form as a TransferSpec; InputError listing every problem, each naming its field."""
+    problems: list[str] = []
+
+    def size_field(label: str, text: str) -> int:
+        try:
+            return parse_size(text.strip())
+        except ValueError as exc:
+            problems.append(f"{label}: {exc}")
+            return 1
+
+    size = size_field("size", values.size)
+    chunk = size_field("chunk", values.chunk)
+    try:
+        threads = int(values.threads.strip())
+    except ValueError:
+        problems.append(f"threads: expected a whole number, not {values.threads.strip()!r}")
+        threads = 1
+    if values.engine not in ENGINES:
+        problems.append(f"engine: {values.engine!r} is neither sim nor real")
+    if values.check and values.engine != "real":
+        problems.append("check: verifying bytes needs the real engine (the simulator moves none)")
+    if values.engine == "real" and not problems:
+        # From the TUI the real engine copies memory to memory: source and destination buffers both live in RAM.
+        free = free_memory()
+        if 2 * size > free // 2:
+            problems.append(f"size: a real memory copy of {human_size(size)} needs {human_size(2 * size)} of RAM; "
+                            f"this machine has {human_size(free)} free (at most half of it is used)")
+    spec = TransferSpec(choice.src, choice.dst, size, via=choice.via, chunk=chunk, threads=threads, op=choice.op,
+                        check=values.check)  # fmt: skip
+    if not problems:
+        problems += spec.problems()
+    if problems:
+        raise InputError([Diagnostic(p) for p in problems])
+    return spec
+
+
+# -- live state -------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TransferView:
+    """One transfer as the panel shows it: the engine's latest sample over its result."""
+
+    number: int  # the TUI's own order of starting, across both engines
+    engine: str
+    id: int
+    state: TransferState
+    bytes_done: int
+    rate: float  # bytes/s now, as the engine sampled it
+    history: tuple[float, ...]
+    result: TransferResult
+
+    @property
+    def label(self) -> str:
+        return self.result.spec.label
+
+    @property
+    def size(self) -> int:
+        return self.result.spec.size
+
+    @property
+    def predicted(self) -> float | None:
+        """The engine's prediction for the route the bytes take, alone on the fabric."""
+        r = self.result
+        taken_p2p = r.p2p_route is not None and r.route is r.p2p_route
+        return r.p2p_bytes_per_s if taken_p2p else r.bounce_bytes_per_s
+
+    @property
+    def eta(self) -> float | None:
+        """Engine seconds left at the current rate."""
+        if self.state is not TransferState.RUNNING or self.rate <= 0:
+            return None
+        return (self.size - self.bytes_done) / self.rate
+
+
+@dataclass
+class Snapshot:
+    views: list[TransferView]
+    events: list[tuple[TransferView | None, TransferEvent]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    loads: dict[BDF, float] = field(default_factory=dict)  # busiest direction of each device's uplink, 0..1
+    total_rate: float = 0.0
+    total_history: tuple[float, ...] = ()
+    busiest: list[tuple[str, float]] = field(default_factory=list)
+    time: float | None = None  # the simulator's clock
+
+    def count(self, state: TransferState) -> int:
+        return sum(1 for v in self.views if v.state is state)
+
+
+class Operations:
+    """Both engines for one fabric, created on first use, and what the panel needs from them."""
+
+    def __init__(self, fabric: Fabric, clock: Callable[[], float], sim_speed: float = 1.0,
+                 interval: float = 0.25) -> None:  # fmt: skip
+        self.fabric = fabric
+        self.clock = clock
+        self.sim_speed = sim_speed
+        self.interval = interval
+        self._feeds: dict[str, SimFeed | RealFeed] = {}
+        self._numbers: dict[tuple[str, int], int] = {}
+        self._history: dict[int, deque[float]] = {}
+        self._total: deque[float] = deque(maxlen=HISTORY)
+        self._links: dict[str, list[BDF]] | None = None
+        self._link_names: dict[str, str] = {}
+        self.last = Snapshot([])
+
+    def feed(self, engine: str) -> SimFeed | RealFeed:
+        if engine not in self._feeds:
+            if engine == "sim":
+                self._feeds[engine] = SimFeed(self.fabric, self.clock, self.sim_speed)
+            elif engine == "real":
+                self._feeds[engine] = RealFeed(self.fabric, self.interval)
+            else:
+                raise ValueError(f"no engine {engine!r}")
+        return self._feeds[engine]
+
+    @property
+    def active(self) -> bool:
+        return bool(self._numbers)
+
+    def gate(self, spec: TransferSpec, engine: str, expert: bool) -> GateDecision | None:
+        return self.feed(engine).gate(spec, expert)
+
+    async def start(self, spec: TransferSpec, engine: str, expert: bool) -> int:
+        """Hand the copy to the engine; its number in the panel. InputError when the engine rejects it outright."""
+        result = await self.feed(engine).start(spec, expert)
+        number = len(self._numbers) + 1
+        self._numbers[(engine, result.id)] = number
+        self._history[number] = deque(maxlen=HISTORY)
+        return number
+
+    def find(self, number: int) -> tuple[str, int] | None:
+        return next((key for key, n in self._numbers.items() if n == number), None)
+
+    async def cancel(self, number: int) -> bool:
+        """False when there is nothing left to cancel."""
+        key = self.find(number)
+        if key is None:
+            return False
+        feed = self._feeds[key[0]]
+        if feed.results[key[1]].state.finished:
+            return False
+        await feed.cancel(key[1])
+        return True
+
+    def unplug(self, device: str) -> None:
+        self.feed("sim").unplug(device)
+
+    async def close(self) -> None:
+        for feed in self._feeds.values():
+            await feed.close()
+
+    # -- polling ------------------------------------------------------------------------------------------------
+    def poll(self) -> Snapshot:
+        snap = Snapshot([])
+        for name, feed in self._feeds.items():
+            update = feed.poll()
+            snap.problems += update.problems
+            views = self._views(name, feed, update)
+            snap.views += views.values()
+            snap.events += [(views.get(e.id), e) for e in update.events]
+            if update.sample is not None and name == "sim":
+                snap.time = update.sample.time
+                self._add_utilisation(snap, feed, update.sample.utilisation)
+        snap.views.sort(key=lambda v: v.number)
+        snap.total_rate = sum(v.rate for v in snap.views if v.state is TransferState.RUNNING)
+        if snap.count(TransferState.RUNNING):
+            self._total.append(snap.total_rate)
+        snap.total_history = tuple(self._total)
+        self.last = snap
+        return snap
+
+    def _views(self, name: str, feed: SimFeed | RealFeed, update: FeedUpdate) -> dict[int, TransferView]:
+        rows = {t.id: t for t in update.sample.transfers} if update.sample is not None else {}
+        views: dict[int, TransferView] = {}
+        for tid, result in feed.results.items():
+            number = self._numbers.get((name, tid))
+            if number is None:
+                continue
+            row = rows.get(tid)
+            state = result.state
+            done = row.bytes_done if row is not None and state is TransferState.RUNNING else result.bytes_done
+            rate = row.rate if row is not None and state is TransferState.RUNNING else 0.0
+            history = self._history[number]
+            if state is TransferState.RUNNING and row is not None:
+                history.append(rate)
+            views[tid] = TransferView(number, name, tid, state, done, rate, tuple(history), result)
+        return views
+
+    def _add_utilisation(self, snap: Snapshot, feed: SimFeed | RealFeed, utilisation: dict[str, float]) -> None:
+        links = self._link_map(feed)
+        for key, share in utilisation.items():
+            for bdf in links.get(key, ()):
+                snap.loads[bdf] = max(snap.loads.get(bdf, 0.0), share)
+        top = sorted(utilisation.items(), key=lambda kv: (-kv[1], kv[0]))[:BUSIEST]
+        snap.busiest = [(self.resource_name(feed, key), share) for key, share in top]
+
+    def _link_map(self, feed: SimFeed | RealFeed) -> dict[str, list[BDF]]:
+        """Which tree nodes show each link resource: every device whose uplink the engine names by that key."""
+        if self._links is None:
+            self._links = {}
+            for dev in self.fabric.devices:
+                try:
+                    info = feed.link_above(dev)
+                except Exception:  # noqa: BLE001 - a link the engine cannot model is simply not coloured
+                    info = None
+                if info is None:
+                    continue
+                for key, arrow in ((info.up, "↑"), (info.down, "↓")):
+                    self._links.setdefault(key, []).append(dev.bdf)
+                    self._link_names.setdefault(key, f"{dev.name} link {arrow}")
+        return self._links
+
+    def resource_name(self, feed: SimFeed | RealFeed, key: str) -> str:
+        if key in self._link_names:
+            return self._link_names[key]
+        resource = feed.catalog.resources.get(key)
+        if resource is None:
+            return key
+        return resource.description.split(": ", 1)[0]

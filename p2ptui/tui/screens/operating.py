@@ -1,0 +1,138 @@
+"""The fabric screen's transfers: the copy form (t), starting through the expert gate, the meter tick that feeds the
+transfers panel and the tree's link colours, cancel, notes, and simulated hot-unplug.
+
+A mixin so fabric.py keeps to the tree, the selection and the verdict. Engine errors (a refused pool, an unplugged
+provider, an I/O error, even an engine bug) become notifications; nothing here lets one escape into Textual, where
+it would close the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ...engine.transfer import TransferSpec
+from ...errors import InputError
+from ...p2p.gate import GateDecision
+from ..operate import CopyFormValues, Operations, copy_choices
+from ..transfer_text import event_notice
+from ..widgets.transfers_panel import TransfersPanel
+from .copy_form import CopyForm, CopyRequest
+
+MAX_PANEL_LINES = 12
+
+
+class OperatingMixin:
+    operations: Operations
+    copy_values: CopyFormValues
+
+    def start_operations(self) -> None:
+        options = self.app.options
+        self.operations = Operations(self.fabric, options.clock, options.sim_speed, 1.0 / options.meter_hz)
+        self.copy_values = CopyFormValues()
+        # One timer repaints every meter, however fast the engine runs; paused in tests, which call tick() themselves.
+        self.meter = self.set_interval(1.0 / options.meter_hz, self.tick, pause=not options.auto_tick)
+
+    async def on_unmount(self) -> None:
+        await self.operations.close()
+
+    @property
+    def transfers(self) -> TransfersPanel:
+        return self.query_one(TransfersPanel)
+
+    # -- the meter tick ---------------------------------------------------------------------------------------------
+    def tick(self) -> None:
+        """Poll both engines once and show what they report: panel, link colours, notifications."""
+        ops = self.operations
+        if not ops.active:
+            return
+        snap = ops.poll()
+        for view, event in snap.events:
+            notice = event_notice(view, event)
+            if notice is not None:
+                title, message, severity = notice
+                self.notify(message, title=title, severity=severity, timeout=10 if severity == "error" else 5)
+        for problem in snap.problems:
+            self.notify(problem, title="Engine error", severity="error", timeout=15)
+        self.tree.set_loads(snap.loads)
+        panel = self.transfers
+        panel.show(snap)
+        height = min(1 + 3 * len(snap.views), MAX_PANEL_LINES) + 2
+        if not panel.has_class("-on") or panel.styles.height.value != height:
+            panel.styles.height = height
+            panel.add_class("-on")
+
+    # -- starting ---------------------------------------------------------------------------------------------------
+    def action_copy(self) -> None:
+        choices = copy_choices(self.fabric, self.selection)
+        if not choices:
+            self.notify("Mark an exporter (e) and at least one other device as importer (i) first: copies run "
+                        "between them and the exporter's P2P memory.", severity="warning")  # fmt: skip
+            return
+        note = "" if self.whatif.empty else "Copies run on the fabric as booted; the what-if only changes the verdict."
+        self.app.push_screen(CopyForm(choices, self.copy_values, self.gate, note), self._copy_done)
+
+    def gate(self, spec: TransferSpec, engine: str) -> GateDecision | None:
+        return self.operations.gate(spec, engine, self.app.expert)
+
+    async def _copy_done(self, request: CopyRequest | None) -> None:
+        if request is not None:
+            await self.start_copy(request.spec, request.engine)
+
+    async def start_copy(self, spec: TransferSpec, engine: str = "sim") -> int | None:
+        """Ask the gate, then the engine; the transfer's number in the panel, or None (and a notification)."""
+        try:
+            decision = self.gate(spec, engine)
+            if decision is not None and not decision.permitted:
+                self.locked("Copy locked", decision.reasons)
+                return None
+            number = await self.operations.start(spec, engine, self.app.expert)
+        except InputError as exc:
+            self.notify("\n".join(str(d) for d in exc.diagnostics), title="Copy refused", severity="error",
+                        timeout=10)  # fmt: skip
+            return None
+        except Exception as exc:  # noqa: BLE001 - an engine bug is reported, the app stays up
+            self.notify(f"{type(exc).__name__}: {exc}", title="Engine error", severity="error", timeout=15)
+            return None
+        self.tick()
+        return number
+
+    # -- the panel's requests ---------------------------------------------------------------------------------------
+    async def on_transfers_panel_cancel_requested(self, message: TransfersPanel.CancelRequested) -> None:
+        try:
+            cancelled = await self.operations.cancel(message.number)
+        except Exception as exc:  # noqa: BLE001
+            self.notify(f"{type(exc).__name__}: {exc}", title="Engine error", severity="error", timeout=15)
+            return
+        if not cancelled:
+            self.notify(f"#{message.number} has already finished.", severity="warning", timeout=3)
+        self.tick()
+
+    def on_transfers_panel_notes_requested(self, message: TransfersPanel.NotesRequested) -> None:
+        view = message.view
+        notes = view.result.notes or ["(the engine assumed nothing for this transfer)"]
+        self.notify("\n".join(f"• {n}" for n in notes), title=f"#{view.number} {view.label}: notes", timeout=20)
+
+    # -- fault injection --------------------------------------------------------------------------------------------
+    def action_unplug(self) -> None:
+        dev = self.highlighted_device
+        if dev is None:
+            self.notify("Move the cursor to a device to unplug it in the simulation.", severity="warning")
+            return
+        try:
+            self.operations.unplug(dev.name)
+        except Exception as exc:  # noqa: BLE001
+            self.notify(f"{type(exc).__name__}: {exc}", title="Engine error", severity="error", timeout=15)
+            return
+        self.notify(f"{dev.name} hot-unplugged in the simulation: simulated transfers through it fail, new ones are "
+                    "refused. Real copies are not affected.", title="Unplug", severity="warning", timeout=6)  # fmt: skip
+        self.tick()
+
+    def operating_actions(self) -> list[tuple[str, str, Callable[[], object]]]:
+        return [
+            ("Copy between the selected devices", "t · size, chunk, threads, engine; the gate is asked first",
+             self.action_copy),
+            ("Cancel the highlighted transfer", "k in the transfers panel", self.transfers.action_cancel_transfer),
+            ("Focus the transfers panel", "tab also gets there", self.transfers.focus),
+            ("Unplug the highlighted device (simulation)", "simulated transfers through it fail: see how errors "
+             "arrive", self.action_unplug),
+        ]

@@ -1,0 +1,211 @@
+"""Transfers in words and glyphs, as styled parts: the panel's lines, the gate's answer, notifications.
+
+Pure functions of what the engine reported (TransferView, GateDecision, TransferEvent); the only arithmetic is
+for display: fractions for the bar, a sparkline scaled to the route's predicted rate, the time left at the current
+rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..engine.report import gbps
+from ..engine.samples import TransferEvent
+from ..engine.transfer import TransferState
+from ..fabric.units import human_size
+from ..p2p.gate import Decision, GateDecision
+from .describe import load_role
+from .operate import Snapshot, TransferView
+from .styled import Part
+
+LABEL_WIDTH = 26
+SPARK_WIDTH = 16
+BAR_WIDTH = 20
+INDENT = "      "
+SPARK = " ▁▂▃▄▅▆▇█"
+STATE_ROLE = {
+    TransferState.PENDING: "muted",
+    TransferState.RUNNING: "accent",
+    TransferState.DONE: "ok",
+    TransferState.CANCELLED: "warn",
+    TransferState.FAILED: "bad",
+    TransferState.REFUSED: "bad",
+}
+
+
+def rate_text(rate: float | None) -> str:
+    return gbps(rate)
+
+
+def duration(seconds: float) -> str:
+    if seconds < 100:
+        return f"{seconds:.1f} s"
+    if seconds < 6000:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def fit(text: str, width: int) -> str:
+    return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"
+
+
+def sparkline(values: Sequence[float], top: float | None, width: int = SPARK_WIDTH) -> str:
+    """The newest ``width`` values as eighth-blocks; full height is ``top`` (the predicted rate), or the largest
+    value when that is higher, so the height says how close the copy runs to what its route allows alone."""
+    values = list(values)[-width:]
+    scale = max([top or 0.0, *values])
+    cells = []
+    for v in values:
+        if v <= 0 or scale <= 0:
+            cells.append(SPARK[0] if v <= 0 else SPARK[1])
+        else:
+            cells.append(SPARK[max(1, min(8, round(8 * v / scale)))])
+    return "".join(cells).rjust(width)
+
+
+def bar(fraction: float, width: int = BAR_WIDTH) -> tuple[str, str]:
+    """Done and to-do parts of a progress bar."""
+    filled = max(0, min(width, int(width * fraction)))
+    return "━" * filled, "━" * (width - filled)
+
+
+def head_line(view: TransferView, selected: bool) -> list[Part]:
+    size = view.size or 1
+    fraction = view.bytes_done / size
+    done, todo = bar(fraction)
+    state = view.state
+    if state is TransferState.DONE:
+        rate, tail = view.result.bytes_per_s, f"took {duration(view.result.seconds or 0.0)}"
+    elif state is TransferState.RUNNING:
+        eta = view.eta
+        rate, tail = view.rate, f"ETA {duration(eta)}" if eta is not None else "ETA —"
+    else:
+        rate, tail = None, ""
+    return [
+        ("▶ " if selected else "  ", "key"),
+        (fit(f"#{view.number}", 4), "key" if selected else "muted"),
+        (fit(view.label, LABEL_WIDTH), "name"),
+        (view.engine.ljust(5), "muted"),
+        (state.value.ljust(10), STATE_ROLE[state]),
+        (rate_text(rate).rjust(10) if rate is not None else " " * 10, "key"),
+        (" ", ""),
+        (sparkline(view.history, view.predicted), "accent"),
+        (" ", ""),
+        (done, STATE_ROLE[state] if state is not TransferState.RUNNING else "primary"),
+        (todo, "muted"),
+        (f"{fraction:5.0%}", ""),
+        ("  " + tail, "muted"),
+    ]
+
+
+def route_line(view: TransferView) -> list[Part]:
+    route = view.result.route
+    if route is None:
+        return [(INDENT + "route unknown", "muted")]
+    kind = route.kind.value.upper() if route.kind.value == "p2p" else route.kind.value
+    role = "ok" if route.map_type == "BUS_ADDR" else "bad" if route.forced else "warn"
+    parts: list[Part] = [(INDENT + "route ", "muted"), (f"{kind} {route.map_type}", role)]
+    if route.forced:
+        parts.append((" SIMULATED, Linux refuses it", "bad"))
+    return parts + [("  ", ""), (" → ".join(route.hops), "")]
+
+
+def compare_line(view: TransferView) -> list[Part]:
+    r = view.result
+    taken_p2p = r.p2p_route is not None and r.route is r.p2p_route
+    parts: list[Part] = [(INDENT + "predicted alone  ", "muted")]
+    if r.p2p_route is not None:
+        parts += [("P2P ", "muted"), (rate_text(r.p2p_bytes_per_s), "key" if taken_p2p else ""),
+                  (" ◀ taken" if taken_p2p else "", "accent"), ("  bounce ", "muted")]
+    else:
+        parts.append(("host DMA ", "muted"))
+    parts += [(rate_text(r.bounce_bytes_per_s), "" if taken_p2p else "key"),
+              (" ◀ taken" if not taken_p2p and r.p2p_route is not None else "", "accent"),
+              ("   ", ""), (f"{human_size(view.bytes_done)} of {human_size(view.size)}", ""), ("   ", "")]
+    parts += verified_parts(view)
+    if r.error and view.state.finished and view.state is not TransferState.DONE:
+        parts += [("   ", ""), (r.error, "bad")]
+    return parts
+
+
+def verified_parts(view: TransferView) -> list[Part]:
+    r = view.result
+    if r.verified is True:
+        return [(f"✔ {human_size(r.bytes_done)} verified", "ok")]
+    if r.verified is False:
+        return [("✘ verification failed", "bad")]
+    if not r.spec.check:
+        return [("not verified" if r.engine == "real" else "simulated: no bytes move", "muted")]
+    return [("verify when done", "muted")]
+
+
+def transfer_lines(view: TransferView, selected: bool) -> list[list[Part]]:
+    return [head_line(view, selected), route_line(view), compare_line(view)]
+
+
+def summary_line(snap: Snapshot) -> list[Part]:
+    running = snap.count(TransferState.RUNNING)
+    parts: list[Part] = [("total ", "muted"), (rate_text(snap.total_rate).rjust(10), "key"), (" ", ""),
+                         (sparkline(snap.total_history, None), "accent"), ("   ", "")]
+    counts = [f"{running} running"]
+    for state in (TransferState.PENDING, TransferState.DONE, TransferState.CANCELLED, TransferState.FAILED,
+                  TransferState.REFUSED):  # fmt: skip
+        n = snap.count(state)
+        if n:
+            counts.append(f"{n} {state.value}")
+    parts.append((", ".join(counts), ""))
+    if snap.time is not None:
+        parts.append((f"   sim t={snap.time:.2f} s", "muted"))
+    if snap.busiest:
+        parts.append(("   busiest ", "muted"))
+        for i, (name, share) in enumerate(snap.busiest):
+            parts += [(", " if i else "", "muted"), (f"{name} ", ""), (f"{share:.0%}", load_role(share))]
+    return parts
+
+
+# -- the gate, events ---------------------------------------------------------------------------------------------
+def _reason(text: str) -> str:
+    return text.split("] ", 1)[-1]
+
+
+def gate_rows(decision: GateDecision | None, engine: str) -> list[tuple[Part, list[Part]]]:
+    """The gate's answer for the form, as (key, text) rows: allowed (with its label when simulated), or locked,
+    why, and what unlocks it."""
+    if decision is None:
+        return [(("gate", "muted"), [("allowed", "ok"), (": a DMA to or from host memory, nothing to decide", "muted")])]
+    reasons = [_reason(r) for r in decision.reasons if not r.startswith("expert mode is off")]
+    if decision.permitted:
+        head: list[Part] = [("allowed", "ok")]
+        if decision.decision is Decision.NEEDS_EXPERT:
+            head.append((" in expert mode", "warn"))
+        rows = [(("gate", "muted"), head)] + [(("", ""), [("• " + r, "muted")]) for r in reasons]
+        if decision.label:
+            rows.append((("", ""), [(decision.label, "warn")]))
+        return rows
+    why = [_reason(r) for r in decision.reasons if r.startswith(("[needs-expert]", "[refused]"))]
+    rows = [(("locked", "locked"), [("; ".join(why), "bad")])]
+    if decision.decision is Decision.NEEDS_EXPERT:
+        rows.append((("unlock", "muted"), [("x", "key"), (" turns on expert mode, after a confirmation: close this "
+                     "form (esc), press x, then t again; your entries are kept", "")]))  # fmt: skip
+    else:
+        hint = "nothing: the kernel or the device does not allow it"
+        if engine == "real":
+            hint += "; engine sim can still model the copy (forcing the path in expert mode where Linux refuses it)"
+        rows.append((("unlock", "muted"), [(hint, "")]))
+    return rows
+
+
+def event_notice(view: TransferView | None, event: TransferEvent) -> tuple[str, str, str] | None:
+    """(title, message, severity) for a notification, or None for events not worth one (a start)."""
+    name = f"#{view.number} {event.label}" if view is not None else event.label
+    if event.state is TransferState.DONE:
+        r = view.result if view is not None else None
+        text = f"{human_size(r.bytes_done)} in {duration(r.seconds or 0.0)}, {rate_text(r.bytes_per_s)}" if r else ""
+        if r is not None and r.verified:
+            text += ", verified"
+        return f"{name}: done", text or "done", "information"
+    if event.state is TransferState.CANCELLED:
+        return f"{name}: cancelled", event.message or "cancelled", "warning"
+    if event.is_error:
+        return f"{name}: {event.state.value}", event.message or event.state.value, "error"
+    return None
