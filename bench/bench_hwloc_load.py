@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import statistics
 import tempfile
 import time
@@ -23,9 +24,9 @@ from pathlib import Path
 
 from p2ptui.sources import hwloc
 
-SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "hwloc" / "nvidiaDGX2.xml"
-if not SOURCE.is_file():
-    SOURCE = Path("/work/shared/data/hwloc/nvidiaDGX2.xml")
+# The real DGX-2 export in shared/data beside the repository, or under $P2PTUI_SHARED_DATA.
+SOURCE = Path(os.environ.get("P2PTUI_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+SOURCE = SOURCE / "hwloc" / "nvidiaDGX2.xml"
 TARGET_SECONDS = 1.0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from p2p_scenario_support import scenario_fabric
@@ -10,8 +9,9 @@ from p2p_scenario_support import scenario_fabric
 from p2ptui.p2p.context import verdict_context
 from p2ptui.p2p.topo import TopoClass, topo_class
 from p2ptui.sources import open_fabric
+from shared_data import require
 
-DATA = Path("/work/shared/data/lspci")
+DATA = require("lspci")
 STELLINE = "stelline-puget-threadripper-pro-wrx90"
 
 

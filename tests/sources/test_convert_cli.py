@@ -12,10 +12,9 @@ from p2ptui.cli.main import main
 from p2ptui.fabric import load_fabric
 from p2ptui.fabric.gallery import find_bundled
 from p2ptui.sources import detect, hwloc, lspci, nccl
+from shared_data import require
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data")
+DATA = require()
 
 
 def test_detection_offers_the_file_sources() -> None:

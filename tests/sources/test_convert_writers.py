@@ -16,10 +16,9 @@ from p2ptui.fabric import load_fabric
 from p2ptui.fabric.gallery import bundled
 from p2ptui.sources import hwloc, lspci, nccl
 from p2ptui.sources.writers import dumps_dot, dumps_json, format_for, write_fabric
+from shared_data import require
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data")
+DATA = require()
 LOADERS = {"hwloc": hwloc.load, "nccl": nccl.load, "lspci": lspci.load}
 SAMPLES = [
     ("hwloc", DATA / "hwloc" / "nvidiaDGX2.xml"),

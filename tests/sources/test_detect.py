@@ -17,10 +17,9 @@ from p2ptui.fabric import dumps_fabric, load_fabric
 from p2ptui.fabric.gallery import bundled
 from p2ptui.sources import SOURCES, detect_source, open_fabric, sysfs, yaml_source
 from p2ptui.sources.resolve import open_fabric as resolve_open_fabric
+from shared_data import require
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data")
+DATA = require()
 # Every input file in the shared data and the source that must claim it; the .console and nvidia-smi texts are
 # expected outputs of other tools, not inputs.
 EXPECTED = {

@@ -8,10 +8,9 @@ import pytest
 
 from p2ptui.errors import InputError
 from p2ptui.sources import hwloc
+from shared_data import require
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data")
+DATA = require()
 DGX2 = DATA / "hwloc" / "nvidiaDGX2.xml"
 
 BRIDGE = (

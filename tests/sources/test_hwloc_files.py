@@ -10,10 +10,9 @@ import pytest
 
 from p2ptui.fabric import AcsSource, BDF, DeviceKind, IommuMode, dumps_fabric, loads_fabric
 from p2ptui.sources import hwloc
+from shared_data import require
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "hwloc"
-if not DATA.is_dir():  # the repository's usual place beside shared/
-    DATA = Path("/work/shared/data/hwloc")
+DATA = require("hwloc")
 XML_FILES = sorted(DATA.glob("*.xml"))
 CONSOLE_FILES = sorted(DATA.glob("*.console"))
 

@@ -19,10 +19,9 @@ from p2ptui.fabric.model import Fabric
 from p2ptui.p2p.context import fabric_index
 from p2ptui.p2p.topo import topo_class
 from p2ptui.sources import lspci
+from shared_data import require
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "lspci"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data/lspci")
+DATA = require("lspci")
 STEM = "stelline-puget-threadripper-pro-wrx90"
 MD = DATA / f"{STEM}.md"
 TV = DATA / f"{STEM}.lspci-tv.txt"

@@ -8,10 +8,9 @@ import pytest
 
 from p2ptui.errors import InputError
 from p2ptui.sources import nccl
+from shared_data import require
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data")
+DATA = require()
 
 HEAD = '<system version="1">\n  <cpu numaid="0" vendor="GenuineIntel" familyid="6" modelid="143">\n'
 TAIL = "  </cpu>\n</system>\n"

@@ -18,10 +18,9 @@ from p2ptui.fabric.model import Fabric
 from p2ptui.p2p.context import fabric_index
 from p2ptui.p2p.topo import topo_class
 from p2ptui.sources import nccl
+from shared_data import require
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "nccl"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data/nccl")
+DATA = require("nccl")
 FILES = sorted(DATA.glob("*.xml"))
 
 

@@ -18,10 +18,9 @@ import pytest
 from p2ptui.fabric import Fabric
 from p2ptui.fabric.pcie import raw_gbps
 from p2ptui.sources import open_fabric, sysfs
+from shared_data import require
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "sysfs"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data/sysfs")
+DATA = require("sysfs")
 TARBALLS = sorted(DATA.glob("*.tar.bz2"))
 LINE_RE = re.compile(r"^(?P<indent> *)(?P<type>HostBridge|PCIBridge|PCI) L#\d+ \((?P<attrs>[^()]*(?:\([^()]*\)[^()]*)*)\)")
 ATTR_RE = re.compile(r"(\w+)=(\S+)")

@@ -1,0 +1,1 @@
+"""Suite-wide setup. Its presence also puts tests/ on sys.path, so test modules can import shared_data."""
