@@ -11,11 +11,12 @@ import yaml
 
 from ..errors import Diagnostic, InputError, Location
 from .bdf import BDF, format_bus, parse_bus
-from .kinds import DeviceKind, bridge_kind_for_position, endpoint_kind_from_class
+from .kinds import CLASS_HOST_BRIDGE, CLASS_PCI_BRIDGE, DeviceKind, bridge_kind_for_position
+from .kinds import endpoint_kind_from_class
 from .model import Device, Fabric, FabricError, Host, IommuMode, RootBus
 from .naming import default_names
 from .yaml_nodes import DEFAULT_KERNEL_ACS_CAP, MAX_INPUT_BYTES, Node, ValueReader, compose, decode, describe_node
-from .yaml_nodes import is_null, parse_int, shorten, too_big
+from .yaml_nodes import given, is_null, parse_int, shorten, too_big
 
 __all__ = ["DEFAULT_KERNEL_ACS_CAP", "FORMAT_TAG", "load_fabric", "loads_fabric"]
 
@@ -115,7 +116,7 @@ class _FabricReader:
                 r.error(top["format"][1], f"unsupported format {shorten(fmt)!r}", f"this version reads {FORMAT_TAG}")
         name = r.optional_text(top["name"][1], "name") if "name" in top else None
         description = r.optional_text(top["description"][1], "description") if "description" in top else None
-        host = self._host(top["host"][1]) if "host" in top else Host()
+        host = self._host(node) if (node := given(top, "host")) else Host()
         notes = [n for n in (r.text(item, "a note") for item in r.sequence(top["notes"][1], "notes") or [])
                  if n is not None] if "notes" in top else []  # fmt: skip
         root_buses: list[RootBus] = []
@@ -128,8 +129,8 @@ class _FabricReader:
         fabric = self._structure(name if name is not None else self.default_name, root_buses, devices, sources,
                                  fabric_fields)  # fmt: skip
         if r.diagnostics or fabric is None:
-            # Structure was still checked on what did read cleanly, so one run shows every problem.
-            raise InputError(r.diagnostics)
+            # Structure was still checked on what did read cleanly, so one run shows every problem, in file order.
+            raise InputError(sorted(r.diagnostics, key=lambda d: (d.location.line or 0, d.location.column or 0)))
         return fabric
 
     # -- host ---------------------------------------------------------------------------------------------------
@@ -147,8 +148,8 @@ class _FabricReader:
             values["kernel"] = r.optional_text(keys["kernel"][1], "kernel version")
         if "cmdline" in keys:
             values["cmdline"] = r.optional_text(keys["cmdline"][1], "kernel command line")
-        if "iommu" in keys:
-            values["iommu"] = r.choice(keys["iommu"][1], "IOMMU mode", IOMMU_MODES)
+        if node := given(keys, "iommu"):
+            values["iommu"] = r.choice(node, "IOMMU mode", IOMMU_MODES)
         if "memory_bandwidth" in keys:
             values["memory_bandwidth"] = self.r.bandwidth(keys["memory_bandwidth"][1], "memory_bandwidth")
         return Host(**{k: v for k, v in values.items() if v is not None})
@@ -251,8 +252,8 @@ class _FabricReader:
         if "children" in e.keys and not e.kind.is_bridge:
             self.r.error(e.keys["children"][0], f"{what} has no secondary bus for children",
                          "only root ports, switch ports and PCI bridges have devices below them")  # fmt: skip
-        if "vfs" in e.keys and (e.pf_entry is not None or "physfn" in e.keys):
-            self.r.error(e.keys["vfs"][0], "a VF cannot have VFs of its own")
+        if "vfs" in e.keys and (e.pf_entry is not None or given(e.keys, "physfn")):
+            self.r.error(e.keys["vfs"][0], "a VF cannot have VFs of its own", "list VFs under their PF")
         elif "vfs" in e.keys and not e.kind.is_endpoint:
             self.r.error(e.keys["vfs"][0], f"{what} cannot have VFs", "only endpoints have VFs")
 
@@ -276,24 +277,28 @@ class _FabricReader:
                 v[key] = r.integer(e.value(key), key, lo, hi)
         if "link" in e.keys:
             v["link"] = r.link(e.value("link"))
-        if "acs" in e.keys:
-            v["acs"] = r.acs(e.value("acs"))
+        if node := given(e.keys, "acs"):
+            v["acs"] = r.acs(node)
         if "p2pmem" in e.keys and not is_null(e.value("p2pmem")):
             v["pool"] = r.pool(e.value("p2pmem"))
-        if "physfn" in e.keys:
+        if given(e.keys, "physfn"):
             if e.pf_entry is not None:
                 r.error(e.keys["physfn"][0], "a VF listed under 'vfs' already has its PF", "drop the physfn key")
             else:
                 domain = e.bdf.domain if e.bdf else 0
                 e.physfn_bdf = r.parsed(e.value("physfn"), "physfn", lambda t: BDF.parse(t, domain))
-        kind = r.choice(e.value("kind"), "device kind", KINDS) if "kind" in e.keys else None
+        kind = r.choice(node, "device kind", KINDS) if (node := given(e.keys, "kind")) else None
         e.kind = kind or self._infer_kind(e)
 
     def _infer_kind(self, e: _Entry) -> DeviceKind:
+        """A VF is what its PF is; a bridge (children, or a bridge class code) is what its position makes it."""
         if e.pf_entry is not None and e.pf_entry.kind is not None:
             return e.pf_entry.kind
-        if "children" in e.keys:
+        base_class = (e.values.get("class_code") or 0) >> 8
+        if "children" in e.keys or base_class == CLASS_PCI_BRIDGE:
             return bridge_kind_for_position(e.parent.kind if e.parent else None)
+        if base_class == CLASS_HOST_BRIDGE and e.parent is None:
+            return DeviceKind.HOST_BRIDGE
         return endpoint_kind_from_class(e.values.get("class_code"))
 
     # -- assembly -----------------------------------------------------------------------------------------------
@@ -358,7 +363,7 @@ def _parse_ids(text: str) -> tuple[int | None, int | None]:
     """``vvvv:dddd`` in hex; ``????`` stands for a half the source did not know."""
     match = _IDS_RE.match(text.strip())
     if not match:
-        raise ValueError(f"expected vendor:device as two 4-digit hex numbers, e.g. 8086:2030, not {shorten(text)!r}")
+        raise ValueError(f"malformed {shorten(text)!r}: expected vendor:device in hex, e.g. 8086:2030 (????: unknown)")
     return (None if match[1] == "????" else int(match[1], 16), None if match[2] == "????" else int(match[2], 16))
 
 
@@ -366,5 +371,5 @@ def _parse_class(text: str) -> int:
     """24 bits (``0x010802``), or the 16-bit base class and subclass (``0108``) that some tools print."""
     match = _CLASS_RE.match(text.strip())
     if not match:
-        raise ValueError(f"expected a class code in hex, e.g. 0x010802 or 0108, not {shorten(text)!r}")
+        raise ValueError(f"malformed class code {shorten(text)!r}: expected hex, e.g. 0x010802 or 0108")
     return int(match[1], 16) << 8 if len(match[1]) == 4 else int(match[1], 16)

@@ -33,6 +33,8 @@ MAX_NESTING = 200
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NULL_TAG = "tag:yaml.org,2002:null"
+_COLLECTION_STARTS = frozenset({yaml.MappingStartEvent, yaml.SequenceStartEvent})
+_COLLECTION_ENDS = frozenset({yaml.MappingEndEvent, yaml.SequenceEndEvent})
 _TRUE = {"true", "yes", "on", "y"}
 _FALSE = {"false", "no", "off", "n"}
 MAX_BANDWIDTH_GBPS = 10_000.0  # 10 TB/s: beyond any PCIe or DRAM figure, so a unit slip
@@ -50,7 +52,7 @@ def decode(data: bytes | str, filename: str) -> str:
     """The text of a fabric file; binary data, non-UTF-8 bytes and oversized inputs are refused with a position."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if len(raw) > MAX_INPUT_BYTES:
-        raise InputError(too_big(len(raw), filename))
+        raise InputError(too_big(None, filename))
     nul = raw.find(b"\0")
     if nul >= 0:
         raise InputError(
@@ -67,12 +69,12 @@ def decode(data: bytes | str, filename: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def too_big(size: int, filename: str) -> Diagnostic:
-    return Diagnostic(
-        f"file is {size / 1e6:.1f} MB; fabric files are limited to {MAX_INPUT_BYTES >> 20} MiB",
-        Location(filename),
-        "is this really a fabric description?",
-    )
+def too_big(size: int | None, filename: str) -> Diagnostic:
+    """The input is over the limit: ``size`` bytes, or None when only known to be larger (a stream)."""
+    what = f"file is {size / 1e6:.1f} MB" if size is not None else f"input is larger than {MAX_INPUT_BYTES >> 20} MiB"
+    limit = f"fabric files are limited to {MAX_INPUT_BYTES >> 20} MiB"
+    # Line 1 column 1, so that editors and CI parsers that expect FILE:LINE:COL take the line too.
+    return Diagnostic(f"{what}; {limit}", Location(filename, 1, 1), "is this really a fabric description?")
 
 
 def compose(text: str, filename: str) -> Node | None:
@@ -90,24 +92,33 @@ def compose(text: str, filename: str) -> Node | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(filename, mark.line + 1, mark.column + 1) if mark else Location(filename)
-        hint = ""
-        if exc.context and exc.context_mark and exc.problem_mark:
-            hint = f"{exc.context}, at line {exc.context_mark.line + 1}"
-        if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
-            hint = "YAML does not allow tabs for indentation; use spaces"
-        problem = exc.problem or exc.context or "malformed YAML"
-        if isinstance(exc, yaml.composer.ComposerError) and exc.context == "expected a single document in the stream":
-            problem, hint = "a second YAML document starts here", "a fabric file holds one document; remove the ---"
+        problem, hint = _explain(exc, text)
         raise InputError(Diagnostic(f"YAML syntax error: {problem}", where, hint)) from None
     except yaml.YAMLError as exc:
         raise InputError(Diagnostic(f"YAML error: {exc}", Location(filename))) from None
 
 
+def _explain(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, str]:
+    """The problem and a hint for a YAML error, in the terms of someone writing a fabric file."""
+    problem = exc.problem or exc.context or "malformed YAML"
+    mark = exc.problem_mark or exc.context_mark
+    if isinstance(exc, yaml.composer.ComposerError) and "single document" in (exc.context or ""):
+        return "a second YAML document starts here", "a fabric file holds one document; remove the ---"
+    if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
+        return problem, "YAML does not allow tabs for indentation; use spaces"
+    if "mapping values are not allowed" in problem:
+        return problem, "a value that contains ': ' must be quoted"
+    if exc.context and exc.context_mark and exc.problem_mark:
+        return problem, f"{exc.context}, at line {exc.context_mark.line + 1}"
+    return problem, "check the indentation and quoting here and on the line before"
+
+
 def _check_nesting(text: str, filename: str) -> None:
     """Refuse documents nested deeper than MAX_NESTING before the recursive composer sees them."""
     depth = 0
+    starts, ends = _COLLECTION_STARTS, _COLLECTION_ENDS
     for event in yaml.parse(text, Loader=_LOADER):
-        if isinstance(event, yaml.CollectionStartEvent):
+        if event.__class__ in starts:
             depth += 1
             if depth > MAX_NESTING:
                 mark = event.start_mark
@@ -116,7 +127,7 @@ def _check_nesting(text: str, filename: str) -> None:
                                Location(filename, mark.line + 1, mark.column + 1),
                                "no PCI tree is this deep; is this a fabric file?")  # fmt: skip
                 )
-        elif isinstance(event, yaml.CollectionEndEvent):
+        elif event.__class__ in ends:
             depth -= 1
 
 
@@ -217,24 +228,31 @@ class NodeReader:
         raw = self.text(node, what)
         if raw is None:
             return None
-        key = raw.strip().lower().replace("-", "_")
+        key = raw.strip().lower()
+        if key in choices:
+            return choices[key]
         normal = {k.replace("-", "_"): v for k, v in choices.items()}
-        if key in normal:
-            return normal[key]
+        if key.replace("-", "_") in normal:
+            return normal[key.replace("-", "_")]
         self.error(node, f"unknown {what} {shorten(raw)!r}", did_you_mean(raw.strip().lower(), choices))
         return None
 
-    def parsed(self, node: Node, what: str, parse: Callable[[str], T]) -> T | None:
-        """Apply ``parse`` to the raw text; its ValueError becomes a diagnostic here."""
+    def parsed(self, node: Node, what: str, parse: Callable[[str], T], hint: str = "") -> T | None:
+        """Apply ``parse`` to the raw text; its ValueError becomes a diagnostic here.
+
+        Parsers say ``"<problem>: expected <what works>"``; the second half becomes the hint.
+        """
         raw = self.text(node, what)
         if raw is None:
             return None
         try:
             return parse(raw)
-        except (ValueError, OverflowError) as exc:  # OverflowError: float('1e400') turned into an int
-            message = str(exc) if isinstance(exc, ValueError) else f"{shorten(raw)!r} is not a finite number"
-            self.error(node, f"{what}: {message}")
-            return None
+        except OverflowError:  # float("1e400") made into an int
+            self.error(node, f"{what}: {shorten(raw)!r} is not a finite number", hint)
+        except ValueError as exc:
+            message, sep, expected = str(exc).partition(": expected ")
+            self.error(node, f"{what}: {message}", f"expected {expected}" if sep else hint)
+        return None
 
 
 class ValueReader(NodeReader):
@@ -243,7 +261,7 @@ class ValueReader(NodeReader):
     def bandwidth(self, node: Node, what: str) -> float | None:
         if is_null(node):
             return None
-        value = self.parsed(node, what, parse_bandwidth)
+        value = self.parsed(node, what, parse_bandwidth, "write GB/s, e.g. 7.1 or '900 MB/s'")
         if value is not None and value > MAX_BANDWIDTH_GBPS:
             self.error(node, f"{what} of {value:g} GB/s is absurd", "more than 10 TB/s; check the unit")
             return None
@@ -294,9 +312,6 @@ class ValueReader(NodeReader):
         return False
 
     def acs(self, node: Node) -> Acs | None:
-        if is_null(node):
-            self.error(node, "acs is empty", "write none, unknown, kernel-default, or a mapping with cap and ctrl")
-            return None
         if isinstance(node, yaml.ScalarNode):
             word = node.value.strip().lower()
             if word in ACS_WORDS:
@@ -366,9 +381,9 @@ class ValueReader(NodeReader):
             self.error(node, "p2pmem without 'size'", "write e.g. p2pmem: {size: 256MiB}")
             return None
         size = self.size(keys["size"][1], "p2pmem size")
-        available = self.size(keys["available"][1], "p2pmem available") if "available" in keys else size
-        published = self.boolean(keys["published"][1], "published") if "published" in keys else True
-        allocate = self.boolean(keys["allocate"][1], "allocate") if "allocate" in keys else True
+        available = self.size(node, "p2pmem available") if (node := given(keys, "available")) else size
+        published = self.boolean(node, "published") if (node := given(keys, "published")) else True
+        allocate = self.boolean(node, "allocate") if (node := given(keys, "allocate")) else True
         if None in (size, available, published, allocate):
             return None
         if available > size:
@@ -378,7 +393,7 @@ class ValueReader(NodeReader):
         return P2PPool(size, available, published, allocate)
 
     def size(self, node: Node, what: str) -> int | None:
-        size = self.parsed(node, what, parse_size)
+        size = self.parsed(node, what, parse_size, "write bytes or a number with a unit, e.g. 256MiB")
         if size is not None and size > MAX_POOL_BYTES:
             self.error(node, f"{what} {shorten(node.value)} is absurd",
                        f"more than {format_size(MAX_POOL_BYTES)}, larger than any BAR; check the unit")
@@ -389,17 +404,26 @@ class ValueReader(NodeReader):
 def parse_int(raw: str, lo: int | None = None, hi: int | None = None) -> int:
     """Decimal or 0x-hex text to an int within [lo, hi]; ValueError says what is wrong."""
     text = raw.strip()
-    if not _INT_RE.match(text):
-        raise ValueError(f"expected a whole number (decimal or 0x hex), not {shorten(raw)!r}")
-    value = int(text, 16) if text.lower().lstrip("+-").startswith("0x") else int(text, 10)
+    if text.isascii() and text.isdigit() and len(text) < 20:  # the common case, without the regex
+        value = int(text)
+    elif not _INT_RE.match(text):
+        raise ValueError(f"{shorten(raw)!r} is not a whole number: expected decimal or 0x hex")
+    else:
+        value = int(text, 16) if text.lower().lstrip("+-").startswith("0x") else int(text, 10)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         bounds = f"{lo if lo is not None else '-∞'} to {hi if hi is not None else '∞'}"
-        raise ValueError(f"{shorten(text)} is out of range ({bounds})")
+        raise ValueError(f"{shorten(text)} is out of range: expected {bounds}")
     return value
 
 
 def _spell(values) -> str:
     return ", ".join(str(v) for v in values)
+
+
+def given(keys: dict[str, tuple[Node, Node]], key: str) -> Node | None:
+    """The value node of ``key``; None when the key is absent or its value empty, ``~`` or ``null``."""
+    pair = keys.get(key)
+    return pair[1] if pair is not None and not is_null(pair[1]) else None
 
 
 def is_null(node: Node) -> bool:

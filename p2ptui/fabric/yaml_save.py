@@ -175,7 +175,7 @@ def _acs(acs: Acs) -> str | dict:
     return out
 
 
-def _bits(value: int) -> list[str] | str:
+def _bits(value: int) -> list[str]:
     """Bit names, with any bits that have no name as one hex item: ``[SV, RR, 0x80]``."""
     return _Flow(_Hex(name) if name.startswith("0x") else name for name in acsbits.bit_names(value))
 

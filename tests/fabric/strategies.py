@@ -90,6 +90,14 @@ def hosts(draw) -> Host:
     )
 
 
+_OPTIONAL = [
+    ("vendor_id", ids16), ("device_id", ids16), ("subsystem_vendor_id", ids16), ("subsystem_device_id", ids16),
+    ("class_code", st.integers(0, 0xFFFFFF)), ("revision", st.integers(0, 0xFF)), ("product", texts(40)),
+    ("driver", st.one_of(st.sampled_from(["nvme", "pcieport"]), texts())), ("numa_node", st.integers(-1, 7)),
+    ("iommu_group", st.integers(0, 2**31 - 1)), ("link", links()), ("acs", acs_states()), ("pool", pools()),
+]  # fmt: skip
+
+
 class _Builder:
     """Grows one random PCI tree, handing out bus numbers and device/function numbers as firmware would."""
 
@@ -121,17 +129,12 @@ class _Builder:
         return BDF(bus_id[0], bus_id[1], devfn >> 3, devfn & 7)
 
     def add(self, bdf: BDF, kind: DeviceKind, parent: BDF | None, physfn: BDF | None = None) -> Device:
-        d = self.draw
-        dev = Device(
-            bdf, kind, name="", parent=parent, physfn=physfn,
-            vendor_id=d(optional(ids16)), device_id=d(optional(ids16)),
-            subsystem_vendor_id=d(optional(ids16)), subsystem_device_id=d(optional(ids16)),
-            class_code=d(optional(st.integers(0, 0xFFFFFF))), revision=d(optional(st.integers(0, 0xFF))),
-            product=d(optional(texts(40))), driver=d(optional(st.one_of(st.sampled_from(["nvme", "pcieport"]), texts()))),
-            numa_node=d(optional(st.integers(-1, 7))), iommu_group=d(optional(st.integers(0, 2**31 - 1))),
-            link=d(optional(links())), acs=d(acs_states()),
-            pool=d(optional(pools())) if kind.is_endpoint else None,
-        )  # fmt: skip
+        # One draw picks which optional fields are set (None otherwise), so a device costs few draws.
+        present = self.draw(st.integers(0, (1 << len(_OPTIONAL)) - 1))
+        values = {name: self.draw(strategy) for i, (name, strategy) in enumerate(_OPTIONAL) if present >> i & 1}
+        if not kind.is_endpoint:
+            values.pop("pool", None)  # only endpoints expose P2P memory
+        dev = Device(bdf, kind, name="", parent=parent, physfn=physfn, **values)
         self.devices.append(dev)
         return dev
 
@@ -169,9 +172,9 @@ class _Builder:
     def root_bus(self, domain: int) -> RootBus:
         d = self.draw
         bus = self.new_bus(domain)
-        rb = RootBus(domain, bus, host_bridge=d(st.one_of(st.just(""), st.just(f"pci{domain:04x}:{bus:02x}"), texts(12))),
-                     numa_node=d(optional(st.integers(-1, 3))), p2p_read=d(optional(bandwidths)),
-                     p2p_write=d(optional(bandwidths)))  # fmt: skip
+        host_bridge = d(st.one_of(st.just(""), st.just(f"pci{domain:04x}:{bus:02x}"), texts(12)))
+        rb = RootBus(domain, bus, host_bridge=host_bridge, numa_node=d(optional(st.integers(-1, 3))),
+                     p2p_read=d(optional(bandwidths)), p2p_write=d(optional(bandwidths)))  # fmt: skip
         bus_id = (domain, bus)
         if d(st.booleans()):
             self.add(self.slot(bus_id)[0], DeviceKind.HOST_BRIDGE, None)
@@ -190,8 +193,10 @@ def _unique_names(draw, devices: list[Device]) -> list[Device]:
     named = []
     for i, dev in enumerate(devices):
         name = draw(st.one_of(st.just(f"{NAME_PREFIX[dev.kind]}{i}"), texts(16)))
-        if not name.strip() or name in used:
-            name = f"{name.strip() or NAME_PREFIX[dev.kind]}-{i}"
+        if not name.strip():
+            name = NAME_PREFIX[dev.kind]
+        while name in used:
+            name = f"{name}-{i}"
         used.add(name)
         named.append(replace(dev, name=name))
     return named
