@@ -176,6 +176,17 @@ def _check_values(dev: Device, i: int, add) -> None:
             else:
                 add(f"{dev.bdf}: link {name} {value} is not a PCIe value", i, "link", f"one of {_spell(allowed)}")
     acs = dev.acs
+    # Each ACS source carries only the registers it can mean; anything else is a builder's mistake that a saved
+    # file could not express.
+    stray = {
+        AcsSource.NONE: acs.cap | acs.ctrl | acs.firmware_ctrl,
+        AcsSource.UNKNOWN: acs.cap | acs.ctrl | acs.firmware_ctrl,
+        AcsSource.HARDWARE: acs.firmware_ctrl,
+        AcsSource.KERNEL_DEFAULT: acs.ctrl,
+    }[acs.source]
+    if stray:
+        add(f"{dev.bdf}: ACS state {acs.source.value!r} cannot carry register bits {stray:#x}", i, "acs",
+            "hardware holds cap and ctrl; kernel-default holds cap and firmware")  # fmt: skip
     if acs.source in (AcsSource.HARDWARE, AcsSource.KERNEL_DEFAULT):
         for name, value in (("cap", acs.cap), ("ctrl", acs.ctrl), ("firmware", acs.firmware_ctrl)):
             if not 0 <= value <= 0xFFFF:

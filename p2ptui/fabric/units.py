@@ -53,6 +53,8 @@ def parse_size(value: int | str) -> int:
             raise ValueError(f"malformed size {value!r}: expected bytes or a number with a unit such as 256MiB or 4k")
         number, factor = float(match["num"]), _SIZE_UNITS[match["unit"].lower()]
     size = number * factor
+    if size != size or size in (float("inf"), float("-inf")):
+        raise ValueError(f"size {value!r} is not a finite number")
     if size < 0:
         raise ValueError(f"negative size {value!r}")
     if size != int(size):

@@ -15,8 +15,8 @@ from .kinds import CLASS_HOST_BRIDGE, CLASS_PCI_BRIDGE, DeviceKind, bridge_kind_
 from .kinds import endpoint_kind_from_class
 from .model import Device, Fabric, FabricError, Host, IommuMode, RootBus
 from .naming import default_names
-from .yaml_nodes import DEFAULT_KERNEL_ACS_CAP, MAX_INPUT_BYTES, Node, ValueReader, compose, decode, describe_node
-from .yaml_nodes import given, is_null, parse_int, shorten, too_big
+from .yaml_nodes import DEFAULT_KERNEL_ACS_CAP, Node, ValueReader, describe_node, given, is_null, parse_int, shorten
+from .yaml_text import compose, decode, read_limited
 
 __all__ = ["DEFAULT_KERNEL_ACS_CAP", "FORMAT_TAG", "load_fabric", "loads_fabric"]
 
@@ -70,17 +70,7 @@ class _Entry:
 
 def load_fabric(path: str | os.PathLike) -> Fabric:
     """Read a fabric file; raises InputError listing every problem as file:line:column."""
-    path = Path(path)
-    name = str(path)
-    try:
-        size = path.stat().st_size  # refuse a huge file before reading any of it
-        if size > MAX_INPUT_BYTES:
-            raise InputError(too_big(size, name))
-        with path.open("rb") as fh:
-            data = fh.read(MAX_INPUT_BYTES + 1)  # pipes and devices report no size: read one byte past the limit
-    except OSError as exc:
-        raise InputError(Diagnostic(f"cannot read file: {exc.strerror or exc}", Location(name))) from None
-    return loads_fabric(data, name, default_name=path.stem)
+    return loads_fabric(read_limited(path), str(path), default_name=Path(path).stem)
 
 
 def loads_fabric(data: bytes | str, filename: str = "<string>", default_name: str = "fabric") -> Fabric:

@@ -1,10 +1,7 @@
-"""YAML text to a node tree, safely, and typed reads of its nodes that collect every problem with its position.
+"""Typed reads of YAML nodes that collect every problem with its position (yaml_text makes the nodes).
 
 The reads cover plain values (numbers, flags, choices) and the fabric's small value types: links, ACS states,
 P2P pools, bandwidths and PCI IDs. The fabric's own layout (which keys go where) is yaml_load's job.
-
-Fabric files are read from the composed node tree rather than from ``yaml.safe_load``'s Python objects: YAML 1.1
-turns ``00:01.0`` into the float 1.0 (sexagesimal) and ``off`` into False, and only nodes carry line numbers.
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ from typing import TypeVar
 
 import yaml
 
-from ..errors import Diagnostic, InputError, Location
+from ..errors import Diagnostic, Location
 from . import acs as acsbits
 from .acs import ACS_NONE, ACS_UNKNOWN, Acs, AcsSource
 from .checks import LINK_GENS, LINK_WIDTHS, MAX_POOL_BYTES, PAYLOAD_SIZES
@@ -26,15 +23,8 @@ from .units import format_size, parse_bandwidth, parse_size
 Node = yaml.Node
 T = TypeVar("T")
 
-MAX_INPUT_BYTES = 16 << 20  # the 2,048-device sample is ~0.5 MB; tens of MB is not a fabric someone wrote
-# libyaml's composer recurses in C: a few thousand nested brackets overflow a thread's stack and kill the process
-# (no Python exception). A PCI tree nests two YAML levels per bridge, so 200 still allows ~97 bridges deep.
-MAX_NESTING = 200
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NULL_TAG = "tag:yaml.org,2002:null"
-_COLLECTION_STARTS = frozenset({yaml.MappingStartEvent, yaml.SequenceStartEvent})
-_COLLECTION_ENDS = frozenset({yaml.MappingEndEvent, yaml.SequenceEndEvent})
 _TRUE = {"true", "yes", "on", "y"}
 _FALSE = {"false", "no", "off", "n"}
 MAX_BANDWIDTH_GBPS = 10_000.0  # 10 TB/s: beyond any PCIe or DRAM figure, so a unit slip
@@ -45,101 +35,6 @@ POOL_KEYS = ("size", "available", "published", "allocate")
 ACS_WORDS = {"none": ACS_NONE, "unknown": ACS_UNKNOWN, "kernel-default": None}
 _LINK_RE = re.compile(r"^\s*gen\s*(\d{1,3})\s*x\s*(\d{1,3})\s*$", re.IGNORECASE)
 _INT_RE = re.compile(r"^[-+]?(?:0[xX][0-9a-fA-F]{1,64}|[0-9]{1,64})$")  # 0x hex or decimal, never octal
-
-
-# -- bytes → node tree ---------------------------------------------------------------------------------------------
-def decode(data: bytes | str, filename: str) -> str:
-    """The text of a fabric file; binary data, non-UTF-8 bytes and oversized inputs are refused with a position."""
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    if len(raw) > MAX_INPUT_BYTES:
-        raise InputError(too_big(None, filename))
-    nul = raw.find(b"\0")
-    if nul >= 0:
-        raise InputError(
-            Diagnostic("binary data (a NUL byte), not a YAML fabric", _offset_location(raw, nul, filename),
-                       "is this the right file?")  # fmt: skip
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            Diagnostic(f"not UTF-8 text (byte {raw[exc.start]:#04x}), so not a YAML fabric",
-                       _offset_location(raw, exc.start, filename), "save the file as UTF-8")  # fmt: skip
-        ) from None
-    return text[1:] if text.startswith("\ufeff") else text
-
-
-def too_big(size: int | None, filename: str) -> Diagnostic:
-    """The input is over the limit: ``size`` bytes, or None when only known to be larger (a stream)."""
-    what = f"file is {size / 1e6:.1f} MB" if size is not None else f"input is larger than {MAX_INPUT_BYTES >> 20} MiB"
-    limit = f"fabric files are limited to {MAX_INPUT_BYTES >> 20} MiB"
-    # Line 1 column 1, so that editors and CI parsers that expect FILE:LINE:COL take the line too.
-    return Diagnostic(f"{what}; {limit}", Location(filename, 1, 1), "is this really a fabric description?")
-
-
-def compose(text: str, filename: str) -> Node | None:
-    """The document's node tree (None for an empty document); YAML errors become diagnostics with a position."""
-    try:
-        _check_nesting(text, filename)
-        return yaml.compose(text, Loader=_LOADER)
-    except yaml.reader.ReaderError as exc:
-        # Raised for characters YAML forbids (control characters); position counts characters of the text.
-        where = _offset_location(text, exc.position, filename)
-        raise InputError(
-            Diagnostic(f"character U+{exc.character:04X} is not allowed in YAML text", where,
-                       "binary data? control characters may only appear escaped in double-quoted strings")  # fmt: skip
-        ) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = Location(filename, mark.line + 1, mark.column + 1) if mark else Location(filename)
-        problem, hint = _explain(exc, text)
-        raise InputError(Diagnostic(f"YAML syntax error: {problem}", where, hint)) from None
-    except yaml.YAMLError as exc:
-        raise InputError(Diagnostic(f"YAML error: {exc}", Location(filename))) from None
-
-
-def _explain(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, str]:
-    """The problem and a hint for a YAML error, in the terms of someone writing a fabric file."""
-    problem = exc.problem or exc.context or "malformed YAML"
-    mark = exc.problem_mark or exc.context_mark
-    if isinstance(exc, yaml.composer.ComposerError) and "single document" in (exc.context or ""):
-        return "a second YAML document starts here", "a fabric file holds one document; remove the ---"
-    if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
-        return problem, "YAML does not allow tabs for indentation; use spaces"
-    if "mapping values are not allowed" in problem:
-        return problem, "a value that contains ': ' must be quoted"
-    if exc.context and exc.context_mark and exc.problem_mark:
-        return problem, f"{exc.context}, at line {exc.context_mark.line + 1}"
-    return problem, "check the indentation and quoting here and on the line before"
-
-
-def _check_nesting(text: str, filename: str) -> None:
-    """Refuse documents nested deeper than MAX_NESTING before the recursive composer sees them."""
-    depth = 0
-    starts, ends = _COLLECTION_STARTS, _COLLECTION_ENDS
-    for event in yaml.parse(text, Loader=_LOADER):
-        if event.__class__ in starts:
-            depth += 1
-            if depth > MAX_NESTING:
-                mark = event.start_mark
-                raise InputError(
-                    Diagnostic(f"nested more than {MAX_NESTING} levels deep",
-                               Location(filename, mark.line + 1, mark.column + 1),
-                               "no PCI tree is this deep; is this a fabric file?")  # fmt: skip
-                )
-        elif event.__class__ in ends:
-            depth -= 1
-
-
-def _offset_location(data: bytes | str, offset: int, filename: str) -> Location:
-    newline = b"\n" if isinstance(data, bytes) else "\n"
-    line_start = data.rfind(newline, 0, offset) + 1
-    return Location(filename, data.count(newline, 0, offset) + 1, offset - line_start + 1)
-
-
-def _char_at(text: str, line: int, column: int) -> str:
-    lines = text.split("\n", line + 1)
-    return lines[line][column : column + 1] if line < len(lines) else ""
 
 
 # -- typed reads of nodes --------------------------------------------------------------------------------------------

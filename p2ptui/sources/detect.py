@@ -57,7 +57,7 @@ def open_fabric(ref: str) -> Fabric:
         except OSError as exc:
             raise InputError(Diagnostic(f"cannot read: {exc.strerror or exc}", Location(ref))) from None
         if not head:
-            raise InputError(Diagnostic("file is empty", Location(ref), f"expected {KNOWN_FORMATS}"))
+            raise InputError(Diagnostic("file is empty", Location(ref, 1, 1), f"expected {KNOWN_FORMATS}"))
     else:
         raise InputError(Diagnostic("not a regular file or a directory", Location(ref)))
     module = detect_source(path, head)

@@ -45,7 +45,7 @@ def test_parse_size(text, size):
     assert parse_size(text) == size
 
 
-@pytest.mark.parametrize("text", ["-1", "12 parsecs", "0.5", "MiB", True])
+@pytest.mark.parametrize("text", ["-1", "12 parsecs", "0.5", "MiB", True, "1e400", "nan"])
 def test_parse_size_rejects(text):
     with pytest.raises(ValueError):
         parse_size(text)

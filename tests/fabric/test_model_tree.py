@@ -200,6 +200,9 @@ def test_structure_errors_in_values():
             _dev("00:03.0", DeviceKind.NVME, "b", pool=P2PPool(1 << 50, 1 << 50)),
             _dev("00:04.0", DeviceKind.ROOT_PORT, "rp1", acs=Acs(AcsSource.HARDWARE, cap=0x1, ctrl=0x4)),
             _dev("00:05.0", DeviceKind.ROOT_PORT, "rp2", pool=P2PPool(1, 1)),
+            _dev("00:06.0", DeviceKind.ROOT_PORT, "rp3", acs=Acs(AcsSource.UNKNOWN, cap=0x7F)),
+            _dev("00:07.0", DeviceKind.ROOT_PORT, "rp4", acs=Acs(AcsSource.KERNEL_DEFAULT, cap=0x7F, ctrl=0x4)),
+            _dev("00:08.0", DeviceKind.ROOT_PORT, "rp5", acs=Acs(AcsSource.HARDWARE, cap=0x7F, firmware_ctrl=0x4)),
         ]
     )
     joined = "\n".join(msgs)
@@ -208,6 +211,9 @@ def test_structure_errors_in_values():
     assert "absurd" in joined
     assert "capability does not advertise" in joined
     assert "cannot provide P2P memory" in joined
+    assert "ACS state 'unknown' cannot carry register bits 0x7f" in joined
+    assert "ACS state 'kernel-default' cannot carry register bits 0x4" in joined
+    assert "ACS state 'hardware' cannot carry register bits 0x4" in joined
 
 
 def test_bridge_bus_numbers_must_grow_downward():

@@ -285,8 +285,7 @@ def test_cli_validate_prints_file_line_column(tmp_path, capsys, text):
     assert int(match["line"]) == marked_lines(text)[0]
 
 
-# `p2ptui validate` opens files through sources.detect, which refuses an empty file itself (no line number).
-CLI_WHOLE_FILE = [(case, name) for case, name in zip(WHOLE_FILE_CASES, WHOLE_FILE_IDS) if name != "empty"]
+CLI_WHOLE_FILE = list(zip(WHOLE_FILE_CASES, WHOLE_FILE_IDS))
 
 
 @pytest.mark.parametrize(("data", "message", "where"), [c for c, _ in CLI_WHOLE_FILE],
@@ -302,15 +301,6 @@ def test_cli_validate_whole_file_problems(tmp_path, capsys, data, message, where
     assert match and match["file"] == str(path), line
     assert (int(match["line"]), int(match["col"])) == where
     assert re.search(message, match["message"])
-
-
-def test_cli_validate_empty_file(tmp_path, capsys):
-    path = tmp_path / "empty.yaml"
-    path.write_bytes(b"")
-    assert main(["validate", str(path)]) == 2
-    out, err = capsys.readouterr()
-    (line,) = err.splitlines()
-    assert out == "" and line.startswith(f"{path}") and "error: file is empty" in line
 
 
 def test_cli_validate_huge_file(tmp_path, capsys):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 from hypothesis import HealthCheck, given, settings
-from strategies import TRICKY, fabrics
+from fabric_strategies import TRICKY, fabrics
 
 from p2ptui.fabric import BDF, Acs, AcsSource, DeviceKind, Fabric, Host, IommuMode, Link, P2PPool, RootBus
 from p2ptui.fabric import Device, dumps_fabric, load_fabric, loads_fabric, save_fabric

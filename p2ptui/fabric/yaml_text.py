@@ -1,0 +1,135 @@
+"""YAML bytes to a node tree, safely: size limits, binary and encoding checks, nesting that would crash libyaml,
+and syntax errors turned into diagnostics with a position and a hint. Shared by fabric files and copy plans.
+
+Files are read as node trees rather than ``yaml.safe_load``'s Python objects: YAML 1.1 turns ``00:01.0`` into the
+float 1.0 (sexagesimal) and ``off`` into False, and only nodes carry line numbers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from ..errors import Diagnostic, InputError, Location
+
+Node = yaml.Node
+
+MAX_INPUT_BYTES = 16 << 20  # the 2,048-device sample is ~0.5 MB; tens of MB is not a file someone wrote
+# libyaml's composer recurses in C: a few thousand nested brackets overflow a thread's stack and kill the process
+# (no Python exception). A PCI tree nests two YAML levels per bridge, so 200 still allows ~97 bridges deep.
+MAX_NESTING = 200
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_COLLECTION_STARTS = frozenset({yaml.MappingStartEvent, yaml.SequenceStartEvent})
+_COLLECTION_ENDS = frozenset({yaml.MappingEndEvent, yaml.SequenceEndEvent})
+
+
+def read_limited(path: str | os.PathLike, what: str = "fabric") -> bytes:
+    """The bytes of a file, refusing one over the limit before reading it (pipes and devices: one byte past it)."""
+    name = str(path)
+    try:
+        size = Path(path).stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise InputError(too_big(size, name, what))
+        with Path(path).open("rb") as fh:
+            return fh.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise InputError(Diagnostic(f"cannot read file: {exc.strerror or exc}", Location(name))) from None
+
+
+def decode(data: bytes | str, filename: str, what: str = "fabric") -> str:
+    """The text of a fabric file; binary data, non-UTF-8 bytes and oversized inputs are refused with a position."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if len(raw) > MAX_INPUT_BYTES:
+        raise InputError(too_big(None, filename, what))
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        raise InputError(
+            Diagnostic(f"binary data (a NUL byte), not a YAML {what}", _offset_location(raw, nul, filename),
+                       "is this the right file?")  # fmt: skip
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            Diagnostic(f"not UTF-8 text (byte {raw[exc.start]:#04x}), so not a YAML {what}",
+                       _offset_location(raw, exc.start, filename), "save the file as UTF-8")  # fmt: skip
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def too_big(size: int | None, filename: str, what: str = "fabric") -> Diagnostic:
+    """The input is over the limit: ``size`` bytes, or None when only known to be larger (a stream)."""
+    found = f"file is {size / 1e6:.1f} MB" if size is not None else f"input is larger than {MAX_INPUT_BYTES >> 20} MiB"
+    limit = f"{what} files are limited to {MAX_INPUT_BYTES >> 20} MiB"
+    # Line 1 column 1, so that editors and CI parsers that expect FILE:LINE:COL take the line too.
+    return Diagnostic(f"{found}; {limit}", Location(filename, 1, 1), f"is this really a {what} description?")
+
+
+def compose(text: str, filename: str) -> Node | None:
+    """The document's node tree (None for an empty document); YAML errors become diagnostics with a position."""
+    try:
+        _check_nesting(text, filename)
+        return yaml.compose(text, Loader=_LOADER)
+    except yaml.reader.ReaderError as exc:
+        # Raised for characters YAML forbids (control characters); position counts characters of the text.
+        where = _offset_location(text, exc.position, filename)
+        raise InputError(
+            Diagnostic(f"character U+{exc.character:04X} is not allowed in YAML text", where,
+                       "binary data? control characters may only appear escaped in double-quoted strings")  # fmt: skip
+        ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(filename, mark.line + 1, mark.column + 1) if mark else Location(filename)
+        problem, hint = _explain(exc, text)
+        raise InputError(Diagnostic(f"YAML syntax error: {problem}", where, hint)) from None
+    except yaml.YAMLError as exc:
+        raise InputError(Diagnostic(f"YAML error: {exc}", Location(filename))) from None
+
+
+def _explain(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, str]:
+    """The problem and a hint for a YAML error, in the terms of someone writing the file."""
+    problem = exc.problem or exc.context or "malformed YAML"
+    mark = exc.problem_mark or exc.context_mark
+    if isinstance(exc, yaml.composer.ComposerError) and "single document" in (exc.context or ""):
+        return "a second YAML document starts here", "a fabric file holds one document; remove the ---"
+    if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
+        return problem, "YAML does not allow tabs for indentation; use spaces"
+    if "mapping values are not allowed" in problem:
+        return problem, "a value that contains ': ' must be quoted"
+    if exc.context and exc.context_mark and exc.problem_mark:
+        return problem, f"{exc.context}, at line {exc.context_mark.line + 1}"
+    return problem, "check the indentation and quoting here and on the line before"
+
+
+def _check_nesting(text: str, filename: str) -> None:
+    """Refuse documents nested deeper than MAX_NESTING before the recursive composer sees them."""
+    depth = 0
+    starts, ends = _COLLECTION_STARTS, _COLLECTION_ENDS
+    for event in yaml.parse(text, Loader=_LOADER):
+        if event.__class__ in starts:
+            depth += 1
+            if depth > MAX_NESTING:
+                mark = event.start_mark
+                raise InputError(
+                    Diagnostic(f"nested more than {MAX_NESTING} levels deep",
+                               Location(filename, mark.line + 1, mark.column + 1),
+                               "nothing p2ptui reads nests this deep; is this the right file?")  # fmt: skip
+                )
+        elif event.__class__ in ends:
+            depth -= 1
+
+
+def _offset_location(data: bytes | str, offset: int, filename: str) -> Location:
+    newline = b"\n" if isinstance(data, bytes) else "\n"
+    line_start = data.rfind(newline, 0, offset) + 1
+    return Location(filename, data.count(newline, 0, offset) + 1, offset - line_start + 1)
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.split("\n", line + 1)
+    return lines[line][column : column + 1] if line < len(lines) else ""
+
+
