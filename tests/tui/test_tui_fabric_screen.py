@@ -5,7 +5,7 @@ from p2ptui.tui import make_app
 from p2ptui.tui.screens.help import HelpScreen
 from p2ptui.tui.widgets.detail_pane import DetailPane
 from p2ptui.tui.widgets.fabric_tree import FabricTree
-from tui_helpers import build_app, run, screen_text
+from tui_helpers import build_app, run, screen_text, wait_for_palette_hit
 from test_tui_describe import ODD
 
 
@@ -99,7 +99,7 @@ def test_palette_jumps_to_a_device_by_name_or_address():
         await pilot.press("slash")
         await pilot.pause()
         await pilot.press(*"1e:00.0")
-        await pilot.pause(0.3)
+        await wait_for_palette_hit(pilot, "nvme3")
         await pilot.press("enter")
         await pilot.pause()
         assert pilot.app.screen.query_one(FabricTree).highlighted.name == "nvme3"
@@ -113,7 +113,7 @@ def test_palette_offers_the_screen_actions():
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"mark as exporter")
-        await pilot.pause(0.3)
+        await wait_for_palette_hit(pilot, "exporter")
         await pilot.press("enter")
         await pilot.pause()
         screen = pilot.app.screen

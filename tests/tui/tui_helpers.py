@@ -52,3 +52,21 @@ def run(body: Callable[..., Awaitable[None]], app: P2PApp | None = None, size: t
 
     asyncio.run(main())
     return app
+
+
+async def wait_for_palette_hit(pilot, text: str, timeout: float = 5.0) -> None:
+    """Wait until the command palette's highlighted hit mentions ``text``: its search runs in the background, so a
+    fixed pause would pass or fail with the machine's speed."""
+    from textual.command import CommandList
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        options = pilot.app.screen.query(CommandList)
+        if options:
+            hit = options.first().highlighted_option
+            if hit is not None and text.lower() in str(hit.prompt).lower():
+                return
+        if loop.time() > deadline:
+            raise AssertionError(f"the command palette showed no hit for {text!r} within {timeout} s")
+        await pilot.pause(0.02)
