@@ -4,6 +4,11 @@ A transfer with --src-file/--dst-file copies files (O_DIRECT, real_files.py) thr
 has a usable ``p2pmem/allocate`` file, else through system memory; without files it copies memory to memory. The
 route and the P2P-vs-bounce predictions come from the same planner as the simulator's, so both engines report
 alike. Whatever happens, a failed or cancelled copy leaves no destination file and no mapping behind.
+
+A memory → memory copy holds its source and destination in RAM at once: one that would not fit in MemAvailable
+(with headroom, less what the memory copies running have yet to allocate) is refused before anything is allocated -
+by ``plan``/``prepare`` as an InputError, and again when it starts (then as ``refused``): copies accepted together
+but started at different times (a plan) are judged by what is running when each starts.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from ..fabric.model import Fabric
 from .p2pmem import SYSFS_DEVICES, MappingError, CopyBuffer, HostBuffer, P2PMemBuffer, allocate_path
 from .pools import PoolError, PoolLedger
 from .real_files import CopyCancelled, Progress, copy_file, file_digest, first_difference, write_random
-from .real_memory import copy_memory, digest, make_source
+from .real_memory import available_memory, copy_memory, digest, make_source, memory_problem
 from .resources import ResourceCatalog, SimConfig
 from .routes import RouteKind, RoutePlan, RoutePlanner, standalone_rate
 from .safety import check_destination, check_source_overwrite
@@ -34,7 +39,7 @@ class RealEngine:
 
     def __init__(self, fabric: Fabric, config: SimConfig | None = None, *, expert: bool = False, yes: bool = False,
                  p2pmem_files: Mapping[str, str] | None = None, sysfs_devices: Path = SYSFS_DEVICES,
-                 verdicts: VerdictCache | None = None, direct: bool = True):  # fmt: skip
+                 verdicts: VerdictCache | None = None, direct: bool = True, meminfo: Path | None = None):  # fmt: skip
         self.fabric = fabric
         self.catalog = ResourceCatalog(fabric, config)
         self.planner = RoutePlanner(fabric, self.catalog, verdicts)
@@ -42,21 +47,55 @@ class RealEngine:
         self.expert, self.yes, self.direct = expert, yes, direct
         self.p2pmem_files = dict(p2pmem_files or {})
         self.sysfs_devices = sysfs_devices
+        self.meminfo = meminfo  # None: /proc/meminfo (real_memory.MEMINFO)
         self.results: dict[int, TransferResult] = {}
         self._lock = threading.Lock()
+        self._memory_jobs: dict[int, RealJob] = {}  # memory copies running (admitted under _lock)
+
+    def plan(self, spec: TransferSpec, expert: bool | None = None) -> RoutePlan:
+        """The route plan ``prepare`` makes for ``spec``, with the expert gate's decision (``plan.gate``; None to or
+        from host memory). ``expert`` defaults to the engine's. InputError for a copy refused before anything is
+        touched: a bad spec, an unknown device, one file without the other, a memory copy RAM cannot hold. (The
+        destination's safety rules are checked by ``prepare``.)"""
+        expert = self.expert if expert is None else expert
+        # Only file copies stage in P2P memory: the CPU never copies through a BAR (spec §5.1).
+        plan = self.planner.plan(spec, expert, real=True, uses_pool=spec.src_file is not None)
+        if (spec.src_file is None) != (spec.dst_file is None):
+            raise InputError(Diagnostic("give both --src-file and --dst-file, or neither (memory to memory)"))
+        if spec.src_file is None:
+            problem = self.memory_problem(spec.size)
+            if problem is not None:
+                raise InputError(Diagnostic(problem, hint="copy less, or copy files (--src-file/--dst-file): they "
+                                            "stream through chunk × threads bytes of buffer"))  # fmt: skip
+        return plan
+
+    def memory_problem(self, size: int) -> str | None:
+        """Why a memory copy of ``size`` bytes would not fit now, or None. The memory copies running count with the
+        bytes they have yet to allocate (MemAvailable already shows what they hold)."""
+        with self._lock:
+            return self._memory_problem(size)
+
+    def _memory_problem(self, size: int) -> str | None:
+        promised = sum(job.memory_to_come() for job in self._memory_jobs.values())
+        return memory_problem(size, available_memory(self.meminfo), promised)
+
+    def _admit(self, job: RealJob) -> None:
+        """Check and count a memory copy as running in one step, so two starting at once cannot both squeeze in."""
+        with self._lock:
+            problem = self._memory_problem(job.result.spec.size)
+            if problem is not None:
+                raise NotEnoughMemory(problem)
+            self._memory_jobs[job.id] = job
 
     def prepare(self, spec: TransferSpec, clock: Callable[[], float] = time.monotonic) -> RealJob:
         """Check a transfer before any byte moves; InputError for anything unsafe or impossible."""
-        uses_pool = spec.src_file is not None  # memory-to-memory copies never touch P2P memory
-        plan = self.planner.plan(spec, self.expert, real=True, uses_pool=uses_pool)
+        plan = self.plan(spec)
         tid = len(self.results) + 1
         result = TransferResult(tid, spec, route=plan.chosen, p2p_route=plan.p2p, bounce_route=plan.bounce,
                                 notes=list(plan.notes), engine="real")  # fmt: skip
         if plan.p2p is not None:
             result.p2p_bytes_per_s = standalone_rate(plan.p2p, self.catalog)
         result.bounce_bytes_per_s = standalone_rate(plan.bounce, self.catalog)
-        if (spec.src_file is None) != (spec.dst_file is None):
-            raise InputError(Diagnostic("give both --src-file and --dst-file, or neither (memory to memory)"))
         job = RealJob(self, result, plan, clock)
         if spec.src_file is not None:
             job.prepare_files()
@@ -129,11 +168,23 @@ class RealJob:
     def cancel(self) -> None:
         self.cancel_event.set()
 
+    def memory_to_come(self) -> int:
+        """Bytes of RAM this memory copy has yet to allocate: both buffers before it starts, then the source's
+        unfilled part and the whole destination, then the destination's uncopied part (filled lazily)."""
+        size = self.result.spec.size
+        if self.result.state.finished:
+            return 0
+        if self.progress.per_thread:
+            return max(0, size - self.progress.total)
+        return max(0, 2 * size - self.progress.prepared)
+
     def run(self) -> None:
         result, spec = self.result, self.result.spec
         result.state, result.started_at = TransferState.RUNNING, self.clock()
         held = False
         try:
+            if self.cancel_event.is_set():
+                raise CopyCancelled()
             if self.buffer_kind == "p2pmem":
                 provider = self.plan.provider
                 with self.engine._lock:
@@ -151,23 +202,24 @@ class RealJob:
                 result.state = TransferState.DONE
         except CopyCancelled:
             self._fail(TransferState.CANCELLED, "cancelled")
-        except (PoolError, MappingError) as exc:
+        except (PoolError, MappingError, NotEnoughMemory) as exc:
             self._fail(TransferState.REFUSED, str(exc))
         except Exception as exc:  # noqa: BLE001 - a copy's failure is reported as the transfer's state
             self._fail(TransferState.FAILED, _describe(exc))
         finally:
             if self.buffer is not None:
                 self.buffer.close()
-            if held:
-                with self.engine._lock:
+            with self.engine._lock:
+                if held:
                     self.engine.pools.release(result.id)
+                self.engine._memory_jobs.pop(result.id, None)
 
     def _run_files(self) -> None:
         result, spec = self.result, self.result.spec
         src, dst = spec.src_file, spec.dst_file
         expected = None
         if spec.check:
-            expected = write_random(src, spec.size, spec.seed, create=not self.src_exists)
+            expected = write_random(src, spec.size, spec.seed, create=not self.src_exists, cancel=self.cancel_event)
         if self.buffer is None:
             self.buffer = HostBuffer(spec.chunk, spec.threads)
         outcome = copy_file(src, dst, spec.size, self.buffer, create=not os.path.exists(dst),
@@ -177,19 +229,21 @@ class RealJob:
             result.note(note)
         self._timed(outcome.nbytes, outcome.seconds)
         if expected is not None:
-            result.verified = file_digest(dst, spec.size) == expected
+            result.verified = file_digest(dst, spec.size, self.cancel_event) == expected
             if not result.verified:
                 at = first_difference(src, dst, spec.size)
                 result.error = f"MISMATCH on data check: destination differs from the source at byte {at}"
 
     def _run_memory(self) -> None:
         result, spec = self.result, self.result.spec
-        src = make_source(spec.size, spec.seed if spec.check else None)
-        dst = np.empty_like(src)
-        outcome = copy_memory(src, dst, spec.chunk, spec.threads, cancel=self.cancel_event, progress=self.progress)
+        self.engine._admit(self)  # memory may have run short since prepare, or other copies started meanwhile
+        cancel = self.cancel_event
+        src = make_source(spec.size, spec.seed if spec.check else None, cancel=cancel, progress=self.progress)
+        dst = np.empty(spec.size, dtype=np.uint8)  # mapped lazily: its pages are faulted in by the copy, as before
+        outcome = copy_memory(src, dst, spec.chunk, spec.threads, cancel=cancel, progress=self.progress)
         self._timed(outcome.nbytes, outcome.seconds)
         if spec.check:
-            result.verified = digest(src) == digest(dst)
+            result.verified = digest(src, cancel) == digest(dst, cancel)
             if not result.verified:
                 result.error = "MISMATCH on data check: destination buffer differs from the source"
 
@@ -211,6 +265,10 @@ class RealJob:
                 result.note(f"removed the partial destination {dst}")
             except FileNotFoundError:
                 pass
+
+
+class NotEnoughMemory(RuntimeError):
+    """A memory copy would not fit in RAM when it came to start; the message says how much it needs and has."""
 
 
 def _is_block(path: str) -> bool:

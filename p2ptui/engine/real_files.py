@@ -39,6 +39,7 @@ class Progress:
 
     per_thread: list[int] = field(default_factory=list)
     dst_opened: bool = False  # the copy created or truncated the destination: on failure it must be removed
+    prepared: int = 0  # bytes of source data or buffers made ready before the copy (memory copies)
 
     def reset(self, threads: int) -> None:
         self.per_thread = [0] * threads
@@ -56,8 +57,9 @@ class CopyOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def write_random(path: str, size: int, seed: int, create: bool) -> str:
-    """Fill ``path`` with ``size`` bytes from a seeded generator (p2pmem-test --check) and return their digest."""
+def write_random(path: str, size: int, seed: int, create: bool, cancel: threading.Event | None = None) -> str:
+    """Fill ``path`` with ``size`` bytes from a seeded generator (p2pmem-test --check) and return their digest.
+    CopyCancelled when ``cancel`` is set between two blocks; a file this call created is then removed."""
     rng = np.random.default_rng(seed)
     digest = hashlib.new(_DIGEST)
     flags = os.O_WRONLY | os.O_CLOEXEC | (os.O_CREAT | os.O_EXCL if create else 0)
@@ -65,22 +67,30 @@ def write_random(path: str, size: int, seed: int, create: bool) -> str:
     try:
         done = 0
         while done < size:
+            if cancel is not None and cancel.is_set():
+                raise CopyCancelled()
             block = rng.bytes(min(8 << 20, size - done))
             digest.update(block)
             os.pwrite(fd, block, done)
             done += len(block)
         os.fsync(fd)
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # the copy must read the device, not the page cache
+    except BaseException:
+        if create:  # half a source of seeded data is of no use to anyone
+            os.unlink(path)
+        raise
     finally:
         os.close(fd)
     return digest.hexdigest()
 
 
-def file_digest(path: str, size: int) -> str:
+def file_digest(path: str, size: int, cancel: threading.Event | None = None) -> str:
     digest = hashlib.new(_DIGEST)
     with open(path, "rb", buffering=0) as f:
         left = size
         while left > 0:
+            if cancel is not None and cancel.is_set():
+                raise CopyCancelled()
             block = f.read(min(8 << 20, left))
             if not block:
                 break

@@ -1,5 +1,14 @@
 """Memory → memory copies: N threads, each copying a contiguous 1/N slice chunk by chunk with numpy (which releases
-the GIL), so progress can be sampled and a cancel lands within one chunk."""
+the GIL), so progress can be sampled and a cancel lands within one chunk.
+
+Preparing the buffers is as interruptible as the copy: the source is filled and the digests are taken in
+PREPARE_CHUNK slices with a cancellation check between them, so cancelling (or quitting) while a 4 GiB source is
+being filled with seeded data ends within one slice, not after seconds. The destination is left to be faulted in
+by the copy itself (np.empty maps it lazily), as a fresh np.copyto target would be.
+
+A copy needs the source and the destination in RAM at once: ``memory_problem`` refuses one that would not fit in
+what the kernel reports as available (MemAvailable) with HEADROOM to spare, before anything is allocated.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +16,87 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
+from ..fabric.units import human_size
 from .real_files import CopyCancelled, CopyOutcome, Progress
 
+PREPARE_CHUNK = 64 << 20  # bytes filled or hashed between two cancellation checks (a few tens of ms)
+MEMINFO = Path("/proc/meminfo")
+# Left free on top of both buffers: the rest of the system (and this process) must not be pushed into swap.
+HEADROOM = 512 << 20
 
-def make_source(size: int, seed: int | None) -> np.ndarray:
+
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise CopyCancelled()
+
+
+def make_source(size: int, seed: int | None, *, cancel: threading.Event | None = None,
+                progress: Progress | None = None) -> np.ndarray:  # fmt: skip
     """Seeded random bytes for --check; otherwise a cheap pattern that still touches every page (a never-written
-    buffer reads as the shared zero page and would flatter the copy)."""
-    if seed is not None:
-        return np.frombuffer(np.random.default_rng(seed).bytes(size), dtype=np.uint8).copy()
+    buffer reads as the shared zero page and would flatter the copy). CopyCancelled when ``cancel`` is set while
+    filling; ``progress.prepared`` counts the bytes filled so far."""
     src = np.empty(size, dtype=np.uint8)
-    src[::4096] = 1
+    # The generator's raw 64-bit words, in order: the same bytes for a seed whatever the slice size (a multiple of 8).
+    rng = np.random.default_rng(seed).bit_generator if seed is not None else None
+    for lo in range(0, size, PREPARE_CHUNK):
+        _check(cancel)
+        hi = min(size, lo + PREPARE_CHUNK)
+        if rng is not None:
+            src[lo:hi] = rng.random_raw(-(-(hi - lo) // 8)).view(np.uint8)[: hi - lo]
+        else:
+            src[lo:hi:4096] = 1  # lo is page-aligned (PREPARE_CHUNK is), so this writes one byte in every page
+        if progress is not None:
+            progress.prepared += hi - lo
     return src
 
 
-def digest(buf: np.ndarray) -> str:
-    return hashlib.blake2b(memoryview(buf)).hexdigest()
+def digest(buf: np.ndarray, cancel: threading.Event | None = None) -> str:
+    """BLAKE2b of the buffer, hashed in slices so a cancel is not held up by a multi-second digest."""
+    h = hashlib.blake2b()
+    view = memoryview(buf)
+    for lo in range(0, len(view), PREPARE_CHUNK):
+        _check(cancel)
+        h.update(view[lo : lo + PREPARE_CHUNK])
+    return h.hexdigest()
+
+
+def available_memory(meminfo: Path | None = None) -> int | None:
+    """MemAvailable in bytes (the kernel's estimate of what can be allocated without swapping), or None where the
+    file or the field is missing (not Linux, kernel < 3.14)."""
+    try:
+        text = (meminfo or MEMINFO).read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key == "MemAvailable":
+            fields = value.split()
+            try:
+                number = int(fields[0])
+            except (IndexError, ValueError):
+                return None
+            unit = fields[1].lower() if len(fields) > 1 else ""
+            return number * 1024 if unit == "kb" else number
+    return None
+
+
+def memory_problem(size: int, available: int | None, promised: int = 0) -> str | None:
+    """Why a memory copy of ``size`` bytes must not start, given MemAvailable and the bytes the copies running have
+    yet to allocate; None when it fits (or when availability is unknown)."""
+    if available is None:
+        return None
+    need = 2 * size + HEADROOM
+    free = available - promised
+    if need <= free:
+        return None
+    others = f", {human_size(promised)} of it still to be taken by copies already running" if promised else ""
+    return (f"a real memory copy of {human_size(size)} needs {human_size(2 * size)} of RAM (source and destination "
+            f"buffers) plus {human_size(HEADROOM)} headroom; this machine has {human_size(max(available, 0))} "
+            f"available (MemAvailable){others}")  # fmt: skip
 
 
 def copy_memory(src: np.ndarray, dst: np.ndarray, chunk: int, threads: int, *, cancel: threading.Event | None = None,

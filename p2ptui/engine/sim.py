@@ -61,9 +61,14 @@ class Simulation:
         self._seq = 0
 
     # -- requests -----------------------------------------------------------------------------------------------
+    def plan(self, spec: TransferSpec, expert: bool | None = None) -> RoutePlan:
+        """The route plan ``add`` makes for ``spec``, with the expert gate's decision (``plan.gate``; None to or from
+        host memory). ``expert`` defaults to the simulator's. InputError for a copy that can never run."""
+        return self.planner.plan(spec, self.expert if expert is None else expert)
+
     def add(self, spec: TransferSpec) -> TransferResult:
         """Accept a transfer (InputError for a bad one); it starts at ``spec.start`` on the virtual clock (or now)."""
-        plan = self.planner.plan(spec, self.expert)
+        plan = self.plan(spec)
         tid = len(self.results) + 1
         result = TransferResult(tid, spec, route=plan.chosen, p2p_route=plan.p2p, bounce_route=plan.bounce,
                                 notes=list(plan.notes), engine="sim")  # fmt: skip

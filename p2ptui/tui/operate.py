@@ -7,7 +7,6 @@ last few samples per transfer for the sparklines and maps the engine's link reso
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,9 +16,9 @@ from ..engine.transfer import Op, TransferResult, TransferSpec, TransferState
 from ..errors import Diagnostic, InputError
 from ..fabric.bdf import BDF
 from ..fabric.model import Fabric
-from ..fabric.units import human_size, parse_size
+from ..fabric.units import parse_size
 from ..p2p.gate import GateDecision
-from .feeds import FeedUpdate, RealFeed, SimFeed
+from .feeds import Feed, FeedUpdate, real_feed, sim_feed
 from .selection import Selection
 
 ENGINES = ("sim", "real")
@@ -68,13 +67,9 @@ class CopyFormValues:
     check: bool = False
 
 
-def available_memory() -> int:
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-
-
-def build_spec(values: CopyFormValues, choice: CopyChoice,
-               free_memory: Callable[[], int] = available_memory) -> TransferSpec:  # fmt: skip
-    """The form as a TransferSpec; InputError listing every problem, each naming its field."""
+def build_spec(values: CopyFormValues, choice: CopyChoice) -> TransferSpec:
+    """The form as a TransferSpec; InputError listing every problem, each naming its field. (Whether the engine can
+    run it - the gate, RAM for a real copy - is the engine's to say: Operations.gate.)"""
     problems: list[str] = []
 
     def size_field(label: str, text: str) -> int:
@@ -95,12 +90,6 @@ def build_spec(values: CopyFormValues, choice: CopyChoice,
         problems.append(f"engine: {values.engine!r} is neither sim nor real")
     if values.check and values.engine != "real":
         problems.append("check: verifying bytes needs the real engine (the simulator moves none)")
-    if values.engine == "real" and not problems:
-        # From the TUI the real engine copies memory to memory: source and destination buffers both live in RAM.
-        free = free_memory()
-        if 2 * size > free // 2:
-            problems.append(f"size: a real memory copy of {human_size(size)} needs {human_size(2 * size)} of RAM; "
-                            f"this machine has {human_size(free)} free (at most half of it is used)")
     spec = TransferSpec(choice.src, choice.dst, size, via=choice.via, chunk=chunk, threads=threads, op=choice.op,
                         check=values.check)  # fmt: skip
     if not problems:
@@ -171,7 +160,7 @@ class Operations:
         self.clock = clock
         self.sim_speed = sim_speed
         self.interval = interval
-        self._feeds: dict[str, SimFeed | RealFeed] = {}
+        self._feeds: dict[str, Feed] = {}
         self._numbers: dict[tuple[str, int], int] = {}
         self._history: dict[int, deque[float]] = {}
         self._total: deque[float] = deque(maxlen=HISTORY)
@@ -179,12 +168,12 @@ class Operations:
         self._link_names: dict[str, str] = {}
         self.last = Snapshot([])
 
-    def feed(self, engine: str) -> SimFeed | RealFeed:
+    def feed(self, engine: str) -> Feed:
         if engine not in self._feeds:
             if engine == "sim":
-                self._feeds[engine] = SimFeed(self.fabric, self.clock, self.sim_speed)
+                self._feeds[engine] = sim_feed(self.fabric, self.clock, self.sim_speed)
             elif engine == "real":
-                self._feeds[engine] = RealFeed(self.fabric, self.interval)
+                self._feeds[engine] = real_feed(self.fabric, self.interval)
             else:
                 raise ValueError(f"no engine {engine!r}")
         return self._feeds[engine]
@@ -194,6 +183,8 @@ class Operations:
         return bool(self._numbers)
 
     def gate(self, spec: TransferSpec, engine: str, expert: bool) -> GateDecision | None:
+        """The engine's plan for the copy, gate decision included; InputError for one it would refuse outright
+        (for a real memory copy: one RAM cannot hold)."""
         return self.feed(engine).gate(spec, expert)
 
     async def start(self, spec: TransferSpec, engine: str, expert: bool) -> int:
@@ -245,7 +236,7 @@ class Operations:
         self.last = snap
         return snap
 
-    def _views(self, name: str, feed: SimFeed | RealFeed, update: FeedUpdate) -> dict[int, TransferView]:
+    def _views(self, name: str, feed: Feed, update: FeedUpdate) -> dict[int, TransferView]:
         rows = {t.id: t for t in update.sample.transfers} if update.sample is not None else {}
         views: dict[int, TransferView] = {}
         for tid, result in feed.results.items():
@@ -262,7 +253,7 @@ class Operations:
             views[tid] = TransferView(number, name, tid, state, done, rate, tuple(history), result)
         return views
 
-    def _add_utilisation(self, snap: Snapshot, feed: SimFeed | RealFeed, utilisation: dict[str, float]) -> None:
+    def _add_utilisation(self, snap: Snapshot, feed: Feed, utilisation: dict[str, float]) -> None:
         links = self._link_map(feed)
         for key, share in utilisation.items():
             for bdf in links.get(key, ()):
@@ -270,7 +261,7 @@ class Operations:
         top = sorted(utilisation.items(), key=lambda kv: (-kv[1], kv[0]))[:BUSIEST]
         snap.busiest = [(self.resource_name(feed, key), share) for key, share in top]
 
-    def _link_map(self, feed: SimFeed | RealFeed) -> dict[str, list[BDF]]:
+    def _link_map(self, feed: Feed) -> dict[str, list[BDF]]:
         """Which tree nodes show each link resource: every device whose uplink the engine names by that key."""
         if self._links is None:
             self._links = {}
@@ -286,7 +277,7 @@ class Operations:
                     self._link_names.setdefault(key, f"{dev.name} link {arrow}")
         return self._links
 
-    def resource_name(self, feed: SimFeed | RealFeed, key: str) -> str:
+    def resource_name(self, feed: Feed, key: str) -> str:
         if key in self._link_names:
             return self._link_names[key]
         resource = feed.catalog.resources.get(key)

@@ -5,6 +5,7 @@ import asyncio
 
 import pytest
 
+from p2ptui.engine import real_memory
 from p2ptui.engine.sim import Simulation
 from p2ptui.engine.transfer import Op, TransferSpec, TransferState
 from p2ptui.errors import InputError
@@ -52,10 +53,20 @@ def test_form_values_become_a_spec_or_every_problem_at_once(fabric):
     assert any(m.startswith("check: verifying bytes needs the real engine") for m in messages)
     with pytest.raises(InputError, match="threads must be at least 1"):  # the engine's own rule
         build_spec(CopyFormValues(threads="0"), choice)
+
+
+def test_the_engine_not_the_form_refuses_a_real_copy_ram_cannot_hold(fabric, tmp_path, monkeypatch):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text(f"MemTotal: {16 * GIB // 1024} kB\nMemAvailable: {8 * GIB // 1024} kB\n")
+    monkeypatch.setattr(real_memory, "MEMINFO", meminfo)  # the engine reads it: 8 GiB available
+    choice = copy_choices(fabric, selection(fabric, "nvme-a", "rnic0"))[0]
+    ops = Operations(fabric, VirtualClock())
+    big = build_spec(CopyFormValues(size="8 GiB", engine="real"), choice)  # the form itself has no opinion on RAM
     with pytest.raises(InputError, match="needs 16 GiB of RAM"):
-        build_spec(CopyFormValues(size="8 GiB", engine="real"), choice, free_memory=lambda: 8 * GIB)
-    assert build_spec(CopyFormValues(size="1 GiB", engine="real", check=True), choice,
-                      free_memory=lambda: 8 * GIB).check
+        ops.gate(big, "real", expert=False)
+    small = build_spec(CopyFormValues(size="1 GiB", engine="real", check=True), choice)
+    assert small.check and ops.gate(small, "real", expert=False).permitted
+    assert ops.gate(big, "sim", expert=False).permitted  # the simulator moves no bytes
 
 
 def test_poll_shows_exactly_what_the_simulator_reports_on_a_virtual_clock(fabric):

@@ -1,8 +1,13 @@
 """Operating from the fabric screen: the copy form (t), its validation, the expert gate's lock, starting, live
 meters on a virtual clock, cancel, and engine errors as notifications that never close the app."""
 
+import asyncio
+import time
+
+from textual import events
 from textual.widgets import Checkbox, Input, Select
 
+from p2ptui.engine import real_memory
 from p2ptui.engine.sim import Simulation
 from p2ptui.engine.transfer import TransferSpec, TransferState
 from p2ptui.tui.clock import VirtualClock
@@ -13,6 +18,13 @@ from p2ptui.tui.widgets.transfers_panel import TransfersPanel
 from tui_helpers import build_app, run, screen_text
 
 GIB = 1 << 30
+
+
+def fake_meminfo(tmp_path, monkeypatch, available: int) -> None:
+    """What the real engine reads as this machine's available RAM."""
+    path = tmp_path / "meminfo"
+    path.write_text(f"MemTotal: {64 * GIB // 1024} kB\nMemAvailable: {available // 1024} kB\n")
+    monkeypatch.setattr(real_memory, "MEMINFO", path)
 
 
 def app_on_a_virtual_clock():
@@ -269,3 +281,44 @@ def test_an_io_error_in_a_real_copy_is_a_notification(monkeypatch):
         assert pilot.app.is_running
 
     run(body, build_app("kernel-scenarios"))
+
+
+def test_the_form_shows_the_engines_ram_refusal_before_anything_starts(tmp_path, monkeypatch):
+    fake_meminfo(tmp_path, monkeypatch, 8 * GIB)
+
+    async def body(pilot):
+        await select(pilot, "nvme-a", "rnic0")
+        form = await open_form(pilot, choice="write:rnic0", engine="real", size="8 GiB")
+        assert any("a real memory copy of 8 GiB needs 16 GiB of RAM" in e for e in form.errors)  # live, as typed
+        await press_start(pilot, form)
+        assert pilot.app.screen is form and "needs 16 GiB of RAM" in screen_text(pilot.app)
+        form.query_one("#cp-size", Input).value = "1 GiB"
+        await press_start(pilot, form)
+        assert isinstance(pilot.app.screen, FabricScreen)
+        assert [v.size for v in pilot.app.screen.operations.last.views] == [GIB]
+
+    run(body, build_app("kernel-scenarios"))
+
+
+def test_quitting_while_a_4_gib_real_copy_prepares_is_prompt(tmp_path, monkeypatch):
+    fake_meminfo(tmp_path, monkeypatch, 64 * GIB)  # only the slices filled before the quit are ever touched
+    seen = {}
+
+    async def body(pilot):
+        await select(pilot, "nvme-a", "rnic0")
+        await press_start(pilot, await open_form(pilot, choice="write:rnic0", engine="real", size="4 GiB", check=True))
+        job = pilot.app.screen.operations.feed("real").runner.job(1)
+        for _ in range(2000):  # until the seeded source is being filled (seconds of work for 4 GiB)
+            if job.progress.prepared:
+                break
+            await asyncio.sleep(0.005)
+        seen["job"] = job
+        seen["quit"] = time.perf_counter()
+        # As a terminal sends it: pilot.press would wait for the process to go idle, which a busy copy never lets it.
+        pilot.app._driver.send_message(events.Key("q", "q"))
+
+    run(body, build_app("kernel-scenarios"))  # returns once the app has stopped, the engines closed
+    took = time.perf_counter() - seen["quit"]
+    job = seen["job"]
+    assert job.result.state is TransferState.CANCELLED and 0 < job.progress.prepared < 4 * GIB
+    assert took < 1.0, f"quitting took {took:.2f} s"
