@@ -26,15 +26,16 @@ _COLLECTION_STARTS = frozenset({yaml.MappingStartEvent, yaml.SequenceStartEvent}
 _COLLECTION_ENDS = frozenset({yaml.MappingEndEvent, yaml.SequenceEndEvent})
 
 
-def read_limited(path: str | os.PathLike, what: str = "fabric") -> bytes:
-    """The bytes of a file, refusing one over the limit before reading it (pipes and devices: one byte past it)."""
+def read_limited(path: str | os.PathLike, what: str = "fabric", limit: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of a file, refusing one over ``limit`` before reading it (pipes and devices: one byte past it, so
+    the caller sees ``len(data) > limit``)."""
     name = str(path)
     try:
         size = Path(path).stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise InputError(too_big(size, name, what))
+        if size > limit:
+            raise InputError(too_big(size, name, what, limit))
         with Path(path).open("rb") as fh:
-            return fh.read(MAX_INPUT_BYTES + 1)
+            return fh.read(limit + 1)
     except OSError as exc:
         raise InputError(Diagnostic(f"cannot read file: {exc.strerror or exc}", Location(name))) from None
 
@@ -60,12 +61,12 @@ def decode(data: bytes | str, filename: str, what: str = "fabric") -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def too_big(size: int | None, filename: str, what: str = "fabric") -> Diagnostic:
-    """The input is over the limit: ``size`` bytes, or None when only known to be larger (a stream)."""
-    found = f"file is {size / 1e6:.1f} MB" if size is not None else f"input is larger than {MAX_INPUT_BYTES >> 20} MiB"
-    limit = f"{what} files are limited to {MAX_INPUT_BYTES >> 20} MiB"
+def too_big(size: int | None, filename: str, what: str = "fabric", limit: int = MAX_INPUT_BYTES) -> Diagnostic:
+    """The input is over ``limit``: ``size`` bytes, or None when only known to be larger (a stream)."""
+    found = f"file is {size / 1e6:.1f} MB" if size is not None else f"input is larger than {limit >> 20} MiB"
+    rule = f"{what} files are limited to {limit >> 20} MiB"
     # Line 1 column 1, so that editors and CI parsers that expect FILE:LINE:COL take the line too.
-    return Diagnostic(f"{found}; {limit}", Location(filename, 1, 1), f"is this really a {what} description?")
+    return Diagnostic(f"{found}; {rule}", Location(filename, 1, 1), f"is this really a {what} description?")
 
 
 def compose(text: str, filename: str) -> Node | None:

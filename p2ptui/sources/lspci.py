@@ -61,8 +61,16 @@ def load(path: Path) -> Fabric:
     if b"\0" in data[:65536]:
         raise InputError(Diagnostic("binary data, not lspci output", Location(str(path))))
     lines = data.decode("utf-8-sig", "replace").splitlines()
-    records = parse_records(lines)
-    tree = parse_tree(lines, str(path))
+    parsed = parse_records(lines)
+    problems = [Diagnostic(p.message, Location(str(path), p.line, p.column), p.hint) for p in parsed.problems]
+    tree: Tree | None = None
+    try:
+        tree = parse_tree(lines, str(path))
+    except InputError as exc:
+        problems += exc.diagnostics  # one run shows every damaged line, the tree's and the -vvv blocks' alike
+    if problems or tree is None:
+        raise InputError(sorted(problems, key=_line_of))
+    records = parsed.records
     if not records and not tree.entries:
         raise InputError(
             Diagnostic(
@@ -71,10 +79,13 @@ def load(path: Path) -> Fabric:
                 "expected `lspci -vvv` blocks ('c1:00.0 VGA compatible controller: …') or `lspci -tv` lines",
             )
         )
-    problems = [Diagnostic(message, Location(str(path), line)) for r in records for line, message in r.problems]
-    if problems:
-        raise InputError(problems)
     return _Merge(path, records, tree, _machine(lines)).fabric()
+
+
+def _line_of(diag: Diagnostic) -> int:
+    if diag.location is None or diag.location.line is None:
+        return 0
+    return diag.location.line
 
 
 def _machine(lines: list[str]) -> dict[str, str]:
@@ -99,9 +110,12 @@ class _Merge:
             self.records.setdefault(rec.bdf, rec)  # a block pasted twice: the first is as good as the second
         self.entries: dict[BDF, TreeEntry] = {e.bdf: e for e in tree.entries}
         self.roots: dict[tuple[int, int], None] = dict.fromkeys(tree.root_buses)
+        self.cut_after = tree.cut_after
         self.machine = machine
         self.guessed_roots: list[str] = []
         self.guessed_kinds: list[str] = []
+        self.acs_missing: list[str] = []  # "BDF (no ACSCtl line)": ACS listed, its registers not all shown
+        self.link_missing: list[str] = []
         self.single_node = machine.get("nodes") == "1"
 
     def fabric(self) -> Fabric:
@@ -184,7 +198,7 @@ class _Merge:
         kind = None
         bridge = (entry is not None and entry.secondary is not None) or (rec is not None and rec.secondary is not None)
         if rec is not None:
-            values.update(self._record_values(rec))
+            values.update(self._record_values(rec, physfn))
             kind = _PORT_TYPES.get(rec.port_type or "")
             bridge = bridge or (rec.class_code is not None and rec.class_code >> 8 in _BRIDGE_CLASSES)
         elif entry is not None:
@@ -199,7 +213,7 @@ class _Merge:
             values["numa_node"] = 0
         return Draft(bdf, parent, Location(str(self.path), line), bridge=bridge, kind=kind, values=values)
 
-    def _record_values(self, rec: Record) -> dict:
+    def _record_values(self, rec: Record, physfn: BDF | None) -> dict:
         values = {
             "vendor_id": rec.vendor_id,
             "device_id": rec.device_id,
@@ -216,12 +230,17 @@ class _Merge:
             cap = rec.link_cap or (None, None)
             sta = rec.link_sta or (None, None)
             values["link"] = Link(gen=sta[0], width=sta[1], max_gen=cap[0], max_width=cap[1], mps=rec.mps, mrrs=rec.mrrs)
+        if _has_link(rec, physfn) and (rec.link_cap is None or rec.link_sta is None):
+            self.link_missing.append(f"{rec.bdf} (no {_missing('LnkCap', rec.link_cap, 'LnkSta', rec.link_sta)})")
         if rec.denied or not rec.capabilities:
             values["acs"] = ACS_UNKNOWN
-        elif rec.acs_cap is not None:
-            values["acs"] = Acs(AcsSource.HARDWARE, cap=rec.acs_cap, ctrl=rec.acs_ctrl or 0)
+        elif rec.acs_cap is not None and rec.acs_ctrl is not None:
+            values["acs"] = Acs(AcsSource.HARDWARE, cap=rec.acs_cap, ctrl=rec.acs_ctrl)
         elif rec.acs_seen:
-            values["acs"] = ACS_UNKNOWN  # listed, but its registers not shown (lspci -v rather than -vvv)
+            # Listed, but a register not shown (lspci -v rather than -vvv, or a cut or edited dump): a missing
+            # ACSCtl is no evidence that redirect is off, so the state stays unknown.
+            values["acs"] = ACS_UNKNOWN
+            self.acs_missing.append(f"{rec.bdf} (no {_missing('ACSCap', rec.acs_cap, 'ACSCtl', rec.acs_ctrl)})")
         else:
             values["acs"] = ACS_NONE
         return values
@@ -282,6 +301,23 @@ class _Merge:
                     f"links and ACS unknown for {listing(denied)}: lspci ran without root "
                     "(`Capabilities: <access denied>`); run `sudo lspci -vvv`"
                 )
+        for line in self.cut_after:
+            notes.append(
+                f"the `lspci -tv` tree stops at line {line} with branches still open: the capture looks cut, so "
+                "functions drawn below that point are missing; paste the whole `lspci -tv` output"
+            )
+        if self.acs_missing:
+            notes.append(
+                f"ACS unknown for {listing(self.acs_missing)}: the ACS capability is listed but not all of its "
+                "register lines are (`lspci -v` rather than -vvv, or a cut or edited dump); `sudo lspci -vvv` "
+                "prints them"
+            )
+        if self.link_missing:
+            notes.append(
+                f"link speed or width unknown for {listing(self.link_missing)}: their PCI Express capability has "
+                "no LnkCap/LnkSta line (older pciutils, or a cut dump); `sudo lspci -vvv` with pciutils 3.0 or later "
+                "prints them"
+            )
         if self.guessed_kinds:
             notes.append(f"endpoint kinds guessed from device names (no class code): {listing(self.guessed_kinds)}")
         unknown_ids = sum(1 for d in drafts if None in (d.values.get("vendor_id"), d.values.get("device_id")))
@@ -295,3 +331,14 @@ class _Merge:
         if self.single_node:
             notes.append("NUMA node 0 for every device: lscpu / numactl in the same file report a single NUMA node")
         return notes
+
+
+def _missing(first: str, first_value: object, second: str, second_value: object) -> str:
+    names = [name for name, value in ((first, first_value), (second, second_value)) if value is None]
+    return f"{'/'.join(names)} line{'s' if len(names) > 1 else ''}"
+
+
+def _has_link(rec: Record, physfn: BDF | None) -> bool:
+    """A PCI Express function with a link of its own: integrated endpoints and event collectors have none, and a
+    VF's link registers are reserved (its PF's link carries it)."""
+    return physfn is None and rec.port_type is not None and not rec.port_type.startswith("Root Complex")

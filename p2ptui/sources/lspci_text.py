@@ -2,7 +2,9 @@
 
 A block starts with an unindented header (``c1:00.0 VGA compatible controller [0300]: NVIDIA … [10de:26b1] (rev a1)``)
 and continues with indented lines. Only the lines the model needs are read, each with a regex for the shape lspci
-prints; everything else (BARs, AER, VPD …) is skipped.
+prints; everything else (BARs, AER, VPD …) is skipped. A line that starts like one of those but does not have its
+shape (a header whose address is no PCI address, an ACS flag that is not ``Name+``/``Name-``, a bus number that is
+not hex) is a problem at its line and column: guessing past it would build a wrong tree or a wrong ACS state.
 """
 
 from __future__ import annotations
@@ -28,14 +30,20 @@ _CLASS_NUMBER = re.compile(r"^Class ([0-9a-fA-F]{4})$")
 _SUBSYSTEM = re.compile(r"^Subsystem: (.*)$")
 _NUMA = re.compile(r"^NUMA node: (-?\d+)$")
 _IOMMU_GROUP = re.compile(r"^IOMMU group: (\d+)$")
-_BUS = re.compile(r"^Bus: primary=([0-9a-fA-F]{2}), secondary=([0-9a-fA-F]{2}), subordinate=([0-9a-fA-F]{2})")
+# Any unindented line shaped like a header, whatever its address holds: what HEADER refuses among these is damaged.
+_HEADER_LIKE = re.compile(
+    r"^(?P<bdf>[0-9A-Za-z]+(?::[0-9A-Za-z]+){1,2}\.[0-9A-Za-z]+) [A-Za-z][^:\[\]]*?(?: \[[^\]]*\])?: "
+)
+_BDF_SHAPE = re.compile(r"^(?:[0-9a-fA-F]{4,8}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
+_BUS_FIELD = re.compile(r"\b(primary|secondary|subordinate)=([^,]*)")
+_HEX2 = re.compile(r"^[0-9a-fA-F]{2}$")
 _EXPRESS = re.compile(r"^Capabilities: \[[0-9a-fA-F]+\] Express \(v\d+\) (.+?)(?: \(Slot[+-]\))?(?:, (?:MSI|IntMsgNum) \S+)?$")
 _CAPABILITY = re.compile(r"^Capabilities: \[[0-9a-fA-F]+(?: v\d+)?\] ")
 _ACS_HEADER = re.compile(r"^Capabilities: \[[0-9a-fA-F]+(?: v\d+)?\] Access Control Services")
 _LNKCAP = re.compile(r"^LnkCap:\s+Port #\d+, Speed (\S+?), Width x(\d+)")
 _LNKSTA = re.compile(r"^LnkSta:\s+Speed (\S+?)(?: \([^)]*\))?, Width x(\d+)")
 _PAYLOAD = re.compile(r"^MaxPayload (\d+) bytes, MaxReadReq (\d+) bytes")
-_ACS_LINE = re.compile(r"^ACS(Cap|Ctl):\s+(.*)$")
+_ACS_LINE = re.compile(r"^ACS(Cap|Ctl):(.*)$")
 _DRIVER = re.compile(r"^Kernel driver in use: (\S+)")
 _VF_COUNT = re.compile(r"Number of VFs: (\d+)")
 _VF_LAYOUT = re.compile(r"VF offset: (\d+), stride: (\d+)")
@@ -84,6 +92,22 @@ VENDOR_IDS = {
 }
 
 
+ACS_HINT = "lspci prints all seven ACS flags as Name+ or Name-: " + " ".join(f"{name}-" for name in ACS_BIT_NAMES)
+BDF_HINT = "lspci prints addresses as DDDD:BB:DD.F (-D) or BB:DD.F in hex, device 00-1f, function 0-7"
+# Lines the reader takes facts from: one starting with the label but not in the shape lspci prints is damaged.
+_STRICT_LABELS = ("NUMA node:", "IOMMU group:", "LnkCap:", "LnkSta:", "MaxPayload ", "Bus:")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something in the file that no lspci prints, at a 1-based line and (where known) column."""
+
+    line: int
+    column: int | None
+    message: str
+    hint: str = ""
+
+
 @dataclass
 class Record:
     """One function's ``lspci -vvv`` block: what it says, None for what it does not."""
@@ -116,12 +140,32 @@ class Record:
     num_vfs: int = 0
     vf_offset: int | None = None
     vf_stride: int | None = None
-    problems: list[tuple[int, str]] = field(default_factory=list)  # (line, message) for values no device has
 
 
-def parse_records(lines: list[str]) -> list[Record]:
-    """Every ``lspci -vvv`` block in ``lines`` (other text, e.g. shell prompts or markdown, is skipped)."""
-    records: list[Record] = []
+@dataclass
+class Parsed:
+    records: list[Record] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class _Line:
+    """The detail line being read: its number, its stripped text and where that text starts, for columns."""
+
+    number: int
+    text: str
+    indent: int
+    problems: list[Problem]
+
+    def problem(self, message: str, at: int | None = 0, hint: str = "") -> None:
+        column = None if at is None else self.indent + at + 1
+        self.problems.append(Problem(self.number, column, message, hint))
+
+
+def parse_records(lines: list[str]) -> Parsed:
+    """Every ``lspci -vvv`` block in ``lines`` (other text, e.g. shell prompts or markdown, is skipped) and the
+    problems found in them."""
+    parsed = Parsed()
     current: Record | None = None
     for number, raw in enumerate(lines, start=1):
         line = raw.rstrip("\r\n")
@@ -129,20 +173,32 @@ def parse_records(lines: list[str]) -> list[Record]:
             current = None
             continue
         if line[0] not in " \t":
-            header = HEADER.match(line)
-            current = _start(header, number) if header else None
+            current = _start(line, number, parsed.problems)
             if current is not None:
-                records.append(current)
+                parsed.records.append(current)
             continue
         if current is not None:
-            _detail(current, line.strip(), number)
-    return records
+            text = line.lstrip()
+            _detail(current, _Line(number, text.rstrip(), len(line) - len(text), parsed.problems))
+    return parsed
 
 
-def _start(match: re.Match, number: int) -> Record | None:
+def _start(line: str, number: int, problems: list[Problem]) -> Record | None:
+    """The record a header line opens; None for other unindented text, and for damaged headers (a problem)."""
+    match = HEADER.match(line)
+    if match is None:
+        like = _HEADER_LIKE.match(line)
+        if like is not None:
+            if _BDF_SHAPE.match(like["bdf"]):
+                problems.append(Problem(number, 1, "device header not in the form lspci prints",
+                                        "expected 'BB:DD.F Class name [cccc]: Vendor Device [vvvv:dddd]'"))  # fmt: skip
+            else:
+                problems.append(Problem(number, 1, f"{like['bdf']!r} is not a PCI address", BDF_HINT))
+        return None
     try:
         bdf = BDF.parse(match["bdf"])
-    except ValueError:
+    except ValueError as exc:
+        problems.append(Problem(number, 1, f"{match['bdf']!r} is not a PCI address ({exc})", BDF_HINT))
         return None
     rec = Record(bdf=bdf, line=number, class_name=match["cls"].strip())
     desc = match["desc"]
@@ -175,7 +231,8 @@ def vendor_and_device(name: str) -> tuple[int | None, int | None]:
     return vendor, (int(number[1], 16) if number and vendor is not None else None)
 
 
-def _detail(rec: Record, text: str, number: int) -> None:
+def _detail(rec: Record, at: _Line) -> None:
+    text = at.text
     if text.startswith("Capabilities:"):
         if "<access denied>" in text:
             rec.denied = True
@@ -197,29 +254,28 @@ def _detail(rec: Record, text: str, number: int) -> None:
     elif m := _NUMA.match(text):
         node = int(m[1])
         if not -1 <= node < 4096:
-            rec.problems.append((number, f"NUMA node {node} is out of range"))
+            at.problem(f"NUMA node {node} is out of range", m.start(1))
         rec.numa_node = node if node >= 0 else None
     elif m := _IOMMU_GROUP.match(text):
         rec.iommu_group = int(m[1])
-    elif m := _BUS.match(text):
-        rec.secondary, rec.subordinate = int(m[2], 16), int(m[3], 16)
+    elif text.startswith("Bus:"):
+        _bus(rec, at)
     elif m := _LNKCAP.match(text):
-        rec.link_cap = (_gen(m[1], rec, number), _width(m[2], rec, number))
+        rec.link_cap = (_gen(m, 1, at), _width(m, 2, at))
     elif m := _LNKSTA.match(text):
-        rec.link_sta = (_gen(m[1], rec, number), _width(m[2], rec, number))
+        rec.link_sta = (_gen(m, 1, at), _width(m, 2, at))
     elif m := _PAYLOAD.match(text):
-        rec.mps, rec.mrrs = _payload(m[1], rec, number), _payload(m[2], rec, number)
+        rec.mps, rec.mrrs = _payload(m, 1, at), _payload(m, 2, at)
     elif m := _ACS_LINE.match(text):
-        value = 0
-        for token in m[2].split():
-            name, sign = token[:-1], token[-1:]
-            if sign == "+" and name in ACS_BIT_NAMES:
-                value |= ACS_BIT_NAMES[name]
         rec.acs_seen = True
+        value = _acs_flags(f"ACS{m[1]}", m[2], m.start(2), at)
         if m[1] == "Cap":
             rec.acs_cap = value
         else:
             rec.acs_ctrl = value
+    elif text.startswith(_STRICT_LABELS):
+        label = next(label for label in _STRICT_LABELS if text.startswith(label))
+        at.problem(f"{label.strip(': ')} line not in the form lspci prints: {text[:60]!r}", 0)
     elif m := _DRIVER.match(text):
         rec.driver = m[1]
     else:
@@ -229,7 +285,54 @@ def _detail(rec: Record, text: str, number: int) -> None:
             rec.vf_offset, rec.vf_stride = int(m[1]), int(m[2])
 
 
-def _gen(text: str, rec: Record, number: int) -> int | None:
+def _bus(rec: Record, at: _Line) -> None:
+    """``Bus: primary=17, secondary=18, subordinate=1c, sec-latency=0``: the bus range a bridge forwards."""
+    fields = {m[1]: m for m in _BUS_FIELD.finditer(at.text)}
+    for name in ("primary", "secondary", "subordinate"):
+        m = fields.get(name)
+        if m is None:
+            at.problem(f"Bus: line has no {name}= field", None, "lspci prints primary=, secondary= and subordinate=")
+            return
+        if not _HEX2.match(m[2]):
+            at.problem(f"Bus: {name} bus {m[2][:20]!r} is not a two-digit hex number", m.start(2))
+            return
+    secondary, subordinate = int(fields["secondary"][2], 16), int(fields["subordinate"][2], 16)
+    if subordinate < secondary:
+        at.problem(f"Bus: subordinate bus {subordinate:02x} is below secondary bus {secondary:02x}",
+                   fields["subordinate"].start(2), "a bridge forwards the range secondary..subordinate")  # fmt: skip
+        return
+    if secondary == subordinate == 0:
+        return  # firmware left the bridge unconfigured: it forwards no bus (bus 00 is not below it)
+    rec.secondary, rec.subordinate = secondary, subordinate
+
+
+def _acs_flags(label: str, body: str, start: int, at: _Line) -> int | None:
+    """The register value an ACSCap/ACSCtl line shows; None (and a problem) unless all seven flags read cleanly."""
+    value = 0
+    seen: set[str] = set()
+    for token in re.finditer(r"\S+", body):
+        name, sign = token[0][:-1], token[0][-1:]
+        if sign not in ("+", "-") or name not in ACS_BIT_NAMES:
+            cut = token.end() == len(body) and any(known.startswith(token[0]) for known in ACS_BIT_NAMES)
+            message = (f"{label} line stops inside a flag ({token[0]!r}): the dump looks cut" if cut
+                       else f"{label} flag {token[0][:30]!r} is not one lspci prints")  # fmt: skip
+            at.problem(message, start + token.start(), ACS_HINT)
+            return None
+        if name in seen:
+            at.problem(f"{label} lists {name} twice", start + token.start(), ACS_HINT)
+            return None
+        seen.add(name)
+        if sign == "+":
+            value |= ACS_BIT_NAMES[name]
+    missing = [name for name in ACS_BIT_NAMES if name not in seen]
+    if missing:
+        at.problem(f"{label} line lacks {', '.join(missing)}: cut or edited", start + len(body), ACS_HINT)
+        return None
+    return value
+
+
+def _gen(m: re.Match, group: int, at: _Line) -> int | None:
+    text = m[group]
     if text.lower() == "unknown":
         return None
     rate = re.fullmatch(r"(\d+(?:\.\d+)?)GT/s", text)
@@ -238,23 +341,23 @@ def _gen(text: str, rec: Record, number: int) -> int | None:
             return gen_from_rate(float(rate[1]))
         except ValueError:
             pass
-    rec.problems.append((number, f"link speed {text} is not a PCIe rate"))
+    at.problem(f"link speed {text} is not a PCIe rate", m.start(group))
     return None
 
 
-def _width(text: str, rec: Record, number: int) -> int | None:
-    width = int(text)
+def _width(m: re.Match, group: int, at: _Line) -> int | None:
+    width = int(m[group])
     if width == 0:
         return None  # x0: the link is down
     if width not in LINK_WIDTHS:
-        rec.problems.append((number, f"link width x{width} is not a PCIe width"))
+        at.problem(f"link width x{width} is not a PCIe width", m.start(group))
         return None
     return width
 
 
-def _payload(text: str, rec: Record, number: int) -> int | None:
-    size = int(text)
+def _payload(m: re.Match, group: int, at: _Line) -> int | None:
+    size = int(m[group])
     if size not in PAYLOAD_SIZES:
-        rec.problems.append((number, f"payload size {size} bytes is not a PCIe value"))
+        at.problem(f"payload size {size} bytes is not a PCIe value", m.start(group))
         return None
     return size

@@ -4,17 +4,26 @@ lspci prints a bridge, then ``-[SS-ss]`` and its children to the right; the firs
 others on following lines, their ``+-``/``\\-`` marker in the column the first child's marker took. So a function
 that starts a line belongs to the last bus whose first child started in the same column; every later function
 on a line belongs to the bridge just left of it. Names are printed only at the end of a chain.
+
+lspci keeps a ``|`` or ``+`` on a line only where more of the tree follows (ls-tree.c turns them into the ``|``
+of the lines below), so after a line holding one the tree is still open: a line there that does not parse is
+damage inside the tree, an error; a tree that stops while open (a cut capture) is reported in ``cut_after``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import Diagnostic, InputError, Location
 from ..fabric.bdf import BDF
 
 _TREE_CHARS = frozenset(" |+\\-`")
+_OPEN_CHARS = frozenset("|+")
+# A line drawing a branch to an entry ("  |   +-0" after the guides): a tree line, or a damaged one. Table rules
+# ("+-----+", nvidia-smi) have no entry after the dash.
+_BRANCH = re.compile(r"^[ |]*[+\\`]-[^-\s]")
+HINT = "paste `lspci -tv` output unchanged; lines lspci did not print cannot sit inside its tree"
 _ROOT = re.compile(r"\[(?:([0-9a-fA-F]{4,8}):)?([0-9a-fA-F]{2})\]")
 _FUNCTION = re.compile(r"([0-9a-fA-F]{2})\.([0-7])(?:-\[([0-9a-fA-F]{2})(?:-([0-9a-fA-F]{2}))?\])?")
 _IDS_AT_END = re.compile(r" \[([0-9a-fA-F]{4}):([0-9a-fA-F]{4})\]$")
@@ -37,6 +46,16 @@ class TreeEntry:
 class Tree:
     entries: list[TreeEntry]
     root_buses: list[tuple[int, int]]
+    cut_after: list[int] = field(default_factory=list)  # last lines of trees that stop with branches still open
+
+
+@dataclass
+class _Scan:
+    """What one line draws: its buses and functions, where it stops parsing, whether more of the tree follows."""
+
+    tokens: list[tuple[int, re.Match]]
+    failed_at: int | None  # column (0-based) of the first thing that is neither drawing nor an entry
+    opens: bool
 
 
 @dataclass(frozen=True)
@@ -47,14 +66,37 @@ class _Bus:
 
 
 def parse_tree(lines: list[str], path: str) -> Tree:
-    """Every ``lspci -tv`` line in ``lines``; others are skipped. An unplaceable line is an InputError."""
+    """Every ``lspci -tv`` tree in ``lines``; text between trees is skipped. A line inside a tree that is not
+    part of it, and an entry that cannot be placed, are InputErrors."""
     entries: dict[BDF, TreeEntry] = {}
     roots: list[tuple[int, int]] = []
+    cut_after: list[int] = []
     columns: dict[int, _Bus] = {}  # column where a bus's children start -> that bus
+    is_open = False  # the last tree line promised more of its tree
+    last = 0  # number of the last tree line
+    foreign: int | None = None  # first line that is no tree line since the tree went open
     for number, raw in enumerate(lines, start=1):
-        tokens = _tokens(raw.rstrip("\r\n"))
+        line = raw.rstrip("\r\n")
+        scan = _scan(line)
+        tokens = scan.tokens
         if not tokens:
+            if last and _BRANCH.match(line):
+                at = scan.failed_at if scan.failed_at is not None else len(line)
+                raise _error("this lspci -tv line does not parse", path, number, at)
+            if is_open and foreign is None and line.strip():
+                foreign = number
             continue
+        if line.lstrip(" ").startswith("-"):  # a new tree: its first line starts with the root's dash
+            if is_open:
+                cut_after.append(last)
+            columns.clear()
+        elif not is_open and last:
+            raise _error("this lspci -tv line continues a tree that has already ended", path, number, tokens[0][0],
+                         f"line {last} was drawn as the tree's last; {HINT}")  # fmt: skip
+        elif foreign is not None:
+            raise _error(f"this line is not lspci -tv output, yet it is inside the lspci -tv tree (the tree goes on "
+                         f"at line {number})", path, foreign, 0)  # fmt: skip
+        is_open, last, foreign = scan.opens, number, None
         here: _Bus | None = None  # the bus the next function on this line sits on
         for column, match in tokens:
             if match.re is _ROOT:
@@ -76,32 +118,48 @@ def parse_tree(lines: list[str], path: str) -> Tree:
             entry = _entry(match, bus, number, column, path)
             _add(entries, entry, path)
             here = _Bus(bus.domain, entry.secondary, entry.bdf) if entry.secondary is not None else None
-    return Tree(list(entries.values()), roots)
+    if is_open:
+        cut_after.append(last)
+    return Tree(list(entries.values()), roots, cut_after)
 
 
 def is_tree_line(line: str) -> bool:
     """Whether ``line`` draws part of an ``lspci -tv`` tree (starts a root bus or places a function)."""
-    return bool(_tokens(line.rstrip("\r\n")))
+    return bool(_scan(line.rstrip("\r\n")).tokens)
 
 
-def _tokens(line: str) -> list[tuple[int, re.Match]]:
-    """(column, match) of each bus and function drawn on a tree line; [] when the line is not one."""
+def _scan(line: str) -> _Scan:
+    """Each bus and function drawn on a tree line as (column, match); no tokens when the line is not one."""
     tokens: list[tuple[int, re.Match]] = []
+    opens = False
     pos, end = 0, len(line)
     while pos < end:
-        if line[pos] in _TREE_CHARS:
+        char = line[pos]
+        if char in _TREE_CHARS:
+            opens = opens or char in _OPEN_CHARS
             pos += 1
             continue
-        if pos == 0 or line[pos - 1] != "-":  # every bus and function hangs off a dash
-            return []
-        match = _ROOT.match(line, pos) or _FUNCTION.match(line, pos)
-        if match is None:
-            return []
+        match = None
+        if pos > 0 and line[pos - 1] == "-":  # every bus and function hangs off a dash
+            match = _ROOT.match(line, pos) or _FUNCTION.match(line, pos)
+        if match is None or (match.re is _FUNCTION and not _ends_entry(line, match)):
+            return _Scan([], pos, False)
         tokens.append((pos, match))
         pos = match.end()
         if match.re is _FUNCTION and match[3] is None:
             break  # an ordinary function ends the line: the rest is its name
-    return tokens
+    return _Scan(tokens, None, opens)
+
+
+def _ends_entry(line: str, match: re.Match) -> bool:
+    """A bridge's bus range is followed by the dashes to its children; any other function by its name after
+    spaces, or by nothing (plain -t)."""
+    end = match.end()
+    return end == len(line) or line[end] in ("-" if match[3] is not None else " \t")
+
+
+def _error(message: str, path: str, line: int, column: int, hint: str = HINT) -> InputError:
+    return InputError(Diagnostic(message, Location(path, line, column + 1), hint))
 
 
 def _entry(match: re.Match, bus: _Bus, number: int, column: int, path: str) -> TreeEntry:

@@ -17,7 +17,7 @@ from .sysfs_build import build_fabric
 from .sysfs_device import Problems, read_device
 from .sysfs_files import DirFiles, Kind, PrefixFiles, SubFiles, SysfsFiles
 from .sysfs_host import class_names, read_host
-from .sysfs_tree import scan_tree
+from .sysfs_tree import DEVICES, scan_tree
 from .tarball import looks_like_tarball, read_tarball
 
 LOCAL = "local"
@@ -94,7 +94,9 @@ def _locate(files: SysfsFiles, path: Path) -> SysfsFiles:
     try:
         top = sorted(files.entries(""))
     except OSError as exc:
-        raise InputError(Diagnostic(_os_message(exc), Location(str(path)))) from None
+        raise InputError(Diagnostic(_os_message(exc), Location(files.show("")))) from None
+    for name in ("sys", "devices"):
+        _check_reachable(files, name, top)
     found = [name for name, kind in top if kind is Kind.DIR and _is_dir(files, f"{name}/sys", path)]
     if len(found) == 1:
         return SubFiles(files, found[0])
@@ -118,6 +120,18 @@ def _is_dir(files: SysfsFiles, rel: str, path: Path) -> bool:
     return False
 
 
+def _check_reachable(files: SysfsFiles, name: str, top: list[tuple[str, Kind]]) -> None:
+    """A root whose listing names ``name`` but which cannot be entered (read but no search permission) would
+    otherwise read as "no sys/ here": name the entry and the reason instead."""
+    if not isinstance(files, DirFiles) or name not in dict(top):
+        return
+    try:
+        os.lstat(files.show(name))
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise InputError(Diagnostic(_os_message(exc), Location(files.show(name)))) from None
+
+
 def _os_message(exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return "symbolic link loop (too many levels of symbolic links)"
@@ -130,11 +144,18 @@ def read_fabric(files: SysfsFiles, name: str | None, live: bool, origin: str) ->
     scan = scan_tree(files)
     problems = Problems(files, errors=list(scan.errors), skipped=list(scan.skipped))
     if not scan.root_buses and not problems.errors:
+        if scan.devices_error is not None:
+            reason = scan.devices_error.strerror or str(scan.devices_error)
+            raise InputError(
+                Diagnostic(f"cannot list ({reason}), so no PCI host bridge can be found", Location(files.show(DEVICES)),
+                           "read it as a user allowed to list it, e.g. root")  # fmt: skip
+            )
         raise InputError(
-            Diagnostic("no PCI host bridges (no pciDDDD:BB directories)", Location(files.show("sys/devices")), ROOT_HINT)
+            Diagnostic("no PCI host bridges (no pciDDDD:BB directories)", Location(files.show(DEVICES)), ROOT_HINT)
         )
     raws = [read_device(files, found, problems) for found in scan.devices]
-    facts = read_host(files, live, any(raw.iommu_group is not None for raw in raws))
+    facts = read_host(files, live, any(raw.iommu_group is not None for raw in raws), problems.skipped)
+    names = class_names(files, problems.skipped)
     notes = list(facts.notes)
     if scan.linked:
         unlinked = sorted(raw.found.bdf for raw in raws if raw.found.bdf not in scan.linked)
@@ -152,5 +173,5 @@ def read_fabric(files: SysfsFiles, name: str | None, live: bool, origin: str) ->
     buses = len(scan.root_buses)
     description = f"Read from sysfs ({origin}): {len(raws)} PCI functions on {buses} root bus{'es' if buses != 1 else ''}."
     return build_fabric(
-        raws, scan.root_buses, class_names(files), facts.host, problems, fabric_name, description, notes
+        raws, scan.root_buses, names, facts.host, problems, fabric_name, description, notes
     )

@@ -32,11 +32,13 @@ class HostFacts:
     hostname: str | None = None
 
 
-def read_host(files: SysfsFiles, live: bool, any_iommu_group: bool) -> HostFacts:
+def read_host(files: SysfsFiles, live: bool, any_iommu_group: bool, skipped: list[str] | None = None) -> HostFacts:
+    """Host facts; files that exist but cannot be read are added to ``skipped`` by path (absent ones are not)."""
     notes: list[str] = []
-    cpu = _cpuinfo(_text(files, "proc/cpuinfo", 64 << 10))
-    info = _hwloc_info(_text(files, HWLOC_INFO, 4096))
-    kernel = _kernel(files, info)
+    skipped = [] if skipped is None else skipped
+    cpu = _cpuinfo(_text(files, "proc/cpuinfo", 64 << 10, skipped))
+    info = _hwloc_info(_text(files, HWLOC_INFO, 4096, skipped))
+    kernel = _kernel(files, info, skipped)
     arch = info.get("Architecture")
     hostname = info.get("HostName")
     if live:
@@ -44,14 +46,14 @@ def read_host(files: SysfsFiles, live: bool, any_iommu_group: bool) -> HostFacts
         kernel = kernel or uname.release
         arch = arch or uname.machine
         hostname = hostname or uname.nodename
-    cmdline = _text(files, "proc/cmdline", 64 << 10)
+    cmdline = _text(files, "proc/cmdline", 64 << 10, skipped)
     if cpu.get("vendor") is None:
         notes.append("CPU vendor unknown (no readable proc/cpuinfo): the AMD rule of the P2P verdict cannot apply")
     if kernel is None:
         notes.append("kernel version unknown (no proc/version or proc/sys/kernel/osrelease)")
     if cmdline is None:
         notes.append("kernel command line unknown (no proc/cmdline): ACS and IOMMU options cannot be taken into account")
-    iommu, iommu_note = _iommu(files, cmdline or "", any_iommu_group)
+    iommu, iommu_note = _iommu(files, cmdline or "", any_iommu_group, skipped)
     if iommu_note:
         notes.append(iommu_note)
     host = Host(
@@ -66,20 +68,19 @@ def read_host(files: SysfsFiles, live: bool, any_iommu_group: bool) -> HostFacts
     return HostFacts(host, notes, hostname)
 
 
-def class_names(files: SysfsFiles) -> dict[BDF, str]:
+def class_names(files: SysfsFiles, skipped: list[str] | None = None) -> dict[BDF, str]:
     """Names from /sys/class/{nvme,net,infiniband}: each entry links into the function's directory."""
     names: dict[BDF, str] = {}
+    skipped = [] if skipped is None else skipped
     for cls in NAME_CLASSES:
-        try:
-            listing = sorted(files.entries(f"sys/class/{cls}"))
-        except OSError:
-            continue
-        for name, kind in listing:
+        listing = _entries(files, f"sys/class/{cls}", skipped)
+        for name, kind in sorted(listing or ()):
             if kind is not Kind.LINK:
                 continue
             try:
                 target = files.readlink(f"sys/class/{cls}/{name}")
-            except OSError:
+            except OSError as exc:
+                _skip(files, f"sys/class/{cls}/{name}", exc, skipped)
                 continue
             bdf = _last_bdf(target)
             if bdf is not None and bdf not in names:
@@ -96,11 +97,28 @@ def _last_bdf(path: str) -> BDF | None:
     return None
 
 
-def _text(files: SysfsFiles, rel: str, limit: int) -> str | None:
+def _text(files: SysfsFiles, rel: str, limit: int, skipped: list[str]) -> str | None:
     try:
         return files.read(rel, limit).decode("utf-8", "replace")
-    except OSError:
+    except OSError as exc:
+        _skip(files, rel, exc, skipped)
         return None
+
+
+def _entries(files: SysfsFiles, rel: str, skipped: list[str]) -> list[tuple[str, Kind]] | None:
+    try:
+        return files.entries(rel)
+    except OSError as exc:
+        _skip(files, rel, exc, skipped, "cannot list ")
+        return None
+
+
+def _skip(files: SysfsFiles, rel: str, exc: OSError, skipped: list[str], doing: str = "") -> None:
+    """Note what exists but could not be read (a non-root user); what is absent is no news (older kernels,
+    snapshots that leave it out)."""
+    if not isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        reason = exc.strerror or str(exc)
+        skipped.append(f"{files.show(rel)}: {doing}({reason})" if doing else f"{files.show(rel)}: {reason}")
 
 
 def _cpuinfo(text: str | None) -> dict:
@@ -135,11 +153,11 @@ def _hwloc_info(text: str | None) -> dict[str, str]:
     return out
 
 
-def _kernel(files: SysfsFiles, info: dict[str, str]) -> str | None:
-    release = _text(files, "proc/sys/kernel/osrelease", 256)
+def _kernel(files: SysfsFiles, info: dict[str, str], skipped: list[str]) -> str | None:
+    release = _text(files, "proc/sys/kernel/osrelease", 256, skipped)
     if release and release.strip():
         return release.strip()
-    version = _text(files, "proc/version", 4096)
+    version = _text(files, "proc/version", 4096, skipped)
     if version:
         words = version.split()
         if len(words) >= 3 and words[:2] == ["Linux", "version"]:
@@ -147,17 +165,17 @@ def _kernel(files: SysfsFiles, info: dict[str, str]) -> str | None:
     return info.get("OSRelease") or None
 
 
-def _iommu(files: SysfsFiles, cmdline: str, any_iommu_group: bool) -> tuple[IommuMode, str | None]:
+def _iommu(
+    files: SysfsFiles, cmdline: str, any_iommu_group: bool, skipped: list[str]
+) -> tuple[IommuMode, str | None]:
     """Whether an IOMMU translates DMA: present units from sys/class/iommu, the mode from the groups' domain type."""
-    try:
-        units = [name for name, _ in files.entries("sys/class/iommu")]
-    except OSError:
-        units = None
+    listing = _entries(files, "sys/class/iommu", skipped)
+    units = None if listing is None else [name for name, _ in listing]
     if units is None and not any_iommu_group:
-        return IommuMode.UNKNOWN, "IOMMU state unknown: this root has no sys/class/iommu"
+        return IommuMode.UNKNOWN, "IOMMU state unknown: this root has no readable sys/class/iommu"
     if not units and not any_iommu_group:
         return IommuMode.OFF, None
-    types = _group_types(files)
+    types = _group_types(files, skipped)
     if types & {"DMA", "DMA-FQ"}:
         return IommuMode.TRANSLATED, None
     if types == {"identity"}:
@@ -171,18 +189,15 @@ def _iommu(files: SysfsFiles, cmdline: str, any_iommu_group: bool) -> tuple[Iomm
     )
 
 
-def _group_types(files: SysfsFiles) -> set[str]:
+def _group_types(files: SysfsFiles, skipped: list[str]) -> set[str]:
     types: set[str] = set()
-    try:
-        groups = files.entries("sys/kernel/iommu_groups")
-    except OSError:
-        return types
+    groups = _entries(files, "sys/kernel/iommu_groups", skipped)
     checked = 0
-    for name, kind in groups:
+    for name, kind in groups or ():
         if kind is not Kind.DIR:
             continue
         checked += 1
-        text = _text(files, f"sys/kernel/iommu_groups/{name}/type", 64)
+        text = _text(files, f"sys/kernel/iommu_groups/{name}/type", 64, skipped)
         if text and text.strip():
             types.add(text.strip())
         if len(types) > 1 or checked >= MAX_GROUPS_CHECKED:

@@ -42,6 +42,7 @@ class TreeScan:
     skipped: list[str] = field(default_factory=list)
     errors: list[Diagnostic] = field(default_factory=list)
     linked: set[BDF] = field(default_factory=set)  # functions sys/bus/pci/devices lists
+    devices_error: OSError | None = None  # why sys/devices could not be listed
 
 
 def parse_bdf_dir(name: str) -> BDF | None:
@@ -68,6 +69,7 @@ def scan_tree(files: SysfsFiles) -> TreeScan:
             else:
                 scan.skipped.append(f"{files.show(f'{DEVICES}/{name}')}: host bridge entry is a {kind.value}, not a directory")
     except OSError as exc:
+        scan.devices_error = exc
         scan.skipped.append(f"{files.show(DEVICES)}: cannot list ({exc.strerror or exc})")
     for rel in _roots_from_bus_links(files, scan):
         if rel not in roots:
@@ -85,8 +87,13 @@ def _roots_from_bus_links(files: SysfsFiles, scan: TreeScan) -> list[str]:
     found: list[str] = []
     try:
         listing = files.entries(BUS_LINKS)
-    except OSError:
+    except FileNotFoundError:
         return found  # snapshots may leave sys/bus out; the directory walk alone then defines the tree
+    except OSError as exc:
+        scan.skipped.append(
+            f"{files.show(BUS_LINKS)}: cannot list ({exc.strerror or exc}); root buses outside sys/devices are missing"
+        )
+        return found
     for name, kind in listing:
         bdf = parse_bdf_dir(name)
         if bdf is None or kind is not Kind.LINK:
@@ -94,7 +101,8 @@ def _roots_from_bus_links(files: SysfsFiles, scan: TreeScan) -> list[str]:
         scan.linked.add(bdf)
         try:
             target = files.readlink(f"{BUS_LINKS}/{name}")
-        except OSError:
+        except OSError as exc:
+            scan.skipped.append(f"{files.show(f'{BUS_LINKS}/{name}')}: {exc.strerror or exc}")
             continue
         path = posixpath.normpath(posixpath.join(BUS_LINKS, target.lstrip("/") if target.startswith("/") else target))
         parts = path.split("/")

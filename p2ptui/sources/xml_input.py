@@ -7,25 +7,42 @@ uses, recording where each element starts.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.parsers import expat
 
 from ..errors import Diagnostic, InputError, Location
+from ..fabric.yaml_text import read_limited, too_big
+
+# Topology inputs (lspci text, hwloc and NCCL XML) are refused above this size before they are read: parsing holds
+# the text plus structures several times its size (a 315 MB lspci file took 1 GB). Real files are far smaller: the
+# DGX-2 hwloc export is 42 kB for 84 functions, and bench/bench_hwloc_load.py's 5 MB file, ~180 times its PCI
+# functions, must load; `lspci -vvv` prints 6-7 kB per function (the Puget capture), so a thousand functions make
+# about 7 MB. 64 MiB leaves roughly ten times headroom over both.
+MAX_TOPOLOGY_BYTES = 64 << 20
 
 _XML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<")
 
 
-def read_input(path: Path) -> bytes:
-    """The file's bytes; an InputError (never OSError) when it cannot be read."""
+def read_input(path: Path, what: str = "topology", limit: int | None = None) -> bytes:
+    """The file's bytes; an InputError (never OSError) when it cannot be read or is over ``limit`` (default
+    MAX_TOPOLOGY_BYTES), which a regular file's size shows before reading and a pipe's or device's after one
+    byte past the limit."""
+    limit = MAX_TOPOLOGY_BYTES if limit is None else limit
     try:
-        return path.read_bytes()
-    except IsADirectoryError:
-        raise InputError(Diagnostic("is a directory, not a file", Location(str(path)))) from None
+        mode = os.stat(path).st_mode
     except OSError as exc:
         raise InputError(Diagnostic(f"cannot read: {exc.strerror or exc}", Location(str(path)))) from None
+    if stat.S_ISDIR(mode):
+        raise InputError(Diagnostic("is a directory, not a file", Location(str(path))))
+    data = read_limited(path, what, limit)
+    if len(data) > limit:
+        raise InputError(too_big(None, str(path), what, limit))
+    return data
 
 
 def looks_like_xml(head: bytes) -> bool:
