@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import Diagnostic, InputError
+from .fabric.safe_write import check_target, ensure_directory, write_output
+
 DEMO_FABRIC = "kernel-scenarios"
 # Rich's SVG names the Fira Code web font first. Converters that use only the first family (cairosvg) and lack that
 # font fall back to a proportional one, whose wider glyphs run into the next cell ("BUS_ADDRdistance"); a common
@@ -22,6 +25,11 @@ DEMO_FABRIC = "kernel-scenarios"
 SVG_FONTS = '"DejaVu Sans Mono", "Fira Code", Menlo, Consolas, monospace'
 _RICH_FONTS = ('font-family: "Fira Code";', "font-family: Fira Code, monospace;")
 CAPTION_SECONDS = 3.0  # human pace: time to read a caption and look at the screen
+# Screenshot terminal sizes (columns, rows). Below the minimum nothing readable fits (1x1 gave empty SVGs). The
+# maximum is far beyond any real terminal yet cheap (500x200: about 9 s and 3.3 MB of SVG on a 2-core box), while a
+# typo like 100000x100000 was reported running over a minute without finishing: Textual lays out every cell.
+SCREEN_MIN = (20, 10)
+SCREEN_MAX = (500, 200)
 
 
 @dataclass(frozen=True)
@@ -183,19 +191,41 @@ def monospace_first(svg: str) -> str:
     return svg
 
 
+def check_screen_size(size: tuple[int, int]) -> None:
+    """InputError unless ``size`` is a terminal the tour can be drawn on in reasonable time and memory."""
+    (low_w, low_h), (high_w, high_h) = SCREEN_MIN, SCREEN_MAX
+    width, height = size
+    if not (low_w <= width <= high_w and low_h <= height <= high_h):
+        raise InputError(
+            Diagnostic(
+                f"screen size {width}x{height} is out of range",
+                hint=f"width {low_w} to {high_w} and height {low_h} to {high_h}, e.g. 120x40",
+            )
+        )
+
+
 def write_screenshots(directory: Path, size: tuple[int, int] = (120, 40)) -> list[Path]:
-    """Replay the tour headless and save one SVG per step (``NN-slug.svg``) into ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    """Replay the tour headless and save one SVG per step (``NN-slug.svg``) into ``directory``.
+
+    Everything about the output is checked before the tour starts, and the files are written after it ends, outside
+    Textual, so a problem is an InputError and not a crash inside the app. Earlier screenshots of the same names are
+    replaced: regenerating them is what this is for.
+    """
+    check_screen_size(size)
+    directory = ensure_directory(directory)
+    paths = [directory / f"{n:02d}-{step.slug}.svg" for n, step in enumerate(STEPS, 1)]
+    for path in paths:
+        check_target(path, overwrite=True)
+    shots: list[str] = []
 
     async def shoot(pilot) -> None:
-        for n, step in enumerate(STEPS, 1):
+        for step in STEPS:
             await step.run(pilot)
             await pilot.pause()
-            path = directory / f"{n:02d}-{step.slug}.svg"
-            path.write_text(monospace_first(pilot.app.export_screenshot()), encoding="utf-8")
-            written.append(path)
+            shots.append(monospace_first(pilot.app.export_screenshot()))
         pilot.app.exit()
 
     _app(size).run(headless=True, size=size, auto_pilot=shoot)
-    return written
+    for path, svg in zip(paths, shots, strict=False):  # a tour that stopped early wrote fewer: keep what it saw
+        write_output(path, svg, overwrite=True)
+    return paths[: len(shots)]

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import Diagnostic, InputError, Location
 from ..fabric import dumps_fabric, save_fabric
+from ..fabric.safe_write import check_target, refuse_input_as_output
 from ..sources import sysfs
 
 
@@ -26,22 +26,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="ROOT",
         help="'local' (default: this machine), a directory holding sys/ (and proc/), or a tarball snapshot of one",
     )
-    p.add_argument("-o", "--output", metavar="OUT", help="write the YAML here instead of standard output")
+    p.add_argument(
+        "-o", "--output", metavar="OUT",
+        help="write the YAML here (atomically) instead of standard output; an existing file only with --force",
+    )
+    p.add_argument("-f", "--force", action="store_true", help="replace OUT if it is an existing regular file")
     p.set_defaults(run=cmd_scan)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
+    to_file = bool(args.output) and args.output != "-"
+    if to_file:  # before the scan, which can take a while
+        refuse_input_as_output(None if args.root == sysfs.LOCAL else args.root, args.output, args.root)
+        check_target(args.output, overwrite=args.force)
     fabric = sysfs.load_local() if args.root == sysfs.LOCAL else sysfs.load(Path(args.root))
-    if args.output and args.output != "-":
-        try:
-            save_fabric(fabric, args.output)
-        except OSError as exc:
-            raise InputError(Diagnostic(f"cannot write: {exc.strerror or exc}", Location(args.output))) from None
+    if to_file:
+        save_fabric(fabric, args.output, overwrite=args.force)
     else:
         sys.stdout.write(dumps_fabric(fabric))
     for note in fabric.notes:
         print(f"p2ptui: note: {note}", file=sys.stderr)
-    where = f" -> {args.output}" if args.output and args.output != "-" else ""
+    where = f" -> {args.output}" if to_file else ""
     buses = len(fabric.root_buses)
     print(
         f"p2ptui: scanned {len(fabric)} PCI functions on {buses} root bus{'es' if buses != 1 else ''}{where}",

@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import Diagnostic, InputError
 from ..sources import open_fabric
 from . import fabric_commands
 
@@ -83,13 +84,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_screenshot(args: argparse.Namespace) -> int:
-    from ..demo import write_screenshots
-    from ..errors import InputError
+    from ..demo import write_screenshots  # checks the size's range and the output directory before the tour
 
-    try:
-        width, height = (int(x) for x in args.size.lower().split("x"))
-    except ValueError:
-        raise InputError(f"--size {args.size!r}: expected WIDTHxHEIGHT, e.g. 120x40") from None
-    for path in write_screenshots(Path(args.out), (width, height)):
+    for path in write_screenshots(Path(args.out), _screen_size(args.size)):
         print(path)
     return 0
+
+
+def _screen_size(text: str) -> tuple[int, int]:
+    parts = text.lower().split("x")
+    try:
+        if len(parts) != 2 or not all(part.strip().isdecimal() for part in parts):
+            raise ValueError(text)
+        width, height = (int(part) for part in parts)
+    except ValueError:  # also from int() of thousands of digits
+        raise InputError(Diagnostic(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 120x40")) from None
+    return width, height

@@ -8,7 +8,6 @@ would otherwise read them as something else, so other YAML tools see the same va
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import yaml
 
@@ -16,6 +15,7 @@ from . import acs as acsbits
 from .acs import Acs, AcsSource
 from .bdf import format_bus
 from .model import Device, Fabric, Host, Link, P2PPool, RootBus
+from .safe_write import write_output
 from .units import format_size
 from .yaml_load import FORMAT_TAG
 from .yaml_nodes import DEFAULT_KERNEL_ACS_CAP
@@ -59,12 +59,10 @@ def dumps_fabric(fabric: Fabric) -> str:
     return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120, default_flow_style=False)
 
 
-def save_fabric(fabric: Fabric, path: str | os.PathLike) -> None:
-    """Write atomically: a crash mid-write leaves the old file, never half a fabric."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(dumps_fabric(fabric), encoding="utf-8")
-    os.replace(tmp, path)
+def save_fabric(fabric: Fabric, path: str | os.PathLike, *, overwrite: bool = True) -> None:
+    """Write atomically through safe_write: a crash leaves the old file, never half a fabric; links, devices and
+    directories are refused, and with ``overwrite=False`` so is an existing file. InputError on failure."""
+    write_output(path, dumps_fabric(fabric), overwrite=overwrite)
 
 
 def _host(host: Host) -> dict:

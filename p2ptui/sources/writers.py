@@ -15,6 +15,7 @@ from ..fabric import Fabric, dumps_fabric
 from ..fabric.acs import AcsSource, describe
 from ..fabric.export import fabric_to_dict
 from ..fabric.model import Device, Link, RootBus
+from ..fabric.safe_write import write_output
 from ..fabric.units import human_size
 
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".dot": "dot", ".gv": "dot"}
@@ -63,18 +64,13 @@ def dumps_dot(fabric: Fabric) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_fabric(fabric: Fabric, path: str | os.PathLike) -> str:
-    """Write ``fabric`` to ``path`` in the format its extension names (atomically); returns that format."""
+def write_fabric(fabric: Fabric, path: str | os.PathLike, *, overwrite: bool = True) -> str:
+    """Write ``fabric`` to ``path`` in the format its extension names; returns that format.
+
+    The write goes through safe_write (atomic, no links or devices, an existing file only with ``overwrite``)."""
     fmt = format_for(path)
     text = {"yaml": dumps_fabric, "json": dumps_json, "dot": dumps_dot}[fmt](fabric)
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError(Diagnostic(f"cannot write: {exc.strerror or exc}", Location(str(path)))) from None
+    write_output(path, text, overwrite=overwrite)
     return fmt
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +152,73 @@ def test_scan_to_an_unwritable_place(tmp_path, capsys):
     root = write_sysfs(tmp_path / "box", switch_fabric(2))
     code, _, err = run(capsys, "scan", str(root), "-o", str(tmp_path / "no/such/dir/out.yaml"))
     assert code == 2 and "cannot write" in err and "Traceback" not in err
+
+
+# Output safety: scan -o writes through p2ptui.fabric.safe_write, like convert (tests/cli/test_cli_output_errors.py).
+
+
+def test_scan_keeps_an_existing_output_unless_forced(tmp_path, capsys):
+    root = write_sysfs(tmp_path / "box", switch_fabric(2))
+    out = tmp_path / "box.yaml"
+    out.write_text("# my notes\n")
+    code, _, err = run(capsys, "scan", str(root), "-o", str(out))
+    assert code == 2 and err == f"{out}: error: cannot write: it already exists (use --force to replace it)\n"
+    assert out.read_text() == "# my notes\n"
+    code, _, err = run(capsys, "scan", str(root), "-o", str(out), "--force")
+    assert code == 0 and load_fabric(out) == sysfs.load(root)
+    assert sorted(os.listdir(tmp_path)) == ["box", "box.yaml"]
+
+
+def test_scan_never_writes_over_its_snapshot(tmp_path, capsys):
+    snap = tar_root(write_sysfs(tmp_path / "box", switch_fabric(2)), tmp_path / "box.tar.xz", arcname="box")
+    before = snap.read_bytes()
+    code, _, err = run(capsys, "scan", str(snap), "-o", str(snap), "--force")
+    assert code == 2 and err == f"{snap}: error: cannot write: it is the input {snap} itself (write to another file)\n"
+    assert snap.read_bytes() == before
+
+
+def test_scan_refuses_a_device_node_and_a_link(tmp_path, capsys):
+    root = write_sysfs(tmp_path / "box", switch_fabric(2))
+    node = tmp_path / "full"
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 7))  # /dev/full's numbers, in a scratch directory
+    except PermissionError:
+        pytest.skip("creating device nodes needs CAP_MKNOD")
+    (tmp_path / "victim.txt").write_text("precious\n")
+    (tmp_path / "link.yaml").symlink_to("victim.txt")
+    for target, message in ((node, "it is a character device"), (tmp_path / "link.yaml", "it is a symbolic link")):
+        code, _, err = run(capsys, "scan", str(root), "-o", str(target))
+        assert code == 2 and err.startswith(f"{target}: error: cannot write: {message}"), err
+    assert stat.S_ISCHR(os.lstat(node).st_mode) and (tmp_path / "link.yaml").is_symlink()
+    assert (tmp_path / "victim.txt").read_text() == "precious\n"
+    assert sorted(os.listdir(tmp_path)) == ["box", "full", "link.yaml", "victim.txt"]
+
+
+def test_scan_to_a_directory_leaves_no_temporary_file_anywhere(tmp_path, capsys):
+    root = write_sysfs(tmp_path / "box", switch_fabric(2))
+    (tmp_path / "d.yaml").mkdir()
+    at_root = set(os.listdir("/"))
+    targets = (tmp_path / "d.yaml", Path("/tmp"))  # the old writer left .d.yaml.tmp here and /.tmp.tmp at /
+    results = [run(capsys, "scan", str(root), "-o", str(target)) for target in targets]
+    new_at_root = set(os.listdir("/")) - at_root
+    for name in new_at_root:  # clean up after a failing run, then fail
+        if name.startswith(".tmp"):
+            os.unlink(Path("/", name))
+    assert new_at_root == set()
+    assert sorted(os.listdir(tmp_path)) == ["box", "d.yaml"] and os.listdir(tmp_path / "d.yaml") == []
+    for target, (code, _, err) in zip(targets, results):
+        assert code == 2 and err.startswith(f"{target}: error: cannot write: it is a directory"), err
+
+
+def test_scan_to_a_full_standard_output_is_one_line(tmp_path):
+    root = write_sysfs(tmp_path / "box", switch_fabric(2))
+    node = tmp_path / "full"
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    except PermissionError:
+        pytest.skip("creating device nodes needs CAP_MKNOD")
+    with open(node, "wb") as full:
+        res = subprocess.run([sys.executable, "-m", "p2ptui", "scan", str(root)], stdout=full, stderr=subprocess.PIPE,
+                             text=True, timeout=60)  # fmt: skip
+    assert res.returncode == 2
+    assert res.stderr == "p2ptui: error: cannot write the output: No space left on device\n"
