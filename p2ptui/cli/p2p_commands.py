@@ -27,7 +27,8 @@ MAP_LETTER = {MapType.BUS_ADDR: "B", MapType.THRU_HOST_BRIDGE: "H", MapType.NOT_
 def _profile_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kernel", metavar="V", help="kernel whose rules apply: 4.20, 5.2, 5.4, 5.9, 5.14, 6.1, 6.12, "
                    "7.1, latest, or a uname -r string (default: the fabric's)")  # fmt: skip
-    p.add_argument("--cpu", metavar="VENDOR[:FAMILY]", help="intel, amd, amd:0x19 ... (default: the fabric's)")
+    p.add_argument("--cpu", metavar="VENDOR[:FAMILY]",
+                   help="intel, amd, amd:0x19 ...; FAMILY 0 to 0xfff (default: the fabric's)")  # fmt: skip
     p.add_argument("--cmdline", metavar="STR", help="kernel command line, e.g. 'pci=disable_acs_redir=0000:02:00.0'")
     p.add_argument("--iommu", choices=("off", "pt", "on"), help="IOMMU mode (default: the fabric's)")
     p.add_argument("--json", action="store_true", help="machine-readable output (see docs/p2p-json.md)")
@@ -72,7 +73,12 @@ def _device(fabric: Fabric, ref: str, what: str) -> Device:
 
 def _client(fabric: Fabric, ref: str) -> Device | NonPciClient:
     if ref.startswith(NONPCI_PREFIX):
-        return NonPciClient(name=ref[len(NONPCI_PREFIX) :] or "non-pci-device")
+        name = ref[len(NONPCI_PREFIX) :]
+        if not name.strip():
+            # The name is what the kernel's message prefix shows; an empty one would print "platform : ...".
+            hint = "write nonpci:NAME, e.g. nonpci:dma0chan0 for a platform DMA engine"
+            raise InputError(Diagnostic(f"client {ref!r} has no name", hint=hint))
+        return NonPciClient(name=name)
     return _device(fabric, ref, "client")
 
 
@@ -102,7 +108,8 @@ def render_check(fabric, verdict: Verdict, fix, gate, expert: ExpertMode) -> str
     assert profile is not None
     ctx = verdict_context(fabric, profile)
     prov = verdict.provider
-    cpu = f"{profile.cpu_vendor or 'unknown CPU'}" + (f" family {profile.cpu_family:#x}" if profile.cpu_family else "")
+    family = f" family {profile.cpu_family:#x}" if profile.cpu_family is not None else ""
+    cpu = f"{profile.cpu_vendor or 'unknown CPU'}{family}"
     lines = [
         f"provider {prov.name} ({prov.bdf})",
         f"kernel: {profile.label}; CPU {cpu}; IOMMU {profile.iommu.value}",
@@ -219,11 +226,11 @@ def cmd_find_provider(args: argparse.Namespace) -> int:
         lines = [f"clients: {names}; {profile.label}", "candidates (published P2P memory, in the kernel's order):"]
         if not search.candidates:
             lines.append("  none: no published P2P memory in this fabric")
-        tied = {d.bdf for d in search.ties}
+        best = {d.bdf for d in search.ties}
+        mark = "  tie" if len(best) > 1 else "  best"
         for c in search.candidates:
             score = str(c.distance) if c.distance >= 0 else "-1 (not usable)"
-            tie = "  tie" if c.provider.bdf in tied else ""
-            lines.append(f"  {c.provider.name:<16} {c.provider.bdf}  {score}{tie}")
+            lines.append(f"  {c.provider.name:<16} {c.provider.bdf}  {score}{mark if c.provider.bdf in best else ''}")
         if search.chosen is not None:
             how = f"random among {len(search.ties)} tied" if len(search.ties) > 1 else "the only best"
             seed = f", seed {search.seed}" if search.seed is not None else ""

@@ -11,6 +11,7 @@ import yaml
 
 from ..errors import Diagnostic, InputError, Location
 from .bdf import BDF, format_bus, parse_bus
+from .kernel_version import kernel_release
 from .kinds import CLASS_HOST_BRIDGE, CLASS_PCI_BRIDGE, DeviceKind, bridge_kind_for_position
 from .kinds import endpoint_kind_from_class
 from .model import Device, Fabric, FabricError, Host, IommuMode, RootBus
@@ -136,6 +137,8 @@ class _FabricReader:
             values["arch"] = r.optional_text(keys["arch"][1], "arch")
         if "kernel" in keys:
             values["kernel"] = r.optional_text(keys["kernel"][1], "kernel version")
+            if values["kernel"] is not None:
+                r.parsed(keys["kernel"][1], "kernel", kernel_release)  # a check only: the text is kept as written
         if "cmdline" in keys:
             values["cmdline"] = r.optional_text(keys["cmdline"][1], "kernel command line")
         if node := given(keys, "iommu"):

@@ -87,27 +87,65 @@ def parse_pci_params(cmdline: str) -> PciParams:
     return PciParams(disable, config)
 
 
-def cmdline_with_disable_acs_redir(cmdline: str, selectors: list[str]) -> tuple[str, str]:
-    """The command line with ``selectors`` added to pci=disable_acs_redir (kept ones first), and the option text.
+def cmdline_with_disable_acs_redir(cmdline: str, selectors: list[str]) -> tuple[str, str, list[str]]:
+    """The command line with ``selectors`` added to pci=disable_acs_redir (kept ones first), the option text, and
+    a line for each existing entry left out.
 
     Only the last disable_acs_redir counts, so existing selectors are merged into one new option rather than a
-    second one hiding the first.
+    second one hiding the first. The kernel stops reading the list at an entry it cannot parse, so such entries are
+    dropped: kept, they would switch off every selector after them, the new ones included.
     """
     existing = parse_pci_params(cmdline).disable_acs_redir
-    merged = [s for s in (existing or "").split(";") if s]
+    entries = existing.split(";") if existing else []
+    if entries and not entries[-1]:
+        entries.pop()  # one trailing ';' ends the kernel's loop cleanly
+    merged: list[str] = []
+    dropped: list[str] = []
+    for entry in entries:
+        why = selector_problem(entry)
+        if why is None:
+            if entry not in merged:
+                merged.append(entry)
+            continue
+        note = f"dropped {entry!r}: {why}" if entry else f"dropped an empty entry: {why}"
+        if note not in dropped:
+            dropped.append(note)
     merged += [s for s in selectors if s not in merged]
     option = "pci=disable_acs_redir=" + ";".join(merged)
-    return (f"{cmdline} {option}".strip(), option)
+    return (f"{cmdline} {option}".strip(), option, dropped)
 
 
 # -- device selectors: pci_dev_str_match() -------------------------------------------------------------------------
 _HEX = r"\s*(?:0[xX])?([0-9a-fA-F]+)"
-_FULL_ADDR = re.compile(rf"^{_HEX}:{_HEX}:{_HEX}\.{_HEX}$")
-_SHORT_ADDR = re.compile(rf"^{_HEX}:{_HEX}\.{_HEX}$")
-_PATH_STEP = re.compile(rf"^{_HEX}\.{_HEX}$")
+# Matched with fullmatch: sscanf's trailing %c makes any character after the last number an error.
+_FULL_ADDR = re.compile(rf"{_HEX}:{_HEX}:{_HEX}\.{_HEX}")
+_SHORT_ADDR = re.compile(rf"{_HEX}:{_HEX}\.{_HEX}")
+_PATH_STEP = re.compile(rf"{_HEX}\.{_HEX}")
 _ID_FIELD = re.compile(_HEX)
 
 UpFn = Callable[[Device], Device | None]
+NOT_A_SELECTOR = "not a device selector the kernel parses"
+
+
+def selector_problem(entry: str) -> str | None:
+    """Why pci_dev_str_match() stops a ';' list at this entry, whichever device it is matched against; None when the
+    kernel reads past it. (A malformed path step is only reached for some devices, but for those the list ends.)"""
+    if not entry:
+        return "the kernel stops reading the list there"
+    if entry.startswith("pci:"):
+        parsed = _parse_ids(entry[4:])
+        if parsed is None:
+            return NOT_A_SELECTOR
+        end = 4 + parsed[1]
+        if end < len(entry):  # sscanf stopped early; the loop then finds no ';' and ends
+            return f"the kernel reads it as {entry[:end]!r} and stops reading the list at {entry[end:]!r}"
+        return None
+    steps = entry.split("/")
+    if all(_PATH_STEP.fullmatch(step) for step in steps[1:]) and (
+        _FULL_ADDR.fullmatch(steps[0]) or _SHORT_ADDR.fullmatch(steps[0])
+    ):
+        return None
+    return NOT_A_SELECTOR
 
 
 def match_selector(text: str, dev: Device, up: UpFn) -> tuple[int, str]:
@@ -123,7 +161,7 @@ def match_selector(text: str, dev: Device, up: UpFn) -> tuple[int, str]:
     steps = path.split("/")
     cur: Device | None = dev
     for step in reversed(steps[1:]):
-        m = _PATH_STEP.match(step)
+        m = _PATH_STEP.fullmatch(step)
         if not m:
             return -1, rest
         if cur is None or cur.bdf.devfn != _devfn(int(m[1], 16), int(m[2], 16)):
@@ -131,11 +169,11 @@ def match_selector(text: str, dev: Device, up: UpFn) -> tuple[int, str]:
         cur = up(cur)
         if cur is None:
             return 0, rest
-    m = _FULL_ADDR.match(steps[0])
+    m = _FULL_ADDR.fullmatch(steps[0])
     if m:
         seg, bus, slot, fn = (int(g, 16) for g in m.groups())
     else:
-        m = _SHORT_ADDR.match(steps[0])
+        m = _SHORT_ADDR.fullmatch(steps[0])
         if not m:
             return -1, rest
         seg, (bus, slot, fn) = 0, (int(g, 16) for g in m.groups())
@@ -150,6 +188,22 @@ def _devfn(slot: int, fn: int) -> int:
 
 def _match_ids(text: str, dev: Device) -> tuple[int, str]:
     """``vendor:device[:subvendor:subdevice]`` in hex; 0 matches anything (unlike PCI_ANY_ID inside the kernel)."""
+    parsed = _parse_ids(text)
+    if parsed is None:
+        return -1, text
+    (vendor, device, sub_vendor, sub_device), consumed = parsed
+    hit = (
+        (not vendor or vendor == dev.vendor_id)
+        and (not device or device == dev.device_id)
+        and (not sub_vendor or sub_vendor == dev.subsystem_vendor_id)
+        and (not sub_device or sub_device == dev.subsystem_device_id)
+    )
+    return (1 if hit else 0), text[consumed:]
+
+
+def _parse_ids(text: str) -> tuple[tuple[int, int, int, int], int] | None:
+    """sscanf's "%hx:%hx:%hx:%hx%n", else "%hx:%hx%n": the IDs (0 for subsystem IDs not given) and the characters
+    read; None when neither form reads."""
     fields: list[int] = []
     pos = 0
     ends: list[int] = []
@@ -165,20 +219,10 @@ def _match_ids(text: str, dev: Device) -> tuple[int, str]:
         pos = m.end()
         ends.append(pos)
     if len(fields) == 4:
-        vendor, device, sub_vendor, sub_device = fields
-        consumed = ends[3]
-    elif len(fields) >= 2:
-        vendor, device, sub_vendor, sub_device = fields[0], fields[1], 0, 0
-        consumed = ends[1]
-    else:
-        return -1, text
-    hit = (
-        (not vendor or vendor == dev.vendor_id)
-        and (not device or device == dev.device_id)
-        and (not sub_vendor or sub_vendor == dev.subsystem_vendor_id)
-        and (not sub_device or sub_device == dev.subsystem_device_id)
-    )
-    return (1 if hit else 0), text[consumed:]
+        return (fields[0], fields[1], fields[2], fields[3]), ends[3]
+    if len(fields) >= 2:
+        return (fields[0], fields[1], 0, 0), ends[1]
+    return None
 
 
 # -- applying the parameters ----------------------------------------------------------------------------------------

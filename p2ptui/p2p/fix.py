@@ -58,12 +58,12 @@ def acs_fix(fabric: Fabric, verdict: Verdict) -> AcsFix | None:
         if cv.common is not None:
             devices.extend(d for d in cv.acs_redirect if d not in devices)
     profile = verdict.profile
-    cmdline, option = cmdline_with_disable_acs_redir(profile.cmdline, [str(d.bdf) for d in devices])
+    cmdline, option, dropped = cmdline_with_disable_acs_redir(profile.cmdline, [str(d.bdf) for d in devices])
     after_profile = profile.with_cmdline(cmdline)
     clients = [cv.foreign if cv.client is None else cv.client for cv in verdict.clients]
     after = check(fabric, verdict.provider, clients, after_profile)
     works = all(cv.map_type is MapType.BUS_ADDR for cv in after.clients if cv.common is not None)
-    notes = list(after.notes[len(profile.notes):])
+    notes = dropped + list(after.notes[len(profile.notes):])
     if after_profile.acs.handling is AcsHandling.BUGGY_CONFIG:
         notes.append(
             f"kernel {profile.kernel} applies disable_acs_redir with the 6.11-6.14 bug: redirect bits set by firmware "

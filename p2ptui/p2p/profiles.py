@@ -6,11 +6,11 @@ hashable, so per-fabric indexes can be cached by it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from enum import IntEnum
 
 from ..errors import Diagnostic, InputError
+from ..fabric.kernel_version import KernelVersionError, is_newest, parse_kernel_version
 from ..fabric.model import Fabric, IommuMode
 from . import acs_cmdline
 from .acs_cmdline import AcsHandling, BootAcs
@@ -20,7 +20,6 @@ from .whitelist import RepresentativeRule, WhitelistEntry, representative_rule, 
 LATEST = (7, 4, 0)
 FIRST_P2PDMA = (4, 20)
 NAMED_PROFILES = ("4.20", "5.2", "5.4", "5.9", "5.14", "6.1", "6.12", "7.1", "latest")
-_VERSION_RE = re.compile(r"^\s*(?:v|linux-)?(\d+)\.(\d+)(?:\.(\d+))?")
 X86_ARCHES = frozenset({"x86_64", "x86", "i386", "i686", "amd64"})
 # Vendor words users and tools write, to the name the profile keeps and the architecture it implies.
 CPU_VENDORS = {
@@ -37,6 +36,7 @@ CPU_VENDORS = {
     "nvidia": ("nvidia", "aarch64"),
     "ibm": ("ibm", "ppc64le"),
 }
+MAX_CPU_FAMILY = 0xFFF  # as a fabric file allows; real x86 families stop at 0x10e (base 0xf + extended 0xff)
 DEFAULT_AMD_FAMILY = 0x19  # "--cpu amd" means a current EPYC/Ryzen (Zen 3/4)
 ZEN_FAMILY = 0x17
 IOMMU_WORDS = {
@@ -138,15 +138,15 @@ class KernelProfile:
 
 def parse_kernel(text: str) -> tuple[int, int, int]:
     """A kernel version as people and ``uname -r`` write it; raises InputError for what is not one."""
-    word = text.strip().lower()
-    if word in ("latest", "mainline", "newest"):
+    if is_newest(text):
         return LATEST
-    m = _VERSION_RE.match(word)
-    if not m:
-        raise InputError(
-            Diagnostic(f"not a kernel version: {text!r}", hint=f"e.g. {', '.join(NAMED_PROFILES)} or 6.8.0-45-generic")
-        )
-    version = (int(m[1]), int(m[2]), int(m[3] or 0))
+    try:
+        major, minor, sublevel = parse_kernel_version(text)
+    except KernelVersionError as exc:
+        named = ", ".join(v for v in NAMED_PROFILES if v != "latest")
+        hint = f"expected {exc.expected}; named profiles: {named}"
+        raise InputError(Diagnostic(exc.problem, hint=hint)) from None
+    version = (major, minor, sublevel or 0)
     if version[:2] < FIRST_P2PDMA:
         raise InputError(
             Diagnostic(
@@ -172,6 +172,10 @@ def parse_cpu(text: str) -> tuple[str, int | None, str]:
             raise InputError(
                 Diagnostic(f"bad CPU family {family_word!r}", hint="a number: 0x19, 25 or 19h")
             ) from None
+        if not 0 <= family <= MAX_CPU_FAMILY:
+            shown = family_word if len(family_word) <= 20 else family_word[:19] + "…"
+            hint = f"0 to {MAX_CPU_FAMILY:#x}, as in a fabric file: e.g. 0x19, 25 or 19h"
+            raise InputError(Diagnostic(f"CPU family {shown} is out of range", hint=hint))
     elif vendor == "amd":
         family = DEFAULT_AMD_FAMILY
     elif vendor == "intel":

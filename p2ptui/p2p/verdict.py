@@ -275,7 +275,7 @@ def _index_of(ctx: VerdictContext, dev: Device | str) -> int:
 def _fix_option(ctx: VerdictContext, results: list[ClientVerdict]) -> str | None:
     """The pci=disable_acs_redir option that clears every redirect on these common-device paths (those the kernel
     complained about, and those of clients it never reached), merged with the selectors the command line already
-    has (only the last such option counts)."""
+    has (only the last such option counts) except those the kernel cannot parse (acs_fix() says which)."""
     wanted: list[str] = []
     for cv in results:
         if cv.common is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..fabric.bdf import BDF
+from ..fabric.kernel_version import release_or_note
 from ..fabric.model import Fabric, Host, IommuMode, RootBus
 from .assemble import IOMMU_UNKNOWN_NOTE, Draft, acs_unknown_note, build_fabric, cpu_vendor, listing
 from .xml_input import XmlDocument, looks_like_xml, parse_xml, read_input, root_tag
@@ -235,17 +236,19 @@ class _Reader:
         if not vendor:  # older exports name only the model, e.g. "Intel(R) Xeon(R) CPU E5-2650 0 @ 2.00GHz"
             model = infos.get("CPUModel", "")
             vendor = "intel" if model.startswith("Intel") else "amd" if model.startswith("AMD ") else None
+        kernel, kernel_note = release_or_note(infos.get("OSRelease"), "the export's OSRelease")
         host = Host(
             cpu_vendor=cpu_vendor(vendor),
             cpu_family=int(family) if family.isdigit() else None,
             cpu_model=infos.get("CPUModel") or None,
             arch=infos.get("Architecture") or Host().arch,
-            kernel=infos.get("OSRelease") or None,
+            kernel=kernel,
             iommu=IommuMode.UNKNOWN,
         )
         product = infos.get("DMIProductName")
         description = f"hwloc XML v{self.major} topology" + (f" of {product}" if product else "")
-        return build_fabric(str(path), path.stem, self.root_buses.values(), self.drafts, host, self._notes(), description)
+        notes = self._notes() + ([kernel_note] if kernel_note else [])
+        return build_fabric(str(path), path.stem, self.root_buses.values(), self.drafts, host, notes, description)
 
     def _notes(self) -> list[str]:
         if not self.drafts:

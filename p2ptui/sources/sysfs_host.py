@@ -8,6 +8,7 @@ import posixpath
 from dataclasses import dataclass, field
 
 from ..fabric.bdf import BDF
+from ..fabric.kernel_version import release_or_note
 from ..fabric.model import Host, IommuMode
 from .sysfs_files import Kind, SysfsFiles
 from .sysfs_tree import parse_bdf_dir
@@ -154,15 +155,24 @@ def _hwloc_info(text: str | None) -> dict[str, str]:
 
 
 def _kernel(files: SysfsFiles, info: dict[str, str], skipped: list[str]) -> str | None:
+    """The kernel release from osrelease, proc/version, or hwloc's gather info; a garbled one stays unknown."""
+    candidates = []
     release = _text(files, "proc/sys/kernel/osrelease", 256, skipped)
     if release and release.strip():
-        return release.strip()
+        candidates.append((release, files.show("proc/sys/kernel/osrelease")))
     version = _text(files, "proc/version", 4096, skipped)
     if version:
         words = version.split()
         if len(words) >= 3 and words[:2] == ["Linux", "version"]:
-            return words[2]
-    return info.get("OSRelease") or None
+            candidates.append((words[2], files.show("proc/version")))
+    if info.get("OSRelease"):
+        candidates.append((info["OSRelease"], "the snapshot's OSRelease"))
+    for text, where in candidates:
+        kernel, note = release_or_note(text, where)
+        if kernel is not None:
+            return kernel
+        skipped.append(note)
+    return None
 
 
 def _iommu(

@@ -32,6 +32,17 @@ def texts(max_size: int = 24) -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(TRICKY), st.text(_CHARS, max_size=max_size))
 
 
+# Kernel releases a fabric file may hold (p2ptui.fabric.kernel_version): uname -r forms, YAML look-alikes included.
+KERNEL_RELEASES = ["6.8.0-45-generic", "5.10", "6.12", "4.20.0", "latest", "5.14.0-362.el9.x86_64", "6.12.23+",
+                   "3.10.0-1160.el7.x86_64", "v5.4", " 6.1 ", "6.1.0-rc4+", "1.0", "7.10"]  # fmt: skip
+
+
+def kernel_releases() -> st.SearchStrategy[str]:
+    tails = st.sampled_from(["", ".0", "-rc1", "+", "-45-generic", ".el9.x86_64", "-2-pve", "_1"])
+    built = st.builds("{}.{}{}".format, st.integers(0, 99), st.integers(0, 999), tails)
+    return st.one_of(st.sampled_from(KERNEL_RELEASES), built)
+
+
 def optional(strategy: st.SearchStrategy) -> st.SearchStrategy:
     return st.one_of(st.none(), strategy)
 
@@ -83,7 +94,7 @@ def hosts(draw) -> Host:
         cpu_family=draw(optional(st.integers(0, 0xFFF))),
         cpu_model=draw(optional(texts())),
         arch=draw(st.one_of(st.sampled_from(["x86_64", "aarch64", "ppc64le"]), texts(8))),
-        kernel=draw(optional(st.one_of(st.sampled_from(["6.8.0-45-generic", "5.10", "6.12"]), texts(12)))),
+        kernel=draw(optional(kernel_releases())),
         cmdline=draw(st.one_of(st.just(""), st.just("intel_iommu=on iommu=pt pci=noacs"), texts())),
         iommu=draw(st.sampled_from(IommuMode)),
         memory_bandwidth=draw(optional(bandwidths)),

@@ -465,3 +465,22 @@ def test_the_format_documents_error_example(tmp_path, capsys):
         patch.chdir(tmp_path)
         assert main(["validate", "bad.yaml"]) == 2
     assert capsys.readouterr().err == printed
+
+
+def test_host_kernel_must_be_a_kernel_release(tmp_path, capsys):
+    body = NESTED.format(extra="").replace("host: {iommu: off}\n", "host:\n  iommu: off\n  kernel: {kernel}\n")
+    bad = body.replace("{kernel}", "banana")
+    (tmp_path / "bad.yaml").write_text(bad, encoding="utf-8")
+    assert main(["validate", str(tmp_path / "bad.yaml")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    (line,) = err.splitlines()
+    # At the key's line, the column of its value; the hint lists what is accepted.
+    assert line.startswith(f"{tmp_path / 'bad.yaml'}:4:11: error: kernel: 'banana' is not a kernel version (expected")
+    assert "uname -r" in line and "6.8.0-45-generic" in line and "latest" in line
+    (diag,) = problems(bad)
+    assert (diag.location.line, diag.location.column) == (4, 11)
+    # Every uname -r form loads, pre-P2PDMA releases included (they are real machines), and is kept as written.
+    for release in ("6.8.0-45-generic", "5.14.0-362.el9.x86_64", "6.1.0-56-amd64", "4.20.0", "'7.1'", "latest",
+                    "6.12.23+", "3.10.0-1160.el7.x86_64"):  # fmt: skip
+        assert loads_fabric(body.replace("{kernel}", release)).host.kernel == release.strip("'")

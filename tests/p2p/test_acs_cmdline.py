@@ -78,7 +78,9 @@ def _up(fabric):
     ("00:01.0/00.0/03.0/00.0/00.0", "dsp4", 1), ("00:01.0/00.0/03.0/00.0/00.0/00.0", "nvme-c", 1),
     ("00:01.0/00.0/01.0/00.2", "rnic0-vf0", 1),  # a VF climbs to its PF's bridge
     ("00:02.0/00.0/00.0", "dsp0", 0),  # the path starts at the wrong root port
-    ("zz", "dsp0", -1), ("0000:02:00", "dsp0", -1), ("00:01.0/00.0/x", "dsp1", -1), ("pci:10b5", "dsp0", -1),
+    ("zz", "dsp0", -1), ("0000:02:00", "dsp0", -1),
+    ("00:01.0/00.0/x", "dsp1", -1), ("pci:10b5", "dsp0", -1),
+    ("0000:02:00.0\n", "dsp0", -1), ("02:00.0x", "dsp0", -1),  # sscanf's trailing %c catches any extra character
 ])  # fmt: skip
 def test_match_selector(selector, name, hit):
     f = F()
@@ -197,7 +199,49 @@ def test_hardware_bits_rederived_for_a_changed_command_line():
 
 def test_fix_option_merges_existing_selectors():
     existing = "ro pci=disable_acs_redir=0000:09:00.0"
-    line, option = cmdline_with_disable_acs_redir(existing, ["0000:02:00.0", "0000:09:00.0"])
-    assert option == "pci=disable_acs_redir=0000:09:00.0;0000:02:00.0"
+    line, option, dropped = cmdline_with_disable_acs_redir(existing, ["0000:02:00.0", "0000:09:00.0"])
+    assert option == "pci=disable_acs_redir=0000:09:00.0;0000:02:00.0" and dropped == []
     assert line == "ro pci=disable_acs_redir=0000:09:00.0 pci=disable_acs_redir=0000:09:00.0;0000:02:00.0"
     assert parse_pci_params(line).disable_acs_redir == "0000:09:00.0;0000:02:00.0"
+
+
+KEPT = ["0000:02:00.0", "02:00.0", "0x0:0x2:0x0.0", "pci:10b5:8796", "pci:1de5:3000:1de5:1", "00:01.0/00.0/01.0",
+        "00:01.0/00.0/01.0/00.2"]  # fmt: skip
+
+
+@pytest.mark.parametrize("entry, why", [
+    ("zz", "not a device selector the kernel parses"),
+    ("0000:02:00", "not a device selector the kernel parses"),
+    ("pci:10b5", "not a device selector the kernel parses"),
+    ("00:01.0/00.0/x", "not a device selector the kernel parses"),
+    ("x/00.0", "not a device selector the kernel parses"),  # only some devices reach the bad head, but some do
+    ("02:00.0x", "not a device selector the kernel parses"),  # sscanf's %c sees the 'x': four fields, not three
+    ("pci:1de5:3000:1de5", "the kernel reads it as 'pci:1de5:3000' and stops reading the list at ':1de5'"),
+    ("pci:10b5:8796junk", "the kernel reads it as 'pci:10b5:8796' and stops reading the list at 'junk'"),
+])  # fmt: skip
+def test_fix_option_drops_entries_the_kernel_cannot_parse(entry, why):
+    existing = "ro pci=noaer,disable_acs_redir=" + ";".join(KEPT[:3] + [entry] + KEPT[3:])
+    line, option, dropped = cmdline_with_disable_acs_redir(existing, ["0000:02:01.0", "0000:02:00.0"])
+    assert option == "pci=disable_acs_redir=" + ";".join(KEPT + ["0000:02:01.0"])
+    assert dropped == [f"dropped {entry!r}: {why}"]
+    assert line == f"{existing} {option}"
+
+
+def test_fix_option_drops_empty_entries_and_says_so_once():
+    _, option, dropped = cmdline_with_disable_acs_redir("pci=disable_acs_redir=;02:00.0;;zz;", ["0000:02:01.0"])
+    assert option == "pci=disable_acs_redir=02:00.0;0000:02:01.0"
+    assert dropped == [
+        "dropped an empty entry: the kernel stops reading the list there",
+        "dropped 'zz': not a device selector the kernel parses",
+    ]
+
+
+def test_every_kept_selector_lets_the_kernel_read_on():
+    """What the fix keeps must not stop the kernel's scan: a port named after all the kept entries is reached."""
+    f = _kernel_default(F())
+    existing = "pci=disable_acs_redir=" + ";".join(KEPT[:1] + ["zz", "pci:1de5:3000:1de5"] + KEPT[1:])
+    _, option, dropped = cmdline_with_disable_acs_redir(existing, ["0000:07:00.0"])  # dsp4, named by no KEPT entry
+    assert len(dropped) == 2 and option.endswith(";0000:07:00.0")
+    assert _ctrl(f, "dsp4", iommu="on", kernel="6.8", cmdline=f"{existing};0000:07:00.0")[0] & RR  # scan stopped
+    assert _ctrl(f, "dsp4", iommu="on", kernel="6.8", cmdline=option)[0] & RR == 0
+    assert _ctrl(f, "dsp0", iommu="on", kernel="6.8", cmdline=option)[0] & RR == 0  # kept entries still apply

@@ -77,6 +77,13 @@ def test_check_text_marks_the_common_device_and_host_bridges(capsys):
     (["check", "/nonexistent/fabric.yaml", "a", "b"], "no such file"),
     (["matrix", FABRIC, "--kernel", "2.6"], "has no PCI P2PDMA"),
     (["find-provider", FABRIC, "ghost"], "is not in fabric"),
+    (["check", FABRIC, "nvme-a", "rnic0", "--cpu", "amd:-1"], "CPU family -1 is out of range (0 to 0xfff"),
+    (["check", FABRIC, "nvme-a", "rnic0", "--cpu", "amd:0x99999"], "CPU family 0x99999 is out of range"),
+    (["matrix", FABRIC, "--cpu", "amd:1000h"], "CPU family 1000h is out of range"),
+    (["check", FABRIC, "nvme-a", "nonpci:"], "client 'nonpci:' has no name (write nonpci:NAME"),
+    (["check", FABRIC, "nvme-a", "rnic0", "nonpci: "], "client 'nonpci: ' has no name"),
+    (["find-provider", FABRIC, "rnic0", "nonpci:"], "client 'nonpci:' has no name"),
+    (["check", FABRIC, "nvme-a", "rnic0", "--kernel", "6.8.0 #47-Ubuntu SMP"], "is not a kernel version"),
 ])  # fmt: skip
 def test_input_errors_exit_2(capsys, argv, text):
     code, out, err = run(capsys, *argv)
@@ -116,3 +123,47 @@ def test_find_provider(capsys):
     assert code == 0 and "random among 2 tied" in out
     code, out, _ = run(capsys, "find-provider", FABRIC, "nonpci:dma0")
     assert code == 1 and "chosen: none" in out
+
+
+def test_input_errors_print_one_line_each(capsys):
+    code, out, err = run(capsys, "check", FABRIC, "nvme-a", "rnic0", "--cpu", "amd:-1")
+    assert code == 2 and out == ""
+    expected = "p2ptui: error: CPU family -1 is out of range (0 to 0xfff, as in a fabric file: e.g. 0x19, 25 or 19h)"
+    assert err.splitlines() == [expected]
+
+
+def test_cpu_family_edges_are_accepted(capsys):
+    code, out, _ = run(capsys, "check", FABRIC, "nvme-a", "rnic0", "--cpu", "amd:0xfff")
+    assert code == 0 and "CPU amd family 0xfff" in out
+    code, out, _ = run(capsys, "check", FABRIC, "nvme-a", "rnic0", "--cpu", "amd:0")
+    assert code == 0 and "CPU amd family 0x0;" in out
+
+
+def test_find_provider_single_best_is_not_called_a_tie(capsys):
+    code, out, _ = run(capsys, "find-provider", FABRIC, "rnic0", "nvme-a")
+    assert code == 0 and "(the only best)" in out
+    assert "tie" not in out
+    best = [line for line in out.splitlines() if line.startswith("  nvme-a ")]
+    assert best == ["  nvme-a           0000:03:00.0  4  best"]
+    code, out, _ = run(capsys, "find-provider", FABRIC, "rnic0", "nvme-c", "--seed", "3")
+    ties = [line.split()[0] for line in out.splitlines() if line.endswith("  tie")]
+    assert code == 0 and ties == ["nvme-a", "nvme-b"] and "random among 2 tied" in out
+
+
+def test_fix_drops_an_unparsable_existing_entry_and_still_works(capsys):
+    fabric = "nvmeof-target-iommu"
+    argv = ["check", fabric, "nvme0", "nvme1", "--kernel", "6.12", "--cmdline", "pci=disable_acs_redir=zz;0000:19:03.0"]
+    code, out, _ = run(capsys, *argv)
+    fix = "pci=disable_acs_redir=0000:19:03.0;0000:19:01.0;0000:19:02.0"
+    assert f"fix: add to the kernel command line: {fix}\n" in out
+    assert "(fixes the path)" in out and "does NOT fix" not in out
+    assert "  note: dropped 'zz': not a device selector the kernel parses" in out
+    code, out, _ = run(capsys, *argv, "--json")
+    j = json.loads(out)
+    assert j["disable_acs_redir"] == j["fix"]["option"] == fix
+    assert j["fix"]["works"] is True and j["fix"]["after"]["map_types"] == ["BUS_ADDR"]
+    assert "dropped 'zz': not a device selector the kernel parses" in j["fix"]["notes"]
+    # ... and a reboot with the suggested command line really gives BUS_ADDR.
+    code, out, _ = run(capsys, *argv[:-1], j["fix"]["cmdline"], "--json")
+    after = json.loads(out)
+    assert code == 0 and after["clients"][0]["map_type"] == "BUS_ADDR" and after["fix"] is None

@@ -154,3 +154,45 @@ def test_bad_cmdline_quoting_is_an_input_error():
 def test_profiles_are_hashable_and_equal_by_value():
     assert profile_for(F(), kernel="5.4") == profile_for(F(), kernel="5.4")
     assert len({profile_for(F(), kernel="5.4"), profile_for(F(), kernel="5.4"), profile_for(F())}) == 2
+
+
+@pytest.mark.parametrize("text, family", [("amd:0", 0), ("amd:0xfff", 0xFFF), ("amd:fffh", 0xFFF), ("intel:6", 6)])
+def test_parse_cpu_family_range_edges(text, family):
+    assert parse_cpu(text)[1] == family
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("amd:-1", "-1"), ("amd:0x99999", "0x99999"), ("amd:1000h", "1000h"), ("intel:4096", "4096"), ("amd:-0x1", "-0x1"),
+])  # fmt: skip
+def test_parse_cpu_family_out_of_range(text, shown):
+    with pytest.raises(InputError) as info:
+        parse_cpu(text)
+    (diag,) = info.value.diagnostics
+    assert diag.message == f"CPU family {shown} is out of range"
+    assert "0 to 0xfff" in diag.hint  # the same range as a fabric file's cpu family
+
+
+@pytest.mark.parametrize("text, version", [
+    ("6.12.23+", (6, 12, 23)), ("5.14.0-362.el9.x86_64", (5, 14, 0)), ("6.1.0-56-amd64", (6, 1, 0)),
+    ("4.20.0", (4, 20, 0)), ("mainline", LATEST),
+])  # fmt: skip
+def test_parse_kernel_uname_forms(text, version):
+    assert parse_kernel(text) == version
+
+
+@pytest.mark.parametrize("text", ["6.8.0 #47-Ubuntu SMP", "6.8banana7.1", "x6.8"])
+def test_parse_kernel_rejects_what_is_not_a_release(text):
+    with pytest.raises(InputError) as info:
+        parse_kernel(text)
+    (diag,) = info.value.diagnostics
+    assert "is not a kernel version" in diag.message and "uname -r" in diag.hint
+
+
+def test_pre_p2pdma_fabric_file_loads_and_the_verdict_falls_back_with_a_note():
+    from p2ptui.fabric import loads_fabric
+
+    text = "host: {kernel: 3.10.0-1160.el7.x86_64}\nroot_complexes:\n  - bus: 00\n    devices: [{bdf: 00:00.0}]\n"
+    fabric = loads_fabric(text)
+    p = profile_for(fabric)
+    assert p.version == LATEST and p.kernel == "3.10.0-1160.el7.x86_64"
+    assert p.notes == ("kernel 3.10.0-1160.el7.x86_64 has no PCI P2PDMA: it appeared in v4.20: using the newest rules",)
