@@ -5,18 +5,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 
+from ..engine.limits import parse_device_rate
 from ..engine.plan import Plan, load_plan
 from ..engine.real import RealEngine
+from ..engine.real_inputs import source_size
 from ..engine.report import result_dict, text_report
 from ..engine.resources import DeviceRate, SimConfig
 from ..engine.runner import Runner
 from ..engine.samples import Sample, TransferEvent
 from ..engine.sim import Simulation
 from ..engine.transfer import DEFAULT_CHUNK, Op, TransferSpec, TransferState
-from ..errors import Diagnostic, InputError
-from ..fabric.units import parse_bandwidth, parse_size
+from ..errors import Diagnostic, InputError, Location
+from ..fabric.units import parse_size
 from ..sources import open_fabric
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -72,6 +75,8 @@ def cmd_copy(args: argparse.Namespace) -> int:
     if args.engine == "sim":
         if args.src_file or args.dst_file or any(s.src_file for s in plan.transfers):
             raise InputError(Diagnostic("--src-file/--dst-file need --engine real; the simulator moves no bytes"))
+        if args.p2pmem_file:
+            raise InputError(Diagnostic("--p2pmem-file is for the real engine; the simulator maps no memory"))
         engine = Simulation(fabric, plan.config, expert=args.expert)
         speed = _speed(args.speed)
     else:
@@ -79,15 +84,16 @@ def cmd_copy(args: argparse.Namespace) -> int:
             raise InputError(Diagnostic("--yes only confirms expert mode: add --expert"))
         if plan.events:
             raise InputError(Diagnostic("plan events (unplug, unpublish) can only be injected into the simulator"))
-        files = {plan.transfers[0].via: args.p2pmem_file} if args.p2pmem_file and plan.transfers[0].via else {}
-        engine = RealEngine(fabric, plan.config, expert=args.expert, yes=args.yes, p2pmem_files=files)
+        engine = RealEngine(fabric, plan.config, expert=args.expert, yes=args.yes,
+                            p2pmem_files=_p2pmem_files(args, fabric, plan))  # fmt: skip
         speed = None
+    _preflight(engine, plan)
     show_progress = not args.json and not args.no_progress and sys.stderr.isatty()
-    results, peaks = asyncio.run(_run(engine, plan, speed, show_progress))
+    results, peaks, interrupted = asyncio.run(_run(engine, plan, speed, show_progress))
     if args.json:
         resources = [{"name": k, "peak_utilisation": v, "capacity": engine.catalog.resources[k].capacity,
                       "description": engine.catalog.resources[k].description} for k, v in sorted(peaks.items())]  # fmt: skip
-        doc = {"engine": args.engine, "efficiency": plan.config.efficiency,
+        doc = {"engine": args.engine, "efficiency": plan.config.efficiency, "interrupted": interrupted,
                "transfers": [result_dict(r) for r in results], "resources": resources}  # fmt: skip
         print(json.dumps(doc, indent=2))
     else:
@@ -104,20 +110,22 @@ def cmd_copy(args: argparse.Namespace) -> int:
 def _config(args: argparse.Namespace) -> SimConfig:
     rates = {}
     for item in args.device_rate:
-        name, _, values = item.partition("=")
-        parts = values.split(",")
         try:
-            read = parse_bandwidth(parts[0]) if parts[0] else None
-            write = parse_bandwidth(parts[1]) if len(parts) > 1 and parts[1] else None
+            name, read, write = parse_device_rate(item)
         except ValueError as exc:
-            raise InputError(Diagnostic(f"--device-rate {item}: {exc}")) from None
-        if not name or len(parts) > 2:
-            raise InputError(Diagnostic(f"--device-rate {item!r}: expected DEV=READ[,WRITE] in GB/s"))
+            message, sep, expected = str(exc).partition(": expected ")
+            hint = f"expected {expected}" if sep else ""
+            raise InputError(Diagnostic(f"--device-rate {item!r}: {message}", hint=hint)) from None
         rates[name] = DeviceRate(read, write)
     try:
         return SimConfig(efficiency=args.efficiency if args.efficiency is not None else 0.90, device_rates=rates)
     except ValueError as exc:
-        raise InputError(Diagnostic(str(exc))) from None
+        flag = "--efficiency" if "efficiency" in str(exc) else "--device-rate"
+        raise InputError(Diagnostic(f"{flag}: {exc}")) from None
+
+
+# The flag each TransferSpec field comes from, to name it in an error.
+FLAGS = {"size": "--size", "chunk": "--chunk", "threads": "--threads", "via": "--via"}
 
 
 def _plan(args: argparse.Namespace, fabric, config: SimConfig) -> Plan:
@@ -139,18 +147,72 @@ def _plan(args: argparse.Namespace, fabric, config: SimConfig) -> Plan:
     size = args.size
     if size is None:
         if args.engine == "real" and args.src_file and not args.check:
-            import os
-
-            try:
-                size = os.stat(args.src_file).st_size
-            except OSError as exc:
-                raise InputError(Diagnostic(f"--src-file {args.src_file}: {exc.strerror}")) from None
+            size = _source_size(args.src_file)
         else:
             raise InputError(Diagnostic("copy needs --size, e.g. --size 4GiB"))
     spec = TransferSpec(args.src, args.dst, size, via=args.via, chunk=args.chunk, threads=args.threads,
                         op=Op(args.op), src_file=args.src_file, dst_file=args.dst_file, check=args.check,
                         seed=args.seed)  # fmt: skip
+    problems = spec.field_problems()
+    if problems:
+        raise InputError([Diagnostic(f"{FLAGS[p.field]}: {p.message}" if p.field in FLAGS else p.message)
+                          for p in problems])  # fmt: skip
     return Plan([spec], config)
+
+
+def _source_size(path: str) -> int:
+    """--size for a real copy from ``path`` (a file, or a block device: its st_size is 0)."""
+    try:
+        size = source_size(path)
+    except FileNotFoundError:
+        raise InputError(Diagnostic("--src-file does not exist", Location(path),
+                                    "give --check (and --size) to create it with seeded random data")) from None  # fmt: skip
+    except ValueError as exc:
+        raise InputError(Diagnostic(f"--src-file {exc}", Location(path))) from None
+    except OSError as exc:
+        raise InputError(Diagnostic(f"--src-file cannot be read: {exc.strerror}", Location(path))) from None
+    if size == 0:
+        raise InputError(Diagnostic("--src-file is empty: nothing to copy", Location(path)))
+    return size
+
+
+def _p2pmem_files(args: argparse.Namespace, fabric, plan: Plan) -> dict[str, str]:
+    """--p2pmem-file stands for the allocate file of the one provider the file copies stage in. Memory copies never
+    run through P2P memory (the CPU must not copy through a BAR), so giving it for them is refused, not ignored."""
+    if not args.p2pmem_file:
+        return {}
+    providers = set()
+    for spec in plan.transfers:
+        if spec.via is not None and spec.src_file is not None:
+            try:
+                providers.add(fabric.find(spec.via).name)
+            except KeyError:
+                pass  # the planner reports the unknown device
+    if not providers:
+        raise InputError(Diagnostic("--p2pmem-file is used only by file copies staged in a provider's P2P memory "
+                                    "(--via with --src-file/--dst-file); memory copies never run through P2P memory",
+                                    hint="drop --p2pmem-file, or copy files with --via"))  # fmt: skip
+    if len(providers) > 1:
+        raise InputError(Diagnostic(f"--p2pmem-file is one provider's allocate file, but the copies stage in "
+                                    f"{', '.join(sorted(providers))}", hint="run those copies separately"))  # fmt: skip
+    return {providers.pop(): args.p2pmem_file}
+
+
+def _preflight(engine, plan: Plan) -> None:
+    """Every transfer's input problems, all at once and before anything runs (files, chunk, RAM, routes)."""
+    problems: list[Diagnostic] = []
+    for i, spec in enumerate(plan.transfers):
+        try:
+            engine.plan(spec)
+        except InputError as exc:
+            if not plan.locations:
+                problems += exc.diagnostics
+                continue
+            where = plan.locations[i]
+            problems += [Diagnostic(f"transfer {spec.label}: {d.message}", d.location or where, d.hint)
+                         for d in exc.diagnostics]  # fmt: skip
+    if problems:
+        raise InputError(problems)
 
 
 def _speed(text: str) -> float | None:
@@ -166,24 +228,64 @@ def _speed(text: str) -> float | None:
 
 
 async def _run(engine, plan: Plan, speed: float | None, show_progress: bool):
+    """Run the plan; Ctrl-C (SIGINT) cancels every transfer and the partial results are reported as usual - a
+    second Ctrl-C ends at once. Returns (results, peak utilisation, interrupted)."""
     runner = Runner(engine, speed=speed)
+    loop = asyncio.get_running_loop()
+    interrupted = asyncio.Event()
+    handled = _on_sigint(loop, interrupted)
     try:
         results = [await runner.start(spec) for spec in plan.transfers]
         for event in plan.events:
             getattr(runner, event.kind)(event.device, event.at)
+        if speed is not None or not isinstance(engine, Simulation):  # runs that take wall-clock time say so
+            for r in results:
+                if r.spec.start > 0:
+                    print(f"[{r.id}] {r.spec.label}: starts at t={r.spec.start:g} s", file=sys.stderr)
+            print(f"p2ptui: copying ({'paced simulation' if speed else 'real'}); Ctrl-C cancels and reports how far "
+                  "the transfers got", file=sys.stderr, flush=True)  # fmt: skip
         bar = None
         if show_progress:
             note = f"sim, links at {plan.config.efficiency:.2f}" if isinstance(engine, Simulation) else "real"
-            bar = asyncio.get_running_loop().create_task(_progress(runner, _interval(engine, results, speed), note))
-        await runner.wait()
+            bar = loop.create_task(_progress(runner, _interval(engine, results, speed), note))
+        finished = loop.create_task(runner.wait())
+        stop = loop.create_task(interrupted.wait())
+        await asyncio.wait({finished, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not finished.done():
+            left = [r for r in results if not r.state.finished]
+            print(f"\np2ptui: interrupted: cancelling {len(left)} transfer(s) (Ctrl-C again to quit at once)",
+                  file=sys.stderr)  # fmt: skip
+            for r in left:
+                await runner.cancel(r.id)
+        await finished
         if bar is not None:
             await asyncio.sleep(0)
             bar.cancel()
             print(file=sys.stderr)
     finally:
+        if handled:
+            loop.remove_signal_handler(signal.SIGINT)
         await runner.close()
     peaks = engine.peak_utilisation() if isinstance(engine, Simulation) else {}
-    return results, peaks
+    return results, peaks, interrupted.is_set()
+
+
+def _on_sigint(loop: asyncio.AbstractEventLoop, interrupted: asyncio.Event) -> bool:
+    """Turn the first SIGINT into ``interrupted``; the next one gets Python's default (KeyboardInterrupt, exit 130).
+    False where signals cannot be handled here (not the main thread) or SIGINT is ignored."""
+
+    def first() -> None:
+        loop.remove_signal_handler(signal.SIGINT)
+        interrupted.set()
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        return False  # started with Ctrl-C ignored (nohup, a background job of a script): keep it that way
+    try:
+        loop.add_signal_handler(signal.SIGINT, first)
+    except (ValueError, RuntimeError, NotImplementedError):
+        return False
+    return True
 
 
 def _interval(engine, results, speed: float | None) -> float:

@@ -1,9 +1,13 @@
 """Copy plans: several transfers (each with its own start time), device rates, model knobs and injected faults,
-read from YAML with every problem reported as file:line:column (format in docs/copy.md)."""
+read from YAML with every problem reported as file:line:column (format in docs/copy.md).
+
+Plans are read like fabric files (p2ptui/fabric/yaml_text.py): size-limited, binary and non-UTF-8 input refused
+with a position, nesting bounded, syntax errors explained. Values are checked against the bounds of limits.py, the
+same the copy CLI applies to its flags.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -11,8 +15,10 @@ import yaml
 
 from ..errors import Diagnostic, InputError, Location
 from ..fabric.model import Fabric
-from ..fabric.units import parse_bandwidth, parse_size
+from ..fabric.units import parse_size
 from ..fabric.yaml_nodes import Node, NodeReader, is_null
+from ..fabric.yaml_text import compose, decode, read_limited, too_big
+from .limits import IOMMU_PAGE_HINT, iommu_page_problem, parse_number, parse_rate, seconds_problem
 from .resources import DeviceRate, RcCap, SimConfig
 from .transfer import DEFAULT_CHUNK, HOST, Op, TransferSpec
 
@@ -25,7 +31,8 @@ TRANSFER_KEYS = ("name", "src", "dst", "via", "size", "chunk", "threads", "start
                  "check", "seed", "dma_size", "window")  # fmt: skip
 EVENT_KEYS = ("at", "unplug", "unpublish")
 OPS = {"write": Op.WRITE, "read": Op.READ}
-MAX_PLAN_BYTES = 4 << 20
+MAX_PLAN_BYTES = 4 << 20  # ~40,000 transfers; a bigger file is not a plan someone wrote
+MAX_COMPLETION = 4096  # PCIe's largest payload: no completion carries more
 
 
 @dataclass(frozen=True)
@@ -46,25 +53,27 @@ class Plan:
 
 def load_plan(path: str | Path, fabric: Fabric, base: SimConfig | None = None) -> Plan:
     name = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(Diagnostic(f"cannot read plan: {exc.strerror or exc}", Location(name))) from None
-    if len(data) > MAX_PLAN_BYTES:
-        raise InputError(Diagnostic(f"plan is {len(data)} bytes; plans are limited to 4 MiB", Location(name)))
-    return loads_plan(data.decode("utf-8", "replace"), fabric, name, base)
+    data = read_limited(path, "plan", MAX_PLAN_BYTES)
+    if len(data) > MAX_PLAN_BYTES:  # a pipe or a device: read_limited stops one byte past the limit
+        raise InputError(too_big(None, name, "plan", MAX_PLAN_BYTES))
+    return loads_plan(decode(data, name, "plan"), fabric, name, base)
 
 
 def loads_plan(text: str, fabric: Fabric, filename: str = "<plan>", base: SimConfig | None = None) -> Plan:
-    reader = NodeReader(filename)
-    try:
-        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = Location(filename, mark.line + 1, mark.column + 1) if mark else Location(filename)
-        raise InputError(Diagnostic(f"YAML syntax error: {exc.problem or exc.context}", where)) from None
+    if len(text) > MAX_PLAN_BYTES:
+        raise InputError(too_big(None, filename, "plan", MAX_PLAN_BYTES))
+    root = compose(decode(text, filename, "plan"), filename)
     if root is None:
-        raise InputError(Diagnostic("plan is empty: it needs a list of transfers", Location(filename, 1, 1)))
+        raise InputError(Diagnostic("plan is empty: it needs a list of transfers", Location(filename, 1, 1),
+                                    "write transfers: followed by a list, e.g. transfers: [{src: nvme0, dst: nvme1, "
+                                    "size: 1GiB}]"))  # fmt: skip
+    reader = NodeReader(filename)
+    if not isinstance(root, yaml.MappingNode):
+        what = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
+        reader.error(root, f"a plan is a mapping with transfers: (and optionally format, description, sim, devices, "
+                           f"events), not {what}",
+                     "put the list under a key: transfers: [{src: nvme0, dst: nvme1, size: 1GiB}]")  # fmt: skip
+        raise InputError(reader.diagnostics)
     plan = _PlanReader(reader, fabric, base or SimConfig()).read(root)
     if reader.diagnostics:
         raise InputError(reader.diagnostics)
@@ -89,7 +98,8 @@ class _PlanReader:
             description = (r.text(top["description"][1], "description") or "").strip()
         config = self._sim(top["sim"][1]) if "sim" in top else self.base
         if "devices" in top:
-            config = replace(config, device_rates={**config.device_rates, **self._devices(top["devices"][1])})
+            rates = {**config.device_rates, **self._devices(top["devices"][1])}
+            config = self._config(top["devices"][1], config, device_rates=rates)
         transfers, locations = [], []
         if "transfers" not in top:
             r.error(root, "missing key 'transfers'", "a plan lists the transfers to run")
@@ -115,24 +125,46 @@ class _PlanReader:
         keys = r.mapping(node, "sim", SIM_KEYS) or {}
         values: dict = {}
         if "efficiency" in keys:
-            value = r.parsed(keys["efficiency"][1], "efficiency", float)
+            value = r.parsed(keys["efficiency"][1], "efficiency", parse_number)
             if value is not None and not 0 < value <= 1:
-                r.error(keys["efficiency"][1], f"efficiency {value} must be in (0, 1]", "0.90 is the default")
+                r.error(keys["efficiency"][1], f"efficiency {value:g} must be in (0, 1]", "0.90 is the default")
             elif value is not None:
                 values["efficiency"] = value
-        for key in ("completion_size", "iommu_page_size"):
-            if key in keys:
-                values[key] = self._positive(keys[key][1], key.replace("_", " "), parse_size)
+        if "completion_size" in keys:
+            value = r.parsed(keys["completion_size"][1], "completion size", parse_size)
+            if value is not None and not 1 <= value <= MAX_COMPLETION:
+                r.error(keys["completion_size"][1], f"completion size must be from 1 to {MAX_COMPLETION} B, not "
+                        f"{value}", "PCIe completions carry 64 to 4096 B; 64 is the RCB split")  # fmt: skip
+            else:
+                values["completion_size"] = value
+        if "iommu_page_size" in keys:
+            value = r.parsed(keys["iommu_page_size"][1], "IOMMU page size", parse_size)
+            problem = iommu_page_problem(value) if value is not None else None
+            if problem is not None:
+                r.error(keys["iommu_page_size"][1], problem, IOMMU_PAGE_HINT)
+            else:
+                values["iommu_page_size"] = value
         for key in ("read_tags", "iotlb_entries"):
             if key in keys:
                 values[key] = r.integer(keys[key][1], key.replace("_", " "), 1, 1 << 20)
         if "read_rtt_us" in keys:
-            values["read_rtt_us"] = self._positive(keys["read_rtt_us"][1], "read round trip (µs)", float)
+            value = r.parsed(keys["read_rtt_us"][1], "read round trip (µs)", parse_number)
+            if value is not None and value <= 0:
+                r.error(keys["read_rtt_us"][1], f"read round trip must be a positive number of µs, not {value:g}")
+            else:
+                values["read_rtt_us"] = value
         if "memory_bandwidth" in keys:
-            values["memory_bandwidth"] = self._positive(keys["memory_bandwidth"][1], "memory bandwidth", parse_bandwidth)
+            values["memory_bandwidth"] = self._rate(keys["memory_bandwidth"][1], "memory bandwidth")
         if "root_complexes" in keys:
             values["rc_caps"] = self._rc_caps(keys["root_complexes"][1])
-        return replace(self.base, **{k: v for k, v in values.items() if v is not None})
+        return self._config(node, self.base, **{k: v for k, v in values.items() if v is not None})
+
+    def _config(self, node: Node, config: SimConfig, **changes) -> SimConfig:
+        try:
+            return replace(config, **changes)
+        except ValueError as exc:  # a combination the fields' own checks cannot see
+            self.r.error(node, str(exc))
+            return config
 
     def _rc_caps(self, node: Node) -> dict[str, RcCap]:
         r = self.r
@@ -140,8 +172,7 @@ class _PlanReader:
         out = {}
         for name, (key_node, value_node) in (r.mapping(node, "root_complexes", bridges) or {}).items():
             caps = r.mapping(value_node, f"root complex {name}", RATE_KEYS) or {}
-            out[name] = RcCap(**{k: self._positive(caps[k][1], f"{name} P2P {k} cap", parse_bandwidth)
-                                 for k in RATE_KEYS if k in caps})  # fmt: skip
+            out[name] = RcCap(**{k: self._rate(caps[k][1], f"{name} P2P {k} cap") for k in RATE_KEYS if k in caps})
         return out
 
     def _devices(self, node: Node) -> dict[str, DeviceRate]:
@@ -151,8 +182,7 @@ class _PlanReader:
         for ref, (_, value_node) in (keys or {}).items():
             name = self.fabric.find(ref).name
             rates = r.mapping(value_node, f"device {ref}", RATE_KEYS) or {}
-            out[name] = DeviceRate(**{k: self._positive(rates[k][1], f"{ref} {k} rate", parse_bandwidth)
-                                      for k in RATE_KEYS if k in rates})  # fmt: skip
+            out[name] = DeviceRate(**{k: self._rate(rates[k][1], f"{ref} {k} rate") for k in RATE_KEYS if k in rates})
         return out
 
     def _transfer(self, node: Node) -> TransferSpec | None:
@@ -171,17 +201,15 @@ class _PlanReader:
             v["via"] = self._endpoint(keys["via"][1], "via", allow_host=False)
         if "size" not in keys:
             r.error(node, "transfer without 'size'", "write e.g. size: 1GiB")
-        else:
-            v["size"] = self._positive(keys["size"][1], "size", parse_size)
-        v["chunk"] = self._positive(keys["chunk"][1], "chunk", parse_size) if "chunk" in keys else DEFAULT_CHUNK
+        # Only parsed here: whether a value is within bounds is TransferSpec.problems' to say, as for the CLI.
+        for key in ("size", "chunk", "dma_size", "window"):
+            if key in keys:
+                v[key] = r.parsed(keys[key][1], key.replace("_", " "), parse_size)
+        v.setdefault("chunk", DEFAULT_CHUNK)
         if "threads" in keys:
-            v["threads"] = r.integer(keys["threads"][1], "threads", 1, 1024)
+            v["threads"] = r.integer(keys["threads"][1], "threads")
         if "start" in keys:
-            start = r.parsed(keys["start"][1], "start (seconds)", float)
-            if start is not None and (start < 0 or not math.isfinite(start)):
-                r.error(keys["start"][1], f"start {start} must be a non-negative number of seconds")
-            else:
-                v["start"] = start
+            v["start"] = r.parsed(keys["start"][1], "start (seconds)", parse_number)
         if "op" in keys:
             v["op"] = r.choice(keys["op"][1], "op", OPS)
         for key in ("name", "src_file", "dst_file"):
@@ -190,15 +218,12 @@ class _PlanReader:
         if "check" in keys:
             v["check"] = r.boolean(keys["check"][1], "check")
         if "seed" in keys:
-            v["seed"] = r.integer(keys["seed"][1], "seed", 0)
-        for key in ("dma_size", "window"):
-            if key in keys:
-                v[key] = self._positive(keys[key][1], key.replace("_", " "), parse_size)
+            v["seed"] = r.integer(keys["seed"][1], "seed", 0, (1 << 128) - 1)
         if len(r.diagnostics) > before:
             return None
         spec = TransferSpec(**{k: x for k, x in v.items() if x is not None})
-        for problem in spec.problems():
-            r.error(node, problem)
+        for problem in spec.field_problems():
+            r.error(keys[problem.field][1] if problem.field in keys else node, problem.message)
         return spec if len(r.diagnostics) == before else None
 
     def _event(self, node: Node) -> PlanEvent | None:
@@ -210,9 +235,10 @@ class _PlanReader:
         if len(kinds) != 1:
             r.error(node, "an event needs exactly one of 'unplug' or 'unpublish'", "write e.g. {at: 1.0, unplug: nvme2}")
             return None
-        at = r.parsed(keys["at"][1], "at (seconds)", float) if "at" in keys else 0.0
-        if at is not None and (at < 0 or not math.isfinite(at)):
-            r.error(keys["at"][1], f"event time {at} must be a non-negative number of seconds")
+        at = r.parsed(keys["at"][1], "at (seconds)", parse_number) if "at" in keys else 0.0
+        problem = seconds_problem(at, "event") if at is not None else None
+        if problem is not None:
+            r.error(keys["at"][1], problem)
             return None
         device = self._endpoint(keys[kinds[0]][1], kinds[0], allow_host=False)
         if at is None or device is None:
@@ -233,9 +259,15 @@ class _PlanReader:
             self.r.error(node, f"{what}: no device {ref!r} in fabric {self.fabric.name!r}", f"name a device {hint}")
             return None
 
-    def _positive(self, node: Node, what: str, parse):
-        value = self.r.parsed(node, what, parse)
-        if value is not None and not value > 0:
-            self.r.error(node, f"{what} must be positive, not {node.value}")
+    def _rate(self, node: Node, what: str) -> float | None:
+        """A positive rate in GB/s within limits.py's bounds (the CLI's --device-rate takes the same)."""
+        raw = self.r.text(node, what)
+        if raw is None:
             return None
-        return value
+        try:
+            return parse_rate(raw)
+        except ValueError as exc:
+            message, sep, expected = str(exc).partition(": expected ")
+            joiner = " " if message.startswith("must") else ": "
+            self.r.error(node, f"{what}{joiner}{message}", f"expected {expected}" if sep else "")
+            return None

@@ -21,15 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import Diagnostic, InputError, Location
+from ..errors import Diagnostic, InputError
 from ..fabric.model import Fabric
-from .p2pmem import SYSFS_DEVICES, MappingError, CopyBuffer, HostBuffer, P2PMemBuffer, allocate_path
+from .p2pmem import SYSFS_DEVICES, CopyBuffer, HostBuffer, MappingError, P2PMemBuffer, allocate_path
 from .pools import PoolError, PoolLedger
 from .real_files import CopyCancelled, Progress, copy_file, file_digest, first_difference, write_random
+from .real_inputs import FileCheck, check_chunk, check_file_copy, check_p2pmem_file
 from .real_memory import available_memory, copy_memory, digest, make_source, memory_problem
 from .resources import ResourceCatalog, SimConfig
 from .routes import RouteKind, RoutePlan, RoutePlanner, standalone_rate
-from .safety import check_destination, check_source_overwrite
 from .transfer import TransferResult, TransferSpec, TransferState
 from .verdicts import VerdictCache
 
@@ -51,23 +51,52 @@ class RealEngine:
         self.results: dict[int, TransferResult] = {}
         self._lock = threading.Lock()
         self._memory_jobs: dict[int, RealJob] = {}  # memory copies running (admitted under _lock)
+        self._file_jobs: dict[int, RealJob] = {}  # file copies accepted: what they will write counts against free space
 
     def plan(self, spec: TransferSpec, expert: bool | None = None) -> RoutePlan:
         """The route plan ``prepare`` makes for ``spec``, with the expert gate's decision (``plan.gate``; None to or
         from host memory). ``expert`` defaults to the engine's. InputError for a copy refused before anything is
-        touched: a bad spec, an unknown device, one file without the other, a memory copy RAM cannot hold. (The
-        destination's safety rules are checked by ``prepare``.)"""
+        touched: a bad spec, an unknown device, one file without the other, a chunk the copy cannot use, a memory
+        copy RAM cannot hold, and for file copies every check of real_inputs.py - source, destination safety,
+        free space, the P2P memory file."""
         expert = self.expert if expert is None else expert
         # Only file copies stage in P2P memory: the CPU never copies through a BAR (spec §5.1).
         plan = self.planner.plan(spec, expert, real=True, uses_pool=spec.src_file is not None)
         if (spec.src_file is None) != (spec.dst_file is None):
             raise InputError(Diagnostic("give both --src-file and --dst-file, or neither (memory to memory)"))
-        if spec.src_file is None:
+        if spec.src_file is not None:
+            self._check_files(spec, plan)
+        else:
+            check_chunk(spec, files=False)
             problem = self.memory_problem(spec.size)
             if problem is not None:
                 raise InputError(Diagnostic(problem, hint="copy less, or copy files (--src-file/--dst-file): they "
                                             "stream through chunk × threads bytes of buffer"))  # fmt: skip
         return plan
+
+    def _check_files(self, spec: TransferSpec, plan: RoutePlan) -> tuple[FileCheck, str | None, list[str]]:
+        """The file checks, and the P2P memory file the copy will map (None: system memory) with notes on why."""
+        check = check_file_copy(spec, expert=self.expert, yes=self.yes, promised=self._disk_promised)
+        provider = plan.provider
+        if provider is None or plan.chosen.kind is not RouteKind.P2P:
+            return check, None, []
+        path = self.p2pmem_files.get(provider.name)
+        if path is None:
+            if provider.pool is not None and not provider.pool.allocate:
+                note = f"{provider.name}'s pool has no allocate file (kernel < 6.2): staging in system memory"
+                return check, None, [note]
+            candidate = allocate_path(provider, self.sysfs_devices)
+            if not candidate.exists():
+                note = (f"{candidate} is not on this machine: staging in system memory, as p2pmem-test does without "
+                        "a p2pmem file")  # fmt: skip
+                return check, None, [note]
+            path = str(candidate)
+        check_p2pmem_file(path, spec, provider.name)
+        return check, path, []
+
+    def _disk_promised(self, dev: int) -> int:
+        """Bytes the file copies accepted and not finished have yet to write to filesystem ``dev``."""
+        return sum(job.disk_to_come(dev) for job in self._file_jobs.values())
 
     def memory_problem(self, size: int) -> str | None:
         """Why a memory copy of ``size`` bytes would not fit now, or None. The memory copies running count with the
@@ -98,7 +127,13 @@ class RealEngine:
         result.bounce_bytes_per_s = standalone_rate(plan.bounce, self.catalog)
         job = RealJob(self, result, plan, clock)
         if spec.src_file is not None:
-            job.prepare_files()
+            check, job.p2pmem_path, notes = self._check_files(spec, plan)
+            job.dst_block, job.src_exists = check.target.block_device, check.src_exists
+            job.disk_needs = check.disk_needs
+            job.buffer_kind = "p2pmem" if job.p2pmem_path is not None else "system memory"
+            for note in notes:
+                result.note(note)
+            self._file_jobs[tid] = job
         else:
             if plan.provider is not None:
                 result.note("memory → memory copies never run through P2P memory (CPU access to a BAR is MMIO, "
@@ -123,46 +158,11 @@ class RealJob:
         self.dst_block = False
         self.src_exists = True
         self.buffer: CopyBuffer | None = None
+        self.disk_needs: dict[int, int] = {}  # filesystem (st_dev) -> bytes this file copy writes there
 
     @property
     def id(self) -> int:
         return self.result.id
-
-    def prepare_files(self) -> None:
-        spec, eng = self.result.spec, self.engine
-        src, dst = spec.src_file, spec.dst_file
-        assert src is not None and dst is not None
-        if os.path.realpath(src) == os.path.realpath(dst):
-            raise InputError(Diagnostic("source and destination are the same file", Location(dst)))
-        target = check_destination(dst, expert=eng.expert, yes=eng.yes)
-        self.dst_block = target.block_device
-        if spec.check:
-            self.src_exists = check_source_overwrite(src, expert=eng.expert, yes=eng.yes)
-        else:
-            try:
-                available = os.stat(src).st_size if not _is_block(src) else _block_size(src)
-            except FileNotFoundError:
-                raise InputError(Diagnostic("source file does not exist", Location(src),
-                                            "--check creates it with seeded random data")) from None  # fmt: skip
-            if available < spec.size:
-                raise InputError(Diagnostic(f"source holds {available} B, fewer than the {spec.size} B to copy",
-                                            Location(src)))  # fmt: skip
-        provider = self.plan.provider
-        if provider is None or self.plan.chosen.kind is not RouteKind.P2P:
-            return
-        path = eng.p2pmem_files.get(provider.name)
-        if path is None:
-            if provider.pool is not None and not provider.pool.allocate:
-                self.result.note(f"{provider.name}'s pool has no allocate file (kernel < 6.2): staging in system memory")
-                return
-            candidate = allocate_path(provider, eng.sysfs_devices)
-            if not candidate.exists():
-                self.result.note(f"{candidate} is not on this machine: staging in system memory, as p2pmem-test "
-                                 "does without a p2pmem file")  # fmt: skip
-                return
-            path = str(candidate)
-        self.p2pmem_path = path
-        self.buffer_kind = "p2pmem"
 
     # -- running ------------------------------------------------------------------------------------------------
     def cancel(self) -> None:
@@ -177,6 +177,13 @@ class RealJob:
         if self.progress.per_thread:
             return max(0, size - self.progress.total)
         return max(0, 2 * size - self.progress.prepared)
+
+    def disk_to_come(self, dev: int) -> int:
+        """Bytes this file copy has yet to write to filesystem ``dev`` (all of it before the copy proper starts)."""
+        need = self.disk_needs.get(dev, 0)
+        if self.result.state.finished or not need:
+            return 0
+        return max(0, need - self.progress.total) if self.progress.per_thread else need
 
     def run(self) -> None:
         result, spec = self.result, self.result.spec
@@ -269,20 +276,6 @@ class RealJob:
 
 class NotEnoughMemory(RuntimeError):
     """A memory copy would not fit in RAM when it came to start; the message says how much it needs and has."""
-
-
-def _is_block(path: str) -> bool:
-    import stat
-
-    return stat.S_ISBLK(os.stat(path).st_mode)
-
-
-def _block_size(path: str) -> int:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        return os.lseek(fd, 0, os.SEEK_END)
-    finally:
-        os.close(fd)
 
 
 def _describe(exc: Exception) -> str:

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .limits import REAL_CHUNK_ALIGN
 from .p2pmem import CopyBuffer
 
-ALIGN = 4096
+ALIGN = REAL_CHUNK_ALIGN  # O_DIRECT: whole 4 KiB blocks (512-B and 4Kn devices)
 _DIGEST = "blake2b"
 
 
@@ -31,6 +32,15 @@ class CopyCancelled(Exception):
 
 class CopyFailed(Exception):
     pass
+
+
+def io_failed(exc: OSError, doing: str, path: str, offset: int | None = None) -> CopyFailed:
+    """An I/O error in the user's terms: what failed, on which file, where ("No space left on device writing
+    /data/b at byte 1048576") - the system call's own error names no file."""
+    at = f" at byte {offset}" if offset is not None else ""
+    error = CopyFailed(f"{exc.strerror or exc} {doing} {path}{at}")
+    error.__cause__ = exc
+    return error
 
 
 @dataclass
@@ -71,9 +81,15 @@ def write_random(path: str, size: int, seed: int, create: bool, cancel: threadin
                 raise CopyCancelled()
             block = rng.bytes(min(8 << 20, size - done))
             digest.update(block)
-            os.pwrite(fd, block, done)
+            try:
+                os.pwrite(fd, block, done)
+            except OSError as exc:
+                raise io_failed(exc, "writing the --check source", path, done) from exc
             done += len(block)
-        os.fsync(fd)
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise io_failed(exc, "flushing the --check source", path) from exc
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # the copy must read the device, not the page cache
     except BaseException:
         if create:  # half a source of seeded data is of no use to anyone
@@ -151,9 +167,9 @@ def copy_file(src: str, dst: str, size: int, buffer: CopyBuffer, *, create: bool
         progress.reset(threads)
         errors: list[BaseException] = []
         start = clock()
+        work = ((src, src_fd), (dst, dst_fd), buffer, aligned, cancel, progress, errors)
         workers = [
-            threading.Thread(target=_worker, args=(i, src_fd, dst_fd, buffer, aligned, cancel, progress, errors),
-                             name=f"p2ptui-copy-{i}", daemon=True)  # fmt: skip
+            threading.Thread(target=_worker, args=(i, *work), name=f"p2ptui-copy-{i}", daemon=True)
             for i in range(threads)
         ]
         for w in workers:
@@ -167,7 +183,10 @@ def copy_file(src: str, dst: str, size: int, buffer: CopyBuffer, *, create: bool
         if aligned < size:
             _copy_tail(src, dst, aligned, size - aligned)
             progress.per_thread[0] += size - aligned
-        os.fsync(dst_fd)
+        try:
+            os.fsync(dst_fd)
+        except OSError as exc:
+            raise io_failed(exc, "flushing", dst) from exc
         seconds = clock() - start
     finally:
         for fd in fds:
@@ -175,8 +194,8 @@ def copy_file(src: str, dst: str, size: int, buffer: CopyBuffer, *, create: bool
     return CopyOutcome(size, seconds, None, notes)
 
 
-def _worker(index: int, src_fd: int, dst_fd: int, buffer: CopyBuffer, aligned: int, cancel: threading.Event,
-            progress: Progress, errors: list[BaseException]) -> None:  # fmt: skip
+def _worker(index: int, src: tuple[str, int], dst: tuple[str, int], buffer: CopyBuffer, aligned: int,
+            cancel: threading.Event, progress: Progress, errors: list[BaseException]) -> None:  # fmt: skip
     chunk, threads = buffer.chunk, buffer.threads
     n_chunks = -(-aligned // chunk)
     slot = buffer.slot(index)
@@ -187,12 +206,18 @@ def _worker(index: int, src_fd: int, dst_fd: int, buffer: CopyBuffer, aligned: i
             offset = c * chunk
             length = min(chunk, aligned - offset)
             with slot[:length] as view:
-                got = os.preadv(src_fd, [view], offset)
+                try:
+                    got = os.preadv(src[1], [view], offset)
+                except OSError as exc:
+                    raise io_failed(exc, "reading", src[0], offset) from exc
                 if got != length:
-                    raise CopyFailed(f"short read: {got} of {length} B at offset {offset}")
-                put = os.pwritev(dst_fd, [view], offset)
+                    raise CopyFailed(f"short read: {got} of {length} B at offset {offset} of {src[0]}")
+                try:
+                    put = os.pwritev(dst[1], [view], offset)
+                except OSError as exc:
+                    raise io_failed(exc, "writing", dst[0], offset) from exc
                 if put != length:
-                    raise CopyFailed(f"short write: {put} of {length} B at offset {offset}")
+                    raise CopyFailed(f"short write: {put} of {length} B at offset {offset} of {dst[0]}")
             progress.per_thread[index] += length
     except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, which re-raises it
         errors.append(exc)
@@ -209,5 +234,7 @@ def _copy_tail(src: str, dst: str, offset: int, length: int) -> None:
     fd = os.open(dst, os.O_WRONLY | os.O_CLOEXEC)
     try:
         os.pwrite(fd, data, offset)
+    except OSError as exc:
+        raise io_failed(exc, "writing", dst, offset) from exc
     finally:
         os.close(fd)

@@ -24,6 +24,7 @@ from enum import StrEnum
 from ..fabric.kinds import DeviceKind
 from ..fabric.model import Device, Fabric, IommuMode, RootBus
 from ..fabric.pcie import SKP_OVERHEAD, generation, write_gbps
+from .limits import check_rate, iommu_page_problem
 
 GB = 1e9
 DEFAULT_EFFICIENCY = 0.90  # spec §1.5: realistic = protocol bound × 0.85–0.92; 0.90 for writes
@@ -81,8 +82,22 @@ class SimConfig:
                             ("IOMMU page size", self.iommu_page_size), ("IOTLB entries", self.iotlb_entries)):  # fmt: skip
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be positive, not {value}")
-        if self.read_rtt_us is not None and self.read_rtt_us <= 0:
-            raise ValueError(f"read round trip must be positive, not {self.read_rtt_us}")
+        if self.read_rtt_us is not None and not (0 < self.read_rtt_us and math.isfinite(self.read_rtt_us)):
+            raise ValueError(f"read round trip must be a positive number of µs, not {self.read_rtt_us}")
+        problem = iommu_page_problem(self.iommu_page_size)
+        if problem is not None:
+            raise ValueError(problem)
+        # Rates become capacities the solver divides by: a zero, a NaN or an absurd one is refused here, not there.
+        rates = [("memory bandwidth", self.memory_bandwidth)]
+        for op in ("read", "write"):
+            rates += [(f"{name} {op} rate", getattr(r, op)) for name, r in self.device_rates.items()]
+            rates += [(f"{name} P2P {op} cap", getattr(r, op)) for name, r in self.rc_caps.items()]
+        for what, value in rates:
+            if value is not None:
+                try:
+                    check_rate(value)
+                except ValueError as exc:
+                    raise ValueError(f"{what} {exc}") from None
 
     @property
     def tag_bound(self) -> float | None:

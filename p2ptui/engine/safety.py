@@ -24,7 +24,7 @@ class Target:
 
 
 def check_destination(path: str, *, expert: bool, yes: bool, mounts: str = "/proc/self/mounts",
-                      swaps: str = "/proc/swaps") -> Target:
+                      swaps: str = "/proc/swaps", what: str = "destination") -> Target:
     """May the real engine write ``path``? InputError saying why not, else what it is.
 
     The expert gate (p2ptui.p2p.gate_write) gives the verdict on files and block devices; on top of it the engine
@@ -35,7 +35,7 @@ def check_destination(path: str, *, expert: bool, yes: bool, mounts: str = "/pro
         st = os.stat(path)
     except FileNotFoundError:
         if not Path(path).parent.is_dir():
-            raise InputError(Diagnostic("the destination's directory does not exist", Location(path))) from None
+            raise InputError(Diagnostic(f"the {what}'s directory does not exist", Location(path))) from None
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise InputError(Diagnostic("is a directory; name a file or a block device", Location(path)))
     if st is not None and stat.S_ISBLK(st.st_mode):
@@ -44,7 +44,11 @@ def check_destination(path: str, *, expert: bool, yes: bool, mounts: str = "/pro
             raise InputError(Diagnostic(f"block device is in use ({where}); refusing to write to it, even in expert "
                                         "mode", Location(path)))  # fmt: skip
     decision = gate_write(path, ExpertMode.from_cli(expert))
-    if decision.decision is Decision.REFUSED or not decision.permitted:
+    if decision.decision is Decision.REFUSED:
+        # No flag unlocks this (a character device, a mounted disk): suggesting --expert --yes would mislead.
+        raise InputError(Diagnostic(f"{_reasons(decision)}; refusing to write to it, even in expert mode",
+                                    Location(path), "name a regular file, or a block device that is not in use"))  # fmt: skip
+    if not decision.permitted:
         raise InputError(Diagnostic(_reasons(decision), Location(path),
                                     "expert mode (--expert) and a confirmation (--yes) are both required"))  # fmt: skip
     if decision.decision is Decision.NEEDS_EXPERT and not yes:
@@ -60,7 +64,7 @@ def _reasons(decision) -> str:
 def check_source_overwrite(path: str, *, expert: bool, yes: bool) -> bool:
     """--check writes seeded random data to the source first (as p2pmem-test does to its read device): the same
     rules as for a destination apply. True when the file already exists."""
-    return check_destination(path, expert=expert, yes=yes).exists
+    return check_destination(path, expert=expert, yes=yes, what="--check source").exists
 
 
 def block_device_in_use(rdev: int, mounts: str = "/proc/self/mounts", swaps: str = "/proc/swaps") -> str | None:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from .limits import Problem, spec_problems
+
 if TYPE_CHECKING:
     from .routes import Route
 
@@ -57,25 +59,12 @@ class TransferSpec:
     window: int | None = None  # simulator: DMAs scattered over this many bytes (IOMMU cost); None = sequential
 
     def problems(self) -> list[str]:
-        """Why this spec cannot run, in words; empty when it can."""
-        out = []
-        if self.size <= 0:
-            out.append(f"size must be positive, not {self.size}")
-        if self.chunk <= 0:
-            out.append(f"chunk must be positive, not {self.chunk}")
-        if self.threads < 1:
-            out.append(f"threads must be at least 1, not {self.threads}")
-        if self.start < 0:
-            out.append(f"start time must not be negative, not {self.start}")
-        if self.dma_size is not None and self.dma_size <= 0:
-            out.append(f"DMA size must be positive, not {self.dma_size}")
-        if self.window is not None and self.window <= 0:
-            out.append(f"window must be positive, not {self.window}")
-        if self.via is not None and HOST in (self.src, self.dst):
-            out.append("a staged copy runs between two devices; copy to or from host memory without --via")
-        if self.src == self.dst == HOST:
-            out.append("host memory to host memory crosses no fabric: name a device as src or dst")
-        return out
+        """Why this spec cannot run on any engine, in words (the bounds of limits.py); empty when it can."""
+        return [p.message for p in self.field_problems()]
+
+    def field_problems(self) -> list[Problem]:
+        """The same, each with the field it is about, so a caller can point at the flag or the plan key."""
+        return spec_problems(self)
 
     @property
     def label(self) -> str:

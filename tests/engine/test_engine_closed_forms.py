@@ -5,6 +5,7 @@ import math
 import pytest
 from engine_fabrics import GEN3_LANE, root_port_fabric, switch_fabric, usable, write_rate
 
+from p2ptui.engine import iommu
 from p2ptui.engine.plan import loads_plan
 from p2ptui.engine.resources import DeviceRate, RcCap, SimConfig
 from p2ptui.engine.sim import Simulation
@@ -149,6 +150,20 @@ def test_b6_full_duplex_does_not_halve():
     assert (ab.bytes_per_s + ba.bytes_per_s) / write_rate(16) > 1.9
 
 
+# B7(b), from the spec alone (pcie-performance.md §6 B7 and the §3 table): pcie-bench's NFP moved 64-B DMAs scattered
+# over a 64 MiB window at 28.1 Gb/s (reads) and 24.3 Gb/s (writes) without the IOMMU, and lost 65 % and 54 % of it
+# with 4 KiB IOVA pages. The spec states the losses to the whole per cent, so they hold to ±0.5 point.
+NFP_GBPS = {"read": 28.1, "write": 24.3}  # no IOMMU, "any window"
+SPEC_LOSS = {"read": 0.65, "write": 0.54}
+LOSS_TOLERANCE = 0.005
+
+
+def _nfp_copy(op: str, **extra) -> TransferSpec:
+    # "read" = the device reads host memory (data host → device); "write" = it writes there.
+    ends = (HOST, "nvme0") if op == "read" else ("nvme0", HOST)
+    return TransferSpec(*ends, GB, dma_size=64, window=64 << 20, **extra)
+
+
 def test_b7_iommu_translation_cost():
     # (a) the copy engine's sequential 4 KiB-page DMAs through the root complex: ≤ 3 % loss (here none).
     on = root_port_fabric(1, nvme_width=16, iommu="translated")
@@ -157,31 +172,37 @@ def test_b7_iommu_translation_cost():
     _, [a_off] = run(off, [TransferSpec("nvme0", "target", GB)], efficiency=1.0)
     assert "iommu:pci0000:00" in a_on.route.loads()
     assert 1 - a_on.bytes_per_s / a_off.bytes_per_s <= 0.03
-    assert a_on.bytes_per_s == pytest.approx(write_rate(16), rel=REL)
     # Switch-local P2P uses bus addresses: the IOMMU never sees it.
     _, [local] = run(switch_fabric(iommu="translated"), [TransferSpec("ep1", "ep2", GB)], efficiency=1.0)
     assert not any(k.startswith("iommu:") for k in local.route.loads())
-    # (b) 64-B DMAs scattered over 64 MiB, pcie-bench's NFP (28.1 / 24.3 Gb/s without the IOMMU): −65 % / −54 %.
-    nfp = {"nvme0": DeviceRate(read=24.3e9 / 8 / 1e9, write=28.1e9 / 8 / 1e9)}
-    window = 64 << 20
-    reads = TransferSpec(HOST, "nvme0", GB, dma_size=64, window=window)
-    writes = TransferSpec("nvme0", HOST, GB, dma_size=64, window=window)
-    _, [rd, wr] = run(on, [reads, writes], efficiency=1.0, device_rates=nfp)
-    _, [rd_off, wr_off] = run(off, [reads, writes], efficiency=1.0, device_rates=nfp)
-    # One walk per DMA past the IOTLB's reach: the walker's rate × 64 B is the closed form.
-    assert rd.bytes_per_s < rd_off.bytes_per_s
-    sim = Simulation(on, SimConfig(efficiency=1.0, device_rates=nfp))
-    alone = [sim.add(reads), sim.add(TransferSpec("nvme0", HOST, GB, dma_size=64, window=window, start=10.0))]
-    sim.run()
-    assert alone[0].bytes_per_s == pytest.approx(9.8e9 / 8, rel=REL)
-    assert alone[1].bytes_per_s == pytest.approx(11.2e9 / 8, rel=REL)
-    assert 1 - alone[0].bytes_per_s / (28.1e9 / 8) == pytest.approx(0.65, abs=0.01)
-    assert 1 - alone[1].bytes_per_s / (24.3e9 / 8) == pytest.approx(0.54, abs=0.01)
-    # 2 MiB IOVA pages: the IOTLB reaches 128 MiB, the 64 MiB window fits, no loss.
-    sim = Simulation(on, SimConfig(efficiency=1.0, device_rates=nfp, iommu_page_size=2 << 20))
-    big = sim.add(reads)
-    sim.run()
-    assert big.bytes_per_s == pytest.approx(28.1e9 / 8, rel=REL)
+
+
+@pytest.mark.parametrize("op", ["read", "write"])
+def test_b7_small_scattered_dmas_lose_what_pcie_bench_lost(op):
+    # The device's media rates stand for the NFP's no-IOMMU throughput (read = data it sends, i.e. its writes).
+    nfp = {"nvme0": DeviceRate(read=NFP_GBPS["write"] / 8, write=NFP_GBPS["read"] / 8)}
+    on = root_port_fabric(1, nvme_width=16, iommu="translated")
+    off = root_port_fabric(1, nvme_width=16, iommu="off")
+    _, [with_iommu] = run(on, [_nfp_copy(op)], efficiency=1.0, device_rates=nfp)
+    _, [without] = run(off, [_nfp_copy(op)], efficiency=1.0, device_rates=nfp)
+    assert without.bytes_per_s == pytest.approx(NFP_GBPS[op] * 1e9 / 8, rel=REL)  # the solver: device-bound
+    loss = 1 - with_iommu.bytes_per_s / without.bytes_per_s
+    assert loss == pytest.approx(SPEC_LOSS[op], abs=LOSS_TOLERANCE)
+    # 2 MiB IOVA pages: the IOTLB reaches 128 MiB, the 64 MiB window fits: no loss at all (the spec's 0 %).
+    _, [huge] = run(on, [_nfp_copy(op)], efficiency=1.0, device_rates=nfp, iommu_page_size=2 << 20)
+    assert huge.bytes_per_s == pytest.approx(without.bytes_per_s, rel=REL)
+
+
+def test_b7_reads_and_writes_share_one_page_walker():
+    # The solver, whatever the walker's calibration: two flows on one capacity-1 resource, neither device-bound,
+    # get equal max-min rates that fill it exactly - rate × (read load + write load) = 1.
+    nfp = {"nvme0": DeviceRate(read=NFP_GBPS["write"] / 8, write=NFP_GBPS["read"] / 8)}
+    on = root_port_fabric(1, nvme_width=16, iommu="translated")
+    sim, [rd, wr] = run(on, [_nfp_copy("read"), _nfp_copy("write")], efficiency=1.0, device_rates=nfp)
+    per_byte = sum(iommu.walk_load(op, 4096, 64, 64, 64 << 20) for op in ("read", "write"))
+    assert rd.bytes_per_s == pytest.approx(1 / per_byte, rel=REL)
+    assert wr.bytes_per_s == pytest.approx(1 / per_byte, rel=REL)
+    assert sim.peak_utilisation()["iommu:pci0000:00"] == pytest.approx(1.0, rel=REL)
 
 
 def test_lane_constant_is_the_spec_value():

@@ -53,7 +53,7 @@ sim: {efficiency: 1.5}
     assert any(t.startswith("plan.yaml:2:") and "no device 'nvme7'" in t for t in text)
     assert any(t.startswith("plan.yaml:3:") and "malformed size" in t for t in text)
     assert any(t.startswith("plan.yaml:4:") and "unknown key 'treads'" in t and "threads" in t for t in text)
-    assert any(t.startswith("plan.yaml:5:") and "threads" in t and "out of range" in t for t in text)
+    assert any(t.startswith("plan.yaml:5:47:") and "threads must be at least 1, not 0" in t for t in text)
     assert any(t.startswith("plan.yaml:6:") and "efficiency 1.5" in t for t in text)
 
 

@@ -66,18 +66,34 @@ def test_errors_reach_subscribers_as_events_and_the_caller_keeps_going():
     assert "0 B available" in errors[refused.id] and "hot-unplug" in errors[doomed.id]
 
 
+class _Clock:
+    """Wall-clock seconds that move only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_cancel_mid_run_and_paced_speed():
     async def main():
-        runner = Runner(Simulation(switch_fabric()), speed=1000.0)  # 1000× real time
-        t = await runner.start(TransferSpec("ep1", "ep2", 1000 * GB))  # ~77 virtual s = ~77 ms of wall time
-        await asyncio.sleep(0.02)
-        await runner.cancel(t.id)
+        clock = _Clock()
+        runner = Runner(Simulation(switch_fabric(), SimConfig(efficiency=1.0)), speed=1000.0, clock=clock)
+        t = await runner.start(TransferSpec("ep1", "ep2", 1000 * GB))  # ~70 virtual s = ~70 ms of clock time
+        assert t.state is TransferState.RUNNING
+        await asyncio.sleep(0.05)  # real time passes, the runner's clock does not: nothing moves
+        assert t.bytes_done == 0 and runner.now() == 0.0
+        clock.now = 0.02  # 20 virtual seconds at 1000×
+        await runner.cancel(t.id)  # the runner catches up with its clock first, then cancels there
         await runner.wait()
         await runner.close()
         return t
 
     t = asyncio.run(main())
     assert t.state is TransferState.CANCELLED
+    assert t.ended_at == pytest.approx(20.0, rel=1e-9)
+    assert t.bytes_done == pytest.approx(20.0 * write_rate(16), rel=1e-9)  # alone on the link at its write rate
     assert 0 < t.bytes_done < 1000 * GB
 
 
