@@ -31,7 +31,7 @@ def _profile_flags(p: argparse.ArgumentParser) -> None:
                    help="intel, amd, amd:0x19 ...; FAMILY 0 to 0xfff (default: the fabric's)")  # fmt: skip
     p.add_argument("--cmdline", metavar="STR", help="kernel command line, e.g. 'pci=disable_acs_redir=0000:02:00.0'")
     p.add_argument("--iommu", choices=("off", "pt", "on"), help="IOMMU mode (default: the fabric's)")
-    p.add_argument("--json", action="store_true", help="machine-readable output (see docs/p2p-json.md)")
+    p.add_argument("--json", action="store_true", help="machine-readable output (fields in the README, JSON output)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -1,4 +1,4 @@
-"""Machine-readable forms of verdicts, matrices and provider searches (the --json contract, docs/p2p-json.md)."""
+"""Machine-readable forms of verdicts, matrices and provider searches (the --json contract documented in the README)."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ from p2ptui.cli import convert_command
 from p2ptui.cli.main import main
 from p2ptui.fabric import load_fabric
 from p2ptui.fabric.gallery import find_bundled
+from unprivileged import skip_unless_nobody_can_run
 
 P2PTUI = [sys.executable, "-m", "p2ptui"]
 FULL_LINE = "p2ptui: error: cannot write the output: No space left on device\n"
@@ -141,8 +142,7 @@ def test_convert_into_a_directory_nobody_may_write_is_one_line() -> None:
         locked.chmod(0o700)  # like /root: the unprivileged user cannot even look inside
         argv = [*P2PTUI, "convert", "nvmeof-target", str(locked / "x.yaml")]
         if os.geteuid() == 0:
-            if shutil.which("setpriv") is None:
-                pytest.skip("needs setpriv to drop root")
+            skip_unless_nobody_can_run()
             argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
         else:
             locked.chmod(0o500)

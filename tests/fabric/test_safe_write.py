@@ -19,6 +19,7 @@ import pytest
 from p2ptui.errors import InputError
 from p2ptui.fabric import safe_write
 from p2ptui.fabric.safe_write import check_target, ensure_directory, refuse_input_as_output, write_output
+from unprivileged import skip_unless_nobody_can_run
 
 
 def one_message(info: pytest.ExceptionInfo[InputError]) -> tuple[str, str, str]:
@@ -296,8 +297,7 @@ def _unprivileged(argv: list[str], locked: Path) -> subprocess.CompletedProcess[
     """Run argv as a user who may not write in ``locked``: nobody when root, else this user with the directory
     read-only."""
     if os.geteuid() == 0:
-        if shutil.which("setpriv") is None:
-            pytest.skip("needs setpriv to drop root")
+        skip_unless_nobody_can_run()
         argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
     else:
         locked.chmod(0o500)

@@ -29,6 +29,7 @@ from p2ptui.cli.main import main
 from p2ptui.errors import InputError
 from p2ptui.sources import sysfs, tarball
 from p2ptui.sources.sysfs_files import DirFiles
+from unprivileged import skip_unless_nobody_can_run
 
 
 def cli_error(capsys, *argv: str) -> list[str]:
@@ -253,6 +254,7 @@ def test_unreadable_files_as_an_unprivileged_user():
 
 
 def _scan_as_nobody(base: Path) -> None:
+    skip_unless_nobody_can_run()
     base.chmod(0o755)
     root = write_sysfs(base / "r", switch_fabric(3), HostSpec())
     target = next(root.glob("sys/devices/pci0000:00/**/0000:04:00.0"))

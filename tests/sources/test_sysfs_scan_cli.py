@@ -19,6 +19,7 @@ from p2ptui.sources import open_fabric, sysfs
 from p2ptui.sources.sysfs_device import EXPECTED_ENTRIES
 from p2ptui.sources.sysfs_files import Kind
 from p2ptui.sources.sysfs_host import NAME_CLASSES
+from unprivileged import skip_unless_nobody_can_run
 
 LIVE = Path("/sys/bus/pci/devices")
 needs_live = pytest.mark.skipif(not LIVE.is_dir() or not os.listdir(LIVE), reason="no PCI in this machine's sysfs")
@@ -111,6 +112,7 @@ def test_copy_with_64_byte_configs_reads_like_non_root(tmp_path, capsys):
 @needs_live
 @needs_nobody
 def test_scan_as_nobody_says_acs_is_unknown():
+    skip_unless_nobody_can_run()
     res = subprocess.run(
         ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-m", "p2ptui", "scan"],
         capture_output=True, text=True, cwd="/", timeout=120,

@@ -16,6 +16,7 @@ from test_sysfs_bad_input import DenyFiles
 
 from p2ptui.errors import InputError
 from p2ptui.sources import sysfs
+from unprivileged import skip_unless_nobody_can_run
 
 
 def build(tmp_path: Path) -> Path:
@@ -82,6 +83,7 @@ def test_unreadable_device_directory_is_named(tmp_path: Path) -> None:
     ],
 )
 def test_as_an_unprivileged_user_the_failing_path_is_named(chmod: str, mode: int, expected: str) -> None:
+    skip_unless_nobody_can_run()
     # pytest's tmp_path lives below a 0700 directory that nobody cannot enter, so use a world-readable one.
     base = Path(tempfile.mkdtemp(prefix="p2ptui-nobody-", dir="/tmp"))
     try:
