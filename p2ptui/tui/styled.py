@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from rich.style import Style
 from rich.text import Text
 from textual.content import Content
 
@@ -82,3 +83,18 @@ def _rich_colour(value: str) -> str:
     if value.startswith("#") and len(value) in (7, 9):
         return value[:7]
     return ""
+
+
+class ThemeStyles:
+    """For widgets that paint lines themselves with Rich styles: the role → Style table from the theme's palette,
+    rebuilt (and the widget repainted) whenever the theme changes."""
+
+    _styles: dict[str, Style]
+
+    def on_mount(self) -> None:
+        self._set_styles()
+        self.app.theme_changed_signal.subscribe(self, lambda _t: (self._set_styles(), self.refresh()))
+
+    def _set_styles(self) -> None:
+        self._styles = {role: Style.parse(style) if style else Style() for role, style in
+                        palette_from(self.app.theme_variables).items()}  # fmt: skip

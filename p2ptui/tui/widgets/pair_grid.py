@@ -16,7 +16,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...p2p.matrix import PairMatrix
-from ..styled import palette_from
+from ..styled import ThemeStyles
 
 CELL = 5
 LABEL_MAX = 18
@@ -24,7 +24,7 @@ MAP_CELL = {"BUS_ADDR": ("B", "ok"), "THRU_HOST_BRIDGE": ("T", "warn"), "NOT_SUP
 TOPO_ROLE = {"X": "muted", "PIX": "ok", "PXB": "ok", "PHB": "warn", "NODE": "warn", "SYS": "bad"}
 
 
-class PairGrid(ScrollView, can_focus=True):
+class PairGrid(ThemeStyles, ScrollView, can_focus=True):
     BINDINGS = [
         Binding("up", "move(-1, 0)", show=False),
         Binding("down", "move(1, 0)", show=False),
@@ -57,14 +57,6 @@ class PairGrid(ScrollView, can_focus=True):
         self.label_width = min(LABEL_MAX, max((len(f"{i} {d.name}") for i, d in enumerate(matrix.rows)), default=4)) + 1
         self.virtual_size = Size(self.label_width + CELL * len(matrix.cols), n + 1)
         self._styles: dict[str, Style] = {}
-
-    def on_mount(self) -> None:
-        self._set_styles()
-        self.app.theme_changed_signal.subscribe(self, lambda _t: (self._set_styles(), self.refresh()))
-
-    def _set_styles(self) -> None:
-        self._styles = {role: Style.parse(style) if style else Style() for role, style in
-                        palette_from(self.app.theme_variables).items()}
 
     def cell(self, r: int, c: int) -> tuple[str, str]:
         if self.mode == "topo":

@@ -17,13 +17,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..operate import Snapshot, TransferView
-from ..styled import Part, palette_from
+from ..styled import Part, ThemeStyles
 from ..transfer_text import summary_line, transfer_lines
 
 LINES_PER_TRANSFER = 3
 
 
-class TransfersPanel(ScrollView, can_focus=True):
+class TransfersPanel(ThemeStyles, ScrollView, can_focus=True):
     BINDING_GROUP_TITLE = "Transfers panel (tab or click to reach it)"
     BINDINGS = [
         Binding("up", "move(-1)", show=False),
@@ -53,14 +53,6 @@ class TransfersPanel(ScrollView, can_focus=True):
         self._styles: dict[str, Style] = {}
         self._lines: list[list[Part]] = []
         self.border_title = "Transfers"
-
-    def on_mount(self) -> None:
-        self._set_styles()
-        self.app.theme_changed_signal.subscribe(self, lambda _t: (self._set_styles(), self.refresh()))
-
-    def _set_styles(self) -> None:
-        self._styles = {role: Style.parse(style) if style else Style() for role, style in
-                        palette_from(self.app.theme_variables).items()}
 
     @property
     def views(self) -> list[TransferView]:
