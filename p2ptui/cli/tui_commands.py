@@ -78,13 +78,13 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ..demo import play
+    from ..tui.demo import play
 
     return play(fast=args.fast, headless=args.headless or not interactive())
 
 
 def cmd_screenshot(args: argparse.Namespace) -> int:
-    from ..demo import write_screenshots  # checks the size's range and the output directory before the tour
+    from ..tui.demo import write_screenshots  # checks the size's range and the output directory before the tour
 
     for path in write_screenshots(Path(args.out), _screen_size(args.size)):
         print(path)

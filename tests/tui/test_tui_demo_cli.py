@@ -5,7 +5,7 @@ import sys
 
 from p2ptui.cli.main import build_parser, main
 from p2ptui.cli.tui_commands import route_fabric_argument
-from p2ptui.demo import STEPS, play, write_screenshots
+from p2ptui.tui.demo import STEPS, play, write_screenshots
 
 
 def test_demo_plays_every_step_headless_and_ends_by_itself():

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import Diagnostic, InputError
-from .fabric.safe_write import check_target, ensure_directory, write_output
+from ..errors import Diagnostic, InputError
+from ..fabric.safe_write import check_target, ensure_directory, write_output
 
 DEMO_FABRIC = "kernel-scenarios"
 # Rich's SVG names the Fira Code web font first. Converters that use only the first family (cairosvg) and lack that
@@ -50,7 +50,7 @@ async def _wait(pilot, condition, what: str, tries: int = 500) -> None:
 async def _open(pilot) -> None:
     from textual.widgets import OptionList
 
-    from .tui.screens.fabric import FabricScreen
+    from .screens.fabric import FabricScreen
 
     options = pilot.app.screen.query_one(OptionList)
     options.highlighted = options.get_option_index(DEMO_FABRIC)
@@ -100,7 +100,7 @@ async def _topo(pilot) -> None:
 
 
 async def _copy_form(pilot) -> None:
-    from .tui.screens.copy_form import CopyForm
+    from .screens.copy_form import CopyForm
 
     await pilot.press("escape", "t")  # back from the matrix; the copy form for the selection
     await _wait(pilot, lambda: isinstance(pilot.app.screen, CopyForm), "opening the copy form")
@@ -110,7 +110,7 @@ async def _copy_form(pilot) -> None:
 
 
 async def _meters(pilot) -> None:
-    from .tui.screens.copy_form import CopyForm
+    from .screens.copy_form import CopyForm
 
     await pilot.press("enter")  # Start: the staged copy the form showed, forced P2P in expert mode (SIMULATED)
     await _wait(pilot, lambda: not isinstance(pilot.app.screen, CopyForm), "starting the first copy")
@@ -157,8 +157,8 @@ STEPS: list[Step] = [
 
 
 def _app(size: tuple[int, int], pace: float = 0.0):
-    from .tui import make_app
-    from .tui.clock import VirtualClock
+    from . import make_app
+    from .clock import VirtualClock
 
     return make_app(None, theme="textual-dark", animations=False, live_scan=None, auto_tick=False, seed=7,
                     clock=VirtualClock(), extra={"pace": pace})  # fmt: skip
