@@ -89,10 +89,7 @@ class _PlanReader:
     def read(self, root: Node) -> Plan:
         r = self.r
         top = r.mapping(root, "the plan", TOP_KEYS) or {}
-        if "format" in top:
-            fmt = r.text(top["format"][1], "format")
-            if fmt is not None and fmt != FORMAT_TAG:
-                r.error(top["format"][1], f"unsupported plan format {fmt!r}", f"this version reads {FORMAT_TAG}")
+        r.check_format(top, FORMAT_TAG, "plan format")
         description = ""
         if "description" in top and not is_null(top["description"][1]):
             description = (r.text(top["description"][1], "description") or "").strip()

@@ -101,10 +101,7 @@ class _FabricReader:
     def read(self, root: Node) -> Fabric:
         r = self.r
         top = r.mapping(root, "the fabric", TOP_KEYS) or {}
-        if "format" in top:
-            fmt = r.text(top["format"][1], "format")
-            if fmt is not None and fmt != FORMAT_TAG:
-                r.error(top["format"][1], f"unsupported format {shorten(fmt)!r}", f"this version reads {FORMAT_TAG}")
+        r.check_format(top, FORMAT_TAG)
         name = r.optional_text(top["name"][1], "name") if "name" in top else None
         description = r.optional_text(top["description"][1], "description") if "description" in top else None
         host = self._host(node) if (node := given(top, "host")) else Host()

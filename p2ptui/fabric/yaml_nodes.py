@@ -87,6 +87,15 @@ class NodeReader:
         return list(node.value)
 
     # -- scalars ----------------------------------------------------------------------------------------------------
+    def check_format(self, top: dict[str, tuple[Node, Node]], tag: str, what: str = "format") -> None:
+        """A file's optional ``format:`` key must name the version this code reads."""
+        if "format" not in top:
+            return
+        node = top["format"][1]
+        found = self.text(node, "format")
+        if found is not None and found != tag:
+            self.error(node, f"unsupported {what} {shorten(found)!r}", f"this version reads {tag}")
+
     def text(self, node: Node, what: str) -> str | None:
         if not isinstance(node, yaml.ScalarNode):
             self.error(node, f"{what} must be a single value, not {describe_node(node)}")

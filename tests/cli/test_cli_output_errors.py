@@ -22,6 +22,7 @@ from p2ptui.cli.main import main
 from p2ptui.fabric import load_fabric
 from p2ptui.fabric.gallery import find_bundled
 from unprivileged import skip_unless_nobody_can_run
+from device_nodes import full_device
 
 P2PTUI = [sys.executable, "-m", "p2ptui"]
 FULL_LINE = "p2ptui: error: cannot write the output: No space left on device\n"
@@ -31,16 +32,6 @@ def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def full_device(directory: Path) -> Path:
-    """A node for the kernel's /dev/full (char 1:7), made here: the tests never touch the real /dev."""
-    node = directory / "full"
-    try:
-        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 7))
-    except PermissionError:
-        pytest.skip("creating device nodes needs CAP_MKNOD")
-    return node
 
 
 @pytest.fixture

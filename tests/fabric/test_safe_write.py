@@ -20,6 +20,7 @@ from p2ptui.errors import InputError
 from p2ptui.fabric import safe_write
 from p2ptui.fabric.safe_write import check_target, ensure_directory, refuse_input_as_output, write_output
 from unprivileged import skip_unless_nobody_can_run
+from device_nodes import full_device
 
 
 def one_message(info: pytest.ExceptionInfo[InputError]) -> tuple[str, str, str]:
@@ -29,16 +30,6 @@ def one_message(info: pytest.ExceptionInfo[InputError]) -> tuple[str, str, str]:
 
 def listing(directory: Path) -> list[str]:
     return sorted(os.listdir(directory))
-
-
-def full_device(directory: Path) -> Path:
-    """A node for the kernel's /dev/full (char 1:7), made here: the tests never touch the real /dev."""
-    node = directory / "full"
-    try:
-        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 7))
-    except PermissionError:
-        pytest.skip("creating device nodes needs CAP_MKNOD")
-    return node
 
 
 def test_new_file_gets_the_data_and_the_umask_mode(tmp_path: Path) -> None:
