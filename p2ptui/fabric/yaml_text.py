@@ -107,9 +107,19 @@ def _explain(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, str]:
 
 def _check_nesting(text: str, filename: str) -> None:
     """Refuse documents nested deeper than MAX_NESTING before the recursive composer sees them."""
+    try:
+        _scan_nesting(text, filename, _LOADER)
+    except yaml.YAMLError:
+        # Newer libyaml builds refuse deep nesting themselves (at their own depth, in their own words) while
+        # scanning ahead of the events. The pure-Python parser is lazy and has no such limit: asking it again
+        # gives our own answer at the 201st level whatever libyaml does; a real syntax error is left to compose.
+        _scan_nesting(text, filename, yaml.SafeLoader)
+
+
+def _scan_nesting(text: str, filename: str, loader: type) -> None:
     depth = 0
     starts, ends = _COLLECTION_STARTS, _COLLECTION_ENDS
-    for event in yaml.parse(text, Loader=_LOADER):
+    for event in yaml.parse(text, Loader=loader):
         if event.__class__ in starts:
             depth += 1
             if depth > MAX_NESTING:

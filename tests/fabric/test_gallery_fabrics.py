@@ -74,7 +74,7 @@ KNOWN_IDS = {
 }
 # The only root-complex P2P figure the fabrics use: pcie-performance.md §2.2's Gen3-era default anchor.
 RC_WRITE_ANCHOR = 7.1
-SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "p2pdma-verdict.md"
+WHITELIST_IDS = Path(__file__).resolve().parents[1] / "data" / "p2pdma-whitelist-ids.txt"
 
 
 def fabric(name: str) -> Fabric:
@@ -84,24 +84,10 @@ def fabric(name: str) -> Fabric:
 
 
 def whitelist_ids() -> set[tuple[int, int]]:
-    """Every vendor:device any kernel's P2PDMA host-bridge whitelist ever had, read from the spec's §3.4 tables
-    (merged and removed entries; proposals that were never merged are left out)."""
-    if not SPEC.is_file():
-        pytest.skip(f"spec not found at {SPEC}")
-    section = SPEC.read_text(encoding="utf-8").split("### 3.4", 1)[1].split("\n## 4.", 1)[0]
-    ids: set[tuple[int, int]] = set()
-    for line in section.splitlines():
-        if not line.startswith("| "):
-            continue
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if "never merged" in cells[-1]:
-            continue
-        vendor = re.match(r"([0-9a-f]{4})\b", cells[0])
-        if vendor is None:  # the header row
-            continue
-        for token in re.findall(r"\b[0-9a-f]{4}\b", cells[0][vendor.end():]):
-            ids.add((int(vendor[1], 16), int(token, 16)))
-    return ids
+    """Every vendor:device any kernel's P2PDMA host-bridge whitelist ever had (the test data file says where from)."""
+    lines = WHITELIST_IDS.read_text(encoding="utf-8").splitlines()
+    pairs = [line.split(":") for line in lines if line and not line.startswith("#")]
+    return {(int(vendor, 16), int(device, 16)) for vendor, device in pairs}
 
 
 def ids_of(dev: Device) -> tuple[int | None, int | None]:

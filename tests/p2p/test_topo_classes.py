@@ -9,7 +9,7 @@ from p2p_scenario_support import scenario_fabric
 from p2ptui.p2p.context import verdict_context
 from p2ptui.p2p.topo import TopoClass, topo_class
 from p2ptui.sources import open_fabric
-from shared_data import require
+from real_data import require
 
 DATA = require("lspci")
 STELLINE = "stelline-puget-threadripper-pro-wrx90"

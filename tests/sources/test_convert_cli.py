@@ -12,7 +12,7 @@ from p2ptui.cli.main import main
 from p2ptui.fabric import load_fabric
 from p2ptui.fabric.gallery import find_bundled
 from p2ptui.sources import detect, hwloc, lspci, nccl
-from shared_data import require
+from real_data import require
 
 DATA = require()
 
@@ -31,7 +31,7 @@ def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
     "source",
     [
         DATA / "hwloc" / "nvidiaDGX2.xml",
-        DATA / "nccl" / "yccl-h800-8gpu-topo.xml",
+        DATA / "nccl" / "topo_8p1h.xml",
         DATA / "lspci" / "stelline-puget-threadripper-pro-wrx90.md",
         DATA / "lspci" / "stelline-puget-threadripper-pro-wrx90.lspci-tv.txt",
     ],

@@ -17,7 +17,7 @@ from p2ptui.fabric import dumps_fabric, load_fabric
 from p2ptui.fabric.gallery import bundled
 from p2ptui.sources import SOURCES, detect_source, open_fabric, sysfs, yaml_source
 from p2ptui.sources.resolve import open_fabric as resolve_open_fabric
-from shared_data import require
+from real_data import require
 
 DATA = require()
 # Every input file in the shared data and the source that must claim it; the .console and nvidia-smi texts are
@@ -79,7 +79,7 @@ def test_local_is_this_machine():
 
 
 @pytest.mark.parametrize("pattern, source", EXPECTED.items())
-def test_shared_data_files_go_to_their_source(pattern, source):
+def test_real_data_files_go_to_their_source(pattern, source):
     files = sorted(DATA.glob(pattern))
     if not files:
         pytest.skip(f"no {pattern} in {DATA}")

@@ -8,7 +8,7 @@ import pytest
 
 from p2ptui.errors import InputError
 from p2ptui.sources import hwloc
-from shared_data import require
+from real_data import require
 
 DATA = require()
 DGX2 = DATA / "hwloc" / "nvidiaDGX2.xml"

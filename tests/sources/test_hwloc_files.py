@@ -10,7 +10,7 @@ import pytest
 
 from p2ptui.fabric import AcsSource, BDF, DeviceKind, IommuMode, dumps_fabric, loads_fabric
 from p2ptui.sources import hwloc
-from shared_data import require
+from real_data import require
 
 DATA = require("hwloc")
 XML_FILES = sorted(DATA.glob("*.xml"))

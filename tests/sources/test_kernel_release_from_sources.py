@@ -3,7 +3,7 @@ fabric it produces saves and loads back (a file validate would refuse is never w
 
 import xml.etree.ElementTree as ET
 
-from shared_data import require
+from real_data import require
 from sysfs_fixtures import HostSpec, switch_fabric, write_sysfs
 
 from p2ptui.fabric import dumps_fabric, loads_fabric

@@ -19,7 +19,7 @@ from p2ptui.fabric.model import Fabric
 from p2ptui.p2p.context import fabric_index
 from p2ptui.p2p.topo import topo_class
 from p2ptui.sources import lspci
-from shared_data import require
+from real_data import require
 
 DATA = require("lspci")
 STEM = "stelline-puget-threadripper-pro-wrx90"

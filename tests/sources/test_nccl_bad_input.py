@@ -8,7 +8,7 @@ import pytest
 
 from p2ptui.errors import InputError
 from p2ptui.sources import nccl
-from shared_data import require
+from real_data import require
 
 DATA = require()
 
@@ -65,7 +65,7 @@ def test_absurdly_deep_nesting_is_refused(tmp_path: Path) -> None:
 
 
 def test_truncated_and_wrong_files(tmp_path: Path) -> None:
-    source = (DATA / "nccl" / "yccl-h800-8gpu-topo.xml").read_text()
+    source = (DATA / "nccl" / "topo_8p1h.xml").read_text()
     [diag] = load_text(tmp_path, source[: len(source) // 3]).diagnostics
     assert diag.message.startswith("malformed XML") and diag.location.line is not None
     [diag] = load_text(tmp_path, (DATA / "hwloc" / "nvidiaDGX2.xml").read_text()).diagnostics

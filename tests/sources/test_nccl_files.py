@@ -18,7 +18,7 @@ from p2ptui.fabric.model import Fabric
 from p2ptui.p2p.context import fabric_index
 from p2ptui.p2p.topo import topo_class
 from p2ptui.sources import nccl
-from shared_data import require
+from real_data import require, unlicensed
 
 DATA = require("nccl")
 FILES = sorted(DATA.glob("*.xml"))
@@ -64,7 +64,7 @@ def test_every_nccl_file_loads_with_each_real_pci_function(path: Path) -> None:
 
 
 def test_h800_switches_get_their_downstream_ports_back() -> None:
-    fabric = nccl.load(DATA / "yccl-h800-8gpu-topo.xml")
+    fabric = nccl.load(unlicensed("nccl", "yccl-h800-8gpu-topo.xml"))
     gpu0 = fabric.find("gpu0")
     assert str(gpu0.bdf) == "0000:0f:00.0"
     chain = [(d.kind, d.vendor_id) for d in fabric.upstream_chain(gpu0)[1:]]

@@ -18,7 +18,7 @@ import pytest
 from p2ptui.fabric import Fabric
 from p2ptui.fabric.pcie import raw_gbps
 from p2ptui.sources import open_fabric, sysfs
-from shared_data import require
+from real_data import require
 
 DATA = require("sysfs")
 TARBALLS = sorted(DATA.glob("*.tar.bz2"))

@@ -11,7 +11,7 @@ import pytest
 
 from p2ptui.errors import InputError
 from p2ptui.sources import hwloc, lspci, nccl, xml_input
-from shared_data import require
+from real_data import require
 
 DATA = require()
 LOADERS = {"lspci": lspci.load, "hwloc": hwloc.load, "nccl": nccl.load}
