@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from .. import __version__
 from ..errors import InputError
-from . import convert_command, copy_command, fabric_commands, p2p_commands, source_commands, tui_commands
+from . import convert_command, copy_command, fabric_commands, p2p_commands, signals, source_commands, streams, tui_commands
 
 EXIT_OK = 0
 EXIT_INPUT = 2
@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    restore_streams = streams.prepare()  # encodings that cannot show every character, a standard error that is gone
     stdout = sys.stdout
     sys.stdout = GuardedStdout(stdout)  # type: ignore[assignment]
     debug = False
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         _discard_stdout(stdout)
         _say(f"p2ptui: error: cannot write the output: {exc}")
-        return EXIT_OUTPUT
+        return signals.exit_status(EXIT_OUTPUT)  # after a SIGHUP the terminal is gone: the signal decides
     except BrokenPipeError:
         # Output piped into head and the like: not an error of ours.
         _discard_stdout(stdout)
@@ -116,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         sys.stdout = stdout
+        restore_streams()
+        signals.forget()
 
 
 def _print_diagnostics(exc: InputError) -> None:

@@ -59,7 +59,7 @@ def source_size(path: str) -> int:
     if stat.S_ISREG(st.st_mode):
         return st.st_size
     if not stat.S_ISBLK(st.st_mode):
-        raise ValueError(f"is {_kind(st.st_mode)}, not a regular file or a block device")
+        raise ValueError(f"is {kind_of(st.st_mode)}, not a regular file or a block device")
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         return block_device_size(fd)
@@ -159,7 +159,7 @@ def check_p2pmem_file(path: str, spec: TransferSpec, provider: str) -> None:
     except OSError as exc:
         raise InputError(Diagnostic(f"cannot inspect the P2P memory file: {exc.strerror}", where, hint)) from None
     if not stat.S_ISREG(st.st_mode):
-        raise InputError(Diagnostic(f"is {_kind(st.st_mode)}, not a p2pmem allocate file (a regular file in sysfs)",
+        raise InputError(Diagnostic(f"is {kind_of(st.st_mode)}, not a p2pmem allocate file (a regular file in sysfs)",
                                     where, hint))  # fmt: skip
     if not os.access(path, os.R_OK | os.W_OK):
         raise InputError(Diagnostic("no permission to map the P2P memory file (it needs read and write)", where,
@@ -211,7 +211,8 @@ def _check_free(path: str, need: int, promised: int, what: str) -> None:
                                 "free some space, copy less (--size) or write elsewhere"))  # fmt: skip
 
 
-def _kind(mode: int) -> str:
+def kind_of(mode: int) -> str:
+    """What a non-regular file is, in words ("a pipe")."""
     kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"), (stat.S_ISFIFO, "a pipe"),
              (stat.S_ISSOCK, "a socket"), (stat.S_ISBLK, "a block device"))  # fmt: skip
     for test, name in kinds:
