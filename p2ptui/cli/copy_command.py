@@ -274,8 +274,8 @@ async def _run(engine, plan: Plan, speed: float | None, show_progress: bool):
                 for r in results:
                     if r.spec.start > 0:
                         print(f"[{r.id}] {r.spec.label}: starts at t={r.spec.start:g} s", file=sys.stderr)
-                print(f"p2ptui: copying ({'paced simulation' if speed else 'real'}); Ctrl-C cancels and reports how "
-                      "far the transfers got", file=sys.stderr, flush=True)  # fmt: skip
+                print(f"p2ptui: copying ({'paced simulation' if speed else 'real'}); Ctrl-C (or SIGTERM, SIGHUP) "
+                      "cancels and reports how far the transfers got", file=sys.stderr, flush=True)  # fmt: skip
             bar = None
             if show_progress:
                 note = f"sim, links at {plan.config.efficiency:.2f}" if isinstance(engine, Simulation) else "real"

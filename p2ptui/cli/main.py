@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # Output piped into head and the like: not an error of ours.
         _discard_stdout(stdout)
-        return EXIT_OK
+        return signals.exit_status(EXIT_OK)
     except KeyboardInterrupt:
         return 130
     finally:
