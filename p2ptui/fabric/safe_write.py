@@ -1,6 +1,8 @@
 """The one way p2ptui writes an output file: never through a link, never onto a device, never half a file.
 
-Every writer (``save_fabric``, ``convert``, ``scan -o``, ``screenshot``) goes through :func:`write_output`:
+Every writer (``save_fabric``, ``convert``, ``scan -o``, ``screenshot``) goes through :func:`write_output`; writers
+that stream more than fits in memory (the real engine's file copies) use its :class:`TemporaryOutput` directly and
+check the target their own way (engine/real_paths.py), under the same temporary-file-and-rename rules:
 
 * The target must be absent or a regular file. A directory, device node, FIFO or socket is refused: renaming a file
   over ``/dev/full`` would delete the device node, and a FIFO would block forever.
