@@ -53,8 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "--yes, let the real engine overwrite files and block devices")  # fmt: skip
     p.add_argument("--yes", action="store_true", help="confirm replacing existing files (needs --expert)")
     p.add_argument("--yes-overwrite", action="append", default=[], metavar="DEVICE",
-                   help="confirm writing this block device in place, named as in --dst-file or by another path to the "
-                   "same device (needs --expert; repeatable): a partial write to a device cannot be undone")  # fmt: skip
+                   help="confirm writing this block device in place, named as in --dst-file or by another path to "
+                   "the same device (needs --expert; repeatable): a partial write to a device cannot be undone")  # fmt: skip
     p.add_argument("--plan", metavar="PLAN.yaml", help="run the transfers of a plan together (docs/copy.md)")
     p.add_argument("--efficiency", type=float, help="per-link efficiency on top of the protocol bound (default 0.90)")
     p.add_argument("--device-rate", action="append", default=[], metavar="DEV=READ[,WRITE]",

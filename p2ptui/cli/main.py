@@ -1,7 +1,8 @@
 """Argument parsing and the one place where errors become messages and exit codes.
 
 Exit codes: 0 success, 1 a negative answer (e.g. P2P not supported), 2 bad input or output that cannot be written
-(a full disk, a closed standard output, an existing file without --force). Input and output errors print one line
+(a full disk, a closed standard output, an existing file without --force), 128 + the signal for a copy cancelled by
+SIGINT, SIGTERM or SIGHUP (signals.py). Input and output errors print one line
 per problem and never a traceback unless --debug is given. Output piped into ``head`` that stops reading early is
 not an error.
 """
@@ -18,7 +19,8 @@ from typing import Any, TextIO
 
 from .. import __version__
 from ..errors import InputError
-from . import convert_command, copy_command, fabric_commands, p2p_commands, signals, source_commands, streams, tui_commands
+from . import convert_command, copy_command, fabric_commands, p2p_commands, source_commands, tui_commands
+from . import signals, streams
 
 EXIT_OK = 0
 EXIT_INPUT = 2

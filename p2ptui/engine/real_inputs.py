@@ -139,8 +139,9 @@ def confirmed_devices(paths: Collection[str]) -> set[int]:
         except OSError as exc:
             raise path_error(path, "--yes-overwrite", exc) from None
         if not stat.S_ISBLK(st.st_mode):
-            raise InputError(Diagnostic("--yes-overwrite: not a block device (it confirms writing one)", Location(path),
-                                        "files are replaced whole, never in place: --expert --yes confirms that"))  # fmt: skip
+            raise InputError(Diagnostic("--yes-overwrite: not a block device (it confirms writing one)",
+                                        Location(path), "files are replaced whole, never in place: --expert --yes "
+                                        "confirms that"))  # fmt: skip
         devices.add(st.st_rdev)
     return devices
 

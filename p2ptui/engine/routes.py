@@ -123,7 +123,8 @@ class RoutePlanner:
                                         hint=f"name a device ({names}, ...) or 'host' for host memory")) from None  # fmt: skip
         if not dev.kind.is_endpoint:
             raise InputError(Diagnostic(f"{what} {dev.name} is a {dev.kind.label}: bridges forward DMA but never "
-                                        "start or end it", hint="name an endpoint (a drive, a GPU, a NIC) or 'host'"))  # fmt: skip
+                                        "start or end it", hint="name an endpoint (a drive, a GPU, a NIC) or "
+                                        "'host'"))  # fmt: skip
         return dev
 
     def plan(self, spec: TransferSpec, expert: ExpertMode | bool = False, real: bool = False,

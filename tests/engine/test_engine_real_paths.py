@@ -154,9 +154,11 @@ PATH_PROBLEMS = {
 def test_stat_errors_on_any_copy_path_are_one_line(capsys, tmp_path, src, problem, role):
     make, reason = PATH_PROBLEMS[problem]
     bad = make(tmp_path)
-    files = {"--dst-file": ["--src-file", src, "--dst-file", bad],
-             "--src-file": ["--src-file", bad, "--dst-file", tmp_path / "d"],
-             "--check source": ["--src-file", bad, "--dst-file", tmp_path / "d", "--check", "--size", "1MiB"]}[role]  # fmt: skip
+    files = {
+        "--dst-file": ["--src-file", src, "--dst-file", bad],
+        "--src-file": ["--src-file", bad, "--dst-file", tmp_path / "d"],
+        "--check source": ["--src-file", bad, "--dst-file", tmp_path / "d", "--check", "--size", "1MiB"],
+    }[role]
     code, out, err = cli(capsys, *REAL, *files)
     assert code == 2 and out == "" and len(err.splitlines()) == 1, err
     assert err.startswith(f"{bad}: error: ") and reason in err
@@ -215,8 +217,10 @@ def _unwritable_or_unsearchable(tmp_path: Path) -> None:
     shut.mkdir(mode=0o755)  # nobody may look but not write
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o700)  # nobody may not even search it
-    expected = {shut / "dst": f"destination: no permission to create files in directory {shut}",
-                locked / "dst": "destination: permission denied (a directory on the way may not be searched)"}  # fmt: skip
+    expected = {
+        shut / "dst": f"destination: no permission to create files in directory {shut}",
+        locked / "dst": "destination: permission denied (a directory on the way may not be searched)",
+    }
     for dst, message in expected.items():
         argv = [*AS_NOBODY, sys.executable, "-m", "p2ptui", *REAL, "--src-file", str(src), "--dst-file", str(dst)]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/",
@@ -387,8 +391,9 @@ def test_a_block_device_destination_must_be_named_to_be_written(capsys, tmp_path
     args = [*REAL, "--src-file", src, "--dst-file", device]
     code, _, err = cli(capsys, *args, "--expert", "--yes")
     assert code == 2
-    assert err == (f"{device}: error: destination: a block device is written in place, so a partial write (a failure, "
-                   f"a cancel, a kill) cannot be undone; confirm by naming the device (--yes-overwrite {device})\n")  # fmt: skip
+    assert err == (f"{device}: error: destination: a block device is written in place, so a partial write (a "
+                   "failure, a cancel, a kill) cannot be undone; confirm by naming the device (--yes-overwrite "
+                   f"{device})\n")  # fmt: skip
     assert image.read_bytes() == bytes(4 * MiB)
     code, _, err = cli(capsys, *args, "--yes-overwrite", device)
     assert (code, err) == (2, "p2ptui: error: --yes-overwrite only confirms expert mode: add --expert\n")
