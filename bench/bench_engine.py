@@ -190,7 +190,11 @@ def real_cases(size: int, repeat: int, io_repeat: int, workdir: str) -> bool:
     fabric = _fabric([("ep1", 16), ("ep2", 16)])
     engine = RealEngine(fabric)
     src = os.path.join(workdir, "src")
-    write_random(src, size, seed=1, create=True)
+    fd = os.open(src, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        write_random(fd, src, size, seed=1)
+    finally:
+        os.close(fd)
     ok = True
     print(f"\nB8: file → file, {format_size(size)} on {workdir}, 1 thread, O_DIRECT, median of {io_repeat}")
     for chunk, floor in ((1 << 20, 0.90), (64 << 10, 0.45)):

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
+import os
+import stat
 import sys
 
 from ..engine.limits import parse_device_rate
 from ..engine.plan import Plan, load_plan
 from ..engine.real import RealEngine
-from ..engine.real_inputs import source_size
+from ..engine.real_inputs import kind_of, source_size
+from ..engine.real_paths import examine_source, path_error
 from ..engine.report import result_dict, text_report
 from ..engine.resources import DeviceRate, SimConfig
 from ..engine.runner import Runner
@@ -21,6 +23,7 @@ from ..engine.transfer import DEFAULT_CHUNK, Op, TransferSpec, TransferState
 from ..errors import Diagnostic, InputError, Location
 from ..fabric.units import parse_size
 from ..sources import open_fabric
+from . import signals
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -48,7 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for --check data (default 0)")
     p.add_argument("--expert", action="store_true", help="expert mode: simulate paths the kernel refuses; with "
                    "--yes, let the real engine overwrite files and block devices")  # fmt: skip
-    p.add_argument("--yes", action="store_true", help="confirm a destructive write (needs --expert)")
+    p.add_argument("--yes", action="store_true", help="confirm replacing existing files (needs --expert)")
+    p.add_argument("--yes-overwrite", action="append", default=[], metavar="DEVICE",
+                   help="confirm writing this block device in place, named as in --dst-file or by another path to "
+                   "the same device (needs --expert; repeatable): a partial write to a device cannot be undone")  # fmt: skip
     p.add_argument("--plan", metavar="PLAN.yaml", help="run the transfers of a plan together (docs/copy.md)")
     p.add_argument("--efficiency", type=float, help="per-link efficiency on top of the protocol bound (default 0.90)")
     p.add_argument("--device-rate", action="append", default=[], metavar="DEV=READ[,WRITE]",
@@ -80,12 +86,14 @@ def cmd_copy(args: argparse.Namespace) -> int:
         engine = Simulation(fabric, plan.config, expert=args.expert)
         speed = _speed(args.speed)
     else:
-        if args.yes and not args.expert:
-            raise InputError(Diagnostic("--yes only confirms expert mode: add --expert"))
+        if (args.yes or args.yes_overwrite) and not args.expert:
+            flag = "--yes" if args.yes else "--yes-overwrite"
+            raise InputError(Diagnostic(f"{flag} only confirms expert mode: add --expert"))
         if plan.events:
             raise InputError(Diagnostic("plan events (unplug, unpublish) can only be injected into the simulator"))
         engine = RealEngine(fabric, plan.config, expert=args.expert, yes=args.yes,
-                            p2pmem_files=_p2pmem_files(args, fabric, plan))  # fmt: skip
+                            p2pmem_files=_p2pmem_files(args, fabric, plan),
+                            overwrite_devices=args.yes_overwrite)  # fmt: skip
         speed = None
     _preflight(engine, plan)
     show_progress = not args.json and not args.no_progress and sys.stderr.isatty()
@@ -104,7 +112,7 @@ def cmd_copy(args: argparse.Namespace) -> int:
             print(f"busiest resources (links at {plan.config.efficiency:.2f} efficiency): "
                   + ", ".join(f"{k} {v:.0%}" for k, v in busiest))
     good = all(r.state is TransferState.DONE and r.verified is not False for r in results)
-    return EXIT_OK if good else EXIT_FAILED
+    return signals.exit_status(EXIT_OK if good else EXIT_FAILED)
 
 
 def _config(args: argparse.Namespace) -> SimConfig:
@@ -138,6 +146,7 @@ def _plan(args: argparse.Namespace, fabric, config: SimConfig) -> Plan:
     if args.plan:
         if args.src or args.dst or args.via or args.size:
             raise InputError(Diagnostic("--plan replaces --src/--dst/--via/--size: give one or the other"))
+        _check_plan_file(args.plan)
         plan = load_plan(args.plan, fabric, config)
         if args.engine == "real" and any(s.src_file for s in plan.transfers) and not all(s.src_file for s in plan.transfers):
             raise InputError(Diagnostic("a real plan copies files in every transfer or in none"))
@@ -160,17 +169,30 @@ def _plan(args: argparse.Namespace, fabric, config: SimConfig) -> Plan:
     return Plan([spec], config)
 
 
+def _check_plan_file(path: str) -> None:
+    """A plan is a regular file: a FIFO, socket or device would block the read or never end it."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return  # load_plan says it cannot read it
+    except OSError as exc:
+        raise path_error(path, "--plan", exc) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(Diagnostic(f"--plan: is {kind_of(st.st_mode)}, not a regular file: a plan is a YAML file",
+                                    Location(path)))  # fmt: skip
+
+
 def _source_size(path: str) -> int:
     """--size for a real copy from ``path`` (a file, or a block device: its st_size is 0)."""
+    if not examine_source(path, "--src-file").exists:
+        raise InputError(Diagnostic("--src-file does not exist", Location(path),
+                                    "give --check (and --size) to create it with seeded random data"))  # fmt: skip
     try:
         size = source_size(path)
-    except FileNotFoundError:
-        raise InputError(Diagnostic("--src-file does not exist", Location(path),
-                                    "give --check (and --size) to create it with seeded random data")) from None  # fmt: skip
     except ValueError as exc:
         raise InputError(Diagnostic(f"--src-file {exc}", Location(path))) from None
     except OSError as exc:
-        raise InputError(Diagnostic(f"--src-file cannot be read: {exc.strerror}", Location(path))) from None
+        raise path_error(path, "--src-file", exc) from None
     if size == 0:
         raise InputError(Diagnostic("--src-file is empty: nothing to copy", Location(path)))
     return size
@@ -228,64 +250,61 @@ def _speed(text: str) -> float | None:
 
 
 async def _run(engine, plan: Plan, speed: float | None, show_progress: bool):
-    """Run the plan; Ctrl-C (SIGINT) cancels every transfer and the partial results are reported as usual - a
-    second Ctrl-C ends at once. Returns (results, peak utilisation, interrupted)."""
+    """Run the plan; SIGINT, SIGTERM and SIGHUP cancel every transfer and the partial results are reported as usual -
+    a second one ends at once (signals.py). Returns (results, peak utilisation, interrupted)."""
     runner = Runner(engine, speed=speed)
     loop = asyncio.get_running_loop()
     interrupted = asyncio.Event()
-    handled = _on_sigint(loop, interrupted)
-    try:
-        results = [await runner.start(spec) for spec in plan.transfers]
-        for event in plan.events:
-            getattr(runner, event.kind)(event.device, event.at)
-        if speed is not None or not isinstance(engine, Simulation):  # runs that take wall-clock time say so
-            for r in results:
-                if r.spec.start > 0:
-                    print(f"[{r.id}] {r.spec.label}: starts at t={r.spec.start:g} s", file=sys.stderr)
-            print(f"p2ptui: copying ({'paced simulation' if speed else 'real'}); Ctrl-C cancels and reports how far "
-                  "the transfers got", file=sys.stderr, flush=True)  # fmt: skip
-        bar = None
-        if show_progress:
-            note = f"sim, links at {plan.config.efficiency:.2f}" if isinstance(engine, Simulation) else "real"
-            bar = loop.create_task(_progress(runner, _interval(engine, results, speed), note))
-        finished = loop.create_task(runner.wait())
-        stop = loop.create_task(interrupted.wait())
-        await asyncio.wait({finished, stop}, return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
-        if not finished.done():
-            left = [r for r in results if not r.state.finished]
-            print(f"\np2ptui: interrupted: cancelling {len(left)} transfer(s) (Ctrl-C again to quit at once)",
-                  file=sys.stderr)  # fmt: skip
-            for r in left:
-                await runner.cancel(r.id)
-        await finished
-        if bar is not None:
-            await asyncio.sleep(0)
-            bar.cancel()
-            print(file=sys.stderr)
-    finally:
-        if handled:
-            loop.remove_signal_handler(signal.SIGINT)
-        await runner.close()
+    results: list = []
+
+    def quit_now(signum: int) -> None:
+        for r in results:  # unfinished temporary files go now; the kernel frees buffers and mappings at exit
+            if isinstance(engine, RealEngine) and not r.state.finished:
+                runner.job(r.id).abandon()
+        _say(f"p2ptui: {signals.name(signum)} again: quitting at once")
+        os._exit(signals.status(signum))
+
+    with signals.CancelOnSignals(loop, lambda signum: interrupted.set(), quit_now):
+        try:
+            for spec in plan.transfers:
+                results.append(await runner.start(spec))
+            for event in plan.events:
+                getattr(runner, event.kind)(event.device, event.at)
+            if speed is not None or not isinstance(engine, Simulation):  # runs that take wall-clock time say so
+                for r in results:
+                    if r.spec.start > 0:
+                        print(f"[{r.id}] {r.spec.label}: starts at t={r.spec.start:g} s", file=sys.stderr)
+                print(f"p2ptui: copying ({'paced simulation' if speed else 'real'}); Ctrl-C (or SIGTERM, SIGHUP) "
+                      "cancels and reports how far the transfers got", file=sys.stderr, flush=True)  # fmt: skip
+            bar = None
+            if show_progress:
+                note = f"sim, links at {plan.config.efficiency:.2f}" if isinstance(engine, Simulation) else "real"
+                bar = loop.create_task(_progress(runner, _interval(engine, results, speed), note))
+            finished = loop.create_task(runner.wait())
+            stop = loop.create_task(interrupted.wait())
+            await asyncio.wait({finished, stop}, return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if not finished.done():
+                left = [r for r in results if not r.state.finished]
+                signum = signals.received()
+                assert signum is not None
+                _say(f"{chr(10) if show_progress else ''}p2ptui: {signals.name(signum)}: cancelling {len(left)} transfer(s), removing unfinished "
+                     "files (the same signal again quits at once)")  # fmt: skip
+                for r in left:
+                    await runner.cancel(r.id)
+            await finished
+            if bar is not None:
+                await asyncio.sleep(0)
+                bar.cancel()
+                print(file=sys.stderr)
+        finally:
+            await runner.close()
     peaks = engine.peak_utilisation() if isinstance(engine, Simulation) else {}
     return results, peaks, interrupted.is_set()
 
 
-def _on_sigint(loop: asyncio.AbstractEventLoop, interrupted: asyncio.Event) -> bool:
-    """Turn the first SIGINT into ``interrupted``; the next one gets Python's default (KeyboardInterrupt, exit 130).
-    False where signals cannot be handled here (not the main thread) or SIGINT is ignored."""
-
-    def first() -> None:
-        loop.remove_signal_handler(signal.SIGINT)
-        interrupted.set()
-
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        return False  # started with Ctrl-C ignored (nohup, a background job of a script): keep it that way
-    try:
-        loop.add_signal_handler(signal.SIGINT, first)
-    except (ValueError, RuntimeError, NotImplementedError):
-        return False
-    return True
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _interval(engine, results, speed: float | None) -> float:

@@ -1,7 +1,8 @@
 """Argument parsing and the one place where errors become messages and exit codes.
 
 Exit codes: 0 success, 1 a negative answer (e.g. P2P not supported), 2 bad input or output that cannot be written
-(a full disk, a closed standard output, an existing file without --force). Input and output errors print one line
+(a full disk, a closed standard output, an existing file without --force), 128 + the signal for a copy cancelled by
+SIGINT, SIGTERM or SIGHUP (signals.py). Input and output errors print one line
 per problem and never a traceback unless --debug is given. Output piped into ``head`` that stops reading early is
 not an error.
 """
@@ -19,6 +20,7 @@ from typing import Any, TextIO
 from .. import __version__
 from ..errors import InputError
 from . import convert_command, copy_command, fabric_commands, p2p_commands, source_commands, tui_commands
+from . import signals, streams
 
 EXIT_OK = 0
 EXIT_INPUT = 2
@@ -86,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    restore_streams = streams.prepare()  # encodings that cannot show every character, a standard error that is gone
     stdout = sys.stdout
     sys.stdout = GuardedStdout(stdout)  # type: ignore[assignment]
     debug = False
@@ -107,15 +110,17 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         _discard_stdout(stdout)
         _say(f"p2ptui: error: cannot write the output: {exc}")
-        return EXIT_OUTPUT
+        return signals.exit_status(EXIT_OUTPUT)  # after a SIGHUP the terminal is gone: the signal decides
     except BrokenPipeError:
         # Output piped into head and the like: not an error of ours.
         _discard_stdout(stdout)
-        return EXIT_OK
+        return signals.exit_status(EXIT_OK)
     except KeyboardInterrupt:
         return 130
     finally:
         sys.stdout = stdout
+        restore_streams()
+        signals.forget()
 
 
 def _print_diagnostics(exc: InputError) -> None:

@@ -3,7 +3,9 @@
 A transfer with --src-file/--dst-file copies files (O_DIRECT, real_files.py) through P2P memory when the provider
 has a usable ``p2pmem/allocate`` file, else through system memory; without files it copies memory to memory. The
 route and the P2P-vs-bounce predictions come from the same planner as the simulator's, so both engines report
-alike. Whatever happens, a failed or cancelled copy leaves no destination file and no mapping behind.
+alike. A file copy writes a temporary file beside the destination and renames it into place only once complete
+(and verified, with --check), so whatever happens - a failure, a cancel, a signal - an existing destination keeps
+its contents or gets the whole new ones, and no partial file or mapping is left behind.
 
 A memory → memory copy holds its source and destination in RAM at once: one that would not fit in MemAvailable
 (with headroom, less what the memory copies running have yet to allocate) is refused before anything is allocated -
@@ -14,19 +16,22 @@ but started at different times (a plan) are judged by what is running when each 
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import Diagnostic, InputError
 from ..fabric.model import Fabric
+from ..fabric.safe_write import TemporaryOutput
 from .p2pmem import SYSFS_DEVICES, CopyBuffer, HostBuffer, MappingError, P2PMemBuffer, allocate_path
 from .pools import PoolError, PoolLedger
-from .real_files import CopyCancelled, Progress, copy_file, file_digest, first_difference, write_random
-from .real_inputs import FileCheck, check_chunk, check_file_copy, check_p2pmem_file
+from .real_files import CopyCancelled, CopyFailed, Progress, copy_file, file_digest, first_difference, write_random
+from .real_inputs import FileCheck, check_chunk, check_file_copy, check_p2pmem_file, confirmed_devices
+from .real_paths import reason
 from .real_memory import available_memory, copy_memory, digest, make_source, memory_problem
 from .resources import ResourceCatalog, SimConfig
 from .routes import RouteKind, RoutePlan, RoutePlanner, standalone_rate
@@ -39,12 +44,14 @@ class RealEngine:
 
     def __init__(self, fabric: Fabric, config: SimConfig | None = None, *, expert: bool = False, yes: bool = False,
                  p2pmem_files: Mapping[str, str] | None = None, sysfs_devices: Path = SYSFS_DEVICES,
-                 verdicts: VerdictCache | None = None, direct: bool = True, meminfo: Path | None = None):  # fmt: skip
+                 verdicts: VerdictCache | None = None, direct: bool = True, meminfo: Path | None = None,
+                 overwrite_devices: Collection[str] = ()):  # fmt: skip
         self.fabric = fabric
         self.catalog = ResourceCatalog(fabric, config)
         self.planner = RoutePlanner(fabric, self.catalog, verdicts)
         self.pools = PoolLedger(fabric)
         self.expert, self.yes, self.direct = expert, yes, direct
+        self.overwrite_devices = tuple(overwrite_devices)  # block devices the user named (--yes-overwrite)
         self.p2pmem_files = dict(p2pmem_files or {})
         self.sysfs_devices = sysfs_devices
         self.meminfo = meminfo  # None: /proc/meminfo (real_memory.MEMINFO)
@@ -76,7 +83,8 @@ class RealEngine:
 
     def _check_files(self, spec: TransferSpec, plan: RoutePlan) -> tuple[FileCheck, str | None, list[str]]:
         """The file checks, and the P2P memory file the copy will map (None: system memory) with notes on why."""
-        check = check_file_copy(spec, expert=self.expert, yes=self.yes, promised=self._disk_promised)
+        check = check_file_copy(spec, expert=self.expert, yes=self.yes, promised=self._disk_promised,
+                                confirmed=confirmed_devices(self.overwrite_devices))  # fmt: skip
         provider = plan.provider
         if provider is None or plan.chosen.kind is not RouteKind.P2P:
             return check, None, []
@@ -129,6 +137,7 @@ class RealEngine:
         if spec.src_file is not None:
             check, job.p2pmem_path, notes = self._check_files(spec, plan)
             job.dst_block, job.src_exists = check.target.block_device, check.src_exists
+            job.src_stat, job.dst_stat = check.src_stat, check.dst_stat
             job.disk_needs = check.disk_needs
             job.buffer_kind = "p2pmem" if job.p2pmem_path is not None else "system memory"
             for note in notes:
@@ -158,6 +167,9 @@ class RealJob:
         self.dst_block = False
         self.src_exists = True
         self.buffer: CopyBuffer | None = None
+        self.src_stat: os.stat_result | None = None  # the files as the checks saw them (None: not there yet)
+        self.dst_stat: os.stat_result | None = None
+        self.outputs: list[tuple[TemporaryOutput, str]] = []  # temporary files being written, with what they become
         self.disk_needs: dict[int, int] = {}  # filesystem (st_dev) -> bytes this file copy writes there
 
     @property
@@ -167,6 +179,13 @@ class RealJob:
     # -- running ------------------------------------------------------------------------------------------------
     def cancel(self) -> None:
         self.cancel_event.set()
+
+    def abandon(self) -> None:
+        """Remove the names of this copy's temporary files at once, from any thread, while its workers may still
+        write to them: for a process about to exit without waiting (the data goes with the last descriptor)."""
+        self.cancel_event.set()
+        for output, _ in list(self.outputs):
+            output.remove_name()
 
     def memory_to_come(self) -> int:
         """Bytes of RAM this memory copy has yet to allocate: both buffers before it starts, then the source's
@@ -222,24 +241,60 @@ class RealJob:
                 self.engine._memory_jobs.pop(result.id, None)
 
     def _run_files(self) -> None:
+        """Copy into a temporary file beside the destination, verify it (--check), then rename it into place: an
+        existing destination is only ever replaced whole. A block device is written in place (the user named it)."""
         result, spec = self.result, self.result.spec
         src, dst = spec.src_file, spec.dst_file
         expected = None
+        src_stat = self.src_stat
         if spec.check:
-            expected = write_random(src, spec.size, spec.seed, create=not self.src_exists, cancel=self.cancel_event)
+            expected, src_stat = self._write_check_source(src)
         if self.buffer is None:
             self.buffer = HostBuffer(spec.chunk, spec.threads)
-        outcome = copy_file(src, dst, spec.size, self.buffer, create=not os.path.exists(dst),
-                            block_device=self.dst_block, cancel=self.cancel_event, progress=self.progress,
-                            direct=self.engine.direct)  # fmt: skip
+        output = None if self.dst_block else self._temporary(dst, self.dst_stat, "the destination")
+        outcome = copy_file(src, dst, spec.size, self.buffer, dst_fd=output.fd if output else None,
+                            src_checked=src_stat, dst_checked=self.dst_stat, cancel=self.cancel_event,
+                            progress=self.progress, direct=self.engine.direct)  # fmt: skip
         for note in outcome.notes:
             result.note(note)
         self._timed(outcome.nbytes, outcome.seconds)
         if expected is not None:
-            result.verified = file_digest(dst, spec.size, self.cancel_event) == expected
+            written = output.path if output else dst
+            result.verified = file_digest(written, spec.size, self.cancel_event) == expected
             if not result.verified:
-                at = first_difference(src, dst, spec.size)
+                at = first_difference(src, written, spec.size)
                 result.error = f"MISMATCH on data check: destination differs from the source at byte {at}"
+                return  # run() fails the copy, which removes the temporary file: the old destination stays
+        if output is not None:
+            self._install(output, dst)
+
+    def _write_check_source(self, src: str) -> tuple[str, os.stat_result]:
+        """--check: seeded data in place of the source, through a temporary file renamed over it (a block device
+        the user named is written in place). Its digest, and the new source's stat for the copy's identity check."""
+        spec = self.result.spec
+        if self.src_stat is not None and stat.S_ISBLK(self.src_stat.st_mode):
+            fd = os.open(src, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                return write_random(fd, src, spec.size, spec.seed, self.cancel_event), os.fstat(fd)
+            finally:
+                os.close(fd)
+        output = self._temporary(src, self.src_stat, "the --check source")
+        expected = write_random(output.fd, src, spec.size, spec.seed, self.cancel_event)
+        written = os.fstat(output.fd)
+        self._install(output, src)
+        return expected, written
+
+    def _temporary(self, target: str, existing: os.stat_result | None, what: str) -> TemporaryOutput:
+        output = TemporaryOutput(target, existing=existing, overwrite=existing is not None,
+                                 exists_hint="it appeared after the checks: run the copy again")  # fmt: skip
+        self.outputs.append((output, what))
+        return output
+
+    def _install(self, output: TemporaryOutput, target: str) -> None:
+        try:
+            output.commit()
+        except OSError as exc:
+            raise CopyFailed(f"cannot put the copy in place as {target}: {reason(exc)}") from exc
 
     def _run_memory(self) -> None:
         result, spec = self.result, self.result.spec
@@ -265,13 +320,20 @@ class RealJob:
         if state is not TransferState.FAILED or result.ended_at is None:
             result.bytes_done = self.progress.total if self.progress.per_thread else 0
             result.ended_at = self.clock()
+        for output, what in self.outputs:
+            if output.committed:
+                continue
+            left = output.discard()
+            if left is not None:
+                result.note(f"could not remove the temporary file {left} ({what})")
+            elif output.existing is not None:
+                result.note(f"removed the unfinished temporary file: {output.target} keeps its previous contents")
+            else:
+                result.note(f"removed the unfinished temporary file: {output.target} was not created")
         dst = result.spec.dst_file
-        if dst is not None and self.progress.dst_opened and not self.dst_block:
-            try:
-                os.unlink(dst)
-                result.note(f"removed the partial destination {dst}")
-            except FileNotFoundError:
-                pass
+        if self.progress.dst_opened:
+            result.note(f"the block device {dst} was written in place: what the copy wrote before it stopped stays "
+                        "there (that cannot be undone)")  # fmt: skip
 
 
 class NotEnoughMemory(RuntimeError):

@@ -10,8 +10,10 @@ buffered, with the final fsync inside the timed region either way.
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -19,10 +21,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..fabric.units import human_size
 from .limits import REAL_CHUNK_ALIGN
 from .p2pmem import CopyBuffer
 
 ALIGN = REAL_CHUNK_ALIGN  # O_DIRECT: whole 4 KiB blocks (512-B and 4Kn devices)
+_FULL = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded"}
 _DIGEST = "blake2b"
 
 
@@ -34,11 +38,16 @@ class CopyFailed(Exception):
     pass
 
 
-def io_failed(exc: OSError, doing: str, path: str, offset: int | None = None) -> CopyFailed:
-    """An I/O error in the user's terms: what failed, on which file, where ("No space left on device writing
-    /data/b at byte 1048576") - the system call's own error names no file."""
+def io_failed(exc: OSError, doing: str, path: str, offset: int | None = None, written: int | None = None) -> CopyFailed:
+    """An I/O error in the user's terms: what failed, on which file, where ("Input/output error reading /data/a at
+    byte 1048576") - the system call's own error names no file. A full disk or quota says how far the copy got
+    ("disk full after 24 KiB writing /data/b"), given ``written``."""
     at = f" at byte {offset}" if offset is not None else ""
-    error = CopyFailed(f"{exc.strerror or exc} {doing} {path}{at}")
+    full = _FULL.get(exc.errno or 0)
+    if full is not None and written is not None:
+        error = CopyFailed(f"{full} after {human_size(written)} {doing} {path}")
+    else:
+        error = CopyFailed(f"{exc.strerror or exc} {doing} {path}{at}")
     error.__cause__ = exc
     return error
 
@@ -48,7 +57,7 @@ class Progress:
     """Bytes done per thread; each thread writes only its own slot, readers sum them."""
 
     per_thread: list[int] = field(default_factory=list)
-    dst_opened: bool = False  # the copy created or truncated the destination: on failure it must be removed
+    dst_opened: bool = False  # the copy opened a block device for writing: a failure leaves it partly overwritten
     prepared: int = 0  # bytes of source data or buffers made ready before the copy (memory copies)
 
     def reset(self, threads: int) -> None:
@@ -67,36 +76,30 @@ class CopyOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def write_random(path: str, size: int, seed: int, create: bool, cancel: threading.Event | None = None) -> str:
-    """Fill ``path`` with ``size`` bytes from a seeded generator (p2pmem-test --check) and return their digest.
-    CopyCancelled when ``cancel`` is set between two blocks; a file this call created is then removed."""
+def write_random(fd: int, path: str, size: int, seed: int, cancel: threading.Event | None = None) -> str:
+    """Fill the open file ``fd`` (the temporary file that will become ``path``, or the block device ``path``) with
+    ``size`` bytes from a seeded generator (p2pmem-test --check) and return their digest. CopyCancelled when
+    ``cancel`` is set between two blocks; the caller removes what was written."""
     rng = np.random.default_rng(seed)
     digest = hashlib.new(_DIGEST)
-    flags = os.O_WRONLY | os.O_CLOEXEC | (os.O_CREAT | os.O_EXCL if create else 0)
-    fd = os.open(path, flags, 0o644)
-    try:
-        done = 0
-        while done < size:
-            if cancel is not None and cancel.is_set():
-                raise CopyCancelled()
-            block = rng.bytes(min(8 << 20, size - done))
-            digest.update(block)
-            try:
-                os.pwrite(fd, block, done)
-            except OSError as exc:
-                raise io_failed(exc, "writing the --check source", path, done) from exc
-            done += len(block)
+    done = 0
+    while done < size:
+        if cancel is not None and cancel.is_set():
+            raise CopyCancelled()
+        block = rng.bytes(min(8 << 20, size - done))
+        digest.update(block)
         try:
-            os.fsync(fd)
+            put = os.pwrite(fd, block, done)
         except OSError as exc:
-            raise io_failed(exc, "flushing the --check source", path) from exc
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # the copy must read the device, not the page cache
-    except BaseException:
-        if create:  # half a source of seeded data is of no use to anyone
-            os.unlink(path)
-        raise
-    finally:
-        os.close(fd)
+            raise io_failed(exc, "writing the --check source", path, done, written=done) from exc
+        if put != len(block):
+            raise CopyFailed(f"disk full after {human_size(done + put)} writing the --check source {path}")
+        done += len(block)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        raise io_failed(exc, "flushing the --check source", path, written=done) from exc
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # the copy must read the device, not the page cache
     return digest.hexdigest()
 
 
@@ -134,31 +137,68 @@ def _open(path: str, flags: int, direct: bool) -> tuple[int, bool]:
     """Open with O_DIRECT when asked; (fd, direct actually used). EINVAL at open = the filesystem refuses it."""
     if direct:
         try:
-            return os.open(path, flags | os.O_DIRECT | os.O_CLOEXEC, 0o644), True
+            return os.open(path, flags | os.O_DIRECT | os.O_CLOEXEC), True
         except OSError as exc:
             if exc.errno != errno.EINVAL:
                 raise
-    return os.open(path, flags | os.O_CLOEXEC, 0o644), False
+    return os.open(path, flags | os.O_CLOEXEC), False
 
 
-def copy_file(src: str, dst: str, size: int, buffer: CopyBuffer, *, create: bool, block_device: bool = False,
+def _set_direct(fd: int, on: bool) -> bool:
+    """Turn O_DIRECT on or off for an open file (Linux allows it through F_SETFL); False where the filesystem
+    refuses it (EINVAL)."""
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    wanted = flags | os.O_DIRECT if on else flags & ~os.O_DIRECT
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, wanted)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        return False
+    return True
+
+
+def _same_as_checked(fd: int, path: str, checked: os.stat_result | None, what: str) -> None:
+    """The file opened is the one examined before the copy (not one swapped in since): by identity."""
+    st = os.fstat(fd)
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+        raise CopyFailed(f"{what} {path} is no longer a regular file or a block device")
+    if checked is None:
+        return
+    if stat.S_ISBLK(st.st_mode) and stat.S_ISBLK(checked.st_mode):
+        same = st.st_rdev == checked.st_rdev
+    else:
+        same = (st.st_dev, st.st_ino) == (checked.st_dev, checked.st_ino)
+    if not same:
+        raise CopyFailed(f"{what} {path} was replaced by another file after it was checked: nothing copied")
+
+
+def copy_file(src: str, dst: str, size: int, buffer: CopyBuffer, *, dst_fd: int | None = None,
+              src_checked: os.stat_result | None = None, dst_checked: os.stat_result | None = None,
               cancel: threading.Event | None = None, progress: Progress | None = None,
               direct: bool = True, clock: Callable[[], float] = time.perf_counter) -> CopyOutcome:  # fmt: skip
-    """Copy the first ``size`` bytes of ``src`` to ``dst`` through ``buffer``; the caller cleans up on failure."""
+    """Copy the first ``size`` bytes of ``src`` through ``buffer`` into ``dst_fd`` - the temporary file that will
+    become ``dst`` (the name errors use) - or, without it, into the block device ``dst`` itself. ``src_checked`` and
+    ``dst_checked`` are the stats the checks saw: a file swapped in since is refused. The caller cleans up."""
     cancel = cancel or threading.Event()
     progress = progress or Progress()
     chunk, threads = buffer.chunk, buffer.threads
     if chunk % ALIGN:
         raise CopyFailed(f"chunk {chunk} B is not a multiple of {ALIGN} B, which O_DIRECT needs")
     notes: list[str] = []
-    dst_flags = os.O_WRONLY | (0 if block_device else (os.O_CREAT | (os.O_EXCL if create else os.O_TRUNC)))
-    fds: list[int] = []
+    opened: list[int] = []
     try:
-        src_fd, src_direct = _open(src, os.O_RDONLY, direct)
-        fds.append(src_fd)
-        dst_fd, dst_direct = _open(dst, dst_flags, direct)
-        fds.append(dst_fd)
-        progress.dst_opened = True
+        # O_NONBLOCK: a FIFO put in the source's place must not hang the open (the identity check then refuses it).
+        src_fd, src_direct = _open(src, os.O_RDONLY | os.O_NONBLOCK, direct)
+        opened.append(src_fd)
+        _same_as_checked(src_fd, src, src_checked, "source")
+        if dst_fd is None:
+            dst_fd, dst_direct = _open(dst, os.O_WRONLY, direct)
+            opened.append(dst_fd)
+            _same_as_checked(dst_fd, dst, dst_checked, "destination")
+            progress.dst_opened = True  # a block device: what is written cannot be taken back
+        else:
+            dst_direct = direct and _set_direct(dst_fd, True)
         for path, used in ((src, src_direct), (dst, dst_direct)):
             if direct and not used:
                 notes.append(f"the filesystem of {path} refuses O_DIRECT: buffered I/O (through the page cache) "
@@ -181,15 +221,15 @@ def copy_file(src: str, dst: str, size: int, buffer: CopyBuffer, *, create: bool
         if cancel.is_set():
             raise CopyCancelled()
         if aligned < size:
-            _copy_tail(src, dst, aligned, size - aligned)
+            _copy_tail((src, src_fd), (dst, dst_fd), aligned, size - aligned, progress)
             progress.per_thread[0] += size - aligned
         try:
             os.fsync(dst_fd)
         except OSError as exc:
-            raise io_failed(exc, "flushing", dst) from exc
+            raise io_failed(exc, "flushing", dst, written=progress.total) from exc
         seconds = clock() - start
     finally:
-        for fd in fds:
+        for fd in opened:
             os.close(fd)
     return CopyOutcome(size, seconds, None, notes)
 
@@ -211,30 +251,36 @@ def _worker(index: int, src: tuple[str, int], dst: tuple[str, int], buffer: Copy
                 except OSError as exc:
                     raise io_failed(exc, "reading", src[0], offset) from exc
                 if got != length:
-                    raise CopyFailed(f"short read: {got} of {length} B at offset {offset} of {src[0]}")
+                    raise CopyFailed(f"short read: {got} of {length} B at offset {offset} of {src[0]} (did the source "
+                                     "shrink during the copy?)")  # fmt: skip
                 try:
                     put = os.pwritev(dst[1], [view], offset)
                 except OSError as exc:
-                    raise io_failed(exc, "writing", dst[0], offset) from exc
+                    raise io_failed(exc, "writing", dst[0], offset, written=progress.total) from exc
                 if put != length:
-                    raise CopyFailed(f"short write: {put} of {length} B at offset {offset} of {dst[0]}")
+                    # A regular file takes less than asked only when its filesystem runs out of room.
+                    raise CopyFailed(f"disk full after {human_size(progress.total + put)} writing {dst[0]} (the "
+                                     f"filesystem took {put} of {length} B at byte {offset})")  # fmt: skip
             progress.per_thread[index] += length
     except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, which re-raises it
         errors.append(exc)
         cancel.set()
 
 
-def _copy_tail(src: str, dst: str, offset: int, length: int) -> None:
-    """The last bytes that are not a whole 4 KiB block: O_DIRECT cannot move them, buffered I/O can."""
-    with open(src, "rb", buffering=0) as fin:
-        fin.seek(offset)
-        data = fin.read(length)
-    if len(data) != length:
-        raise CopyFailed(f"short read: {len(data)} of {length} B at offset {offset}")
-    fd = os.open(dst, os.O_WRONLY | os.O_CLOEXEC)
+def _copy_tail(src: tuple[str, int], dst: tuple[str, int], offset: int, length: int, progress: Progress) -> None:
+    """The last bytes that are not a whole 4 KiB block: O_DIRECT cannot move them, buffered I/O on the same files can
+    (F_SETFL turns O_DIRECT off for them)."""
+    for _, fd in (src, dst):
+        _set_direct(fd, False)
     try:
-        os.pwrite(fd, data, offset)
+        data = os.pread(src[1], length, offset)
     except OSError as exc:
-        raise io_failed(exc, "writing", dst, offset) from exc
-    finally:
-        os.close(fd)
+        raise io_failed(exc, "reading", src[0], offset) from exc
+    if len(data) != length:
+        raise CopyFailed(f"short read: {len(data)} of {length} B at offset {offset} of {src[0]}")
+    try:
+        put = os.pwrite(dst[1], data, offset)
+    except OSError as exc:
+        raise io_failed(exc, "writing", dst[0], offset, written=progress.total) from exc
+    if put != length:
+        raise CopyFailed(f"disk full after {human_size(progress.total + put)} writing {dst[0]}")

@@ -1,11 +1,14 @@
 """What a real file copy needs checked before any byte moves, each problem an InputError naming its path.
 
 * the chunk: a multiple of 4 KiB (O_DIRECT moves whole blocks) and, through P2P memory, of the page size;
+* the paths (real_paths.py): every stat failure in words, source and destination compared by identity, and each
+  output's directory able to take the temporary file the copy writes and renames into place;
 * the source: a regular file or a block device, readable, holding the bytes to copy (a block device's size comes
   from the BLKGETSIZE64 ioctl: its st_size is 0); with --check it is written first, under the destination's rules;
-* the destination: the safety rules (safety.py), and room for the bytes - free space on its filesystem
-  (``os.statvfs``) counted together with the --check source's and with what other prepared copies still have to
-  write there, or the size of a block device;
+* the destination: the safety rules (safety.py); a block device only when the user named it (--yes-overwrite), as a
+  partial write to one cannot be undone; and room for the bytes - free space on its filesystem (``os.statvfs``) for
+  the whole new file (the old one is freed only by the rename), counted together with the --check source's and with
+  what other prepared copies still have to write there, or the size of a block device;
 * the P2P memory file (``--p2pmem-file``): it must exist and be a regular file - the kernel's ``p2pmem/allocate``
   or a stand-in holding at least chunk × threads bytes - that can be opened for reading and writing.
 """
@@ -16,7 +19,7 @@ import fcntl
 import os
 import stat
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from ..errors import Diagnostic, InputError, Location
 from ..fabric.units import human_size
 from .limits import REAL_CHUNK_ALIGN
 from .p2pmem import PAGE_SIZE
+from .real_paths import Examined, examine_output, examine_source, path_error, reason, same_file
 from .safety import Target, check_destination, check_source_overwrite
 from .transfer import TransferSpec
 
@@ -39,6 +43,8 @@ class FileCheck:
     target: Target
     src_exists: bool
     disk_needs: dict[int, int] = field(default_factory=dict)  # st_dev of a filesystem -> bytes the copy adds there
+    src_stat: os.stat_result | None = None  # as examined: the copy checks it still reads (and replaces) these files
+    dst_stat: os.stat_result | None = None
 
 
 def block_device_size(fd: int) -> int:
@@ -53,7 +59,7 @@ def source_size(path: str) -> int:
     if stat.S_ISREG(st.st_mode):
         return st.st_size
     if not stat.S_ISBLK(st.st_mode):
-        raise ValueError(f"is {_kind(st.st_mode)}, not a regular file or a block device")
+        raise ValueError(f"is {kind_of(st.st_mode)}, not a regular file or a block device")
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         return block_device_size(fd)
@@ -72,33 +78,72 @@ def check_chunk(spec: TransferSpec, files: bool) -> None:
                                     hint=CHUNK_HINT))  # fmt: skip
 
 
-def check_file_copy(spec: TransferSpec, *, expert: bool, yes: bool,
-                    promised: Callable[[int], int] = lambda dev: 0) -> FileCheck:  # fmt: skip
+def check_file_copy(spec: TransferSpec, *, expert: bool, yes: bool, promised: Callable[[int], int] = lambda dev: 0,
+                    confirmed: Collection[int] = ()) -> FileCheck:  # fmt: skip
     """Every check of a file → file copy but the P2P memory file's; InputError for the first problem found.
-    ``promised(dev)`` is what other accepted copies have yet to write to filesystem ``dev``."""
+    ``promised(dev)`` is what other accepted copies have yet to write to filesystem ``dev``; ``confirmed`` holds the
+    device numbers (st_rdev) of the block devices the user named to be overwritten (--yes-overwrite)."""
     src, dst = spec.src_file, spec.dst_file
     assert src is not None and dst is not None
     check_chunk(spec, files=True)
-    if os.path.realpath(src) == os.path.realpath(dst):
-        raise InputError(Diagnostic("source and destination are the same file", Location(dst)))
-    target = check_destination(dst, expert=expert, yes=yes)
+    # Everything is examined, and identity compared, before anything is opened for writing.
+    source = examine_output(src, "--check source") if spec.check else examine_source(src)
+    destination = examine_output(dst)
+    if same_file(source, destination):
+        raise InputError(Diagnostic("source and destination are the same file (compared by identity: a hard link, "
+                                    "a bind mount or a symbolic link names it twice)", Location(dst),
+                                    "copy to another file"))  # fmt: skip
+    target = _checked_output(destination, "destination", expert=expert, yes=yes, confirmed=confirmed)
     if spec.check:
-        src_exists = check_source_overwrite(src, expert=expert, yes=yes)
+        _checked_output(source, "--check source", expert=expert, yes=yes, confirmed=confirmed)
+        src_exists = source.exists
     else:
         src_exists = True
-        _check_source(src, spec.size)
+        _check_source(source, spec.size)
     # Each filesystem written must hold everything this copy writes there (the --check source may share the
     # destination's), on top of what copies accepted before it still have to write.
     needs: dict[int, tuple[int, str, str]] = {}
-    for path, what, writes in ((dst, "the destination", True), (src, "the --check source", spec.check)):
+    for examined, what, writes in ((destination, "the destination", True), (source, "the --check source", spec.check)):
         if writes:
-            dev, need = _room_needed(path, spec.size)
+            dev, need = _room_needed(examined, spec.size)
             if dev is not None:
-                total, place, whats = needs.get(dev, (0, path, ""))
+                total, place, whats = needs.get(dev, (0, examined.path, ""))
                 needs[dev] = (total + need, place, f"{whats} and {what}" if whats else what)
     for dev, (need, place, whats) in needs.items():
         _check_free(place, need, promised(dev), whats)
-    return FileCheck(target, src_exists, {dev: need for dev, (need, _, _) in needs.items()})
+    return FileCheck(target, src_exists, {dev: need for dev, (need, _, _) in needs.items()},
+                     source.st, destination.st)  # fmt: skip
+
+
+def _checked_output(examined: Examined, what: str, *, expert: bool, yes: bool, confirmed: Collection[int]) -> Target:
+    """The safety rules for a file the copy writes; a block device must also have been named by the user."""
+    named = examined.block_device and examined.st is not None and examined.st.st_rdev in confirmed
+    if what == "destination":
+        target = check_destination(examined.path, expert=expert, yes=yes or named)
+    else:
+        check_source_overwrite(examined.path, expert=expert, yes=yes or named)
+        target = Target(examined.path, examined.exists, examined.block_device)
+    if examined.block_device and not named:
+        raise InputError(Diagnostic(f"{what}: a block device is written in place, so a partial write (a failure, a "
+                                    "cancel, a kill) cannot be undone; confirm by naming the device",
+                                    Location(examined.path), f"--yes-overwrite {examined.path}"))  # fmt: skip
+    return target
+
+
+def confirmed_devices(paths: Collection[str]) -> set[int]:
+    """The device numbers of the block devices named by --yes-overwrite; InputError for a path that is not one."""
+    devices = set()
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise path_error(path, "--yes-overwrite", exc) from None
+        if not stat.S_ISBLK(st.st_mode):
+            raise InputError(Diagnostic("--yes-overwrite: not a block device (it confirms writing one)",
+                                        Location(path), "files are replaced whole, never in place: --expert --yes "
+                                        "confirms that"))  # fmt: skip
+        devices.add(st.st_rdev)
+    return devices
 
 
 def check_p2pmem_file(path: str, spec: TransferSpec, provider: str) -> None:
@@ -115,7 +160,7 @@ def check_p2pmem_file(path: str, spec: TransferSpec, provider: str) -> None:
     except OSError as exc:
         raise InputError(Diagnostic(f"cannot inspect the P2P memory file: {exc.strerror}", where, hint)) from None
     if not stat.S_ISREG(st.st_mode):
-        raise InputError(Diagnostic(f"is {_kind(st.st_mode)}, not a p2pmem allocate file (a regular file in sysfs)",
+        raise InputError(Diagnostic(f"is {kind_of(st.st_mode)}, not a p2pmem allocate file (a regular file in sysfs)",
                                     where, hint))  # fmt: skip
     if not os.access(path, os.R_OK | os.W_OK):
         raise InputError(Diagnostic("no permission to map the P2P memory file (it needs read and write)", where,
@@ -126,40 +171,38 @@ def check_p2pmem_file(path: str, spec: TransferSpec, provider: str) -> None:
                                     "(chunk × threads) the copy maps from it", where))  # fmt: skip
 
 
-def _check_source(src: str, size: int) -> None:
-    where = Location(src)
+def _check_source(source: Examined, size: int) -> None:
+    src, where = source.path, Location(source.path)
+    if source.st is None:
+        raise InputError(Diagnostic("source file does not exist", where, "--check creates it with seeded random data"))
     try:
         available = source_size(src)
-        os.close(os.open(src, os.O_RDONLY | os.O_CLOEXEC))
-    except FileNotFoundError:
-        raise InputError(Diagnostic("source file does not exist", where,
-                                    "--check creates it with seeded random data")) from None  # fmt: skip
+        # O_NONBLOCK: a FIFO swapped in since the stat must not block the check (regular files ignore the flag).
+        os.close(os.open(src, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK))
     except ValueError as exc:
         raise InputError(Diagnostic(f"source {exc}", where)) from None
     except OSError as exc:
-        raise InputError(Diagnostic(f"cannot read the source: {exc.strerror}", where)) from None
+        raise InputError(Diagnostic(f"cannot read the source: {reason(exc)}", where)) from None
     if available < size:
         raise InputError(Diagnostic(f"source holds {available} B, fewer than the {size} B to copy", where))
 
 
-def _room_needed(path: str, size: int) -> tuple[int | None, int]:
-    """(filesystem, bytes) writing ``size`` bytes to ``path`` adds there; (None, 0) for a block device big enough.
-    What an existing file already occupies is reused (the copy truncates or overwrites it)."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return os.stat(Path(path).parent).st_dev, size
-    if stat.S_ISBLK(st.st_mode):
+def _room_needed(examined: Examined, size: int) -> tuple[int | None, int]:
+    """(filesystem, bytes) writing ``size`` bytes to the examined path adds there; (None, 0) for a block device big
+    enough. A file is written whole beside the one it replaces before the rename frees the old one, so an existing
+    file's space does not count."""
+    path, st = examined.path, examined.st
+    if st is not None and stat.S_ISBLK(st.st_mode):
         capacity = source_size(path)
         if capacity < size:
             raise InputError(Diagnostic(f"block device holds {human_size(capacity)} ({capacity} B), less than the "
                                         f"{size} B to write", Location(path)))  # fmt: skip
         return None, 0
-    return st.st_dev, max(0, size - st.st_blocks * 512)
+    return os.stat(Path(path).parent).st_dev, size
 
 
 def _check_free(path: str, need: int, promised: int, what: str) -> None:
-    fs = os.statvfs(path if os.path.exists(path) else Path(path).parent)
+    fs = os.statvfs(Path(path).parent)
     free = fs.f_bavail * fs.f_frsize  # what an unprivileged writer may use, as df shows it
     if need + promised <= free:
         return
@@ -169,7 +212,8 @@ def _check_free(path: str, need: int, promised: int, what: str) -> None:
                                 "free some space, copy less (--size) or write elsewhere"))  # fmt: skip
 
 
-def _kind(mode: int) -> str:
+def kind_of(mode: int) -> str:
+    """What a non-regular file is, in words ("a pipe")."""
     kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"), (stat.S_ISFIFO, "a pipe"),
              (stat.S_ISSOCK, "a socket"), (stat.S_ISBLK, "a block device"))  # fmt: skip
     for test, name in kinds:

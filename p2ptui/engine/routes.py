@@ -111,15 +111,21 @@ class RoutePlanner:
         self.verdicts = verdicts or VerdictCache(fabric)
 
     def endpoint(self, ref: str, what: str) -> Device | None:
-        """A device by name or address; None for host memory."""
+        """A device by name or address; None for host memory. Bridges (root and switch ports, PCI bridges) and host
+        bridges forward transactions but never start or end one: they are refused as transfer ends."""
         try:
-            return self.fabric.find(ref)
+            dev = self.fabric.find(ref)
         except KeyError:
             if ref == HOST:
                 return None
             names = ", ".join(d.name for d in self.fabric.endpoints()[:8])
             raise InputError(Diagnostic(f"{what} {ref!r} is not a device of fabric {self.fabric.name!r}",
                                         hint=f"name a device ({names}, ...) or 'host' for host memory")) from None  # fmt: skip
+        if not dev.kind.is_endpoint:
+            raise InputError(Diagnostic(f"{what} {dev.name} is a {dev.kind.label}: bridges forward DMA but never "
+                                        "start or end it", hint="name an endpoint (a drive, a GPU, a NIC) or "
+                                        "'host'"))  # fmt: skip
+        return dev
 
     def plan(self, spec: TransferSpec, expert: ExpertMode | bool = False, real: bool = False,
              uses_pool: bool = True) -> RoutePlan:  # fmt: skip

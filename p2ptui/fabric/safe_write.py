@@ -1,6 +1,8 @@
 """The one way p2ptui writes an output file: never through a link, never onto a device, never half a file.
 
-Every writer (``save_fabric``, ``convert``, ``scan -o``, ``screenshot``) goes through :func:`write_output`:
+Every writer (``save_fabric``, ``convert``, ``scan -o``, ``screenshot``) goes through :func:`write_output`; writers
+that stream more than fits in memory (the real engine's file copies) use its :class:`TemporaryOutput` directly and
+check the target their own way (engine/real_paths.py), under the same temporary-file-and-rename rules:
 
 * The target must be absent or a regular file. A directory, device node, FIFO or socket is refused: renaming a file
   over ``/dev/full`` would delete the device node, and a FIFO would block forever.
@@ -93,25 +95,92 @@ def write_output(path: str | os.PathLike, data: str | bytes, *, overwrite: bool)
     name = os.fspath(path)
     existing = check_target(name, overwrite=overwrite)
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    directory = os.path.dirname(name) or os.curdir
-    prefix = f".{os.path.basename(name)[:_TEMP_PREFIX_CHARS]}."
+    output = TemporaryOutput(name, existing=existing, overwrite=overwrite)
     try:
-        fd, temp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise _cannot_write(name, exc) from None
-    try:
-        with os.fdopen(fd, "wb") as stream:
+        with os.fdopen(os.dup(output.fd), "wb") as stream:
             stream.write(payload)
-            stream.flush()
-            _set_owner_and_mode(stream.fileno(), existing)
-            os.fsync(stream.fileno())
-        _install(temp, name, overwrite)
+        output.commit()
     except BaseException as exc:  # Ctrl-C too: no temporary file may outlive a failed write
-        left = _remove(temp)
+        left = output.discard()
         if isinstance(exc, OSError):
             raise _cannot_write(name, exc, left) from None
         raise
-    _sync_directory(directory)
+
+
+class TemporaryOutput:
+    """The new contents of ``target``, being written to a temporary file beside it (same directory, so the same
+    filesystem; created exclusively with a random name) until :meth:`commit` renames it into place.
+
+    For writers that stream (the real engine's file copies) as well as for :func:`write_output`. ``existing`` is the
+    target's stat when it is being replaced (its owner and mode are kept; when ``overwrite``, the rename replaces only
+    that same file: a target replaced meanwhile is refused). :meth:`discard` removes the temporary file and is safe to
+    call at any time, from any thread, any number of times: after a commit it does nothing."""
+
+    def __init__(self, target: str | os.PathLike, *, existing: os.stat_result | None, overwrite: bool,
+                 exists_hint: str = FORCE_HINT):  # fmt: skip
+        self.target = os.fspath(target)
+        self.existing = existing
+        self.overwrite = overwrite
+        self.exists_hint = exists_hint
+        self.directory = os.path.dirname(self.target) or os.curdir
+        prefix = f".{os.path.basename(self.target)[:_TEMP_PREFIX_CHARS]}."
+        try:
+            self.fd, self.path = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=self.directory)
+        except OSError as exc:
+            raise _cannot_write(self.target, exc) from None
+        self._state = "open"  # open -> committed | discarded
+
+    def commit(self) -> None:
+        """Flush the data, give it the replaced file's owner and mode, and rename it into place. Raises the OSError
+        of a failed step, or InputError when the target name is taken; the temporary file is then still there (for
+        the caller to :meth:`discard`)."""
+        _set_owner_and_mode(self.fd, self.existing)
+        os.fsync(self.fd)
+        if self.overwrite and self.existing is not None:
+            self._check_unchanged()
+        _install(self.path, self.target, self.overwrite, self.exists_hint)
+        self._state = "committed"
+        self._close()
+        _sync_directory(self.directory)
+
+    def discard(self) -> str | None:
+        """Remove the temporary file unless it was committed; its name if it could not be removed."""
+        if self._state != "open":
+            return None
+        self._state = "discarded"
+        self._close()
+        return _remove(self.path)
+
+    def remove_name(self) -> None:
+        """Remove the temporary file's name only, leaving its descriptor to whoever still writes through it: for a
+        process about to exit at once (a second Ctrl-C), where closing the descriptor under a writer would be
+        unsafe. The data goes when the last descriptor does."""
+        if self._state == "open":
+            _remove(self.path)
+
+    @property
+    def committed(self) -> bool:
+        return self._state == "committed"
+
+    def _close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def _check_unchanged(self) -> None:
+        """The name still holds the file that was checked: a file swapped in meanwhile (a hard link to another file
+        the user never confirmed) is not replaced."""
+        assert self.existing is not None
+        try:
+            now = os.lstat(self.target)
+        except FileNotFoundError:
+            return  # gone meanwhile: nothing is lost by putting the new file there
+        if (now.st_dev, now.st_ino) != (self.existing.st_dev, self.existing.st_ino):
+            raise _refuse(self.target, "it was replaced by another file while the new one was being written",
+                          "check who else writes there, and try again")  # fmt: skip
 
 
 def ensure_directory(path: str | os.PathLike) -> Path:
@@ -135,19 +204,19 @@ def ensure_directory(path: str | os.PathLike) -> Path:
     return Path(name)
 
 
-def _install(temp: str, target: str, overwrite: bool) -> None:
+def _install(temp: str, target: str, overwrite: bool, exists_hint: str = FORCE_HINT) -> None:
     if overwrite:
         os.replace(temp, target)
         return
     try:
         os.link(temp, target)
     except FileExistsError:
-        raise _refuse(target, "it already exists", FORCE_HINT) from None
+        raise _refuse(target, "it already exists", exists_hint) from None
     except OSError as exc:
         if exc.errno not in _NO_HARD_LINKS:
             raise
         if os.path.lexists(target):
-            raise _refuse(target, "it already exists", FORCE_HINT) from None
+            raise _refuse(target, "it already exists", exists_hint) from None
         os.replace(temp, target)
         return
     _remove(temp)  # the output is in place under its own name; a leftover second name would be harmless

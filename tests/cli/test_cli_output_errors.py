@@ -269,3 +269,48 @@ def test_the_smallest_screenshot_size_works(tmp_path: Path, capsys) -> None:
     paths = out.splitlines()
     assert len(paths) == 10 and all(Path(p).read_text().startswith("<svg") for p in paths)
     assert sorted(os.listdir(tmp_path)) == sorted(Path(p).name for p in paths)  # no temporary files left
+
+
+# --- encodings of the standard streams (cli/streams.py) ------------------------------------------------------------
+ENCODING_ARGV = {
+    "show": ["show", "nvmeof-target"],
+    "check": ["check", "nvmeof-target", "nvme2", "nvme0", "nvme1"],
+    "copy": ["copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--via", "nvme2", "--size", "1GiB"],
+}
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+@pytest.mark.parametrize("command", ENCODING_ARGV)
+def test_a_stream_that_cannot_encode_unicode_gets_ascii_not_a_traceback(command: str, encoding: str) -> None:
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    result = subprocess.run([*P2PTUI, *ENCODING_ARGV[command]], capture_output=True, timeout=120, env=env)
+    assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr
+    text = result.stdout.decode(encoding)  # what the stream promised: it decodes
+    utf8 = subprocess.run([*P2PTUI, *ENCODING_ARGV[command]], capture_output=True, timeout=120).stdout.decode()
+    assert len(text.splitlines()) == len(utf8.splitlines())  # nothing dropped, line for line
+    if command == "show":  # the tree as lspci -t draws it on a C locale
+        assert "+- " in text and "\\- " in text and "|  " in text and "├" in utf8
+    if command == "copy":
+        assert "nvme0 -> nvme2 -> nvme1" in text and "nvme0 → nvme2 → nvme1" in utf8
+
+
+def test_closing_both_standard_output_and_error_is_exit_2() -> None:
+    result = subprocess.run(["sh", "-c", 'exec "$@" >&- 2>&-', "sh", *P2PTUI, "show", "nvmeof-target"], timeout=60)
+    assert result.returncode == 2
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
+def test_a_file_name_that_is_not_utf8_is_shown_with_escapes(tmp_path: Path, encoding: str) -> None:
+    src = tmp_path / "src"
+    src.write_bytes(os.urandom(1 << 20))
+    odd = os.fsencode(tmp_path) + b"/caf\xe9"  # Latin-1 bytes: not UTF-8
+    argv = [*P2PTUI, "copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--engine", "real", "--src-file",
+            os.fsencode(src)]  # fmt: skip
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    missing = subprocess.run([*argv, "--dst-file", odd + b"/x"], capture_output=True, timeout=60, env=env)
+    assert missing.returncode == 2
+    assert missing.stderr == (f"{tmp_path}/caf\\xe9/x: error: destination: the directory {tmp_path}/caf\\xe9 does not "
+                              "exist\n").encode()  # fmt: skip
+    done = subprocess.run([*argv, "--dst-file", odd, "--no-progress"], capture_output=True, timeout=60, env=env)
+    assert done.returncode == 0 and b"Traceback" not in done.stderr
+    assert open(odd, "rb").read() == src.read_bytes()

@@ -15,7 +15,7 @@ from engine_fabrics import switch_fabric
 
 from p2ptui.engine import real, real_memory
 from p2ptui.engine.real import RealEngine
-from p2ptui.engine.real_files import CopyCancelled, Progress, write_random
+from p2ptui.engine.real_files import CopyCancelled, Progress
 from p2ptui.engine.real_memory import available_memory, digest, make_source
 from p2ptui.engine.runner import Runner
 from p2ptui.engine.transfer import TransferSpec, TransferState
@@ -56,16 +56,23 @@ def test_digest_in_slices_is_blake2b_of_the_whole_and_stops_on_cancel(monkeypatc
         make_source(MiB, seed=1, cancel=stop)
 
 
-def test_a_cancelled_seeded_source_file_is_removed_only_when_created(tmp_path):
-    stop = threading.Event()
-    stop.set()
-    with pytest.raises(CopyCancelled):
-        write_random(str(tmp_path / "new"), MiB, seed=1, create=True, cancel=stop)
-    assert not (tmp_path / "new").exists()
+def test_a_cancelled_seeded_source_leaves_no_new_file_and_keeps_an_old_one(tmp_path, monkeypatch):
+    # --check writes its source through a temporary file renamed over it: cancelled mid-way, nothing changes.
+    write = real.write_random
+
+    def cancelled_while_writing(fd, path, size, seed, cancel):
+        cancel.set()
+        return write(fd, path, size, seed, cancel)
+
+    monkeypatch.setattr(real, "write_random", cancelled_while_writing)
     (tmp_path / "old").write_bytes(b"kept")
-    with pytest.raises(CopyCancelled):
-        write_random(str(tmp_path / "old"), MiB, seed=1, create=False, cancel=stop)
-    assert (tmp_path / "old").read_bytes() == b"kept"
+    for name, flags in (("new", {}), ("old", {"expert": True, "yes": True})):
+        spec = TransferSpec("ep1", "ep2", MiB, check=True, src_file=str(tmp_path / name),
+                            dst_file=str(tmp_path / f"{name}.copy"))  # fmt: skip
+        job = RealEngine(switch_fabric(), **flags).prepare(spec)
+        job.run()
+        assert job.result.state is TransferState.CANCELLED
+    assert sorted(os.listdir(tmp_path)) == ["old"] and (tmp_path / "old").read_bytes() == b"kept"
 
 
 async def _preparing(runner: Runner, tid: int) -> None:
@@ -161,8 +168,17 @@ def test_file_copies_are_not_held_to_ram(tmp_path, monkeypatch):
     src = tmp_path / "a"
     with open(src, "wb") as f:
         f.truncate(64 * GiB)  # sparse: takes no space
-    monkeypatch.setattr(os, "statvfs", lambda path: SimpleNamespace(f_bavail=1 << 40, f_frsize=4096))
-    engine.plan(TransferSpec("ep1", "ep2", 64 * GiB, src_file=str(src), dst_file=str(tmp_path / "b")))
+    monkeypatch.setattr(os, "statvfs", lambda path: SimpleNamespace(f_bavail=1 << 40, f_frsize=4096, f_flag=0))
+    assert engine.memory_problem(64 * GiB) is not None  # as a memory copy it would be refused ...
+    with pytest.raises(InputError, match="needs 128 GiB of RAM"):
+        engine.plan(TransferSpec("ep1", "ep2", 64 * GiB))
+    spec = TransferSpec("ep1", "ep2", 64 * GiB, src_file=str(src), dst_file=str(tmp_path / "b"))
+    plan = engine.plan(spec)  # ... as a file copy it is accepted
+    assert plan.chosen is not None
+    job = engine.prepare(spec)
+    assert job.buffer_kind == "system memory"
+    assert job.disk_needs == {os.stat(tmp_path).st_dev: 64 * GiB}  # but the whole copy against the disk
+    assert not engine._memory_jobs and not (tmp_path / "b").exists()  # nothing counted against RAM, nothing written
 
 
 def test_copies_running_count_with_what_they_have_yet_to_allocate(tmp_path, monkeypatch):

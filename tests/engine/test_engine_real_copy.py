@@ -125,7 +125,8 @@ def test_a_failed_copy_leaves_no_destination_no_mapping_no_open_file(fabric, tmp
     assert not _maps_mention(standin)
     assert _open_fds() <= before
     assert engine.pools.available("ep1") == 1 << 30
-    assert any("removed the partial destination" in n for n in r.notes)
+    assert f"removed the unfinished temporary file: {dst} was not created" in r.notes
+    assert sorted(os.listdir(tmp_path)) == ["allocate", "src"]
 
 
 def test_a_cancelled_copy_leaves_nothing_behind(fabric, tmp_path, standin, monkeypatch):

@@ -183,8 +183,8 @@ def test_enospc_during_a_copy_names_the_file(tmp_path, monkeypatch):
     job.run()
     r = job.result
     assert r.state is TransferState.FAILED
-    assert r.error == f"No space left on device writing {dst} at byte {MiB}"
-    assert not dst.exists()
+    assert r.error == f"disk full after 1 MiB writing {dst}"
+    assert os.listdir(tmp_path) == ["src"]  # no partial file, no temporary file
 
 
 @pytest.fixture
@@ -215,8 +215,8 @@ def test_a_full_tmpfs_refuses_and_fails_naming_the_file(capsys, tmp_path, small_
     (small_tmpfs / "filler").write_bytes(b"\1" * (3 * MiB))
     job.run()
     assert job.result.state is TransferState.FAILED
-    assert job.result.error.startswith(f"No space left on device writing {dst} at byte ")
-    assert not dst.exists()
+    assert job.result.error.startswith("disk full after ") and job.result.error.endswith(f" writing {dst}")
+    assert sorted(os.listdir(small_tmpfs)) == ["filler"]
 
 
 # -- defect 15: block-device sources ---------------------------------------------------------------------------------

@@ -345,3 +345,46 @@ def test_every_fabric_writer_goes_through_safe_write(tmp_path: Path, writer: str
         write(fabric, tmp_path / "out.yaml", overwrite=False)
     assert stat.S_ISCHR(os.lstat(node).st_mode)
     assert listing(tmp_path) == [".out.yaml.tmp", "full.yaml", "link.yaml", "out.yaml", "victim.txt"]
+
+
+# --- TemporaryOutput: the same rules for writers that stream (the real engine's file copies) -----------------------
+def test_a_streamed_output_appears_only_when_committed(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    output = safe_write.TemporaryOutput(target, existing=None, overwrite=False)
+    os.write(output.fd, b"half")
+    assert listing(tmp_path) == [os.path.basename(output.path)] and not target.exists()
+    os.write(output.fd, b" and the rest")
+    output.commit()
+    assert target.read_bytes() == b"half and the rest" and listing(tmp_path) == ["out.bin"]
+    assert output.committed and output.discard() is None and target.exists()  # discard after commit: nothing
+
+
+def test_a_discarded_output_leaves_the_old_file_and_nothing_else(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    output = safe_write.TemporaryOutput(target, existing=os.stat(target), overwrite=True)
+    os.write(output.fd, b"new but unfinished")
+    assert output.discard() is None and output.discard() is None
+    assert target.read_bytes() == b"old" and listing(tmp_path) == ["out.bin"]
+
+
+def test_a_target_swapped_meanwhile_is_not_replaced(tmp_path: Path) -> None:
+    target, other = tmp_path / "out.bin", tmp_path / "other"
+    target.write_bytes(b"confirmed")
+    other.write_bytes(b"never confirmed")
+    output = safe_write.TemporaryOutput(target, existing=os.stat(target), overwrite=True)
+    os.replace(other, target)
+    with pytest.raises(InputError) as info:
+        output.commit()
+    _, message, _ = one_message(info)
+    assert message == "cannot write: it was replaced by another file while the new one was being written"
+    output.discard()
+    assert target.read_bytes() == b"never confirmed" and listing(tmp_path) == ["out.bin"]
+
+
+def test_remove_name_leaves_the_descriptor_to_its_writer(tmp_path: Path) -> None:
+    output = safe_write.TemporaryOutput(tmp_path / "out.bin", existing=None, overwrite=False)
+    output.remove_name()
+    assert listing(tmp_path) == []
+    assert os.write(output.fd, b"still writable") == 14  # a worker thread mid-write is not cut off
+    assert output.discard() is None
