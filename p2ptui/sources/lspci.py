@@ -232,6 +232,9 @@ class _Merge:
             values["link"] = Link(gen=sta[0], width=sta[1], max_gen=cap[0], max_width=cap[1], mps=rec.mps, mrrs=rec.mrrs)
         if _has_link(rec, physfn) and (rec.link_cap is None or rec.link_sta is None):
             self.link_missing.append(f"{rec.bdf} (no {_missing('LnkCap', rec.link_cap, 'LnkSta', rec.link_sta)})")
+        if not rec.denied and rec.capabilities:
+            # The capabilities were read: a PCI Express port type says whether it is an RCiEP; none is no RCiEP.
+            values["integrated"] = (rec.port_type or "").startswith("Root Complex Integrated")
         if rec.denied or not rec.capabilities:
             values["acs"] = ACS_UNKNOWN
         elif rec.acs_cap is not None and rec.acs_ctrl is not None:

@@ -1,0 +1,155 @@
+"""Make a Fabric of what a machine's description says, setting aside what contradicts the rest.
+
+A file another tool wrote (hwloc, NCCL, lspci) or a live sysfs is evidence about a real machine, not a contract:
+one function that cannot stand where it was put must not refuse the whole machine. So the model's structure
+checks run here first, and each problem is answered the way the kernel or pciutils would walk past it:
+
+- a fact out of range (link, pool, ACS, NUMA node, IOMMU group) becomes unknown;
+- a port type that cannot stand where the function sits gives way to the type its position implies;
+- a VF whose PF is missing is kept as a function of its own;
+- a second entry for an address already placed is set aside (``Fabric.unplaced``), and both it and the entry
+  kept are marked ``conflict``; a function on a bus another bridge owns stays where the file puts it, marked.
+
+One note per kind of problem says what was done, naming the entries (lines of the file, or sysfs paths). Our own
+YAML format is a contract and never comes through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+from ..fabric.acs import ACS_UNKNOWN
+from ..fabric.checks import structure_problems
+from ..fabric.kinds import DeviceKind, bridge_kind_for_position
+from ..fabric.model import Device, Fabric, FabricError, Host, RootBus, StructureProblem
+
+# What becomes unknown when a value is out of range, by the field the structure check names.
+_UNKNOWABLE = {"link": {"link": None}, "pool": {"pool": None}, "acs": {"acs": ACS_UNKNOWN},
+               "numa_node": {"numa_node": None}, "iommu_group": {"iommu_group": None},
+               "integrated": {"integrated": False}}  # fmt: skip
+LIST_LIMIT = 6
+
+
+@dataclass
+class _Tally:
+    """Entries per kind of problem, so each kind is one note."""
+
+    unknown: dict[str, list[str]] = field(default_factory=dict)  # field -> "BDF (where): message"
+    retyped: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
+    set_aside: list[str] = field(default_factory=list)
+    marked: list[str] = field(default_factory=list)
+
+    def notes(self) -> list[str]:
+        notes = []
+        for name, items in self.unknown.items():
+            notes.append(f"{_count(items, 'function')} with a {name.replace('_', ' ')} value no PCI device can have: "
+                         f"left unknown: {_listing(items)}")  # fmt: skip
+        if self.retyped:
+            notes.append(
+                "port types that cannot stand where the function sits were replaced by the kind its position "
+                f"implies: {_listing(self.retyped)}"
+            )
+        if self.orphans:
+            notes.append(f"{_count(self.orphans, 'VF')} whose physical function is absent or not a PF, kept as "
+                         f"functions of their own: {_listing(self.orphans)}")  # fmt: skip
+        if self.set_aside:
+            notes.append(
+                f"{_count(self.set_aside, 'entry', 'entries')} contradicting what the rest of the source says, set "
+                f"aside under 'unplaced' and marked conflict (no verdict uses them): {_listing(self.set_aside)}"
+            )
+        if self.marked:
+            notes.append(
+                f"{_count(self.marked, 'function')} kept where the source puts them but marked conflict (their "
+                f"place is contradicted; verdicts refuse them as pair ends): {_listing(self.marked)}"
+            )
+        return notes
+
+
+def tolerant_fabric(
+    name: str,
+    root_buses: Iterable[RootBus],
+    devices: Sequence[Device],
+    where: Sequence[str],
+    host: Host,
+    description: str = "",
+    notes: Iterable[str] = (),
+) -> Fabric:
+    """The Fabric of ``devices`` (``where[i]`` names the line or path device i came from, for notes), with every
+    structural problem answered as the module says. FabricError only when a problem cannot be answered."""
+    buses = tuple({rb.bus_id: rb for rb in reversed(list(root_buses))}.values())  # one per bus, the first kept
+    devs, places = list(devices), list(where)
+    unplaced: list[Device] = []
+    tally = _Tally()
+    for _ in range(len(devs) + 3):  # each round fixes at least one device; the bound stops a loop on a bug
+        problems = structure_problems(buses, tuple(devs))
+        if not problems:
+            break
+        if not _answer(problems, devs, places, unplaced, tally):
+            raise FabricError(problems)
+    return Fabric(name, buses, tuple(devs), host, description, tuple(notes) + tuple(tally.notes()), tuple(unplaced))
+
+
+def _answer(
+    problems: list[StructureProblem], devs: list[Device], places: list[str], unplaced: list[Device], tally: _Tally
+) -> bool:
+    """Answer one round of problems in place; whether anything changed."""
+    by_bdf = {}
+    for dev in devs:
+        by_bdf.setdefault(dev.bdf, dev)
+    drop: set[int] = set()
+    changed = False
+    for p in problems:
+        i = p.index
+        if i is None or i in drop:
+            continue
+        dev = devs[i]
+        label = f"{dev.bdf} ({places[i]})"
+        if p.field in _UNKNOWABLE:
+            devs[i] = replace(dev, **_UNKNOWABLE[p.field])
+            tally.unknown.setdefault(p.field, []).append(label)
+        elif p.field == "physfn":
+            devs[i] = replace(dev, physfn=None)
+            tally.orphans.append(label)
+        elif p.field == "kind" and (kind := _positional_kind(dev, by_bdf)) is not dev.kind:
+            devs[i] = replace(dev, kind=kind)
+            tally.retyped.append(f"{label}: {dev.kind.label} in the source, {kind.label} here")
+        elif p.other is not None and p.other not in drop:
+            first = devs[p.other]
+            reason = f"the source also gives {dev.bdf} at {places[p.other]}"
+            unplaced.append(replace(dev, conflict=reason))
+            if not first.conflict:
+                devs[p.other] = replace(first, conflict=f"the source also gives {dev.bdf} at {places[i]}")
+            tally.set_aside.append(f"{label}, a second entry for {places[p.other]}")
+            drop.add(i)
+        elif p.bus_conflict and not dev.conflict:
+            devs[i] = replace(dev, conflict=p.message)
+            tally.marked.append(f"{label}: {p.message}")
+        else:
+            unplaced.append(replace(dev, conflict=p.message))
+            tally.set_aside.append(f"{label}: {p.message}")
+            drop.add(i)
+        changed = True
+    for i in sorted(drop, reverse=True):
+        del devs[i]
+        del places[i]
+    return changed
+
+
+def _positional_kind(dev: Device, by_bdf: dict) -> DeviceKind:
+    parent = by_bdf.get(dev.parent) if dev.parent is not None else None
+    if dev.kind is DeviceKind.HOST_BRIDGE:
+        return DeviceKind.OTHER  # a host bridge function below a bridge is some other device wearing the class
+    if dev.kind.is_bridge:
+        return bridge_kind_for_position(parent.kind if parent is not None else None)
+    return dev.kind
+
+
+def _count(items: list, one: str, many: str = "") -> str:
+    return f"{len(items)} {one if len(items) == 1 else many or one + 's'}"
+
+
+def _listing(items: list[str]) -> str:
+    shown = "; ".join(items[:LIST_LIMIT])
+    return shown + (f"; and {len(items) - LIST_LIMIT} more" if len(items) > LIST_LIMIT else "")
