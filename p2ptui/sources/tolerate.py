@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from ..fabric.acs import ACS_UNKNOWN
+from ..fabric.acs import ACS_UNKNOWN, AcsSource
 from ..fabric.checks import structure_problems
 from ..fabric.kinds import DeviceKind, bridge_kind_for_position
 from ..fabric.model import Device, Fabric, FabricError, Host, RootBus, StructureProblem
@@ -37,6 +37,7 @@ class _Tally:
 
     unknown: dict[str, list[str]] = field(default_factory=dict)  # field -> "BDF (where): message"
     retyped: list[str] = field(default_factory=list)
+    acs_stray: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
     set_aside: list[str] = field(default_factory=list)
     marked: list[str] = field(default_factory=list)
@@ -46,6 +47,9 @@ class _Tally:
         for name, items in self.unknown.items():
             notes.append(f"{_count(items, 'function')} with a {name.replace('_', ' ')} value no PCI device can have: "
                          f"left unknown: {_listing(items)}")  # fmt: skip
+        if self.acs_stray:
+            notes.append(f"{_count(self.acs_stray, 'function')} set ACS control bits their ACS capability does not "
+                         f"offer; like the kernel, only the offered ones are read: {_listing(self.acs_stray)}")  # fmt: skip
         if self.retyped:
             notes.append(
                 "port types that cannot stand where the function sits were replaced by the kind its position "
@@ -106,7 +110,11 @@ def _answer(
             continue
         dev = devs[i]
         label = f"{dev.bdf} ({places[i]})"
-        if p.field in _UNKNOWABLE:
+        if p.field == "acs" and dev.acs.source is AcsSource.HARDWARE and dev.acs.ctrl & ~dev.acs.cap & 0xFFFF:
+            # Hardware keeps control bits it does not offer at 0, and the kernel tests only the offered ones.
+            devs[i] = replace(dev, acs=replace(dev.acs, ctrl=dev.acs.ctrl & dev.acs.cap))
+            tally.acs_stray.append(f"{label}: {dev.acs.ctrl & ~dev.acs.cap:#x}")
+        elif p.field in _UNKNOWABLE:
             devs[i] = replace(dev, **_UNKNOWABLE[p.field])
             tally.unknown.setdefault(p.field, []).append(label)
         elif p.field == "physfn":

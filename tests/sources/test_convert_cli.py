@@ -89,7 +89,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys, name: str, con
     assert not (tmp_path / "out.yaml").exists()
 
 
-def test_structure_problems_print_one_line_each(tmp_path: Path, capsys) -> None:
+def test_conflicting_entries_of_a_foreign_file_are_set_aside_with_their_lines(tmp_path: Path, capsys) -> None:
+    # Was an error: a file another tool wrote is evidence, and the consistent part loads (issue 10).
     path = tmp_path / "dup.xml"
     path.write_text(
         '<system version="1">\n  <cpu numaid="0">\n'
@@ -97,8 +98,12 @@ def test_structure_problems_print_one_line_each(tmp_path: Path, capsys) -> None:
         "  </cpu>\n</system>\n"
     )
     code, _, err = run(capsys, "convert", str(path), str(tmp_path / "out.json"))
-    assert code == 2
-    assert err.splitlines() == [
-        f"{path}:4:5: error: duplicate PCI address 0000:0e:00.0 (first on line 3)",
-        f"{path}:5:5: error: duplicate PCI address 0000:0e:00.0 (first on line 3)",
+    assert code == 0, err
+    (note,) = [line for line in err.splitlines() if "set aside under 'unplaced'" in line]
+    assert "0000:0e:00.0 (line 4), a second entry for line 3" in note
+    assert "0000:0e:00.0 (line 5), a second entry for line 3" in note
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert [d["conflict"] for d in data["unplaced"]] == ["the source also gives 0000:0e:00.0 at line 3"] * 2
+    assert [d["conflict"] for d in data["devices"] if d["bdf"] == "0000:0e:00.0"] == [
+        "the source also gives 0000:0e:00.0 at line 4"
     ]

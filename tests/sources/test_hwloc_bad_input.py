@@ -105,7 +105,8 @@ def test_bad_attribute_is_reported_on_its_element_line(tmp_path: Path, inner: st
     assert diag.location.line == 5  # the element's own line
 
 
-def test_structure_problems_point_at_each_function(tmp_path: Path) -> None:
+def test_structure_problems_set_aside_each_function_at_its_line(tmp_path: Path) -> None:
+    # Was an error: a foreign file's contradictions are set aside, each named by its line (issue 10).
     inner = "\n".join(
         [
             '<object type="PCIDev" pci_busid="0000:00:01.0" pci_type="0200 [8086:1521] [8086:0001] 01"/>',
@@ -118,12 +119,12 @@ def test_structure_problems_point_at_each_function(tmp_path: Path) -> None:
     )
     path = tmp_path / "bad.xml"
     path.write_text(doc(inner))
-    diags = error_of(path).diagnostics
-    assert [(d.location.line, d.message.split(" ")[0]) for d in diags] == [
-        (6, "duplicate"),
-        (8, "0000:03:00.0"),
-    ]
-    assert "not greater than the bridge's" in diags[1].message
+    f = hwloc.load(path)
+    assert sorted(str(d.bdf) for d in f.unplaced) == ["0000:00:01.0", "0000:03:00.0"]
+    assert f.find("0000:00:01.0").conflict and f.find("0000:04:00.0").kind.is_bridge
+    (note,) = [n for n in f.notes if "set aside" in n]
+    assert "0000:00:01.0 (line 6), a second entry for line 5" in note
+    assert "0000:03:00.0 (line 8): " in note and "not greater than the bridge's" in note
 
 
 def test_sniff_claims_hwloc_xml_only() -> None:
