@@ -46,6 +46,10 @@ class Draft:
     kind: DeviceKind | None = None  # as the file states it; None: from the class code or the position
     name: str | None = None  # the OS's name for it (nvme0, eth0, mlx5_0), when the file has one
     values: dict[str, Any] = field(default_factory=dict)  # further Device fields (vendor_id, link, acs, ...)
+    # Which draft is the parent, by index, when the reader knows it from the file's nesting; None: the nearest
+    # earlier draft at ``parent`` (readers list a parent before its children). Tells, for an address the file
+    # gives twice, which entry a child sits below.
+    parent_at: int | None = None
 
 
 def host_bridge_class(class_code: int | None) -> bool:
@@ -165,7 +169,8 @@ def build_fabric(
             f"taken as integrated in the root complex (RCiEP, no link): {listing(inferred)}"
         )
     try:
-        return tolerant_fabric(name, root_buses, devices, where, host, description, tuple(notes) + tuple(kind_notes))
+        return tolerant_fabric(name, root_buses, devices, where, host, description, tuple(notes) + tuple(kind_notes),
+                               _parent_indices(drafts))  # fmt: skip
     except FabricError as exc:
         raise InputError(
             [
@@ -177,6 +182,15 @@ def build_fabric(
                 for p in exc.problems
             ]
         ) from None
+
+
+def _parent_indices(drafts: list[Draft]) -> list[int | None]:
+    latest: dict[BDF, int] = {}
+    out: list[int | None] = []
+    for i, draft in enumerate(drafts):
+        out.append(draft.parent_at if draft.parent_at is not None else latest.get(draft.parent) if draft.parent else None)
+        latest[draft.bdf] = i
+    return out
 
 
 def _linkless_on_root_bus(dev: Device) -> bool:

@@ -109,6 +109,7 @@ class _Merge:
         for rec in records:
             self.records.setdefault(rec.bdf, rec)  # a block pasted twice: the first is as good as the second
         self.entries: dict[BDF, TreeEntry] = {e.bdf: e for e in tree.entries}
+        self.conflicts = tree.conflicts
         self.roots: dict[tuple[int, int], None] = dict.fromkeys(tree.root_buses)
         self.cut_after = tree.cut_after
         self.machine = machine
@@ -123,6 +124,10 @@ class _Merge:
         parents = self._parents(bdfs)
         physfns = self._virtfns(bdfs, parents)
         drafts = [self._draft(bdf, parents[bdf], physfns.get(bdf)) for bdf in bdfs]
+        # An address the tree draws twice: the second drawing, with its own parent and line, for build_fabric to
+        # set aside as conflicting (it keeps the -vvv facts of the address, which do not say where it sits).
+        drafts += [self._conflict_draft(entry) for entry in self.conflicts]
+        self._link_drawn_parents(drafts)
         for draft in drafts:
             if draft.parent is None and draft.bdf.bus_id not in self.roots:
                 self.roots[draft.bdf.bus_id] = None
@@ -212,6 +217,20 @@ class _Merge:
         if values.get("numa_node") is None and self.single_node:
             values["numa_node"] = 0
         return Draft(bdf, parent, Location(str(self.path), line), bridge=bridge, kind=kind, values=values)
+
+    def _link_drawn_parents(self, drafts: list[Draft]) -> None:
+        """Each tree entry's parent is the bridge drawn where the tree says, not merely one at that address."""
+        drawn = {(d.bdf, d.location.line): i for i, d in enumerate(drafts)}
+        entries = {(e.bdf, e.line): e for e in [*self.entries.values(), *self.conflicts]}
+        for draft in drafts:
+            entry = entries.get((draft.bdf, draft.location.line))
+            if entry is not None and entry.parent is not None and draft.parent == entry.parent:
+                draft.parent_at = drawn.get((entry.parent, entry.parent_line))
+
+    def _conflict_draft(self, entry: TreeEntry) -> Draft:
+        bridge = entry.secondary is not None
+        values: dict = {"product": entry.name, "vendor_id": entry.vendor_id, "device_id": entry.device_id}
+        return Draft(entry.bdf, entry.parent, Location(str(self.path), entry.line), bridge=bridge, values=values)
 
     def _record_values(self, rec: Record, physfn: BDF | None) -> dict:
         values = {

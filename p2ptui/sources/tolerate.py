@@ -41,6 +41,7 @@ class _Tally:
     orphans: list[str] = field(default_factory=list)
     set_aside: list[str] = field(default_factory=list)
     marked: list[str] = field(default_factory=list)
+    followed: list[str] = field(default_factory=list)
 
     def notes(self) -> list[str]:
         notes = []
@@ -63,6 +64,9 @@ class _Tally:
                 f"{_count(self.set_aside, 'entry', 'entries')} contradicting what the rest of the source says, set "
                 f"aside under 'unplaced' and marked conflict (no verdict uses them): {_listing(self.set_aside)}"
             )
+        if self.followed:
+            notes.append(f"{_count(self.followed, 'entry', 'entries')} below a set-aside entry went with it under "
+                         f"'unplaced': {_listing(self.followed)}")  # fmt: skip
         if self.marked:
             notes.append(
                 f"{_count(self.marked, 'function')} kept where the source puts them but marked conflict (their "
@@ -79,70 +83,96 @@ def tolerant_fabric(
     host: Host,
     description: str = "",
     notes: Iterable[str] = (),
+    parents: Sequence[int | None] | None = None,
 ) -> Fabric:
     """The Fabric of ``devices`` (``where[i]`` names the line or path device i came from, for notes), with every
-    structural problem answered as the module says. FabricError only when a problem cannot be answered."""
+    structural problem answered as the module says. ``parents[i]``, where given, is the index of the entry device
+    i sits below in the source, so that what sits below a set-aside entry follows it (an address the source gives
+    twice says nothing about which entry a child's parent address means). FabricError only when a problem cannot
+    be answered."""
     buses = tuple({rb.bus_id: rb for rb in reversed(list(root_buses))}.values())  # one per bus, the first kept
-    devs, places = list(devices), list(where)
-    unplaced: list[Device] = []
-    tally = _Tally()
-    for _ in range(len(devs) + 3):  # each round fixes at least one device; the bound stops a loop on a bug
-        problems = structure_problems(buses, tuple(devs))
+    state = _State(list(devices), list(where), list(range(len(devices))), list(parents or [None] * len(devices)))
+    for _ in range(len(devices) + 3):  # each round fixes at least one device; the bound stops a loop on a bug
+        problems = structure_problems(buses, tuple(state.devs))
         if not problems:
             break
-        if not _answer(problems, devs, places, unplaced, tally):
+        if not state.answer(problems):
             raise FabricError(problems)
-    return Fabric(name, buses, tuple(devs), host, description, tuple(notes) + tuple(tally.notes()), tuple(unplaced))
+    notes = tuple(notes) + tuple(state.tally.notes())
+    return Fabric(name, buses, tuple(state.devs), host, description, notes, tuple(state.unplaced))
 
 
-def _answer(
-    problems: list[StructureProblem], devs: list[Device], places: list[str], unplaced: list[Device], tally: _Tally
-) -> bool:
-    """Answer one round of problems in place; whether anything changed."""
-    by_bdf = {}
-    for dev in devs:
-        by_bdf.setdefault(dev.bdf, dev)
-    drop: set[int] = set()
-    changed = False
-    for p in problems:
-        i = p.index
-        if i is None or i in drop:
-            continue
-        dev = devs[i]
-        label = f"{dev.bdf} ({places[i]})"
-        if p.field == "acs" and dev.acs.source is AcsSource.HARDWARE and dev.acs.ctrl & ~dev.acs.cap & 0xFFFF:
-            # Hardware keeps control bits it does not offer at 0, and the kernel tests only the offered ones.
-            devs[i] = replace(dev, acs=replace(dev.acs, ctrl=dev.acs.ctrl & dev.acs.cap))
-            tally.acs_stray.append(f"{label}: {dev.acs.ctrl & ~dev.acs.cap:#x}")
-        elif p.field in _UNKNOWABLE:
-            devs[i] = replace(dev, **_UNKNOWABLE[p.field])
-            tally.unknown.setdefault(p.field, []).append(label)
-        elif p.field == "physfn":
-            devs[i] = replace(dev, physfn=None)
-            tally.orphans.append(label)
-        elif p.field == "kind" and (kind := _positional_kind(dev, by_bdf)) is not dev.kind:
-            devs[i] = replace(dev, kind=kind)
-            tally.retyped.append(f"{label}: {dev.kind.label} in the source, {kind.label} here")
-        elif p.other is not None and p.other not in drop:
-            first = devs[p.other]
-            reason = f"the source also gives {dev.bdf} at {places[p.other]}"
-            unplaced.append(replace(dev, conflict=reason))
-            if not first.conflict:
-                devs[p.other] = replace(first, conflict=f"the source also gives {dev.bdf} at {places[i]}")
-            tally.set_aside.append(f"{label}, a second entry for {places[p.other]}")
-            drop.add(i)
-        elif p.bus_conflict and not dev.conflict:
-            devs[i] = replace(dev, conflict=p.message)
-            tally.marked.append(f"{label}: {p.message}")
-        else:
-            unplaced.append(replace(dev, conflict=p.message))
-            tally.set_aside.append(f"{label}: {p.message}")
-            drop.add(i)
+@dataclass
+class _State:
+    devs: list[Device]
+    places: list[str]
+    ids: list[int]  # each device's position in the list given, which ``parent_ids`` refers to
+    parent_ids: list[int | None]
+    unplaced: list[Device] = field(default_factory=list)
+    set_aside_ids: set[int] = field(default_factory=set)
+    tally: _Tally = field(default_factory=_Tally)
+
+    def answer(self, problems: list[StructureProblem]) -> bool:
+        """Answer one round of problems in place; whether anything changed."""
+        devs, places = self.devs, self.places
+        by_bdf: dict = {}
+        for dev in devs:
+            by_bdf.setdefault(dev.bdf, dev)
+        drop: set[int] = set()
+        tally = self.tally
+        for p in problems:
+            i = p.index
+            if i is None or i in drop:
+                continue
+            dev = devs[i]
+            label = f"{dev.bdf} ({places[i]})"
+            if p.field == "acs" and dev.acs.source is AcsSource.HARDWARE and dev.acs.ctrl & ~dev.acs.cap & 0xFFFF:
+                # Hardware keeps control bits it does not offer at 0, and the kernel tests only the offered ones.
+                devs[i] = replace(dev, acs=replace(dev.acs, ctrl=dev.acs.ctrl & dev.acs.cap))
+                tally.acs_stray.append(f"{label}: {dev.acs.ctrl & ~dev.acs.cap:#x}")
+            elif p.field in _UNKNOWABLE:
+                devs[i] = replace(dev, **_UNKNOWABLE[p.field])
+                tally.unknown.setdefault(p.field, []).append(label)
+            elif p.field == "physfn":
+                devs[i] = replace(dev, physfn=None)
+                tally.orphans.append(label)
+            elif p.field == "kind" and (kind := _positional_kind(dev, by_bdf)) is not dev.kind:
+                devs[i] = replace(dev, kind=kind)
+                tally.retyped.append(f"{label}: {dev.kind.label} in the source, {kind.label} here")
+            elif p.other is not None and p.other not in drop:
+                first = devs[p.other]
+                self._set_aside(i, f"the source also gives {dev.bdf} at {places[p.other]}", drop)
+                if not first.conflict:
+                    devs[p.other] = replace(first, conflict=f"the source also gives {dev.bdf} at {places[i]}")
+                tally.set_aside.append(f"{label}, a second entry for {places[p.other]}")
+            elif p.bus_conflict and not dev.conflict:
+                devs[i] = replace(dev, conflict=p.message)
+                tally.marked.append(f"{label}: {p.message}")
+            else:
+                self._set_aside(i, p.message, drop)
+                tally.set_aside.append(f"{label}: {p.message}")
+        self._follow(drop)
+        for i in sorted(drop, reverse=True):
+            for column in (devs, places, self.ids):
+                del column[i]
+        return any(p.index is not None for p in problems)
+
+    def _set_aside(self, i: int, reason: str, drop: set[int]) -> None:
+        self.unplaced.append(replace(self.devs[i], conflict=reason))
+        self.set_aside_ids.add(self.ids[i])
+        drop.add(i)
+
+    def _follow(self, drop: set[int]) -> None:
+        """Entries below a set-aside entry (by the source's nesting) go with it."""
         changed = True
-    for i in sorted(drop, reverse=True):
-        del devs[i]
-        del places[i]
-    return changed
+        while changed:
+            changed = False
+            for j, dev in enumerate(self.devs):
+                parent = self.parent_ids[self.ids[j]]
+                if j not in drop and parent is not None and parent in self.set_aside_ids:
+                    self._set_aside(j, f"below {dev.parent} in the source, an entry set aside", drop)
+                    self.tally.followed.append(f"{dev.bdf} ({self.places[j]})")
+                    changed = True
 
 
 def _positional_kind(dev: Device, by_bdf: dict) -> DeviceKind:
