@@ -79,7 +79,7 @@ def load(path: Path) -> Fabric:
                 "expected `lspci -vvv` blocks ('c1:00.0 VGA compatible controller: …') or `lspci -tv` lines",
             )
         )
-    return _Merge(path, records, tree, _machine(lines)).fabric()
+    return _Merge(path, records, tree, _machine(lines), parsed.oddities).fabric()
 
 
 def _line_of(diag: Diagnostic) -> int:
@@ -103,8 +103,10 @@ def _machine(lines: list[str]) -> dict[str, str]:
 
 
 class _Merge:
-    def __init__(self, path: Path, records: list[Record], tree: Tree, machine: dict[str, str]):
+    def __init__(self, path: Path, records: list[Record], tree: Tree, machine: dict[str, str],
+                 oddities: dict[str, list[str]] | None = None):  # fmt: skip
         self.path = path
+        self.oddities = oddities or {}
         self.records: dict[BDF, Record] = {}
         for rec in records:
             self.records.setdefault(rec.bdf, rec)  # a block pasted twice: the first is as good as the second
@@ -350,6 +352,8 @@ class _Merge:
                 f"buses {listing(self.guessed_roots)} have no bridge in the file and are taken as root buses; give "
                 "`lspci -tv` or the complete `lspci -vvv` output for the real tree"
             )
+        for kind, where in self.oddities.items():
+            notes.append(f"{kind}: {listing(where)}")
         if self.single_node:
             notes.append("NUMA node 0 for every device: lscpu / numactl in the same file report a single NUMA node")
         return notes
