@@ -71,7 +71,8 @@ def test_unknown_output_extension_exits_2_before_reading(tmp_path: Path, capsys)
     ("name", "content", "message"),
     [
         ("cut.xml", (DATA / "hwloc" / "nvidiaDGX2.xml").read_text()[:5000], "error: malformed XML"),
-        ("bad.xml", '<system version="1"><cpu numaid="123456"/></system>\n', "error: numaid 123456 is out of range"),
+        ("bad.xml", '<system version="1"><cpu numaid="0"><pci class="0x010802"/></cpu></system>\n',
+         "error: <pci> without busid"),
         ("graph.xml", '<graphs version="1"><graph id="0"/></graphs>\n', "error: an NCCL graph file"),
         ("lspci.txt", "00:01.0 PCI bridge: Intel Corporation Device 2030\n\tBus: primary=00, secondary=zz, "
          "subordinate=01, sec-latency=0\n", "secondary bus 'zz' is not a two-digit hex number"),
