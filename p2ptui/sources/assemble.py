@@ -188,7 +188,10 @@ def _parent_indices(drafts: list[Draft]) -> list[int | None]:
     latest: dict[BDF, int] = {}
     out: list[int | None] = []
     for i, draft in enumerate(drafts):
-        out.append(draft.parent_at if draft.parent_at is not None else latest.get(draft.parent) if draft.parent else None)
+        if draft.parent_at is not None:
+            out.append(draft.parent_at)
+        else:
+            out.append(latest.get(draft.parent) if draft.parent is not None else None)
         latest[draft.bdf] = i
     return out
 

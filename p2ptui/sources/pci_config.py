@@ -111,7 +111,8 @@ def parse_config(data: bytes) -> ConfigSpace:
     """Decode as much as ``data`` holds; never raises for short or malformed input, it reports in ``problems``."""
     n = len(data)
     if n < HEADER_BYTES:
-        return ConfigSpace(length=n, problems=(("the file holds less than the 64-byte header", f"{n} bytes"),) if n else ())
+        short = (("the file holds less than the 64-byte header", f"{n} bytes"),)
+        return ConfigSpace(length=n, problems=short if n else ())
     vendor, device, _command, status, rev_class = struct.unpack_from("<HHHHI", data, 0)
     if vendor == 0xFFFF:
         return ConfigSpace(length=n, no_answer=True)

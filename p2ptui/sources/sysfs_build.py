@@ -119,8 +119,8 @@ def build_fabric(
     except FabricError as exc:
         diagnostics = []
         for p in exc.problems:
-            where = Location(problems.files.show(raws[p.index].found.rel)) if p.index is not None else None
-            diagnostics.append(Diagnostic(p.message, where, p.hint))
+            at = Location(problems.files.show(raws[p.index].found.rel)) if p.index is not None else None
+            diagnostics.append(Diagnostic(p.message, at, p.hint))
         raise InputError(diagnostics) from None
 
 
@@ -285,8 +285,9 @@ def _tally_notes(tally: Tally, total: int) -> list[str]:
         )
     if tally.integrated_known:
         notes.append(
-            f"{len(tally.integrated_known)} root complex integrated endpoint{'s' if len(tally.integrated_known) > 1 else ''}"
-            f" (PCIe port type 9): no link, integrated in the root complex: "
+            f"{len(tally.integrated_known)} root complex integrated endpoint"
+            f"{'s' if len(tally.integrated_known) > 1 else ''} (PCIe port type 9): no link, integrated in the root "
+            "complex: "
             + listing([str(b) for b in sorted(tally.integrated_known)], 5)
         )
     if tally.integrated_inferred:

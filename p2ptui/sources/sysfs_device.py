@@ -244,7 +244,8 @@ def _odd_width(width: int) -> str:
     if width == WIDTH_ALL_ONES:
         return ("report link width 63: the link register reads all ones (a device powered off in D3cold, or "
                 "gone); left unknown")  # fmt: skip
-    return f"report a link width no PCIe link has (x{width}; links are x{', x'.join(map(str, LINK_WIDTHS))}); left unknown"
+    widths = ", x".join(map(str, LINK_WIDTHS))
+    return f"report a link width no PCIe link has (x{width}; links are x{widths}); left unknown"
 
 
 def _pool(files: SysfsFiles, rel: str, problems: Problems) -> P2PPool | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ..fabric.acs import ACS_UNKNOWN, AcsSource
 from ..fabric.checks import structure_problems
@@ -25,7 +26,7 @@ from ..fabric.kinds import DeviceKind, bridge_kind_for_position
 from ..fabric.model import Device, Fabric, FabricError, Host, RootBus, StructureProblem
 
 # What becomes unknown when a value is out of range, by the field the structure check names.
-_UNKNOWABLE = {"link": {"link": None}, "pool": {"pool": None}, "acs": {"acs": ACS_UNKNOWN},
+_UNKNOWABLE: dict[str, dict[str, Any]] = {"link": {"link": None}, "pool": {"pool": None}, "acs": {"acs": ACS_UNKNOWN},
                "numa_node": {"numa_node": None}, "iommu_group": {"iommu_group": None},
                "integrated": {"integrated": False}}  # fmt: skip
 LIST_LIMIT = 6
@@ -49,8 +50,10 @@ class _Tally:
             notes.append(f"{_count(items, 'function')} with a {name.replace('_', ' ')} value no PCI device can have: "
                          f"left unknown: {_listing(items)}")  # fmt: skip
         if self.acs_stray:
-            notes.append(f"{_count(self.acs_stray, 'function')} set ACS control bits their ACS capability does not "
-                         f"offer; like the kernel, only the offered ones are read: {_listing(self.acs_stray)}")  # fmt: skip
+            notes.append(
+                f"{_count(self.acs_stray, 'function')} set ACS control bits their ACS capability does not offer; "
+                f"like the kernel, only the offered ones are read: {_listing(self.acs_stray)}"
+            )
         if self.retyped:
             notes.append(
                 "port types that cannot stand where the function sits were replaced by the kind its position "
@@ -97,7 +100,8 @@ def tolerant_fabric(
         if not problems:
             break
         if not state.answer(problems):
-            raise FabricError(problems)
+            # Point at the devices as they were given, not at their places in the shrunk list.
+            raise FabricError([replace(p, index=None if p.index is None else state.ids[p.index]) for p in problems])
     notes = tuple(notes) + tuple(state.tally.notes())
     return Fabric(name, buses, tuple(state.devs), host, description, notes, tuple(state.unplaced))
 
