@@ -250,7 +250,8 @@ class _Merge:
         if rec.link_cap is not None or rec.link_sta is not None:
             cap = rec.link_cap or (None, None)
             sta = rec.link_sta or (None, None)
-            values["link"] = Link(gen=sta[0], width=sta[1], max_gen=cap[0], max_width=cap[1], mps=rec.mps, mrrs=rec.mrrs)
+            values["link"] = Link(gen=sta[0], width=sta[1], max_gen=cap[0], max_width=cap[1], mps=rec.mps, mrrs=rec.mrrs,
+                                  down=rec.link_down and sta == (None, None))  # fmt: skip
         if _has_link(rec, physfn) and (rec.link_cap is None or rec.link_sta is None):
             self.link_missing.append(f"{rec.bdf} (no {_missing('LnkCap', rec.link_cap, 'LnkSta', rec.link_sta)})")
         if not rec.denied and rec.capabilities:

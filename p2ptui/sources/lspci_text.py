@@ -132,6 +132,7 @@ class Record:
     acs_ctrl: int | None = None
     link_cap: tuple[int | None, int | None] | None = None  # (gen, width)
     link_sta: tuple[int | None, int | None] | None = None
+    link_down: bool = False  # LnkSta shows Width x0: the link is down (an empty slot, a device off)
     mps: int | None = None
     mrrs: int | None = None
     driver: str | None = None
@@ -272,6 +273,7 @@ def _detail(rec: Record, at: _Line) -> None:
         rec.link_cap = (_gen(m, 1, at), _width(m, 2, at))
     elif m := _LNKSTA.match(text):
         rec.link_sta = (_gen(m, 1, at), _width(m, 2, at))
+        rec.link_down = m[2] == "0"
     elif m := _PAYLOAD.match(text):
         rec.mps, rec.mrrs = _payload(m, 1, at), _payload(m, 2, at)
     elif m := _ACS_LINE.match(text):

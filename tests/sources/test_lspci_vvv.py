@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from p2ptui.cli.main import main
 from p2ptui.errors import InputError
 from p2ptui.fabric import BDF, DeviceKind, Link
 from p2ptui.fabric import acs as acsbits
@@ -263,3 +264,32 @@ def test_not_lspci_output(tmp_path: Path) -> None:
     assert lspci.sniff(tmp_path / "x", plain(DUMP_NN_D).encode())
     assert not lspci.sniff(tmp_path / "x", b"format: p2ptui-fabric/1\nname: x\n")
     assert BDF.parse("1b:00.2") in load(tmp_path, plain(DUMP_NN_D))
+
+
+RCIEP_BLOCK = """
+0000:00:04.0 System peripheral [0880]: Intel Corporation Sky Lake-E CBDMA Registers [8086:2021] (rev 04)
+\tSubsystem: Intel Corporation Device [8086:0000]
+\tNUMA node: 0
+\tIOMMU group: 1
+\tCapabilities: [90] Express (v2) Root Complex Integrated Endpoint, MSI 00
+\t\tDevCap:\tMaxPayload 256 bytes, PhantFunc 0
+\tKernel driver in use: ioatdma
+"""
+
+
+def test_rciep_and_link_down_port(tmp_path: Path, capsys) -> None:
+    # A CBDMA engine on the root bus (an RCiEP, as `lspci -vvv` names it) and a switch port whose link is down.
+    text = DUMP_NN_D.replace(
+        "Port #5, Speed 8GT/s, Width x16, ASPM L1\n\t\tLnkSta:\tSpeed 8GT/s (ok), Width x16 (ok)",
+        "Port #5, Speed 8GT/s, Width x16, ASPM L1\n\t\tLnkSta:\tSpeed unknown (downgraded), Width x0 (downgraded)",
+    ) + RCIEP_BLOCK
+    f = load(tmp_path, text)
+    cbdma = f.find("0000:00:04.0")
+    assert cbdma.integrated and cbdma.link is None and f.upstream_bridge(cbdma) is None
+    assert not f.find("0000:1a:00.0").integrated  # an Endpoint below a port is not
+    port = f.find("0000:19:01.0")
+    assert port.link.down and (port.link.max_gen, port.link.max_width) == (3, 16)
+    assert main(["show", str(tmp_path / "lspci.txt")]) == 0
+    out = capsys.readouterr().out
+    assert "RCiEP: no link (integrated in the root complex)" in next(r for r in out.splitlines() if "00:04.0" in r)
+    assert "link down (of gen3 x16)" in next(r for r in out.splitlines() if "19:01.0" in r)
