@@ -50,6 +50,7 @@ class Draft:
     # earlier draft at ``parent`` (readers list a parent before its children). Tells, for an address the file
     # gives twice, which entry a child sits below.
     parent_at: int | None = None
+    label: str = ""  # how notes name the entry when the location has no line (a sysfs function: its address)
 
 
 def host_bridge_class(class_code: int | None) -> bool:
@@ -157,7 +158,7 @@ def build_fabric(
         Device(bdf=d.bdf, kind=kind, name=name, parent=d.parent, **{"acs": ACS_UNKNOWN, **d.values})
         for d, kind, name in zip(drafts, kinds, names)
     ]
-    where = [_line(d.location) for d in drafts]
+    where = [d.label or _line(d.location) for d in drafts]
     inferred = []
     for i, (draft, dev) in enumerate(zip(drafts, devices)):
         if "integrated" not in draft.values and _linkless_on_root_bus(dev):

@@ -9,20 +9,19 @@ with one note per kind; the tree is then assembled as every source's is (tolerat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from ..errors import Diagnostic, InputError, Location
+from ..errors import InputError, Location
 from ..fabric import acs as acsbits
 from ..fabric.acs import ACS_NONE, ACS_UNKNOWN, Acs, AcsSource
 from ..fabric.bdf import BDF
 from ..fabric.checks import LINK_WIDTHS
 from ..fabric.kinds import DeviceKind, bridge_kind_for_position, endpoint_kind_from_class
-from ..fabric.model import Device, Fabric, FabricError, Host, Link, RootBus
-from ..fabric.naming import default_names, unique_name
+from ..fabric.model import Fabric, Host, Link, RootBus
 from . import pci_config as pc
-from .assemble import listing
+from . import assemble
+from .assemble import Draft, listing
 from .sysfs_device import Problems, RawDevice
-from .tolerate import tolerant_fabric
 
 PORT_KINDS = {
     pc.TYPE_ROOT_PORT: DeviceKind.ROOT_PORT,
@@ -75,53 +74,51 @@ def build_fabric(
         kind, port_type = _kind(raw, kinds.get(parent) if parent else None, port_types.get(parent), problems, tally)
         kinds[raw.found.bdf] = kind
         port_types[raw.found.bdf] = port_type
-    names = _names(raws, kinds, class_names)
-    devices = [
-        Device(
-            bdf=raw.found.bdf,
+    drafts = [
+        Draft(
+            raw.found.bdf,
+            raw.found.parent,
+            Location(problems.files.show(raw.found.rel)),
+            bridge=kinds[raw.found.bdf].is_bridge,
             kind=kinds[raw.found.bdf],
-            name=names[raw.found.bdf],
-            parent=raw.found.parent,
-            vendor_id=_first(raw.vendor_id, raw.config and raw.config.vendor_id),
-            device_id=_first(raw.device_id, raw.config and raw.config.device_id),
-            class_code=_first(raw.class_code, raw.config and raw.config.class_code),
-            subsystem_vendor_id=raw.subsystem_vendor_id,
-            subsystem_device_id=raw.subsystem_device_id,
-            revision=_first(raw.revision, raw.config and raw.config.revision),
-            driver=raw.driver,
-            numa_node=raw.numa_node,
-            iommu_group=raw.iommu_group,
-            link=_link(raw, kinds[raw.found.bdf], problems),
-            acs=_acs(raw, tally),
-            physfn=raw.physfn,
-            pool=raw.pool,
+            name=class_names.get(raw.found.bdf),
+            label=str(raw.found.bdf),
+            values={
+                "vendor_id": _first(raw.vendor_id, raw.config and raw.config.vendor_id),
+                "device_id": _first(raw.device_id, raw.config and raw.config.device_id),
+                "class_code": _first(raw.class_code, raw.config and raw.config.class_code),
+                "subsystem_vendor_id": raw.subsystem_vendor_id,
+                "subsystem_device_id": raw.subsystem_device_id,
+                "revision": _first(raw.revision, raw.config and raw.config.revision),
+                "driver": raw.driver,
+                "numa_node": raw.numa_node,
+                "iommu_group": raw.iommu_group,
+                "link": _link(raw, kinds[raw.found.bdf], problems),
+                "acs": _acs(raw, tally),
+                "physfn": raw.physfn,
+                "pool": raw.pool,
+                "integrated": False,
+            },
         )
         for raw in raws
     ]
     present = {raw.found.bdf for raw in raws}
-    for i, raw in enumerate(raws):
+    for raw, draft in zip(raws, drafts):
         if raw.physfn is not None and raw.physfn not in present:
             problems.odd(f"{raw.found.rel}/physfn", "are VFs whose physical function is absent; kept as functions of "
                                                     "their own", str(raw.physfn))  # fmt: skip
-            devices[i] = replace(devices[i], physfn=None)
-    _mark_integrated(raws, devices, tally)
+            draft.values["physfn"] = None
+    _mark_integrated(raws, drafts, tally)
     buses = []
     for (domain, bus), rel in sorted(root_buses.items()):
-        numa = next((d.numa_node for d in devices if d.parent is None and d.bdf.bus_id == (domain, bus)
-                     and d.numa_node is not None), None)  # fmt: skip
+        numa = next((d.values["numa_node"] for d in drafts if d.parent is None and d.bdf.bus_id == (domain, bus)
+                     and d.values["numa_node"] is not None), None)  # fmt: skip
         buses.append(RootBus(domain, bus, host_bridge=rel.rsplit("/", 1)[-1], numa_node=numa))
     if problems.errors:
         raise InputError(problems.errors)
-    all_notes = notes + _tally_notes(tally, len(devices)) + problems.oddity_notes()
-    where = [raw.found.rel.rsplit("/", 1)[-1] for raw in raws]
-    try:
-        return tolerant_fabric(name, buses, devices, where, host, description, all_notes)
-    except FabricError as exc:
-        diagnostics = []
-        for p in exc.problems:
-            at = Location(problems.files.show(raws[p.index].found.rel)) if p.index is not None else None
-            diagnostics.append(Diagnostic(p.message, at, p.hint))
-        raise InputError(diagnostics) from None
+    all_notes = notes + _tally_notes(tally, len(drafts)) + problems.oddity_notes()
+    # The same assembly as every other source's: names, then the tree with what contradicts it set aside.
+    return assemble.build_fabric(problems.files.show(""), name, buses, drafts, host, all_notes, description)
 
 
 def _first(a: int | None, b: int | None) -> int | None:
@@ -241,19 +238,6 @@ def _acs(raw: RawDevice, tally: Tally) -> Acs:
     return ACS_NONE
 
 
-def _names(raws: list[RawDevice], kinds: dict[BDF, DeviceKind], class_names: dict[BDF, str]) -> dict[BDF, str]:
-    names: dict[BDF, str] = {}
-    used: set[str] = set()
-    for raw in sorted(raws, key=lambda r: r.found.bdf):
-        wanted = class_names.get(raw.found.bdf)
-        if wanted:
-            names[raw.found.bdf] = unique_name(wanted, used)
-    rest = sorted(raw.found.bdf for raw in raws if raw.found.bdf not in names)
-    for bdf, fresh in zip(rest, default_names([kinds[b] for b in rest], used)):
-        names[bdf] = fresh
-    return names
-
-
 def _tally_notes(tally: Tally, total: int) -> list[str]:
     notes = []
     if tally.acs_unknown:
@@ -299,20 +283,23 @@ def _tally_notes(tally: Tally, total: int) -> list[str]:
     return notes
 
 
-def _mark_integrated(raws: list[RawDevice], devices: list[Device], tally: Tally) -> None:
+def _mark_integrated(raws: list[RawDevice], drafts: list[Draft], tally: Tally) -> None:
     """RCiEPs: port type 9 where the config space says so; else inferred for an endpoint on a root bus whose
     sysfs shows no link of its own (max_link_width 255, or no link attributes: conventional PCI)."""
-    for i, (raw, dev) in enumerate(zip(raws, devices)):
-        if dev.parent is not None or dev.physfn is not None or not dev.kind.is_endpoint:
+    for raw, draft in zip(raws, drafts):
+        kind = draft.kind
+        if draft.parent is not None or draft.values["physfn"] is not None or kind is None or not kind.is_endpoint:
             continue
         pcie = raw.config.pcie if raw.config else None
         if pcie is not None:
             if pcie.port_type == pc.TYPE_RC_ENDPOINT:
-                tally.integrated_known.append(dev.bdf)
-                devices[i] = replace(dev, integrated=True, link=None)
+                tally.integrated_known.append(draft.bdf)
+                draft.values.update(integrated=True, link=None)
             continue
         if raw.config is not None and raw.config.caps_known:
             continue  # a readable capability list without a PCIe capability: conventional PCI, said as such
-        if raw.no_link or (dev.link is None and raw.max_width is None):
-            tally.integrated_inferred.append(dev.bdf)
-            devices[i] = replace(dev, integrated=True, link=None)
+        if raw.no_link or (draft.values["link"] is None and raw.max_width is None):
+            tally.integrated_inferred.append(draft.bdf)
+            draft.values.update(integrated=True, link=None)
+
+
