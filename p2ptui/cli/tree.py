@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..fabric import acs as acsbits
 from ..fabric.acs import AcsSource
+from ..fabric.kinds import NO_LINK_INTEGRATED, RCIEP_LABEL, DeviceKind
 from ..fabric.model import Device, Fabric, Host, RootBus
 from ..fabric.units import human_size
 
@@ -14,6 +15,12 @@ def render_fabric(fabric: Fabric) -> str:
     for rb in fabric.root_buses:
         lines.append(root_bus_line(fabric, rb))
         _subtree(fabric, fabric.on_root_bus(rb), "", lines)
+    if fabric.unplaced:
+        lines.append(f"[unplaced] {len(fabric.unplaced)} conflicting entries the source gives but the tree cannot hold")
+        for i, dev in enumerate(fabric.unplaced):
+            last = i == len(fabric.unplaced) - 1
+            under = f"  (under {dev.parent.short()} in the source)" if dev.parent is not None else ""
+            lines.append(f"{'└─ ' if last else '├─ '}{device_line(dev)}{under}")
     return "\n".join(lines)
 
 
@@ -41,12 +48,17 @@ def root_bus_line(fabric: Fabric, rb: RootBus) -> str:
     return "  ".join(parts)
 
 
-def device_line(dev: Device) -> str:
+def device_line(dev: Device, fabric: Fabric | None = None) -> str:
     parts = [dev.bdf.short(), dev.kind.value, dev.name, f"[{dev.ids}]"]
     if dev.product:
         parts.append(dev.product)
+    if dev.integrated:
+        parts.append(f"{RCIEP_LABEL}: {NO_LINK_INTEGRATED}")
     if dev.link is not None:
         parts.append(dev.link.describe() + (" (downtrained)" if dev.link.downtrained else ""))
+    if fabric is not None and dev.kind.is_bridge and fabric.get(dev.bdf) is dev and not fabric.children(dev):
+        parts.append("nothing below (empty slot or link down)" if dev.kind is not DeviceKind.SWITCH_UPSTREAM
+                     else "nothing below")  # fmt: skip
     acs = acs_text(dev)
     if acs:
         parts.append(acs)
@@ -60,6 +72,8 @@ def device_line(dev: Device) -> str:
         parts.append(f"group {dev.iommu_group}")
     if dev.driver:
         parts.append(f"driver {dev.driver}")
+    if dev.conflict:
+        parts.append(f"CONFLICT: {dev.conflict}")
     return "  ".join(parts)
 
 
@@ -78,7 +92,7 @@ def acs_text(dev: Device) -> str:
 def _subtree(fabric: Fabric, devices: list[Device], prefix: str, lines: list[str]) -> None:
     for i, dev in enumerate(devices):
         last = i == len(devices) - 1
-        lines.append(f"{prefix}{'└─ ' if last else '├─ '}{device_line(dev)}")
+        lines.append(f"{prefix}{'└─ ' if last else '├─ '}{device_line(dev, fabric)}")
         _subtree(fabric, fabric.children(dev), prefix + ("   " if last else "│  "), lines)
 
 

@@ -28,8 +28,9 @@ _ALLOWED_PARENTS = {
 def structure_problems(root_buses: tuple[RootBus, ...], devices: tuple[Device, ...]) -> list[StructureProblem]:
     problems: list[StructureProblem] = []
 
-    def add(message: str, index: int | None = None, field: str | None = None, hint: str = "") -> None:
-        problems.append(StructureProblem(message, index, field, hint))
+    def add(message: str, index: int | None = None, field: str | None = None, hint: str = "",
+            other: int | None = None, bus_conflict: bool = False) -> None:
+        problems.append(StructureProblem(message, index, field, hint, other, bus_conflict))
 
     bus_ids: dict[tuple[int, int], int] = {}
     for i, rb in enumerate(root_buses):
@@ -41,7 +42,8 @@ def structure_problems(root_buses: tuple[RootBus, ...], devices: tuple[Device, .
     names: dict[str, int] = {}
     for i, dev in enumerate(devices):
         if dev.bdf in index_of:
-            add(f"duplicate PCI address {dev.bdf}", i, "bdf", f"first used by device #{index_of[dev.bdf] + 1}")
+            add(f"duplicate PCI address {dev.bdf}", i, "bdf", f"first used by device #{index_of[dev.bdf] + 1}",
+                index_of[dev.bdf])
         else:
             index_of[dev.bdf] = i
         if not dev.name:
@@ -59,7 +61,8 @@ def structure_problems(root_buses: tuple[RootBus, ...], devices: tuple[Device, .
     for i, dev in enumerate(devices):
         _check_device(dev, i, by_bdf, bus_ids, add)
         _check_values(dev, i, add)
-        if dev.parent is not None and not dev.is_vf and dev.parent in by_bdf:
+        # A function marked as conflicting stands where its source put it, on a bus another bridge also claims.
+        if dev.parent is not None and not dev.is_vf and dev.parent in by_bdf and not dev.conflict:
             owner = bus_owner.setdefault(dev.bdf.bus_id, f"bridge {dev.parent}")
             first = secondary.setdefault(dev.parent, dev)
             if owner != f"bridge {dev.parent}":
@@ -69,6 +72,7 @@ def structure_problems(root_buses: tuple[RootBus, ...], devices: tuple[Device, .
                     i,
                     "bdf",
                     "every function below one bridge sits on that bridge's secondary bus",
+                    bus_conflict=True,
                 )
             elif first.bdf.bus_id != dev.bdf.bus_id:
                 add(
@@ -77,6 +81,7 @@ def structure_problems(root_buses: tuple[RootBus, ...], devices: tuple[Device, .
                     i,
                     "bdf",
                     "a bridge has one secondary bus, and all its functions but VFs sit on it",
+                    bus_conflict=True,
                 )
     if not problems:
         _check_cycles(devices, by_bdf, add)
@@ -84,6 +89,9 @@ def structure_problems(root_buses: tuple[RootBus, ...], devices: tuple[Device, .
 
 
 def _check_device(dev: Device, i: int, by_bdf: dict[BDF, Device], bus_ids: dict, add) -> None:
+    if dev.integrated and (not dev.kind.is_endpoint or dev.parent is not None or dev.link is not None):
+        add(f"{dev.bdf} is marked integrated in the root complex, but it is not an endpoint on a root bus without "
+            "a link", i, "integrated")  # fmt: skip
     if dev.physfn is not None:
         _check_vf(dev, i, by_bdf, add)
     if dev.parent is None:

@@ -34,6 +34,22 @@ def fabric_to_dict(fabric: Fabric) -> dict:
             for rb in fabric.root_buses
         ],
         "devices": [device_to_dict(fabric, d) for d in fabric.devices],
+        # Entries the source gives that the tree cannot hold (a second entry for one address): not in the tree.
+        "unplaced": [_unplaced_to_dict(d) for d in fabric.unplaced],
+    }
+
+
+def _unplaced_to_dict(dev: Device) -> dict:
+    return {
+        "bdf": str(dev.bdf),
+        "name": dev.name,
+        "kind": dev.kind.value,
+        "parent": str(dev.parent) if dev.parent else None,  # where the source puts it
+        "vendor_id": _hex(dev.vendor_id, 4),
+        "device_id": _hex(dev.device_id, 4),
+        "class_code": _hex(dev.class_code, 6),
+        "product": dev.product,
+        "conflict": dev.conflict,
     }
 
 
@@ -64,6 +80,8 @@ def device_to_dict(fabric: Fabric, dev: Device) -> dict:
             "firmware_ctrl": acsbits.bit_names(acs.firmware_ctrl) if acs.source.value == "kernel-default" else None,
         },
         "physfn": str(dev.physfn) if dev.physfn else None,
+        "integrated": dev.integrated,  # an RCiEP: no link, integrated in the root complex
+        "conflict": dev.conflict or None,  # why the source contradicts this function's place; verdicts refuse it
         "siblings": [str(s.bdf) for s in fabric.siblings(dev)],
         "p2pmem": (
             {
@@ -97,4 +115,5 @@ def _link(link: Link | None) -> dict | None:
         "mps": link.mps,
         "mrrs": link.mrrs,
         "downtrained": link.downtrained,
+        "down": link.down,
     }

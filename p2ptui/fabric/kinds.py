@@ -67,6 +67,12 @@ NAME_PREFIX = {
     DeviceKind.OTHER: "dev",
 }
 
+# A Root Complex Integrated Endpoint (RCiEP, PCIe Device/Port Type 9): an endpoint of any kind (NVMe, GPU,
+# accelerator: Intel's DSA/IAA/QAT engines are RCiEPs) that sits on a root bus inside the root complex and has no
+# PCIe link. The model keeps its endpoint kind and marks it ``Device.integrated``; views use these words for it.
+RCIEP_LABEL = "RCiEP"
+NO_LINK_INTEGRATED = "no link (integrated in the root complex)"
+
 CLASS_HOST_BRIDGE = 0x0600
 CLASS_PCI_BRIDGE = 0x0604
 

@@ -49,6 +49,7 @@ class Link:
     max_width: int | None = None
     mps: int | None = 256
     mrrs: int | None = 512
+    down: bool = False  # the source reports the link down (width 0, speed unknown): an empty slot, a device off
 
     @property
     def downtrained(self) -> bool:
@@ -58,6 +59,9 @@ class Link:
         return slower or narrower
 
     def describe(self) -> str:
+        if self.down:
+            capable = (self.max_gen, self.max_width) != (None, None)
+            return f"link down (of {_gen_width(self.max_gen, self.max_width)})" if capable else "link down"
         if self.gen is None and self.width is None and (self.max_gen, self.max_width) != (None, None):
             # Sources such as NCCL's topology file record what a link can do, not what it trained to.
             return f"up to {_gen_width(self.max_gen, self.max_width)}"
@@ -132,6 +136,13 @@ class Device:
     acs: Acs = ACS_NONE
     physfn: BDF | None = None
     pool: P2PPool | None = None
+    # A Root Complex Integrated Endpoint (PCIe port type 9, or inferred: an endpoint on a root bus reporting no
+    # link): it sits inside the root complex and has no PCIe link of its own.
+    integrated: bool = False
+    # Why the source's facts about this function's place in the tree conflict ("" when they do not): the file
+    # gives its address twice, or puts it on a bus another bridge owns. Verdicts refuse such a function as a pair
+    # end (its path is not known); ``Fabric.unplaced`` holds the entries that could not be placed at all.
+    conflict: str = ""
 
     @property
     def is_vf(self) -> bool:
@@ -165,6 +176,8 @@ class StructureProblem:
     index: int | None = None
     field: str | None = None
     hint: str = ""
+    other: int | None = None  # the device it clashes with (the first holder of a duplicate address), by index
+    bus_conflict: bool = False  # the device is sound but sits on a bus another bridge (or a root bus) owns
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,6 +190,10 @@ class Fabric:
     host: Host = Host()
     description: str = ""
     notes: tuple[str, ...] = ()  # what the source could not read, and how to get it
+    # Functions a foreign file describes but that cannot stand in the tree (a second entry for an address already
+    # placed), each with its ``conflict`` reason and its parent as the file gives it. Not part of any lookup,
+    # walk or verdict: kept so that views can show them, in a group of their own.
+    unplaced: tuple[Device, ...] = ()
     _by_bdf: dict[BDF, Device] = field(init=False, repr=False)
     _by_name: dict[str, Device] = field(init=False, repr=False)
     _children: dict[BDF | None, list[Device]] = field(init=False, repr=False)
@@ -194,6 +211,7 @@ class Fabric:
         object.__setattr__(self, "devices", devices)
         object.__setattr__(self, "root_buses", tuple(sorted(root_buses, key=lambda r: r.bus_id)))
         object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "unplaced", tuple(self.unplaced))
         by_bdf = {d.bdf: d for d in devices}
         children: dict[BDF | None, list[Device]] = {}
         for dev in devices:
@@ -213,7 +231,7 @@ class Fabric:
 
     # -- equality: the same facts, whatever order they were given in --------------------------------------------
     def _key(self) -> tuple:
-        return (self.name, self.description, self.host, self.root_buses, self.devices, self.notes)
+        return (self.name, self.description, self.host, self.root_buses, self.devices, self.notes, self.unplaced)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Fabric) and self._key() == other._key()
@@ -345,6 +363,10 @@ class Fabric:
             return port.link
         return _narrower(dev.link, port.link)
 
+    def conflicting(self) -> list[Device]:
+        """Functions in the tree whose place the source contradicts (``Device.conflict``), in bus order."""
+        return [d for d in self.devices if d.conflict]
+
     def providers(self, published_only: bool = True) -> list[Device]:
         """Functions with a P2P memory pool (published ones only, by default), in bus order."""
         return [d for d in self.devices if d.pool is not None and (d.pool.published or not published_only)]
@@ -377,4 +399,5 @@ def _narrower(a: Link, b: Link) -> Link:
         max_width=low(a.max_width, b.max_width),
         mps=a.mps,
         mrrs=a.mrrs,
+        down=a.down or b.down,
     )

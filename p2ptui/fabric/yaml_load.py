@@ -31,7 +31,7 @@ ROOT_KEYS = ("bus", "host_bridge", "numa_node", "p2p", "devices")
 P2P_CAP_KEYS = ("read", "write")
 DEVICE_KEYS = (
     "bdf", "kind", "name", "id", "subsystem", "class", "revision", "product", "driver", "numa_node",
-    "iommu_group", "link", "acs", "p2pmem", "physfn", "vfs", "children",
+    "iommu_group", "link", "acs", "p2pmem", "physfn", "vfs", "children", "integrated",
 )  # fmt: skip
 
 IOMMU_MODES = {
@@ -267,6 +267,8 @@ class _FabricReader:
                 v[key] = r.integer(e.value(key), key, lo, hi)
         if "link" in e.keys:
             v["link"] = r.link(e.value("link"))
+        if node := given(e.keys, "integrated"):
+            v["integrated"] = r.boolean(node, "integrated")
         if node := given(e.keys, "acs"):
             v["acs"] = r.acs(node)
         if "p2pmem" in e.keys and not is_null(e.value("p2pmem")):

@@ -185,11 +185,14 @@ class ValueReader(NodeReader):
             gen, width = int(match[1]), int(match[2])
             ok = self.link_value(node, "gen", gen) & self.link_value(node, "width", width)
             return Link(gen, width, gen, width) if ok else None
-        keys = self.mapping(node, "link", LINK_KEYS)
+        keys = self.mapping(node, "link", LINK_KEYS + ("down",))
         if keys is None:
             return None
         values: dict = {}
         ok = True
+        if node := given(keys, "down"):  # the source saw the link down (an empty slot, a device off)
+            values["down"] = self.boolean(node, "link down")
+            ok = values["down"] is not None
         for key in LINK_KEYS:
             if key in keys:
                 value_node = keys[key][1]

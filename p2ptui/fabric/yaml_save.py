@@ -119,6 +119,8 @@ def _device(fabric: Fabric, dev: Device) -> dict:
         value = getattr(dev, key)
         if value is not None:
             out[key] = value
+    if dev.integrated:
+        out["integrated"] = True  # an RCiEP: no link, inside the root complex
     if dev.link is not None:
         out["link"] = _link(dev.link)
     if dev.acs.source is not AcsSource.NONE:
@@ -144,7 +146,7 @@ def _hex4(value: int | None) -> str:
 
 def _link(link: Link) -> str | dict:
     if link.gen is not None and link.width is not None and (link.max_gen, link.max_width) == (link.gen, link.width) \
-            and (link.mps, link.mrrs) == (_LINK.mps, _LINK.mrrs):  # fmt: skip
+            and (link.mps, link.mrrs) == (_LINK.mps, _LINK.mrrs) and not link.down:  # fmt: skip
         return f"gen{link.gen} x{link.width}"
     if link == Link(mps=None, mrrs=None):
         return "unknown"
@@ -155,6 +157,8 @@ def _link(link: Link) -> str | dict:
         value = getattr(link, key)
         if key in ("gen", "width") or value != defaults[key]:
             out[key] = "unknown" if value is None else value
+    if link.down:
+        out["down"] = True
     return out
 
 

@@ -52,10 +52,11 @@ class PairMatrix:
 
 
 def pair_matrix(fabric: Fabric, profile: KernelProfile | None = None) -> PairMatrix:
-    """Every endpoint function (not a bridge, not a host bridge) against every other, in bus order."""
+    """Every endpoint function (not a bridge, not a host bridge) against every other, in bus order. Functions
+    whose place the source contradicts (``Device.conflict``) are left out: their path is not known."""
     ctx = verdict_context(fabric, profile)
     index = ctx.index.index
-    ends = np.array([index[d.bdf] for d in fabric.endpoints()], dtype=np.int64)
+    ends = np.array([index[d.bdf] for d in fabric.endpoints() if not d.conflict], dtype=np.int64)
     return pair_table(ctx, ends, ends)
 
 

@@ -53,7 +53,7 @@ def find_provider(
 ) -> ProviderSearch:
     """pci_p2pmem_find_many(clients): published pools only, minimum summed distance, random among ties."""
     ctx = verdict_context(fabric, profile)
-    providers = fabric.providers(published_only=True)
+    providers = [d for d in fabric.providers(published_only=True) if not d.conflict]  # conflicting: place unknown
     columns: list[int] = []
     pci_only = True
     for client in clients:

@@ -260,16 +260,26 @@ def _index_of(ctx: VerdictContext, dev: Device | str) -> int:
     if isinstance(dev, Device):
         i = index.index.get(dev.bdf)
         if i is not None:
-            return i
+            return _placed(index.devices[i], i)
         ref = str(dev.bdf)
     else:
         try:
-            return index.index[index.fabric.find(dev).bdf]
+            return _placed(index.fabric.find(dev), index.index[index.fabric.find(dev).bdf])
         except KeyError:
             ref = dev
     raise InputError(
         Diagnostic(f"no device {ref!r} in fabric {index.fabric.name!r}", hint="name a device by its name or BDF")
     )
+
+
+def _placed(dev: Device, i: int) -> int:
+    """A pair end must have a known place: a function the source contradicts (Device.conflict) has none."""
+    if dev.conflict:
+        raise InputError(
+            Diagnostic(f"{dev.name} ({dev.bdf}): no verdict, its place in the fabric is in conflict: {dev.conflict}",
+                       hint="the source gives this function twice or on a bus another bridge owns; fix the file")
+        )
+    return i
 
 
 def _fix_option(ctx: VerdictContext, results: list[ClientVerdict]) -> str | None:

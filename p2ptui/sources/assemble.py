@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import Diagnostic, InputError, Location
@@ -19,6 +19,7 @@ from ..fabric.bdf import BDF
 from ..fabric.kinds import DeviceKind, bridge_kind_for_position, endpoint_kind_from_class
 from ..fabric.model import Device, Fabric, FabricError, Host, RootBus
 from ..fabric.naming import default_names, unique_name
+from .tolerate import tolerant_fabric
 
 
 def acs_unknown_note(source: str) -> str:
@@ -45,6 +46,11 @@ class Draft:
     kind: DeviceKind | None = None  # as the file states it; None: from the class code or the position
     name: str | None = None  # the OS's name for it (nvme0, eth0, mlx5_0), when the file has one
     values: dict[str, Any] = field(default_factory=dict)  # further Device fields (vendor_id, link, acs, ...)
+    # Which draft is the parent, by index, when the reader knows it from the file's nesting; None: the nearest
+    # earlier draft at ``parent`` (readers list a parent before its children). Tells, for an address the file
+    # gives twice, which entry a child sits below.
+    parent_at: int | None = None
+    label: str = ""  # how notes name the entry when the location has no line (a sysfs function: its address)
 
 
 def host_bridge_class(class_code: int | None) -> bool:
@@ -52,10 +58,14 @@ def host_bridge_class(class_code: int | None) -> bool:
     return class_code is not None and class_code >> 8 == 0x0600
 
 
-def settle_kinds(drafts: list[Draft]) -> tuple[dict[BDF, DeviceKind], list[str]]:
-    """Each function's kind, parents first; and a line per stated port type that had to give way to position."""
-    by_bdf = {d.bdf: d for d in drafts}
+def settle_kinds(drafts: list[Draft]) -> tuple[list[DeviceKind], list[str]]:
+    """Each draft's kind (in the drafts' order), settled parents first; and a line per stated port type that had
+    to give way to position. A child of an address the file gives twice follows the first entry's kind."""
+    by_bdf: dict[BDF, Draft] = {}
+    for d in drafts:
+        by_bdf.setdefault(d.bdf, d)
     kinds: dict[BDF, DeviceKind] = {}
+    settled: dict[int, DeviceKind] = {}
     overridden: list[str] = []
     order = drafts
     seen: set[BDF] = set()
@@ -84,14 +94,15 @@ def settle_kinds(drafts: list[Draft]) -> tuple[dict[BDF, DeviceKind], list[str]]
                 kind = endpoint_kind_from_class(class_code)
             if kind is DeviceKind.HOST_BRIDGE and draft.parent is not None:
                 kind = DeviceKind.OTHER  # the model keeps host bridges on root buses
-        kinds[draft.bdf] = kind
+        kinds.setdefault(draft.bdf, kind)
+        settled[id(draft)] = kind
     notes = []
     if overridden:
         notes.append(
             "port types that cannot stand where the function sits were replaced by the kind its position implies: "
             + listing(overridden)
         )
-    return kinds, notes
+    return [settled[id(d)] for d in drafts], notes
 
 
 def _depth(draft: Draft, by_bdf: dict[BDF, Draft]) -> int:
@@ -114,7 +125,7 @@ def _fits(kind: DeviceKind, parent: BDF | None, parent_kind: DeviceKind | None) 
     return True
 
 
-def assign_names(drafts: list[Draft], kinds: dict[BDF, DeviceKind]) -> list[str]:
+def assign_names(drafts: list[Draft], kinds: list[DeviceKind]) -> list[str]:
     """Per draft: its OS name where the file has one (made unique), else kind + index (nvme0, gpu1, dsp3) in bus
     order. Two drafts with one address still get two names, so only the address is reported as a duplicate."""
     order = sorted(range(len(drafts)), key=lambda i: drafts[i].bdf)
@@ -124,7 +135,7 @@ def assign_names(drafts: list[Draft], kinds: dict[BDF, DeviceKind]) -> list[str]
         if drafts[i].name:
             names[i] = unique_name(drafts[i].name, used)  # type: ignore[arg-type]
     rest = [i for i in order if i not in names]
-    for i, name in zip(rest, default_names((kinds[drafts[i].bdf] for i in rest), used)):
+    for i, name in zip(rest, default_names((kinds[i] for i in rest), used)):
         names[i] = name
     return [names[i] for i in range(len(drafts))]
 
@@ -138,22 +149,29 @@ def build_fabric(
     notes: Iterable[str] = (),
     description: str = "",
 ) -> Fabric:
-    """The Fabric, or an InputError naming every structural problem at the line of the function concerned."""
+    """The Fabric of what the file says. What contradicts the rest (a second entry for one address, a bus two
+    bridges claim) is set aside or marked, with a note naming the file's lines (tolerate.py); an InputError only
+    when nothing sensible can be built."""
     kinds, kind_notes = settle_kinds(drafts)
     names = assign_names(drafts, kinds)
     devices = [
-        Device(bdf=d.bdf, kind=kinds[d.bdf], name=name, parent=d.parent, **{"acs": ACS_UNKNOWN, **d.values})
-        for d, name in zip(drafts, names)
+        Device(bdf=d.bdf, kind=kind, name=name, parent=d.parent, **{"acs": ACS_UNKNOWN, **d.values})
+        for d, kind, name in zip(drafts, kinds, names)
     ]
-    try:
-        return Fabric(
-            name=name,
-            root_buses=tuple(root_buses),
-            devices=tuple(devices),
-            host=host,
-            description=description,
-            notes=tuple(notes) + tuple(kind_notes),
+    where = [d.label or _line(d.location) for d in drafts]
+    inferred = []
+    for i, (draft, dev) in enumerate(zip(drafts, devices)):
+        if "integrated" not in draft.values and _linkless_on_root_bus(dev):
+            devices[i] = replace(dev, integrated=True)
+            inferred.append(str(dev.bdf))
+    if inferred:
+        kind_notes.append(
+            f"{len(inferred)} endpoint{'s' if len(inferred) > 1 else ''} on a root bus with no link in the file, "
+            f"taken as integrated in the root complex (RCiEP, no link): {listing(inferred)}"
         )
+    try:
+        return tolerant_fabric(name, root_buses, devices, where, host, description, tuple(notes) + tuple(kind_notes),
+                               _parent_indices(drafts))  # fmt: skip
     except FabricError as exc:
         raise InputError(
             [
@@ -165,6 +183,27 @@ def build_fabric(
                 for p in exc.problems
             ]
         ) from None
+
+
+def _parent_indices(drafts: list[Draft]) -> list[int | None]:
+    latest: dict[BDF, int] = {}
+    out: list[int | None] = []
+    for i, draft in enumerate(drafts):
+        if draft.parent_at is not None:
+            out.append(draft.parent_at)
+        else:
+            out.append(latest.get(draft.parent) if draft.parent is not None else None)
+        latest[draft.bdf] = i
+    return out
+
+
+def _linkless_on_root_bus(dev: Device) -> bool:
+    """An endpoint directly on a root bus with no link: inside the root complex, whatever the file calls it."""
+    return dev.parent is None and dev.physfn is None and dev.kind.is_endpoint and dev.link is None
+
+
+def _line(location: Location) -> str:
+    return f"line {location.line}" if location.line is not None else "no line: added by the reader"
 
 
 def _hint(hint: str, drafts: list[Draft]) -> str:

@@ -75,6 +75,7 @@ class _Reader:
         self.host_bridges = 0
         self.hostless: list[str] = []
         self.link_speeds: set[float] = set()
+        self.oddities: dict[str, list[str]] = {}
 
     # -- walking the object tree ----------------------------------------------------------------------------------
     def walk(self) -> None:
@@ -98,17 +99,20 @@ class _Reader:
         kind = elem.get("type", "")
         if kind == "OSDev":
             return None
+        node = None
         if kind == "NUMANode" and elem.get("os_index") is not None:
-            self.numa_nodes.add(self._int(elem, "os_index", 0, 4095))
+            node = self._int(elem, "os_index", 0, 4095)
+            if node is not None:
+                self.numa_nodes.add(node)
         if kind == "Bridge" and (elem.get("bridge_type", "").startswith("0-") or elem.get("pci_busid") is None):
             self.host_bridges += 1
-            domain, secondary, _ = self._range(elem)
-            return _Context(ctx.numa, (domain, secondary), None)
+            bus_range = self._range(elem)
+            return _Context(ctx.numa, (bus_range[0], bus_range[1]) if bus_range else (-1, -1), None)
         if kind in ("Bridge", "PCIDev"):
             bdf = self._draft(elem, ctx, bridge=kind == "Bridge")
             return _Context(ctx.numa, ctx.host, bdf) if kind == "Bridge" else None
         if kind == "NUMANode" and elem.get("nodeset") is None and elem.get("os_index") is not None:
-            return _Context(self._int(elem, "os_index", 0, 4095), ctx.host, ctx.parent)  # v1: I/O below NUMA nodes
+            return _Context(node, ctx.host, ctx.parent)  # v1: I/O below NUMA nodes
         if elem.get("nodeset") is not None:
             return _Context(_single_node(elem.get("nodeset", "")), ctx.host, ctx.parent)
         return ctx
@@ -152,15 +156,23 @@ class _Reader:
         except ValueError as exc:
             raise self.doc.error(elem, f"pci_busid {text!r}: {exc}") from None
 
-    def _range(self, elem: ET.Element) -> tuple[int, int, int]:
+    def _range(self, elem: ET.Element) -> tuple[int, int, int] | None:
+        """The bridge's bus range; None (and a note) when it is not one: children say where they sit anyway."""
         text = elem.get("bridge_pci", "")
         match = _BUS_RANGE.match(text.strip())
         if not match:
-            raise self.doc.error(elem, f"malformed bridge_pci {text!r}", "hwloc writes DDDD:[SS-ss], e.g. 0000:[17-1e]")
+            self._odd(elem, "bridge bus ranges (bridge_pci) not of the form DDDD:[SS-ss], ignored", repr(text[:30]))
+            return None
         domain, low, high = int(match[1], 16), int(match[2], 16), int(match[3], 16)
         if low > high:
-            raise self.doc.error(elem, f"bridge_pci {text!r}: secondary bus above subordinate bus")
+            self._odd(elem, "bridge bus ranges whose secondary bus is above the subordinate bus, ignored", text)
+            return None
         return domain, low, high
+
+    def _odd(self, elem: ET.Element, kind: str, value: str) -> None:
+        """An attribute value left unknown; one note per ``kind`` names the lines."""
+        line = self.doc.where(elem).line
+        self.oddities.setdefault(kind, []).append(f"line {line} ({value})")
 
     def _pci_type(self, elem: ET.Element) -> dict | None:
         text = elem.get("pci_type")
@@ -168,9 +180,9 @@ class _Reader:
             return None
         match = _PCI_TYPE.match(text.strip())
         if not match:
-            raise self.doc.error(
-                elem, f"malformed pci_type {text!r}", "hwloc writes 'CCCC [VVVV:DDDD] [SVVV:SDDD] RR[ PP]' in hex"
-            )
+            self._odd(elem, "pci_type values not of the form 'CCCC [VVVV:DDDD] [SVVV:SDDD] RR', IDs and class left "
+                            "unknown", repr(text[:40]))  # fmt: skip
+            return None
         cls, vendor, device, sub_vendor, sub_device, rev = (int(match[i], 16) for i in range(1, 7))
         prog_if = int(match[7], 16) if match[7] else 0
         masked = vendor == 0  # vendor 0 is no vendor: hwloc's tests blank out IDs this way
@@ -190,20 +202,23 @@ class _Reader:
         try:
             speed = float(text)
         except ValueError:
-            raise self.doc.error(elem, f"malformed pci_link_speed {text!r}", "a bandwidth in GB/s, e.g. 15.753846") from None
+            speed = math.nan
         if not math.isfinite(speed) or not 0 <= speed <= MAX_LINK_GBPS:
-            raise self.doc.error(elem, f"pci_link_speed {text} GB/s is not a PCIe link bandwidth")
+            self._odd(elem, "pci_link_speed values that are no PCIe link bandwidth in GB/s, ignored", repr(text[:30]))
+            return
         if speed > 0:
             self.link_speeds.add(round(speed, 2))
 
-    def _int(self, elem: ET.Element, attr: str, low: int, high: int) -> int:
+    def _int(self, elem: ET.Element, attr: str, low: int, high: int) -> int | None:
         text = elem.get(attr, "")
         try:
             value = int(text)
         except ValueError:
-            raise self.doc.error(elem, f"malformed {attr} {text!r}") from None
+            self._odd(elem, f"{attr} values that are not numbers, left unknown", repr(text[:30]))
+            return None
         if not low <= value <= high:
-            raise self.doc.error(elem, f"{attr} {value} is out of range {low}-{high}")
+            self._odd(elem, f"{attr} values out of range {low}-{high}, left unknown", str(value))
+            return None
         return value
 
     def _os_name(self, pcidev: ET.Element) -> str | None:
@@ -275,6 +290,7 @@ class _Reader:
             )
         if self.hostless:
             notes.append(f"no host bridge above {listing(self.hostless)}: each is taken to sit on a root bus")
+        notes.extend(f"{kind}: {listing(where)}" for kind, where in self.oddities.items())
         return notes
 
 

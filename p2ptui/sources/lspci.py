@@ -79,7 +79,7 @@ def load(path: Path) -> Fabric:
                 "expected `lspci -vvv` blocks ('c1:00.0 VGA compatible controller: …') or `lspci -tv` lines",
             )
         )
-    return _Merge(path, records, tree, _machine(lines)).fabric()
+    return _Merge(path, records, tree, _machine(lines), parsed.oddities).fabric()
 
 
 def _line_of(diag: Diagnostic) -> int:
@@ -103,12 +103,15 @@ def _machine(lines: list[str]) -> dict[str, str]:
 
 
 class _Merge:
-    def __init__(self, path: Path, records: list[Record], tree: Tree, machine: dict[str, str]):
+    def __init__(self, path: Path, records: list[Record], tree: Tree, machine: dict[str, str],
+                 oddities: dict[str, list[str]] | None = None):  # fmt: skip
         self.path = path
+        self.oddities = oddities or {}
         self.records: dict[BDF, Record] = {}
         for rec in records:
             self.records.setdefault(rec.bdf, rec)  # a block pasted twice: the first is as good as the second
         self.entries: dict[BDF, TreeEntry] = {e.bdf: e for e in tree.entries}
+        self.conflicts = tree.conflicts
         self.roots: dict[tuple[int, int], None] = dict.fromkeys(tree.root_buses)
         self.cut_after = tree.cut_after
         self.machine = machine
@@ -123,6 +126,10 @@ class _Merge:
         parents = self._parents(bdfs)
         physfns = self._virtfns(bdfs, parents)
         drafts = [self._draft(bdf, parents[bdf], physfns.get(bdf)) for bdf in bdfs]
+        # An address the tree draws twice: the second drawing, with its own parent and line, for build_fabric to
+        # set aside as conflicting (it keeps the -vvv facts of the address, which do not say where it sits).
+        drafts += [self._conflict_draft(entry) for entry in self.conflicts]
+        self._link_drawn_parents(drafts)
         for draft in drafts:
             if draft.parent is None and draft.bdf.bus_id not in self.roots:
                 self.roots[draft.bdf.bus_id] = None
@@ -213,6 +220,20 @@ class _Merge:
             values["numa_node"] = 0
         return Draft(bdf, parent, Location(str(self.path), line), bridge=bridge, kind=kind, values=values)
 
+    def _link_drawn_parents(self, drafts: list[Draft]) -> None:
+        """Each tree entry's parent is the bridge drawn where the tree says, not merely one at that address."""
+        drawn = {(d.bdf, d.location.line): i for i, d in enumerate(drafts)}
+        entries = {(e.bdf, e.line): e for e in [*self.entries.values(), *self.conflicts]}
+        for draft in drafts:
+            entry = entries.get((draft.bdf, draft.location.line))
+            if entry is not None and entry.parent is not None and draft.parent == entry.parent:
+                draft.parent_at = drawn.get((entry.parent, entry.parent_line))
+
+    def _conflict_draft(self, entry: TreeEntry) -> Draft:
+        bridge = entry.secondary is not None
+        values: dict = {"product": entry.name, "vendor_id": entry.vendor_id, "device_id": entry.device_id}
+        return Draft(entry.bdf, entry.parent, Location(str(self.path), entry.line), bridge=bridge, values=values)
+
     def _record_values(self, rec: Record, physfn: BDF | None) -> dict:
         values = {
             "vendor_id": rec.vendor_id,
@@ -229,9 +250,13 @@ class _Merge:
         if rec.link_cap is not None or rec.link_sta is not None:
             cap = rec.link_cap or (None, None)
             sta = rec.link_sta or (None, None)
-            values["link"] = Link(gen=sta[0], width=sta[1], max_gen=cap[0], max_width=cap[1], mps=rec.mps, mrrs=rec.mrrs)
+            values["link"] = Link(gen=sta[0], width=sta[1], max_gen=cap[0], max_width=cap[1], mps=rec.mps, mrrs=rec.mrrs,
+                                  down=rec.link_down and sta == (None, None))  # fmt: skip
         if _has_link(rec, physfn) and (rec.link_cap is None or rec.link_sta is None):
             self.link_missing.append(f"{rec.bdf} (no {_missing('LnkCap', rec.link_cap, 'LnkSta', rec.link_sta)})")
+        if not rec.denied and rec.capabilities:
+            # The capabilities were read: a PCI Express port type says whether it is an RCiEP; none is no RCiEP.
+            values["integrated"] = (rec.port_type or "").startswith("Root Complex Integrated")
         if rec.denied or not rec.capabilities:
             values["acs"] = ACS_UNKNOWN
         elif rec.acs_cap is not None and rec.acs_ctrl is not None:
@@ -328,6 +353,8 @@ class _Merge:
                 f"buses {listing(self.guessed_roots)} have no bridge in the file and are taken as root buses; give "
                 "`lspci -tv` or the complete `lspci -vvv` output for the real tree"
             )
+        for kind, where in self.oddities.items():
+            notes.append(f"{kind}: {listing(where)}")
         if self.single_node:
             notes.append("NUMA node 0 for every device: lscpu / numactl in the same file report a single NUMA node")
         return notes

@@ -132,6 +132,7 @@ class Record:
     acs_ctrl: int | None = None
     link_cap: tuple[int | None, int | None] | None = None  # (gen, width)
     link_sta: tuple[int | None, int | None] | None = None
+    link_down: bool = False  # LnkSta shows Width x0: the link is down (an empty slot, a device off)
     mps: int | None = None
     mrrs: int | None = None
     driver: str | None = None
@@ -146,6 +147,9 @@ class Record:
 class Parsed:
     records: list[Record] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # Values no PCI device should have (a link width of x63, a NUMA node beyond the kernel's): left unknown, one
+    # note per kind; what was odd -> "line N (value)".
+    oddities: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -156,10 +160,15 @@ class _Line:
     text: str
     indent: int
     problems: list[Problem]
+    oddities: dict[str, list[str]]
 
     def problem(self, message: str, at: int | None = 0, hint: str = "") -> None:
         column = None if at is None else self.indent + at + 1
         self.problems.append(Problem(self.number, column, message, hint))
+
+    def odd(self, kind: str, value: str) -> None:
+        """A value left unknown: ``kind`` says what was odd (one note each), ``value`` what the line held."""
+        self.oddities.setdefault(kind, []).append(f"line {self.number} ({value})")
 
 
 def parse_records(lines: list[str]) -> Parsed:
@@ -179,7 +188,7 @@ def parse_records(lines: list[str]) -> Parsed:
             continue
         if current is not None:
             text = line.lstrip()
-            _detail(current, _Line(number, text.rstrip(), len(line) - len(text), parsed.problems))
+            _detail(current, _Line(number, text.rstrip(), len(line) - len(text), parsed.problems, parsed.oddities))
     return parsed
 
 
@@ -254,8 +263,8 @@ def _detail(rec: Record, at: _Line) -> None:
     elif m := _NUMA.match(text):
         node = int(m[1])
         if not -1 <= node < 4096:
-            at.problem(f"NUMA node {node} is out of range", m.start(1))
-        rec.numa_node = node if node >= 0 else None
+            at.odd("NUMA nodes beyond the kernel's 4096, left unknown", str(node))
+        rec.numa_node = node if 0 <= node < 4096 else None
     elif m := _IOMMU_GROUP.match(text):
         rec.iommu_group = int(m[1])
     elif text.startswith("Bus:"):
@@ -264,6 +273,7 @@ def _detail(rec: Record, at: _Line) -> None:
         rec.link_cap = (_gen(m, 1, at), _width(m, 2, at))
     elif m := _LNKSTA.match(text):
         rec.link_sta = (_gen(m, 1, at), _width(m, 2, at))
+        rec.link_down = m[2] == "0"
     elif m := _PAYLOAD.match(text):
         rec.mps, rec.mrrs = _payload(m, 1, at), _payload(m, 2, at)
     elif m := _ACS_LINE.match(text):
@@ -341,7 +351,7 @@ def _gen(m: re.Match, group: int, at: _Line) -> int | None:
             return gen_from_rate(float(rate[1]))
         except ValueError:
             pass
-    at.problem(f"link speed {text} is not a PCIe rate", m.start(group))
+    at.odd("link speeds no PCIe generation has, left unknown", text)
     return None
 
 
@@ -350,7 +360,8 @@ def _width(m: re.Match, group: int, at: _Line) -> int | None:
     if width == 0:
         return None  # x0: the link is down
     if width not in LINK_WIDTHS:
-        at.problem(f"link width x{width} is not a PCIe width", m.start(group))
+        reason = " (x63: the register reads all ones, a device powered off or gone)" if width == 63 else ""
+        at.odd(f"link widths no PCIe link has{reason}, left unknown", f"x{width}")
         return None
     return width
 
@@ -358,6 +369,6 @@ def _width(m: re.Match, group: int, at: _Line) -> int | None:
 def _payload(m: re.Match, group: int, at: _Line) -> int | None:
     size = int(m[group])
     if size not in PAYLOAD_SIZES:
-        at.problem(f"payload size {size} bytes is not a PCIe value", m.start(group))
+        at.odd("payload sizes (MPS/MRRS) that are no PCIe value, left unknown", f"{size} bytes")
         return None
     return size

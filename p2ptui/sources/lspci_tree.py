@@ -38,6 +38,7 @@ class TreeEntry:
     secondary: int | None = None  # a bridge: the bus range it forwards
     subordinate: int | None = None
     name: str | None = None  # "Vendor Device" as printed at the end of the line
+    parent_line: int | None = None  # where the parent bridge is drawn (an address may be drawn twice)
     vendor_id: int | None = None  # from -tvnn
     device_id: int | None = None
 
@@ -47,6 +48,9 @@ class Tree:
     entries: list[TreeEntry]
     root_buses: list[tuple[int, int]]
     cut_after: list[int] = field(default_factory=list)  # last lines of trees that stop with branches still open
+    # Entries for an address already drawn elsewhere in the tree (another bridge, another bus range): kept for the
+    # fabric to set aside as conflicting, with their line.
+    conflicts: list[TreeEntry] = field(default_factory=list)
 
 
 @dataclass
@@ -63,12 +67,14 @@ class _Bus:
     domain: int
     bus: int
     bridge: BDF | None  # None: a root bus
+    bridge_line: int | None = None
 
 
 def parse_tree(lines: list[str], path: str) -> Tree:
     """Every ``lspci -tv`` tree in ``lines``; text between trees is skipped. A line inside a tree that is not
     part of it, and an entry that cannot be placed, are InputErrors."""
     entries: dict[BDF, TreeEntry] = {}
+    conflicts: list[TreeEntry] = []
     roots: list[tuple[int, int]] = []
     cut_after: list[int] = []
     columns: dict[int, _Bus] = {}  # column where a bus's children start -> that bus
@@ -116,11 +122,11 @@ def parse_tree(lines: list[str], path: str) -> Tree:
                 )
             columns[column] = bus
             entry = _entry(match, bus, number, column, path)
-            _add(entries, entry, path)
-            here = _Bus(bus.domain, entry.secondary, entry.bdf) if entry.secondary is not None else None
+            _add(entries, entry, conflicts)
+            here = _Bus(bus.domain, entry.secondary, entry.bdf, number) if entry.secondary is not None else None
     if is_open:
         cut_after.append(last)
-    return Tree(list(entries.values()), roots, cut_after)
+    return Tree(list(entries.values()), roots, cut_after, conflicts)
 
 
 def is_tree_line(line: str) -> bool:
@@ -167,7 +173,7 @@ def _entry(match: re.Match, bus: _Bus, number: int, column: int, path: str) -> T
         bdf = BDF(bus.domain, bus.bus, int(match[1], 16), int(match[2]))
     except ValueError as exc:
         raise InputError(Diagnostic(str(exc), Location(path, number, column + 1))) from None
-    entry = TreeEntry(bdf=bdf, parent=bus.bridge, line=number, column=column)
+    entry = TreeEntry(bdf=bdf, parent=bus.bridge, line=number, column=column, parent_line=bus.bridge_line)
     if match[3] is not None:
         entry.secondary = int(match[3], 16)
         entry.subordinate = int(match[4], 16) if match[4] else entry.secondary
@@ -186,14 +192,11 @@ def _entry(match: re.Match, bus: _Bus, number: int, column: int, path: str) -> T
     return entry
 
 
-def _add(entries: dict[BDF, TreeEntry], entry: TreeEntry, path: str) -> None:
+def _add(entries: dict[BDF, TreeEntry], entry: TreeEntry, conflicts: list[TreeEntry]) -> None:
+    """The first entry for an address is the tree's; one drawn again in another place is a conflict (the same
+    place twice, as two trees of one capture draw it, is no news)."""
     seen = entries.get(entry.bdf)
     if seen is None:
         entries[entry.bdf] = entry
     elif seen.parent != entry.parent or seen.secondary != entry.secondary:
-        raise InputError(
-            Diagnostic(
-                f"{entry.bdf} appears twice in lspci -tv output, in different places (first on line {seen.line})",
-                Location(path, entry.line, entry.column + 1),
-            )
-        )
+        conflicts.append(entry)

@@ -90,6 +90,7 @@ class _Reader:
         self.socket_nics: list[str] = []
         self.links = 0
         self.fabric_links = 0  # NVLink / xGMI / C2C: not PCIe
+        self.oddities: dict[str, list[str]] = {}
 
     # -- reading --------------------------------------------------------------------------------------------------
     def read(self) -> None:
@@ -165,9 +166,11 @@ class _Reader:
         try:
             value = int(text, 16)
         except ValueError:
-            raise self.doc.error(elem, f"malformed {attr} {text!r}", "NCCL writes hex such as 0x10de") from None
+            self._odd(elem, f"{attr} values that are not hex numbers, left unknown", repr(text[:30]))
+            return None
         if not 0 <= value <= top:
-            raise self.doc.error(elem, f"{attr} {text} is out of range (at most {top:#x})")
+            self._odd(elem, f"{attr} values beyond {top:#x}, left unknown", text[:30])
+            return None
         return value
 
     def _int(self, elem: ET.Element, attr: str, low: int, high: int) -> int | None:
@@ -177,10 +180,16 @@ class _Reader:
         try:
             value = int(text)
         except ValueError:
-            raise self.doc.error(elem, f"malformed {attr} {text!r}") from None
+            self._odd(elem, f"{attr} values that are not numbers, left unknown", repr(text[:30]))
+            return None
         if not low <= value <= high:
-            raise self.doc.error(elem, f"{attr} {value} is out of range {low} to {high}")
+            self._odd(elem, f"{attr} values out of range {low} to {high}, left unknown", str(value))
+            return None
         return value
+
+    def _odd(self, elem: ET.Element, kind: str, value: str) -> None:
+        """An attribute value left unknown; one note per ``kind`` names the lines."""
+        self.oddities.setdefault(kind, []).append(f"line {self.doc.where(elem).line} ({value})")
 
     def _link(self, elem: ET.Element) -> Link | None:
         speed = elem.get("link_speed", "").strip()
@@ -194,7 +203,8 @@ class _Reader:
         if width == 0:
             width = None  # NCCL's "unknown"
         if width is not None and width not in LINK_WIDTHS:
-            raise self.doc.error(elem, f"link_width {width} is not a PCIe link width", f"one of {LINK_WIDTHS}")
+            self._odd(elem, "link widths no PCIe link has, left unknown", str(width))
+            width = None
         if gen is None and width is None:
             return None
         self.links += 1
@@ -360,6 +370,7 @@ class _Reader:
             notes.append(f"{self.fabric_links} NVLink/xGMI/C2C connections in the file are not PCIe and are left out")
         if self.socket_nics:
             notes.append(f"network devices without a PCI function in the file are left out: {listing(self.socket_nics)}")
+        notes.extend(f"{kind}: {listing(where)}" for kind, where in self.oddities.items())
         return notes
 
 

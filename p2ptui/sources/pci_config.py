@@ -71,6 +71,7 @@ class PcieCap:
     width: int
     mps_code: int
     mrrs_code: int
+    link_status: int = 0  # the raw register: 0xffff when the device did not answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,8 @@ class ConfigSpace:
     pcie: PcieCap | None = None
     ext_known: bool = False  # the extended space was there to walk
     acs: AcsRegs | None = None
-    problems: tuple[str, ...] = field(default=())  # malformed structures found on the way
+    # Malformed structures found on the way, as (what, where): walked past as the kernel walks past them.
+    problems: tuple[tuple[str, str], ...] = field(default=())
     no_answer: bool = False  # vendor reads 0xffff: the function did not respond (gone, or powered off)
 
     @property
@@ -109,7 +111,8 @@ def parse_config(data: bytes) -> ConfigSpace:
     """Decode as much as ``data`` holds; never raises for short or malformed input, it reports in ``problems``."""
     n = len(data)
     if n < HEADER_BYTES:
-        return ConfigSpace(length=n, problems=(f"only {n} bytes: not even the 64-byte header",) if n else ())
+        short = (("the file holds less than the 64-byte header", f"{n} bytes"),)
+        return ConfigSpace(length=n, problems=short if n else ())
     vendor, device, _command, status, rev_class = struct.unpack_from("<HHHHI", data, 0)
     if vendor == 0xFFFF:
         return ConfigSpace(length=n, no_answer=True)
@@ -126,7 +129,7 @@ def parse_config(data: bytes) -> ConfigSpace:
     if header_type == 1:
         values["secondary_bus"] = data[0x19]
         values["subordinate_bus"] = data[0x1A]
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     if not values["has_cap_list"]:
         # No capability list: a conventional function with nothing to find, however much space there is.
         values["caps_known"] = n >= STANDARD_BYTES
@@ -142,19 +145,19 @@ def parse_config(data: bytes) -> ConfigSpace:
     return ConfigSpace(**values, problems=tuple(problems))
 
 
-def _walk_caps(data: bytes, pointer: int, problems: list[str]) -> tuple[PcieCap | None, bool]:
+def _walk_caps(data: bytes, pointer: int, problems: list[tuple[str, str]]) -> tuple[PcieCap | None, bool]:
     """Follow the standard capability list; (PCIe capability or None, whether the list was read to its end)."""
     n = min(len(data), STANDARD_BYTES)
     seen: set[int] = set()
     pos = pointer & 0xFC
     while pos:
         if pos < HEADER_BYTES:
-            problems.append(f"capability pointer {pos:#04x} points into the header")
+            problems.append(("a capability pointer points into the header", f"{pos:#04x}"))
             return None, True
         if pos + 2 > n:
             return None, False  # the list goes on beyond what we were given
         if pos in seen or len(seen) >= MAX_CAPS:
-            problems.append(f"capability list loops at {pos:#04x}")
+            problems.append(("the capability list loops", f"at {pos:#04x}"))
             return None, True
         seen.add(pos)
         cap_id, nxt = data[pos], data[pos + 1]
@@ -163,7 +166,7 @@ def _walk_caps(data: bytes, pointer: int, problems: list[str]) -> tuple[PcieCap 
                 return None, False
             return _pcie_cap(data, pos), True
         if cap_id == 0xFF:
-            problems.append(f"capability at {pos:#04x} reads 0xff: the function did not answer")
+            problems.append(("a capability ID reads 0xff", f"at {pos:#04x}"))
             return None, True
         pos = nxt & 0xFC
     return None, True
@@ -187,18 +190,19 @@ def _pcie_cap(data: bytes, pos: int) -> PcieCap:
         width=(lnksta >> 4) & 0x3F,
         mps_code=mps_code,
         mrrs_code=mrrs_code,
+        link_status=lnksta,
     )
 
 
-def _walk_ext_caps(data: bytes, problems: list[str]) -> AcsRegs | None:
+def _walk_ext_caps(data: bytes, problems: list[tuple[str, str]]) -> AcsRegs | None:
     seen: set[int] = set()
     pos = EXT_CAP_START
     while pos:
         if pos < EXT_CAP_START or pos + 4 > EXTENDED_BYTES:
-            problems.append(f"extended capability pointer {pos:#05x} is outside the extended space")
+            problems.append(("an extended capability pointer leaves the extended space", f"{pos:#05x}"))
             return None
         if pos in seen or len(seen) >= MAX_EXT_CAPS:
-            problems.append(f"extended capability list loops at {pos:#05x}")
+            problems.append(("the extended capability list loops", f"at {pos:#05x}"))
             return None
         seen.add(pos)
         header = struct.unpack_from("<I", data, pos)[0]
@@ -207,7 +211,7 @@ def _walk_ext_caps(data: bytes, problems: list[str]) -> AcsRegs | None:
         cap_id, nxt = header & 0xFFFF, (header >> 20) & 0xFFC
         if cap_id == EXT_CAP_ID_ACS:
             if pos + 8 > EXTENDED_BYTES:
-                problems.append(f"ACS capability at {pos:#05x} is cut off by the end of config space")
+                problems.append(("the ACS capability is cut off by the end of config space", f"at {pos:#05x}"))
                 return None
             cap, ctrl = struct.unpack_from("<HH", data, pos + 4)
             return AcsRegs(pos, cap, ctrl)

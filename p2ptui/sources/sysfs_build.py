@@ -2,21 +2,25 @@
 
 Bridge kinds come from the PCIe capability's Device/Port Type, corrected as the kernel's set_pcie_port_type()
 does for ports that misreport it; without a readable capability they follow from the position in the tree.
+Hardware quirks the kernel walks past (a reserved MPS encoding, LnkSta reading all ones, ACS control bits the
+capability does not offer, a switch port on a root bus, a VF without its PF) leave the fact unknown or corrected,
+with one note per kind; the tree is then assembled as every source's is (tolerate.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import Diagnostic, InputError, Location
+from ..errors import InputError, Location
 from ..fabric import acs as acsbits
 from ..fabric.acs import ACS_NONE, ACS_UNKNOWN, Acs, AcsSource
 from ..fabric.bdf import BDF
 from ..fabric.checks import LINK_WIDTHS
 from ..fabric.kinds import DeviceKind, bridge_kind_for_position, endpoint_kind_from_class
-from ..fabric.model import Device, Fabric, FabricError, Host, Link, RootBus
-from ..fabric.naming import default_names, unique_name
+from ..fabric.model import Fabric, Host, Link, RootBus
 from . import pci_config as pc
+from . import assemble
+from .assemble import Draft, listing
 from .sysfs_device import Problems, RawDevice
 
 PORT_KINDS = {
@@ -46,6 +50,9 @@ class Tally:
     no_ext_space: int = 0
     positional: list[BDF] = field(default_factory=list)
     corrected: list[str] = field(default_factory=list)
+    acs_stray: list[str] = field(default_factory=list)
+    integrated_known: list[BDF] = field(default_factory=list)
+    integrated_inferred: list[BDF] = field(default_factory=list)
 
 
 def build_fabric(
@@ -67,45 +74,51 @@ def build_fabric(
         kind, port_type = _kind(raw, kinds.get(parent) if parent else None, port_types.get(parent), problems, tally)
         kinds[raw.found.bdf] = kind
         port_types[raw.found.bdf] = port_type
-    names = _names(raws, kinds, class_names)
-    devices = [
-        Device(
-            bdf=raw.found.bdf,
+    drafts = [
+        Draft(
+            raw.found.bdf,
+            raw.found.parent,
+            Location(problems.files.show(raw.found.rel)),
+            bridge=kinds[raw.found.bdf].is_bridge,
             kind=kinds[raw.found.bdf],
-            name=names[raw.found.bdf],
-            parent=raw.found.parent,
-            vendor_id=_first(raw.vendor_id, raw.config and raw.config.vendor_id),
-            device_id=_first(raw.device_id, raw.config and raw.config.device_id),
-            class_code=_first(raw.class_code, raw.config and raw.config.class_code),
-            subsystem_vendor_id=raw.subsystem_vendor_id,
-            subsystem_device_id=raw.subsystem_device_id,
-            revision=_first(raw.revision, raw.config and raw.config.revision),
-            driver=raw.driver,
-            numa_node=raw.numa_node,
-            iommu_group=raw.iommu_group,
-            link=_link(raw, kinds[raw.found.bdf], problems),
-            acs=_acs(raw, tally),
-            physfn=raw.physfn,
-            pool=raw.pool,
+            name=class_names.get(raw.found.bdf),
+            label=str(raw.found.bdf),
+            values={
+                "vendor_id": _first(raw.vendor_id, raw.config and raw.config.vendor_id),
+                "device_id": _first(raw.device_id, raw.config and raw.config.device_id),
+                "class_code": _first(raw.class_code, raw.config and raw.config.class_code),
+                "subsystem_vendor_id": raw.subsystem_vendor_id,
+                "subsystem_device_id": raw.subsystem_device_id,
+                "revision": _first(raw.revision, raw.config and raw.config.revision),
+                "driver": raw.driver,
+                "numa_node": raw.numa_node,
+                "iommu_group": raw.iommu_group,
+                "link": _link(raw, kinds[raw.found.bdf], problems),
+                "acs": _acs(raw, tally),
+                "physfn": raw.physfn,
+                "pool": raw.pool,
+                "integrated": False,
+            },
         )
         for raw in raws
     ]
+    present = {raw.found.bdf for raw in raws}
+    for raw, draft in zip(raws, drafts):
+        if raw.physfn is not None and raw.physfn not in present:
+            problems.odd(f"{raw.found.rel}/physfn", "are VFs whose physical function is absent; kept as functions of "
+                                                    "their own", str(raw.physfn))  # fmt: skip
+            draft.values["physfn"] = None
+    _mark_integrated(raws, drafts, tally)
     buses = []
     for (domain, bus), rel in sorted(root_buses.items()):
-        numa = next((d.numa_node for d in devices if d.parent is None and d.bdf.bus_id == (domain, bus)
-                     and d.numa_node is not None), None)  # fmt: skip
+        numa = next((d.values["numa_node"] for d in drafts if d.parent is None and d.bdf.bus_id == (domain, bus)
+                     and d.values["numa_node"] is not None), None)  # fmt: skip
         buses.append(RootBus(domain, bus, host_bridge=rel.rsplit("/", 1)[-1], numa_node=numa))
     if problems.errors:
         raise InputError(problems.errors)
-    all_notes = notes + _tally_notes(tally, len(devices))
-    try:
-        return Fabric(name, tuple(buses), tuple(devices), host, description, tuple(all_notes))
-    except FabricError as exc:
-        diagnostics = []
-        for p in exc.problems:
-            where = Location(problems.files.show(raws[p.index].found.rel)) if p.index is not None else None
-            diagnostics.append(Diagnostic(p.message, where, p.hint))
-        raise InputError(diagnostics) from None
+    all_notes = notes + _tally_notes(tally, len(drafts)) + problems.oddity_notes()
+    # The same assembly as every other source's: names, then the tree with what contradicts it set aside.
+    return assemble.build_fabric(problems.files.show(""), name, buses, drafts, host, all_notes, description)
 
 
 def _first(a: int | None, b: int | None) -> int | None:
@@ -124,14 +137,20 @@ def _kind(
     header = cfg.header_type if cfg else None
     class16 = class_code >> 8 if class_code is not None else None
     if header == 0 and raw.found.children:
-        problems.error(f"{raw.found.rel}/config", "functions sit below this one, but its config header is not a bridge's")
+        problems.odd(f"{raw.found.rel}/config", "have functions below them but a config header that is not a "
+                                                "bridge's; taken as bridges")  # fmt: skip
     is_bridge = header in (1, 2) or raw.found.children > 0 or (header is None and class16 in BRIDGE_CLASSES)
     if not is_bridge:
         if class16 == HOST_BRIDGE_CLASS:
             # A host bridge function below a bridge is some other device wearing the class (NTB, emulation).
             return (DeviceKind.HOST_BRIDGE if raw.found.parent is None else DeviceKind.OTHER), port_type
         return endpoint_kind_from_class(class_code), port_type
-    if port_type == pc.TYPE_DOWNSTREAM and parent_type in DOWNSTREAM_SIDE:
+    if port_type in (pc.TYPE_UPSTREAM, pc.TYPE_DOWNSTREAM) and raw.found.parent is None:
+        # A switch port cannot sit on a root bus; the kernel walks on, and VMs show such ports. On a root bus it
+        # does what a root port does.
+        tally.corrected.append(f"{raw.found.bdf} claims to be a switch port but sits on a root bus: a root port here")
+        port_type = pc.TYPE_ROOT_PORT
+    elif port_type == pc.TYPE_DOWNSTREAM and parent_type in DOWNSTREAM_SIDE:
         port_type = pc.TYPE_UPSTREAM
         tally.corrected.append(f"{raw.found.bdf} claims to be a downstream port but acts as upstream")
     elif port_type == pc.TYPE_UPSTREAM and parent_type == pc.TYPE_UPSTREAM:
@@ -152,27 +171,35 @@ def _link(raw: RawDevice, kind: DeviceKind, problems: Problems) -> Link | None:
     pcie = raw.config.pcie if raw.config else None
     gen, width, max_gen, max_width = raw.gen, raw.width, raw.max_gen, raw.max_width
     mps = mrrs = None
+    down = raw.link_down and not raw.no_link
     if pcie is not None:
         where = f"{raw.found.rel}/config"
         if pcie.port_type not in pc.LINKLESS_TYPES:
-            gen = _first(gen, _speed_code(pcie.speed, where, "Link Status", problems))
+            if pcie.link_status == 0xFFFF:
+                problems.odd(where, "have a Link Status register reading 0xffff (the device did not answer); "
+                                    "current link unknown")  # fmt: skip
+            else:
+                gen = _first(gen, _speed_code(pcie.speed, where, "Link Status", problems))
+                width = _first(width, _width_code(pcie.width, where, "Link Status", problems))
+                down = down or (pcie.width == 0 and raw.width is None)
             max_gen = _first(max_gen, _speed_code(pcie.max_speed, where, "Link Capabilities", problems))
-            width = _first(width, _width_code(pcie.width, where, "Link Status", problems))
             max_width = _first(max_width, _width_code(pcie.max_width, where, "Link Capabilities", problems))
-        if pcie.mps_code > 5 or pcie.mrrs_code > 5:
-            problems.error(where, f"Device Control holds a reserved MPS/MRRS encoding ({pcie.mps_code}/{pcie.mrrs_code})")
-        else:
-            mps, mrrs = pcie.mps, pcie.mrrs
-    if (gen, width, max_gen, max_width, mps, mrrs) == (None,) * 6:
+        mps = pcie.mps if pcie.mps_code <= 5 else None
+        mrrs = pcie.mrrs if pcie.mrrs_code <= 5 else None
+        if mps is None or mrrs is None:
+            problems.odd(where, "have a reserved MPS/MRRS encoding in Device Control; left unknown",
+                         f"{pcie.mps_code}/{pcie.mrrs_code}")
+    if (gen, width, max_gen, max_width, mps, mrrs) == (None,) * 6 and not down:
         return None
-    return Link(gen=gen, width=width, max_gen=max_gen, max_width=max_width, mps=mps, mrrs=mrrs)
+    down = down and gen is None and width is None
+    return Link(gen=gen, width=width, max_gen=max_gen, max_width=max_width, mps=mps, mrrs=mrrs, down=down)
 
 
 def _speed_code(code: int, where: str, register: str, problems: Problems) -> int | None:
     if code == 0:
         return None
     if code > 7:
-        problems.error(where, f"{register} speed code {code} is not a PCIe link speed")
+        problems.odd(where, f"have a {register} speed code no PCIe generation has; left unknown", str(code))
         return None
     return code  # codes 1..7 are 2.5 GT/s (gen1) .. 128 GT/s (gen7)
 
@@ -181,7 +208,7 @@ def _width_code(width: int, where: str, register: str, problems: Problems) -> in
     if width == 0:
         return None
     if width not in LINK_WIDTHS:
-        problems.error(where, f"{register} width x{width} is not a PCIe link width")
+        problems.odd(where, f"have a {register} width no PCIe link has; left unknown", f"x{width}")
         return None
     return width
 
@@ -200,23 +227,15 @@ def _acs(raw: RawDevice, tally: Tally) -> Acs:
         if cfg.acs is None:
             return ACS_NONE
         # Bits 7 and up are the egress vector size (cap) and newer controls the model does not use.
-        return Acs(AcsSource.HARDWARE, cap=cfg.acs.cap & acsbits.ALL_BITS, ctrl=cfg.acs.ctrl & acsbits.ALL_BITS)
+        cap, ctrl = cfg.acs.cap & acsbits.ALL_BITS, cfg.acs.ctrl & acsbits.ALL_BITS
+        if ctrl & ~cap:
+            # Hardware keeps unimplemented control bits at 0; the kernel only ever tests bits the capability offers.
+            tally.acs_stray.append(f"{raw.found.bdf} ({ctrl & ~cap:#x})")
+            ctrl &= cap
+        return Acs(AcsSource.HARDWARE, cap=cap, ctrl=ctrl)
     if cfg.pcie is not None:
         tally.no_ext_space += 1  # 256 bytes from a PCIe function: the kernel cannot reach ACS either
     return ACS_NONE
-
-
-def _names(raws: list[RawDevice], kinds: dict[BDF, DeviceKind], class_names: dict[BDF, str]) -> dict[BDF, str]:
-    names: dict[BDF, str] = {}
-    used: set[str] = set()
-    for raw in sorted(raws, key=lambda r: r.found.bdf):
-        wanted = class_names.get(raw.found.bdf)
-        if wanted:
-            names[raw.found.bdf] = unique_name(wanted, used)
-    rest = sorted(raw.found.bdf for raw in raws if raw.found.bdf not in names)
-    for bdf, fresh in zip(rest, default_names([kinds[b] for b in rest], used)):
-        names[bdf] = fresh
-    return names
 
 
 def _tally_notes(tally: Tally, total: int) -> list[str]:
@@ -243,4 +262,44 @@ def _tally_notes(tally: Tally, total: int) -> list[str]:
         )
     for line in tally.corrected:
         notes.append(f"port type corrected as the kernel does: {line}")
+    if tally.acs_stray:
+        notes.append(
+            f"{len(tally.acs_stray)} functions set ACS control bits their ACS capability does not offer; like the "
+            f"kernel, p2ptui reads only the offered ones: {listing(tally.acs_stray, 5)}"
+        )
+    if tally.integrated_known:
+        notes.append(
+            f"{len(tally.integrated_known)} root complex integrated endpoint"
+            f"{'s' if len(tally.integrated_known) > 1 else ''} (PCIe port type 9): no link, integrated in the root "
+            "complex: "
+            + listing([str(b) for b in sorted(tally.integrated_known)], 5)
+        )
+    if tally.integrated_inferred:
+        notes.append(
+            f"{len(tally.integrated_inferred)} endpoints on a root bus report no link (max_link_width 255, or no "
+            "link attributes) and no readable port type: taken as integrated in the root complex (RCiEP): "
+            + listing([str(b) for b in sorted(tally.integrated_inferred)], 5)
+        )
     return notes
+
+
+def _mark_integrated(raws: list[RawDevice], drafts: list[Draft], tally: Tally) -> None:
+    """RCiEPs: port type 9 where the config space says so; else inferred for an endpoint on a root bus whose
+    sysfs shows no link of its own (max_link_width 255, or no link attributes: conventional PCI)."""
+    for raw, draft in zip(raws, drafts):
+        kind = draft.kind
+        if draft.parent is not None or draft.values["physfn"] is not None or kind is None or not kind.is_endpoint:
+            continue
+        pcie = raw.config.pcie if raw.config else None
+        if pcie is not None:
+            if pcie.port_type == pc.TYPE_RC_ENDPOINT:
+                tally.integrated_known.append(draft.bdf)
+                draft.values.update(integrated=True, link=None)
+            continue
+        if raw.config is not None and raw.config.caps_known:
+            continue  # a readable capability list without a PCIe capability: conventional PCI, said as such
+        if raw.no_link or (draft.values["link"] is None and raw.max_width is None):
+            tally.integrated_inferred.append(draft.bdf)
+            draft.values.update(integrated=True, link=None)
+
+

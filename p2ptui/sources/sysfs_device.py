@@ -1,7 +1,9 @@
 """Read one PCI function's sysfs attributes: IDs, driver, NUMA node, IOMMU group, link, SR-IOV, p2pmem, config.
 
-Files that cannot be read are skipped and listed (a non-root user, an unplugged device); files that read as
-nonsense are errors naming the file, because a value no kernel prints means the input is broken.
+Files that cannot be read are skipped and listed (a non-root user, an unplugged device). A value no PCI device
+should have (a link width of 63 from a powered-off device, a NUMA node out of range) leaves that one fact unknown
+and is counted as an oddity: one note per kind, naming the functions, as the kernel and pciutils walk past such
+values. A real machine is never refused for one fact.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from .sysfs_tree import FoundDevice, parse_bdf_dir
 _SPEED_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*GT/s")
 _HEX_RE = re.compile(r"^(?:0x)?[0-9a-fA-F]+$")
 CONFIG_READ = 4096
+WIDTH_UNKNOWN = 255  # the kernel's PCIE_LNK_WIDTH_UNKNOWN: no link capability to read (an RCiEP, conventional PCI)
+WIDTH_ALL_ONES = 63  # the 6-bit width field of a register that reads all ones: the device did not answer
 # What a function directory holds, for directories that cannot be listed but whose files may still be readable.
 EXPECTED_ENTRIES: dict[str, Kind] = {
     **{name: Kind.FILE for name in (
@@ -36,14 +40,30 @@ EXPECTED_ENTRIES: dict[str, Kind] = {
 
 @dataclass
 class Problems:
-    """Errors (bad values) and skipped items (unreadable files) collected over a whole scan."""
+    """Errors (a tree that cannot be walked), oddities (values left unknown) and skipped items (unreadable files)
+    collected over a whole scan."""
 
     files: SysfsFiles
     errors: list[Diagnostic] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    oddities: dict[str, list[str]] = field(default_factory=dict)  # what was odd -> "BDF/attribute (value)"
 
     def error(self, rel: str, message: str, hint: str = "") -> None:
         self.errors.append(Diagnostic(message, Location(self.files.show(rel)), hint))
+
+    def odd(self, rel: str, kind: str, value: str = "") -> None:
+        """Count an odd value of the attribute at ``rel``; ``kind`` says what was odd and what was done."""
+        parts = rel.split("/")
+        start = next((i for i in range(len(parts) - 1, -1, -1) if parse_bdf_dir(parts[i]) is not None), len(parts) - 1)
+        label = "/".join(parts[start:]) + (f" ({value})" if value else "")
+        self.oddities.setdefault(kind, []).append(label)
+
+    def oddity_notes(self, limit: int = 5) -> list[str]:
+        notes = []
+        for kind, items in self.oddities.items():
+            shown = ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+            notes.append(f"functions that {kind} ({len(items)}): {shown}")
+        return notes
 
     def skip(self, rel: str, exc: OSError) -> None:
         self.skipped.append(f"{self.files.show(rel)}: {exc.strerror or exc}")
@@ -71,6 +91,8 @@ class RawDevice:
     pool: P2PPool | None = None
     config: ConfigSpace | None = None
     config_short_read: bool = False  # fewer bytes than the file declares: the kernel withheld them (not root)
+    link_down: bool = False  # current_link_width reads 0
+    no_link: bool = False  # max_link_width reads 255: the kernel could not read a link capability
 
 
 def read_device(files: SysfsFiles, found: FoundDevice, problems: Problems) -> RawDevice:
@@ -95,7 +117,7 @@ def read_device(files: SysfsFiles, found: FoundDevice, problems: Problems) -> Ra
         try:
             return data.decode("ascii").strip()
         except UnicodeDecodeError:
-            problems.error(path, "not a text attribute (binary bytes)")
+            problems.odd(path, "hold binary bytes where the kernel writes text; left unknown")
             return None
 
     def hex_value(name: str, top: int, what: str) -> int | None:
@@ -103,7 +125,8 @@ def read_device(files: SysfsFiles, found: FoundDevice, problems: Problems) -> Ra
         if value is None:
             return None
         if not _HEX_RE.match(value) or int(value, 16) > top:
-            problems.error(f"{rel}/{name}", f"{what} {value[:40]!r} is not a hex number up to {top:#x}")
+            problems.odd(f"{rel}/{name}", f"hold a {what} that is not a hex number up to {top:#x}; left unknown",
+                         repr(value[:20]))
             return None
         return int(value, 16)
 
@@ -129,16 +152,21 @@ def read_device(files: SysfsFiles, found: FoundDevice, problems: Problems) -> Ra
         if group.isdigit() and int(group) < 1 << 31:
             raw.iommu_group = int(group)
         else:
-            problems.error(f"{rel}/iommu_group", f"IOMMU group link names {group[:40]!r}, not a group number")
+            problems.odd(f"{rel}/iommu_group", "link to an IOMMU group that is not a group number; left unknown",
+                         repr(group[:20]))
     raw.gen = _gen(text("current_link_speed"), f"{rel}/current_link_speed", problems)
     raw.max_gen = _gen(text("max_link_speed"), f"{rel}/max_link_speed", problems)
-    raw.width = _width(text("current_link_width"), f"{rel}/current_link_width", problems)
-    raw.max_width = _width(text("max_link_width"), f"{rel}/max_link_width", problems)
+    current_width, max_width = text("current_link_width"), text("max_link_width")
+    raw.width = _width(current_width, f"{rel}/current_link_width", problems)
+    raw.max_width = _width(max_width, f"{rel}/max_link_width", problems)
+    raw.link_down = current_width == "0"  # the kernel's "not trained": an empty slot, a link down
+    raw.no_link = max_width == str(WIDTH_UNKNOWN)
     pf = link_name("physfn")
     if pf is not None:
         raw.physfn = parse_bdf_dir(pf)
         if raw.physfn is None:
-            problems.error(f"{rel}/physfn", f"physfn link names {pf[:40]!r}, not a PCI function")
+            problems.odd(f"{rel}/physfn", "name a physical function that is not a PCI address; taken as PFs",
+                         repr(pf[:20]))
     if entries.get("p2pmem") is Kind.DIR and (not probing or files.kind(f"{rel}/p2pmem") is Kind.DIR):
         raw.pool = _pool(files, f"{rel}/p2pmem", problems)
     if entries.get("config") is Kind.FILE:
@@ -157,11 +185,12 @@ def _read_config(files: SysfsFiles, raw: RawDevice, problems: Problems, skip: Ca
     raw.config_short_read = declared is not None and len(data) < min(declared, CONFIG_READ)
     config = parse_config(data)
     if config.no_answer:
-        problems.skipped.append(f"{files.show(path)}: reads all ones (the function did not answer); config ignored")
+        problems.odd(path, "answer config reads with all ones (powered off in D3cold, or gone): config ignored, "
+                           "the facts it holds unknown")  # fmt: skip
         return
     raw.config = config
-    for problem in raw.config.problems:
-        problems.error(path, f"malformed config space: {problem}")
+    for kind, detail in raw.config.problems:
+        problems.odd(path, f"have config space where {kind} (the kernel stops there, and so does p2ptui)", detail)
 
 
 def _numa(value: str | None, rel: str, problems: Problems) -> int | None:
@@ -170,12 +199,12 @@ def _numa(value: str | None, rel: str, problems: Problems) -> int | None:
     try:
         node = int(value)
     except ValueError:
-        problems.error(rel, f"NUMA node {value[:40]!r} is not a number")
+        problems.odd(rel, "give a NUMA node that is not a number; left unknown", repr(value[:20]))
         return None
     if node == -1:
         return None  # the kernel's "no affinity / unknown"
     if not 0 <= node < 4096:
-        problems.error(rel, f"NUMA node {node} is out of range", "the kernel supports at most 4096 nodes")
+        problems.odd(rel, "give a NUMA node beyond the kernel's 4096; left unknown", str(node))
         return None
     return node
 
@@ -185,12 +214,12 @@ def _gen(value: str | None, rel: str, problems: Problems) -> int | None:
         return None
     m = _SPEED_RE.match(value)
     if not m:
-        problems.error(rel, f"link speed {value[:40]!r} is not of the form '8.0 GT/s PCIe'")
+        problems.odd(rel, "give a link speed not of the form '8.0 GT/s PCIe'; left unknown", repr(value[:20]))
         return None
     try:
         return gen_from_rate(float(m[1]))
     except ValueError:
-        problems.error(rel, f"{m[1]} GT/s is not a PCIe link rate", "known: 2.5, 5, 8, 16, 32, 64, 128 GT/s")
+        problems.odd(rel, "give a link speed no PCIe generation has; left unknown", f"{m[1]} GT/s")
         return None
 
 
@@ -198,15 +227,25 @@ def _width(value: str | None, rel: str, problems: Problems) -> int | None:
     if value is None:
         return None
     if not value.isdigit():
-        problems.error(rel, f"link width {value[:40]!r} is not a number")
+        problems.odd(rel, "give a link width that is not a number; left unknown", repr(value[:20]))
         return None
     width = int(value)
     if width == 0:
         return None  # link down or not trained
     if width not in LINK_WIDTHS:
-        problems.error(rel, f"link width x{width} is not a PCIe width", f"one of {', '.join(map(str, LINK_WIDTHS))}")
+        problems.odd(rel, _odd_width(width))
         return None
     return width
+
+
+def _odd_width(width: int) -> str:
+    if width == WIDTH_UNKNOWN:
+        return "report link width 255, the kernel's 'unknown' (no link registers of their own); left unknown"
+    if width == WIDTH_ALL_ONES:
+        return ("report link width 63: the link register reads all ones (a device powered off in D3cold, or "
+                "gone); left unknown")  # fmt: skip
+    widths = ", x".join(map(str, LINK_WIDTHS))
+    return f"report a link width no PCIe link has (x{width}; links are x{widths}); left unknown"
 
 
 def _pool(files: SysfsFiles, rel: str, problems: Problems) -> P2PPool | None:
@@ -227,17 +266,19 @@ def _pool(files: SysfsFiles, rel: str, problems: Problems) -> P2PPool | None:
             problems.skip(path, exc)
             return None
         if not text.isdigit():
-            problems.error(path, f"{text[:40]!r} is not a decimal number")
+            problems.odd(path, "have a P2P pool file that is not a decimal number; pool ignored", repr(text[:20]))
             return None
         values[name] = int(text)
     size, available = values["size"], values["available"]
     if size > MAX_POOL_BYTES:
-        problems.error(f"{rel}/size", f"P2P pool of {size} bytes is absurd", "more than 64 TiB")
+        problems.odd(f"{rel}/size", "have a P2P pool of more than 64 TiB; pool ignored", str(size))
         return None
     if available > size:
-        problems.error(f"{rel}/available", f"{available} bytes available but the pool has only {size}")
+        problems.odd(f"{rel}/available", "have more P2P memory available than the pool holds; pool ignored",
+                     f"{available} of {size}")
         return None
     if values["published"] not in (0, 1):
-        problems.error(f"{rel}/published", f"published is {values['published']}, expected 0 or 1")
+        problems.odd(f"{rel}/published", "have a P2P pool 'published' other than 0 or 1; pool ignored",
+                     str(values["published"]))
         return None
     return P2PPool(size, available, published=values["published"] == 1, allocate="allocate" in entries)

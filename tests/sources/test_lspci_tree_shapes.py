@@ -84,12 +84,13 @@ def test_a_re_indented_line_is_an_error_with_its_position() -> None:
     assert (diag.location.line, diag.location.column) == (4, lines[3].index("02.0") + 1)
 
 
-def test_conflicting_duplicate_and_reversed_range_are_errors() -> None:
+def test_conflicting_duplicate_is_kept_aside_and_reversed_range_is_an_error() -> None:
     twice = SINGLE_ROOT.splitlines() + ["-[0000:05]-+-00.0  again", "           \\-03.0  Red Hat, Inc. Virtio network device"]
     assert parse_tree(twice, "t")  # 0000:05:03.0 is another function: fine
     clash = SINGLE_ROOT.splitlines() + ["-[0000:00]-+-03.0-[07]--"]
-    with pytest.raises(InputError, match="appears twice"):
-        parse_tree(clash, "t")
+    tree = parse_tree(clash, "t")  # was an error; the fabric sets the second drawing aside (issue 10)
+    [again] = tree.conflicts
+    assert again.bdf == BDF(0, 0, 3, 0) and again.line == len(clash) and again.secondary == 7
     with pytest.raises(InputError, match="range is reversed"):
         parse_tree(["-[0000:00]-+-02.0-[05-03]--"], "t")
 

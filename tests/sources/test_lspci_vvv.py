@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from p2ptui.cli.main import main
 from p2ptui.errors import InputError
 from p2ptui.fabric import BDF, DeviceKind, Link
 from p2ptui.fabric import acs as acsbits
@@ -217,35 +218,36 @@ def test_partial_dump_takes_unknown_buses_as_root_buses_and_says_so(tmp_path: Pa
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "message"),
+    ("old", "new", "words"),
     [
-        ("\tNUMA node: 0\n\tIOMMU group: 33", "\tNUMA node: 99999\n\tIOMMU group: 33", "NUMA node 99999 is out of range"),
-        ("Speed 16GT/s, Width x4", "Speed 3GT/s, Width x4", "link speed 3GT/s is not a PCIe rate"),
-        ("Speed 16GT/s, Width x4", "Speed 16GT/s, Width x3", "link width x3 is not a PCIe width"),
-        ("MaxReadReq 512 bytes", "MaxReadReq 500 bytes", "payload size 500 bytes is not a PCIe value"),
+        ("\tNUMA node: 0\n\tIOMMU group: 33", "\tNUMA node: 99999\n\tIOMMU group: 33", "NUMA nodes beyond"),
+        ("Speed 16GT/s, Width x4", "Speed 3GT/s, Width x4", "link speeds no PCIe generation has"),
+        ("Speed 16GT/s, Width x4", "Speed 16GT/s, Width x3", "link widths no PCIe link has"),
+        ("Speed 16GT/s, Width x4", "Speed 16GT/s, Width x63", "x63: the register reads all ones"),
+        ("MaxReadReq 512 bytes", "MaxReadReq 500 bytes", "payload sizes (MPS/MRRS) that are no PCIe value"),
     ],
 )
-def test_absurd_numbers_are_errors_at_their_line(tmp_path: Path, old: str, new: str, message: str) -> None:
+def test_absurd_numbers_are_unknown_with_a_note_at_their_line(tmp_path: Path, old: str, new: str, words: str) -> None:
+    # Were errors; a value no device should have leaves that one fact unknown (issue 10).
     assert old in DUMP_NN_D
     text = DUMP_NN_D.replace(old, new, 1)
-    with pytest.raises(InputError) as info:
-        load(tmp_path, text)
-    [diag] = info.value.diagnostics
-    assert diag.message == message
+    fabric = load(tmp_path, text)
     line = next(i for i, line in enumerate(text.splitlines(), 1) if new.split("\n")[0].strip() in line)
-    assert diag.location.line == line
+    (note,) = [n for n in fabric.notes if words in n]
+    assert f"line {line} (" in note and "left unknown" in note
 
 
-def test_acs_control_beyond_the_capability_is_reported_at_the_function(tmp_path: Path) -> None:
+def test_acs_control_beyond_the_capability_is_masked_with_a_note(tmp_path: Path) -> None:
     text = DUMP_NN_D.replace(
         "ACSCtl:\tSrcValid+ TransBlk- ReqRedir+ CmpltRedir+ UpstreamFwd+ EgressCtrl- DirectTrans-\n\tKernel driver in use: pcieport\n\n0000:18",
         "ACSCtl:\tSrcValid+ TransBlk+ ReqRedir+ CmpltRedir+ UpstreamFwd+ EgressCtrl- DirectTrans-\n\tKernel driver in use: pcieport\n\n0000:18",
     )
-    with pytest.raises(InputError) as info:
-        load(tmp_path, text)
-    [diag] = info.value.diagnostics
-    assert "ACS control sets bits the capability does not advertise" in diag.message
-    assert diag.location.line == 7  # the root port's header line
+    # Was an error; the kernel tests only the bits the capability offers, and so does p2ptui now (issue 10).
+    f = load(tmp_path, text)
+    (note,) = [n for n in f.notes if "ACS control bits their ACS capability does not offer" in n]
+    assert "(line 7)" in note  # the root port's header line
+    port = next(d for d in f if d.acs.cap and not d.acs.cap & 0x02)
+    assert not port.acs.ctrl & ~port.acs.cap
 
 
 def test_not_lspci_output(tmp_path: Path) -> None:
@@ -262,3 +264,32 @@ def test_not_lspci_output(tmp_path: Path) -> None:
     assert lspci.sniff(tmp_path / "x", plain(DUMP_NN_D).encode())
     assert not lspci.sniff(tmp_path / "x", b"format: p2ptui-fabric/1\nname: x\n")
     assert BDF.parse("1b:00.2") in load(tmp_path, plain(DUMP_NN_D))
+
+
+RCIEP_BLOCK = """
+0000:00:04.0 System peripheral [0880]: Intel Corporation Sky Lake-E CBDMA Registers [8086:2021] (rev 04)
+\tSubsystem: Intel Corporation Device [8086:0000]
+\tNUMA node: 0
+\tIOMMU group: 1
+\tCapabilities: [90] Express (v2) Root Complex Integrated Endpoint, MSI 00
+\t\tDevCap:\tMaxPayload 256 bytes, PhantFunc 0
+\tKernel driver in use: ioatdma
+"""
+
+
+def test_rciep_and_link_down_port(tmp_path: Path, capsys) -> None:
+    # A CBDMA engine on the root bus (an RCiEP, as `lspci -vvv` names it) and a switch port whose link is down.
+    text = DUMP_NN_D.replace(
+        "Port #5, Speed 8GT/s, Width x16, ASPM L1\n\t\tLnkSta:\tSpeed 8GT/s (ok), Width x16 (ok)",
+        "Port #5, Speed 8GT/s, Width x16, ASPM L1\n\t\tLnkSta:\tSpeed unknown (downgraded), Width x0 (downgraded)",
+    ) + RCIEP_BLOCK
+    f = load(tmp_path, text)
+    cbdma = f.find("0000:00:04.0")
+    assert cbdma.integrated and cbdma.link is None and f.upstream_bridge(cbdma) is None
+    assert not f.find("0000:1a:00.0").integrated  # an Endpoint below a port is not
+    port = f.find("0000:19:01.0")
+    assert port.link.down and (port.link.max_gen, port.link.max_width) == (3, 16)
+    assert main(["show", str(tmp_path / "lspci.txt")]) == 0
+    out = capsys.readouterr().out
+    assert "RCiEP: no link (integrated in the root complex)" in next(r for r in out.splitlines() if "00:04.0" in r)
+    assert "link down (of gen3 x16)" in next(r for r in out.splitlines() if "19:01.0" in r)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ from test_sysfs_lspci_check import LSPCI, check_against_lspci
 
 from p2ptui.fabric import AcsSource, DeviceKind, IommuMode
 from p2ptui.fabric.acs import CR, RR
+from p2ptui.cli.main import main
 from p2ptui.sources import sysfs
 
 pytestmark = pytest.mark.slow
@@ -32,7 +34,9 @@ WANTED_MODULES = ("nvme", "virtio_pci", "virtio_net", "e1000", "crc64_rocksoft_g
 BOOT_TIMEOUT_S = 240
 
 # Two host bridges (pcie.0 and a PCIe expander on bus 0x80), a root port with a TI XIO3130 switch and two NVMe
-# drives, a root port with virtio-net, and a PCIe-to-PCI bridge with a conventional e1000 behind it.
+# drives, a root port with virtio-net, a PCIe-to-PCI bridge with a conventional e1000 behind it, an NVMe placed
+# directly on pcie.0 (a Root Complex Integrated Endpoint: no link registers, as Sapphire Rapids' DSA/IAA/QAT
+# engines are) and, on the expander, a root port with nothing behind it.
 DEVICES = [
     "-device", "intel-iommu,intremap=off",
     "-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1,addr=0x2",
@@ -50,7 +54,9 @@ DEVICES = [
     "-netdev", "user,id=n1",
     "-device", "pxb-pcie,id=pxb1,bus_nr=0x80,bus=pcie.0,addr=0x5",
     "-device", "pcie-root-port,id=rp4,bus=pxb1,chassis=6,slot=4",
+    "-device", "nvme,serial=rciep,drive=nv2,bus=pcie.0,addr=0x6",
 ]  # fmt: skip
+DISKS = 3
 
 INIT = r"""#!/bin/busybox sh
 /bin/busybox mkdir -p /proc /sys /dev /tmp /sbin /usr/bin /usr/sbin
@@ -138,7 +144,7 @@ def run_capture(work: Path) -> Path:
     kernel = KERNELS[-1]
     release = kernel.name.removeprefix("vmlinuz-")
     initrd = _initramfs(work, release)
-    for i in range(2):
+    for i in range(DISKS):
         with open(work / f"nv{i}.img", "wb") as disk:
             disk.truncate(1 << 20)
     # TCG by default: /dev/kvm inside a VM often exists but hangs or rejects MSRs; opt in where it works.
@@ -149,8 +155,7 @@ def run_capture(work: Path) -> Path:
         "-serial", f"file:{work / 'console.log'}", "-serial", f"file:{work / 'data.b64'}",
         "-kernel", str(kernel), "-initrd", str(initrd),
         "-append", "console=ttyS0 intel_iommu=on panic=-1 loglevel=4",
-        "-drive", f"if=none,id=nv0,format=raw,file={work / 'nv0.img'}",
-        "-drive", f"if=none,id=nv1,format=raw,file={work / 'nv1.img'}",
+        *(arg for i in range(DISKS) for arg in ("-drive", f"if=none,id=nv{i},format=raw,file={work / f'nv{i}.img'}")),
         *DEVICES,
     ]  # fmt: skip
     subprocess.run(cmd, check=True, timeout=BOOT_TIMEOUT_S, capture_output=True)
@@ -170,8 +175,8 @@ def test_real_kernel_tree(capture):
     assert kinds["104c:8233"] is DeviceKind.SWITCH_DOWNSTREAM
     assert kinds["1b36:000e"] is DeviceKind.PCI_BRIDGE  # QEMU's PCIe-to-PCI bridge
     assert sum(d.kind is DeviceKind.ROOT_PORT for d in f) == 4
-    nvme = [d for d in f if d.kind is DeviceKind.NVME]
-    assert sorted(d.name for d in nvme) == ["nvme0", "nvme1"]
+    nvme = [d for d in f if d.kind is DeviceKind.NVME and not d.integrated]
+    assert len(nvme) == 2
     assert all(f.upstream_bridge(d).kind is DeviceKind.SWITCH_DOWNSTREAM for d in nvme)
     e1000 = next(d for d in f if d.ids == "8086:100e")
     assert f.parent(e1000).ids == "1b36:000e" and e1000.link is None  # conventional PCI: no link
@@ -199,3 +204,24 @@ def test_real_kernel_capture_agrees_with_lspci(capture, tmp_path):
         tar.extractall(tmp_path, filter="data")
     root = tmp_path / "root"
     check_against_lspci(root, sysfs.load(root))
+
+
+def test_real_kernel_rciep_and_empty_root_port(capture, capsys):
+    # Linux 6.1 shows the NVMe on pcie.0 with max_link_width 255, current_link_speed Unknown and width 0; port
+    # type 9 in its config space says what it is. Both load, shown as what they are.
+    f = sysfs.load(capture)
+    rciep = f.find("0000:00:06.0")
+    assert rciep.kind is DeviceKind.NVME and rciep.integrated and rciep.link is None and rciep.parent is None
+    assert f.upstream_bridge(rciep) is None and f.root_bus_of(rciep).host_bridge == "pci0000:00"
+    assert any("root complex integrated endpoint" in n and "0000:00:06.0" in n for n in f.notes)
+    empty = f.find("0000:80:00.0")
+    assert empty.kind is DeviceKind.ROOT_PORT and f.children(empty) == []
+    assert main(["show", str(capture)]) == 0
+    out = capsys.readouterr().out
+    line = next(row for row in out.splitlines() if "06.0  nvme" in row)
+    assert "RCiEP: no link (integrated in the root complex)" in line
+    line = next(row for row in out.splitlines() if "80:00.0  root_port" in row)
+    assert "nothing below (empty slot or link down)" in line
+    assert main(["show", "--json", str(capture)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert next(d for d in data["devices"] if d["bdf"] == "0000:00:06.0")["integrated"] is True
