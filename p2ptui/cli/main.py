@@ -18,13 +18,23 @@ from typing import Any, TextIO
 
 from .. import __version__
 from ..errors import InputError
-from . import convert_command, copy_command, fabric_commands, p2p_commands, source_commands, tui_commands
+from . import (
+    convert_command,
+    copy_command,
+    fabric_commands,
+    matrix_command,
+    p2p_commands,
+    source_commands,
+    tui_commands,
+)
 
 EXIT_OK = 0
 EXIT_INPUT = 2
 EXIT_OUTPUT = EXIT_INPUT  # like an unwritable -o file: the place the user chose for the output does not work
 
-COMMAND_MODULES = (fabric_commands, source_commands, convert_command, tui_commands, p2p_commands, copy_command)
+COMMAND_MODULES = (
+    fabric_commands, source_commands, convert_command, tui_commands, p2p_commands, matrix_command, copy_command,
+)
 
 
 class OutputError(Exception):

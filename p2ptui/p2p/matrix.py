@@ -12,6 +12,7 @@ Distances come out of one identity: da+db = (len(P)) + (len(C)) - 2*(depth(LCA)+
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,11 +52,15 @@ class PairMatrix:
         return np.array([t.value for t in TOPO_CLASSES], dtype=object)[self.topo].tolist()
 
 
-def pair_matrix(fabric: Fabric, profile: KernelProfile | None = None) -> PairMatrix:
-    """Every endpoint function (not a bridge, not a host bridge) against every other, in bus order."""
+def pair_matrix(
+    fabric: Fabric, profile: KernelProfile | None = None, endpoints: Sequence[Device] | None = None
+) -> PairMatrix:
+    """Every endpoint function (not a bridge, not a host bridge; or just ``endpoints``, e.g. the P2P endpoints of
+    fabric/endpoints.py) against every other, in bus order."""
     ctx = verdict_context(fabric, profile)
     index = ctx.index.index
-    ends = np.array([index[d.bdf] for d in fabric.endpoints()], dtype=np.int64)
+    chosen = fabric.endpoints() if endpoints is None else sorted(endpoints, key=lambda d: d.bdf)
+    ends = np.array([index[d.bdf] for d in chosen], dtype=np.int64)
     return pair_table(ctx, ends, ends)
 
 
