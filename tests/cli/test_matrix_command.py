@@ -10,10 +10,15 @@ from pathlib import Path
 import pytest
 
 from p2ptui.cli.main import main
-from p2ptui.fabric.endpoints import EndpointClass, endpoint_class, p2p_endpoints, parse_only
+from p2ptui.fabric.bdf import BDF
+from p2ptui.fabric.endpoints import (
+    EndpointClass,
+    endpoint_class,
+    p2p_endpoints,
+    parse_only,
+)
 from p2ptui.fabric.kinds import DeviceKind
 from p2ptui.fabric.model import Device, P2PPool
-from p2ptui.fabric.bdf import BDF
 from p2ptui.sources import open_fabric
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -102,8 +107,10 @@ def test_all_functions_fit_the_width_in_column_blocks(capsys, width):
 def test_compact_cells_agree_with_the_json(capsys):
     code, out, _ = run(capsys, "matrix", "dgx-a100-like", "--width", "70", "--json")
     j = json.loads(out)
+    assert code == 0
     code, text, _ = run(capsys, "matrix", "dgx-a100-like", "--width", "70")
     row = next(line for line in text.splitlines() if line.split()[:2] == ["0", "gpu0"])
+    assert code == 0
     letters = {"BUS_ADDR": "B", "THRU_HOST_BRIDGE": "H", "NOT_SUPPORTED": "N"}
     expected = [f"{letters[m]}{d}" for m, d in zip(j["map_type"][0], j["distance"][0])]
     assert row.split()[2:] == expected
@@ -122,7 +129,7 @@ def test_json_follows_the_same_selection(capsys):
     code, out, _ = run(capsys, "matrix", DELL, "--json")
     assert json.loads(out)["devices"] == DELL_ENDPOINTS
     code, out, _ = run(capsys, "matrix", DELL, "--json", "--all")
-    assert len(json.loads(out)["devices"]) == 127
+    assert code == 0 and len(json.loads(out)["devices"]) == 127
 
 
 @pytest.mark.parametrize(
