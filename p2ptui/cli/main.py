@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from .. import __version__
 from ..errors import InputError
+from ..fabric import pciids
 from . import (
     convert_command,
     copy_command,
@@ -89,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"p2ptui {__version__}")
     parser.add_argument("--debug", action="store_true", help="show a traceback for errors")
+    parser.add_argument("--pci-ids", metavar="FILE", help="PCI ID database for vendor and device names (default: "
+                        f"${pciids.ENV_VAR}, else {', '.join(pciids.SEARCH_PATHS)}; '' for none)")  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)
@@ -104,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         argv = tui_commands.route_fabric_argument(parser, list(sys.argv[1:] if argv is None else argv))
         args = parser.parse_args(argv)  # --help and --version write to standard output too
         debug = args.debug
+        pciids.use_file(args.pci_ids)
+        pciids.check_environment()
         code = tui_commands.bare(parser) if args.command is None else args.run(args)
         sys.stdout.flush()  # inside the try: output held in the buffer fails here, not silently at exit
         return code

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..fabric import acs as acsbits
 from ..fabric.acs import AcsSource
-from ..fabric.model import Device, Fabric, Host, RootBus
+from ..fabric.model import Device, Fabric, Host, Link, RootBus
+from ..fabric.naming import device_names
 from ..fabric.units import human_size
 
 
@@ -43,10 +44,11 @@ def root_bus_line(fabric: Fabric, rb: RootBus) -> str:
 
 def device_line(dev: Device) -> str:
     parts = [dev.bdf.short(), dev.kind.value, dev.name, f"[{dev.ids}]"]
-    if dev.product:
-        parts.append(dev.product)
+    names = device_names(dev).text
+    if names:
+        parts.append(names)
     if dev.link is not None:
-        parts.append(dev.link.describe() + (" (downtrained)" if dev.link.downtrained else ""))
+        parts.append(dev.link.describe() + link_state_words(dev.link))
     acs = acs_text(dev)
     if acs:
         parts.append(acs)
@@ -61,6 +63,16 @@ def device_line(dev: Device) -> str:
     if dev.driver:
         parts.append(f"driver {dev.driver}")
     return "  ".join(parts)
+
+
+def link_state_words(link: Link) -> str:
+    """What a link below its capability means, in operators' words: narrower is a fault, slower may be idle."""
+    words = []
+    if link.width_degraded:
+        words.append("width degraded: a fault (lanes lost)")
+    if link.speed_below_max:
+        words.append("speed below max: power saving if idle")
+    return f" ({'; '.join(words)})" if words else ""
 
 
 def acs_text(dev: Device) -> str:
