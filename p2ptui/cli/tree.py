@@ -69,9 +69,9 @@ def link_state_words(link: Link) -> str:
     """What a link below its capability means, in operators' words: narrower is a fault, slower may be idle."""
     words = []
     if link.width_degraded:
-        words.append("width degraded: a fault (lanes lost)")
+        words.append("width degraded: narrower than capable, a fault")
     if link.speed_below_max:
-        words.append("speed below max: power saving if idle")
+        words.append("speed below max: may be power saving while idle")
     return f" ({'; '.join(words)})" if words else ""
 
 
