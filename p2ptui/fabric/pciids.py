@@ -5,8 +5,9 @@ Format (pciutils, pci.ids header): a vendor line is ``vvvv  Vendor name``; the d
 starts with ``C cc  Class name`` lines, which no vendor pattern matches.
 
 The file is about 1.3 MB and a process asks for a handful of names, so nothing is parsed up front: the text is read
-once, one regex pass indexes the vendor lines (the blocks between them), and a device is looked up only inside its
-vendor's block. Answers are cached for the process.
+once, and a name is found by a plain string search for its line: the vendor's line ``\nvvvv  `` in the whole
+text, a device's ``\n<TAB>dddd  `` only inside its vendor's block. Answers are cached for the process. Only lspci
+text without IDs needs the reverse (names to IDs), which reads every vendor line once.
 
 Where the database is: ``--pci-ids FILE`` (the CLI), else the ``P2PTUI_PCI_IDS`` environment variable (empty: no
 database), else the first of the usual paths that exists. Without a database every name is None, and views show
@@ -26,16 +27,19 @@ from ..errors import Diagnostic, InputError
 ENV_VAR = "P2PTUI_PCI_IDS"
 SEARCH_PATHS = ("/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids", "/usr/share/pci.ids")
 
-_VENDOR_LINE = re.compile(r"^([0-9a-f]{4})  (.+?)\s*$", re.MULTILINE)
+# Anchored on the newline before the line rather than ^ with MULTILINE: a pattern that starts with a literal lets
+# the regex engine skip ahead with a fast string search, about ten times faster on this file.
+_VENDOR_LINE = re.compile(r"\n([0-9a-f]{4})  ([^\n]*[^\s])")
+_DEVICE_LINE = re.compile(r"\n\t([0-9a-f]{4})  ([^\n]*[^\s])")
 
 
 @dataclass
 class PciIds:
-    """One pci.ids file's text, indexed on demand."""
+    """One pci.ids file's text, looked into on demand."""
 
-    text: str
+    text: str  # starts with a newline, so every line, the first too, follows one
     path: str = ""
-    _vendors: dict[int, tuple[str, int, int]] | None = field(default=None, repr=False)  # id -> (name, start, end)
+    _vendors: dict[int, tuple[str, int, int] | None] = field(default_factory=dict, repr=False)
     _by_name: dict[str, int] | None = field(default=None, repr=False)
     _devices: dict[tuple[int, int], str | None] = field(default_factory=dict, repr=False)
 
@@ -47,27 +51,32 @@ class PciIds:
                 raw = f.read()
         else:
             raw = Path(path).read_bytes()
-        return cls(raw.decode("utf-8", errors="replace"), str(path))
+        return cls("\n" + raw.decode("utf-8", errors="replace"), str(path))
 
-    def _index(self) -> dict[int, tuple[str, int, int]]:
-        if self._vendors is None:
-            found = [(int(m[1], 16), m[2], m.start(), m.end()) for m in _VENDOR_LINE.finditer(self.text)]
-            vendors: dict[int, tuple[str, int, int]] = {}
-            for k, (vid, name, _, end) in enumerate(found):
-                # A block runs to the next vendor line, the last one to the end (its class section has no 4-digit IDs).
-                stop = found[k + 1][2] if k + 1 < len(found) else len(self.text)
-                vendors.setdefault(vid, (name, end, stop))
-            self._vendors = vendors
-        return self._vendors
+    def _vendor(self, vendor_id: int) -> tuple[str, int, int] | None:
+        """(name, start, end) of the vendor's line and block of device lines, found by a plain string search."""
+        if vendor_id not in self._vendors:
+            found = None
+            at = self.text.find(f"\n{vendor_id:04x}  ")
+            if at >= 0:
+                line_end = self.text.find("\n", at + 1)
+                line_end = len(self.text) if line_end < 0 else line_end
+                name = self.text[at + 7 : line_end].strip()
+                after = _VENDOR_LINE.search(self.text, line_end)
+                classes = self.text.find("\nC ", line_end)
+                ends = [x for x in (after.start() if after else -1, classes) if x >= 0]
+                found = (name, line_end, min(ends, default=len(self.text)))
+            self._vendors[vendor_id] = found
+        return self._vendors[vendor_id]
 
     @property
     def vendor_count(self) -> int:
-        return len(self._index())
+        return len(_VENDOR_LINE.findall(self.text))
 
     def vendor(self, vendor_id: int | None) -> str | None:
         if vendor_id is None:
             return None
-        entry = self._index().get(vendor_id)
+        entry = self._vendor(vendor_id)
         return entry[0] if entry else None
 
     def device(self, vendor_id: int | None, device_id: int | None) -> str | None:
@@ -75,22 +84,23 @@ class PciIds:
             return None
         key = (vendor_id, device_id)
         if key not in self._devices:
-            entry = self._index().get(vendor_id)
+            entry = self._vendor(vendor_id)
             name = None
             if entry is not None:
-                block = re.compile(rf"^\t{device_id:04x}  (.+?)\s*$", re.MULTILINE)
-                m = block.search(self.text, entry[1], entry[2])
-                name = m[1] if m else None
+                at = self.text.find(f"\n\t{device_id:04x}  ", entry[1], entry[2])
+                if at >= 0:
+                    line_end = self.text.find("\n", at + 1)
+                    name = self.text[at + 8 : line_end if line_end >= 0 else len(self.text)].strip() or None
             self._devices[key] = name
         return self._devices[key]
 
     def vendor_prefix(self, text: str) -> tuple[int, str] | None:
         """The vendor whose name ``text`` starts with (followed by a space or the end), longest name first: how
-        lspci without ``-n`` writes "Vendor Device"."""
+        lspci without ``-n`` writes "Vendor Device". The first call reads every vendor line."""
         if self._by_name is None:
             by_name: dict[str, int] = {}
-            for vid, (name, _, _) in self._index().items():
-                by_name.setdefault(name, vid)
+            for m in _VENDOR_LINE.finditer(self.text):
+                by_name.setdefault(m[2], int(m[1], 16))
             self._by_name = by_name
         cuts = [len(text)] + [m.start() for m in re.finditer(" ", text)][::-1]
         for cut in cuts:
@@ -101,17 +111,17 @@ class PciIds:
 
     def device_by_name(self, vendor_id: int, name: str) -> int | None:
         """The device ID whose name is exactly ``name`` under this vendor; None when none is, or several are."""
-        entry = self._index().get(vendor_id)
+        entry = self._vendor(vendor_id)
         if entry is None or not name:
             return None
-        pattern = re.compile(rf"^\t([0-9a-f]{{4}})  {re.escape(name)}\s*$", re.MULTILINE)
-        ids = {int(m[1], 16) for m in pattern.finditer(self.text, entry[1], entry[2])}
+        ids = {int(m[1], 16) for m in _DEVICE_LINE.finditer(self.text, entry[1], entry[2]) if m[2] == name}
         return ids.pop() if len(ids) == 1 else None
 
 
 _UNSET = object()
 _chosen: str | None | object = _UNSET  # a path from --pci-ids, "" for none, or _UNSET (environment, usual paths)
 _loaded: dict[str | None, PciIds | None] = {}
+_resolved: dict[tuple[object, str | None], str | None] = {}
 
 
 def use_file(path: str | None) -> None:
@@ -128,7 +138,10 @@ def use_file(path: str | None) -> None:
 
 def database() -> PciIds | None:
     """The PCI ID database this process names devices from, read on first use; None when there is none."""
-    path = _path()
+    key = (_chosen, os.environ.get(ENV_VAR))  # what decides the path: asked once per device, so no stat each time
+    if key not in _resolved:
+        _resolved[key] = _path()
+    path = _resolved[key]
     if path not in _loaded:
         try:
             _loaded[path] = PciIds.read(path) if path else None
