@@ -29,15 +29,16 @@ SEARCH_PATHS = ("/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids", "/usr/sh
 
 # Anchored on the newline before the line rather than ^ with MULTILINE: a pattern that starts with a literal lets
 # the regex engine skip ahead with a fast string search, about ten times faster on this file.
-_VENDOR_LINE = re.compile(r"\n([0-9a-f]{4})  ([^\n]*[^\s])")
-_DEVICE_LINE = re.compile(r"\n\t([0-9a-f]{4})  ([^\n]*[^\s])")
+_VENDOR_LINE = re.compile(rb"\n([0-9a-f]{4})  ([^\n]*[^\s])")
+_DEVICE_LINE = re.compile(rb"\n\t([0-9a-f]{4})  ([^\n]*[^\s])")
 
 
 @dataclass
 class PciIds:
-    """One pci.ids file's text, looked into on demand."""
+    """One pci.ids file, looked into on demand. Kept as bytes: the IDs are ASCII, a bytes search is a plain memory
+    search, and only the names found are decoded (the file is UTF-8)."""
 
-    text: str  # starts with a newline, so every line, the first too, follows one
+    data: bytes  # starts with a newline, so every line, the first too, follows one
     path: str = ""
     _vendors: dict[int, tuple[str, int, int] | None] = field(default_factory=dict, repr=False)
     _by_name: dict[str, int] | None = field(default=None, repr=False)
@@ -51,27 +52,31 @@ class PciIds:
                 raw = f.read()
         else:
             raw = Path(path).read_bytes()
-        return cls("\n" + raw.decode("utf-8", errors="replace"), str(path))
+        return cls(b"\n" + raw, str(path))
+
+    def _line_rest(self, start: int) -> tuple[str, int]:
+        """The text from ``start`` to the end of its line, decoded and stripped, and where the line ends."""
+        end = self.data.find(b"\n", start)
+        end = len(self.data) if end < 0 else end
+        return self.data[start:end].decode("utf-8", errors="replace").strip(), end
 
     def _vendor(self, vendor_id: int) -> tuple[str, int, int] | None:
-        """(name, start, end) of the vendor's line and block of device lines, found by a plain string search."""
+        """(name, start, end) of the vendor's line and block of device lines, found by a plain search."""
         if vendor_id not in self._vendors:
             found = None
-            at = self.text.find(f"\n{vendor_id:04x}  ")
+            at = self.data.find(b"\n%04x  " % vendor_id)
             if at >= 0:
-                line_end = self.text.find("\n", at + 1)
-                line_end = len(self.text) if line_end < 0 else line_end
-                name = self.text[at + 7 : line_end].strip()
-                after = _VENDOR_LINE.search(self.text, line_end)
-                classes = self.text.find("\nC ", line_end)
-                ends = [x for x in (after.start() if after else -1, classes) if x >= 0]
-                found = (name, line_end, min(ends, default=len(self.text)))
+                name, line_end = self._line_rest(at + 7)
+                # The block ends at the next vendor line; the last one's runs on into the class section, whose
+                # lines (<TAB>cc, <TAB><TAB>pp) never look like a device line (<TAB>dddd).
+                after = _VENDOR_LINE.search(self.data, line_end)
+                found = (name, line_end, after.start() if after else len(self.data))
             self._vendors[vendor_id] = found
         return self._vendors[vendor_id]
 
     @property
     def vendor_count(self) -> int:
-        return len(_VENDOR_LINE.findall(self.text))
+        return len(_VENDOR_LINE.findall(self.data))
 
     def vendor(self, vendor_id: int | None) -> str | None:
         if vendor_id is None:
@@ -87,10 +92,9 @@ class PciIds:
             entry = self._vendor(vendor_id)
             name = None
             if entry is not None:
-                at = self.text.find(f"\n\t{device_id:04x}  ", entry[1], entry[2])
+                at = self.data.find(b"\n\t%04x  " % device_id, entry[1], entry[2])
                 if at >= 0:
-                    line_end = self.text.find("\n", at + 1)
-                    name = self.text[at + 8 : line_end if line_end >= 0 else len(self.text)].strip() or None
+                    name = self._line_rest(at + 8)[0] or None
             self._devices[key] = name
         return self._devices[key]
 
@@ -99,8 +103,8 @@ class PciIds:
         lspci without ``-n`` writes "Vendor Device". The first call reads every vendor line."""
         if self._by_name is None:
             by_name: dict[str, int] = {}
-            for m in _VENDOR_LINE.finditer(self.text):
-                by_name.setdefault(m[2], int(m[1], 16))
+            for m in _VENDOR_LINE.finditer(self.data):
+                by_name.setdefault(m[2].decode("utf-8", errors="replace"), int(m[1], 16))
             self._by_name = by_name
         cuts = [len(text)] + [m.start() for m in re.finditer(" ", text)][::-1]
         for cut in cuts:
@@ -114,7 +118,8 @@ class PciIds:
         entry = self._vendor(vendor_id)
         if entry is None or not name:
             return None
-        ids = {int(m[1], 16) for m in _DEVICE_LINE.finditer(self.text, entry[1], entry[2]) if m[2] == name}
+        wanted = name.encode("utf-8")
+        ids = {int(m[1], 16) for m in _DEVICE_LINE.finditer(self.data, entry[1], entry[2]) if m[2] == wanted}
         return ids.pop() if len(ids) == 1 else None
 
 
