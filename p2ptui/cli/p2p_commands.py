@@ -1,4 +1,4 @@
-"""check and find-provider (matrix: matrix_command.py): what Linux's P2PDMA code decides for a fabric, in words or JSON."""
+"""check and find-provider (matrix: matrix_command.py): what Linux's P2PDMA code decides, in words or JSON."""
 
 from __future__ import annotations
 

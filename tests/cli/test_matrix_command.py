@@ -112,7 +112,7 @@ def test_compact_cells_agree_with_the_json(capsys):
     row = next(line for line in text.splitlines() if line.split()[:2] == ["0", "gpu0"])
     assert code == 0
     letters = {"BUS_ADDR": "B", "THRU_HOST_BRIDGE": "H", "NOT_SUPPORTED": "N"}
-    expected = [f"{letters[m]}{d}" for m, d in zip(j["map_type"][0], j["distance"][0])]
+    expected = [f"{letters[m]}{d}" for m, d in zip(j["map_type"][0], j["distance"][0], strict=True)]
     assert row.split()[2:] == expected
 
 

@@ -110,7 +110,7 @@ def test_show_names_ids_from_the_database_and_only_ids_without_one(capsys, monke
 @pytest.mark.parametrize(
     ("argv", "env", "message"),
     [
-        (["--pci-ids", "/nonexistent/pci.ids"], None, "--pci-ids /nonexistent/pci.ids: cannot read the PCI ID database"),
+        (["--pci-ids", "/nonexistent/pci.ids"], None, "--pci-ids /nonexistent/pci.ids: cannot read the PCI ID"),
         (["--pci-ids", str(DATA / "README.md")], None, "not a PCI ID database"),
         ([], "/nonexistent/pci.ids", "P2PTUI_PCI_IDS=/nonexistent/pci.ids: cannot read the PCI ID database"),
     ],
@@ -148,5 +148,5 @@ def test_names_match_lspci_for_every_id_of_a_real_machine(tmp_path, capsys):
     ours = [device_names(dev, db) for dev in devices]
     assert [[n.vendor, n.text[len(n.vendor) + 1 :]] for n in ours] == lspci_names
     code, out, _ = run(capsys, "--pci-ids", path, "show", SUPERMICRO)
-    for dev, (vendor, device) in zip(devices, lspci_names):
+    for dev, (vendor, device) in zip(devices, lspci_names, strict=True):
         assert f"[{dev.ids}]  {vendor} {device}" in out
