@@ -13,9 +13,10 @@ import io
 import json
 import shutil
 import textwrap
+from collections.abc import Iterable
 
 from ..errors import Diagnostic, InputError
-from ..fabric.endpoints import CLASS_NAMES, p2p_endpoints, parse_only
+from ..fabric.endpoints import CLASS_NAMES, EndpointClass, p2p_endpoints, parse_only
 from ..fabric.model import Fabric
 from ..p2p import report
 from ..p2p.matrix import PairMatrix, pair_matrix
@@ -45,14 +46,13 @@ def _endpoint_flags(p: argparse.ArgumentParser) -> None:
                    help=f"only these endpoint classes, comma-separated: {','.join(CLASS_NAMES)}")  # fmt: skip
 
 
-def selected_endpoints(fabric: Fabric, args: argparse.Namespace) -> list:
-    only = None
-    if args.only is not None:
-        try:
-            only = parse_only(args.only)
-        except ValueError as exc:
-            raise InputError(Diagnostic(f"--only: {exc}")) from None
-    return p2p_endpoints(fabric, everything=args.all_functions, only=only)
+def _only(args: argparse.Namespace) -> frozenset[EndpointClass] | None:
+    if args.only is None:
+        return None
+    try:
+        return parse_only(args.only)
+    except ValueError as exc:
+        raise InputError(Diagnostic(f"--only: {exc}")) from None
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
@@ -60,8 +60,9 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         raise InputError(Diagnostic("--json and --csv exclude each other", hint="choose one output format"))
     if args.width is not None and args.width < MIN_WIDTH:
         raise InputError(Diagnostic(f"--width {args.width} is too narrow", hint=f"give {MIN_WIDTH} columns or more"))
+    only = _only(args)
     fabric = open_fabric(args.fabric)
-    chosen = selected_endpoints(fabric, args)
+    chosen = p2p_endpoints(fabric, everything=args.all_functions, only=only)
     m = pair_matrix(fabric, _profile(fabric, args), chosen)
     if args.json:
         print(json.dumps(report.matrix_json(m)))
@@ -69,7 +70,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         print(render_csv(m), end="")
     else:
         width = args.width if args.width is not None else shutil.get_terminal_size().columns
-        print(render_matrix(fabric, m, max(width, MIN_WIDTH), everything=args.all_functions))
+        print(render_matrix(fabric, m, max(width, MIN_WIDTH), everything=args.all_functions, only=only))
     return 0
 
 
@@ -84,17 +85,20 @@ def render_csv(m: PairMatrix) -> str:
     return out.getvalue()
 
 
-def render_matrix(fabric: Fabric, m: PairMatrix, width: int, everything: bool = False) -> str:
+def render_matrix(fabric: Fabric, m: PairMatrix, width: int, everything: bool = False,
+                  only: Iterable[EndpointClass] | None = None) -> str:  # fmt: skip
     n = len(m.rows)
     total = len(fabric.endpoints())
+    classes = f" ({', '.join(sorted(only))})" if only is not None else ""
     if everything:
-        what = f"{n} functions (every function that is not a bridge)"
+        what = f"{n} functions{classes or ' (every function that is not a bridge)'}"
     else:
-        hidden = f"; --all shows all {total}" if total > n else ""
-        what = f"{n} P2P endpoints of {total} non-bridge functions{hidden}"
+        hidden = f"; --all shows all {total}" if total > n and only is None else ""
+        what = f"{n} P2P endpoints{classes} of {total} non-bridge functions{hidden}"
     lines = textwrap.wrap(f"{fabric.name}: {what}; kernel rules: {m.profile.label}", width, break_on_hyphens=False)
     if n == 0:
-        lines.append("no endpoints to pair" + ("" if everything else " (--all lists every function)"))
+        more = not everything and total > 0
+        lines.append("no endpoints to pair" + (" (--all lists every function that is not a bridge)" if more else ""))
         return "\n".join(lines)
     names = [_cut(d.name) for d in m.rows]
     full = [[_full_cell(m, i, j) for j in range(n)] for i in range(n)]

@@ -153,3 +153,12 @@ def test_check_still_takes_a_chipset_function(capsys):
 def test_validate_counts_p2p_endpoints(capsys):
     code, out, _ = run(capsys, "validate", DELL)
     assert code == 0 and "6 P2P endpoints of 127 non-bridge functions" in out
+
+
+def test_header_names_the_classes_and_an_empty_choice_says_so(capsys):
+    code, out, _ = run(capsys, "matrix", DELL, "--only", "nic,gpu", "--width", "200")
+    assert code == 0 and "4 P2P endpoints (gpu, nic) of 127 non-bridge functions;" in out.splitlines()[0]
+    code, out, _ = run(capsys, "matrix", DELL, "--only", "cxl", "--width", "200")
+    assert code == 0 and out.splitlines()[-1] == "no endpoints to pair (--all lists every function that is not a bridge)"
+    code, out, _ = run(capsys, "matrix", str(DATA / "hwloc" / "32em64t-2n8c2t-pci-noio.xml"))
+    assert code == 0 and out.splitlines()[-1] == "no endpoints to pair"
