@@ -61,8 +61,12 @@ def device_names(dev: Device, db: PciIds | None | object = _SYSTEM) -> DeviceNam
     vendor = ids.vendor(dev.vendor_id) if ids is not None else None
     known = ids.device(dev.vendor_id, dev.device_id) if ids is not None else None
     product = dev.product.strip() if dev.product else None
+    if product and vendor and product.casefold() == vendor.casefold():
+        product = None  # the source knew only the vendor (hwloc: PCIVendor without PCIDevice): the database says more
     if product:
-        device = product[len(vendor) + 1 :] if vendor and product.startswith(vendor + " ") else product
+        # Sources write "Vendor Device" (hwloc, lspci) or just the device (YAML); old exports spell vendors their way.
+        prefix = vendor.casefold() + " " if vendor else None
+        device = product[len(prefix) :] if prefix and product.casefold().startswith(prefix) else product
         return DeviceNames(vendor, device or None, product)
     if vendor is None:
         return DeviceNames()
