@@ -84,8 +84,8 @@ def test_source_names_win_and_the_database_fills_in(db):
     vendor_only = _dev(0x10DE, 0x1DB8, "nVidia Corporation")
     assert device_names(vendor_only, db).text == "NVIDIA Corporation GV100GL [Tesla V100 SXM3 32GB]"
     old_vendor_name = _dev(0x1002, 0x515E, "ATI Technologies Inc ES1000")  # 1002 is "... [AMD/ATI]" today
-    assert device_names(old_vendor_name, db) == DeviceNames("Advanced Micro Devices, Inc. [AMD/ATI]",
-                                                            "ATI Technologies Inc ES1000", "ATI Technologies Inc ES1000")
+    old = "ATI Technologies Inc ES1000"
+    assert device_names(old_vendor_name, db) == DeviceNames("Advanced Micro Devices, Inc. [AMD/ATI]", old, old)
     assert device_names(_dev(None, None), db) == DeviceNames()
 
 
