@@ -14,7 +14,9 @@ its kind or class (PCI Code and ID Assignment Specification, base class / subcla
 * ``multimedia``  video capture and other multimedia controllers that DMA frames (04/00, 04/80); audio and
                   telephony (04/01-04/03, e.g. a GPU's HDMI audio function) are left out
 * ``accelerator`` processing accelerators (12/xx) and co-processors, processors (0b/xx): Xeon Phi, NEC vector
-                  engines, QAT, DSA/IAA
+                  engines, QAT; and DMA engines known by their driver (Intel DSA/IAA ``idxd``, QuickData ``ioatdma``,
+                  AMD ``ptdma``/``ae4dma``, PLX ``plx_dma``, Switchtec ``switchtec_dma``), which call themselves
+                  "system peripherals" (08/80) like the chipset functions around them
 * ``memory``      CXL memory devices (05/02). Plain "RAM memory" (05/00) is mostly chipset SRAM and is left out
 * ``fpga``        functions the source calls FPGAs, and functions of FPGA vendors (Xilinx 10ee, Altera 1172), whose
                   class is whatever the design chose
@@ -71,6 +73,8 @@ _BY_CLASS: dict[tuple[int, int | None], EndpointClass] = {
     (0x05, 0x02): EndpointClass.MEMORY,
 }
 FPGA_VENDORS = frozenset({0x10EE, 0x1172})  # Xilinx (AMD), Altera (Intel)
+# Linux dmaengine drivers of PCI DMA engines: data movers a P2P user pairs with NVMe and NICs (as dmaengine clients).
+DMA_ENGINE_DRIVERS = frozenset({"idxd", "ioatdma", "ptdma", "ae4dma", "plx_dma", "switchtec_dma"})
 
 # Words users type for --only, beside the class names themselves.
 ALIASES = {
@@ -98,6 +102,8 @@ def endpoint_class(dev: Device) -> EndpointClass | None:
         found = _BY_CLASS.get((base, sub)) or _BY_CLASS.get((base, None))
         if found is not None:
             return found
+    if dev.driver in DMA_ENGINE_DRIVERS:
+        return EndpointClass.ACCELERATOR
     if dev.vendor_id in FPGA_VENDORS:
         return EndpointClass.FPGA
     if dev.pool is not None:

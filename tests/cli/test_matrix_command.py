@@ -53,6 +53,8 @@ def _device(kind: DeviceKind, class_code: int | None, **extra) -> Device:
         (DeviceKind.OTHER, 0x088000, {"pool": P2PPool(1 << 20, 1 << 20)}, EndpointClass.OTHER),
         (DeviceKind.ROOT_PORT, 0x060400, {}, None),
         (DeviceKind.OTHER, 0x0B4000, {}, EndpointClass.ACCELERATOR),  # co-processor
+        (DeviceKind.OTHER, 0x088000, {"driver": "idxd"}, EndpointClass.ACCELERATOR),  # DSA on a live machine
+        (DeviceKind.OTHER, 0x088000, {"driver": "ioatdma"}, EndpointClass.ACCELERATOR),  # QuickData DMA channel
     ],
 )
 def test_endpoint_class_by_kind_class_vendor_and_pool(kind, class_code, extra, expected):
