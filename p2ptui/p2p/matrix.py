@@ -12,7 +12,6 @@ Distances come out of one identity: da+db = (len(P)) + (len(C)) - 2*(depth(LCA)+
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,9 +51,8 @@ class PairMatrix:
         return np.array([t.value for t in TOPO_CLASSES], dtype=object)[self.topo].tolist()
 
 
-def pair_matrix(
-    fabric: Fabric, profile: KernelProfile | None = None, endpoints: Sequence[Device] | None = None
-) -> PairMatrix:
+def pair_matrix(fabric: Fabric, profile: KernelProfile | None = None, endpoints: list[Device] | None = None
+                ) -> PairMatrix:  # fmt: skip
     """Every endpoint function (not a bridge, not a host bridge; or just ``endpoints``, e.g. the P2P endpoints of
     fabric/endpoints.py) against every other, in bus order."""
     ctx = verdict_context(fabric, profile)
