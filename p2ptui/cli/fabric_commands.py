@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..fabric.endpoints import p2p_endpoints
 from ..fabric.export import fabric_to_dict
 from ..fabric.gallery import bundled
 from ..sources import open_fabric
@@ -51,7 +52,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     bridges = sum(1 for d in fabric.devices if d.kind.is_bridge)
     print(
         f"{args.fabric}: ok: {fabric.name}, {len(fabric.root_buses)} root buses, {len(fabric)} functions "
-        f"({len(fabric.endpoints())} endpoints, {bridges} bridges, {len(fabric.providers(False))} P2P pools)"
+        f"({len(p2p_endpoints(fabric))} P2P endpoints of {len(fabric.endpoints())} non-bridge functions, "
+        f"{bridges} bridges, {len(fabric.providers(False))} P2P pools)"
     )
     return 0
 

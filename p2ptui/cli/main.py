@@ -19,14 +19,26 @@ from typing import Any, TextIO
 
 from .. import __version__
 from ..errors import InputError
-from . import convert_command, copy_command, fabric_commands, p2p_commands, source_commands, tui_commands
-from . import signals, streams
+from ..fabric import pciids
+from . import (
+    convert_command,
+    copy_command,
+    fabric_commands,
+    matrix_command,
+    p2p_commands,
+    signals,
+    source_commands,
+    streams,
+    tui_commands,
+)
 
 EXIT_OK = 0
 EXIT_INPUT = 2
 EXIT_OUTPUT = EXIT_INPUT  # like an unwritable -o file: the place the user chose for the output does not work
 
-COMMAND_MODULES = (fabric_commands, source_commands, convert_command, tui_commands, p2p_commands, copy_command)
+COMMAND_MODULES = (
+    fabric_commands, source_commands, convert_command, tui_commands, p2p_commands, matrix_command, copy_command,
+)
 
 
 class OutputError(Exception):
@@ -81,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"p2ptui {__version__}")
     parser.add_argument("--debug", action="store_true", help="show a traceback for errors")
+    parser.add_argument("--pci-ids", metavar="FILE", help="PCI ID database for vendor and device names (default: "
+                        f"${pciids.ENV_VAR}, else {', '.join(pciids.SEARCH_PATHS)}; '' for none)")  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)
@@ -97,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         argv = tui_commands.route_fabric_argument(parser, list(sys.argv[1:] if argv is None else argv))
         args = parser.parse_args(argv)  # --help and --version write to standard output too
         debug = args.debug
+        pciids.use_file(args.pci_ids)
+        pciids.check_environment()
         code = tui_commands.bare(parser) if args.command is None else args.run(args)
         sys.stdout.flush()  # inside the try: output held in the buffer fails here, not silently at exit
         return code

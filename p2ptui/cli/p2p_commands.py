@@ -1,4 +1,4 @@
-"""check, matrix and find-provider: what Linux's P2PDMA code decides for a fabric, in words or JSON."""
+"""check and find-provider (matrix: matrix_command.py): what Linux's P2PDMA code decides, in words or JSON."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import json
 
 from ..errors import Diagnostic, InputError
 from ..fabric import acs as acsbits
+from ..fabric.endpoints import p2p_endpoints
 from ..fabric.model import Device, Fabric
 from ..p2p import report
 from ..p2p.context import verdict_context
 from ..p2p.fix import acs_fix
 from ..p2p.gate import ExpertMode, gate_acs_whatif, gate_transfer
-from ..p2p.matrix import pair_matrix
 from ..p2p.messages import NonPciClient
 from ..p2p.profiles import KernelProfile, profile_for
 from ..p2p.providers import find_provider
@@ -44,11 +44,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--expert", action="store_true", help="expert mode for the gate (off unless given)")
     p.set_defaults(run=cmd_check)
 
-    p = sub.add_parser("matrix", help="map type, distance and nvidia-smi class for every endpoint pair")
-    p.add_argument("fabric", metavar="FABRIC")
-    _profile_flags(p)
-    p.set_defaults(run=cmd_matrix)
-
     p = sub.add_parser("find-provider", help="the P2P provider Linux would pick for these clients (find_many)")
     p.add_argument("fabric", metavar="FABRIC")
     p.add_argument("clients", metavar="CLIENT", nargs="+", help="devices that will use the memory")
@@ -65,8 +60,9 @@ def _device(fabric: Fabric, ref: str, what: str) -> Device:
     try:
         return fabric.find(ref)
     except KeyError:
-        names = ", ".join(d.name for d in fabric.endpoints()[:12])
-        more = " ..." if len(fabric.endpoints()) > 12 else ""
+        ends = p2p_endpoints(fabric)
+        names = ", ".join(d.name for d in ends[:12])
+        more = " ..." if len(ends) > 12 else ""
         problem = Diagnostic(f"{what} {ref!r} is not in fabric {fabric.name!r}", hint=f"endpoints: {names}{more}")
         raise InputError(problem) from None
 
@@ -189,29 +185,6 @@ def _host_bridges(fabric: Fabric, cv: ClientVerdict) -> list[str]:
     if a.bus_id == b.bus_id:
         return [f"     == host bridge {a.host_bridge} =="]
     return [f"     == host bridge {a.host_bridge} ==", f"     == host bridge {b.host_bridge} =="]
-
-
-def cmd_matrix(args: argparse.Namespace) -> int:
-    fabric = open_fabric(args.fabric)
-    m = pair_matrix(fabric, _profile(fabric, args))
-    if args.json:
-        print(json.dumps(report.matrix_json(m)))
-        return 0
-    n = len(m.rows)
-    lines = [f"{fabric.name}: {n} endpoints; {m.profile.label}",
-             "cell = map type letter + distance / nvidia-smi class; B BUS_ADDR, H THRU_HOST_BRIDGE, N NOT_SUPPORTED; "
-             "rows providers, columns clients"]  # fmt: skip
-    width = max((len(d.name) for d in m.rows), default=4)
-    lines.append(" " * (width + 5) + "".join(f"{j:>10}" for j in range(n)))
-    for i, dev in enumerate(m.rows):
-        cells = "".join(f"{_cell(m, i, j):>10}" for j in range(n))
-        lines.append(f"{i:>3}  {dev.name:<{width}}{cells}")
-    print("\n".join(lines))
-    return 0
-
-
-def _cell(m, i: int, j: int) -> str:
-    return f"{MAP_LETTER[m.map_type_at(i, j)]}{int(m.distance[i, j])}/{m.topo_at(i, j).value}"
 
 
 def cmd_find_provider(args: argparse.Namespace) -> int:

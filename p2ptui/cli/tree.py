@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..fabric import acs as acsbits
 from ..fabric.acs import AcsSource
 from ..fabric.kinds import NO_LINK_INTEGRATED, RCIEP_LABEL, DeviceKind
-from ..fabric.model import Device, Fabric, Host, RootBus
+from ..fabric.model import Device, Fabric, Host, Link, RootBus
+from ..fabric.naming import device_names
 from ..fabric.units import human_size
 
 
@@ -50,12 +51,13 @@ def root_bus_line(fabric: Fabric, rb: RootBus) -> str:
 
 def device_line(dev: Device, fabric: Fabric | None = None) -> str:
     parts = [dev.bdf.short(), dev.kind.value, dev.name, f"[{dev.ids}]"]
-    if dev.product:
-        parts.append(dev.product)
+    names = device_names(dev).text
+    if names:
+        parts.append(names)
     if dev.integrated:
         parts.append(f"{RCIEP_LABEL}: {NO_LINK_INTEGRATED}")
     if dev.link is not None:
-        parts.append(dev.link.describe() + (" (downtrained)" if dev.link.downtrained else ""))
+        parts.append(dev.link.describe() + link_state_words(dev.link))
     if fabric is not None and dev.kind.is_bridge and fabric.get(dev.bdf) is dev and not fabric.children(dev):
         parts.append("nothing below (empty slot or link down)" if dev.kind is not DeviceKind.SWITCH_UPSTREAM
                      else "nothing below")  # fmt: skip
@@ -75,6 +77,16 @@ def device_line(dev: Device, fabric: Fabric | None = None) -> str:
     if dev.conflict:
         parts.append(f"CONFLICT: {dev.conflict}")
     return "  ".join(parts)
+
+
+def link_state_words(link: Link) -> str:
+    """What a link below its capability means, in operators' words: narrower is a fault, slower may be idle."""
+    words = []
+    if link.width_degraded:
+        words.append("width degraded: narrower than capable, a fault")
+    if link.speed_below_max:
+        words.append("speed below max: may be power saving while idle")
+    return f" ({'; '.join(words)})" if words else ""
 
 
 def acs_text(dev: Device) -> str:

@@ -40,8 +40,12 @@ def route_fabric_argument(parser: argparse.ArgumentParser, argv: list[str]) -> l
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             commands.update(action.choices)
+    # Top-level options with a value (--pci-ids FILE): the value is no fabric.
+    valued = {s for action in parser._actions if action.nargs != 0 for s in action.option_strings}
+    skip = False
     for i, arg in enumerate(argv):
-        if arg.startswith("-"):
+        if skip or arg.startswith("-"):
+            skip = not skip and arg in valued
             continue
         if arg in commands:
             return argv

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import acs as acsbits
 from .model import Device, Fabric, Link
+from .naming import device_names
 
 
 def fabric_to_dict(fabric: Fabric) -> dict:
@@ -55,6 +56,7 @@ def _unplaced_to_dict(dev: Device) -> dict:
 
 def device_to_dict(fabric: Fabric, dev: Device) -> dict:
     acs = dev.acs
+    names = device_names(dev)
     return {
         "bdf": str(dev.bdf),
         "name": dev.name,
@@ -68,6 +70,8 @@ def device_to_dict(fabric: Fabric, dev: Device) -> dict:
         "subsystem_vendor_id": _hex(dev.subsystem_vendor_id, 4),
         "subsystem_device_id": _hex(dev.subsystem_device_id, 4),
         "revision": _hex(dev.revision, 2),
+        "vendor_name": names.vendor,
+        "device_name": names.device,
         "product": dev.product,
         "driver": dev.driver,
         "numa_node": dev.numa_node,
@@ -114,6 +118,7 @@ def _link(link: Link | None) -> dict | None:
         "max_width": link.max_width,
         "mps": link.mps,
         "mrrs": link.mrrs,
-        "downtrained": link.downtrained,
+        "width_degraded": link.width_degraded,
+        "speed_below_max": link.speed_below_max,
         "down": link.down,
     }

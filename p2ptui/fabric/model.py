@@ -52,11 +52,16 @@ class Link:
     down: bool = False  # the source reports the link down (width 0, speed unknown): an empty slot, a device off
 
     @property
-    def downtrained(self) -> bool:
-        """Trained below what both ends could do (a bad riser, a slot wired narrower, a power-saving state)."""
-        slower = self.gen is not None and self.max_gen is not None and self.gen < self.max_gen
-        narrower = self.width is not None and self.max_width is not None and self.width < self.max_width
-        return slower or narrower
+    def width_degraded(self) -> bool:
+        """Trained narrower than it can: lanes lost to a bad riser, a dirty contact or a slot wired narrower.
+        Links do not narrow to save power in practice, so this is almost always a fault."""
+        return self.width is not None and self.max_width is not None and self.width < self.max_width
+
+    @property
+    def speed_below_max(self) -> bool:
+        """Running at a lower generation than it can. Not necessarily a fault: GPUs and some NICs lower the link
+        speed while idle to save power and raise it under load (a fault when it stays low under load)."""
+        return self.gen is not None and self.max_gen is not None and self.gen < self.max_gen
 
     def describe(self) -> str:
         if self.down:
@@ -66,7 +71,7 @@ class Link:
             # Sources such as NCCL's topology file record what a link can do, not what it trained to.
             return f"up to {_gen_width(self.max_gen, self.max_width)}"
         current = _gen_width(self.gen, self.width)
-        if self.downtrained:
+        if self.width_degraded or self.speed_below_max:
             return f"{current} (of {_gen_width(self.max_gen, self.max_width)})"
         return current
 

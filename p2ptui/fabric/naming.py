@@ -1,10 +1,17 @@
-"""Names for functions that have none, in the kernel's style: nvme0, nic1, gpu3, rp0, dsp4."""
+"""Names for functions: short ones for those that have none, in the kernel's style (nvme0, nic1, gpu3, rp0, dsp4),
+and vendor and device names as lspci prints them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from . import pciids
 from .kinds import NAME_PREFIX, DeviceKind
+from .model import Device
+from .pciids import PciIds
+
+_SYSTEM = object()  # device_names' default: the process's database
 
 
 def default_names(kinds: Iterable[DeviceKind | None], taken: Iterable[str]) -> list[str]:
@@ -32,3 +39,37 @@ def unique_name(wanted: str, used: set[str]) -> str:
         name = f"{wanted}-{n}"
     used.add(name)
     return name
+
+
+@dataclass(frozen=True)
+class DeviceNames:
+    """What to call a function, as lspci would: ``vendor`` and ``device`` names, and ``text``, the two as one line.
+
+    Names the source carries win (hwloc's PCIVendor/PCIDevice/GPUModel, lspci's text, a YAML ``product``); the PCI
+    ID database fills in the rest; every field is None when neither knows.
+    """
+
+    vendor: str | None = None
+    device: str | None = None
+    text: str | None = None
+
+
+def device_names(dev: Device, db: PciIds | None | object = _SYSTEM) -> DeviceNames:
+    """``dev``'s names; ``db`` defaults to the process's PCI ID database (pciids.database())."""
+    ids = pciids.database() if db is _SYSTEM else db
+    assert ids is None or isinstance(ids, PciIds)
+    vendor = ids.vendor(dev.vendor_id) if ids is not None else None
+    known = ids.device(dev.vendor_id, dev.device_id) if ids is not None else None
+    product = dev.product.strip() if dev.product else None
+    if product and vendor and product.casefold() == vendor.casefold():
+        product = None  # the source knew only the vendor (hwloc: PCIVendor without PCIDevice): the database says more
+    if product:
+        # Sources write "Vendor Device" (hwloc, lspci) or just the device (YAML); old exports spell vendors their way.
+        prefix = vendor.casefold() + " " if vendor else None
+        device = product[len(prefix) :] if prefix and product.casefold().startswith(prefix) else product
+        return DeviceNames(vendor, device or None, product)
+    if vendor is None:
+        return DeviceNames()
+    # lspci's words for a device its database does not list: "Device 14a4".
+    shown = known or (f"Device {dev.device_id:04x}" if dev.device_id is not None else None)
+    return DeviceNames(vendor, known, f"{vendor} {shown}" if shown else vendor)

@@ -51,12 +51,15 @@ class PairMatrix:
         return np.array([t.value for t in TOPO_CLASSES], dtype=object)[self.topo].tolist()
 
 
-def pair_matrix(fabric: Fabric, profile: KernelProfile | None = None) -> PairMatrix:
-    """Every endpoint function (not a bridge, not a host bridge) against every other, in bus order. Functions
-    whose place the source contradicts (``Device.conflict``) are left out: their path is not known."""
+def pair_matrix(fabric: Fabric, profile: KernelProfile | None = None, endpoints: list[Device] | None = None
+                ) -> PairMatrix:  # fmt: skip
+    """Every endpoint function (not a bridge, not a host bridge; or just ``endpoints``, e.g. the P2P endpoints of
+    fabric/endpoints.py) against every other, in bus order. Functions whose place the source contradicts
+    (``Device.conflict``) are left out: their path is not known."""
     ctx = verdict_context(fabric, profile)
     index = ctx.index.index
-    ends = np.array([index[d.bdf] for d in fabric.endpoints() if not d.conflict], dtype=np.int64)
+    chosen = fabric.endpoints() if endpoints is None else sorted(endpoints, key=lambda d: d.bdf)
+    ends = np.array([index[d.bdf] for d in chosen if not d.conflict], dtype=np.int64)
     return pair_table(ctx, ends, ends)
 
 

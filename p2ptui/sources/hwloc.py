@@ -312,5 +312,9 @@ def _single_node(nodeset: str) -> int | None:
 def _product(elem: ET.Element) -> str | None:
     infos = {i.get("name"): i.get("value", "") for i in elem.iterfind("info")}
     vendor, device = infos.get("PCIVendor", ""), infos.get("PCIDevice", "")
+    # A GPU's OS device (NVML, RSMI ...) names the exact model: "Tesla V100-SXM3-32GB-H" beside pci.ids' family.
+    gpu = {i.get("name"): i.get("value", "") for i in elem.iterfind("object[@type='OSDev']/info")}
+    if gpu.get("GPUModel"):
+        vendor, device = vendor or gpu.get("GPUVendor", ""), gpu["GPUModel"]
     text = f"{vendor} {device}".strip()
     return text or elem.get("name") or None  # v1 wrote "Vendor Device" into the name attribute

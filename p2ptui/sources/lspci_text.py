@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..fabric import acs as acsbits
+from ..fabric import pciids
 from ..fabric.bdf import BDF
 from ..fabric.checks import LINK_WIDTHS, PAYLOAD_SIZES
 from ..fabric.pcie import gen_from_rate
@@ -76,21 +77,6 @@ CLASS_CODES = {
     "Serial bus controller": 0x0c80, "Encryption controller": 0x1080, "Signal processing controller": 0x1180,
     "Processing accelerators": 0x1200, "Non-Essential Instrumentation": 0x1300, "Unassigned class": 0xff00,
 }
-
-# Vendor names as lspci prints them (pci.ids), for output without -nn. Only vendors common in P2P machines.
-VENDOR_IDS = {
-    "Advanced Micro Devices, Inc. [AMD/ATI]": 0x1002, "Advanced Micro Devices, Inc. [AMD]": 0x1022,
-    "NVIDIA Corporation": 0x10DE, "Intel Corporation": 0x8086, "Mellanox Technologies": 0x15B3,
-    "Samsung Electronics Co Ltd": 0x144D, "Broadcom / LSI": 0x1000, "PLX Technology, Inc.": 0x10B5,
-    "Broadcom Inc. and subsidiaries": 0x14E4, "Micron Technology Inc": 0x1344, "Micron/Crucial Technology": 0xC0A9,
-    "Kingston Technology Company, Inc.": 0x2646, "ASMedia Technology Inc.": 0x1B21, "ASPEED Technology, Inc.": 0x1A03,
-    "HighPoint Technologies, Inc.": 0x1103, "Microchip Technology / SMSC": 0x1055, "Huawei Technologies Co., Ltd.": 0x19E5,
-    "Cisco Systems Inc": 0x1137, "Sandisk Corp": 0x15B7, "Xilinx Corporation": 0x10EE, "Red Hat, Inc.": 0x1AF4,
-    "Amazon.com, Inc.": 0x1D0F, "Marvell Technology Group Ltd.": 0x1B4B, "Solarflare Communications": 0x1924,
-    "Western Digital": 0x1C5C, "KIOXIA Corporation": 0x1E0F, "Toshiba Corporation": 0x1179,
-    "Microsemi / PMC / IDT": 0x11F8, "PMC-Sierra Inc.": 0x11F8, "Fungible Inc.": 0x1DAD, "Habana Labs Ltd.": 0x1DA3,
-}
-
 
 ACS_HINT = "lspci prints all seven ACS flags as Name+ or Name-: " + " ".join(f"{name}-" for name in ACS_BIT_NAMES)
 BDF_HINT = "lspci prints addresses as DDDD:BB:DD.F (-D) or BB:DD.F in hex, device 00-1f, function 0-7"
@@ -234,10 +220,19 @@ def _class_from_name(name: str) -> int | None:
 
 
 def vendor_and_device(name: str) -> tuple[int | None, int | None]:
-    """Vendor from a known vendor name; device from lspci's ``Device 14a4`` for devices pci.ids does not know."""
-    vendor = next((vid for vname, vid in VENDOR_IDS.items() if name.startswith(vname + " ")), None)
-    number = _DEVICE_NUMBER.search(name)
-    return vendor, (int(number[1], 16) if number and vendor is not None else None)
+    """IDs from the names lspci prints without ``-n``, through the PCI ID database lspci took them from: the vendor
+    whose name starts the text, the device by its exact name or lspci's ``Device 14a4`` for one the database lacks.
+    Without a database, both unknown."""
+    db = pciids.database()
+    found = db.vendor_prefix(name) if db is not None else None
+    if db is None or found is None:
+        return None, None
+    vendor, vendor_name = found
+    rest = name[len(vendor_name) :].strip()
+    number = _DEVICE_NUMBER.search(rest)
+    if number and rest == number[0]:
+        return vendor, int(number[1], 16)
+    return vendor, db.device_by_name(vendor, rest)
 
 
 def _detail(rec: Record, at: _Line) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..fabric.endpoints import p2p_endpoints
 from ..fabric.model import Device, Fabric
 from ..p2p.context import verdict_context
 from ..p2p.fix import AcsFix, acs_fix
@@ -69,8 +70,9 @@ def topo(fabric: Fabric, a: Device, b: Device) -> TopoClass:
     return topo_class(ctx.index, ctx.index.index[a.bdf], ctx.index.index[b.bdf])
 
 
-def matrix(fabric: Fabric, prof: KernelProfile) -> PairMatrix:
-    return pair_matrix(fabric, prof)
+def matrix(fabric: Fabric, prof: KernelProfile, everything: bool = False) -> PairMatrix:
+    """The P2P endpoints' matrix (fabric/endpoints.py's definition); ``everything``: every non-bridge function."""
+    return pair_matrix(fabric, prof, p2p_endpoints(fabric, everything=everything))
 
 
 def find(fabric: Fabric, importers: list[Device], prof: KernelProfile, seed: int | None) -> ProviderSearch:

@@ -11,6 +11,7 @@ from ..fabric import acs as acsbits
 from ..fabric.acs import AcsSource
 from ..fabric.kinds import DeviceKind
 from ..fabric.model import Device, Fabric, Host, Link, RootBus
+from ..fabric.naming import device_names
 from ..fabric.units import human_size
 from .styled import Part
 
@@ -31,7 +32,8 @@ KIND_ICONS: dict[DeviceKind, str] = {
 ROOT_BUS_ICON = "◎"
 POOL_MARK = "◈"
 ACS_REDIRECT_MARK = "⇡ACS"  # in DejaVu Sans Mono and most terminal fonts (⤴ is not)
-DOWNTRAINED_MARK = "↓"
+WIDTH_DEGRADED_MARK = "!"  # narrower than capable: lanes lost, a fault
+SPEED_BELOW_MAX_MARK = "↓"  # slower than capable: may be power saving while idle
 
 # How the screens learn whether a device's ACS redirects P2P: None = not known (kernel-default bits are derived by
 # the verdict code, unreadable registers stay unknown).
@@ -51,9 +53,20 @@ def link_parts(link: Link | None) -> list[Part]:
     if link is None:
         return []
     current = f"gen{_q(link.gen)} x{_q(link.width)}"
-    if link.downtrained:
-        return [(current, "warn"), (DOWNTRAINED_MARK, "warn")]
-    return [(current, "muted")]
+    marks = link_marks(link)
+    if link.width_degraded:
+        return [(current, "bad"), *marks]
+    return [(current, "muted"), *marks]
+
+
+def link_marks(link: Link) -> list[Part]:
+    """A fault mark for a narrowed link, a softer one for a slowed link (an idle device may save power)."""
+    marks: list[Part] = []
+    if link.width_degraded:
+        marks.append((WIDTH_DEGRADED_MARK, "bad"))
+    if link.speed_below_max:
+        marks.append((SPEED_BELOW_MAX_MARK, "warn"))
+    return marks
 
 
 def device_label(
@@ -80,8 +93,7 @@ def device_label(
         parts.append(("  ", ""))
         if load is not None:
             parts += [(f"gen{_q(link.gen)} x{_q(link.width)}", load_role(load)), (f" {load:.0%}", load_role(load))]
-            if link.downtrained:
-                parts.append((DOWNTRAINED_MARK, "warn"))
+            parts += link_marks(link)
         else:
             parts += link_parts(link)
     if dev.pool is not None:
@@ -126,11 +138,12 @@ Row = tuple[str, list[Part]]
 
 def device_rows(fabric: Fabric, dev: Device, acs_redirect: bool | None = None) -> list[Row]:
     """Every attribute of a function, for the detail pane: identity, place in the tree, link, ACS, pool, SR-IOV."""
+    names = device_names(dev)
     rows: list[Row] = [
         ("name", [(dev.name, "name")]),
         ("kind", [(KIND_ICONS[dev.kind] + " ", "accent"), (dev.kind.label, "")]),
         ("address", [(str(dev.bdf), "")]),
-        ("product", [(dev.product or "—", "" if dev.product else "muted")]),
+        ("product", [(names.text or "—", "" if names.text else "muted")]),
         ("IDs", [(dev.ids, ""), (f"  subsystem {_hex4(dev.subsystem_vendor_id)}:{_hex4(dev.subsystem_device_id)}", "muted")]),
         ("class", [(f"{dev.class_code:06x}" if dev.class_code is not None else "—", "")]),
         ("revision", [(f"{dev.revision:02x}" if dev.revision is not None else "—", "")]),
@@ -217,8 +230,10 @@ def _link_rows(key: str, link: Link | None) -> list[Row]:
     if link is None:
         return [(key, [("not a PCIe link", "muted")])]
     current = link_parts(link)
-    if link.downtrained:
-        current.append(("  trained below its capability", "warn"))
+    if link.width_degraded:
+        current.append(("  narrower than capable: lanes lost, a fault (reseat, riser, slot)", "bad"))
+    if link.speed_below_max:
+        current.append(("  slower than capable: may be power saving while idle", "warn"))
     return [
         (key, current),
         ("", [(f"capable gen{_q(link.max_gen)} x{_q(link.max_width)} · MPS {_q(link.mps)} · MRRS {_q(link.mrrs)}", "muted")]),

@@ -134,7 +134,7 @@ def test_uplink_is_what_both_ends_train_to(fabric):
     # nvme-a can do gen4 x4 but its port trained to gen3: the physical link is gen3 x4, capable of gen4.
     link = fabric.uplink(fabric.find("nvme-a"))
     assert (link.gen, link.width, link.max_gen, link.max_width) == (3, 4, 4, 4)
-    assert link.downtrained
+    assert link.speed_below_max and not link.width_degraded
     # Ports below a switch's internal bus and root ports have no physical upstream link of their own.
     assert fabric.uplink(fabric.find("dsp0")) is None and fabric.uplink(fabric.find("rp0")) is None
     assert fabric.uplink(fabric.find("usp0")).gen == 4

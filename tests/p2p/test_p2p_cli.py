@@ -107,7 +107,7 @@ def test_matrix_json(capsys):
 
 
 def test_matrix_text_and_kernel_flag(capsys):
-    code, out, _ = run(capsys, "matrix", FABRIC, "--kernel", "4.20")
+    code, out, _ = run(capsys, "matrix", FABRIC, "--kernel", "4.20", "--width", "200")
     assert code == 0 and "N-1/PHB" in out and "B4/PIX" in out
 
 

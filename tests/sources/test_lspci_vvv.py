@@ -18,6 +18,8 @@ from p2ptui.fabric import acs as acsbits
 from p2ptui.fabric.acs import AcsSource
 from p2ptui.sources import lspci
 
+PCI_IDS = Path(__file__).resolve().parents[1] / "data" / "pci.ids"
+
 DUMP_NN_D = """\
 0000:00:00.0 Host bridge [0600]: Intel Corporation Sky Lake-E DMI3 Registers [8086:2020] (rev 04)
 \tSubsystem: Intel Corporation Device [8086:0000]
@@ -148,7 +150,7 @@ def test_port_types_links_and_acs_from_a_root_dump(tmp_path: Path) -> None:
     nvme = fabric.find("nvme0")
     assert [str(d.bdf) for d in fabric.ancestors(nvme)] == ["0000:19:00.0", "0000:18:00.0", "0000:17:00.0"]
     assert nvme.link == Link(gen=3, width=4, max_gen=4, max_width=4, mps=256, mrrs=512)
-    assert nvme.link.downtrained
+    assert nvme.link.speed_below_max and not nvme.link.width_degraded
     assert (nvme.vendor_id, nvme.device_id, nvme.class_code) == (0x144D, 0xA80A, 0x010802)
     assert (nvme.subsystem_vendor_id, nvme.subsystem_device_id) == (0x144D, 0xA801)
     assert nvme.product == "Samsung Electronics Co Ltd NVMe SSD Controller PM9A1/PM9A3/980PRO"
@@ -176,17 +178,24 @@ def test_enabled_vfs_are_found_from_the_sriov_capability(tmp_path: Path) -> None
     assert fabric.upstream_bridge(vf) == fabric.find("0000:19:01.0")
 
 
-def test_plain_output_reads_classes_and_vendors_from_names(tmp_path: Path) -> None:
+def test_plain_output_reads_classes_and_vendors_from_names(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("P2PTUI_PCI_IDS", str(PCI_IDS))  # the database lspci took the names from
     fabric = load(tmp_path, plain(DUMP_NN_D))
     expected = load(tmp_path, DUMP_NN_D)
     assert [(d.bdf, d.kind, d.parent) for d in fabric] == [(d.bdf, d.kind, d.parent) for d in expected]
     nvme = fabric.find("nvme0")
     assert nvme.class_code == 0x010802  # "Non-Volatile memory controller" + prog-if 02
-    assert nvme.vendor_id == 0x144D and nvme.device_id is None  # pci.ids names the device: no number printed
+    assert (nvme.vendor_id, nvme.device_id) == (0x144D, 0xA80A)  # both back from their names in pci.ids
     assert fabric.find("0000:19:00.0").vendor_id == 0x10B5
     assert fabric.find("0000:00:00.0").subsystem_vendor_id == 0x8086
     assert fabric.find("0000:00:00.0").subsystem_device_id is None
     assert any("lspci -nn" in n for n in fabric.notes)
+
+
+def test_plain_output_without_a_pci_id_database_leaves_ids_unknown(tmp_path: Path) -> None:
+    fabric = load(tmp_path, plain(DUMP_NN_D))
+    nvme = fabric.find("nvme0")
+    assert nvme.kind is DeviceKind.NVME and (nvme.vendor_id, nvme.device_id) == (None, None)
 
 
 def test_dump_without_root_leaves_links_and_acs_unknown(tmp_path: Path) -> None:

@@ -139,7 +139,8 @@ def test_mixed_domains_bridges_and_link_states_agree_with_lspci(tmp_path):
     root = write_sysfs(tmp_path / "mixed", spec)
     fabric = sysfs.load(root)
     check_against_lspci(root, fabric)
-    assert fabric.find("0001:41:00.0").link.downtrained
+    link = fabric.find("0001:41:00.0").link
+    assert link.width_degraded and link.speed_below_max  # gen3 x8 of gen5 x16
 
 
 def test_64_byte_configs_are_access_denied_for_lspci_and_unknown_for_us(tmp_path):

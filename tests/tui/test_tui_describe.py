@@ -30,7 +30,7 @@ def test_label_shows_link_pool_group_and_downtraining():
     dev = fabric.find("01:00.0")
     text = plain(device_label(fabric, dev, acs_redirect=False))
     assert "nvme[0]" in text and "01:00.0" in text
-    assert "gen3 x2↓" in text  # trained below gen4 x4
+    assert "gen3 x2!↓" in text  # narrower (a fault) and slower (maybe idle) than gen4 x4
     assert "◈256 MiB" in text and "g7" in text
 
 

@@ -13,7 +13,14 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..describe import ACS_REDIRECT_MARK, DOWNTRAINED_MARK, KIND_ICONS, POOL_MARK, ROOT_BUS_ICON
+from ..describe import (
+    ACS_REDIRECT_MARK,
+    KIND_ICONS,
+    POOL_MARK,
+    ROOT_BUS_ICON,
+    SPEED_BELOW_MAX_MARK,
+    WIDTH_DEGRADED_MARK,
+)
 
 KeySection = tuple[str, Sequence[Binding]]
 
@@ -79,7 +86,10 @@ def legend() -> Content:
         rows.append(Content.assemble((f"  {icon}  ", "$text-accent"), kind.label))
     rows += [
         Content.assemble(("  gen3 x4", "dim"), "  link speed and width as trained (on the device below the link)"),
-        Content.assemble((f"  gen3 x4{DOWNTRAINED_MARK}", "$text-warning"), "  trained below what both ends can do"),
+        Content.assemble((f"  gen3 x8{WIDTH_DEGRADED_MARK}", "$text-error"),
+                         "  narrower than both ends can do: lanes lost, a fault"),
+        Content.assemble((f"  gen1 x16{SPEED_BELOW_MAX_MARK}", "$text-warning"),
+                         "  slower than both ends can do: may be power saving while idle"),
         Content.assemble((f"  {POOL_MARK}512 MiB", "$text-success"), "  P2P memory pool (dim: not published)"),
         Content.assemble((f"  {ACS_REDIRECT_MARK}", "$text-error"), "  ACS redirects P2P up to the root complex"),
         Content.assemble(("  ACS?", "dim"), "  ACS control not known from the registers alone"),
