@@ -9,14 +9,13 @@ from ..errors import Diagnostic, InputError
 from ..fabric import acs as acsbits
 from ..fabric.model import Device, Fabric
 from ..p2p import report
-from ..p2p.context import verdict_context
 from ..p2p.fix import acs_fix
 from ..p2p.gate import ExpertMode, gate_acs_whatif, gate_transfer
 from ..p2p.matrix import pair_matrix
 from ..p2p.messages import NonPciClient
 from ..p2p.profiles import KernelProfile, profile_for
 from ..p2p.providers import find_provider
-from ..p2p.verdict import ClientVerdict, MapType, Verdict, check
+from ..p2p.verdict import ClientVerdict, HopRole, MapType, Verdict, check
 from ..sources import open_fabric
 
 EXIT_SUPPORTED, EXIT_NOT_SUPPORTED = 0, 1
@@ -106,7 +105,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 def render_check(fabric, verdict: Verdict, fix, gate, expert: ExpertMode) -> str:
     profile = verdict.profile
     assert profile is not None
-    ctx = verdict_context(fabric, profile)
     prov = verdict.provider
     family = f" family {profile.cpu_family:#x}" if profile.cpu_family is not None else ""
     cpu = f"{profile.cpu_vendor or 'unknown CPU'}{family}"
@@ -115,7 +113,7 @@ def render_check(fabric, verdict: Verdict, fix, gate, expert: ExpertMode) -> str
         f"kernel: {profile.label}; CPU {cpu}; IOMMU {profile.iommu.value}",
     ]
     for cv in verdict.clients:
-        lines.extend(_render_client(fabric, ctx, cv))
+        lines.extend(_render_client(fabric, cv))
     ok = "P2P supported" if verdict.supported else "P2P NOT supported"
     lines.append(f"pci_p2pdma_distance_many: {verdict.distance}  ({ok})")
     lines.append("kernel messages:" if verdict.messages else "kernel messages: none")
@@ -140,12 +138,14 @@ def render_check(fabric, verdict: Verdict, fix, gate, expert: ExpertMode) -> str
         lines.append(f"  {label}: {state}")
         if decision.label:
             lines.append(f"    label: {decision.label}")
-        lines.extend(f"    {r}" for r in decision.reasons)
+        lines.extend(f"    [{r.decision.value}] {r.text}" for r in decision.reasons)
+        if decision.unlock_hint:
+            lines.append(f"    {decision.unlock_hint}")
     lines.extend(f"note: {n}" for n in verdict.notes)
     return "\n".join(lines)
 
 
-def _render_client(fabric: Fabric, ctx, cv: ClientVerdict) -> list[str]:
+def _render_client(fabric: Fabric, cv: ClientVerdict) -> list[str]:
     if cv.client is None:
         name = cv.foreign.name if cv.foreign else "non-PCI device"
         return [f"client {name}: {cv.map_type.value}, distance {cv.distance} (not a PCI device)"]
@@ -159,24 +159,21 @@ def _render_client(fabric: Fabric, ctx, cv: ClientVerdict) -> list[str]:
         out.append(f"  path ({why}):")
     else:
         out.append("  path (no common upstream device: through the host bridge):")
-    hits = {d.bdf for d in cv.acs_redirect}
-    ignored = {d.bdf for d in cv.acs_ignored}
-    path = cv.path
-    width = max(len(d.name) for d in path)
+    width = max(len(h.device.name) for h in cv.hops)
     top = len(cv.provider_chain) if cv.common is None else None
-    for k, dev in enumerate(path):
+    for k, hop in enumerate(cv.hops):
+        dev = hop.device
         if top is not None and k == top:
             out.extend(_host_bridges(fabric, cv))
-        i = ctx.index.index[dev.bdf]
-        mark = "*" if cv.common is not None and dev.bdf == cv.common.bdf else " "
+        mark = "*" if hop.role is HopRole.COMMON else " "
         acs = ""
-        if ctx.acs_unknown[i]:
+        if hop.unknown:
             acs = "ACS unknown"
-        elif dev.acs.present:
-            acs = f"ACS {acsbits.describe(ctx.ctrl[i])}"
-        if dev.bdf in hits:
+        elif hop.acs_present and hop.acs_ctrl is not None:
+            acs = f"ACS {acsbits.describe(hop.acs_ctrl)}"
+        if hop.redirects:
             acs += "  <- redirect"
-        elif dev.bdf in ignored:
+        elif hop.ignored:
             acs += "  (redirect ignored: no common device)"
         role = "(common)" if mark == "*" else ""
         out.append(f"   {mark} {dev.name:<{width}}  {dev.bdf}  {dev.kind.label:<22} {role:<8} {acs}".rstrip())

@@ -18,6 +18,7 @@ from .acs_cmdline import cmdline_with_disable_acs_redir
 from .context import VerdictContext, verdict_context
 from .messages import NonPciClient
 from .profiles import Era, KernelProfile
+from .topo import TopoClass, topo_class
 
 V52_HOST_BRIDGE_PENALTY = 0x1000
 
@@ -29,6 +30,32 @@ class MapType(StrEnum):
     NOT_SUPPORTED = "NOT_SUPPORTED"
     BUS_ADDR = "BUS_ADDR"
     THRU_HOST_BRIDGE = "THRU_HOST_BRIDGE"
+
+
+class HopRole(StrEnum):
+    """Where a function sits on a provider-client path."""
+
+    PROVIDER = "provider"
+    CLIENT = "client"
+    COMMON = "common"  # the common upstream device, where BUS_ADDR traffic turns around
+    PROVIDER_SIDE = "provider side"  # between the provider and the common device (or the host bridge)
+    CLIENT_SIDE = "client side"
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One function on the path, with the ACS facts the kernel looked at there."""
+
+    device: Device
+    role: HopRole
+    acs_ctrl: int | None  # live ACS control under the profile (0 without a capability); None when unknown
+    unknown: bool  # ACS could not be read from the input
+    redirects: bool  # the kernel counts it as an ACS redirect on this path
+    ignored: bool = False  # a redirect the no-common-bridge branch collects and drops
+
+    @property
+    def acs_present(self) -> bool:
+        return self.device.acs.present
 
 
 @dataclass(frozen=True)
@@ -45,6 +72,8 @@ class ClientVerdict:
     messages: tuple[str, ...] = ()  # what the kernel printed for this client
     evaluated: bool = True  # False: distance_many returned before looking at this client
     foreign: NonPciClient | None = None
+    hops: tuple[Hop, ...] = ()  # the path, hop by hop (see ``path``), with role and ACS state
+    topo: TopoClass | None = None  # nvidia-smi topo -m class of the pair; None for a non-PCI client
 
     @property
     def path(self) -> list[Device]:
@@ -67,7 +96,7 @@ class ClientVerdict:
         return self.provider_chain + self.client_chain[::-1]
 
     @property
-    def hops(self) -> int:
+    def hop_count(self) -> int:
         return len(self.path) - 1
 
 
@@ -200,6 +229,7 @@ def pair_verdict(ctx: VerdictContext, p: int, c: int, verbose: bool) -> ClientVe
     # Without a common device ACS plays no part, so unreadable ACS only matters on a common-bridge path.
     inspected = chain_p[: da + 1] + chain_c[:db] if common >= 0 else ()
     unknown = [devs[i] for i in inspected if ctx.acs_unknown[i]]
+    hops = _hops(ctx, chain_p, chain_c, common, set(hits), set(ignored))
     return ClientVerdict(
         client,
         map_type,
@@ -211,7 +241,30 @@ def pair_verdict(ctx: VerdictContext, p: int, c: int, verbose: bool) -> ClientVe
         [devs[i] for i in ignored],
         unknown,
         tuple(lines),
+        hops=hops,
+        topo=topo_class(index, p, c),
     )
+
+
+def _hops(ctx: VerdictContext, chain_p: tuple[int, ...], chain_c: tuple[int, ...], common: int, hits: set[int],
+          ignored: set[int]) -> tuple[Hop, ...]:  # fmt: skip
+    """The path in ClientVerdict.path's order, each function with its role and ACS facts."""
+    if common >= 0:
+        up = list(chain_p[: chain_p.index(common) + 1])
+        down = list(chain_c[: chain_c.index(common)])[::-1]
+    else:
+        up, down = list(chain_p), list(chain_c)[::-1]
+    ends = {chain_p[0]: HopRole.PROVIDER, chain_c[0]: HopRole.CLIENT}
+    out: list[Hop] = []
+    for side, members in ((HopRole.PROVIDER_SIDE, up), (HopRole.CLIENT_SIDE, down)):
+        for i in members:
+            role = HopRole.COMMON if i == common else ends.get(i, side)
+            if chain_p[0] == chain_c[0] and i == common:
+                role = HopRole.PROVIDER  # the provider is its own client
+            unknown = ctx.acs_unknown[i]
+            out.append(Hop(ctx.index.devices[i], role, None if unknown else ctx.ctrl[i], unknown, i in hits,
+                           i in ignored))  # fmt: skip
+    return tuple(out)
 
 
 def _old_era(ctx: VerdictContext, p: int, c: int, has_common: bool, dist: int, verbose: bool, lines: list[str],
