@@ -13,12 +13,12 @@ from ..p2p.fix import acs_fix
 from ..p2p.gate import ExpertMode, gate_acs_whatif, gate_transfer
 from ..p2p.matrix import pair_matrix
 from ..p2p.messages import NonPciClient
-from ..p2p.profiles import KernelProfile, profile_for
+from ..p2p.profiles import ASSUME_HELP, KernelProfile, profile_for
 from ..p2p.providers import find_provider
 from ..p2p.verdict import ClientVerdict, HopRole, MapType, Verdict, check
 from ..sources import open_fabric
 
-EXIT_SUPPORTED, EXIT_NOT_SUPPORTED = 0, 1
+EXIT_SUPPORTED, EXIT_NOT_SUPPORTED, EXIT_DEPENDS = 0, 1, 3
 NONPCI_PREFIX = "nonpci:"
 MAP_LETTER = {MapType.BUS_ADDR: "B", MapType.THRU_HOST_BRIDGE: "H", MapType.NOT_SUPPORTED: "N"}
 
@@ -30,6 +30,8 @@ def _profile_flags(p: argparse.ArgumentParser) -> None:
                    help="intel, amd, amd:0x19 ...; FAMILY 0 to 0xfff (default: the fabric's)")  # fmt: skip
     p.add_argument("--cmdline", metavar="STR", help="kernel command line, e.g. 'pci=disable_acs_redir=0000:02:00.0'")
     p.add_argument("--iommu", choices=("off", "pt", "on"), help="IOMMU mode (default: the fabric's)")
+    p.add_argument("--assume", metavar="FACT", action="append", default=[],
+                   help=f"fill a fact the fabric does not give (repeatable): {ASSUME_HELP}")  # fmt: skip
     p.add_argument("--json", action="store_true", help="machine-readable output (fields in the README, JSON output)")
 
 
@@ -57,7 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _profile(fabric: Fabric, args: argparse.Namespace) -> KernelProfile:
-    return profile_for(fabric, kernel=args.kernel, cpu=args.cpu, cmdline=args.cmdline, iommu=args.iommu)
+    return profile_for(fabric, kernel=args.kernel, cpu=args.cpu, cmdline=args.cmdline, iommu=args.iommu,
+                       assume=args.assume)
 
 
 def _device(fabric: Fabric, ref: str, what: str) -> Device:
@@ -99,7 +102,28 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(json.dumps(report.verdict_json(verdict, fix, gate, expert.enabled), indent=2))
     else:
         print(render_check(fabric, verdict, fix, gate, expert))
+    if not verdict.certain:
+        return EXIT_DEPENDS
     return EXIT_SUPPORTED if verdict.supported else EXIT_NOT_SUPPORTED
+
+
+def _headline(verdict: Verdict) -> list[str]:
+    """Certain or depends, first; for depends, each outcome with the assumptions that produce it."""
+    if verdict.p2pdma_absent:
+        kernel = verdict.profile.kernel if verdict.profile else "?"
+        return [f"verdict (certain): P2PDMA is not in this kernel ({kernel}; it arrived in v4.20): no P2P"]
+    if verdict.certain:
+        ok = "P2P supported" if verdict.supported else "P2P NOT supported"
+        return [f"verdict (certain): {ok}, distance {verdict.distance}"]
+    lines = ["verdict: DEPENDS on " + "; ".join(u.label for u in verdict.depends_on)]
+    for k, outcome in enumerate(verdict.outcomes, 1):
+        v = outcome.verdict
+        maps = ", ".join(f"{cv.map_type.value} {cv.distance}" for cv in v.clients)
+        ok = "supported" if v.supported else "NOT supported"
+        lines.append(f"  outcome {k}: {maps} (distance_many {v.distance}, P2P {ok}) if {outcome.when}")
+    for u in verdict.depends_on:
+        lines.append(f"  unknown: {u.label}: {u.why}; to learn it: {u.how}")
+    return lines
 
 
 def render_check(fabric, verdict: Verdict, fix, gate, expert: ExpertMode) -> str:
@@ -111,11 +135,16 @@ def render_check(fabric, verdict: Verdict, fix, gate, expert: ExpertMode) -> str
     lines = [
         f"provider {prov.name} ({prov.bdf})",
         f"kernel: {profile.label}; CPU {cpu}; IOMMU {profile.iommu.value}",
+        *_headline(verdict),
     ]
+    if not verdict.certain:
+        lines.append("worst outcome, path by path (what the gate judges by):")
     for cv in verdict.clients:
         lines.extend(_render_client(fabric, cv))
     ok = "P2P supported" if verdict.supported else "P2P NOT supported"
-    lines.append(f"pci_p2pdma_distance_many: {verdict.distance}  ({ok})")
+    if verdict.p2pdma_absent:
+        ok = "no pci_p2pdma_distance_many in this kernel"
+    lines.append(f"pci_p2pdma_distance_many: {verdict.distance}  ({ok}{'' if verdict.certain else ', worst outcome'})")
     lines.append("kernel messages:" if verdict.messages else "kernel messages: none")
     lines.extend(f"  {m}" for m in verdict.messages)
     if verdict.boot_messages:
@@ -168,10 +197,11 @@ def _render_client(fabric: Fabric, cv: ClientVerdict) -> list[str]:
         mark = "*" if hop.role is HopRole.COMMON else " "
         acs = ""
         if hop.unknown:
-            acs = "ACS unknown"
+            acs = {None: "ACS unknown", "outcome": "ACS unknown (the verdict depends on it)",
+                   "--assume": f"ACS unknown, assumed {'set' if hop.redirects else 'clear'}"}[hop.assumed]
         elif hop.acs_present and hop.acs_ctrl is not None:
             acs = f"ACS {acsbits.describe(hop.acs_ctrl)}"
-        if hop.redirects:
+        if hop.redirects and hop.assumed != "outcome":
             acs += "  <- redirect"
         elif hop.ignored:
             acs += "  (redirect ignored: no common device)"
@@ -197,7 +227,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     n = len(m.rows)
     lines = [f"{fabric.name}: {n} endpoints; {m.profile.label}",
              "cell = map type letter + distance / nvidia-smi class; B BUS_ADDR, H THRU_HOST_BRIDGE, N NOT_SUPPORTED; "
-             "rows providers, columns clients"]  # fmt: skip
+             "rows providers, columns clients; ? = depends on facts the fabric does not give (worst outcome shown)"]  # fmt: skip
     width = max((len(d.name) for d in m.rows), default=4)
     lines.append(" " * (width + 5) + "".join(f"{j:>10}" for j in range(n)))
     for i, dev in enumerate(m.rows):
@@ -208,7 +238,9 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def _cell(m, i: int, j: int) -> str:
-    return f"{MAP_LETTER[m.map_type_at(i, j)]}{int(m.distance[i, j])}/{m.topo_at(i, j).value}"
+    """Letter, distance, class; an uncertain cell shows its worst outcome and a ``?`` (--json lists each outcome)."""
+    mark = "" if m.certain_at(i, j) else "?"
+    return f"{MAP_LETTER[m.map_type_at(i, j)]}{int(m.distance[i, j])}/{m.topo_at(i, j).value}{mark}"
 
 
 def cmd_find_provider(args: argparse.Namespace) -> int:
@@ -227,6 +259,8 @@ def cmd_find_provider(args: argparse.Namespace) -> int:
         mark = "  tie" if len(best) > 1 else "  best"
         for c in search.candidates:
             score = str(c.distance) if c.distance >= 0 else "-1 (not usable)"
+            if not c.certain:
+                score += "? (depends on unknown facts: " + " / ".join(str(d) for d in c.outcomes) + ")"
             lines.append(f"  {c.provider.name:<16} {c.provider.bdf}  {score}{mark if c.provider.bdf in best else ''}")
         if search.chosen is not None:
             how = f"random among {len(search.ties)} tied" if len(search.ties) > 1 else "the only best"

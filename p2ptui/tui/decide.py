@@ -10,11 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..fabric.model import Device, Fabric
-from ..p2p.fabric_state import acs_redirect_states, redirecting, refused_root_complexes, topo_between
+from ..p2p.fabric_state import (
+    acs_redirect_states,
+    redirecting,
+    refused_root_complexes,
+    topo_between,
+)
 from ..p2p.fix import AcsFix, acs_fix
-from ..p2p.providers import ProviderSearch, find_provider
 from ..p2p.matrix import PairMatrix, pair_matrix
 from ..p2p.profiles import KernelProfile, profile_for
+from ..p2p.providers import ProviderSearch, find_provider
 from ..p2p.topo import TopoClass
 from ..p2p.verdict import Verdict, check
 from .selection import Selection
