@@ -179,6 +179,8 @@ def _render_client(fabric: Fabric, cv: ClientVerdict) -> list[str]:
         name = cv.foreign.name if cv.foreign else "non-PCI device"
         return [f"client {name}: {cv.map_type.value}, distance {cv.distance} (not a PCI device)"]
     head = f"client {cv.client.name} ({cv.client.bdf}): {cv.map_type.value}, distance {cv.distance}"
+    if not cv.hops:  # a kernel without P2PDMA walks nothing
+        return [head + " (no P2PDMA in this kernel)"]
     if not cv.evaluated:
         head += " (the kernel stopped before this client)"
     out = [head]

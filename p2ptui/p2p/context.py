@@ -15,6 +15,7 @@ import numpy as np
 from ..fabric import acs as acsbits
 from ..fabric.acs import AcsSource
 from ..fabric.bdf import BDF
+from ..fabric.cpu_vendors import HOST_BRIDGE_VENDORS
 from ..fabric.kinds import DeviceKind
 from ..fabric.model import Device, Fabric
 from . import messages
@@ -93,9 +94,11 @@ class VerdictContext:
         if rep is None:
             return False
         state = self.hb_state.get(rb) if self.rep_unknown[rb] else None
-        if state is HostBridgeAssumption.WHITELISTED:
+        # An assumed standing counts only where this kernel's table has such an entry that this machine's root complex
+        # could carry (its CPU vendor's IDs, or a vendor that makes no CPUs).
+        if state is HostBridgeAssumption.WHITELISTED and self._could_be_listed(False):
             return True
-        if state is HostBridgeAssumption.SAME_BRIDGE_ONLY:
+        if state is HostBridgeAssumption.SAME_BRIDGE_ONLY and self._could_be_listed(True):
             return same
         entry = lookup(self.profile.whitelist, rep.vendor_id, rep.device_id)
         if entry is not None:
@@ -103,6 +106,11 @@ class VerdictContext:
         if warn and self.profile.host_bridge_warning:
             lines.append(messages.not_whitelisted(rep))
         return False
+
+    def _could_be_listed(self, req_same: bool) -> bool:
+        cpu = self.profile.cpu_vendor
+        return any(e.req_same_host_bridge == req_same and HOST_BRIDGE_VENDORS.get(e.vendor) in (None, cpu)
+                   for e in self.profile.whitelist)  # fmt: skip
 
     @property
     def has_unknowns(self) -> bool:
@@ -124,8 +132,12 @@ class VerdictContext:
                 ctrl[i] = value
                 redirect[i] = bool(value & acsbits.REDIRECT_BITS)
         assumed = ["outcome" if i in deciding else a for i, a in enumerate(self.acs_assumed)]
+        rc_v52 = list(self.rc_v52)
+        if self.profile.era is Era.V5_2 and not self.profile.iommu_active and self.profile.cpu_vendor in (None, "amd"):
+            for k, state in hb.items():  # v5.2's one root complex, 1022:1450, is a whitelisted ID there
+                rc_v52[k] = self.rep_unknown[k] and state is HostBridgeAssumption.WHITELISTED
         return replace(self, redirect=redirect, ctrl=ctrl, acs_assumed=assumed, acs_maybe=[False] * len(redirect),
-                       hb_state={**self.hb_state, **hb}, _hb={}, derived={})  # fmt: skip
+                       hb_state={**self.hb_state, **hb}, rc_v52=rc_v52, _hb={}, derived={})  # fmt: skip
 
     def host_path_allowed(self, rb_a: int, rb_b: int) -> bool:
         """Would a path through the host bridge(s) of these root buses be THRU_HOST_BRIDGE (v5.4+)?"""
