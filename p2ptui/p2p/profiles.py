@@ -380,8 +380,8 @@ def _cpu_fact(fabric: Fabric, cpu: str | None, assumed: Assumptions, notes: list
 
 
 def infer_cpu(fabric: Fabric) -> tuple[tuple[str | None, int | None], str]:
-    """(vendor, family) the host bridges' first functions point to, with the evidence; (None, None) when they do not
-    agree or say nothing."""
+    """(vendor, family) the first functions of the root buses point to, with the evidence; (None, None) when they do
+    not agree or say nothing. A machine's root complexes are its CPU's (the CPU vendors' own PCI IDs)."""
     vendors: set[str] = set()
     families: set[int] = set()
     evidence: list[str] = []
@@ -392,7 +392,7 @@ def infer_cpu(fabric: Fabric) -> tuple[tuple[str | None, int | None], str]:
             continue
         vendor = HOST_BRIDGE_VENDORS.get(first.vendor_id)
         if vendor is None:
-            return (None, None), ""
+            continue  # an accelerator or a vendor that makes no x86 CPUs leads this bus: it says nothing
         vendors.add(vendor)
         ids = f"{first.vendor_id:04x}:{first.device_id:04x}" if first.device_id is not None else f"{first.vendor_id:04x}"
         pinned = AMD_ROOT_COMPLEX_FAMILY.get(first.device_id or -1) if vendor == "amd" else None

@@ -139,6 +139,13 @@ def test_unknown_host_facts_are_listed_or_inferred_never_taken():
     assert future.version == LATEST and "newer than the newest rules" in future.notes[0]
 
 
+@pytest.mark.parametrize("kernel, handling", [
+    ("6.10", AcsHandling.CLEAR_REDIRECT), ("6.11", AcsHandling.BUGGY_CONFIG),
+    ("6.12.0-1-generic", AcsHandling.BUGGY_CONFIG),
+    ("6.12.22", AcsHandling.BUGGY_CONFIG), ("6.12.23", AcsHandling.CONFIG), ("6.13.11", AcsHandling.CONFIG),
+    ("6.14.1", AcsHandling.BUGGY_CONFIG), ("6.14.2", AcsHandling.CONFIG), ("6.15", AcsHandling.CONFIG),
+    ("latest", AcsHandling.CONFIG),
+])  # fmt: skip
 def test_acs_handling_by_release(kernel, handling):
     assert profile_for(F(), kernel=kernel).acs.handling is handling
 
