@@ -56,3 +56,12 @@ class InputError(P2PTUIError):
             raise ValueError("InputError needs at least one diagnostic")
         self.diagnostics: list[Diagnostic] = list(diagnostics)
         super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class FieldValueError(ValueError):
+    """A value refused by a model's own checks, naming the field it belongs to so a view can point at the flag or key
+    the value came from without reading the message."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field

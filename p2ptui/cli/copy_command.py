@@ -128,7 +128,7 @@ def _config(args: argparse.Namespace) -> SimConfig:
     try:
         return SimConfig(efficiency=args.efficiency if args.efficiency is not None else 0.90, device_rates=rates)
     except ValueError as exc:
-        flag = "--efficiency" if "efficiency" in str(exc) else "--device-rate"
+        flag = "--efficiency" if getattr(exc, "field", None) == "efficiency" else "--device-rate"
         raise InputError(Diagnostic(f"{flag}: {exc}")) from None
 
 

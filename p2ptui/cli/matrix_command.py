@@ -77,11 +77,11 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 def render_csv(m: PairMatrix) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["provider", "provider_name", "client", "client_name", "map_type", "distance", "topo"])
+    writer.writerow(["provider", "provider_name", "client", "client_name", "map_type", "distance", "topo", "certain"])
     for i, prov in enumerate(m.rows):
         for j, client in enumerate(m.cols):
             writer.writerow([prov.bdf, prov.name, client.bdf, client.name, m.map_type_at(i, j).value,
-                             int(m.distance[i, j]), m.topo_at(i, j).value])  # fmt: skip
+                             int(m.distance[i, j]), m.topo_at(i, j).value, m.certain_at(i, j)])  # fmt: skip
     return out.getvalue()
 
 
@@ -136,7 +136,8 @@ TOPO_LEGEND = ("topo -m: X self, PIX one bridge, PXB several bridges, PHB a host
 
 
 def _map_legend() -> str:
-    return ", ".join(f"{letter} {mt.value}" for mt, letter in MAP_LETTER.items())
+    letters = ", ".join(f"{letter} {mt.value}" for mt, letter in MAP_LETTER.items())
+    return f"{letters}; ? depends on facts the fabric does not give (worst outcome shown, --json lists each)"
 
 
 def _full_cell(m: PairMatrix, i: int, j: int) -> str:
@@ -144,7 +145,8 @@ def _full_cell(m: PairMatrix, i: int, j: int) -> str:
 
 
 def _short_cell(m: PairMatrix, i: int, j: int) -> str:
-    return f"{MAP_LETTER[m.map_type_at(i, j)]}{int(m.distance[i, j])}"
+    mark = "" if m.certain_at(i, j) else "?"
+    return f"{MAP_LETTER[m.map_type_at(i, j)]}{int(m.distance[i, j])}{mark}"
 
 
 def _cut(name: str) -> str:

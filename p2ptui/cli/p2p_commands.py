@@ -10,16 +10,15 @@ from ..fabric import acs as acsbits
 from ..fabric.endpoints import p2p_endpoints
 from ..fabric.model import Device, Fabric
 from ..p2p import report
-from ..p2p.context import verdict_context
 from ..p2p.fix import acs_fix
 from ..p2p.gate import ExpertMode, gate_acs_whatif, gate_transfer
 from ..p2p.messages import NonPciClient
-from ..p2p.profiles import KernelProfile, profile_for
+from ..p2p.profiles import ASSUME_HELP, KernelProfile, profile_for
 from ..p2p.providers import find_provider
-from ..p2p.verdict import ClientVerdict, MapType, Verdict, check
+from ..p2p.verdict import ClientVerdict, HopRole, MapType, Verdict, check
 from ..sources import open_fabric
 
-EXIT_SUPPORTED, EXIT_NOT_SUPPORTED = 0, 1
+EXIT_SUPPORTED, EXIT_NOT_SUPPORTED, EXIT_DEPENDS = 0, 1, 3
 NONPCI_PREFIX = "nonpci:"
 MAP_LETTER = {MapType.BUS_ADDR: "B", MapType.THRU_HOST_BRIDGE: "H", MapType.NOT_SUPPORTED: "N"}
 
@@ -31,6 +30,8 @@ def _profile_flags(p: argparse.ArgumentParser) -> None:
                    help="intel, amd, amd:0x19 ...; FAMILY 0 to 0xfff (default: the fabric's)")  # fmt: skip
     p.add_argument("--cmdline", metavar="STR", help="kernel command line, e.g. 'pci=disable_acs_redir=0000:02:00.0'")
     p.add_argument("--iommu", choices=("off", "pt", "on"), help="IOMMU mode (default: the fabric's)")
+    p.add_argument("--assume", metavar="FACT", action="append", default=[],
+                   help=f"fill a fact the fabric does not give (repeatable): {ASSUME_HELP}")  # fmt: skip
     p.add_argument("--json", action="store_true", help="machine-readable output (fields in the README, JSON output)")
 
 
@@ -53,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _profile(fabric: Fabric, args: argparse.Namespace) -> KernelProfile:
-    return profile_for(fabric, kernel=args.kernel, cpu=args.cpu, cmdline=args.cmdline, iommu=args.iommu)
+    return profile_for(fabric, kernel=args.kernel, cpu=args.cpu, cmdline=args.cmdline, iommu=args.iommu,
+                       assume=args.assume)
 
 
 def _device(fabric: Fabric, ref: str, what: str) -> Device:
@@ -96,24 +98,49 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(json.dumps(report.verdict_json(verdict, fix, gate, expert.enabled), indent=2))
     else:
         print(render_check(fabric, verdict, fix, gate, expert))
+    if not verdict.certain:
+        return EXIT_DEPENDS
     return EXIT_SUPPORTED if verdict.supported else EXIT_NOT_SUPPORTED
+
+
+def _headline(verdict: Verdict) -> list[str]:
+    """Certain or depends, first; for depends, each outcome with the assumptions that produce it."""
+    if verdict.p2pdma_absent:
+        kernel = verdict.profile.kernel if verdict.profile else "?"
+        return [f"verdict (certain): P2PDMA is not in this kernel ({kernel}; it arrived in v4.20): no P2P"]
+    if verdict.certain:
+        ok = "P2P supported" if verdict.supported else "P2P NOT supported"
+        return [f"verdict (certain): {ok}, distance {verdict.distance}"]
+    lines = ["verdict: DEPENDS on " + "; ".join(u.label for u in verdict.depends_on)]
+    for k, outcome in enumerate(verdict.outcomes, 1):
+        v = outcome.verdict
+        maps = ", ".join(f"{cv.map_type.value} {cv.distance}" for cv in v.clients)
+        ok = "supported" if v.supported else "NOT supported"
+        lines.append(f"  outcome {k}: {maps} (distance_many {v.distance}, P2P {ok}) if {outcome.when}")
+    for u in verdict.depends_on:
+        lines.append(f"  unknown: {u.label}: {u.why}; to learn it: {u.how}")
+    return lines
 
 
 def render_check(fabric, verdict: Verdict, fix, gate, expert: ExpertMode) -> str:
     profile = verdict.profile
     assert profile is not None
-    ctx = verdict_context(fabric, profile)
     prov = verdict.provider
     family = f" family {profile.cpu_family:#x}" if profile.cpu_family is not None else ""
     cpu = f"{profile.cpu_vendor or 'unknown CPU'}{family}"
     lines = [
         f"provider {prov.name} ({prov.bdf})",
         f"kernel: {profile.label}; CPU {cpu}; IOMMU {profile.iommu.value}",
+        *_headline(verdict),
     ]
+    if not verdict.certain:
+        lines.append("worst outcome, path by path (what the gate judges by):")
     for cv in verdict.clients:
-        lines.extend(_render_client(fabric, ctx, cv))
+        lines.extend(_render_client(fabric, cv))
     ok = "P2P supported" if verdict.supported else "P2P NOT supported"
-    lines.append(f"pci_p2pdma_distance_many: {verdict.distance}  ({ok})")
+    if verdict.p2pdma_absent:
+        ok = "no pci_p2pdma_distance_many in this kernel"
+    lines.append(f"pci_p2pdma_distance_many: {verdict.distance}  ({ok}{'' if verdict.certain else ', worst outcome'})")
     lines.append("kernel messages:" if verdict.messages else "kernel messages: none")
     lines.extend(f"  {m}" for m in verdict.messages)
     if verdict.boot_messages:
@@ -136,16 +163,20 @@ def render_check(fabric, verdict: Verdict, fix, gate, expert: ExpertMode) -> str
         lines.append(f"  {label}: {state}")
         if decision.label:
             lines.append(f"    label: {decision.label}")
-        lines.extend(f"    {r}" for r in decision.reasons)
+        lines.extend(f"    [{r.decision.value}] {r.text}" for r in decision.reasons)
+        if decision.unlock_hint:
+            lines.append(f"    {decision.unlock_hint}")
     lines.extend(f"note: {n}" for n in verdict.notes)
     return "\n".join(lines)
 
 
-def _render_client(fabric: Fabric, ctx, cv: ClientVerdict) -> list[str]:
+def _render_client(fabric: Fabric, cv: ClientVerdict) -> list[str]:
     if cv.client is None:
         name = cv.foreign.name if cv.foreign else "non-PCI device"
         return [f"client {name}: {cv.map_type.value}, distance {cv.distance} (not a PCI device)"]
     head = f"client {cv.client.name} ({cv.client.bdf}): {cv.map_type.value}, distance {cv.distance}"
+    if not cv.hops:  # a kernel without P2PDMA walks nothing
+        return [head + " (no P2PDMA in this kernel)"]
     if not cv.evaluated:
         head += " (the kernel stopped before this client)"
     out = [head]
@@ -155,24 +186,22 @@ def _render_client(fabric: Fabric, ctx, cv: ClientVerdict) -> list[str]:
         out.append(f"  path ({why}):")
     else:
         out.append("  path (no common upstream device: through the host bridge):")
-    hits = {d.bdf for d in cv.acs_redirect}
-    ignored = {d.bdf for d in cv.acs_ignored}
-    path = cv.path
-    width = max(len(d.name) for d in path)
+    width = max(len(h.device.name) for h in cv.hops)
     top = len(cv.provider_chain) if cv.common is None else None
-    for k, dev in enumerate(path):
+    for k, hop in enumerate(cv.hops):
+        dev = hop.device
         if top is not None and k == top:
             out.extend(_host_bridges(fabric, cv))
-        i = ctx.index.index[dev.bdf]
-        mark = "*" if cv.common is not None and dev.bdf == cv.common.bdf else " "
+        mark = "*" if hop.role is HopRole.COMMON else " "
         acs = ""
-        if ctx.acs_unknown[i]:
-            acs = "ACS unknown"
-        elif dev.acs.present:
-            acs = f"ACS {acsbits.describe(ctx.ctrl[i])}"
-        if dev.bdf in hits:
+        if hop.unknown:
+            acs = {None: "ACS unknown", "outcome": "ACS unknown (the verdict depends on it)",
+                   "--assume": f"ACS unknown, assumed {'set' if hop.redirects else 'clear'}"}[hop.assumed]
+        elif hop.acs_present and hop.acs_ctrl is not None:
+            acs = f"ACS {acsbits.describe(hop.acs_ctrl)}"
+        if hop.redirects and hop.assumed != "outcome":
             acs += "  <- redirect"
-        elif dev.bdf in ignored:
+        elif hop.ignored:
             acs += "  (redirect ignored: no common device)"
         role = "(common)" if mark == "*" else ""
         out.append(f"   {mark} {dev.name:<{width}}  {dev.bdf}  {dev.kind.label:<22} {role:<8} {acs}".rstrip())
@@ -203,6 +232,8 @@ def cmd_find_provider(args: argparse.Namespace) -> int:
         mark = "  tie" if len(best) > 1 else "  best"
         for c in search.candidates:
             score = str(c.distance) if c.distance >= 0 else "-1 (not usable)"
+            if not c.certain:
+                score += "? (depends on unknown facts: " + " / ".join(str(d) for d in c.outcomes) + ")"
             lines.append(f"  {c.provider.name:<16} {c.provider.bdf}  {score}{mark if c.provider.bdf in best else ''}")
         if search.chosen is not None:
             how = f"random among {len(search.ties)} tied" if len(search.ties) > 1 else "the only best"

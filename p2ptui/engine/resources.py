@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ..errors import FieldValueError
 from ..fabric.kinds import DeviceKind
 from ..fabric.model import Device, Fabric, IommuMode, RootBus
 from ..fabric.pcie import SKP_OVERHEAD, generation, write_gbps
@@ -77,7 +78,7 @@ class SimConfig:
 
     def __post_init__(self) -> None:
         if not 0 < self.efficiency <= 1:
-            raise ValueError(f"link efficiency must be in (0, 1], not {self.efficiency}")
+            raise FieldValueError("efficiency", f"link efficiency must be in (0, 1], not {self.efficiency}")
         for name, value in (("completion size", self.completion_size), ("read tags", self.read_tags),
                             ("IOMMU page size", self.iommu_page_size), ("IOTLB entries", self.iotlb_entries)):  # fmt: skip
             if value is not None and value <= 0:
@@ -88,16 +89,16 @@ class SimConfig:
         if problem is not None:
             raise ValueError(problem)
         # Rates become capacities the solver divides by: a zero, a NaN or an absurd one is refused here, not there.
-        rates = [("memory bandwidth", self.memory_bandwidth)]
+        rates = [("memory_bandwidth", "memory bandwidth", self.memory_bandwidth)]
         for op in ("read", "write"):
-            rates += [(f"{name} {op} rate", getattr(r, op)) for name, r in self.device_rates.items()]
-            rates += [(f"{name} P2P {op} cap", getattr(r, op)) for name, r in self.rc_caps.items()]
-        for what, value in rates:
+            rates += [("device_rates", f"{name} {op} rate", getattr(r, op)) for name, r in self.device_rates.items()]
+            rates += [("rc_caps", f"{name} P2P {op} cap", getattr(r, op)) for name, r in self.rc_caps.items()]
+        for field_name, what, value in rates:
             if value is not None:
                 try:
                     check_rate(value)
                 except ValueError as exc:
-                    raise ValueError(f"{what} {exc}") from None
+                    raise FieldValueError(field_name, f"{what} {exc}") from None
 
     @property
     def tag_bound(self) -> float | None:

@@ -172,7 +172,7 @@ class RoutePlanner:
                 notes.append(f"FORCED P2P (expert mode): {gate.label}")
         else:
             chosen = bounce
-            why = "; ".join(r for r in gate.reasons if not r.startswith("[allowed]"))
+            why = "; ".join(str(r) for r in gate.blocking)
             notes.append(f"the P2P route may not run ({why}): the copy bounces through host memory")
         return RoutePlan(chosen, p2p, bounce, tuple(_unique(notes)), via, gate)
 

@@ -58,7 +58,7 @@ def check_destination(path: str, *, expert: bool, yes: bool, mounts: str = "/pro
 
 
 def _reasons(decision) -> str:
-    return "; ".join(r.split("] ", 1)[-1] for r in decision.reasons)
+    return "; ".join(r.text for r in decision.reasons)
 
 
 def check_source_overwrite(path: str, *, expert: bool, yes: bool) -> bool:

@@ -2,7 +2,16 @@
 search, the expert gate and what-if copies. Textual-free: the CLI and the TUI both build on it."""
 
 from .fix import AcsFix, acs_fix
-from .gate import Decision, ExpertMode, GateDecision, gate_acs_whatif, gate_pool, gate_transfer, gate_write
+from .gate import (
+    Decision,
+    ExpertMode,
+    GateDecision,
+    Reason,
+    gate_acs_whatif,
+    gate_pool,
+    gate_transfer,
+    gate_write,
+)
 from .matrix import MAP_TYPES, PairMatrix, pair_matrix
 from .messages import NonPciClient
 from .profiles import Era, KernelProfile, profile_for
@@ -23,6 +32,7 @@ __all__ = [
     "NonPciClient",
     "PairMatrix",
     "ProviderSearch",
+    "Reason",
     "TopoClass",
     "Verdict",
     "acs_fix",

@@ -37,8 +37,9 @@ def acs_handling(version: tuple[int, int, int]) -> AcsHandling:
         return AcsHandling.CLEAR_REDIRECT
     if major_minor >= (6, 15):
         return AcsHandling.CONFIG
-    # The fix went to 6.12.y/6.13.y/6.14.y in the stable batch reviewed 2025-04-08; the first fixed sublevels
-    # below are the best guess for that batch [UNCONFIRMED]. 6.11.y was end of life before the fix.
+    # "PCI: Fix the ACS flags computed for pci=config_acs/disable_acs_redir" (9cf8a952d57b) is in v6.15 and the
+    # stable releases 6.12.23 and 6.14.2; for 6.13.11 it was seen only in that release's -rc1 review, so 6.13.11 is
+    # the expected, not a confirmed, first fixed 6.13.y. 6.11.y was end of life before the fix.
     fixed_from = {(6, 12): 23, (6, 13): 11, (6, 14): 2}.get(major_minor)
     if fixed_from is not None and version[2] >= fixed_from:
         return AcsHandling.CONFIG

@@ -8,18 +8,25 @@ and cached against the fabric object (by identity, dropped when the fabric is ga
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..fabric import acs as acsbits
 from ..fabric.acs import AcsSource
 from ..fabric.bdf import BDF
+from ..fabric.cpu_vendors import HOST_BRIDGE_VENDORS
 from ..fabric.kinds import DeviceKind
 from ..fabric.model import Device, Fabric
 from . import messages
-from .acs_cmdline import BootLog, live_ctrl
-from .profiles import Era, KernelProfile, profile_for
+from .acs_cmdline import BootLog, boot_ctrl, live_ctrl
+from .profiles import (
+    AcsAssumption,
+    Era,
+    HostBridgeAssumption,
+    KernelProfile,
+    profile_for,
+)
 from .whitelist import RC_WHITELIST_V52, RepresentativeRule, lookup, pick_representative
 
 
@@ -59,6 +66,11 @@ class VerdictContext:
     acs_notes: dict[int, str]
     representatives: list[Device | None]
     rc_v52: list[bool]  # v5.2: root bus allowed by the AMD Zen root-complex rule
+    acs_maybe: list[bool] = field(default_factory=list)  # ACS unreadable and the function may redirect (see below)
+    rep_unknown: list[bool] = field(default_factory=list)  # per root bus: its representative's IDs are unreadable
+    hb_state: dict[int, HostBridgeAssumption] = field(default_factory=dict)  # filled host-bridge facts by root bus
+    acs_inferred_clear: list[bool] = field(default_factory=list)  # ACS unreadable, but no P2P controls to set
+    acs_assumed: list[str | None] = field(default_factory=list)  # unreadable ACS filled: "--assume" or "outcome"
     _hb: dict[tuple[int, int, bool], tuple[bool, tuple[str, ...]]] = field(default_factory=dict)
     derived: dict = field(default_factory=dict)  # per-context arrays other modules compute once (matrix.py)
 
@@ -81,6 +93,13 @@ class VerdictContext:
         rep = self.representatives[rb]
         if rep is None:
             return False
+        state = self.hb_state.get(rb) if self.rep_unknown[rb] else None
+        # An assumed standing counts only where this kernel's table has such an entry that this machine's root complex
+        # could carry (its CPU vendor's IDs, or a vendor that makes no CPUs).
+        if state is HostBridgeAssumption.WHITELISTED and self._could_be_listed(False):
+            return True
+        if state is HostBridgeAssumption.SAME_BRIDGE_ONLY and self._could_be_listed(True):
+            return same
         entry = lookup(self.profile.whitelist, rep.vendor_id, rep.device_id)
         if entry is not None:
             return same or not entry.req_same_host_bridge
@@ -88,12 +107,44 @@ class VerdictContext:
             lines.append(messages.not_whitelisted(rep))
         return False
 
+    def _could_be_listed(self, req_same: bool) -> bool:
+        cpu = self.profile.cpu_vendor
+        return any(e.req_same_host_bridge == req_same and HOST_BRIDGE_VENDORS.get(e.vendor) in (None, cpu)
+                   for e in self.profile.whitelist)  # fmt: skip
+
+    @property
+    def has_unknowns(self) -> bool:
+        """Could a fact the fabric does not give change some verdict under this context?"""
+        return bool(self.profile.unknown) or any(self.acs_maybe) or any(self.rep_unknown[k] and k not in self.hb_state
+                                                                       for k in range(len(self.rep_unknown)))
+
+    def with_facts(self, acs_set: frozenset[int] | bool, hb: dict[int, HostBridgeAssumption],
+                   deciding: frozenset[int] = frozenset()) -> VerdictContext:  # fmt: skip
+        """This context with unknown facts filled: the functions in ``acs_set`` (True: all that may) redirect, the
+        other unknown ones do not; ``hb`` gives unknown host bridges a whitelist standing. ``deciding`` marks the
+        functions whose unknown ACS the outcome rests on."""
+        redirect = list(self.redirect)
+        ctrl = list(self.ctrl)
+        for i, maybe in enumerate(self.acs_maybe):
+            if maybe:
+                on = acs_set is True or (acs_set is not False and i in acs_set)
+                value = assumed_ctrl(self.index.fabric, self.index.devices[i], self.profile, on)
+                ctrl[i] = value
+                redirect[i] = bool(value & acsbits.REDIRECT_BITS)
+        assumed = ["outcome" if i in deciding else a for i, a in enumerate(self.acs_assumed)]
+        rc_v52 = list(self.rc_v52)
+        if self.profile.era is Era.V5_2 and not self.profile.iommu_active and self.profile.cpu_vendor in (None, "amd"):
+            for k, state in hb.items():  # v5.2's one root complex, 1022:1450, is a whitelisted ID there
+                rc_v52[k] = self.rep_unknown[k] and state is HostBridgeAssumption.WHITELISTED
+        return replace(self, redirect=redirect, ctrl=ctrl, acs_assumed=assumed, acs_maybe=[False] * len(redirect),
+                       hb_state={**self.hb_state, **hb}, rc_v52=rc_v52, _hb={}, derived={})  # fmt: skip
+
     def host_path_allowed(self, rb_a: int, rb_b: int) -> bool:
         """Would a path through the host bridge(s) of these root buses be THRU_HOST_BRIDGE (v5.4+)?"""
         return self.profile.cpu_allows_p2p or self.host_bridges_allowed(rb_a, rb_b, False)[0]
 
 
-MAX_PROFILES_PER_FABRIC = 32
+MAX_PROFILES_PER_FABRIC = 128  # what-if browsing and the completions of unknown facts make many
 _CACHE: dict[int, tuple[weakref.ref, FabricIndex, dict[KernelProfile | None, VerdictContext]]] = {}
 
 
@@ -195,9 +246,21 @@ def _build_context(index: FabricIndex, profile: KernelProfile) -> VerdictContext
     unknown = [False] * n
     ctrl = [0] * n
     notes: dict[int, str] = {}
+    maybe = [False] * n
+    inferred_clear = [False] * n
+    assumed: list[str | None] = [None] * n
     for i, dev in enumerate(index.devices):
         if dev.acs.source is AcsSource.UNKNOWN:
             unknown[i] = True
+            if may_redirect(fabric, dev):
+                if profile.assume_acs is None:
+                    maybe[i] = True
+                else:
+                    ctrl[i] = assumed_ctrl(fabric, dev, profile, profile.assume_acs is AcsAssumption.SET)
+                    assumed[i] = "--assume"
+                    redirect[i] = bool(ctrl[i] & acsbits.REDIRECT_BITS)
+            else:
+                inferred_clear[i] = True
             continue
         value, note = live_ctrl(dev, profile.acs, profile.booted, up_dev, log)
         ctrl[i] = value
@@ -214,4 +277,35 @@ def _build_context(index: FabricIndex, profile: KernelProfile) -> VerdictContext
         and (rep.vendor_id, rep.device_id) == RC_WHITELIST_V52
         for rep in slot00
     ]
-    return VerdictContext(index, profile, redirect, unknown, ctrl, log.lines, notes, reps, rc_v52)
+    rep_unknown = [rep is not None and (rep.vendor_id is None or rep.device_id is None) for rep in reps]
+    hb_state: dict[int, HostBridgeAssumption] = {}
+    if profile.assume_host_bridges is not None:
+        hb_state = {k: profile.assume_host_bridges for k, u in enumerate(rep_unknown) if u}
+    return VerdictContext(index, profile, redirect, unknown, ctrl, log.lines, notes, reps, rc_v52, maybe, rep_unknown,
+                          hb_state, inferred_clear, assumed)  # fmt: skip
+
+
+def assumed_ctrl(fabric: Fabric, dev: Device, profile: KernelProfile, redirect: bool) -> int:
+    """The live control of a function whose ACS could not be read, assumed to redirect (RR and CR, as firmware or the
+    kernel's IOMMU default set them) or not, after this profile's command line (disable_acs_redir clears them, except
+    firmware's bits in the 6.11-6.14 window)."""
+    if not redirect:
+        return 0
+    bits = acsbits.RR | acsbits.CR
+    probe = replace(dev, acs=replace(dev.acs, cap=bits, ctrl=bits))
+    return boot_ctrl(probe, bits, replace(profile.acs, iommu=False), fabric.upstream_bridge, BootLog([], set()))
+
+
+NO_P2P_ACS_WHY = ("ACS P2P redirect and egress controls apply only to root ports, switch downstream ports and "
+                  "functions of multi-function or SR-IOV devices (PCIe Base Specification, section 6.12)")  # fmt: skip
+
+
+def may_redirect(fabric: Fabric, dev: Device) -> bool:
+    """Could this function's ACS control have RR, CR or EC set? Only where the PCIe spec defines those controls: a
+    root port, a switch downstream port, any other bridge we cannot place, or a function of a multi-function or
+    SR-IOV device. A switch upstream port or a single-function endpoint has none to set."""
+    if dev.kind is DeviceKind.SWITCH_UPSTREAM:
+        return False
+    if dev.kind.is_bridge:
+        return True
+    return dev.is_vf or bool(fabric.siblings(dev)) or bool(fabric.virtfns(dev))

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ..fabric.model import Device, Fabric
-from .context import verdict_context
 from .fix import iommu_group_merges
-from .topo import TopoClass, topo_class
+from .topo import TopoClass
 from .verdict import MapType, Verdict
 
 
@@ -28,6 +27,25 @@ class Decision(StrEnum):
 
 
 _SEVERITY = {Decision.ALLOWED: 0, Decision.NEEDS_EXPERT: 1, Decision.REFUSED: 2}
+EXPERT_UNLOCK = "expert mode: --expert (CLI) or the confirmed toggle (TUI)"
+EXPERT_OFF_HINT = "expert mode is off: turn it on with --expert (CLI) or the confirmed toggle (TUI)"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One finding of the gate: how it weighs (``decision``), what it is (``text``) and what would permit it
+    (``unlock``: expert mode for a needs-expert finding, None when nothing p2ptui offers does)."""
+
+    decision: Decision
+    text: str
+    unlock: str | None = None
+
+    @property
+    def blocking(self) -> bool:
+        return self.decision is not Decision.ALLOWED
+
+    def to_json(self) -> dict:
+        return {"decision": self.decision.value, "text": self.text, "unlock": self.unlock}
 SIMULATED_LABEL = "SIMULATED - Linux refuses this P2P path (NOT_SUPPORTED); real hardware would not do this"
 
 
@@ -57,7 +75,7 @@ class GateDecision:
     action: str
     decision: Decision
     expert: bool  # whether expert mode was on
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
     simulated_only: bool = False  # may run only in the simulator, shown with ``label``
     label: str | None = None
 
@@ -65,6 +83,15 @@ class GateDecision:
     def permitted(self) -> bool:
         """May it go ahead now? Allowed, or needing expert mode while expert mode is on."""
         return self.decision is Decision.ALLOWED or (self.decision is Decision.NEEDS_EXPERT and self.expert)
+
+    @property
+    def unlock_hint(self) -> str | None:
+        """What to do when only expert mode stands in the way and it is off."""
+        return EXPERT_OFF_HINT if self.decision is Decision.NEEDS_EXPERT and not self.expert else None
+
+    @property
+    def blocking(self) -> tuple[Reason, ...]:
+        return tuple(r for r in self.reasons if r.blocking)
 
     def to_json(self) -> dict:
         return {
@@ -74,26 +101,26 @@ class GateDecision:
             "expert": self.expert,
             "simulated_only": self.simulated_only,
             "label": self.label,
-            "reasons": list(self.reasons),
+            "reasons": [r.to_json() for r in self.reasons],
+            "unlock_hint": self.unlock_hint,
         }
 
 
 @dataclass
 class _Parts:
     decision: Decision = Decision.ALLOWED
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
     simulated_only: bool = False
     label: str | None = None
 
     def add(self, decision: Decision, reason: str) -> None:
         if _SEVERITY[decision] > _SEVERITY[self.decision]:
             self.decision = decision
-        self.reasons.append(f"[{decision.value}] {reason}")
+        unlock = EXPERT_UNLOCK if decision is Decision.NEEDS_EXPERT else None
+        self.reasons.append(Reason(decision, reason, unlock))
 
     def done(self, action: str, expert: ExpertMode | bool) -> GateDecision:
         on = expert.enabled if isinstance(expert, ExpertMode) else bool(expert)
-        if self.decision is Decision.NEEDS_EXPERT and not on:
-            self.reasons.append("expert mode is off: turn it on with --expert (CLI) or the confirmed toggle (TUI)")
         return GateDecision(action, self.decision, on, tuple(self.reasons), self.simulated_only, self.label)
 
 
@@ -127,18 +154,19 @@ def gate_transfer(
 
 
 def _cross_socket(fabric: Fabric, verdict: Verdict, parts: _Parts, real: bool) -> None:
-    ctx = verdict_context(fabric, verdict.profile)
-    index = ctx.index
-    p = index.index[verdict.provider.bdf]
     for cv in verdict.clients:
         if cv.client is None or cv.map_type is MapType.NOT_SUPPORTED:
             continue
-        c = index.index[cv.client.bdf]
-        if topo_class(index, p, c) is TopoClass.SYS:
-            numa_p, numa_c = index.rb_numa[index.root_bus[p]], index.rb_numa[index.root_bus[c]]
+        if cv.topo is TopoClass.SYS:
+            numa_p, numa_c = _numa(fabric, verdict.provider), _numa(fabric, cv.client)
             why = (f"{verdict.provider.name} (NUMA {numa_p}) -> {cv.client.name} (NUMA {numa_c}) crosses the "
                    "inter-socket link (UPI/xGMI): slow and load on the SMP interconnect")  # fmt: skip
             parts.add(Decision.NEEDS_EXPERT if real else Decision.ALLOWED, why)
+
+
+def _numa(fabric: Fabric, dev: Device) -> int | None:
+    rb = fabric.root_bus_of(dev)
+    return rb.numa_node if rb.numa_node is not None and rb.numa_node >= 0 else dev.numa_node
 
 
 def _pool(provider: Device, parts: _Parts, real: bool) -> None:

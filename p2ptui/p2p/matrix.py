@@ -8,22 +8,32 @@ of columns:
 * pairs in one tree have a common device, the deepest bridge whose subtree holds both: writing each bridge's values
   into its (rows x columns) block, shallow to deep, leaves the lowest common ancestor's values in every cell.
 Distances come out of one identity: da+db = (len(P)) + (len(C)) - 2*(depth(LCA)+1).
+
+Facts the fabric does not give (p2p/outcomes.py) are evaluated the same way, table by table: every completion of the
+machine-wide facts (kernel, CPU, IOMMU), each at the corners of the per-function facts (unknown ACS all clear or all
+redirecting; unknown host bridges all whitelisted or none). A pair's outcome depends on an unknown ACS control only
+through "some redirect on its path or none", and on an unknown host bridge only through "allowed or not", both
+monotone, so the corners give exactly the outcomes a pair can have. A cell is certain when every table agrees; it
+shows its worst outcome, as the single verdict does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..fabric.model import Device, Fabric
 from .context import VerdictContext, verdict_context
-from .profiles import Era, KernelProfile
+from .profiles import Era, Fact, HostBridgeAssumption, KernelProfile
 from .topo import TOPO_CLASSES, TOPO_CODE, TopoClass, cross_root_class
 from .verdict import V52_HOST_BRIDGE_PENALTY, MapType
 
 MAP_TYPES = (MapType.NOT_SUPPORTED, MapType.BUS_ADDR, MapType.THRU_HOST_BRIDGE)
 NOT, BUS, THRU = 0, 1, 2
+_RANK = {BUS: 0, THRU: 1, NOT: 2}  # worse is larger, as outcomes.severity orders single verdicts
+_RANK_ARRAY = np.array([_RANK[k] for k in range(3)], dtype=np.int8)
 _PIX, _PXB, _X = TOPO_CODE[TopoClass.PIX], TOPO_CODE[TopoClass.PXB], TOPO_CODE[TopoClass.X]
 
 
@@ -37,6 +47,23 @@ class PairMatrix:
     distance: np.ndarray  # per-client distance, as ClientVerdict.distance
     topo: np.ndarray  # int8
     profile: KernelProfile
+    certain: np.ndarray | None = None  # bool per cell; None: every cell certain
+    alternatives: tuple[tuple[np.ndarray, np.ndarray], ...] = ()  # (map_type, distance) of every table evaluated
+
+    def certain_at(self, i: int, j: int) -> bool:
+        return self.certain is None or bool(self.certain[i, j])
+
+    def outcomes_at(self, i: int, j: int) -> list[tuple[MapType, int]]:
+        """Each distinct (map type, distance) the pair can have, best first; one for a certain cell."""
+        if self.certain_at(i, j):
+            return [(self.map_type_at(i, j), int(self.distance[i, j]))]
+        seen = {(int(m[i, j]), int(d[i, j])) for m, d in self.alternatives}
+        return [(MAP_TYPES[m], d) for m, d in sorted(seen, key=lambda md: (_RANK[md[0]], md[1]))]
+
+    def uncertain_cells(self) -> list[tuple[int, int]]:
+        if self.certain is None:
+            return []
+        return [(int(i), int(j)) for i, j in zip(*np.nonzero(~self.certain))]
 
     def map_type_at(self, i: int, j: int) -> MapType:
         return MAP_TYPES[int(self.map_type[i, j])]
@@ -64,7 +91,54 @@ def pair_matrix(fabric: Fabric, profile: KernelProfile | None = None, endpoints:
 
 
 def pair_table(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray) -> PairMatrix:
-    """The verdict for every (rows[i], cols[j]) pair of device indices."""
+    """The verdict for every (rows[i], cols[j]) pair of device indices, with its certainty."""
+    if not ctx.profile.has_p2pdma:
+        return _absent(ctx, rows, cols)
+    if not ctx.has_unknowns:
+        return _table(ctx, rows, cols)
+    tables = [_table(c, rows, cols) for c in _completions(ctx)]
+    maps = np.stack([t.map_type for t in tables])
+    dists = np.stack([t.distance.astype(np.int64) for t in tables])
+    certain = (maps == maps[0]).all(axis=0) & (dists == dists[0]).all(axis=0)
+    # The worst outcome per cell: refused, then through the host bridge, then the larger distance.
+    score = _RANK_ARRAY[maps].astype(np.int64) * (1 << 40) + dists
+    worst = np.argmax(score, axis=0)
+    pick = np.take_along_axis
+    first = tables[0]
+    map_type = pick(maps, worst[None], axis=0)[0]
+    distance = pick(dists, worst[None], axis=0)[0].astype(first.distance.dtype)
+    alts = tuple((t.map_type, t.distance) for t in tables)
+    return PairMatrix(first.rows, first.cols, map_type, distance, first.topo, ctx.profile, certain, alts)
+
+
+def _completions(ctx: VerdictContext) -> list[VerdictContext]:
+    """Contexts for every completion of the machine-wide facts, each at the corners of the per-function ones."""
+    prof = ctx.profile
+    fabric = ctx.index.fabric
+    values = dict(prof.unknown_values())
+    kernels, cpus, iommus = (values.get(f, [None]) for f in (Fact.KERNEL, Fact.CPU, Fact.IOMMU))
+    out = []
+    for kernel, cpu, iommu in itertools.product(kernels, cpus, iommus):
+        done = prof.completed(kernel, cpu, iommu)
+        c = verdict_context(fabric, done) if done != prof else ctx
+        acs_corners = [False, True] if any(c.acs_maybe) else [False]
+        open_buses = [k for k, u in enumerate(c.rep_unknown) if u and k not in c.hb_state]
+        hb_corners = [{k: state for k in open_buses} for state in
+                      (HostBridgeAssumption.NOT_WHITELISTED, HostBridgeAssumption.WHITELISTED)] if open_buses else [{}]
+        out.extend(c.with_facts(acs, hb) for acs in acs_corners for hb in hb_corners)  # fmt: skip
+    return out
+
+
+def _absent(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray) -> PairMatrix:
+    """A kernel without P2PDMA refuses every pair."""
+    table = _table(ctx, rows, cols)
+    shape = table.map_type.shape
+    return replace(table, map_type=np.full(shape, NOT, dtype=np.int8),
+                   distance=np.full(shape, -1, dtype=table.distance.dtype))  # fmt: skip
+
+
+def _table(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray) -> PairMatrix:
+    """The verdict for every pair with the facts in ``ctx`` taken as they are."""
     idx = ctx.index
     a = _arrays(ctx)
     tin = idx.tin

@@ -27,7 +27,9 @@ MAX_TIES = 512  # PAGE_SIZE / sizeof(struct pci_dev *) on 4 KiB pages, 64-bit
 @dataclass(frozen=True)
 class Candidate:
     provider: Device
-    distance: int  # distance_many(provider, clients): the sum, or -1
+    distance: int  # distance_many(provider, clients): the sum, or -1 (for an uncertain score: its worst outcome)
+    certain: bool = True  # False: the score depends on facts the fabric does not give
+    outcomes: tuple[int, ...] = ()  # for an uncertain score, every distance_many it can take
 
 
 @dataclass(frozen=True)
@@ -68,12 +70,22 @@ def find_provider(
             columns.append(_index_of(ctx, client))
     scores = np.full(len(providers), -1, dtype=np.int64)
     refused = np.zeros(len(providers), dtype=bool)
+    uncertain = np.zeros(len(providers), dtype=bool)
     if providers and clients and pci_only:
         rows = np.array([ctx.index.index[p.bdf] for p in providers], dtype=np.int64)
         table = pair_table(ctx, rows, np.array(columns, dtype=np.int64))
         refused = (table.map_type == NOT).any(axis=1)
         scores = np.where(refused, -1, table.distance.astype(np.int64).sum(axis=1))
+        if table.certain is not None:
+            uncertain = ~table.certain.all(axis=1)
     candidates = [Candidate(p, int(s)) for p, s in zip(providers, scores)]
+    for k in np.flatnonzero(uncertain):
+        # The row's cells may be uncertain through different facts: the single verdict knows which combine.
+        v = check(fabric, providers[k], clients, ctx.profile, verbose=False)
+        seen = tuple(sorted({o.verdict.distance for o in v.outcomes})) if not v.certain else ()
+        candidates[k] = Candidate(providers[k], v.distance, v.certain, seen)
+        scores[k] = v.distance
+        refused[k] = v.distance < 0
     valid = scores[scores >= 0]
     best = int(valid.min()) if len(valid) else -1
     ties = [c.provider for c in candidates if best >= 0 and c.distance == best]

@@ -6,6 +6,7 @@ from ..fabric.model import Device
 from .fix import AcsFix
 from .gate import GateDecision
 from .matrix import PairMatrix
+from .outcomes import Outcome
 from .profiles import KernelProfile
 from .providers import ProviderSearch
 from .verdict import ClientVerdict, Verdict
@@ -33,6 +34,8 @@ def profile_json(profile: KernelProfile) -> dict:
             for e in profile.whitelist
         ],
         "notes": list(profile.notes),
+        "unknown": sorted(f.value for f in profile.unknown),
+        "p2pdma": profile.has_p2pdma,
     }
 
 
@@ -51,6 +54,12 @@ def client_json(cv: ClientVerdict) -> dict:
         "client_chain": _bdfs(cv.client_chain),
         "evaluated": cv.evaluated,
         "messages": list(cv.messages),
+        "topo": cv.topo.value if cv.topo is not None else None,
+        "hops": [
+            {"bdf": str(h.device.bdf), "name": h.device.name, "role": h.role.value, "acs_ctrl": h.acs_ctrl,
+             "acs_unknown": h.unknown, "redirects": h.redirects, "ignored": h.ignored, "assumed": h.assumed}
+            for h in cv.hops
+        ],
     }
 
 
@@ -61,6 +70,10 @@ def verdict_json(verdict: Verdict, fix: AcsFix | None, gate: dict[str, GateDecis
         "clients": [client_json(cv) for cv in verdict.clients],
         "distance": verdict.distance,
         "supported": verdict.supported,
+        "certain": verdict.certain,
+        "p2pdma": not verdict.p2pdma_absent,
+        "depends_on": [u.to_json() for u in verdict.depends_on],
+        "outcomes": [outcome_json(o) for o in verdict.outcomes],
         "messages": list(verdict.messages),
         "disable_acs_redir": verdict.disable_acs_redir,
         "fix": fix_json(fix),
@@ -68,6 +81,20 @@ def verdict_json(verdict: Verdict, fix: AcsFix | None, gate: dict[str, GateDecis
         "boot_messages": list(verdict.boot_messages),
         "notes": list(verdict.notes),
         "profile": profile_json(verdict.profile) if verdict.profile is not None else None,
+    }
+
+
+def outcome_json(o: Outcome) -> dict:
+    v = o.verdict
+    return {
+        "when": o.when_json(),
+        "when_text": o.when,
+        "distance": v.distance,
+        "supported": v.supported,
+        "clients": [{"bdf": str(cv.client.bdf) if cv.client else None, "map_type": cv.map_type.value,
+                     "distance": cv.distance} for cv in v.clients],  # fmt: skip
+        "messages": list(v.messages),
+        "disable_acs_redir": v.disable_acs_redir,
     }
 
 
@@ -92,6 +119,11 @@ def matrix_json(m: PairMatrix) -> dict:
         "map_type": m.map_names(),
         "distance": m.distance.tolist(),
         "topo": m.topo_names(),
+        "certain": m.certain.tolist() if m.certain is not None else True,
+        "outcomes": [
+            {"row": i, "col": j, "outcomes": [{"map_type": t.value, "distance": d} for t, d in m.outcomes_at(i, j)]}
+            for i, j in m.uncertain_cells()
+        ],
         "profile": profile_json(m.profile),
     }
 
@@ -103,7 +135,9 @@ def search_json(search: ProviderSearch) -> dict:
     return {
         "clients": clients,
         "candidates": [
-            {"bdf": str(c.provider.bdf), "name": c.provider.name, "distance": c.distance} for c in search.candidates
+            {"bdf": str(c.provider.bdf), "name": c.provider.name, "distance": c.distance, "certain": c.certain,
+             "outcomes": list(c.outcomes)}
+            for c in search.candidates
         ],
         "distance": search.distance,
         "ties": _bdfs(search.ties),

@@ -15,9 +15,10 @@ from ..errors import Diagnostic, InputError
 from ..fabric.model import Device, Fabric
 from . import messages
 from .acs_cmdline import cmdline_with_disable_acs_redir
-from .context import VerdictContext, verdict_context
+from .context import NO_P2P_ACS_WHY, VerdictContext
 from .messages import NonPciClient
 from .profiles import Era, KernelProfile
+from .topo import TopoClass, topo_class
 
 V52_HOST_BRIDGE_PENALTY = 0x1000
 
@@ -29,6 +30,33 @@ class MapType(StrEnum):
     NOT_SUPPORTED = "NOT_SUPPORTED"
     BUS_ADDR = "BUS_ADDR"
     THRU_HOST_BRIDGE = "THRU_HOST_BRIDGE"
+
+
+class HopRole(StrEnum):
+    """Where a function sits on a provider-client path."""
+
+    PROVIDER = "provider"
+    CLIENT = "client"
+    COMMON = "common"  # the common upstream device, where BUS_ADDR traffic turns around
+    PROVIDER_SIDE = "provider side"  # between the provider and the common device (or the host bridge)
+    CLIENT_SIDE = "client side"
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One function on the path, with the ACS facts the kernel looked at there."""
+
+    device: Device
+    role: HopRole
+    acs_ctrl: int | None  # live ACS control under the profile (0 without a capability); None when unknown
+    unknown: bool  # ACS could not be read from the input
+    redirects: bool  # the kernel counts it as an ACS redirect on this path
+    ignored: bool = False  # a redirect the no-common-bridge branch collects and drops
+    assumed: str | None = None  # unreadable ACS filled by "--assume" or by one "outcome" of a depends verdict
+
+    @property
+    def acs_present(self) -> bool:
+        return self.device.acs.present
 
 
 @dataclass(frozen=True)
@@ -45,6 +73,8 @@ class ClientVerdict:
     messages: tuple[str, ...] = ()  # what the kernel printed for this client
     evaluated: bool = True  # False: distance_many returned before looking at this client
     foreign: NonPciClient | None = None
+    hops: tuple[Hop, ...] = ()  # the path, hop by hop (see ``path``), with role and ACS state
+    topo: TopoClass | None = None  # nvidia-smi topo -m class of the pair; None for a non-PCI client
 
     @property
     def path(self) -> list[Device]:
@@ -67,7 +97,7 @@ class ClientVerdict:
         return self.provider_chain + self.client_chain[::-1]
 
     @property
-    def hops(self) -> int:
+    def hop_count(self) -> int:
         return len(self.path) - 1
 
 
@@ -80,11 +110,23 @@ class Verdict:
     disable_acs_redir: str | None  # e.g. "pci=disable_acs_redir=0000:02:00.0;0000:02:01.0"
     profile: KernelProfile | None = None
     boot_messages: list[str] = field(default_factory=list)  # ACS set-up lines for devices on these paths
-    notes: list[str] = field(default_factory=list)  # assumptions p2ptui made (unknown ACS, hardware bits re-derived)
+    notes: list[str] = field(default_factory=list)  # inferences with their evidence, hardware bits re-derived
+    # Certain: one outcome whatever the facts the fabric does not give. Otherwise ``outcomes`` lists each distinct
+    # outcome with the assumptions that produce it, ``depends_on`` the unknown facts that matter, and the fields
+    # above hold the worst outcome (what the expert gate judges by).
+    certain: bool = True
+    outcomes: tuple = ()  # of outcomes.Outcome
+    depends_on: tuple = ()  # of outcomes.Unknown
 
     @property
     def supported(self) -> bool:
+        """Supported, for certain when ``certain`` (for a "depends" verdict: in its worst outcome)."""
         return self.distance >= 0 and all(c.map_type is not MapType.NOT_SUPPORTED for c in self.clients)
+
+    @property
+    def p2pdma_absent(self) -> bool:
+        """The kernel has no P2PDMA at all (before v4.20): nothing was decided, every client is refused."""
+        return self.profile is not None and not self.profile.has_p2pdma
 
 
 Client = Device | NonPciClient | str | None
@@ -98,8 +140,15 @@ def check(
     verbose: bool = True,
 ) -> Verdict:
     """pci_p2pdma_distance_many(provider, clients, verbose) and the map type per client. None as a client means
-    "not a PCI device"; devices may also be given by name or address."""
-    ctx = verdict_context(fabric, profile)
+    "not a PCI device"; devices may also be given by name or address. When facts the verdict depends on are unknown,
+    every outcome they allow is evaluated (see p2p/outcomes.py)."""
+    from .outcomes import check_under_unknowns
+
+    return check_under_unknowns(fabric, provider, clients, profile, verbose)
+
+
+def check_certain(ctx: VerdictContext, provider: Device | str, clients: Sequence[Client], verbose: bool) -> Verdict:
+    """The verdict with the facts in ``ctx`` taken as they are."""
     p = _index_of(ctx, provider)
     prov = ctx.index.devices[p]
     results: list[ClientVerdict] = []
@@ -200,6 +249,7 @@ def pair_verdict(ctx: VerdictContext, p: int, c: int, verbose: bool) -> ClientVe
     # Without a common device ACS plays no part, so unreadable ACS only matters on a common-bridge path.
     inspected = chain_p[: da + 1] + chain_c[:db] if common >= 0 else ()
     unknown = [devs[i] for i in inspected if ctx.acs_unknown[i]]
+    hops = _hops(ctx, chain_p, chain_c, common, set(hits), set(ignored))
     return ClientVerdict(
         client,
         map_type,
@@ -211,7 +261,30 @@ def pair_verdict(ctx: VerdictContext, p: int, c: int, verbose: bool) -> ClientVe
         [devs[i] for i in ignored],
         unknown,
         tuple(lines),
+        hops=hops,
+        topo=topo_class(index, p, c),
     )
+
+
+def _hops(ctx: VerdictContext, chain_p: tuple[int, ...], chain_c: tuple[int, ...], common: int, hits: set[int],
+          ignored: set[int]) -> tuple[Hop, ...]:  # fmt: skip
+    """The path in ClientVerdict.path's order, each function with its role and ACS facts."""
+    if common >= 0:
+        up = list(chain_p[: chain_p.index(common) + 1])
+        down = list(chain_c[: chain_c.index(common)])[::-1]
+    else:
+        up, down = list(chain_p), list(chain_c)[::-1]
+    ends = {chain_p[0]: HopRole.PROVIDER, chain_c[0]: HopRole.CLIENT}
+    out: list[Hop] = []
+    for side, members in ((HopRole.PROVIDER_SIDE, up), (HopRole.CLIENT_SIDE, down)):
+        for i in members:
+            role = HopRole.COMMON if i == common else ends.get(i, side)
+            if chain_p[0] == chain_c[0] and i == common:
+                role = HopRole.PROVIDER  # the provider is its own client
+            unknown = ctx.acs_unknown[i]
+            out.append(Hop(ctx.index.devices[i], role, None if unknown else ctx.ctrl[i], unknown, i in hits,
+                           i in ignored, ctx.acs_assumed[i]))  # fmt: skip
+    return tuple(out)
 
 
 def _old_era(ctx: VerdictContext, p: int, c: int, has_common: bool, dist: int, verbose: bool, lines: list[str],
@@ -303,19 +376,21 @@ def _boot_lines(ctx: VerdictContext, results: list[ClientVerdict]) -> list[str]:
 
 
 def _notes(ctx: VerdictContext, results: list[ClientVerdict]) -> list[str]:
+    """The profile's notes, then what p2ptui inferred or re-derived about the ACS of functions on these paths."""
     notes = list(ctx.profile.notes)
-    if not ctx.acs_notes and not any(cv.acs_unknown for cv in results):
-        return notes
     index = ctx.index.index
     seen: set[int] = set()
+    inferred: list[str] = []
     for cv in results:
-        for dev in cv.acs_unknown:
-            if index[dev.bdf] not in seen:
-                seen.add(index[dev.bdf])
-                notes.append(f"{dev.bdf} ({dev.name}): ACS state unknown, taken as no redirect")
         for dev in cv.provider_chain + cv.client_chain:
             i = index[dev.bdf]
-            if i in ctx.acs_notes and i not in seen:
-                seen.add(i)
+            if i in seen:
+                continue
+            seen.add(i)
+            if i in ctx.acs_notes:
                 notes.append(ctx.acs_notes[i])
+            elif ctx.acs_inferred_clear[i]:
+                inferred.append(dev.name)
+    if inferred:
+        notes.append(f"ACS unreadable on {', '.join(inferred)}: inferred not redirecting, as {NO_P2P_ACS_WHY}")
     return notes

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import Diagnostic, InputError, Location
 from ..fabric.acs import ACS_UNKNOWN
 from ..fabric.bdf import BDF
+from ..fabric.cpu_vendors import cpu_vendor  # noqa: F401 - the readers import it from here
 from ..fabric.kinds import DeviceKind, bridge_kind_for_position, endpoint_kind_from_class
 from ..fabric.model import Device, Fabric, FabricError, Host, RootBus
 from ..fabric.naming import default_names, unique_name
@@ -213,14 +214,6 @@ def _hint(hint: str, drafts: list[Draft]) -> str:
         first = drafts[int(match[1]) - 1].location
         return f"first on line {first.line}" if first.line is not None else hint
     return hint
-
-
-def cpu_vendor(text: str | None) -> str | None:
-    """The model's lower-case vendor for a CPUID vendor string (GenuineIntel → intel); None when not given."""
-    if not text:
-        return None
-    known = {"genuineintel": "intel", "authenticamd": "amd", "amd": "amd", "intel": "intel", "hygongenuine": "hygon"}
-    return known.get(text.strip().lower(), text.strip().lower())
 
 
 def listing(items: list[str], limit: int = 6) -> str:

@@ -8,18 +8,12 @@ import posixpath
 from dataclasses import dataclass, field
 
 from ..fabric.bdf import BDF
+from ..fabric.cpu_vendors import cpu_vendor
 from ..fabric.kernel_version import release_or_note
 from ..fabric.model import Host, IommuMode
 from .sysfs_files import Kind, SysfsFiles
 from .sysfs_tree import parse_bdf_dir
 
-CPU_VENDORS = {
-    "GenuineIntel": "intel",
-    "AuthenticAMD": "amd",
-    "HygonGenuine": "hygon",
-    "CentaurHauls": "centaur",
-    "Shanghai": "zhaoxin",
-}
 HWLOC_INFO = "proc/hwloc-nofile-info"  # hwloc-gather-topology's record of uname
 # Where names come from, most specific first: a function keeps the first name found.
 NAME_CLASSES = ("nvme", "net", "infiniband")
@@ -137,7 +131,7 @@ def _cpuinfo(text: str | None) -> dict:
             continue
         key, value = key.strip(), value.strip()
         if key == "vendor_id" and "vendor" not in out:
-            out["vendor"] = CPU_VENDORS.get(value, value.lower() or None)
+            out["vendor"] = cpu_vendor(value)
         elif key == "cpu family" and value.isdigit():
             out["family"] = int(value)
         elif key == "model name" and value:

@@ -11,12 +11,17 @@ from dataclasses import dataclass
 
 from ..fabric.endpoints import p2p_endpoints
 from ..fabric.model import Device, Fabric
-from ..p2p.context import verdict_context
+from ..p2p.fabric_state import (
+    acs_redirect_states,
+    redirecting,
+    refused_root_complexes,
+    topo_between,
+)
 from ..p2p.fix import AcsFix, acs_fix
-from ..p2p.providers import ProviderSearch, find_provider
 from ..p2p.matrix import PairMatrix, pair_matrix
 from ..p2p.profiles import KernelProfile, profile_for
-from ..p2p.topo import TopoClass, topo_class
+from ..p2p.providers import ProviderSearch, find_provider
+from ..p2p.topo import TopoClass
 from ..p2p.verdict import Verdict, check
 from .selection import Selection
 
@@ -55,19 +60,12 @@ def verdict(fabric: Fabric, selection: Selection, prof: KernelProfile) -> Verdic
 
 def acs_redirect_fn(fabric: Fabric, prof: KernelProfile) -> Callable[[Device], bool | None]:
     """Whether each device's live ACS control redirects P2P under this profile (kernel defaults derived)."""
-    ctx = verdict_context(fabric, prof)
-    index = ctx.index.index
-
-    def redirect(dev: Device) -> bool | None:
-        i = index[dev.bdf]
-        return None if ctx.acs_unknown[i] else ctx.redirect[i]
-
-    return redirect
+    states = acs_redirect_states(fabric, prof)
+    return lambda dev: states[dev.bdf]
 
 
 def topo(fabric: Fabric, a: Device, b: Device) -> TopoClass:
-    ctx = verdict_context(fabric)
-    return topo_class(ctx.index, ctx.index.index[a.bdf], ctx.index.index[b.bdf])
+    return topo_between(fabric, a, b)
 
 
 def matrix(fabric: Fabric, prof: KernelProfile, everything: bool = False) -> PairMatrix:
@@ -90,18 +88,15 @@ def pitfalls(fabric: Fabric, prof: KernelProfile) -> list[tuple[str, str]]:
     fix would give up, and what writing real data risks."""
     from ..p2p.gate import gate_acs_whatif
 
-    ctx = verdict_context(fabric, prof)
     out: list[tuple[str, str]] = []
-    for k, rb in enumerate(fabric.root_buses):
-        rep = ctx.representatives[k]
-        if rep is not None and not ctx.host_path_allowed(k, k):
-            out.append(("root complex", f"{rb.host_bridge}: first device {rep.name} [{rep.ids}] is not in the "
-                        f"kernel's P2P whitelist under {prof.label}; Linux refuses P2P through it (NOT_SUPPORTED). "
-                        "Expert mode only simulates such paths, labelled SIMULATED."))
-    redirecting = [d for d in fabric.devices if ctx.redirect[ctx.index.index[d.bdf]]]
-    if redirecting:
-        for reason in gate_acs_whatif(fabric, redirecting, True).reasons:
-            out.append(("ACS isolation", reason.split("] ", 1)[-1]))
+    for rb, rep in refused_root_complexes(fabric, prof):
+        out.append(("root complex", f"{rb.host_bridge}: first device {rep.name} [{rep.ids}] is not in the "
+                    f"kernel's P2P whitelist under {prof.label}; Linux refuses P2P through it (NOT_SUPPORTED). "
+                    "Expert mode only simulates such paths, labelled SIMULATED."))
+    devices = redirecting(fabric, prof)
+    if devices:
+        for reason in gate_acs_whatif(fabric, devices, True).reasons:
+            out.append(("ACS isolation", reason.text))
     out.append(("block devices", "the real engine may write to an existing file or an unmounted block device "
                 "(/dev/nvme…): its data is destroyed; mounted devices stay refused even in expert mode."))
     out.append(("cross-socket", "real copies across the inter-socket link (topo -m SYS) load the SMP interconnect."))
@@ -109,5 +104,4 @@ def pitfalls(fabric: Fabric, prof: KernelProfile) -> list[tuple[str, str]]:
 
 
 def redirect_devices(fabric: Fabric, prof: KernelProfile) -> set:
-    ctx = verdict_context(fabric, prof)
-    return {d.bdf for d in fabric.devices if ctx.redirect[ctx.index.index[d.bdf]]}
+    return {d.bdf for d in redirecting(fabric, prof)}

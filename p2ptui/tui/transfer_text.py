@@ -164,16 +164,12 @@ def summary_line(snap: Snapshot) -> list[Part]:
 
 
 # -- the gate, events ---------------------------------------------------------------------------------------------
-def _reason(text: str) -> str:
-    return text.split("] ", 1)[-1]
-
-
 def gate_rows(decision: GateDecision | None, engine: str) -> list[tuple[Part, list[Part]]]:
     """The gate's answer for the form, as (key, text) rows: allowed (with its label when simulated), or locked,
     why, and what unlocks it."""
     if decision is None:
         return [(("gate", "muted"), [("allowed", "ok"), (": a DMA to or from host memory, nothing to decide", "muted")])]
-    reasons = [_reason(r) for r in decision.reasons if not r.startswith("expert mode is off")]
+    reasons = [r.text for r in decision.reasons]
     if decision.permitted:
         head: list[Part] = [("allowed", "ok")]
         if decision.decision is Decision.NEEDS_EXPERT:
@@ -182,7 +178,7 @@ def gate_rows(decision: GateDecision | None, engine: str) -> list[tuple[Part, li
         if decision.label:
             rows.append((("", ""), [(decision.label, "warn")]))
         return rows
-    why = [_reason(r) for r in decision.reasons if r.startswith(("[needs-expert]", "[refused]"))]
+    why = [r.text for r in decision.blocking]
     rows = [(("locked", "locked"), [("; ".join(why), "bad")])]
     if decision.decision is Decision.NEEDS_EXPERT:
         rows.append((("unlock", "muted"), [("x", "key"), (" turns on expert mode, after a confirmation: close this "

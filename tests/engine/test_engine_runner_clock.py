@@ -152,7 +152,7 @@ def test_plan_gives_each_engines_gate_decision(tmp_path):
     assert real.plan(memory).gate.permitted
     # ... a real file copy stages in it and needs that file; the simulator needs no file at all.
     blocked = real.plan(files).gate
-    assert not blocked.permitted and any("no p2pmem/allocate file" in r for r in blocked.reasons)
+    assert not blocked.permitted and any("no p2pmem/allocate file" in r.text for r in blocked.reasons)
     assert Simulation(fabric).plan(files).gate.permitted
     # prepare() decides with the very same plan.
     assert real.prepare(memory).plan.gate == real.plan(memory).gate

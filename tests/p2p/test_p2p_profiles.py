@@ -8,7 +8,7 @@ from p2p_scenario_support import scenario_fabric
 from p2ptui.errors import InputError
 from p2ptui.fabric.model import IommuMode
 from p2ptui.p2p.acs_cmdline import AcsHandling
-from p2ptui.p2p.profiles import LATEST, Era, parse_cpu, parse_kernel, profile_for
+from p2ptui.p2p.profiles import LATEST, Era, Fact, parse_cpu, parse_kernel, profile_for
 from p2ptui.p2p.whitelist import RepresentativeRule, whitelist_for
 
 F = scenario_fabric
@@ -68,16 +68,21 @@ def test_whitelist_contents_by_release():
     assert _ids((7, 2)) == _ids((7, 1)) | accelerators
     assert _ids((7, 3)) == _ids((7, 2)) | {"10de:2f95", "10de:2f96", "10de:2f97", "10de:2f98"}
     zhaoxin = {"1d17:1003", "1d17:1005", "1d17:1006", "1d17:1007", "1d17:1008"}
-    assert _ids(LATEST[:2]) == _ids((7, 3)) | zhaoxin
+    candidates_74 = zhaoxin | {"1ded:8000", "8086:0c08", "8086:6f00"}
+    assert _ids(LATEST[:2]) == _ids((7, 3)) | candidates_74
+    # Stable backports count: the accelerators reached 7.1.y at 7.1.3, so a full version decides.
+    assert _ids((7, 1, 2)) == _ids((7, 1)) and _ids((7, 1, 3)) == _ids((7, 1)) | accelerators
+    # Candidates (only in a maintainer tree) say so; released entries are confirmed.
+    assert {e.ids for e in whitelist_for(LATEST) if not e.confirmed} == candidates_74
     assert profile_for(F(), kernel="5.3").whitelist == ()  # v5.2's root-complex check is not a table
 
 
 def test_req_same_host_bridge_flags():
     same = {e.ids for e in whitelist_for(LATEST[:2]) if e.req_same_host_bridge}
     assert same == {"8086:3c00", "8086:3c01", "8086:2f00", "8086:2f01", "1d17:1003", "1d17:1005", "1d17:1006",
-                    "1d17:1007"}  # fmt: skip
+                    "1d17:1007", "8086:0c08", "8086:6f00"}  # fmt: skip
     unconfirmed = {e.ids for e in whitelist_for(LATEST[:2]) if not e.confirmed}
-    assert "8086:09a2" in unconfirmed and "8086:2020" not in unconfirmed
+    assert "8086:09a2" not in unconfirmed and "1ded:8000" in unconfirmed  # 09a2 is in 5.18; 1ded:8000 a candidate
 
 
 @pytest.mark.parametrize("text, expect", [
@@ -116,15 +121,20 @@ def test_host_facts_are_defaults_and_flags_override():
     assert q.iommu_active and q.acs.iommu and not q.booted.iommu
 
 
-def test_unknown_host_facts_are_noted():
+def test_unknown_host_facts_are_listed_or_inferred_never_taken():
+    # Intended change (issue 11): a fact the fabric lacks is inferred with its evidence, or listed as unknown for the
+    # verdict to enumerate; no "taken as" defaults.
     f = F()
     bare = f.replace(host=f.host.__class__(cpu_vendor="amd", iommu=IommuMode.UNKNOWN))
     p = profile_for(bare)
-    assert p.version == LATEST and p.cpu_allows_p2p and p.iommu_active
+    assert p.unknown == {Fact.KERNEL, Fact.CPU}  # AMD, family neither given nor pinned by the Intel host bridges
     text = " ".join(p.notes)
-    assert "does not say which kernel" in text and "family unknown" in text and "IOMMU mode unknown" in text
+    assert "IOMMU inferred on" in text and "IOMMU groups" in text and p.iommu_active
+    assert "taken as" not in text
+    filled = profile_for(bare, assume=["cpu=amd:0x19", "kernel=6.8"])
+    assert filled.unknown == frozenset() and filled.cpu_allows_p2p and filled.release == (6, 8)
     old = f.replace(host=f.host.__class__(kernel="3.10.0-1160.el7.x86_64"))
-    assert profile_for(old).version == LATEST and "has no PCI P2PDMA" in profile_for(old).notes[0]
+    assert profile_for(old).version == (3, 10, 0) and not profile_for(old).has_p2pdma
     future = profile_for(f, kernel="9.3")
     assert future.version == LATEST and "newer than the newest rules" in future.notes[0]
 
@@ -188,11 +198,17 @@ def test_parse_kernel_rejects_what_is_not_a_release(text):
     assert "is not a kernel version" in diag.message and "uname -r" in diag.hint
 
 
-def test_pre_p2pdma_fabric_file_loads_and_the_verdict_falls_back_with_a_note():
+def test_pre_p2pdma_fabric_file_loads_and_the_verdict_says_p2pdma_is_absent():
+    # Intended change (issue 11): a 3.10 kernel has no P2PDMA, so the verdict is a certain refusal, never "supported".
     from p2ptui.fabric import loads_fabric
+    from p2ptui.p2p.verdict import check
 
-    text = "host: {kernel: 3.10.0-1160.el7.x86_64}\nroot_complexes:\n  - bus: 00\n    devices: [{bdf: 00:00.0}]\n"
+    text = ("host: {kernel: 3.10.0-1160.el7.x86_64, cpu: intel, iommu: off}\nroot_complexes:\n  - bus: 00\n"
+            "    devices: [{bdf: 00:00.0}, {bdf: 00:01.0, kind: nvme}, {bdf: 00:02.0, kind: nvme}]\n")  # fmt: skip
     fabric = loads_fabric(text)
     p = profile_for(fabric)
-    assert p.version == LATEST and p.kernel == "3.10.0-1160.el7.x86_64"
-    assert p.notes == ("kernel 3.10.0-1160.el7.x86_64 has no PCI P2PDMA: it appeared in v4.20: using the newest rules",)
+    assert p.version == (3, 10, 0) and p.kernel == "3.10.0-1160.el7.x86_64" and not p.has_p2pdma
+    ends = fabric.endpoints()
+    v = check(fabric, ends[0], [ends[1]])
+    assert v.certain and v.p2pdma_absent and not v.supported and v.distance == -1 and v.messages == []
+    assert "has no PCI P2PDMA" in v.notes[0]

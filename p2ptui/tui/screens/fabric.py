@@ -15,6 +15,7 @@ from textual.widgets import Footer, Tree
 
 from ...fabric.bdf import BDF
 from ...fabric.model import Device, Fabric, RootBus
+from ...p2p.gate import Reason
 from .. import decide
 from ..commands import FabricCommands
 from ..decide import WhatIf
@@ -185,10 +186,10 @@ class FabricScreen(OperatingMixin, Screen):
                     return
         self.whatif = whatif
 
-    def locked(self, title: str, reasons: tuple[str, ...] | list[str]) -> None:
+    def locked(self, title: str, reasons: tuple[Reason, ...]) -> None:
         """Say why an action is locked and what would unlock it."""
-        text = "\n".join(r.split("] ", 1)[-1] for r in reasons)
-        if not self.app.expert and any("expert" in r for r in reasons):
+        text = "\n".join(r.text for r in reasons)
+        if not self.app.expert and any(r.unlock is not None for r in reasons):
             text += "\nPress x to turn on expert mode, then try again."
         self.notify(text, title=title, severity="error", timeout=12)
 
