@@ -81,7 +81,8 @@ def test_parse_only_takes_aliases_and_names_a_bad_word():
 
 
 def test_matrix_lists_the_dell_endpoints_with_names_and_a_legend(capsys):
-    code, out, _ = run(capsys, "matrix", DELL, "--width", "100")
+    # The file does not say which kernel ran nor the ports' ACS: fill both for certain cells (uncertain ones carry ?).
+    code, out, _ = run(capsys, "matrix", DELL, "--width", "100", "--assume", "kernel=6.8", "--assume", "acs-clear")
     assert code == 0
     lines = out.splitlines()
     assert "6 P2P endpoints of 127 non-bridge functions; --all shows all 127" in " ".join(lines[:2])
@@ -100,8 +101,9 @@ def test_all_functions_fit_the_width_in_column_blocks(capsys, width):
     lines = out.splitlines()
     assert code == 0 and max(len(line) for line in lines) <= width
     assert "127 functions" in lines[0]
-    blocks = [line for line in lines if line.startswith("columns ")]
-    assert len(blocks) > 1 and blocks[0].startswith("columns 0-") and blocks[-1].endswith("-126:")
+    blocks = [line for line in lines if line.startswith(("columns ", "column "))]
+    assert len(blocks) > 1 and blocks[0].startswith("columns 0-")
+    assert blocks[-1].endswith("-126:") or blocks[-1] == "column 126:"
     rows = [line for line in lines if line.lstrip().startswith("126 ")]
     assert len(rows) == len(blocks)  # every block repeats every row
 
@@ -119,12 +121,14 @@ def test_compact_cells_agree_with_the_json(capsys):
 
 
 def test_csv_has_one_line_per_pair_and_only_narrows(capsys):
-    code, out, _ = run(capsys, "matrix", DELL, "--csv", "--only", "nic,nvme")
+    code, out, _ = run(capsys, "matrix", DELL, "--csv", "--only", "nic,nvme", "--assume", "kernel=6.8",
+                       "--assume", "acs-clear")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and len(rows) == 16
     pair = next(r for r in rows if r["provider_name"] == "eth0" and r["client_name"] == "eth1")
     assert pair == {"provider": "0000:02:00.0", "provider_name": "eth0", "client": "0000:02:00.3",
-                    "client_name": "eth1", "map_type": "BUS_ADDR", "distance": "2", "topo": "PIX"}  # fmt: skip
+                    "client_name": "eth1", "map_type": "BUS_ADDR", "distance": "2", "topo": "PIX",
+                    "certain": "True"}  # fmt: skip
 
 
 def test_json_follows_the_same_selection(capsys):
@@ -149,7 +153,7 @@ def test_bad_flags_are_one_line_errors(capsys, argv, message):
 
 def test_check_still_takes_a_chipset_function(capsys):
     code, out, _ = run(capsys, "check", DELL, "dev11", "nvme0")
-    assert code in (0, 1) and "provider dev11 (0000:00:16.0)" in out
+    assert code in (0, 1, 3) and "provider dev11 (0000:00:16.0)" in out
 
 
 def test_validate_counts_p2p_endpoints(capsys):

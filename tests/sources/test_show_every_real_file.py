@@ -19,6 +19,7 @@ DATA = require()
 NOT_TOPOLOGIES = {
     "README.md",
     "p2pdma-whitelist-ids.txt",
+    "pci.ids",
     "16intel64-manyVFs.console",
     "irregulargroups-disallowed.console",
     "2pa-pcidomain32bits.console",
