@@ -83,6 +83,8 @@ def cmd_copy(args: argparse.Namespace) -> int:
             raise InputError(Diagnostic("--src-file/--dst-file need --engine real; the simulator moves no bytes"))
         if args.p2pmem_file:
             raise InputError(Diagnostic("--p2pmem-file is for the real engine; the simulator maps no memory"))
+        if args.yes_overwrite:
+            raise InputError(Diagnostic("--yes-overwrite is for the real engine; the simulator writes no device"))
         engine = Simulation(fabric, plan.config, expert=args.expert)
         speed = _speed(args.speed)
     else:

@@ -409,6 +409,12 @@ def test_a_block_device_destination_must_be_named_to_be_written(capsys, tmp_path
     assert code == 0, err  # a link to a block device is followed: no rename happens there
 
 
+def test_yes_overwrite_is_for_the_real_engine_only(capsys):
+    code, _, err = cli(capsys, "copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--size", "1MiB",
+                       "--expert", "--yes-overwrite", "/dev/null")  # fmt: skip
+    assert (code, err) == (2, "p2ptui: error: --yes-overwrite is for the real engine; the simulator writes no device\n")
+
+
 # -- bridges are not transfer ends ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("src, dst, kind", [("dsp0", "usp0", "switch downstream port"), ("nvme0", "rp0", "root port"),
                                             ("hb0", "nvme1", "host bridge")])  # fmt: skip
