@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check", action="store_true", help="real engine: write seeded random data, verify the copy")
     p.add_argument("--seed", type=int, default=0, help="seed for --check data (default 0)")
     p.add_argument("--expert", action="store_true", help="expert mode: simulate paths the kernel refuses; with "
-                   "--yes, let the real engine overwrite files and block devices")  # fmt: skip
+                   "--yes, let the real engine replace existing files, with --yes-overwrite write a block device")  # fmt: skip
     p.add_argument("--yes", action="store_true", help="confirm replacing existing files (needs --expert)")
     p.add_argument("--yes-overwrite", action="append", default=[], metavar="DEVICE",
                    help="confirm writing this block device in place, named as in --dst-file or by another path to "
