@@ -50,11 +50,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check", action="store_true", help="real engine: write seeded random data, verify the copy")
     p.add_argument("--seed", type=int, default=0, help="seed for --check data (default 0)")
     p.add_argument("--expert", action="store_true", help="expert mode: simulate paths the kernel refuses; with "
-                   "--yes, let the real engine overwrite files and block devices")  # fmt: skip
+                   "--yes, let the real engine replace existing files, with --yes-overwrite write a block "
+                   "device")  # fmt: skip
     p.add_argument("--yes", action="store_true", help="confirm replacing existing files (needs --expert)")
     p.add_argument("--yes-overwrite", action="append", default=[], metavar="DEVICE",
-                   help="confirm writing this block device in place, named as in --dst-file or by another path to "
-                   "the same device (needs --expert; repeatable): a partial write to a device cannot be undone")  # fmt: skip
+                   help="confirm writing this block device in place, named as in --dst-file or by another path "
+                   "to the same device (needs --expert; repeatable): a partial write to a device cannot be "
+                   "undone")  # fmt: skip
     p.add_argument("--plan", metavar="PLAN.yaml", help="run the transfers of a plan together (docs/copy.md)")
     p.add_argument("--efficiency", type=float, help="per-link efficiency on top of the protocol bound (default 0.90)")
     p.add_argument("--device-rate", action="append", default=[], metavar="DEV=READ[,WRITE]",
@@ -83,6 +85,8 @@ def cmd_copy(args: argparse.Namespace) -> int:
             raise InputError(Diagnostic("--src-file/--dst-file need --engine real; the simulator moves no bytes"))
         if args.p2pmem_file:
             raise InputError(Diagnostic("--p2pmem-file is for the real engine; the simulator maps no memory"))
+        if args.yes_overwrite:
+            raise InputError(Diagnostic("--yes-overwrite is for the real engine; the simulator writes no device"))
         engine = Simulation(fabric, plan.config, expert=args.expert)
         speed = _speed(args.speed)
     else:

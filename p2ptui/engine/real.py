@@ -136,7 +136,7 @@ class RealEngine:
         job = RealJob(self, result, plan, clock)
         if spec.src_file is not None:
             check, job.p2pmem_path, notes = self._check_files(spec, plan)
-            job.dst_block, job.src_exists = check.target.block_device, check.src_exists
+            job.dst_block = check.target.block_device
             job.src_stat, job.dst_stat = check.src_stat, check.dst_stat
             job.disk_needs = check.disk_needs
             job.buffer_kind = "p2pmem" if job.p2pmem_path is not None else "system memory"
@@ -165,7 +165,6 @@ class RealJob:
         self.buffer_kind = "system memory"
         self.p2pmem_path: str | None = None
         self.dst_block = False
-        self.src_exists = True
         self.buffer: CopyBuffer | None = None
         self.src_stat: os.stat_result | None = None  # the files as the checks saw them (None: not there yet)
         self.dst_stat: os.stat_result | None = None

@@ -41,7 +41,6 @@ class FileCheck:
     """What the checks learnt, for the copy that follows."""
 
     target: Target
-    src_exists: bool
     disk_needs: dict[int, int] = field(default_factory=dict)  # st_dev of a filesystem -> bytes the copy adds there
     src_stat: os.stat_result | None = None  # as examined: the copy checks it still reads (and replaces) these files
     dst_stat: os.stat_result | None = None
@@ -96,9 +95,7 @@ def check_file_copy(spec: TransferSpec, *, expert: bool, yes: bool, promised: Ca
     target = _checked_output(destination, "destination", expert=expert, yes=yes, confirmed=confirmed)
     if spec.check:
         _checked_output(source, "--check source", expert=expert, yes=yes, confirmed=confirmed)
-        src_exists = source.exists
     else:
-        src_exists = True
         _check_source(source, spec.size)
     # Each filesystem written must hold everything this copy writes there (the --check source may share the
     # destination's), on top of what copies accepted before it still have to write.
@@ -111,8 +108,7 @@ def check_file_copy(spec: TransferSpec, *, expert: bool, yes: bool, promised: Ca
                 needs[dev] = (total + need, place, f"{whats} and {what}" if whats else what)
     for dev, (need, place, whats) in needs.items():
         _check_free(place, need, promised(dev), whats)
-    return FileCheck(target, src_exists, {dev: need for dev, (need, _, _) in needs.items()},
-                     source.st, destination.st)  # fmt: skip
+    return FileCheck(target, {dev: need for dev, (need, _, _) in needs.items()}, source.st, destination.st)
 
 
 def _checked_output(examined: Examined, what: str, *, expert: bool, yes: bool, confirmed: Collection[int]) -> Target:

@@ -104,6 +104,7 @@ def examine_output(path: str, role: str = "destination") -> Examined:
         raise InputError(Diagnostic(f"{role}: is {kind}, not a regular file or a block device", Location(path)))
     if stat.S_ISREG(st.st_mode):
         check_directory(path, role)
+        _check_replaceable(path, st, role)
     return Examined(path, st)
 
 
@@ -129,6 +130,16 @@ def check_directory(path: str, role: str) -> None:
         raise InputError(Diagnostic(f"{role}: directory {directory} is on a read-only file system", Location(path)))
     raise InputError(Diagnostic(f"{role}: no permission to create files in directory {directory}", Location(path),
                                 "the copy writes a temporary file there and renames it into place"))  # fmt: skip
+
+
+def _check_replaceable(path: str, st: os.stat_result, role: str) -> None:
+    """The rename may replace the existing file: in a sticky directory (/tmp) only its owner, the directory's owner
+    or root may, and finding out after the whole copy would waste it."""
+    directory = os.path.dirname(path) or os.curdir
+    dir_st = os.stat(directory)
+    if dir_st.st_mode & stat.S_ISVTX and os.geteuid() not in (0, st.st_uid, dir_st.st_uid):
+        raise InputError(Diagnostic(f"{role}: belongs to another user in the sticky directory {directory}, so it cannot "
+                                    "be replaced", Location(path), "write to another name"))  # fmt: skip
 
 
 def same_file(a: Examined, b: Examined) -> bool:

@@ -4,6 +4,7 @@ source byte-identical (by digest), one line on stderr, exit 128 + the signal (si
 signals; the signal is sent once the command says it is copying (a line on stderr) and, for real copies, once the
 temporary file exists, so the test does not depend on how fast the machine starts it."""
 
+import asyncio
 import hashlib
 import json
 import os
@@ -17,6 +18,8 @@ import threading
 import time
 
 import pytest
+
+from p2ptui.cli import signals
 
 MiB = 1 << 20
 READY = "Ctrl-C (or SIGTERM, SIGHUP) cancels"
@@ -161,3 +164,34 @@ def test_ctrl_c_cancels_a_long_real_copy_and_creates_no_destination(tmp_path, sl
     assert f"removed the unfinished temporary file: {dst} was not created" in out
     assert os.listdir(tmp_path) == ["src"] and os.path.getsize(src) == 256 * MiB
     assert "Traceback" not in err
+
+
+def test_a_second_signal_quits_and_an_ignored_one_stays_ignored():
+    # Two signals sent back to back reach a process as one, so the second-signal path is driven here, in-process,
+    # with real signals to this process; what it does to a copy (abandon: temporary names removed at once) is
+    # tested in test_engine_real_paths.py.
+    async def run() -> tuple[list, list[int]]:
+        loop = asyncio.get_running_loop()
+        seen: list = []
+        with signals.CancelOnSignals(loop, lambda s: seen.append(("cancel", s)),
+                                     lambda s: seen.append(("quit", s))) as handler:  # fmt: skip
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                os.kill(os.getpid(), signum)
+                for _ in range(1000):  # until the loop has run the handler (bounded)
+                    if len(seen) == (1 if signum == signal.SIGTERM else 2):
+                        break
+                    await asyncio.sleep(0.001)
+            assert signals.received() == signal.SIGTERM and signals.exit_status(1) == 143
+            return seen, handler.installed
+
+    saved = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    try:
+        seen, installed = asyncio.run(run())
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN  # left as it was
+    finally:
+        signal.signal(signal.SIGHUP, saved)
+        signals.forget()
+    assert seen == [("cancel", signal.SIGTERM), ("quit", signal.SIGINT)]
+    assert installed == [signal.SIGINT, signal.SIGTERM]  # not SIGHUP: ignored at start
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -217,17 +217,25 @@ def _unwritable_or_unsearchable(tmp_path: Path) -> None:
     shut.mkdir(mode=0o755)  # nobody may look but not write
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o700)  # nobody may not even search it
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)  # like /tmp: anyone may write, only owners may replace
+    (sticky / "dst").write_bytes(b"root's")
     expected = {
         shut / "dst": f"destination: no permission to create files in directory {shut}",
         locked / "dst": "destination: permission denied (a directory on the way may not be searched)",
+        sticky / "dst": f"destination: belongs to another user in the sticky directory {sticky}, so it cannot be "
+        "replaced",
     }
     for dst, message in expected.items():
-        argv = [*AS_NOBODY, sys.executable, "-m", "p2ptui", *REAL, "--src-file", str(src), "--dst-file", str(dst)]
+        argv = [*AS_NOBODY, sys.executable, "-m", "p2ptui", *REAL, "--src-file", str(src), "--dst-file", str(dst),
+                *CONFIRMED]  # fmt: skip
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/",
                               env={**os.environ, "PYTHONPATH": os.getcwd()})  # fmt: skip
         assert done.returncode == 2 and done.stdout == "", done.stderr
         assert done.stderr.startswith(f"{dst}: error: {message}") and "copying" not in done.stderr
-    assert os.listdir(shut) == [] and os.listdir(locked) == []
+    assert os.listdir(shut) == [] and os.listdir(locked) == [] and os.listdir(sticky) == ["dst"]
+    assert (sticky / "dst").read_bytes() == b"root's"
 
 
 # -- no blocking on pipes, sockets, devices ------------------------------------------------------------------------
@@ -407,6 +415,12 @@ def test_a_block_device_destination_must_be_named_to_be_written(capsys, tmp_path
         assert f.read(MiB) == src.read_bytes()
     code, _, err = cli(capsys, *REAL, "--src-file", src, "--dst-file", alias, "--expert", "--yes-overwrite", device)
     assert code == 0, err  # a link to a block device is followed: no rename happens there
+
+
+def test_yes_overwrite_is_for_the_real_engine_only(capsys):
+    code, _, err = cli(capsys, "copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--size", "1MiB",
+                       "--expert", "--yes-overwrite", "/dev/null")  # fmt: skip
+    assert (code, err) == (2, "p2ptui: error: --yes-overwrite is for the real engine; the simulator writes no device\n")
 
 
 # -- bridges are not transfer ends ----------------------------------------------------------------------------------
