@@ -12,7 +12,7 @@ import pytest
 
 from p2ptui.cli.main import main
 from p2ptui.errors import InputError
-from p2ptui.fabric import Fabric
+from p2ptui.fabric import Fabric, load_fabric
 from p2ptui.p2p import check, find_provider, pair_matrix
 from p2ptui.sources import hwloc, lspci, nccl
 from real_data import require
@@ -108,3 +108,16 @@ def test_lspci_tree_draws_an_address_twice_and_a_bus_twice(tmp_path):
         dev = f.find(fn)
         assert str(f.parent(dev).bdf) == "0000:00:07.1" and "already belongs" in dev.conflict
     assert note_with(f, "kept where the source puts them but marked conflict", "0000:14:00.4 (line 24)")
+
+
+def test_conflict_marks_survive_conversion_to_yaml(tmp_path, capsys):
+    # The bus claimed twice: the marked function stays where the file put it, in the YAML too, and loads back.
+    source = edited(tmp_path, HWLOC, 93, 'pci_busid="0000:05:00.0"', 'pci_busid="0000:04:01.0"')
+    out = tmp_path / "conflict.yaml"
+    assert main(["convert", str(source), str(out)]) == 0
+    capsys.readouterr()
+    back = load_fabric(out)
+    assert back == hwloc.load(source)
+    assert "already belongs" in back.find("0000:04:01.0").conflict
+    with pytest.raises(InputError, match="in conflict"):
+        check(back, "0000:04:01.0", ["gpu1"])
