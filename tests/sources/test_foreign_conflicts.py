@@ -69,6 +69,8 @@ def test_verdicts_refuse_a_conflicting_pair_end(tmp_path):
         check(f, "gpu1", ["0000:04:00.0"])
     with pytest.raises(InputError, match="in conflict"):
         find_provider(f, ["eth0"])
+    with pytest.raises(InputError, match="eth2 \\(0000:04:00.0\\): no verdict, .* at line 75"):
+        check(f, "gpu1", ["eth2"])  # the set-aside HCA, by its name
     assert check(f, "eth1", ["gpu1"]).clients  # its sibling's place is not in doubt
     ends = pair_matrix(f).rows
     assert "eth0" not in [d.name for d in ends] and "eth1" in [d.name for d in ends]
