@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from test_lspci_vvv import DUMP_NN_D
 
 from p2ptui.cli.main import main
 from p2ptui.errors import InputError
@@ -123,3 +124,20 @@ def test_conflict_marks_survive_conversion_to_yaml(tmp_path, capsys):
     assert "already belongs" in back.find("0000:04:01.0").conflict
     with pytest.raises(InputError, match="in conflict"):
         check(back, "0000:04:01.0", ["gpu1"])
+
+
+def test_lspci_vvv_two_different_blocks_for_one_address(tmp_path):
+    # The NVMe's block again, as another device at the same address; and the last block pasted again unchanged.
+    nvme = next(block for block in DUMP_NN_D.split("\n\n") if block.startswith("0000:1a:00.0"))
+    second = nvme.replace("[144d:a80a]", "[15b3:101b]").replace(
+        "Non-Volatile memory controller [0108]: Samsung Electronics Co Ltd NVMe SSD Controller PM9A1/PM9A3/980PRO",
+        "Infiniband controller [0207]: Mellanox Technologies MT28908 Family [ConnectX-6]",
+    )
+    again = DUMP_NN_D.rstrip("\n").split("\n\n")[-1]
+    path = tmp_path / "lspci.txt"
+    path.write_text(DUMP_NN_D.rstrip("\n") + "\n\n" + second + "\n\n" + again + "\n")
+    f = lspci.load(path)
+    (aside,) = f.unplaced  # the block pasted again unchanged is no conflict; the different one is
+    assert aside.ids == "15b3:101b" and f.find("0000:1a:00.0").ids == "144d:a80a"
+    line = path.read_text().splitlines().index(second.splitlines()[0]) + 1
+    assert f"0000:1a:00.0 (line {line}), a second entry for line" in note_with(f, "set aside under 'unplaced'")
