@@ -12,6 +12,10 @@ _BDF_RE = re.compile(
 _BUS_RE = re.compile(r"^(?:(?P<domain>[0-9a-fA-F]{1,8}):)?(?P<bus>[0-9a-fA-F]{1,2})$")
 
 
+class BDFSyntaxError(ValueError):
+    """Text that is not shaped like a PCI address at all (as opposed to one whose numbers are out of range)."""
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class BDF:
     """A PCI function address, printed as the kernel's pci_name() does: ``DDDD:BB:DD.F``."""
@@ -32,11 +36,13 @@ class BDF:
             raise ValueError(f"PCI function {self.function} is out of range 0-7")
 
     @classmethod
-    def parse(cls, text: str, default_domain: int = 0) -> BDF:
-        """Parse ``[DDDD:]BB:DD.F``; raises ValueError saying what is wrong."""
+    def parse(cls, text: str, default_domain: int = 0, *, domain_required: bool = False) -> BDF:
+        """Parse ``[DDDD:]BB:DD.F`` (the one address parser every source uses); raises BDFSyntaxError for text of
+        another shape and ValueError for numbers out of range, saying what is wrong."""
         match = _BDF_RE.match(text.strip())
-        if not match:
-            raise ValueError(f"malformed PCI address {text!r}: expected [DDDD:]BB:DD.F in hex, e.g. 0000:03:00.0")
+        if not match or (domain_required and match["domain"] is None):
+            form = "DDDD:BB:DD.F" if domain_required else "[DDDD:]BB:DD.F"
+            raise BDFSyntaxError(f"malformed PCI address {text!r}: expected {form} in hex, e.g. 0000:03:00.0")
         domain = match["domain"]
         return cls(
             int(domain, 16) if domain is not None else default_domain,
@@ -44,6 +50,16 @@ class BDF:
             int(match["device"], 16),
             int(match["function"]),
         )
+
+    @classmethod
+    def from_pci_name(cls, text: str) -> BDF | None:
+        """The address a name in the kernel's exact pci_name() form stands for (a sysfs directory such as
+        ``0000:03:00.0``: lower-case hex, full widths), or None for any other name."""
+        try:
+            bdf = cls.parse(text, domain_required=True)
+        except ValueError:
+            return None
+        return bdf if str(bdf) == text else None
 
     @property
     def devfn(self) -> int:

@@ -32,6 +32,7 @@ P2P_CAP_KEYS = ("read", "write")
 DEVICE_KEYS = (
     "bdf", "kind", "name", "id", "subsystem", "class", "revision", "product", "driver", "numa_node",
     "iommu_group", "link", "acs", "p2pmem", "physfn", "vfs", "children", "integrated",
+    "conflict",
 )  # fmt: skip
 
 IOMMU_MODES = {
@@ -249,7 +250,7 @@ class _FabricReader:
 
     def _device_values(self, e: _Entry) -> None:
         r, v = self.r, e.values
-        text = {k: r.optional_text(e.value(k), k) for k in ("name", "product", "driver") if k in e.keys}
+        text = {k: r.optional_text(e.value(k), k) for k in ("name", "product", "driver", "conflict") if k in e.keys}
         e.name = text.pop("name", None)
         if e.name is not None and not e.name.strip():
             r.error(e.value("name"), "name is empty", "leave the key out to get a default name such as nvme0")

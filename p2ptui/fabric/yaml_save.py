@@ -121,6 +121,8 @@ def _device(fabric: Fabric, dev: Device) -> dict:
             out[key] = value
     if dev.integrated:
         out["integrated"] = True  # an RCiEP: no link, inside the root complex
+    if dev.conflict:
+        out["conflict"] = dev.conflict  # the source contradicted its place; verdicts refuse it
     if dev.link is not None:
         out["link"] = _link(dev.link)
     if dev.acs.source is not AcsSource.NONE:

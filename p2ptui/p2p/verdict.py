@@ -340,6 +340,9 @@ def _index_of(ctx: VerdictContext, dev: Device | str) -> int:
             return _placed(index.fabric.find(dev), index.index[index.fabric.find(dev).bdf])
         except KeyError:
             ref = dev
+    for aside in index.fabric.unplaced:  # set aside as conflicting: say so rather than "no device"
+        if ref == aside.name:
+            _placed(aside, -1)
     raise InputError(
         Diagnostic(f"no device {ref!r} in fabric {index.fabric.name!r}", hint="name a device by its name or BDF")
     )

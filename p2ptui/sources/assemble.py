@@ -1,9 +1,11 @@
-"""Turn PCI functions as a file describes them (lspci, hwloc, NCCL) into a Fabric.
+"""Turn PCI functions as a source describes them (lspci, hwloc, NCCL, and sysfs after its port-type pre-step) into
+a Fabric: the one assembly path every source shares.
 
-These formats say less than the model holds: port types are missing, or contradict where a function sits (a VM
+These sources say less than the model holds: port types are missing, or contradict where a function sits (a VM
 showing a switch port on a root bus); most functions have no OS name; links and ACS may be unknown. Here kinds
-are settled (what the file states when it fits the tree, else what the position implies), names are given, and
-the model's structure checks become InputErrors that point at the line each function came from.
+are settled (what the source states when it fits the tree, else what the position implies), names are given,
+endpoints on a root bus without a link are taken as integrated (RCiEPs) unless the source says, and the tree is
+built with what contradicts the rest set aside or marked (tolerate.py), each named by its line or address.
 """
 
 from __future__ import annotations

@@ -14,13 +14,12 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..fabric.bdf import BDF
+from ..fabric.bdf import BDF, BDFSyntaxError
 from ..fabric.kernel_version import release_or_note
 from ..fabric.model import Fabric, Host, IommuMode, RootBus
 from .assemble import IOMMU_UNKNOWN_NOTE, Draft, acs_unknown_note, build_fabric, cpu_vendor, listing
 from .xml_input import XmlDocument, looks_like_xml, parse_xml, read_input, root_tag
 
-_BUSID = re.compile(r"^([0-9a-fA-F]{1,8}):([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0-7])$")
 _BUS_RANGE = re.compile(r"^([0-9a-fA-F]{1,8}):\[([0-9a-fA-F]{1,2})-([0-9a-fA-F]{1,2})\]$")
 # "CCCC [VVVV:DDDD] [SVVV:SDDD] RR" and, from hwloc 3.0 on, " PP" (prog-if) at the end.
 _PCI_TYPE = re.compile(
@@ -148,11 +147,10 @@ class _Reader:
     # -- attributes ---------------------------------------------------------------------------------------------
     def _busid(self, elem: ET.Element) -> BDF:
         text = elem.get("pci_busid", "")
-        match = _BUSID.match(text.strip())
-        if not match:
-            raise self.doc.error(elem, f"malformed pci_busid {text!r}", "hwloc writes DDDD:BB:DD.F in hex")
         try:
-            return BDF(int(match[1], 16), int(match[2], 16), int(match[3], 16), int(match[4]))
+            return BDF.parse(text, domain_required=True)
+        except BDFSyntaxError:
+            raise self.doc.error(elem, f"malformed pci_busid {text!r}", "hwloc writes DDDD:BB:DD.F in hex") from None
         except ValueError as exc:
             raise self.doc.error(elem, f"pci_busid {text!r}: {exc}") from None
 

@@ -108,8 +108,11 @@ class _Merge:
         self.path = path
         self.oddities = oddities or {}
         self.records: dict[BDF, Record] = {}
+        self.record_conflicts: list[Record] = []  # a second block for an address that says something else
         for rec in records:
-            self.records.setdefault(rec.bdf, rec)  # a block pasted twice: the first is as good as the second
+            first = self.records.setdefault(rec.bdf, rec)  # a block pasted twice: the first is as good as the second
+            if first is not rec and _identity(first) != _identity(rec):
+                self.record_conflicts.append(rec)
         self.entries: dict[BDF, TreeEntry] = {e.bdf: e for e in tree.entries}
         self.conflicts = tree.conflicts
         self.roots: dict[tuple[int, int], None] = dict.fromkeys(tree.root_buses)
@@ -129,6 +132,7 @@ class _Merge:
         # An address the tree draws twice: the second drawing, with its own parent and line, for build_fabric to
         # set aside as conflicting (it keeps the -vvv facts of the address, which do not say where it sits).
         drafts += [self._conflict_draft(entry) for entry in self.conflicts]
+        drafts += [self._record_conflict_draft(rec, parents.get(rec.bdf)) for rec in self.record_conflicts]
         self._link_drawn_parents(drafts)
         for draft in drafts:
             if draft.parent is None and draft.bdf.bus_id not in self.roots:
@@ -233,6 +237,11 @@ class _Merge:
         bridge = entry.secondary is not None
         values: dict = {"product": entry.name, "vendor_id": entry.vendor_id, "device_id": entry.device_id}
         return Draft(entry.bdf, entry.parent, Location(str(self.path), entry.line), bridge=bridge, values=values)
+
+    def _record_conflict_draft(self, rec: Record, parent: BDF | None) -> Draft:
+        values = self._record_values(rec, None)
+        return Draft(rec.bdf, parent, Location(str(self.path), rec.line), bridge=rec.secondary is not None,
+                     kind=_PORT_TYPES.get(rec.port_type or ""), values=values)  # fmt: skip
 
     def _record_values(self, rec: Record, physfn: BDF | None) -> dict:
         values = {
@@ -358,6 +367,11 @@ class _Merge:
         if self.single_node:
             notes.append("NUMA node 0 for every device: lscpu / numactl in the same file report a single NUMA node")
         return notes
+
+
+def _identity(rec: Record) -> tuple:
+    """What makes two -vvv blocks for one address the same function (a block pasted twice) or two different ones."""
+    return (rec.vendor_id, rec.device_id, rec.class_code, rec.secondary, rec.port_type)
 
 
 def _missing(first: str, first_value: object, second: str, second_value: object) -> str:

@@ -15,13 +15,12 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..fabric.bdf import BDF
+from ..fabric.bdf import BDF, BDFSyntaxError
 from ..fabric.checks import LINK_WIDTHS
 from ..fabric.model import Fabric, Host, IommuMode, Link, RootBus
 from .assemble import IOMMU_UNKNOWN_NOTE, Draft, acs_unknown_note, build_fabric, cpu_vendor, listing
 from .xml_input import XmlDocument, looks_like_xml, parse_xml, read_input, root_tag
 
-_BUSID = re.compile(r"^([0-9a-fA-F]{1,8}):([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0-7])$")
 _SPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*GT/s")
 _GEN_BY_RATE = {2.5: 1, 5.0: 2, 8.0: 3, 16.0: 4, 32.0: 5, 64.0: 6, 128.0: 7}
 MAX_DEPTH = 32  # cascaded switches are a few levels deep; far more is a broken or hostile file
@@ -151,11 +150,10 @@ class _Reader:
         return node
 
     def _bdf(self, elem: ET.Element, busid: str) -> BDF | None:
-        match = _BUSID.match(busid.strip())
-        if not match:
-            return None
         try:
-            return BDF(int(match[1], 16), int(match[2], 16), int(match[3], 16), int(match[4]))
+            return BDF.parse(busid, domain_required=True)
+        except BDFSyntaxError:
+            return None  # a placeholder switch's name, or a malformed busid (an error if it has no children)
         except ValueError as exc:
             raise self.doc.error(elem, f"busid {busid!r}: {exc}") from None
 

@@ -2,7 +2,8 @@
 of one as hwloc-gather-topology writes it.
 
 Follows the source contract (notes/sources-api.md): ``sniff(path, head)`` and ``load(path)``; ``load_local()``
-reads the live /sys. What cannot be read is listed in Fabric.notes; values no kernel would print are errors.
+reads the live /sys. What cannot be read is listed in Fabric.notes; an odd value leaves that one fact unknown, with
+one note per kind of oddity (sysfs_device.py).
 """
 
 from __future__ import annotations

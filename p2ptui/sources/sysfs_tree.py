@@ -16,7 +16,6 @@ from ..errors import Diagnostic, Location
 from ..fabric.bdf import BDF
 from .sysfs_files import Kind, SysfsFiles
 
-BDF_DIR_RE = re.compile(r"^([0-9a-f]{4,8}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$")
 ROOT_DIR_RE = re.compile(r"^pci([0-9a-f]{4,8}):([0-9a-f]{2})$")
 DEVICES = "sys/devices"
 BUS_LINKS = "sys/bus/pci/devices"
@@ -46,10 +45,7 @@ class TreeScan:
 
 
 def parse_bdf_dir(name: str) -> BDF | None:
-    m = BDF_DIR_RE.match(name)
-    if not m:
-        return None
-    return BDF(int(m[1], 16), int(m[2], 16), int(m[3], 16), int(m[4]))
+    return BDF.from_pci_name(name)
 
 
 def parse_root_dir(name: str) -> tuple[int, int] | None:

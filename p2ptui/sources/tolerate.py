@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..fabric.acs import ACS_UNKNOWN, AcsSource
-from ..fabric.checks import structure_problems
 from ..fabric.kinds import DeviceKind, bridge_kind_for_position
 from ..fabric.model import Device, Fabric, FabricError, Host, RootBus, StructureProblem
 
@@ -95,15 +94,17 @@ def tolerant_fabric(
     be answered."""
     buses = tuple({rb.bus_id: rb for rb in reversed(list(root_buses))}.values())  # one per bus, the first kept
     state = _State(list(devices), list(where), list(range(len(devices))), list(parents or [None] * len(devices)))
+    given = tuple(notes)
     for _ in range(len(devices) + 3):  # each round fixes at least one device; the bound stops a loop on a bug
-        problems = structure_problems(buses, tuple(state.devs))
-        if not problems:
-            break
+        try:  # the model checks the structure itself: a sound source costs one check
+            return Fabric(name, buses, tuple(state.devs), host, description, given + tuple(state.tally.notes()),
+                          tuple(state.unplaced))  # fmt: skip
+        except FabricError as exc:
+            problems = exc.problems
         if not state.answer(problems):
             # Point at the devices as they were given, not at their places in the shrunk list.
             raise FabricError([replace(p, index=None if p.index is None else state.ids[p.index]) for p in problems])
-    notes = tuple(notes) + tuple(state.tally.notes())
-    return Fabric(name, buses, tuple(state.devs), host, description, notes, tuple(state.unplaced))
+    raise FabricError(problems)
 
 
 @dataclass

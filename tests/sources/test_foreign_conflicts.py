@@ -9,10 +9,11 @@ import json
 from pathlib import Path
 
 import pytest
+from test_lspci_vvv import DUMP_NN_D
 
 from p2ptui.cli.main import main
 from p2ptui.errors import InputError
-from p2ptui.fabric import Fabric
+from p2ptui.fabric import Fabric, load_fabric
 from p2ptui.p2p import check, find_provider, pair_matrix
 from p2ptui.sources import hwloc, lspci, nccl
 from real_data import require
@@ -69,6 +70,8 @@ def test_verdicts_refuse_a_conflicting_pair_end(tmp_path):
         check(f, "gpu1", ["0000:04:00.0"])
     with pytest.raises(InputError, match="in conflict"):
         find_provider(f, ["eth0"])
+    with pytest.raises(InputError, match="eth2 \\(0000:04:00.0\\): no verdict, .* at line 75"):
+        check(f, "gpu1", ["eth2"])  # the set-aside HCA, by its name
     assert check(f, "eth1", ["gpu1"]).clients  # its sibling's place is not in doubt
     ends = pair_matrix(f).rows
     assert "eth0" not in [d.name for d in ends] and "eth1" in [d.name for d in ends]
@@ -108,3 +111,33 @@ def test_lspci_tree_draws_an_address_twice_and_a_bus_twice(tmp_path):
         dev = f.find(fn)
         assert str(f.parent(dev).bdf) == "0000:00:07.1" and "already belongs" in dev.conflict
     assert note_with(f, "kept where the source puts them but marked conflict", "0000:14:00.4 (line 24)")
+
+
+def test_conflict_marks_survive_conversion_to_yaml(tmp_path, capsys):
+    # The bus claimed twice: the marked function stays where the file put it, in the YAML too, and loads back.
+    source = edited(tmp_path, HWLOC, 93, 'pci_busid="0000:05:00.0"', 'pci_busid="0000:04:01.0"')
+    out = tmp_path / "conflict.yaml"
+    assert main(["convert", str(source), str(out)]) == 0
+    capsys.readouterr()
+    back = load_fabric(out)
+    assert back == hwloc.load(source)
+    assert "already belongs" in back.find("0000:04:01.0").conflict
+    with pytest.raises(InputError, match="in conflict"):
+        check(back, "0000:04:01.0", ["gpu1"])
+
+
+def test_lspci_vvv_two_different_blocks_for_one_address(tmp_path):
+    # The NVMe's block again, as another device at the same address; and the last block pasted again unchanged.
+    nvme = next(block for block in DUMP_NN_D.split("\n\n") if block.startswith("0000:1a:00.0"))
+    second = nvme.replace("[144d:a80a]", "[15b3:101b]").replace(
+        "Non-Volatile memory controller [0108]: Samsung Electronics Co Ltd NVMe SSD Controller PM9A1/PM9A3/980PRO",
+        "Infiniband controller [0207]: Mellanox Technologies MT28908 Family [ConnectX-6]",
+    )
+    again = DUMP_NN_D.rstrip("\n").split("\n\n")[-1]
+    path = tmp_path / "lspci.txt"
+    path.write_text(DUMP_NN_D.rstrip("\n") + "\n\n" + second + "\n\n" + again + "\n")
+    f = lspci.load(path)
+    (aside,) = f.unplaced  # the block pasted again unchanged is no conflict; the different one is
+    assert aside.ids == "15b3:101b" and f.find("0000:1a:00.0").ids == "144d:a80a"
+    line = path.read_text().splitlines().index(second.splitlines()[0]) + 1
+    assert f"0000:1a:00.0 (line {line}), a second entry for line" in note_with(f, "set aside under 'unplaced'")

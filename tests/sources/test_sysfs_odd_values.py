@@ -22,7 +22,7 @@ from sysfs_fixtures import (
 )
 
 from p2ptui.cli.main import main
-from p2ptui.fabric import AcsSource, DeviceKind
+from p2ptui.fabric import AcsSource, DeviceKind, dumps_fabric, loads_fabric
 from p2ptui.sources import sysfs
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -106,6 +106,7 @@ def test_rciep_is_shown_as_integrated_without_a_link(tmp_path, capsys):
     assert main(["show", "--json", str(root)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert next(d for d in data["devices"] if d["name"] == "nvme0")["integrated"] is True
+    assert loads_fabric(dumps_fabric(f)) == f  # `integrated: true` in YAML
 
 
 def test_endpoint_on_a_root_bus_without_config_is_inferred_integrated(tmp_path):
@@ -125,6 +126,7 @@ def test_link_down_root_port_and_empty_slot(tmp_path, capsys):
     link = f.find("0000:00:02.0").link
     assert link.down and link.gen is None and link.width is None and link.max_width == 16
     assert "rp0  [8086:2030]  link down (of gen3 x16)  nothing below (empty slot or link down)" in show(capsys, root)
+    assert loads_fabric(dumps_fabric(f)) == f  # `down: true` in the YAML link
 
 
 @pytest.mark.parametrize(
