@@ -19,6 +19,7 @@ from p2ptui.fabric import Fabric
 from p2ptui.fabric import acs as acsbits
 from p2ptui.fabric.acs import AcsSource
 from p2ptui.p2p import verdict
+from p2ptui.p2p.profiles import profile_for
 from p2ptui.p2p.verdict import MapType
 from p2ptui.sources import lspci
 
@@ -51,10 +52,11 @@ def only_error(tmp_path: Path, text: str):
 
 
 def nvme_to_nic(fabric: Fabric):
-    """What ``p2ptui check FILE nvme0 nic0`` decides: the verdict for the one client, and its notes."""
-    result = verdict.check(fabric, "nvme0", ["nic0"])
+    """What ``p2ptui check FILE nvme0 nic0 --assume kernel=latest`` decides (the dump does not say which kernel ran):
+    the verdict for the one client (its worst outcome when it depends on unknown ACS), and the verdict."""
+    result = verdict.check(fabric, "nvme0", ["nic0"], profile_for(fabric, assume=["kernel=latest"]))
     [client] = result.clients
-    return client, result.notes
+    return client, result
 
 
 def test_the_intact_dump_redirects_at_the_drives_port(tmp_path: Path) -> None:
@@ -75,10 +77,10 @@ def test_missing_acs_control_line_leaves_acs_unknown_not_off(tmp_path: Path) -> 
     assert fabric.find("0000:19:01.0").acs.source is AcsSource.HARDWARE
     [note] = [n for n in fabric.notes if "ACS unknown" in n]
     assert "0000:19:00.0" in note and "ACSCtl" in note and "sudo lspci -vvv" in note
-    # The verdict now knows the port's ACS is unknown and says what it assumed, instead of reading "ACS off".
-    client, notes = nvme_to_nic(fabric)
+    # The verdict knows the port's ACS is unknown and says it depends on it, instead of reading "ACS off".
+    client, result = nvme_to_nic(fabric)
     assert [str(d.bdf) for d in client.acs_unknown] == ["0000:19:00.0"]
-    assert any("0000:19:00.0 (dsp0): ACS state unknown" in n for n in notes)
+    assert not result.certain and [u.subjects for u in result.depends_on] == [("dsp0 (0000:19:00.0)",)]
 
 
 def test_missing_acs_capability_line_leaves_acs_unknown(tmp_path: Path) -> None:
