@@ -130,6 +130,11 @@ def gate_transfer(
     """A transfer over ``verdict``'s paths, staged in the provider's P2P memory when ``uses_pool``; ``real``
     moves bytes on this machine, otherwise the simulator runs it."""
     parts = _Parts()
+    if not verdict.certain:
+        # The verdict's clients hold its worst outcome: the gate judges by that, and says so.
+        unknown = "; ".join(u.label for u in verdict.depends_on)
+        parts.add(Decision.ALLOWED, f"the verdict depends on facts the fabric does not give ({unknown}): judged by "
+                  "its worst outcome")  # fmt: skip
     for cv in verdict.clients:
         who = cv.foreign.name if cv.client is None and cv.foreign else (cv.client.name if cv.client else "?")
         if cv.map_type is MapType.NOT_SUPPORTED:

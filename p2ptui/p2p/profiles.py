@@ -24,6 +24,7 @@ from ..fabric.kernel_version import KernelVersionError, is_newest, parse_kernel_
 from ..fabric.model import Fabric, IommuMode
 from . import acs_cmdline
 from .acs_cmdline import AcsHandling, BootAcs
+from .map_type import V52_HOST_BRIDGE_PENALTY, MapType
 from .whitelist import (
     RepresentativeRule,
     WhitelistEntry,
@@ -194,6 +195,26 @@ class KernelProfile:
         if self.era < Era.V5_9 or self.arch not in X86_ARCHES or self.cpu_vendor != "amd":
             return False
         return (self.cpu_family if self.cpu_family is not None else ZEN_FAMILY) >= ZEN_FAMILY
+
+    def common_outcome(self, redirected: bool, host_allowed: bool, dist):
+        """(map type, distance) of a path with a common upstream device; ``dist`` may be a number or a numpy array
+        (the matrix asks for a whole block at once). No ACS redirect: bus addresses. Redirected: v4.20/v5.2 refuse it
+        with -2; v5.4+ send it through the host bridge, if the CPU rule or the whitelist allows that."""
+        if not redirected:
+            return MapType.BUS_ADDR, dist
+        if self.era < Era.V5_4:
+            return MapType.NOT_SUPPORTED, -2
+        return (MapType.THRU_HOST_BRIDGE if host_allowed else MapType.NOT_SUPPORTED), dist
+
+    def no_common_outcome(self, host_allowed: bool, v52_root_complexes: bool, dist):
+        """(map type, distance) of a path with no common upstream device (different root ports, RCiEPs, host
+        bridges). v4.20 refuses it (-1); v5.2 allows only its AMD Zen root complexes without an IOMMU, at 0x1000 more;
+        v5.4+ go through the host bridge if the CPU rule or the whitelist allows it (no penalty)."""
+        if self.era < Era.V5_4:
+            if v52_root_complexes:
+                return MapType.THRU_HOST_BRIDGE, V52_HOST_BRIDGE_PENALTY + dist
+            return MapType.NOT_SUPPORTED, -1
+        return (MapType.THRU_HOST_BRIDGE if host_allowed else MapType.NOT_SUPPORTED), dist
 
     @property
     def host_bridge_warning(self) -> bool:
