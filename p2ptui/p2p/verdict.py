@@ -321,13 +321,20 @@ def _fix_option(ctx: VerdictContext, results: list[ClientVerdict]) -> str | None
     """The pci=disable_acs_redir option that clears every redirect on these common-device paths (those the kernel
     complained about, and those of clients it never reached), merged with the selectors the command line already
     has (only the last such option counts) except those the kernel cannot parse (acs_fix() says which)."""
-    wanted: list[str] = []
-    for cv in results:
-        if cv.common is not None:
-            wanted.extend(str(d.bdf) for d in cv.acs_redirect if str(d.bdf) not in wanted)
+    wanted = [str(d.bdf) for d in fix_devices(results)]
     if not wanted:
         return None
     return cmdline_with_disable_acs_redir(ctx.profile.cmdline, wanted)[1]
+
+
+def fix_devices(results: Sequence[ClientVerdict]) -> list[Device]:
+    """The functions pci=disable_acs_redir must name: every redirect on a common-device path, in the kernel's order,
+    once (the fix's one list: the verdict's option and acs_fix() both use it)."""
+    out: list[Device] = []
+    for cv in results:
+        if cv.common is not None:
+            out.extend(d for d in cv.acs_redirect if d not in out)
+    return out
 
 
 def _boot_lines(ctx: VerdictContext, results: list[ClientVerdict]) -> list[str]:

@@ -42,9 +42,8 @@ class WhatIfScreen(ModalScreen[WhatIf | None]):
             yield Label(Content.assemble(("Kernel command line", "bold")))
             cmdline = self.current.cmdline if self.current.cmdline is not None else host.cmdline
             yield Input(cmdline, placeholder="e.g. pci=disable_acs_redir=0000:19:00.0", id="wi-cmdline")
-            unknown = ", ".join(sorted(f.value for f in profile(self.fabric).unknown)) or "none of kernel, CPU, IOMMU"
-            yield Label(Content.assemble(("Assume (facts the fabric does not give)", "bold"),
-                                         (f"   unknown: {unknown}", "dim")))  # fmt: skip
+            unknown = ", ".join(sorted(f.value for f in profile(self.fabric).unknown)) or "none"
+            yield Label(Content.assemble(("Assume", "bold"), (f"   unknown here: {unknown}", "dim")))
             yield Input(", ".join(self.current.assume),
                         placeholder="e.g. acs-clear, cpu=amd:0x19, iommu=on, kernel=6.8", id="wi-assume")  # fmt: skip
             yield Static("", id="wi-error")
