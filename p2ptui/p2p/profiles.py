@@ -42,6 +42,9 @@ RULE_RELEASES: tuple[tuple[int, int, int], ...] = (
     (4, 20, 0), (5, 2, 0), (5, 3, 0), (5, 4, 0), (5, 6, 0), (5, 7, 0), (5, 8, 0), (5, 9, 0), (5, 11, 0),
     (5, 14, 0), (5, 18, 0), (5, 19, 0), (6, 11, 0), (6, 15, 0), (7, 1, 0), (7, 1, 3), (7, 2, 0), (7, 3, 0), LATEST,
 )  # fmt: skip
+# "PCI/P2PDMA: ... pcim_p2pdma_init()/provider" refactor, v6.19: a provider without a memory pool (a DMABUF exporter)
+# gets no p2pmem sysfs group, so "no p2pmem directory" no longer means "not a provider" from this release on.
+POOLLESS_PROVIDER_HIDDEN = (6, 19, 0)
 X86_ARCHES = frozenset({"x86_64", "x86", "i386", "i686", "amd64"})
 MAX_CPU_FAMILY = 0xFFF  # as a fabric file allows; real x86 families stop at 0x10e (base 0xf + extended 0xff)
 DEFAULT_AMD_FAMILY = 0x19  # "--cpu amd" means a current EPYC/Ryzen (Zen 3/4)
