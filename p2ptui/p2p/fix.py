@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..fabric.model import Device, Fabric
 from .acs_cmdline import AcsHandling, cmdline_with_disable_acs_redir
-from .verdict import MapType, Verdict, check
+from .verdict import MapType, Verdict, check, fix_devices
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,7 @@ def acs_fix(fabric: Fabric, verdict: Verdict) -> AcsFix | None:
     """The fix for the ACS redirects a verdict found, tested by re-running the verdict as the machine would boot."""
     if verdict.disable_acs_redir is None or verdict.profile is None:
         return None
-    devices: list[Device] = []
-    for cv in verdict.clients:
-        if cv.common is not None:
-            devices.extend(d for d in cv.acs_redirect if d not in devices)
+    devices = fix_devices(verdict.clients)
     profile = verdict.profile
     cmdline, option, dropped = cmdline_with_disable_acs_redir(profile.cmdline, [str(d.bdf) for d in devices])
     after_profile = profile.with_cmdline(cmdline)

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from ..fabric.model import Device, Fabric
 from .fix import iommu_group_merges
+from .profiles import POOLLESS_PROVIDER_HIDDEN, Fact, KernelProfile
 from .topo import TopoClass
 from .verdict import MapType, Verdict
 
@@ -130,6 +131,11 @@ def gate_transfer(
     """A transfer over ``verdict``'s paths, staged in the provider's P2P memory when ``uses_pool``; ``real``
     moves bytes on this machine, otherwise the simulator runs it."""
     parts = _Parts()
+    if not verdict.certain:
+        # The verdict's clients hold its worst outcome: the gate judges by that, and says so.
+        unknown = "; ".join(u.label for u in verdict.depends_on)
+        parts.add(Decision.ALLOWED, f"the verdict depends on facts the fabric does not give ({unknown}): judged by "
+                  "its worst outcome")  # fmt: skip
     for cv in verdict.clients:
         who = cv.foreign.name if cv.client is None and cv.foreign else (cv.client.name if cv.client else "?")
         if cv.map_type is MapType.NOT_SUPPORTED:
@@ -149,7 +155,7 @@ def gate_transfer(
             parts.add(Decision.ALLOWED, f"{verdict.provider.name} -> {who}: bus addresses, turns around at {turn}")
     _cross_socket(fabric, verdict, parts, real)
     if uses_pool:
-        _pool(verdict.provider, parts, real)
+        _pool(verdict.provider, parts, real, verdict.profile)
     return parts.done("transfer" if real else "simulated transfer", expert)
 
 
@@ -169,10 +175,14 @@ def _numa(fabric: Fabric, dev: Device) -> int | None:
     return rb.numa_node if rb.numa_node is not None and rb.numa_node >= 0 else dev.numa_node
 
 
-def _pool(provider: Device, parts: _Parts, real: bool) -> None:
+def _pool(provider: Device, parts: _Parts, real: bool, profile: KernelProfile | None = None) -> None:
     pool = provider.pool
     if pool is None:
-        parts.add(Decision.REFUSED, f"{provider.name} ({provider.bdf}) has no P2P memory to stage data in")
+        why = f"{provider.name} ({provider.bdf}) has no P2P memory to stage data in"
+        if profile is not None and profile.version >= POOLLESS_PROVIDER_HIDDEN and Fact.KERNEL not in profile.unknown:
+            why += (" (from 6.19 a provider registered without a pool, such as a DMABUF exporter, has no p2pmem sysfs "
+                    "group, so the input cannot show it as a provider either)")  # fmt: skip
+        parts.add(Decision.REFUSED, why)
         return
     if not pool.published:
         why = (f"{provider.name}'s P2P memory is not published: it is private to its driver, never picked by "

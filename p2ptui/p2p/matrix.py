@@ -32,6 +32,7 @@ from .verdict import V52_HOST_BRIDGE_PENALTY, MapType
 
 MAP_TYPES = (MapType.NOT_SUPPORTED, MapType.BUS_ADDR, MapType.THRU_HOST_BRIDGE)
 NOT, BUS, THRU = 0, 1, 2
+MAP_CODE = {m: k for k, m in enumerate(MAP_TYPES)}
 _RANK = {BUS: 0, THRU: 1, NOT: 2}  # worse is larger, as outcomes.severity orders single verdicts
 _RANK_ARRAY = np.array([_RANK[k] for k in range(3)], dtype=np.int8)
 _PIX, _PXB, _X = TOPO_CODE[TopoClass.PIX], TOPO_CODE[TopoClass.PXB], TOPO_CODE[TopoClass.X]
@@ -163,14 +164,10 @@ def _table(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray) -> PairMatri
                 continue
             block = (slice(r0, r1), slice(c0, c1))
             topo[block] = TOPO_CODE[cross_root_class(idx, ra, rb)]
-            if era >= Era.V5_4:
-                map_type[block] = THRU if ctx.host_path_allowed(ra, rb) else NOT
-            elif ctx.rc_v52[ra] and ctx.rc_v52[rb]:
-                map_type[block] = THRU
-                distance[block] += V52_HOST_BRIDGE_PENALTY
-            else:
-                map_type[block] = NOT
-                distance[block] = -1
+            allowed = era >= Era.V5_4 and ctx.host_path_allowed(ra, rb)
+            kind, dist = ctx.profile.no_common_outcome(allowed, ctx.rc_v52[ra] and ctx.rc_v52[rb], distance[block])
+            map_type[block] = MAP_CODE[kind]
+            distance[block] = dist
     _common_blocks(ctx, a, rs, cs, rt, ct, len_r, len_c, distance, map_type, topo)
     if not _is_identity(r_order) or not _is_identity(c_order):
         r_inv, c_inv = np.argsort(r_order), np.argsort(c_order)
@@ -210,13 +207,11 @@ def _common_blocks(ctx, a, rs, cs, rt, ct, len_r, len_c, distance, map_type, top
         out = (slice(R0, R1), slice(C0, C1))
         distance[out] = np.add.outer(len_r[R0:R1], len_c[C0:C1]) - 2 * lca_len
         acs = np.add.outer(a["cnt"][sub_r], a["cnt"][sub_c]) > acs_cut
-        if era >= Era.V5_4:
-            rb = idx.root_bus[int(t)]
-            redirected = THRU if ctx.host_path_allowed(rb, rb) else NOT
-            map_type[out] = np.where(acs, redirected, BUS)
-        else:
-            map_type[out] = np.where(acs, NOT, BUS)
-            distance[out] = np.where(acs, -2, distance[out])
+        rb = idx.root_bus[int(t)]
+        allowed = era >= Era.V5_4 and ctx.host_path_allowed(rb, rb)
+        kind, dist = ctx.profile.common_outcome(True, allowed, distance[out])  # what a redirected pair gets
+        map_type[out] = np.where(acs, MAP_CODE[kind], BUS)
+        distance[out] = np.where(acs, dist, distance[out])
         pix = np.add.outer(a["above"][sub_r], a["above"][sub_c]) <= units2
         block_topo = np.where(pix, _PIX, _PXB).astype(np.int8)
         block_topo[np.equal.outer(sub_r, sub_c)] = _X

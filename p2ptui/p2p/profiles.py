@@ -24,6 +24,7 @@ from ..fabric.kernel_version import KernelVersionError, is_newest, parse_kernel_
 from ..fabric.model import Fabric, IommuMode
 from . import acs_cmdline
 from .acs_cmdline import AcsHandling, BootAcs
+from .map_type import V52_HOST_BRIDGE_PENALTY, MapType
 from .whitelist import (
     RepresentativeRule,
     WhitelistEntry,
@@ -41,6 +42,9 @@ RULE_RELEASES: tuple[tuple[int, int, int], ...] = (
     (4, 20, 0), (5, 2, 0), (5, 3, 0), (5, 4, 0), (5, 6, 0), (5, 7, 0), (5, 8, 0), (5, 9, 0), (5, 11, 0),
     (5, 14, 0), (5, 18, 0), (5, 19, 0), (6, 11, 0), (6, 15, 0), (7, 1, 0), (7, 1, 3), (7, 2, 0), (7, 3, 0), LATEST,
 )  # fmt: skip
+# "PCI/P2PDMA: ... pcim_p2pdma_init()/provider" refactor, v6.19: a provider without a memory pool (a DMABUF exporter)
+# gets no p2pmem sysfs group, so "no p2pmem directory" no longer means "not a provider" from this release on.
+POOLLESS_PROVIDER_HIDDEN = (6, 19, 0)
 X86_ARCHES = frozenset({"x86_64", "x86", "i386", "i686", "amd64"})
 MAX_CPU_FAMILY = 0xFFF  # as a fabric file allows; real x86 families stop at 0x10e (base 0xf + extended 0xff)
 DEFAULT_AMD_FAMILY = 0x19  # "--cpu amd" means a current EPYC/Ryzen (Zen 3/4)
@@ -194,6 +198,26 @@ class KernelProfile:
         if self.era < Era.V5_9 or self.arch not in X86_ARCHES or self.cpu_vendor != "amd":
             return False
         return (self.cpu_family if self.cpu_family is not None else ZEN_FAMILY) >= ZEN_FAMILY
+
+    def common_outcome(self, redirected: bool, host_allowed: bool, dist):
+        """(map type, distance) of a path with a common upstream device; ``dist`` may be a number or a numpy array
+        (the matrix asks for a whole block at once). No ACS redirect: bus addresses. Redirected: v4.20/v5.2 refuse it
+        with -2; v5.4+ send it through the host bridge, if the CPU rule or the whitelist allows that."""
+        if not redirected:
+            return MapType.BUS_ADDR, dist
+        if self.era < Era.V5_4:
+            return MapType.NOT_SUPPORTED, -2
+        return (MapType.THRU_HOST_BRIDGE if host_allowed else MapType.NOT_SUPPORTED), dist
+
+    def no_common_outcome(self, host_allowed: bool, v52_root_complexes: bool, dist):
+        """(map type, distance) of a path with no common upstream device (different root ports, RCiEPs, host
+        bridges). v4.20 refuses it (-1); v5.2 allows only its AMD Zen root complexes without an IOMMU, at 0x1000 more;
+        v5.4+ go through the host bridge if the CPU rule or the whitelist allows it (no penalty)."""
+        if self.era < Era.V5_4:
+            if v52_root_complexes:
+                return MapType.THRU_HOST_BRIDGE, V52_HOST_BRIDGE_PENALTY + dist
+            return MapType.NOT_SUPPORTED, -1
+        return (MapType.THRU_HOST_BRIDGE if host_allowed else MapType.NOT_SUPPORTED), dist
 
     @property
     def host_bridge_warning(self) -> bool:

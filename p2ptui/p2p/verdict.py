@@ -17,19 +17,11 @@ from . import messages
 from .acs_cmdline import cmdline_with_disable_acs_redir
 from .context import NO_P2P_ACS_WHY, VerdictContext
 from .messages import NonPciClient
+from .map_type import V52_HOST_BRIDGE_PENALTY, MapType
 from .profiles import Era, KernelProfile
 from .topo import TopoClass, topo_class
 
-V52_HOST_BRIDGE_PENALTY = 0x1000
-
-
-class MapType(StrEnum):
-    """pci_p2pdma_map_type values (the kernel's names). Before v5.4 there was no enum: p2ptui maps a usable
-    distance to BUS_ADDR (or THRU_HOST_BRIDGE for v5.2's AMD root-complex path) and a negative one to NOT_SUPPORTED."""
-
-    NOT_SUPPORTED = "NOT_SUPPORTED"
-    BUS_ADDR = "BUS_ADDR"
-    THRU_HOST_BRIDGE = "THRU_HOST_BRIDGE"
+__all__ = ["V52_HOST_BRIDGE_PENALTY", "MapType"]  # re-exported: their home is map_type.py
 
 
 class HopRole(StrEnum):
@@ -230,22 +222,21 @@ def pair_verdict(ctx: VerdictContext, p: int, c: int, verbose: bool) -> ClientVe
     client, provider = devs[c], devs[p]
     lines: list[str] = []
     acs_redirects = common >= 0 and bool(hits)
-    if common >= 0 and not hits:
-        map_type = MapType.BUS_ADDR
-    elif era < Era.V5_4:
-        map_type, dist = _old_era(ctx, p, c, common >= 0, dist, verbose, lines, hits)
+    rb_p, rb_c = index.root_bus[p], index.root_bus[c]
+    host_ok, warnings = True, ()
+    if not (common >= 0 and not hits) and era >= Era.V5_4 and not ctx.profile.cpu_allows_p2p:
+        host_ok, warnings = ctx.host_bridges_allowed(rb_p, rb_c, acs_redirects)
+    # What the walk's outcome means is the profile's rule, shared with the vectorised matrix.
+    if common >= 0:
+        map_type, dist = ctx.profile.common_outcome(bool(hits), host_ok, dist)
     else:
-        if acs_redirects and verbose:
-            lines.append(messages.acs_redirect(era, client, provider))
-            lines.append(messages.acs_hint(client, _listed(ctx, hits)))
-        map_type = MapType.THRU_HOST_BRIDGE
-        if not ctx.profile.cpu_allows_p2p:
-            ok, warnings = ctx.host_bridges_allowed(index.root_bus[p], index.root_bus[c], acs_redirects)
-            lines.extend(warnings)
-            if not ok:
-                map_type = MapType.NOT_SUPPORTED
-                if verbose:
-                    lines.append(messages.no_common_bridge(era, client, provider))
+        map_type, dist = ctx.profile.no_common_outcome(host_ok, ctx.rc_v52[rb_p] and ctx.rc_v52[rb_c], dist)
+    if acs_redirects and verbose:
+        lines.append(messages.acs_redirect(era, client, provider))
+        lines.append(messages.acs_hint(client, _listed(ctx, hits)))
+    lines.extend(warnings)
+    if map_type is MapType.NOT_SUPPORTED and verbose and not (era < Era.V5_4 and common >= 0):
+        lines.append(messages.no_common_bridge(era, client, provider))
     # Without a common device ACS plays no part, so unreadable ACS only matters on a common-bridge path.
     inspected = chain_p[: da + 1] + chain_c[:db] if common >= 0 else ()
     unknown = [devs[i] for i in inspected if ctx.acs_unknown[i]]
@@ -285,25 +276,6 @@ def _hops(ctx: VerdictContext, chain_p: tuple[int, ...], chain_c: tuple[int, ...
             out.append(Hop(ctx.index.devices[i], role, None if unknown else ctx.ctrl[i], unknown, i in hits,
                            i in ignored, ctx.acs_assumed[i]))  # fmt: skip
     return tuple(out)
-
-
-def _old_era(ctx: VerdictContext, p: int, c: int, has_common: bool, dist: int, verbose: bool, lines: list[str],
-             hits: list[int]) -> tuple[MapType, int]:  # fmt: skip
-    """v4.20 and v5.2: an ACS hit on a common-bridge path is -2; no common bridge is -1, except v5.2's AMD Zen root
-    complexes without an IOMMU, allowed at 0x1000 + len + len."""
-    era = ctx.profile.era
-    client, provider = ctx.index.devices[c], ctx.index.devices[p]
-    if has_common:
-        if verbose:
-            lines.append(messages.acs_redirect(era, client, provider))
-            lines.append(messages.acs_hint(client, _listed(ctx, hits)))
-        return MapType.NOT_SUPPORTED, -2
-    rb = ctx.index.root_bus
-    if ctx.rc_v52[rb[p]] and ctx.rc_v52[rb[c]]:
-        return MapType.THRU_HOST_BRIDGE, V52_HOST_BRIDGE_PENALTY + dist
-    if verbose:
-        lines.append(messages.no_common_bridge(era, client, provider))
-    return MapType.NOT_SUPPORTED, -1
 
 
 def _listed(ctx: VerdictContext, hits: list[int]) -> str:
@@ -362,13 +334,20 @@ def _fix_option(ctx: VerdictContext, results: list[ClientVerdict]) -> str | None
     """The pci=disable_acs_redir option that clears every redirect on these common-device paths (those the kernel
     complained about, and those of clients it never reached), merged with the selectors the command line already
     has (only the last such option counts) except those the kernel cannot parse (acs_fix() says which)."""
-    wanted: list[str] = []
-    for cv in results:
-        if cv.common is not None:
-            wanted.extend(str(d.bdf) for d in cv.acs_redirect if str(d.bdf) not in wanted)
+    wanted = [str(d.bdf) for d in fix_devices(results)]
     if not wanted:
         return None
     return cmdline_with_disable_acs_redir(ctx.profile.cmdline, wanted)[1]
+
+
+def fix_devices(results: Sequence[ClientVerdict]) -> list[Device]:
+    """The functions pci=disable_acs_redir must name: every redirect on a common-device path, in the kernel's order,
+    once (the fix's one list: the verdict's option and acs_fix() both use it)."""
+    out: list[Device] = []
+    for cv in results:
+        if cv.common is not None:
+            out.extend(d for d in cv.acs_redirect if d not in out)
+    return out
 
 
 def _boot_lines(ctx: VerdictContext, results: list[ClientVerdict]) -> list[str]:

@@ -34,21 +34,23 @@ class WhatIf:
     cpu: str | None = None
     iommu: str | None = None
     cmdline: str | None = None
+    assume: tuple[str, ...] = ()  # fills facts the fabric does not give: acs-clear, cpu=amd:0x19, ... (--assume)
 
     @property
     def empty(self) -> bool:
-        return all(v is None for v in (self.kernel, self.cpu, self.iommu, self.cmdline))
+        return all(v is None for v in (self.kernel, self.cpu, self.iommu, self.cmdline)) and not self.assume
 
     def describe(self) -> str:
         parts = [f"kernel {self.kernel}" if self.kernel else "", f"CPU {self.cpu}" if self.cpu else "",
                  f"IOMMU {self.iommu}" if self.iommu else "",
-                 f"cmdline '{self.cmdline}'" if self.cmdline is not None else ""]
+                 f"cmdline '{self.cmdline}'" if self.cmdline is not None else "",
+                 f"assume {', '.join(self.assume)}" if self.assume else ""]
         return ", ".join(p for p in parts if p) or "as booted"
 
 
 def profile(fabric: Fabric, whatif: WhatIf | None = None) -> KernelProfile:
     w = whatif or WhatIf()
-    return profile_for(fabric, kernel=w.kernel, cpu=w.cpu, cmdline=w.cmdline, iommu=w.iommu)
+    return profile_for(fabric, kernel=w.kernel, cpu=w.cpu, cmdline=w.cmdline, iommu=w.iommu, assume=w.assume)
 
 
 def verdict(fabric: Fabric, selection: Selection, prof: KernelProfile) -> Verdict | None:

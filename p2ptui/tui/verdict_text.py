@@ -21,11 +21,37 @@ MAP_MARK = {MapType.BUS_ADDR: "✔", MapType.THRU_HOST_BRIDGE: "◐", MapType.NO
 
 
 def summary(v: Verdict) -> list[Part]:
+    """One line: certain (supported or not), or the facts it depends on."""
+    if v.p2pdma_absent:
+        kernel = v.profile.kernel if v.profile is not None else "?"
+        return [("✘ P2PDMA is not in this kernel", "bad"), (f"  ({kernel}; it arrived in v4.20)", "muted")]
+    if not v.certain:
+        return [("? depends on ", "warn"), ("; ".join(u.label for u in v.depends_on), "warn"),
+                (f"  ({len(v.outcomes)} outcomes)", "muted")]
     if v.supported:
         return [("✔ P2P supported", "ok"), (f"  distance {v.distance}", "key")]
+    return _refused(v)
+
+
+def _refused(v: Verdict) -> list[Part]:
     refused = [c.client.name for c in v.clients if c.map_type is MapType.NOT_SUPPORTED and c.client is not None]
     why = f"  refused for {', '.join(refused)}" if refused else ""
     return [("✘ P2P not supported", "bad"), (f"  distance {v.distance}", "key"), (why, "bad")]
+
+
+def outcome_rows(v: Verdict) -> list[Row]:
+    """Under a "depends" headline: each outcome with the assumptions that give it, then what is unknown and how to
+    learn it."""
+    rows: list[Row] = []
+    for o in v.outcomes:
+        parts: list[Part] = []
+        for k, cv in enumerate(o.verdict.clients):
+            parts += [(", " if k else "", "muted"), map_type_part(cv), (f" {cv.distance}", "key")]
+        parts.append(("  if " + o.when, "muted"))
+        rows.append(("  outcome", parts))
+    for u in v.depends_on:
+        rows.append(("  unknown", [(u.label, "warn"), (f": {u.why}; learn it: {u.how}", "muted")]))
+    return rows
 
 
 def map_type_part(cv: ClientVerdict) -> Part:
@@ -57,6 +83,9 @@ def iommu_story(cv: ClientVerdict, prof: KernelProfile) -> str:
             return "mapped like RAM: an IOVA through the IOMMU (dma-iommu); traffic goes up to the root complex"
         if prof.iommu is IommuMode.PASSTHROUGH:
             return "mapped like RAM: identity IOVA = CPU physical (iommu=pt); traffic goes up to the root complex"
+        if prof.iommu is IommuMode.UNKNOWN:
+            return ("mapped like RAM: an IOVA if an IOMMU translates, else the CPU physical address (the IOMMU mode is "
+                    "unknown); traffic goes up to the root complex")  # fmt: skip
         return "mapped like RAM: the CPU physical address (dma-direct); traffic goes up to the root complex"
     return "no mapping: dma_map fails with -EREMOTEIO (6.0+); the driver must bounce through host memory"
 
@@ -76,7 +105,10 @@ def client_rows(cv: ClientVerdict, prof: KernelProfile, topo_of: Callable[[Devic
     if cv.acs_redirect:
         rows.append(("  ACS hits", [(", ".join(d.name for d in cv.acs_redirect), "bad"),
                                     (" redirect P2P up to the root complex", "muted")]))
-    if cv.acs_unknown:
+    deciding = [h.device.name for h in cv.hops if h.assumed == "outcome"]
+    if deciding:
+        rows.append(("  ACS ?", [(", ".join(deciding), "warn"), (" unknown: the verdict depends on it", "muted")]))
+    elif cv.acs_unknown:
         rows.append(("  ACS ?", [(", ".join(d.name for d in cv.acs_unknown), "warn"), (" not readable", "muted")]))
     rows.append(("  IOMMU", [(iommu_story(cv, prof), "")]))
     return rows
@@ -85,6 +117,9 @@ def client_rows(cv: ClientVerdict, prof: KernelProfile, topo_of: Callable[[Devic
 def verdict_rows(v: Verdict, prof: KernelProfile, topo_of: Callable[[Device], str] | None = None,
                  fix: AcsFix | None = None) -> list[Row]:
     rows: list[Row] = [("verdict", summary(v))]
+    if not v.certain:
+        rows.extend(outcome_rows(v))
+        rows.append(("", [("worst outcome, importer by importer (what the gate judges by):", "muted")]))
     for cv in v.clients:
         rows.append(("", []))
         rows.extend(client_rows(cv, prof, topo_of))

@@ -52,8 +52,9 @@ def only_error(tmp_path: Path, text: str):
 
 
 def nvme_to_nic(fabric: Fabric):
-    """What ``p2ptui check FILE nvme0 nic0`` decides: the verdict for the one client, and its notes."""
-    result = verdict.check(fabric, "nvme0", ["nic0"], profile_for(fabric, assume=["kernel=6.8"]))
+    """What ``p2ptui check FILE nvme0 nic0 --assume kernel=latest`` decides (the dump does not say which kernel ran):
+    the verdict for the one client (its worst outcome when it depends on unknown ACS), and the verdict."""
+    result = verdict.check(fabric, "nvme0", ["nic0"], profile_for(fabric, assume=["kernel=latest"]))
     [client] = result.clients
     return client, result
 
@@ -76,7 +77,7 @@ def test_missing_acs_control_line_leaves_acs_unknown_not_off(tmp_path: Path) -> 
     assert fabric.find("0000:19:01.0").acs.source is AcsSource.HARDWARE
     [note] = [n for n in fabric.notes if "ACS unknown" in n]
     assert "0000:19:00.0" in note and "ACSCtl" in note and "sudo lspci -vvv" in note
-    # The verdict knows the port's ACS is unknown and depends on it, instead of reading "ACS off".
+    # The verdict knows the port's ACS is unknown and says it depends on it, instead of reading "ACS off".
     client, result = nvme_to_nic(fabric)
     assert [str(d.bdf) for d in client.acs_unknown] == ["0000:19:00.0"]
     assert not result.certain and [u.subjects for u in result.depends_on] == [("dsp0 (0000:19:00.0)",)]

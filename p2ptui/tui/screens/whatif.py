@@ -1,4 +1,5 @@
-"""What if this machine ran another kernel, CPU, IOMMU mode or command line? A form; the verdict shows both."""
+"""What if this machine ran another kernel, CPU, IOMMU mode or command line, or what if an unknown fact (ACS, CPU,
+IOMMU, kernel) were this? A form; the verdict shows both."""
 
 from __future__ import annotations
 
@@ -41,6 +42,10 @@ class WhatIfScreen(ModalScreen[WhatIf | None]):
             yield Label(Content.assemble(("Kernel command line", "bold")))
             cmdline = self.current.cmdline if self.current.cmdline is not None else host.cmdline
             yield Input(cmdline, placeholder="e.g. pci=disable_acs_redir=0000:19:00.0", id="wi-cmdline")
+            unknown = ", ".join(sorted(f.value for f in profile(self.fabric).unknown)) or "none"
+            yield Label(Content.assemble(("Assume", "bold"), (f"   unknown here: {unknown}", "dim")))
+            yield Input(", ".join(self.current.assume),
+                        placeholder="e.g. acs-clear, cpu=amd:0x19, iommu=on, kernel=6.8", id="wi-assume")  # fmt: skip
             yield Static("", id="wi-error")
             with Horizontal(id="wi-buttons"):
                 yield Button("Cancel", id="wi-cancel")
@@ -57,11 +62,13 @@ class WhatIfScreen(ModalScreen[WhatIf | None]):
 
         iommu = self.query_one("#wi-iommu", Select).value
         cmdline = self.query_one("#wi-cmdline", Input).value.strip()
+        assume = tuple(w.strip() for w in self.query_one("#wi-assume", Input).value.split(",") if w.strip())
         return WhatIf(
             kernel=text("#wi-kernel"),
             cpu=text("#wi-cpu"),
             iommu=None if iommu is Select.NULL else str(iommu),
             cmdline=None if cmdline == self.fabric.host.cmdline.strip() else cmdline,
+            assume=assume,
         )
 
     @on(Button.Pressed, "#wi-apply")
