@@ -14,6 +14,7 @@ from .bdf import BDF, format_bus, parse_bus
 from .kernel_version import kernel_release
 from .kinds import CLASS_HOST_BRIDGE, CLASS_PCI_BRIDGE, DeviceKind, bridge_kind_for_position
 from .kinds import endpoint_kind_from_class
+from .limits import CPU_FAMILY, IOMMU_GROUP, NUMA_NODE, REVISION
 from .model import Device, Fabric, FabricError, Host, IommuMode, RootBus
 from .naming import default_names
 from .yaml_nodes import DEFAULT_KERNEL_ACS_CAP, Node, ValueReader, describe_node, given, is_null, parse_int, shorten
@@ -150,7 +151,7 @@ class _FabricReader:
             vendor, colon, family = node.value.partition(":")
             result: dict = {"cpu_vendor": vendor.strip().lower() or None}
             if colon:
-                result["cpu_family"] = r.parsed(node, "CPU family", lambda _: parse_int(family, 0, 0xFFF))
+                result["cpu_family"] = r.parsed(node, "CPU family", lambda _: parse_int(family, *CPU_FAMILY))
             return result
         keys = r.mapping(node, "cpu", CPU_KEYS)
         if keys is None:
@@ -160,7 +161,7 @@ class _FabricReader:
             vendor = r.optional_text(keys["vendor"][1], "CPU vendor")
             result["cpu_vendor"] = (vendor.strip().lower() or None) if vendor is not None else None
         if "family" in keys and not is_null(keys["family"][1]):
-            result["cpu_family"] = r.integer(keys["family"][1], "CPU family", 0, 0xFFF)
+            result["cpu_family"] = r.integer(keys["family"][1], "CPU family", *CPU_FAMILY)
         if "model" in keys:
             result["cpu_model"] = r.optional_text(keys["model"][1], "CPU model")
         return result
@@ -183,7 +184,7 @@ class _FabricReader:
             if "host_bridge" in keys:
                 values["host_bridge"] = r.optional_text(keys["host_bridge"][1], "host_bridge") or ""
             if "numa_node" in keys and not is_null(keys["numa_node"][1]):
-                values["numa_node"] = r.integer(keys["numa_node"][1], "numa_node", -1, 4095)
+                values["numa_node"] = r.integer(keys["numa_node"][1], "numa_node", *NUMA_NODE)
             if "p2p" in keys and not is_null(keys["p2p"][1]):
                 caps = r.mapping(keys["p2p"][1], "p2p", P2P_CAP_KEYS) or {}
                 for cap in P2P_CAP_KEYS:
@@ -262,7 +263,7 @@ class _FabricReader:
                     v[first], v[second] = ids
         if "class" in e.keys and not is_null(e.value("class")):
             v["class_code"] = r.parsed(e.value("class"), "class", _parse_class)
-        for key, lo, hi in (("revision", 0, 0xFF), ("numa_node", -1, 4095), ("iommu_group", 0, 0x7FFFFFFF)):
+        for key, lo, hi in (("revision", *REVISION), ("numa_node", *NUMA_NODE), ("iommu_group", *IOMMU_GROUP)):
             if key in e.keys and not is_null(e.value(key)):
                 v[key] = r.integer(e.value(key), key, lo, hi)
         if "link" in e.keys:

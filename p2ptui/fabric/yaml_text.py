@@ -13,13 +13,14 @@ from pathlib import Path
 import yaml
 
 from ..errors import Diagnostic, InputError, Location
+from .limits import MAX_YAML_NESTING
 
 Node = yaml.Node
 
 MAX_INPUT_BYTES = 16 << 20  # the 2,048-device sample is ~0.5 MB; tens of MB is not a file someone wrote
 # libyaml's composer recurses in C: a few thousand nested brackets overflow a thread's stack and kill the process
-# (no Python exception). A PCI tree nests two YAML levels per bridge, so 200 still allows ~97 bridges deep.
-MAX_NESTING = 200
+# (no Python exception). The YAML writer's output stays within this for any tree the model accepts (limits.py).
+MAX_NESTING = MAX_YAML_NESTING
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _COLLECTION_STARTS = frozenset({yaml.MappingStartEvent, yaml.SequenceStartEvent})

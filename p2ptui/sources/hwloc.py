@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..fabric.bdf import BDF
 from ..fabric.kernel_version import release_or_note
+from ..fabric.limits import CPU_FAMILY, decimal_within
 from ..fabric.model import Fabric, Host, IommuMode, RootBus
 from .assemble import IOMMU_UNKNOWN_NOTE, Draft, acs_unknown_note, build_fabric, cpu_vendor, listing
 from .xml_input import XmlDocument, looks_like_xml, parse_xml, read_input, root_tag
@@ -254,7 +255,7 @@ class _Reader:
         kernel, kernel_note = release_or_note(infos.get("OSRelease"), "the export's OSRelease")
         host = Host(
             cpu_vendor=cpu_vendor(vendor),
-            cpu_family=int(family) if family.isdigit() else None,
+            cpu_family=decimal_within(family, CPU_FAMILY) if family.isdigit() else None,
             cpu_model=infos.get("CPUModel") or None,
             arch=infos.get("Architecture") or Host().arch,
             kernel=kernel,

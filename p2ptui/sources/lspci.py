@@ -15,6 +15,7 @@ from ..errors import Diagnostic, InputError, Location
 from ..fabric.acs import ACS_NONE, ACS_UNKNOWN, Acs, AcsSource
 from ..fabric.bdf import BDF, format_bus
 from ..fabric.kinds import DeviceKind
+from ..fabric.limits import CPU_FAMILY, decimal_within
 from ..fabric.model import Fabric, Host, IommuMode, Link, RootBus
 from .assemble import IOMMU_UNKNOWN_NOTE, Draft, build_fabric, cpu_vendor, listing
 from .lspci_text import HEADER, Record, parse_records, vendor_and_device
@@ -299,7 +300,7 @@ class _Merge:
         m = self.machine
         return Host(
             cpu_vendor=cpu_vendor(m.get("vendor")),
-            cpu_family=int(m["family"]) if "family" in m else None,
+            cpu_family=decimal_within(m["family"], CPU_FAMILY) if "family" in m else None,
             cpu_model=m.get("model"),
             arch=m.get("arch", Host().arch),
             iommu=IommuMode.UNKNOWN,

@@ -16,6 +16,7 @@ from ..fabric import acs as acsbits
 from ..fabric import pciids
 from ..fabric.bdf import BDF
 from ..fabric.checks import LINK_WIDTHS, PAYLOAD_SIZES
+from ..fabric.limits import IOMMU_GROUP, decimal_within, spell
 from ..fabric.pcie import gen_from_rate
 
 HEADER = re.compile(
@@ -261,7 +262,9 @@ def _detail(rec: Record, at: _Line) -> None:
             at.odd("NUMA nodes beyond the kernel's 4096, left unknown", str(node))
         rec.numa_node = node if 0 <= node < 4096 else None
     elif m := _IOMMU_GROUP.match(text):
-        rec.iommu_group = int(m[1])
+        rec.iommu_group = decimal_within(m[1], IOMMU_GROUP)
+        if rec.iommu_group is None:
+            at.problem(f"IOMMU group {m[1][:20]} is out of range ({spell(IOMMU_GROUP)})", m.start(1))
     elif text.startswith("Bus:"):
         _bus(rec, at)
     elif m := _LNKCAP.match(text):
