@@ -51,7 +51,7 @@ def decimal_within(text: str, bounds: tuple[int, int]) -> int | None:
     """A decimal number written in ASCII digits (an optional minus sign) within ``bounds``, else None (unknown).
     Digits beyond what the bounds can hold are not converted, so a thousand-digit value costs nothing."""
     digits = text.strip()
-    body = digits[1:] if digits.startswith("-") else digits
+    body = digits.removeprefix("-")
     if not (body.isascii() and body.isdigit()) or len(body) > len(str(max(abs(bounds[0]), abs(bounds[1])))):
         return None
     return bounded(int(digits), bounds)
