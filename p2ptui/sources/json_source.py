@@ -72,6 +72,8 @@ def loads_json(data: bytes, filename: str = "<string>", default_name: str = "fab
         raise InputError(Diagnostic(f"JSON syntax error: {exc.msg}", Location(filename, exc.lineno, exc.colno))) from None
     except RecursionError:
         raise InputError(Diagnostic("JSON nested too deeply; a fabric is a few levels deep", Location(filename))) from None
+    except ValueError as exc:  # a number with more digits than Python converts
+        raise InputError(Diagnostic(f"JSON value out of range: {str(exc).split(':')[0]}", Location(filename))) from None
     return _Reader(filename, text).fabric(doc, default_name)
 
 
@@ -286,7 +288,11 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             self.error(at, path, f"must be a number of GB/s, not {_what(value)}")
             return None
-        gbps = self.parsed(value, at, path, parse_bandwidth)
+        try:
+            gbps: float | None = parse_bandwidth(value)
+        except ValueError as exc:
+            self.error(at, path, str(exc))
+            return None
         if gbps is not None and gbps > MAX_BANDWIDTH_GBPS:
             self.error(at, path, f"{gbps:g} GB/s is absurd", "more than 10 TB/s; check the unit")
             return None
@@ -303,8 +309,8 @@ class _Reader:
     def parsed(self, value: Any, at: Location, path: str, parse: Callable[[Any], T]) -> T | None:
         if value is None:
             return None
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            self.error(at, path, f"unexpected {_what(value)}")
+        if not isinstance(value, str):
+            self.error(at, path, f"must be a string, not {_what(value)}")
             return None
         try:
             return parse(value)

@@ -285,9 +285,10 @@ class _Merge:
         numa: dict[tuple[int, int], int | None] = {}
         by_bdf = {d.bdf: d for d in drafts}
         for draft in drafts:
-            top = draft
-            while top.parent is not None and top.parent in by_bdf:
+            top, seen = draft, {draft.bdf}
+            while top.parent is not None and top.parent in by_bdf and top.parent not in seen:  # a damaged file may loop
                 top = by_bdf[top.parent]
+                seen.add(top.bdf)
             node = draft.values.get("numa_node")
             if node is not None:
                 numa.setdefault(top.bdf.bus_id, node)
