@@ -11,10 +11,12 @@ Seeds are the real files in tests/data and the bundled fabrics; every case is de
 from __future__ import annotations
 
 import bz2
+import functools
 import io
 import random
 import re
 import signal
+import sys
 import tarfile
 import tempfile
 import traceback
@@ -68,6 +70,7 @@ class CaseTimeout(BaseException):
 
 
 # -- seeds ------------------------------------------------------------------------------------------------------------
+@functools.cache
 def seeds() -> dict[str, list[Seed]]:
     yamls = [e.path for e in bundled() if e.path.stat().st_size <= MAX_SEED_BYTES]
     found: dict[str, list[Seed]] = {
@@ -80,10 +83,21 @@ def seeds() -> dict[str, list[Seed]]:
         "nccl": [Seed("nccl", p.name, p.read_bytes(), ".xml") for p in sorted(DATA.glob("nccl/*.xml"))],
         # Mutated as plain tar (the readers' part, not bzip2's); the smaller snapshot keeps cases quick.
         "sysfs": [Seed("sysfs", p.name, bz2.decompress(p.read_bytes()), ".tar") for p in sorted(DATA.glob("sysfs/*.bz2"))
-                  if p.stat().st_size <= 40_000],
+                  if p.stat().st_size <= 40_000] + [synthetic_snapshot()],
         "plan": [Seed("plan", "plan.yaml", PLAN.encode(), ".yaml")],
     }  # fmt: skip
     return found
+
+
+def synthetic_snapshot() -> Seed:
+    """A small snapshot with what the hwloc ones lack (config space with ACS, P2P pools, VFs, IOMMU groups)."""
+    sys.path.insert(0, str(REPO / "tests" / "sources"))
+    from sysfs_fixtures import HostSpec, switch_fabric, tar_root, write_sysfs
+
+    with tempfile.TemporaryDirectory(prefix="p2ptui-fuzz-seed-") as tmp:
+        root = write_sysfs(Path(tmp) / "box", switch_fabric(3, vfs=2), HostSpec(iommu_units=("dmar0",)))
+        return Seed("sysfs", "synthetic-switch.tar", tar_root(root, Path(tmp) / "box.tar", arcname="box").read_bytes(),
+                    ".tar")
 
 
 PLAN = """\
