@@ -52,7 +52,7 @@ def _major_version(doc: XmlDocument) -> int:
     version = doc.root.get("version")
     if version is None:
         return 1  # hwloc 1.x wrote no version attribute
-    match = re.match(r"^(\d+)(?:\.\d+)*$", version.strip())
+    match = re.match(r"^([0-9]{1,9})(?:\.[0-9]+)*$", version.strip())
     if not match:
         raise doc.error(doc.root, f"unknown hwloc XML version {version!r}", "hwloc writes 2.0 or 3.0, or nothing (1.x)")
     return int(match[1])

@@ -39,12 +39,12 @@ _NAME_KINDS = (
 )
 _LSCPU = {
     "vendor": re.compile(r"^\s*Vendor ID:\s+(\S+)\s*$"),
-    "family": re.compile(r"^\s*CPU family:\s+(\d+)\s*$"),
+    "family": re.compile(r"^\s*CPU family:\s+([0-9]+)\s*$"),
     "model": re.compile(r"^\s*Model name:\s+(\S.*?)\s*$"),
     "arch": re.compile(r"^Architecture:\s+(\S+)\s*$"),
-    "nodes": re.compile(r"^\s*NUMA node\(s\):\s+(\d+)\s*$"),
+    "nodes": re.compile(r"^\s*NUMA node\(s\):\s+([0-9]{1,9})\s*$"),
 }
-_NUMACTL_NODES = re.compile(r"^available: (\d+) nodes?\b")
+_NUMACTL_NODES = re.compile(r"^available: ([0-9]{1,9}) nodes?\b")
 
 
 def sniff(path: Path, head: bytes) -> bool:

@@ -30,8 +30,9 @@ _DEVICE_NUMBER = re.compile(r"\bDevice ([0-9a-fA-F]{4})$")
 _CLASS_NUMBER = re.compile(r"^Class ([0-9a-fA-F]{4})$")
 
 _SUBSYSTEM = re.compile(r"^Subsystem: (.*)$")
-_NUMA = re.compile(r"^NUMA node: (-?\d+)$")
-_IOMMU_GROUP = re.compile(r"^IOMMU group: (\d+)$")
+# Numbers are ASCII digits of bounded length: int() refuses more than 4,300 digits, and no value here has ten.
+_NUMA = re.compile(r"^NUMA node: (-?[0-9]{1,9})$")
+_IOMMU_GROUP = re.compile(r"^IOMMU group: ([0-9]{1,9})$")
 # Any unindented line shaped like a header, whatever its address holds: what HEADER refuses among these is damaged.
 _HEADER_LIKE = re.compile(
     r"^(?P<bdf>[0-9A-Za-z]+(?::[0-9A-Za-z]+){1,2}\.[0-9A-Za-z]+) [A-Za-z][^:\[\]]*?(?: \[[^\]]*\])?: "
@@ -42,13 +43,13 @@ _HEX2 = re.compile(r"^[0-9a-fA-F]{2}$")
 _EXPRESS = re.compile(r"^Capabilities: \[[0-9a-fA-F]+\] Express \(v\d+\) (.+?)(?: \(Slot[+-]\))?(?:, (?:MSI|IntMsgNum) \S+)?$")
 _CAPABILITY = re.compile(r"^Capabilities: \[[0-9a-fA-F]+(?: v\d+)?\] ")
 _ACS_HEADER = re.compile(r"^Capabilities: \[[0-9a-fA-F]+(?: v\d+)?\] Access Control Services")
-_LNKCAP = re.compile(r"^LnkCap:\s+Port #\d+, Speed (\S+?), Width x(\d+)")
-_LNKSTA = re.compile(r"^LnkSta:\s+Speed (\S+?)(?: \([^)]*\))?, Width x(\d+)")
-_PAYLOAD = re.compile(r"^MaxPayload (\d+) bytes, MaxReadReq (\d+) bytes")
+_LNKCAP = re.compile(r"^LnkCap:\s+Port #\d+, Speed (\S+?), Width x([0-9]{1,9})")
+_LNKSTA = re.compile(r"^LnkSta:\s+Speed (\S+?)(?: \([^)]*\))?, Width x([0-9]{1,9})")
+_PAYLOAD = re.compile(r"^MaxPayload ([0-9]{1,9}) bytes, MaxReadReq ([0-9]{1,9}) bytes")
 _ACS_LINE = re.compile(r"^ACS(Cap|Ctl):(.*)$")
 _DRIVER = re.compile(r"^Kernel driver in use: (\S+)")
-_VF_COUNT = re.compile(r"Number of VFs: (\d+)")
-_VF_LAYOUT = re.compile(r"VF offset: (\d+), stride: (\d+)")
+_VF_COUNT = re.compile(r"Number of VFs: ([0-9]{1,9})")
+_VF_LAYOUT = re.compile(r"VF offset: ([0-9]{1,9}), stride: ([0-9]{1,9})")
 
 # lspci's names for the ACS bits (lib/header.h / ls-ecaps.c), in register order.
 ACS_BIT_NAMES = {

@@ -227,7 +227,7 @@ def _gen(value: str | None, rel: str, problems: Problems) -> int | None:
 def _width(value: str | None, rel: str, problems: Problems) -> int | None:
     if value is None:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:  # int() refuses over 4,300 digits
         problems.odd(rel, "give a link width that is not a number; left unknown", repr(value[:20]))
         return None
     width = int(value)

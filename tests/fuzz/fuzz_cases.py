@@ -182,6 +182,17 @@ def edit_values(data: bytes, rng: random.Random, reader: str) -> bytes:
     return out
 
 
+def huge_numbers(data: bytes, rng: random.Random, reader: str) -> bytes:
+    """Every number on one line made thousands of digits long (Python's int() refuses over 4,300) or non-ASCII."""
+    lines = _lines(data)
+    numbered = [i for i, line in enumerate(lines) if re.search(rb"[0-9]", line)]
+    if not numbered:
+        return flip_bytes(data, rng, reader)
+    i = rng.choice(numbered)
+    lines[i] = re.sub(rb"[0-9]+", rng.choice((b"9" * 5000, b"\xd9\xa3", b"1" * 25)), lines[i])
+    return b"".join(lines)
+
+
 def deep_nesting(data: bytes, rng: random.Random, reader: str) -> bytes:
     """Nest far deeper than any machine: bridges in a chain, brackets, member paths."""
     depth = rng.choice((70, 130, 300, 1200))
@@ -277,7 +288,8 @@ def edit_tar_member(data: bytes, rng: random.Random, reader: str) -> bytes:
 
 
 MUTATIONS: dict[str, list[Mutation]] = {
-    reader: [flip_bytes, truncate, duplicate_lines, delete_lines, swap_lines, edit_values, edit_values, deep_nesting]
+    reader: [flip_bytes, truncate, duplicate_lines, delete_lines, swap_lines, edit_values, edit_values, huge_numbers,
+             deep_nesting]
     for reader in READERS
 }
 MUTATIONS["sysfs"] = [flip_bytes, flip_bytes, truncate, edit_tar_member, edit_tar_member, edit_tar_member, deep_nesting]
@@ -298,7 +310,7 @@ def cases(reader: str, count: int, run_seed: int = 0) -> Iterator[tuple[int, See
 
 
 # -- running one case ---------------------------------------------------------------------------------------------
-def _alarm(signum, frame):  # noqa: ARG001 - the signal handler's signature
+def _alarm(signum, frame):  # the signal handler's signature
     raise CaseTimeout()
 
 

@@ -21,7 +21,11 @@ from p2ptui.cli.main import main
 from p2ptui.errors import InputError
 from p2ptui.fabric import dumps_fabric, load_fabric, loads_fabric
 from p2ptui.fabric.gallery import bundled
-from p2ptui.fabric.limits import MAX_BRIDGE_DEPTH, MAX_YAML_NESTING, yaml_nesting_for_depth
+from p2ptui.fabric.limits import (
+    MAX_BRIDGE_DEPTH,
+    MAX_YAML_NESTING,
+    yaml_nesting_for_depth,
+)
 from p2ptui.sources import open_fabric, sysfs, tarball
 from p2ptui.sources.json_source import loads_json
 from p2ptui.sources.writers import dumps_json
@@ -283,3 +287,21 @@ def test_streaming_reader_matches_tarfile_on_every_member(tmp_path):
                 else:
                     assert files.kind(rel) is not None
         assert dataclasses.astuple(sysfs.load(snap).host) == dataclasses.astuple(sysfs.load(root).host)
+
+
+# -- numbers longer than Python converts ------------------------------------------------------------------------------
+@pytest.mark.parametrize("line", ["\tNUMA node: {n}", "\tIOMMU group: {n}", "\tCapabilities: [40] Express (v2) Root Port "
+                                  "(Slot+), MSI 00\n\t\tLnkCap:\tPort #0, Speed 8GT/s, Width x{n}"])  # fmt: skip
+def test_a_number_of_thousands_of_digits_in_lspci_is_a_clean_refusal(tmp_path, line):
+    path = tmp_path / "lspci.txt"
+    path.write_text("00:00.0 Host bridge [0600]: Intel [8086:2020]\n" + line.format(n="9" * 5000) + "\n")
+    with pytest.raises(InputError) as info:
+        open_fabric(str(path))
+    assert info.value.diagnostics[0].location.line == 2 + line.count("\n")
+
+
+def test_a_hwloc_version_of_thousands_of_digits_is_a_clean_refusal(tmp_path):
+    path = tmp_path / "topo.xml"
+    path.write_text(f'<?xml version="1.0"?>\n<topology version="{"9" * 5000}.0"></topology>\n')
+    with pytest.raises(InputError, match="unknown hwloc XML version"):
+        open_fabric(str(path))
