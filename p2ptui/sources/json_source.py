@@ -41,7 +41,7 @@ T = TypeVar("T")
 
 SUFFIXES = (".json",)
 _OBJECT_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*\{")
-_MARKER = re.compile(rb'"(?:root_buses|devices)"\s*:')
+_MARKER = re.compile(rb'"root_buses"\s*:')  # the export's own key; YAML fabrics say root_complexes
 _HEX_RE = re.compile(r"^[0-9a-fA-F]{1,8}$")
 _KINDS = {k.value: k for k in DeviceKind}
 _IOMMU = {m.value: m for m in IommuMode}
