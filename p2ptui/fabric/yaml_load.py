@@ -25,14 +25,14 @@ __all__ = ["DEFAULT_KERNEL_ACS_CAP", "FORMAT_TAG", "load_fabric", "loads_fabric"
 FORMAT_TAG = "p2ptui-fabric/1"
 _IDS_RE = re.compile(r"^([0-9a-fA-F]{4}|\?{4}):([0-9a-fA-F]{4}|\?{4})$")
 _CLASS_RE = re.compile(r"^(?:0x)?([0-9a-fA-F]{4}|[0-9a-fA-F]{6})$")
-TOP_KEYS = ("format", "name", "description", "host", "notes", "root_complexes")
+TOP_KEYS = ("format", "name", "description", "host", "notes", "root_complexes", "unplaced")
 HOST_KEYS = ("cpu", "arch", "kernel", "cmdline", "iommu", "memory_bandwidth")
 CPU_KEYS = ("vendor", "family", "model")
 ROOT_KEYS = ("bus", "host_bridge", "numa_node", "p2p", "devices")
 P2P_CAP_KEYS = ("read", "write")
 DEVICE_KEYS = (
     "bdf", "kind", "name", "id", "subsystem", "class", "revision", "product", "driver", "numa_node",
-    "iommu_group", "link", "acs", "p2pmem", "physfn", "vfs", "children", "integrated",
+    "iommu_group", "link", "acs", "p2pmem", "physfn", "vfs", "children", "integrated", "conflict",
 )  # fmt: skip
 
 IOMMU_MODES = {
@@ -44,6 +44,7 @@ IOMMU_MODES = {
     "unknown": IommuMode.UNKNOWN,
 }
 KINDS = {k.value: k for k in DeviceKind}
+UNPLACED_KEYS = tuple(k for k in DEVICE_KEYS if k not in ("vfs", "children")) + ("parent",)
 # Where a structure problem about a model field is shown: the key that sets it (the address when none does).
 _FIELD_KEYS = {"pool": "p2pmem", "parent": "bdf"}
 
@@ -114,7 +115,8 @@ class _FabricReader:
         else:
             root_buses = self._root_complexes(top["root_complexes"][1])
         devices, sources = self._devices()
-        fabric_fields = dict(host=host, description=description or "", notes=notes)
+        unplaced = self._unplaced(top["unplaced"][1]) if "unplaced" in top else []
+        fabric_fields = dict(host=host, description=description or "", notes=notes, unplaced=tuple(unplaced))
         fabric = self._structure(name if name is not None else self.default_name, root_buses, devices, sources,
                                  fabric_fields)  # fmt: skip
         if r.diagnostics or fabric is None:
@@ -237,6 +239,29 @@ class _FabricReader:
             for child in r.sequence(e.value("children"), "children") or []:
                 self._device(child, e, child_domain, bus_ok=bus_ok)
 
+    def _unplaced(self, node: Node) -> list[Device]:
+        """Entries a converted foreign file could not place in the tree (Fabric.unplaced): each says where the
+        source put it; they are kept beside the tree, not checked against it."""
+        r = self.r
+        out = []
+        for item in r.sequence(node, "unplaced") or []:
+            keys = r.mapping(item, "an unplaced entry", UNPLACED_KEYS)
+            if keys is None:
+                continue
+            e = _Entry(item, keys, None, None)
+            before = len(r.diagnostics)
+            for key in ("bdf", "name"):
+                if key not in keys:
+                    r.error(item, f"unplaced entry without '{key}'", "convert writes bdf, kind and name for each")
+            if "bdf" in keys:
+                e.bdf = r.parsed(e.value("bdf"), "bdf", BDF.parse)
+            parent = r.parsed(e.value("parent"), "parent", BDF.parse) if given(keys, "parent") else None
+            self._device_values(e)
+            if len(r.diagnostics) == before and e.bdf is not None and e.name:
+                out.append(Device(e.bdf, e.kind, e.name, parent=parent, physfn=e.physfn_bdf,
+                                  **{k: x for k, x in e.values.items() if x is not None}))  # fmt: skip
+        return out
+
     def _misplaced(self, e: _Entry) -> None:
         """Children of an endpoint and VFs of a bridge or of a VF: reported at the key, as the file says them."""
         what = f"{e.bdf or 'this device'} ({e.kind.label})"
@@ -270,6 +295,8 @@ class _FabricReader:
             v["link"] = r.link(e.value("link"))
         if node := given(e.keys, "integrated"):
             v["integrated"] = r.boolean(node, "integrated")
+        if node := given(e.keys, "conflict"):
+            v["conflict"] = r.optional_text(node, "conflict") or ""
         if node := given(e.keys, "acs"):
             v["acs"] = r.acs(node)
         if "p2pmem" in e.keys and not is_null(e.value("p2pmem")):

@@ -88,7 +88,7 @@ class _Reader:
     # -- problems ---------------------------------------------------------------------------------------------------
     def where(self, key: str, index: int = 0, count: int | None = None) -> Location:
         lines = self._lines[key]
-        if count is not None and len(lines) != count or index >= len(lines):
+        if count is not None and len(lines) < count or index >= len(lines):  # (unplaced entries' come after)
             return Location(self.filename)
         return Location(self.filename, lines[index])
 
@@ -113,10 +113,14 @@ class _Reader:
         buses = [b for i, item in enumerate(raw_buses) if (b := self.root_bus(item, i, len(raw_buses))) is not None]
         raw_devices = self.items(doc.get("devices"), top, "devices")
         devices = [d for i, item in enumerate(raw_devices) if (d := self.device(item, i, len(raw_devices))) is not None]
+        # Entries the source could not place (conflicts): kept beside the tree, as the export lists them.
+        raw_unplaced = self.items(doc.get("unplaced"), top, "unplaced")
+        unplaced = [d for i, item in enumerate(raw_unplaced)
+                    if (d := self.device(item, i, None, "unplaced")) is not None]  # fmt: skip
         if self.diagnostics:
             raise InputError(self.diagnostics)
         try:
-            return Fabric(name, tuple(buses), tuple(devices), host, description, tuple(notes))
+            return Fabric(name, tuple(buses), tuple(devices), host, description, tuple(notes), tuple(unplaced))
         except FabricError as exc:
             raise InputError([
                 Diagnostic(p.message, self.where("bdf", p.index, len(raw_devices)) if p.index is not None
@@ -158,8 +162,9 @@ class _Reader:
             return None
         return RootBus(bus[0], bus[1], host_bridge, numa, read, write)
 
-    def device(self, value: Any, i: int, count: int) -> Device | None:
-        at, path = self.where("bdf", i, count), f"devices[{i}]"
+    def device(self, value: Any, i: int, count: int | None, key: str = "devices") -> Device | None:
+        at = self.where("bdf", i, count) if count is not None else Location(self.filename)
+        path = f"{key}[{i}]"
         if not isinstance(value, dict):
             self.error(at, path, f"must be an object, not {_what(value)}")
             return None
@@ -180,6 +185,8 @@ class _Reader:
             "link": self.link(value.get("link"), at, f"{path}.link"),
             "acs": self.acs(value.get("acs"), at, f"{path}.acs"),
             "pool": self.pool(value.get("p2pmem"), at, f"{path}.p2pmem"),
+            "integrated": self.flag(value.get("integrated"), at, f"{path}.integrated", default=False),
+            "conflict": self.text(value.get("conflict"), at, f"{path}.conflict") or "",
         }
         for key, top in (("vendor_id", 0xFFFF), ("device_id", 0xFFFF), ("class_code", 0xFFFFFF),
                          ("subsystem_vendor_id", 0xFFFF), ("subsystem_device_id", 0xFFFF), ("revision", 0xFF)):
@@ -196,8 +203,9 @@ class _Reader:
             self.error(at, path, f"must be an object or null, not {_what(value)}")
             return None
         wide = (0, 1 << 16)  # the model's checks say which values are PCIe's; this only keeps them integers
-        return Link(**{key: self.integer(value.get(key), at, f"{path}.{key}", wide)
-                       for key in ("gen", "width", "max_gen", "max_width", "mps", "mrrs")})  # fmt: skip
+        fields = {key: self.integer(value.get(key), at, f"{path}.{key}", wide)
+                  for key in ("gen", "width", "max_gen", "max_width", "mps", "mrrs")}  # fmt: skip
+        return Link(**fields, down=self.flag(value.get("down"), at, f"{path}.down", default=False))
 
     def acs(self, value: Any, at: Location, path: str) -> Acs:
         if value is None:
@@ -274,12 +282,12 @@ class _Reader:
             return None
         return int(value, 16)
 
-    def flag(self, value: Any, at: Location, path: str) -> bool:
+    def flag(self, value: Any, at: Location, path: str, default: bool = True) -> bool:
         if value is None:
-            return True
+            return default
         if not isinstance(value, bool):
             self.error(at, path, f"must be true or false, not {_what(value)}")
-            return True
+            return default
         return value
 
     def bandwidth(self, value: Any, at: Location, path: str) -> float | None:

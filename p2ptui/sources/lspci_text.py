@@ -32,7 +32,7 @@ _CLASS_NUMBER = re.compile(r"^Class ([0-9a-fA-F]{4})$")
 _SUBSYSTEM = re.compile(r"^Subsystem: (.*)$")
 # Numbers are ASCII digits of bounded length: int() refuses more than 4,300 digits, and no value here has ten.
 _NUMA = re.compile(r"^NUMA node: (-?[0-9]{1,9})$")
-_IOMMU_GROUP = re.compile(r"^IOMMU group: ([0-9]{1,9})$")
+_IOMMU_GROUP = re.compile(r"^IOMMU group: ([0-9]{1,20})$")  # range checked below
 # Any unindented line shaped like a header, whatever its address holds: what HEADER refuses among these is damaged.
 _HEADER_LIKE = re.compile(
     r"^(?P<bdf>[0-9A-Za-z]+(?::[0-9A-Za-z]+){1,2}\.[0-9A-Za-z]+) [A-Za-z][^:\[\]]*?(?: \[[^\]]*\])?: "

@@ -36,13 +36,15 @@ def printable_fabric(fabric: Fabric) -> Fabric:
     strings = [fabric.name, fabric.description, *fabric.notes, fabric.host.cpu_vendor or "", fabric.host.cpu_model or "",
                fabric.host.kernel or "", fabric.host.cmdline, fabric.host.arch]  # fmt: skip
     strings += [rb.host_bridge for rb in fabric.root_buses]
-    strings += [s for d in fabric.devices for s in (d.name, d.product or "", d.driver or "")]
+    strings += [s for d in fabric.devices + fabric.unplaced for s in (d.name, d.product or "", d.driver or "")]
     if all(printable(s) is s for s in strings):
         return fabric
-    return Fabric(
+    return dataclasses.replace(
+        fabric,
         name=printable(fabric.name),
         root_buses=tuple(_cleaned(rb, ("host_bridge",)) for rb in fabric.root_buses),
         devices=tuple(_cleaned(d, ("name", "product", "driver")) for d in fabric.devices),
+        unplaced=tuple(_cleaned(d, ("name", "product", "driver")) for d in fabric.unplaced),
         host=_cleaned(fabric.host, ("cpu_vendor", "cpu_model", "kernel", "cmdline", "arch")),
         description=printable(fabric.description),
         notes=tuple(printable(n) for n in fabric.notes),
