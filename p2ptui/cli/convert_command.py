@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 from ..fabric.gallery import find_bundled
+from ..fabric.input_paths import display
 from ..fabric.safe_write import check_target, refuse_input_as_output
 from ..sources import open_fabric, sysfs
+from ..sources.stdin_input import STDIN
 from ..sources.writers import FORMATS, format_for, write_fabric
 
 
@@ -34,7 +36,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     check_target(args.output, overwrite=args.force)
     fabric = open_fabric(args.input)
     fmt = write_fabric(fabric, args.output, overwrite=args.force)
-    print(f"{args.output}: {fmt}, {fabric.name}: {len(fabric.root_buses)} root buses, {len(fabric)} functions")
+    print(f"{display(args.output)}: {fmt}, {fabric.name}: {len(fabric.root_buses)} root buses, {len(fabric)} functions")
     for note in fabric.notes:
         print(f"note: {note}", file=sys.stderr)
     return 0
@@ -42,7 +44,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def _input_path(ref: str) -> Path | None:
     """The file or directory IN reads, as open_fabric resolves it (a bundled name when no such path exists)."""
-    if ref == sysfs.LOCAL:
+    if ref in (sysfs.LOCAL, STDIN):
         return None
     if os.path.lexists(ref):
         return Path(ref)

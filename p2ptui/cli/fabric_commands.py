@@ -8,6 +8,7 @@ import json
 from ..fabric.endpoints import p2p_endpoints
 from ..fabric.export import fabric_to_dict
 from ..fabric.gallery import bundled
+from ..fabric.input_paths import display
 from ..sources import open_fabric
 from .tree import render_fabric
 
@@ -51,7 +52,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     fabric = open_fabric(args.fabric)
     bridges = sum(1 for d in fabric.devices if d.kind.is_bridge)
     print(
-        f"{args.fabric}: ok: {fabric.name}, {len(fabric.root_buses)} root buses, {len(fabric)} functions "
+        f"{display(args.fabric)}: ok: {fabric.name}, {len(fabric.root_buses)} root buses, {len(fabric)} functions "
         f"({len(p2p_endpoints(fabric))} P2P endpoints of {len(fabric.endpoints())} non-bridge functions, "
         f"{bridges} bridges, {len(fabric.providers(False))} P2P pools)"
     )

@@ -6,9 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import Diagnostic, InputError, Location
 from ..fabric import dumps_fabric, save_fabric
+from ..fabric.input_paths import check_input, display
 from ..fabric.safe_write import check_target, refuse_input_as_output
 from ..sources import sysfs
+from ..sources.text_safety import printable_fabric
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,14 +42,17 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if to_file:  # before the scan, which can take a while
         refuse_input_as_output(None if args.root == sysfs.LOCAL else args.root, args.output, args.root)
         check_target(args.output, overwrite=args.force)
-    fabric = sysfs.load_local() if args.root == sysfs.LOCAL else sysfs.load(Path(args.root))
+    if args.root != sysfs.LOCAL and check_input(args.root) is None:  # FIFOs and devices refused before opening
+        raise InputError(Diagnostic("no such file or directory", Location(display(args.root)), sysfs.ROOT_HINT))
+    # Names that are not UTF-8 (the snapshot's file name ends up in the description) are written escaped.
+    fabric = printable_fabric(sysfs.load_local() if args.root == sysfs.LOCAL else sysfs.load(Path(args.root)))
     if to_file:
         save_fabric(fabric, args.output, overwrite=args.force)
     else:
         sys.stdout.write(dumps_fabric(fabric))
     for note in fabric.notes:
         print(f"p2ptui: note: {note}", file=sys.stderr)
-    where = f" -> {args.output}" if to_file else ""
+    where = f" -> {display(args.output)}" if to_file else ""
     buses = len(fabric.root_buses)
     print(
         f"p2ptui: scanned {len(fabric)} PCI functions on {buses} root bus{'es' if buses != 1 else ''}{where}",

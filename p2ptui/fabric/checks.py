@@ -10,7 +10,8 @@ from __future__ import annotations
 from .acs import AcsSource
 from .bdf import BDF, format_bus
 from .kinds import DeviceKind
-from .model import Device, RootBus, StructureProblem
+from .limits import CPU_FAMILY, IOMMU_GROUP, MAX_BRIDGE_DEPTH, NUMA_NODE, spell, within
+from .model import Device, Host, RootBus, StructureProblem
 
 # A P2P pool beyond this is a typo (GiB for MiB, bytes for KiB), not hardware: today's largest BARs are a few
 # hundred GiB.
@@ -85,6 +86,8 @@ def structure_problems(root_buses: tuple[RootBus, ...], devices: tuple[Device, .
                 )
     if not problems:
         _check_cycles(devices, by_bdf, add)
+    if not problems:
+        _check_depth(devices, by_bdf, add)
     return problems
 
 
@@ -217,10 +220,13 @@ def _check_values(dev: Device, i: int, add) -> None:
     ):
         if value is not None and not 0 <= value <= top:
             add(f"{dev.bdf}: {name} {value:#x} is out of range", i, None)
-    if dev.numa_node is not None and not -1 <= dev.numa_node < 4096:
+    if dev.numa_node is not None and not within(dev.numa_node, NUMA_NODE):
         add(f"{dev.bdf}: NUMA node {dev.numa_node} is out of range", i, "numa_node")
     if dev.iommu_group is not None and dev.iommu_group < 0:
         add(f"{dev.bdf}: IOMMU group {dev.iommu_group} is negative", i, "iommu_group")
+    elif dev.iommu_group is not None and not within(dev.iommu_group, IOMMU_GROUP):
+        add(f"{dev.bdf}: IOMMU group {dev.iommu_group} is out of range", i, "iommu_group",
+            f"the kernel numbers groups {IOMMU_GROUP[0]} to {IOMMU_GROUP[1]}")  # fmt: skip
 
 
 def _check_cycles(devices: tuple[Device, ...], by_bdf: dict[BDF, Device], add) -> None:
@@ -235,6 +241,33 @@ def _check_cycles(devices: tuple[Device, ...], by_bdf: dict[BDF, Device], add) -
                 break
             seen.add(up)
             up = by_bdf[up].parent
+
+
+def _check_depth(devices: tuple[Device, ...], by_bdf: dict[BDF, Device], add) -> None:
+    # Shared with the YAML writer and loader (limits.py): a deeper tree would be written as YAML nested beyond
+    # what the loader reads back. Reported once per chain, at the first function past the limit.
+    depth: dict[BDF, int] = {}
+    for i, dev in enumerate(devices):
+        chain = []
+        up: BDF | None = dev.bdf
+        while up is not None and up not in depth:
+            chain.append(up)
+            up = by_bdf[up].parent
+        below = depth[up] if up is not None else -1
+        for bdf in reversed(chain):
+            below += 1
+            depth[bdf] = below
+        if depth[dev.bdf] == MAX_BRIDGE_DEPTH + 1:
+            add(f"{dev.bdf} sits {MAX_BRIDGE_DEPTH + 1} bridges below its root bus; p2ptui reads trees at most "
+                f"{MAX_BRIDGE_DEPTH} bridges deep", i, "parent", "real machines are under 10 bridges deep")  # fmt: skip
+
+
+def host_problems(host: Host) -> list[StructureProblem]:
+    """Host facts out of the shared ranges (limits.py), which the YAML loader would refuse."""
+    if host.cpu_family is not None and not within(host.cpu_family, CPU_FAMILY):
+        return [StructureProblem(f"CPU family {host.cpu_family} is out of range", None, "cpu_family",
+                                 f"x86 families are {spell(CPU_FAMILY)}")]  # fmt: skip
+    return []
 
 
 def _spell(values) -> str:

@@ -40,21 +40,18 @@ def fabric_to_dict(fabric: Fabric) -> dict:
     }
 
 
+_TREE_FIELDS = ("upstream_bridge", "root_bus", "siblings")  # what only a function placed in the tree has
+
+
 def _unplaced_to_dict(dev: Device) -> dict:
-    return {
-        "bdf": str(dev.bdf),
-        "name": dev.name,
-        "kind": dev.kind.value,
-        "parent": str(dev.parent) if dev.parent else None,  # where the source puts it
-        "vendor_id": _hex(dev.vendor_id, 4),
-        "device_id": _hex(dev.device_id, 4),
-        "class_code": _hex(dev.class_code, 6),
-        "product": dev.product,
-        "conflict": dev.conflict,
-    }
+    """Every fact of a set-aside entry, as for a device in the tree (so the JSON reads back to the same fabric),
+    without what only the tree gives; ``parent`` is where the source puts it."""
+    fields = device_to_dict(None, dev)
+    return {key: value for key, value in fields.items() if key not in _TREE_FIELDS}
 
 
-def device_to_dict(fabric: Fabric, dev: Device) -> dict:
+def device_to_dict(fabric: Fabric | None, dev: Device) -> dict:
+    """One function's facts; with ``fabric`` None (an entry set aside), the fields the tree gives are None."""
     acs = dev.acs
     names = device_names(dev)
     return {
@@ -62,8 +59,8 @@ def device_to_dict(fabric: Fabric, dev: Device) -> dict:
         "name": dev.name,
         "kind": dev.kind.value,
         "parent": str(dev.parent) if dev.parent else None,
-        "upstream_bridge": _bdf(fabric.upstream_bridge(dev)),
-        "root_bus": str(fabric.root_bus_of(dev)),
+        "upstream_bridge": _bdf(fabric.upstream_bridge(dev)) if fabric is not None else None,
+        "root_bus": str(fabric.root_bus_of(dev)) if fabric is not None else None,
         "vendor_id": _hex(dev.vendor_id, 4),
         "device_id": _hex(dev.device_id, 4),
         "class_code": _hex(dev.class_code, 6),
@@ -86,7 +83,7 @@ def device_to_dict(fabric: Fabric, dev: Device) -> dict:
         "physfn": str(dev.physfn) if dev.physfn else None,
         "integrated": dev.integrated,  # an RCiEP: no link, integrated in the root complex
         "conflict": dev.conflict or None,  # why the source contradicts this function's place; verdicts refuse it
-        "siblings": [str(s.bdf) for s in fabric.siblings(dev)],
+        "siblings": [str(s.bdf) for s in fabric.siblings(dev)] if fabric is not None else None,
         "p2pmem": (
             {
                 "size": dev.pool.size,

@@ -205,11 +205,11 @@ class Fabric:
     _root_of: dict[BDF, RootBus] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        from .checks import structure_problems  # checks reads the model's types; imported late to avoid a cycle
+        from .checks import host_problems, structure_problems  # checks reads the model's types: imported late
 
         devices = tuple(self.devices)
         root_buses = tuple(self.root_buses)
-        problems = structure_problems(root_buses, devices)
+        problems = structure_problems(root_buses, devices) + host_problems(self.host)
         if problems:
             raise FabricError(problems)
         devices = tuple(sorted(devices, key=lambda d: d.bdf))

@@ -14,6 +14,7 @@ from .bdf import BDF, format_bus, parse_bus
 from .kernel_version import kernel_release
 from .kinds import CLASS_HOST_BRIDGE, CLASS_PCI_BRIDGE, DeviceKind, bridge_kind_for_position
 from .kinds import endpoint_kind_from_class
+from .limits import CPU_FAMILY, IOMMU_GROUP, NUMA_NODE, REVISION
 from .model import Device, Fabric, FabricError, Host, IommuMode, RootBus
 from .naming import default_names
 from .yaml_nodes import DEFAULT_KERNEL_ACS_CAP, Node, ValueReader, describe_node, given, is_null, parse_int, shorten
@@ -24,15 +25,14 @@ __all__ = ["DEFAULT_KERNEL_ACS_CAP", "FORMAT_TAG", "load_fabric", "loads_fabric"
 FORMAT_TAG = "p2ptui-fabric/1"
 _IDS_RE = re.compile(r"^([0-9a-fA-F]{4}|\?{4}):([0-9a-fA-F]{4}|\?{4})$")
 _CLASS_RE = re.compile(r"^(?:0x)?([0-9a-fA-F]{4}|[0-9a-fA-F]{6})$")
-TOP_KEYS = ("format", "name", "description", "host", "notes", "root_complexes")
+TOP_KEYS = ("format", "name", "description", "host", "notes", "root_complexes", "unplaced")
 HOST_KEYS = ("cpu", "arch", "kernel", "cmdline", "iommu", "memory_bandwidth")
 CPU_KEYS = ("vendor", "family", "model")
 ROOT_KEYS = ("bus", "host_bridge", "numa_node", "p2p", "devices")
 P2P_CAP_KEYS = ("read", "write")
 DEVICE_KEYS = (
     "bdf", "kind", "name", "id", "subsystem", "class", "revision", "product", "driver", "numa_node",
-    "iommu_group", "link", "acs", "p2pmem", "physfn", "vfs", "children", "integrated",
-    "conflict",
+    "iommu_group", "link", "acs", "p2pmem", "physfn", "vfs", "children", "integrated", "conflict",
 )  # fmt: skip
 
 IOMMU_MODES = {
@@ -44,6 +44,7 @@ IOMMU_MODES = {
     "unknown": IommuMode.UNKNOWN,
 }
 KINDS = {k.value: k for k in DeviceKind}
+UNPLACED_KEYS = tuple(k for k in DEVICE_KEYS if k not in ("vfs", "children")) + ("parent",)
 # Where a structure problem about a model field is shown: the key that sets it (the address when none does).
 _FIELD_KEYS = {"pool": "p2pmem", "parent": "bdf"}
 
@@ -114,7 +115,8 @@ class _FabricReader:
         else:
             root_buses = self._root_complexes(top["root_complexes"][1])
         devices, sources = self._devices()
-        fabric_fields = dict(host=host, description=description or "", notes=notes)
+        unplaced = self._unplaced(top["unplaced"][1]) if "unplaced" in top else []
+        fabric_fields = dict(host=host, description=description or "", notes=notes, unplaced=tuple(unplaced))
         fabric = self._structure(name if name is not None else self.default_name, root_buses, devices, sources,
                                  fabric_fields)  # fmt: skip
         if r.diagnostics or fabric is None:
@@ -151,7 +153,7 @@ class _FabricReader:
             vendor, colon, family = node.value.partition(":")
             result: dict = {"cpu_vendor": vendor.strip().lower() or None}
             if colon:
-                result["cpu_family"] = r.parsed(node, "CPU family", lambda _: parse_int(family, 0, 0xFFF))
+                result["cpu_family"] = r.parsed(node, "CPU family", lambda _: parse_int(family, *CPU_FAMILY))
             return result
         keys = r.mapping(node, "cpu", CPU_KEYS)
         if keys is None:
@@ -161,7 +163,7 @@ class _FabricReader:
             vendor = r.optional_text(keys["vendor"][1], "CPU vendor")
             result["cpu_vendor"] = (vendor.strip().lower() or None) if vendor is not None else None
         if "family" in keys and not is_null(keys["family"][1]):
-            result["cpu_family"] = r.integer(keys["family"][1], "CPU family", 0, 0xFFF)
+            result["cpu_family"] = r.integer(keys["family"][1], "CPU family", *CPU_FAMILY)
         if "model" in keys:
             result["cpu_model"] = r.optional_text(keys["model"][1], "CPU model")
         return result
@@ -184,7 +186,7 @@ class _FabricReader:
             if "host_bridge" in keys:
                 values["host_bridge"] = r.optional_text(keys["host_bridge"][1], "host_bridge") or ""
             if "numa_node" in keys and not is_null(keys["numa_node"][1]):
-                values["numa_node"] = r.integer(keys["numa_node"][1], "numa_node", -1, 4095)
+                values["numa_node"] = r.integer(keys["numa_node"][1], "numa_node", *NUMA_NODE)
             if "p2p" in keys and not is_null(keys["p2p"][1]):
                 caps = r.mapping(keys["p2p"][1], "p2p", P2P_CAP_KEYS) or {}
                 for cap in P2P_CAP_KEYS:
@@ -237,6 +239,29 @@ class _FabricReader:
             for child in r.sequence(e.value("children"), "children") or []:
                 self._device(child, e, child_domain, bus_ok=bus_ok)
 
+    def _unplaced(self, node: Node) -> list[Device]:
+        """Entries a converted foreign file could not place in the tree (Fabric.unplaced): each says where the
+        source put it; they are kept beside the tree, not checked against it."""
+        r = self.r
+        out = []
+        for item in r.sequence(node, "unplaced") or []:
+            keys = r.mapping(item, "an unplaced entry", UNPLACED_KEYS)
+            if keys is None:
+                continue
+            e = _Entry(item, keys, None, None)
+            before = len(r.diagnostics)
+            for key in ("bdf", "name"):
+                if key not in keys:
+                    r.error(item, f"unplaced entry without '{key}'", "convert writes bdf, kind and name for each")
+            if "bdf" in keys:
+                e.bdf = r.parsed(e.value("bdf"), "bdf", BDF.parse)
+            parent = r.parsed(e.value("parent"), "parent", BDF.parse) if given(keys, "parent") else None
+            self._device_values(e)
+            if len(r.diagnostics) == before and e.bdf is not None and e.name:
+                out.append(Device(e.bdf, e.kind, e.name, parent=parent, physfn=e.physfn_bdf,
+                                  **{k: x for k, x in e.values.items() if x is not None}))  # fmt: skip
+        return out
+
     def _misplaced(self, e: _Entry) -> None:
         """Children of an endpoint and VFs of a bridge or of a VF: reported at the key, as the file says them."""
         what = f"{e.bdf or 'this device'} ({e.kind.label})"
@@ -263,7 +288,7 @@ class _FabricReader:
                     v[first], v[second] = ids
         if "class" in e.keys and not is_null(e.value("class")):
             v["class_code"] = r.parsed(e.value("class"), "class", _parse_class)
-        for key, lo, hi in (("revision", 0, 0xFF), ("numa_node", -1, 4095), ("iommu_group", 0, 0x7FFFFFFF)):
+        for key, lo, hi in (("revision", *REVISION), ("numa_node", *NUMA_NODE), ("iommu_group", *IOMMU_GROUP)):
             if key in e.keys and not is_null(e.value(key)):
                 v[key] = r.integer(e.value(key), key, lo, hi)
         if "link" in e.keys:

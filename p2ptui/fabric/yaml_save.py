@@ -56,6 +56,8 @@ def dumps_fabric(fabric: Fabric) -> str:
     if fabric.notes:
         doc["notes"] = list(fabric.notes)
     doc["root_complexes"] = [_root_bus(fabric, rb) for rb in fabric.root_buses]
+    if fabric.unplaced:  # entries a foreign file gave that the tree cannot hold, kept so the fabric reads back whole
+        doc["unplaced"] = [_unplaced(d) for d in fabric.unplaced]
     return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120, default_flow_style=False)
 
 
@@ -106,6 +108,27 @@ def _root_bus(fabric: Fabric, rb: RootBus) -> dict:
 
 
 def _device(fabric: Fabric, dev: Device) -> dict:
+    out = _facts(dev)
+    vfs = fabric.virtfns(dev)
+    if vfs:
+        out["vfs"] = [_device(fabric, vf) for vf in vfs]
+    children = [c for c in fabric.children(dev) if not c.is_vf]
+    if children:
+        out["children"] = [_device(fabric, c) for c in children]
+    return out
+
+
+def _unplaced(dev: Device) -> dict:
+    """A set-aside entry: its facts, and where the source puts it (parent, PF) as addresses."""
+    out = _facts(dev)
+    if dev.parent is not None:
+        out["parent"] = str(dev.parent)
+    if dev.physfn is not None:
+        out["physfn"] = str(dev.physfn)
+    return out
+
+
+def _facts(dev: Device) -> dict:
     out: dict = {"bdf": str(dev.bdf), "kind": dev.kind.value, "name": dev.name}
     if dev.vendor_id is not None or dev.device_id is not None:
         out["id"] = _ids(dev.vendor_id, dev.device_id)
@@ -129,12 +152,6 @@ def _device(fabric: Fabric, dev: Device) -> dict:
         out["acs"] = _acs(dev.acs)
     if dev.pool is not None:
         out["p2pmem"] = _pool(dev.pool)
-    vfs = fabric.virtfns(dev)
-    if vfs:
-        out["vfs"] = [_device(fabric, vf) for vf in vfs]
-    children = [c for c in fabric.children(dev) if not c.is_vf]
-    if children:
-        out["children"] = [_device(fabric, c) for c in children]
     return out
 
 

@@ -13,13 +13,15 @@ from pathlib import Path
 import yaml
 
 from ..errors import Diagnostic, InputError, Location
+from .input_paths import check_input, display
+from .limits import MAX_YAML_NESTING
 
 Node = yaml.Node
 
 MAX_INPUT_BYTES = 16 << 20  # the 2,048-device sample is ~0.5 MB; tens of MB is not a file someone wrote
 # libyaml's composer recurses in C: a few thousand nested brackets overflow a thread's stack and kill the process
-# (no Python exception). A PCI tree nests two YAML levels per bridge, so 200 still allows ~97 bridges deep.
-MAX_NESTING = 200
+# (no Python exception). The YAML writer's output stays within this for any tree the model accepts (limits.py).
+MAX_NESTING = MAX_YAML_NESTING
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _COLLECTION_STARTS = frozenset({yaml.MappingStartEvent, yaml.SequenceStartEvent})
@@ -27,11 +29,14 @@ _COLLECTION_ENDS = frozenset({yaml.MappingEndEvent, yaml.SequenceEndEvent})
 
 
 def read_limited(path: str | os.PathLike, what: str = "fabric", limit: int = MAX_INPUT_BYTES) -> bytes:
-    """The bytes of a file, refusing one over ``limit`` before reading it (pipes and devices: one byte past it, so
-    the caller sees ``len(data) > limit``)."""
-    name = str(path)
+    """The bytes of a regular file, refusing one over ``limit`` before reading it. FIFOs, sockets, devices and
+    directories are refused without being opened (a FIFO would block until a writer comes)."""
+    name = display(path)
+    st = check_input(path, allow_dir=False)
+    if st is None:
+        raise InputError(Diagnostic("cannot read file: no such file or directory", Location(name)))
     try:
-        size = Path(path).stat().st_size
+        size = st.st_size
         if size > limit:
             raise InputError(too_big(size, name, what, limit))
         with Path(path).open("rb") as fh:
@@ -58,7 +63,7 @@ def decode(data: bytes | str, filename: str, what: str = "fabric") -> str:
             Diagnostic(f"not UTF-8 text (byte {raw[exc.start]:#04x}), so not a YAML {what}",
                        _offset_location(raw, exc.start, filename), "save the file as UTF-8")  # fmt: skip
         ) from None
-    return text[1:] if text.startswith("\ufeff") else text
+    return text.removeprefix("\ufeff")
 
 
 def too_big(size: int | None, filename: str, what: str = "fabric", limit: int = MAX_INPUT_BYTES) -> Diagnostic:

@@ -1,16 +1,18 @@
 """Pick the source for a FABRIC argument from what it is, not what it is called.
 
-``local`` is this machine; a bundled fabric's name works when no such path exists; any path is offered to each
-source's ``sniff(path, head)`` in order, and the first that claims it loads it (contract: notes/sources-api.md).
-Order matters only where two formats could look alike: precise sniffs go first: the YAML fabric (it names its
-format), sysfs (directories and tar archives), hwloc and NCCL XML (by root element); lspci's text last, as its
+``local`` is this machine; ``-`` is standard input (read whole, bounded, then detected like a file); a bundled
+fabric's name works when no such path exists; any path is offered to each source's ``sniff(path, head)`` in
+order, and the first that claims it loads it (contract: notes/sources-api.md). Order matters only where two formats
+could look alike: precise sniffs go first: the YAML fabric (it names its format), p2ptui's JSON (an object with
+its keys), sysfs (directories and tar archives), hwloc and NCCL XML (by root element); lspci's text last, as its
 sniff accepts any line shaped like lspci output.
+
+A path is checked before anything opens it: FIFOs, sockets and devices are refused (opening a FIFO would wait for
+a writer forever), and every stat or open error is one line naming the path.
 """
 
 from __future__ import annotations
 
-import errno
-import os
 import stat
 from pathlib import Path
 from types import ModuleType
@@ -18,13 +20,16 @@ from types import ModuleType
 from ..errors import Diagnostic, InputError, Location
 from ..fabric import Fabric, load_fabric
 from ..fabric.gallery import bundled, find_bundled
-from . import hwloc, lspci, nccl, sysfs, yaml_source
+from ..fabric.input_paths import check_input, display
+from . import hwloc, json_source, lspci, nccl, sysfs, yaml_source
+from .stdin_input import STDIN, load_stdin
+from .text_safety import printable_fabric
 
-SOURCES: tuple[ModuleType, ...] = (yaml_source, sysfs, hwloc, nccl, lspci)
+SOURCES: tuple[ModuleType, ...] = (yaml_source, json_source, sysfs, hwloc, nccl, lspci)
 HEAD_BYTES = 64 << 10
 KNOWN_FORMATS = (
-    "a p2ptui YAML fabric, a sysfs root directory or tarball snapshot, lspci -tv / -vvv output, "
-    "hwloc XML, NCCL topology XML, a bundled fabric's name, or 'local'"
+    "a p2ptui YAML or JSON fabric, a sysfs root directory or tarball snapshot, lspci -tv / -vvv output, "
+    "hwloc XML, NCCL topology XML, a bundled fabric's name, 'local', or '-' for standard input"
 )
 
 
@@ -37,32 +42,33 @@ def detect_source(path: Path, head: bytes) -> ModuleType | None:
 
 
 def open_fabric(ref: str) -> Fabric:
-    """Load what ``ref`` names: ``local``, an existing path in any known format, else a bundled fabric."""
+    """Load what ``ref`` names: ``local``, ``-``, an existing path in any known format, else a bundled fabric.
+    Text a name or file carries that is not valid Unicode (file names in other encodings) comes back escaped."""
     if ref == sysfs.LOCAL:
-        return sysfs.load_local()
-    path = Path(ref)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
+        return printable_fabric(sysfs.load_local())
+    if ref == STDIN:
+        return printable_fabric(load_stdin(_load_detected, HEAD_BYTES, KNOWN_FORMATS))
+    st = check_input(ref)
+    if st is None:
         return _bundled(ref)
-    except OSError as exc:
-        message = "symbolic link loop" if exc.errno == errno.ELOOP else f"cannot read: {exc.strerror or exc}"
-        raise InputError(Diagnostic(message, Location(ref))) from None
+    path = Path(ref)
     if stat.S_ISDIR(st.st_mode):
         head = b""
-    elif stat.S_ISREG(st.st_mode):
+    else:
         try:
             with open(path, "rb") as stream:
                 head = stream.read(HEAD_BYTES)
         except OSError as exc:
-            raise InputError(Diagnostic(f"cannot read: {exc.strerror or exc}", Location(ref))) from None
+            raise InputError(Diagnostic(f"cannot read: {exc.strerror or exc}", Location(display(ref)))) from None
         if not head:
-            raise InputError(Diagnostic("file is empty", Location(ref, 1, 1), f"expected {KNOWN_FORMATS}"))
-    else:
-        raise InputError(Diagnostic("not a regular file or a directory", Location(ref)))
+            raise InputError(Diagnostic("file is empty", Location(display(ref), 1, 1), f"expected {KNOWN_FORMATS}"))
+    return printable_fabric(_load_detected(path, head, display(ref)))
+
+
+def _load_detected(path: Path, head: bytes, shown: str) -> Fabric:
     module = detect_source(path, head)
     if module is None:
-        raise InputError(Diagnostic("unrecognised format", Location(ref), f"p2ptui reads {KNOWN_FORMATS}"))
+        raise InputError(Diagnostic("unrecognised format", Location(shown), f"p2ptui reads {KNOWN_FORMATS}"))
     return module.load(path)
 
 
@@ -72,5 +78,5 @@ def _bundled(ref: str) -> Fabric:
         return load_fabric(named)
     names = ", ".join(e.name for e in bundled())
     raise InputError(
-        Diagnostic("no such file, and no bundled fabric of that name", Location(ref), f"bundled: {names}; or 'local'")
+        Diagnostic("no such file, and no bundled fabric of that name", Location(display(ref)), f"bundled: {names}; or 'local'")
     )

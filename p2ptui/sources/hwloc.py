@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..fabric.bdf import BDF, BDFSyntaxError
 from ..fabric.kernel_version import release_or_note
+from ..fabric.limits import CPU_FAMILY, decimal_within
 from ..fabric.model import Fabric, Host, IommuMode, RootBus
 from .assemble import IOMMU_UNKNOWN_NOTE, Draft, acs_unknown_note, build_fabric, cpu_vendor, listing
 from .xml_input import XmlDocument, looks_like_xml, parse_xml, read_input, root_tag
@@ -50,7 +51,7 @@ def _major_version(doc: XmlDocument) -> int:
     version = doc.root.get("version")
     if version is None:
         return 1  # hwloc 1.x wrote no version attribute
-    match = re.match(r"^(\d+)(?:\.\d+)*$", version.strip())
+    match = re.match(r"^([0-9]{1,9})(?:\.[0-9]+)*$", version.strip())
     if not match:
         raise doc.error(doc.root, f"unknown hwloc XML version {version!r}", "hwloc writes 2.0 or 3.0, or nothing (1.x)")
     return int(match[1])
@@ -252,7 +253,7 @@ class _Reader:
         kernel, kernel_note = release_or_note(infos.get("OSRelease"), "the export's OSRelease")
         host = Host(
             cpu_vendor=cpu_vendor(vendor),
-            cpu_family=int(family) if family.isdigit() else None,
+            cpu_family=decimal_within(family, CPU_FAMILY) if family.isdigit() else None,
             cpu_model=infos.get("CPUModel") or None,
             arch=infos.get("Architecture") or Host().arch,
             kernel=kernel,

@@ -15,6 +15,7 @@ from ..errors import Diagnostic, InputError, Location
 from ..fabric.acs import ACS_NONE, ACS_UNKNOWN, Acs, AcsSource
 from ..fabric.bdf import BDF, format_bus
 from ..fabric.kinds import DeviceKind
+from ..fabric.limits import CPU_FAMILY, decimal_within
 from ..fabric.model import Fabric, Host, IommuMode, Link, RootBus
 from .assemble import IOMMU_UNKNOWN_NOTE, Draft, build_fabric, cpu_vendor, listing
 from .lspci_text import HEADER, Record, parse_records, vendor_and_device
@@ -38,12 +39,12 @@ _NAME_KINDS = (
 )
 _LSCPU = {
     "vendor": re.compile(r"^\s*Vendor ID:\s+(\S+)\s*$"),
-    "family": re.compile(r"^\s*CPU family:\s+(\d+)\s*$"),
+    "family": re.compile(r"^\s*CPU family:\s+([0-9]+)\s*$"),
     "model": re.compile(r"^\s*Model name:\s+(\S.*?)\s*$"),
     "arch": re.compile(r"^Architecture:\s+(\S+)\s*$"),
-    "nodes": re.compile(r"^\s*NUMA node\(s\):\s+(\d+)\s*$"),
+    "nodes": re.compile(r"^\s*NUMA node\(s\):\s+([0-9]{1,9})\s*$"),
 }
-_NUMACTL_NODES = re.compile(r"^available: (\d+) nodes?\b")
+_NUMACTL_NODES = re.compile(r"^available: ([0-9]{1,9}) nodes?\b")
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -293,9 +294,10 @@ class _Merge:
         numa: dict[tuple[int, int], int | None] = {}
         by_bdf = {d.bdf: d for d in drafts}
         for draft in drafts:
-            top = draft
-            while top.parent is not None and top.parent in by_bdf:
+            top, seen = draft, {draft.bdf}
+            while top.parent is not None and top.parent in by_bdf and top.parent not in seen:  # a damaged file may loop
                 top = by_bdf[top.parent]
+                seen.add(top.bdf)
             node = draft.values.get("numa_node")
             if node is not None:
                 numa.setdefault(top.bdf.bus_id, node)
@@ -308,7 +310,7 @@ class _Merge:
         m = self.machine
         return Host(
             cpu_vendor=cpu_vendor(m.get("vendor")),
-            cpu_family=int(m["family"]) if "family" in m else None,
+            cpu_family=decimal_within(m["family"], CPU_FAMILY) if "family" in m else None,
             cpu_model=m.get("model"),
             arch=m.get("arch", Host().arch),
             iommu=IommuMode.UNKNOWN,

@@ -16,6 +16,7 @@ from ..fabric import acs as acsbits
 from ..fabric import pciids
 from ..fabric.bdf import BDF
 from ..fabric.checks import LINK_WIDTHS, PAYLOAD_SIZES
+from ..fabric.limits import IOMMU_GROUP, decimal_within, spell
 from ..fabric.pcie import gen_from_rate
 
 HEADER = re.compile(
@@ -29,8 +30,9 @@ _DEVICE_NUMBER = re.compile(r"\bDevice ([0-9a-fA-F]{4})$")
 _CLASS_NUMBER = re.compile(r"^Class ([0-9a-fA-F]{4})$")
 
 _SUBSYSTEM = re.compile(r"^Subsystem: (.*)$")
-_NUMA = re.compile(r"^NUMA node: (-?\d+)$")
-_IOMMU_GROUP = re.compile(r"^IOMMU group: (\d+)$")
+# Numbers are ASCII digits of bounded length: int() refuses more than 4,300 digits, and no value here has ten.
+_NUMA = re.compile(r"^NUMA node: (-?[0-9]{1,9})$")
+_IOMMU_GROUP = re.compile(r"^IOMMU group: ([0-9]{1,20})$")  # range checked below
 # Any unindented line shaped like a header, whatever its address holds: what HEADER refuses among these is damaged.
 _HEADER_LIKE = re.compile(
     r"^(?P<bdf>[0-9A-Za-z]+(?::[0-9A-Za-z]+){1,2}\.[0-9A-Za-z]+) [A-Za-z][^:\[\]]*?(?: \[[^\]]*\])?: "
@@ -41,13 +43,13 @@ _HEX2 = re.compile(r"^[0-9a-fA-F]{2}$")
 _EXPRESS = re.compile(r"^Capabilities: \[[0-9a-fA-F]+\] Express \(v\d+\) (.+?)(?: \(Slot[+-]\))?(?:, (?:MSI|IntMsgNum) \S+)?$")
 _CAPABILITY = re.compile(r"^Capabilities: \[[0-9a-fA-F]+(?: v\d+)?\] ")
 _ACS_HEADER = re.compile(r"^Capabilities: \[[0-9a-fA-F]+(?: v\d+)?\] Access Control Services")
-_LNKCAP = re.compile(r"^LnkCap:\s+Port #\d+, Speed (\S+?), Width x(\d+)")
-_LNKSTA = re.compile(r"^LnkSta:\s+Speed (\S+?)(?: \([^)]*\))?, Width x(\d+)")
-_PAYLOAD = re.compile(r"^MaxPayload (\d+) bytes, MaxReadReq (\d+) bytes")
+_LNKCAP = re.compile(r"^LnkCap:\s+Port #\d+, Speed (\S+?), Width x([0-9]{1,9})")
+_LNKSTA = re.compile(r"^LnkSta:\s+Speed (\S+?)(?: \([^)]*\))?, Width x([0-9]{1,9})")
+_PAYLOAD = re.compile(r"^MaxPayload ([0-9]{1,9}) bytes, MaxReadReq ([0-9]{1,9}) bytes")
 _ACS_LINE = re.compile(r"^ACS(Cap|Ctl):(.*)$")
 _DRIVER = re.compile(r"^Kernel driver in use: (\S+)")
-_VF_COUNT = re.compile(r"Number of VFs: (\d+)")
-_VF_LAYOUT = re.compile(r"VF offset: (\d+), stride: (\d+)")
+_VF_COUNT = re.compile(r"Number of VFs: ([0-9]{1,9})")
+_VF_LAYOUT = re.compile(r"VF offset: ([0-9]{1,9}), stride: ([0-9]{1,9})")
 
 # lspci's names for the ACS bits (lib/header.h / ls-ecaps.c), in register order.
 ACS_BIT_NAMES = {
@@ -261,7 +263,9 @@ def _detail(rec: Record, at: _Line) -> None:
             at.odd("NUMA nodes beyond the kernel's 4096, left unknown", str(node))
         rec.numa_node = node if 0 <= node < 4096 else None
     elif m := _IOMMU_GROUP.match(text):
-        rec.iommu_group = int(m[1])
+        rec.iommu_group = decimal_within(m[1], IOMMU_GROUP)
+        if rec.iommu_group is None:
+            at.problem(f"IOMMU group {m[1][:20]} is out of range ({spell(IOMMU_GROUP)})", m.start(1))
     elif text.startswith("Bus:"):
         _bus(rec, at)
     elif m := _LNKCAP.match(text):

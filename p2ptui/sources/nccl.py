@@ -17,13 +17,16 @@ from pathlib import Path
 
 from ..fabric.bdf import BDF, BDFSyntaxError
 from ..fabric.checks import LINK_WIDTHS
+from ..fabric.limits import MAX_BRIDGE_DEPTH
 from ..fabric.model import Fabric, Host, IommuMode, Link, RootBus
 from .assemble import IOMMU_UNKNOWN_NOTE, Draft, acs_unknown_note, build_fabric, cpu_vendor, listing
 from .xml_input import XmlDocument, looks_like_xml, parse_xml, read_input, root_tag
 
 _SPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*GT/s")
 _GEN_BY_RATE = {2.5: 1, 5.0: 2, 8.0: 3, 16.0: 4, 32.0: 5, 64.0: 6, 128.0: 7}
-MAX_DEPTH = 32  # cascaded switches are a few levels deep; far more is a broken or hostile file
+# Cascaded switches are a few levels deep; each <pci> level may need an invented downstream port, so half the
+# shared bridge depth (fabric/limits.py) keeps every accepted file within it.
+MAX_DEPTH = MAX_BRIDGE_DEPTH // 2
 
 
 def sniff(path: Path, head: bytes) -> bool:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ..errors import Diagnostic, Location
 from ..fabric.bdf import BDF
 from ..fabric.checks import LINK_WIDTHS, MAX_POOL_BYTES
+from ..fabric.limits import IOMMU_GROUP, decimal_within
 from ..fabric.model import P2PPool
 from ..fabric.pcie import gen_from_rate
 from .pci_config import ConfigSpace, parse_config
@@ -149,7 +150,7 @@ def read_device(files: SysfsFiles, found: FoundDevice, problems: Problems) -> Ra
     raw.numa_node = _numa(text("numa_node"), f"{rel}/numa_node", problems)
     group = link_name("iommu_group")
     if group is not None:
-        if group.isdigit() and int(group) < 1 << 31:
+        if decimal_within(group, IOMMU_GROUP) is not None:
             raw.iommu_group = int(group)
         else:
             problems.odd(f"{rel}/iommu_group", "link to an IOMMU group that is not a group number; left unknown",
@@ -226,7 +227,7 @@ def _gen(value: str | None, rel: str, problems: Problems) -> int | None:
 def _width(value: str | None, rel: str, problems: Problems) -> int | None:
     if value is None:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:  # int() refuses over 4,300 digits
         problems.odd(rel, "give a link width that is not a number; left unknown", repr(value[:20]))
         return None
     width = int(value)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ..fabric.bdf import BDF
 from ..fabric.cpu_vendors import cpu_vendor
 from ..fabric.kernel_version import release_or_note
+from ..fabric.limits import CPU_FAMILY, decimal_within
 from ..fabric.model import Host, IommuMode
 from .sysfs_files import Kind, SysfsFiles
 from .sysfs_tree import parse_bdf_dir
@@ -132,8 +133,8 @@ def _cpuinfo(text: str | None) -> dict:
         key, value = key.strip(), value.strip()
         if key == "vendor_id" and "vendor" not in out:
             out["vendor"] = cpu_vendor(value)
-        elif key == "cpu family" and value.isdigit():
-            out["family"] = int(value)
+        elif key == "cpu family" and value.isascii() and value.isdigit():
+            out["family"] = decimal_within(value, CPU_FAMILY)  # out of range: unknown, as the YAML loader would refuse it
         elif key == "model name" and value:
             out["model"] = value
     return out

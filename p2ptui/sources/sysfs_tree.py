@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 from ..errors import Diagnostic, Location
 from ..fabric.bdf import BDF
+from ..fabric.limits import MAX_BRIDGE_DEPTH
 from .sysfs_files import Kind, SysfsFiles
 
 ROOT_DIR_RE = re.compile(r"^pci([0-9a-f]{4,8}):([0-9a-f]{2})$")
 DEVICES = "sys/devices"
 BUS_LINKS = "sys/bus/pci/devices"
-MAX_DEPTH = 40  # PCIe allows 256 buses; real trees are under 10 bridges deep
+MAX_DEPTH = MAX_BRIDGE_DEPTH  # shared with every reader and the YAML writer (fabric/limits.py)
 MAX_FUNCTIONS = 100_000
 
 

@@ -41,7 +41,7 @@ def test_oversized_file_is_refused_from_its_size_without_reading_it(tmp_path: Pa
 
 
 @pytest.mark.parametrize("kind", sorted(LOADERS))
-def test_a_device_or_pipe_is_read_one_byte_past_the_cap(monkeypatch, kind: str) -> None:
+def test_a_device_is_refused_before_any_read(monkeypatch, kind: str) -> None:
     monkeypatch.setattr(xml_input, "MAX_TOPOLOGY_BYTES", 1 << 20)
     reads: list[int] = []
     real_open = pathlib.Path.open
@@ -59,8 +59,8 @@ def test_a_device_or_pipe_is_read_one_byte_past_the_cap(monkeypatch, kind: str) 
 
     monkeypatch.setattr(pathlib.Path, "open", counting_open)
     diag = refused(LOADERS[kind], Path("/dev/zero"))  # endless, and stat says 0 bytes
-    assert diag.message == "input is larger than 1 MiB; topology files are limited to 1 MiB"
-    assert reads == [(1 << 20) + 1]
+    assert diag.message == "is a character device; p2ptui reads fabrics from files and directories"
+    assert reads == []
 
 
 def test_the_cap_is_exact_for_real_files(monkeypatch) -> None:
