@@ -10,6 +10,7 @@ sniff accepts any line shaped like lspci output.
 from __future__ import annotations
 
 import errno
+import importlib
 import os
 import stat
 from pathlib import Path
@@ -18,9 +19,11 @@ from types import ModuleType
 from ..errors import Diagnostic, InputError, Location
 from ..fabric import Fabric, load_fabric
 from ..fabric.gallery import bundled, find_bundled
-from . import hwloc, lspci, nccl, sysfs, yaml_source
 
-SOURCES: tuple[ModuleType, ...] = (yaml_source, sysfs, hwloc, nccl, lspci)
+# The readers by module name, imported only when a sniff reaches them: a YAML fabric or a bundled name never pays
+# for the sysfs, lspci, hwloc and NCCL readers (start-up time of every command). ``SOURCES`` gives the modules.
+SOURCE_NAMES = ("yaml_source", "sysfs", "hwloc", "nccl", "lspci")
+LOCAL = "local"  # this machine's live sysfs (sysfs.LOCAL is this name)
 HEAD_BYTES = 64 << 10
 KNOWN_FORMATS = (
     "a p2ptui YAML fabric, a sysfs root directory or tarball snapshot, lspci -tv / -vvv output, "
@@ -30,16 +33,27 @@ KNOWN_FORMATS = (
 
 def detect_source(path: Path, head: bytes) -> ModuleType | None:
     """The first source that claims ``path``; None when none does."""
-    for module in SOURCES:
+    for name in SOURCE_NAMES:
+        module = _source(name)
         if module.sniff(path, head):
             return module
     return None
 
 
+def _source(name: str) -> ModuleType:
+    return importlib.import_module(f"{__package__}.{name}")
+
+
+def __getattr__(name: str) -> tuple[ModuleType, ...]:
+    if name == "SOURCES":  # every reader, in sniff order (imports them all)
+        return tuple(_source(n) for n in SOURCE_NAMES)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def open_fabric(ref: str) -> Fabric:
     """Load what ``ref`` names: ``local``, an existing path in any known format, else a bundled fabric."""
-    if ref == sysfs.LOCAL:
-        return sysfs.load_local()
+    if ref == LOCAL:
+        return _source("sysfs").load_local()
     path = Path(ref)
     try:
         st = os.stat(path)
