@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ..fabric.model import Fabric
+from .backends import SIM
 from .fluid import FluidFlows
 from .pools import PoolError, PoolLedger
 from .resources import ResourceCatalog, SimConfig
@@ -26,6 +27,8 @@ _DUE = 1e-12  # completions within this relative distance of an event happen at 
 
 
 class Simulation:
+    name = SIM
+
     def __init__(self, fabric: Fabric, config: SimConfig | None = None, *, expert: bool = False,
                  verdicts: VerdictCache | None = None):  # fmt: skip
         self.fabric = fabric
@@ -51,12 +54,13 @@ class Simulation:
         host memory). ``expert`` defaults to the simulator's. InputError for a copy that can never run."""
         return self.planner.plan(spec, self.expert if expert is None else expert)
 
-    def add(self, spec: TransferSpec) -> TransferResult:
-        """Accept a transfer (InputError for a bad one); it starts at ``spec.start`` on the virtual clock (or now)."""
-        plan = self.plan(spec)
+    def add(self, spec: TransferSpec, expert: bool | None = None) -> TransferResult:
+        """Accept a transfer (InputError for a bad one); it starts at ``spec.start`` on the virtual clock (or now).
+        ``expert``: the gate's word for this transfer (default: the simulator's)."""
+        plan = self.plan(spec, expert)
         tid = len(self.results) + 1
         result = TransferResult(tid, spec, route=plan.chosen, p2p_route=plan.p2p, bounce_route=plan.bounce,
-                                notes=list(plan.notes), engine="sim")  # fmt: skip
+                                notes=list(plan.notes), engine=self.name)  # fmt: skip
         if plan.p2p is not None:
             result.p2p_bytes_per_s = self.predict(plan.p2p)
         result.bounce_bytes_per_s = self.predict(plan.bounce)
