@@ -30,21 +30,21 @@ BUDGETS = {10_000: 5.0, 100_000: 60.0}
 GROWTH = 15.0
 
 
-def run(n: int, rate: float | None) -> tuple[float, int, float, int]:
+def run(n: int, rate: float | None) -> tuple[float, int, float, int, float]:
     """In a child process (its own peak RSS, no tracing slowing the clock): wall seconds, peak RSS bytes (the
     whole process: Python, numpy, the fabric), virtual seconds, transfers done."""
     cmd = [sys.executable, __file__, "--one", str(n), "--rate", str(rate or 0)]
     env = {**os.environ, "PYTHONPATH": f"{Path(__file__).resolve().parent.parent}{os.pathsep}"
            f"{os.environ.get('PYTHONPATH', '')}"}  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout.split()
-    return float(out[0]), int(out[1]), float(out[2]), int(out[3])
+    return float(out[0]), int(out[1]), float(out[2]), int(out[3]), float(out[4])
 
 
 def one(n: int, rate: float) -> None:
     fabric = large_fabric(1024)
     endpoints, providers = fabric.endpoints(), fabric.providers()
     rng = random.Random(1)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     sim = Simulation(fabric)
     for i in range(n):
         a, b = rng.sample(endpoints, 2)
@@ -53,17 +53,17 @@ def one(n: int, rate: float) -> None:
                             start=i / rate if rate else 0.0)  # fmt: skip
         sim.add(spec)
     sim.run()
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     done = sum(r.state is TransferState.DONE for r in sim.results.values())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(wall, peak, sim.now, done)
+    print(wall, peak, sim.now, done, cpu)
 
 
 def measure(sizes: list[int], rate: float) -> bool:
     ok, previous = True, None
     for n in sizes:
-        wall, peak, horizon, done = run(n, rate)
-        line = f"{n:>8,} transfers: {wall:8.2f} s wall  {peak / 1e6:8.1f} MB peak RSS  {horizon:9.1f} virtual s  {done:,} done"
+        wall, peak, horizon, done, cpu = run(n, rate)
+        line = f"{n:>8,} transfers: {wall:8.2f} s wall ({cpu:.2f} s CPU)  {peak / 1e6:8.1f} MB peak RSS  {horizon:9.1f} virtual s  {done:,} done"
         if previous is not None:
             growth, mem_growth = wall / previous[0], peak / previous[1]
             scale = n / previous[2]
@@ -93,8 +93,8 @@ def main() -> int:
         return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"large_fabric(1024); arrivals {args.rate:g}/virtual s; load average {os.getloadavg()[0]:.2f}")
-    wall, peak, horizon, done = run(1000, None)
-    print(f"   1,000 started together: {wall:.2f} s wall, {peak / 1e6:.1f} MB peak RSS, {done:,} done (no budget)")
+    wall, peak, horizon, done, cpu = run(1000, None)
+    print(f"   1,000 started together: {wall:.2f} s wall ({cpu:.2f} s CPU), {peak / 1e6:.1f} MB peak RSS, {done:,} done (no budget)")
     ok = measure(sizes, args.rate)
     if not ok:
         print("missed: measuring once more (shared machine)")
