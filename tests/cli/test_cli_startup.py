@@ -56,7 +56,7 @@ def test_version_imports_no_command_and_no_core():
     mods = _imported_after(["--version"])
     allowed = {"p2ptui.cli", "p2ptui.cli.main", "p2ptui.cli.streams"}  # streams: encodings set before any output
     assert not {m for m in mods if m.startswith("p2ptui.") and m not in allowed}
-    assert not {m for m in mods if m.startswith(("asyncio", "numpy", "yaml", "textual"))}
+    assert not {m for m in mods if m.startswith(("asyncio", "numpy", "yaml", "textual", "typing", "dataclasses"))}
 
 
 def test_show_of_a_yaml_fabric_imports_no_numpy_engine_tui_or_other_reader():
