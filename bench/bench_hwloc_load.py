@@ -1,14 +1,16 @@
-"""How long a large hwloc XML takes to load: the target is a 5 MB file in at most 1 s.
+"""How long a large hwloc XML takes to load: a 5 MB file in at most 2 × ElementTree's own parse of it (issue 14).
 
-The file is built from the real DGX-2 export in shared/data: its four host-bridge subtrees (two levels of PLX
+The file is built from the real DGX-2 export in tests/data/hwloc: its four host-bridge subtrees (two levels of PLX
 PEX9781 switches, 16 V100, NVSwitches, OS devices) are copied into new PCI domains, one Package per copy, until the
 document reaches the target size. That makes a PCI-heavy file (the worst case for the loader: nearly every element
 becomes a function) rather than one padded with CPU objects. Run:
 
     /work/venv/bin/python bench/bench_hwloc_load.py [--mb 5] [--repeat 5]
 
-It prints the file's size and function count, the time ElementTree alone needs to parse it (the floor), and the
-time p2ptui.sources.hwloc.load needs (parse + tree + Fabric checks), best and median of the repeats.
+It prints the file's size and function count, the time ElementTree alone needs to parse it (the anchor: the
+floor of any reader built on it), and the time p2ptui.sources.hwloc.load needs (parse + tree + Fabric checks),
+best and median of the repeats, alternating the two. Exit 1 when the median load exceeds 2 × the median parse
+(a miss is measured once more: the machine is shared).
 """
 
 from __future__ import annotations
@@ -24,10 +26,9 @@ from pathlib import Path
 
 from p2ptui.sources import hwloc
 
-# The real DGX-2 export in shared/data beside the repository, or under $P2PTUI_SHARED_DATA.
-SOURCE = Path(os.environ.get("P2PTUI_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
-SOURCE = SOURCE / "hwloc" / "nvidiaDGX2.xml"
-TARGET_SECONDS = 1.0
+# The real DGX-2 export kept in the repository (provenance in tests/data/README.md).
+SOURCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "hwloc" / "nvidiaDGX2.xml"
+FACTOR = 2.0
 
 
 def build(target_bytes: int) -> bytes:
@@ -55,6 +56,19 @@ def build(target_bytes: int) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(tree.getroot())
 
 
+def measure(path: Path, repeat: int) -> tuple[list[float], list[float], object]:
+    parse_times, load_times = [], []
+    fabric = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        ET.parse(path)
+        parse_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        fabric = hwloc.load(path)
+        load_times.append(time.perf_counter() - start)
+    return parse_times, load_times, fabric
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mb", type=float, default=5.0, help="size of the generated file in MB (default 5)")
@@ -64,24 +78,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big-hwloc.xml"
         path.write_bytes(data)
-        parse_times, load_times = [], []
-        fabric = None
-        for _ in range(args.repeat):
-            start = time.perf_counter()
-            ET.parse(path)
-            parse_times.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            fabric = hwloc.load(path)
-            load_times.append(time.perf_counter() - start)
-    assert fabric is not None
-    print(f"file: {len(data) / 1e6:.2f} MB from {SOURCE.name}, {len(fabric)} functions on {len(fabric.root_buses)} root buses")
-    print(f"ElementTree parse alone: best {min(parse_times):.3f} s, median {statistics.median(parse_times):.3f} s")
-    print(
-        f"hwloc.load: best {min(load_times):.3f} s, median {statistics.median(load_times):.3f} s "
-        f"over {args.repeat} runs (time.perf_counter); target <= {TARGET_SECONDS:.1f} s for 5 MB: "
-        + ("met" if statistics.median(load_times) <= TARGET_SECONDS else "MISSED")
-    )
-    return 0
+        hwloc.load(path)  # warm: imports, page cache
+        for attempt in (1, 2):
+            parse_times, load_times, fabric = measure(path, args.repeat)
+            parse, load = statistics.median(parse_times), statistics.median(load_times)
+            ok = load <= FACTOR * parse
+            print(f"run {attempt}: file {len(data) / 1e6:.2f} MB from {SOURCE.name}, {len(fabric)} functions on "
+                  f"{len(fabric.root_buses)} root buses; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+            print(f"  ElementTree parse alone: best {min(parse_times):.3f} s, median {parse:.3f} s")
+            print(f"  hwloc.load: best {min(load_times):.3f} s, median {load:.3f} s over {args.repeat} runs "
+                  f"= {load / parse:.2f} × the parse (budget ≤ {FACTOR:g} ×): {'PASS' if ok else 'FAIL'}")  # fmt: skip
+            if ok:
+                return 0
+    return 1
 
 
 if __name__ == "__main__":

@@ -215,11 +215,13 @@ def main() -> int:
     if args.child == "meters":
         child_meters(args.keys, args.speed, args.seed)
         return 0
+    ok = True
     if args.only in (None, "first-frame"):
-        first_frame(args.runs)
+        ok &= first_frame(args.runs) <= FIRST_FRAME_BUDGET_S
     if args.only in (None, "meters"):
-        meters(args.keys, args.speed, args.seed)
-    return 0
+        p95, cpu = meters(args.keys, args.speed, args.seed)
+        ok &= p95 <= KEY_P95_BUDGET_MS and cpu <= CPU_BUDGET
+    return 0 if ok else 1  # a missed budget fails the run
 
 
 if __name__ == "__main__":

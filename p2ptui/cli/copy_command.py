@@ -9,6 +9,9 @@ import os
 import stat
 import sys
 
+from ..engine.backends import Capability, backend
+from ..engine.backends import default as default_engine
+from ..engine.backends import names as engine_names
 from ..engine.limits import parse_device_rate
 from ..engine.plan import Plan, load_plan
 from ..engine.real import RealEngine
@@ -44,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, metavar="N", help="threads = queue depth (default 1)")
     p.add_argument("--op", choices=[o.value for o in Op], default=Op.WRITE.value,
                    help="direct copies: the source writes (default) or the destination reads")  # fmt: skip
-    p.add_argument("--engine", choices=("sim", "real"), default="sim")
+    p.add_argument("--engine", choices=engine_names(), default=default_engine())
     p.add_argument("--src-file", metavar="F", help="real engine: copy this file (or block device)")
     p.add_argument("--dst-file", metavar="G", help="real engine: to this file (or block device)")
     p.add_argument("--check", action="store_true", help="real engine: write seeded random data, verify the copy")
@@ -80,14 +83,15 @@ def cmd_copy(args: argparse.Namespace) -> int:
     fabric = open_fabric(args.fabric)
     config = _config(args)
     plan = _plan(args, fabric, config)
-    if args.engine == "sim":
+    entry = backend(args.engine)
+    if not entry.can(Capability.MOVES_BYTES):
         if args.src_file or args.dst_file or any(s.src_file for s in plan.transfers):
             raise InputError(Diagnostic("--src-file/--dst-file need --engine real; the simulator moves no bytes"))
         if args.p2pmem_file:
             raise InputError(Diagnostic("--p2pmem-file is for the real engine; the simulator maps no memory"))
         if args.yes_overwrite:
             raise InputError(Diagnostic("--yes-overwrite is for the real engine; the simulator writes no device"))
-        engine = Simulation(fabric, plan.config, expert=args.expert)
+        engine = entry.make(fabric, plan.config, expert=args.expert)
         speed = _speed(args.speed)
     else:
         if (args.yes or args.yes_overwrite) and not args.expert:
@@ -95,7 +99,7 @@ def cmd_copy(args: argparse.Namespace) -> int:
             raise InputError(Diagnostic(f"{flag} only confirms expert mode: add --expert"))
         if plan.events:
             raise InputError(Diagnostic("plan events (unplug, unpublish) can only be injected into the simulator"))
-        engine = RealEngine(fabric, plan.config, expert=args.expert, yes=args.yes,
+        engine = entry.make(fabric, plan.config, expert=args.expert, yes=args.yes,
                             p2pmem_files=_p2pmem_files(args, fabric, plan),
                             overwrite_devices=args.yes_overwrite)  # fmt: skip
         speed = None
@@ -152,14 +156,14 @@ def _plan(args: argparse.Namespace, fabric, config: SimConfig) -> Plan:
             raise InputError(Diagnostic("--plan replaces --src/--dst/--via/--size: give one or the other"))
         _check_plan_file(args.plan)
         plan = load_plan(args.plan, fabric, config)
-        if args.engine == "real" and any(s.src_file for s in plan.transfers) and not all(s.src_file for s in plan.transfers):
+        if backend(args.engine).can(Capability.TAKES_FILES) and any(s.src_file for s in plan.transfers) and not all(s.src_file for s in plan.transfers):
             raise InputError(Diagnostic("a real plan copies files in every transfer or in none"))
         return plan
     if not args.src or not args.dst:
         raise InputError(Diagnostic("copy needs --src and --dst (or --plan)"))
     size = args.size
     if size is None:
-        if args.engine == "real" and args.src_file and not args.check:
+        if backend(args.engine).can(Capability.TAKES_FILES) and args.src_file and not args.check:
             size = _source_size(args.src_file)
         else:
             raise InputError(Diagnostic("copy needs --size, e.g. --size 4GiB"))
@@ -282,7 +286,7 @@ async def _run(engine, plan: Plan, speed: float | None, show_progress: bool):
                       "cancels and reports how far the transfers got", file=sys.stderr, flush=True)  # fmt: skip
             bar = None
             if show_progress:
-                note = f"sim, links at {plan.config.efficiency:.2f}" if isinstance(engine, Simulation) else "real"
+                note = f"{engine.name}, links at {plan.config.efficiency:.2f}" if isinstance(engine, Simulation) else engine.name
                 bar = loop.create_task(_progress(runner, _interval(engine, results, speed), note))
             finished = loop.create_task(runner.wait())
             stop = loop.create_task(interrupted.wait())

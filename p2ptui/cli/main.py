@@ -11,34 +11,66 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterable
-from typing import Any, TextIO
 
 from .. import __version__
-from ..errors import InputError
-from ..fabric import pciids
-from . import (
-    convert_command,
-    copy_command,
-    fabric_commands,
-    matrix_command,
-    p2p_commands,
-    signals,
-    source_commands,
-    streams,
-    tui_commands,
-)
+from . import streams
+
+# Start-up: this module is all ``p2ptui --version`` and ``--help`` import. typing, dataclasses (via p2ptui.errors)
+# traceback, asyncio (via signals.py) and the fabric package (via pciids) cost as much as Python's own start, so they
+# are imported where needed, not here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TextIO
+
+    from ..errors import InputError
 
 EXIT_OK = 0
 EXIT_INPUT = 2
 EXIT_OUTPUT = EXIT_INPUT  # like an unwritable -o file: the place the user chose for the output does not work
 
-COMMAND_MODULES = (
-    fabric_commands, source_commands, convert_command, tui_commands, p2p_commands, matrix_command, copy_command,
+
+class Command:
+    """One subcommand: its name, the p2ptui.cli module whose ``register(sub)`` adds its full parser, and the
+    one-line help ``p2ptui --help`` lists. Only the module of the command being run is imported, so a command
+    never pays for another's imports (numpy, the engine, Textual, the readers)."""
+
+    __slots__ = ("help", "module", "name")
+
+    def __init__(self, name: str, module: str, help: str) -> None:
+        self.name, self.module, self.help = name, module, help
+
+    def __repr__(self) -> str:
+        return f"Command({self.name!r}, {self.module!r})"
+
+
+# A new command is one row here (the test in tests/cli/test_cli_startup.py checks the help matches the module's).
+COMMANDS: tuple[Command, ...] = (
+    Command("fabrics", "fabric_commands", "list the bundled sample fabrics"),
+    Command("show", "fabric_commands", "print a fabric's tree (like lspci -tv) with links, ACS and P2P pools"),
+    Command("validate", "fabric_commands", "check a fabric file and report every problem with its line"),
+    Command(
+        "scan",
+        "source_commands",
+        "read this machine's PCI tree from sysfs (or a sysfs root or snapshot) and write it as a YAML fabric",
+    ),
+    Command(
+        "convert",
+        "convert_command",
+        "convert a fabric (YAML, sysfs, lspci, hwloc or NCCL XML) to YAML, JSON or Graphviz DOT",
+    ),
+    Command("open", "tui_commands", "open a fabric in the TUI (same as 'p2ptui FABRIC')"),
+    Command("demo", "tui_commands", "play a scripted tour of the TUI, with captions; ends by itself"),
+    Command("screenshot", "tui_commands", "write SVG screenshots of every screen (the demo's steps)"),
+    Command("check", "p2p_commands", "what Linux decides for P2P between a provider and its clients, and why"),
+    Command("find-provider", "p2p_commands", "the P2P provider Linux would pick for these clients (find_many)"),
+    Command("matrix", "matrix_command", "map type, distance and nvidia-smi class for every pair of P2P endpoints"),
+    Command("copy", "copy_command", "copy over a fabric: simulate it, or move and verify real bytes"),
 )
+OPEN_COMMAND = "open"  # what ``p2ptui FABRIC`` runs
 
 
 class OutputError(Exception):
@@ -84,7 +116,36 @@ class GuardedStdout:
             raise OutputError(exc) from exc
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_module(name: str) -> Any:
+    """The module that implements command ``name`` (imported now)."""
+    row = next(c for c in COMMANDS if c.name == name)
+    return importlib.import_module(f"{__package__}.{row.module}")
+
+
+def selected_command(argv: list[str]) -> str | None:
+    """The command ``argv`` runs: its first word that is no option (the top-level options take no value), or None
+    for bare ``p2ptui``. A first word that is no command names a fabric: ``p2ptui FABRIC`` is ``p2ptui open
+    FABRIC``."""
+    names = {c.name for c in COMMANDS}
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in names else OPEN_COMMAND
+    return None
+
+
+def route_fabric_argument(argv: list[str]) -> list[str]:
+    """argv with ``open`` inserted before a first positional that is no command."""
+    names = {c.name for c in COMMANDS}
+    for i, arg in enumerate(argv):
+        if arg.startswith("-"):
+            continue
+        return argv if arg in names else argv[:i] + [OPEN_COMMAND] + argv[i:]
+    return argv
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser, with the full arguments of ``command`` (whose module is imported) and a name and help line for
+    every other command: enough for ``--help`` and for routing, without importing what those commands need."""
     parser = argparse.ArgumentParser(
         prog="p2ptui",
         description="Explore and operate PCIe peer-to-peer DMA fabrics: switch trees, the kernel's P2P verdict, "
@@ -94,10 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"p2ptui {__version__}")
     parser.add_argument("--debug", action="store_true", help="show a traceback for errors")
     parser.add_argument("--pci-ids", metavar="FILE", help="PCI ID database for vendor and device names (default: "
-                        f"${pciids.ENV_VAR}, else {', '.join(pciids.SEARCH_PATHS)}; '' for none)")  # fmt: skip
+                        "$P2PTUI_PCI_IDS, else the system's pci.ids; '' for none)")  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMAND_MODULES:
-        module.register(sub)
+    wanted = next((c.module for c in COMMANDS if c.name == command), None)
+    for row in COMMANDS:
+        if row.name in sub.choices:
+            continue  # registered with a sibling from the same module
+        if row.module == wanted:  # at its module's first row, so --help keeps the table's order
+            importlib.import_module(f"{__package__}.{row.module}").register(sub)
+        else:
+            sub.add_parser(row.name, help=row.help, add_help=False)
     return parser
 
 
@@ -107,36 +174,66 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout = GuardedStdout(stdout)  # type: ignore[assignment]
     debug = False
     try:
-        parser = build_parser()
-        argv = tui_commands.route_fabric_argument(parser, list(sys.argv[1:] if argv is None else argv))
+        argv = route_fabric_argument(list(sys.argv[1:] if argv is None else argv))
+        parser = build_parser(selected_command(argv))
         args = parser.parse_args(argv)  # --help and --version write to standard output too
         debug = args.debug
+        from ..fabric import pciids  # a command runs: the fabric package is needed anyway
+
         pciids.use_file(args.pci_ids)
         pciids.check_environment()
-        code = tui_commands.bare(parser) if args.command is None else args.run(args)
+        code = command_module(OPEN_COMMAND).bare(parser) if args.command is None else args.run(args)
         sys.stdout.flush()  # inside the try: output held in the buffer fails here, not silently at exit
         return code
-    except InputError as exc:
-        if debug:
-            traceback.print_exc()
-        _print_diagnostics(exc)
-        return EXIT_INPUT
     except OutputError as exc:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         _discard_stdout(stdout)
         _say(f"p2ptui: error: cannot write the output: {exc}")
-        return signals.exit_status(EXIT_OUTPUT)  # after a SIGHUP the terminal is gone: the signal decides
+        return _signal_status(EXIT_OUTPUT)  # after a SIGHUP the terminal is gone: the signal decides
     except BrokenPipeError:
         # Output piped into head and the like: not an error of ours.
         _discard_stdout(stdout)
-        return signals.exit_status(EXIT_OK)
+        return _signal_status(EXIT_OK)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if not _is_input_error(exc):
+            raise  # a bug: keeps its traceback
+        if debug:
+            _print_traceback()
+        _print_diagnostics(exc)  # type: ignore[arg-type]
+        return EXIT_INPUT
     finally:
         sys.stdout = stdout
         restore_streams()
-        signals.forget()
+        signals = _loaded("signals")
+        if signals is not None:
+            signals.forget()
+
+
+def _loaded(name: str) -> Any:
+    """The p2ptui.cli module ``name`` if something imported it, else None (then nothing it keeps track of happened:
+    no signal handler was installed without signals.py)."""
+    return sys.modules.get(f"{__package__}.{name}")
+
+
+def _signal_status(code: int) -> int:
+    signals = _loaded("signals")
+    return code if signals is None else signals.exit_status(code)
+
+
+def _is_input_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is bad input. p2ptui.errors is looked up, not imported: when no module imported it, nothing
+    could have raised an InputError (and --version stays free of its import)."""
+    errors = sys.modules.get(f"{__package__.rpartition('.')[0]}.errors")
+    return errors is not None and isinstance(exc, errors.InputError)
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    traceback.print_exc()
 
 
 def _print_diagnostics(exc: InputError) -> None:

@@ -16,7 +16,10 @@ from __future__ import annotations
 import codecs
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+
+TYPE_CHECKING = False  # typing costs a tenth of ``p2ptui --version``: annotations only (cli/main.py says why)
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 ERRORS = "p2ptui-degrade"
 

@@ -17,13 +17,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ..fabric.units import format_size, parse_bandwidth
 from ..fabric.yaml_nodes import MAX_BANDWIDTH_GBPS
-
-if TYPE_CHECKING:
-    from .transfer import TransferSpec
 
 MAX_SIZE = 1 << 50  # 1 PiB
 MAX_CHUNK = 1 << 30  # 1 GiB
@@ -49,44 +45,8 @@ class Problem:
     message: str
 
 
-def _bytes(value: float) -> str:
+def bytes_text(value: float) -> str:
     return format_size(int(value)) if value < 1 << 60 else f"{value:.3g} B"
-
-
-def spec_problems(spec: TransferSpec) -> list[Problem]:
-    """Every reason ``spec`` cannot run on any engine; empty when it can."""
-    from .transfer import HOST  # transfer.py imports this module
-
-    out: list[Problem] = []
-    if spec.size <= 0:
-        out.append(Problem("size", f"size must be positive, not {spec.size}"))
-    elif spec.size > MAX_SIZE:
-        out.append(Problem("size", f"size {_bytes(spec.size)} is more than 1 PiB, beyond any device or memory a "
-                                   "copy could read or fill"))  # fmt: skip
-    if spec.chunk <= 0:
-        out.append(Problem("chunk", f"chunk must be positive, not {spec.chunk}"))
-    elif spec.chunk > MAX_CHUNK:
-        out.append(Problem("chunk", f"chunk {_bytes(spec.chunk)} is more than 1 GiB: a chunk is one DMA buffer per "
-                                    "thread, and no P2P pool or staging buffer is that large"))  # fmt: skip
-    if spec.threads < 1:
-        out.append(Problem("threads", f"threads must be at least 1, not {spec.threads}"))
-    elif spec.threads > MAX_THREADS:
-        out.append(Problem("threads", f"threads must be at most {MAX_THREADS}, not {spec.threads} (each is a real "
-                                      "thread in the real engine)"))  # fmt: skip
-    problem = seconds_problem(spec.start, "start")
-    if problem is not None:
-        out.append(Problem("start", problem))
-    for name, value in (("dma_size", spec.dma_size), ("window", spec.window)):
-        what = name.replace("_", " ")
-        if value is not None and value <= 0:
-            out.append(Problem(name, f"{what} must be positive, not {value}"))
-        elif value is not None and value > MAX_SIZE:
-            out.append(Problem(name, f"{what} {_bytes(value)} is more than 1 PiB"))
-    if spec.via is not None and HOST in (spec.src, spec.dst):
-        out.append(Problem("via", "a staged copy runs between two devices; copy to or from host memory without --via"))
-    if spec.src == spec.dst == HOST:
-        out.append(Problem("", "host memory to host memory crosses no fabric: name a device as src or dst"))
-    return out
 
 
 def seconds_problem(value: float, what: str) -> str | None:

@@ -64,35 +64,37 @@ def max_min_rates(
     n_res = capacity.shape[0]
 
     open_bound = np.where(has_resource, bound, np.inf)  # bounds of the flows still rising
+    bounded = bool(np.isfinite(open_bound).any())  # most solves have no bound at all: skip that test per round
     used = np.zeros(n_res)  # load of frozen flows on each resource
     weight = np.bincount(rows, weights=coef, minlength=n_res)  # load per unit level of the rising flows
     entries = np.bincount(rows, minlength=n_res)  # rising flows' entries per resource
     headroom = capacity / weight  # the level at which each resource saturates, given what is frozen
+    newly = np.zeros(n_flows, dtype=bool)
     while rows.size:
         res_level = headroom.min()
-        bound_level = open_bound.min()
-        newly = np.zeros(n_flows, dtype=bool)
+        bound_level = open_bound.min() if bounded else np.inf
+        newly[:] = False
         if bound_level <= res_level * (1 + _TIE):
             newly = open_bound <= bound_level * (1 + _TIE)
             rate[newly] = bound[newly]
         if res_level <= bound_level * (1 + _TIE):
-            crossing = np.zeros(n_flows, dtype=bool)
-            crossing[cols[headroom[rows] <= res_level * (1 + _TIE)]] = True
-            crossing &= ~newly
+            crossing = cols[headroom[rows] <= res_level * (1 + _TIE)]
+            crossing = crossing[~newly[crossing]]
             rate[crossing] = res_level
-            newly |= crossing
-        open_bound[newly] = np.inf
+            newly[crossing] = True
+        if bounded:
+            open_bound[newly] = np.inf
         # Move the newly frozen flows' loads from the rising weight to the fixed use, then drop their entries.
         mine = newly[cols]
-        r, a = rows[mine], coef[mine]
+        r = rows[mine]
+        a = coef[mine]
         used += np.bincount(r, weights=a * rate[cols[mine]], minlength=n_res)
         weight -= np.bincount(r, weights=a, minlength=n_res)
         entries -= np.bincount(r, minlength=n_res)
         keep = ~mine
         rows, cols, coef = rows[keep], cols[keep], coef[keep]
         # A resource no rising flow crosses never saturates (and cancellation may leave crumbs in its weight).
-        busy = entries > 0
-        headroom = np.divide(capacity - used, weight, out=np.full(n_res, np.inf), where=busy)
+        headroom = np.divide(capacity - used, weight, out=np.full(n_res, np.inf), where=entries > 0)
     return rate
 
 

@@ -33,6 +33,7 @@ from .real_files import CopyCancelled, CopyFailed, Progress, copy_file, file_dig
 from .real_inputs import FileCheck, check_chunk, check_file_copy, check_p2pmem_file, confirmed_devices
 from .real_paths import reason
 from .real_memory import available_memory, copy_memory, digest, make_source, memory_problem
+from .backends import REAL
 from .resources import ResourceCatalog, SimConfig
 from .routes import RouteKind, RoutePlan, RoutePlanner, standalone_rate
 from .transfer import TransferResult, TransferSpec, TransferState
@@ -40,7 +41,7 @@ from .verdicts import VerdictCache
 
 
 class RealEngine:
-    name = "real"
+    name = REAL
 
     def __init__(self, fabric: Fabric, config: SimConfig | None = None, *, expert: bool = False, yes: bool = False,
                  p2pmem_files: Mapping[str, str] | None = None, sysfs_devices: Path = SYSFS_DEVICES,
@@ -72,7 +73,7 @@ class RealEngine:
         if (spec.src_file is None) != (spec.dst_file is None):
             raise InputError(Diagnostic("give both --src-file and --dst-file, or neither (memory to memory)"))
         if spec.src_file is not None:
-            self._check_files(spec, plan)
+            self._check_files(spec, plan, expert)
         else:
             check_chunk(spec, files=False)
             problem = self.memory_problem(spec.size)
@@ -81,9 +82,11 @@ class RealEngine:
                                             "stream through chunk × threads bytes of buffer"))  # fmt: skip
         return plan
 
-    def _check_files(self, spec: TransferSpec, plan: RoutePlan) -> tuple[FileCheck, str | None, list[str]]:
+    def _check_files(self, spec: TransferSpec, plan: RoutePlan,
+                     expert: bool | None = None) -> tuple[FileCheck, str | None, list[str]]:  # fmt: skip
         """The file checks, and the P2P memory file the copy will map (None: system memory) with notes on why."""
-        check = check_file_copy(spec, expert=self.expert, yes=self.yes, promised=self._disk_promised,
+        expert = self.expert if expert is None else expert
+        check = check_file_copy(spec, expert=expert, yes=self.yes, promised=self._disk_promised,
                                 confirmed=confirmed_devices(self.overwrite_devices))  # fmt: skip
         provider = plan.provider
         if provider is None or plan.chosen.kind is not RouteKind.P2P:
@@ -124,18 +127,19 @@ class RealEngine:
                 raise NotEnoughMemory(problem)
             self._memory_jobs[job.id] = job
 
-    def prepare(self, spec: TransferSpec, clock: Callable[[], float] = time.monotonic) -> RealJob:
+    def prepare(self, spec: TransferSpec, clock: Callable[[], float] = time.monotonic,
+                expert: bool | None = None) -> RealJob:  # fmt: skip
         """Check a transfer before any byte moves; InputError for anything unsafe or impossible."""
-        plan = self.plan(spec)
+        plan = self.plan(spec, expert)  # expert: the gate's word for this transfer (default: the engine's)
         tid = len(self.results) + 1
         result = TransferResult(tid, spec, route=plan.chosen, p2p_route=plan.p2p, bounce_route=plan.bounce,
-                                notes=list(plan.notes), engine="real")  # fmt: skip
+                                notes=list(plan.notes), engine=self.name)  # fmt: skip
         if plan.p2p is not None:
             result.p2p_bytes_per_s = standalone_rate(plan.p2p, self.catalog)
         result.bounce_bytes_per_s = standalone_rate(plan.bounce, self.catalog)
         job = RealJob(self, result, plan, clock)
         if spec.src_file is not None:
-            check, job.p2pmem_path, notes = self._check_files(spec, plan)
+            check, job.p2pmem_path, notes = self._check_files(spec, plan, expert)
             job.dst_block = check.target.block_device
             job.src_stat, job.dst_stat = check.src_stat, check.dst_stat
             job.disk_needs = check.disk_needs

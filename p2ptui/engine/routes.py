@@ -109,6 +109,9 @@ class RoutePlanner:
         self.fabric = fabric
         self.catalog = catalog
         self.verdicts = verdicts or VerdictCache(fabric)
+        # Legs by what decides them, with the notes building them said: transfers share legs (every bounce
+        # leg to or from host memory, every staged leg of a provider), and planning dominated many-transfer runs.
+        self._legs: dict[tuple, tuple[Leg, tuple[str, ...]]] = {}
 
     def endpoint(self, ref: str, what: str) -> Device | None:
         """A device by name or address; None for host memory. Bridges (root and switch ports, PCI bridges) and host
@@ -177,13 +180,20 @@ class RoutePlanner:
         return RoutePlan(chosen, p2p, bounce, tuple(_unique(notes)), via, gate)
 
     def _leg(self, req: LegRequest, notes: list[str]) -> Leg:
-        return build_leg(self.fabric, self.catalog, req, notes)
+        key = (_bdf(req.data_from), _bdf(req.data_to), req.op, req.map_type, _bdf(req.common), req.through_rc,
+               req.dma_size, req.window)  # fmt: skip
+        cached = self._legs.get(key)
+        if cached is None:
+            said: list[str] = []
+            cached = self._legs[key] = (build_leg(self.fabric, self.catalog, req, said), tuple(said))
+        notes.extend(cached[1])
+        return cached[0]
 
     def _p2p_leg(self, cv, data_from: Device, data_to: Device, op: Op, spec: TransferSpec, notes: list[str]) -> Leg:
         map_type = str(cv.map_type)
         through_rc = map_type != MAP_BUS_ADDR
         req = LegRequest(data_from, data_to, op, map_type, cv.common, through_rc, spec.dma_size, spec.window)
-        return build_leg(self.fabric, self.catalog, req, notes)
+        return self._leg(req, notes)
 
     def _with_rates(self, leg: Leg, src: Device | None, dst: Device | None, notes: list[str]) -> Leg:
         """Add the transfer's own source's read rate and destination's write rate (media rates) to a leg."""
@@ -206,6 +216,10 @@ def standalone_rate(route: Route, catalog: ResourceCatalog) -> float:
     """Bytes/s the route would give a transfer alone on the fabric: its tightest resource or bound."""
     limits = [catalog.resources[k].capacity / v for k, v in route.loads().items()]
     return min(limits + [route.bound(catalog)])
+
+
+def _bdf(dev: Device | None) -> object:
+    return None if dev is None else dev.bdf
 
 
 def _unique(items: list[str]) -> list[str]:

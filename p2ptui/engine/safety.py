@@ -113,4 +113,6 @@ def _partitions(rdev: int) -> set[int]:
 
 def forced_p2p_allowed(engine: str) -> bool:
     """Only the simulator may take a path the kernel refuses; real hardware would fail the DMA mapping."""
-    return engine == "sim"
+    from .backends import Capability, backend
+
+    return backend(engine).can(Capability.FORCES_PATHS)

@@ -2,8 +2,8 @@
 
 Between events every running transfer moves at its max-min fair rate (maxmin.py) over the resources its route
 loads (resources.py, legs.py). Events are: a transfer's start time, its completion, a cancellation, and injected
-faults (a provider hot-unplugged or unpublished). Rates are recomputed at each event and nowhere else, so results
-are exact to float rounding and fully deterministic.
+faults (a provider hot-unplugged or unpublished). Rates are recomputed at each event and nowhere else, and only
+for the flows the event can move (fluid.py), so results are exact to float rounding and fully deterministic.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 from ..fabric.model import Fabric
-from .maxmin import max_min_rates
+from .backends import SIM
+from .fluid import FluidFlows
 from .pools import PoolError, PoolLedger
 from .resources import ResourceCatalog, SimConfig
 from .routes import Route, RouteKind, RoutePlan, RoutePlanner, standalone_rate
@@ -26,6 +27,8 @@ _DUE = 1e-12  # completions within this relative distance of an event happen at 
 
 
 class Simulation:
+    name = SIM
+
     def __init__(self, fabric: Fabric, config: SimConfig | None = None, *, expert: bool = False,
                  verdicts: VerdictCache | None = None):  # fmt: skip
         self.fabric = fabric
@@ -42,22 +45,7 @@ class Simulation:
         self._faults: list[tuple[float, int, str, str]] = []
         self._events: list[TransferEvent] = []
         self._res_index: dict[str, int] = {}
-        self._cap: list[float] = []
-        self._peak = np.zeros(0)
-        self._slot: dict[int, int] = {}
-        self._ids: list[int] = []
-        self._remaining = np.zeros(0)
-        self._rate = np.zeros(0)
-        self._bound = np.zeros(0)
-        self._active = np.zeros(0, dtype=bool)
-        # The load matrix of every transfer ever started, as growing COO arrays (the first _nnz entries are used).
-        self._rows = np.zeros(0, dtype=np.intp)
-        self._cols = np.zeros(0, dtype=np.intp)
-        self._coef = np.zeros(0)
-        self._nnz = 0
-        self._capacity = np.zeros(0)
-        self._utilisation = np.zeros(0)  # share of each resource's capacity in use at the current rates
-        self._dirty = False
+        self._flows = FluidFlows()  # the running transfers and their rates
         self._seq = 0
 
     # -- requests -----------------------------------------------------------------------------------------------
@@ -66,12 +54,13 @@ class Simulation:
         host memory). ``expert`` defaults to the simulator's. InputError for a copy that can never run."""
         return self.planner.plan(spec, self.expert if expert is None else expert)
 
-    def add(self, spec: TransferSpec) -> TransferResult:
-        """Accept a transfer (InputError for a bad one); it starts at ``spec.start`` on the virtual clock (or now)."""
-        plan = self.plan(spec)
+    def add(self, spec: TransferSpec, expert: bool | None = None) -> TransferResult:
+        """Accept a transfer (InputError for a bad one); it starts at ``spec.start`` on the virtual clock (or now).
+        ``expert``: the gate's word for this transfer (default: the simulator's)."""
+        plan = self.plan(spec, expert)
         tid = len(self.results) + 1
         result = TransferResult(tid, spec, route=plan.chosen, p2p_route=plan.p2p, bounce_route=plan.bounce,
-                                notes=list(plan.notes), engine="sim")  # fmt: skip
+                                notes=list(plan.notes), engine=self.name)  # fmt: skip
         if plan.p2p is not None:
             result.p2p_bytes_per_s = self.predict(plan.p2p)
         result.bounce_bytes_per_s = self.predict(plan.bounce)
@@ -106,9 +95,8 @@ class Simulation:
 
     # -- the clock ----------------------------------------------------------------------------------------------
     def next_event_time(self) -> float:
-        if self._dirty:
-            self._solve()
-        times = [self._next_completion()]
+        self._flows.solve()
+        times = [self.now + self._flows.time_to_next_completion()]
         if self._pending:
             times.append(self._pending[0][0])
         if self._faults:
@@ -117,7 +105,7 @@ class Simulation:
 
     @property
     def idle(self) -> bool:
-        return not self._pending and not self._active.any()
+        return not self._pending and not len(self._flows)
 
     def advance(self, until: float = math.inf) -> list[TransferEvent]:
         """Run events up to virtual time ``until`` and stop the clock there; the transfer events that happened."""
@@ -146,25 +134,12 @@ class Simulation:
     def _move(self, t: float) -> None:
         dt = t - self.now
         if dt > 0:
-            live = self._active
-            self._remaining[live] = np.maximum(self._remaining[live] - self._rate[live] * dt, 0.0)
+            self._flows.advance(dt)
             self.now = t
 
-    def _next_completion(self) -> float:
-        live = self._active & (self._rate > 0)
-        if not live.any():
-            return math.inf
-        return self.now + float(np.min(self._remaining[live] / self._rate[live]))
-
     def _complete_due(self, t: float) -> None:
-        live = self._active & (self._rate > 0)
-        if not live.any():
-            return
-        left = np.full(len(self._rate), math.inf)
-        left[live] = self._remaining[live] / self._rate[live]
-        for slot in np.flatnonzero(left <= _DUE * max(t, 1e-9)):
-            self._remaining[slot] = 0.0
-            self._finish(self._ids[slot], TransferState.DONE)
+        for tid in self._flows.due(_DUE * max(t, 1e-9)):
+            self._finish(tid, TransferState.DONE)
 
     # -- transfers starting and ending --------------------------------------------------------------------------
     def _start(self, tid: int) -> None:
@@ -177,11 +152,9 @@ class Simulation:
                 self.pools.take(tid, plan.provider, result.spec.buffer_bytes, f"transfer {result.spec.label}")
             except PoolError as exc:
                 return self._refuse(tid, str(exc))
-        slot = self._new_slot(tid, result.spec.size, plan.chosen)
-        self._active[slot] = True
+        self._new_flow(tid, result.spec.size, plan.chosen)
         result.state, result.started_at = TransferState.RUNNING, self.now
         self._events.append(TransferEvent(self.now, tid, result.spec.label, TransferState.RUNNING))
-        self._dirty = True
 
     def _refuse(self, tid: int, message: str) -> None:
         result = self.results[tid]
@@ -190,11 +163,9 @@ class Simulation:
 
     def _finish(self, tid: int, state: TransferState, message: str = "") -> None:
         result = self.results[tid]
-        slot = self._slot.get(tid)
-        if slot is not None and self._active[slot]:
-            self._active[slot] = False
-            result.bytes_done = result.spec.size if state is TransferState.DONE else self._done_bytes(slot)
-            self._dirty = True
+        if tid in self._flows.slot:
+            left = self._flows.stop(tid)
+            result.bytes_done = result.spec.size if state is TransferState.DONE else self._done_bytes(tid, left)
         result.state, result.ended_at = state, self.now
         if result.started_at is None:
             result.started_at = self.now
@@ -217,78 +188,38 @@ class Simulation:
                 self._finish(tid, TransferState.FAILED, f"{message}; pool space returned")
 
     # -- the fluid model ----------------------------------------------------------------------------------------
-    def _new_slot(self, tid: int, size: int, route: Route) -> int:
-        slot = len(self._ids)
-        self._ids.append(tid)
-        self._slot[tid] = slot
-        if slot >= len(self._remaining):
-            grow = max(16, 2 * len(self._remaining))
-            self._remaining = np.concatenate((self._remaining, np.zeros(grow)))
-            self._rate = np.concatenate((self._rate, np.zeros(grow)))
-            self._bound = np.concatenate((self._bound, np.zeros(grow)))
-            self._active = np.concatenate((self._active, np.zeros(grow, dtype=bool)))
-        self._remaining[slot] = float(size)
-        self._bound[slot] = route.bound(self.catalog)
+    def _new_flow(self, tid: int, size: int, route: Route) -> None:
         loads = route.loads()
-        end = self._nnz + len(loads)
-        if end > len(self._rows):
-            grow = max(64, end, 2 * len(self._rows))
-            self._rows = np.concatenate((self._rows, np.zeros(grow, dtype=np.intp)))
-            self._cols = np.concatenate((self._cols, np.zeros(grow, dtype=np.intp)))
-            self._coef = np.concatenate((self._coef, np.zeros(grow)))
-        self._rows[self._nnz : end] = [self._resource_index(k) for k in loads]
-        self._cols[self._nnz : end] = slot
-        self._coef[self._nnz : end] = list(loads.values())
-        self._nnz = end
-        return slot
+        rows = np.fromiter((self._resource_index(k) for k in loads), dtype=np.intp, count=len(loads))
+        coef = np.fromiter(loads.values(), dtype=np.float64, count=len(loads))
+        self._flows.start(tid, float(size), rows, coef, route.bound(self.catalog))
 
     def _resource_index(self, key: str) -> int:
         index = self._res_index.get(key)
         if index is None:
-            index = self._res_index[key] = len(self._cap)
-            self._cap.append(self.catalog.resources[key].capacity)
-            self._capacity = np.asarray(self._cap)
-            self._peak = np.append(self._peak, 0.0)
+            index = self._res_index[key] = self._flows.add_resource(self.catalog.resources[key].capacity)
         return index
 
-    def _solve(self) -> None:
-        self._dirty = False
-        n = len(self._ids)
-        rows, cols, coef = self._rows[: self._nnz], self._cols[: self._nnz], self._coef[: self._nnz]
-        live = self._active[cols]
-        rows, cols, coef = rows[live], cols[live], coef[live]
-        # Solve for the running transfers only, numbered densely.
-        running = np.flatnonzero(self._active[:n])
-        dense = np.zeros(n, dtype=np.intp)
-        dense[running] = np.arange(len(running))
-        rate = max_min_rates(len(running), rows, dense[cols], coef, self._capacity, self._bound[running])
-        self._rate[:n] = 0.0
-        self._rate[running] = rate
-        load = np.bincount(rows, weights=coef * self._rate[cols], minlength=len(self._capacity))
-        self._utilisation = load / self._capacity if len(self._capacity) else load
-        np.maximum(self._peak, self._utilisation, out=self._peak)
-
-    def _done_bytes(self, slot: int) -> int:
-        tid = self._ids[slot]
-        return int(round(self.results[tid].spec.size - self._remaining[slot]))
+    def _done_bytes(self, tid: int, remaining: float) -> int:
+        return int(round(self.results[tid].spec.size - remaining))
 
     # -- observation --------------------------------------------------------------------------------------------
     def sample(self) -> Sample:
-        if self._dirty:
-            self._solve()
+        flows = self._flows
+        flows.solve()
         transfers = []
         for tid, result in self.results.items():
-            slot = self._slot.get(tid)
+            slot = flows.slot.get(tid)
             running = result.state is TransferState.RUNNING
-            done = self._done_bytes(slot) if running else result.bytes_done
-            rate = float(self._rate[slot]) if running else 0.0
+            done = self._done_bytes(tid, float(flows.remaining[slot])) if running else result.bytes_done
+            rate = float(flows.rate[slot]) if running else 0.0
             elapsed = (self.now if running else (result.ended_at or 0.0)) - (result.started_at or 0.0)
             average = done / elapsed if elapsed > 0 else 0.0
             transfers.append(TransferSample(tid, result.spec.label, result.state, done, result.spec.size, rate, average))
-        used = self._utilisation
+        used = flows.utilisation()
         util = {key: float(used[i]) for key, i in self._res_index.items() if i < len(used) and used[i] > 0}
         return Sample(self.now, tuple(transfers), util)
 
     def peak_utilisation(self) -> dict[str, float]:
         """Highest share of capacity each resource any transfer touched reached during the run."""
-        return {key: float(self._peak[i]) for key, i in self._res_index.items()}
+        return {key: float(self._flows.peak[i]) for key, i in self._res_index.items()}

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from .limits import Problem, spec_problems
+from . import limits
+from .limits import Problem
 
 if TYPE_CHECKING:
     from .routes import Route
@@ -97,7 +98,7 @@ class TransferResult:
     verified: bool | None = None  # None: not checked
     error: str | None = None
     notes: list[str] = field(default_factory=list)  # defaults assumed, fallbacks taken, labels (forced path)
-    engine: str = "sim"
+    engine: str = ""  # the name of the backend that ran it (backends.py)
 
     @property
     def seconds(self) -> float | None:
@@ -115,3 +116,37 @@ class TransferResult:
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
+
+
+def spec_problems(spec: TransferSpec) -> list[Problem]:
+    """Every reason ``spec`` cannot run on any engine; empty when it can (the bounds are limits.py's)."""
+    out: list[Problem] = []
+    if spec.size <= 0:
+        out.append(Problem("size", f"size must be positive, not {spec.size}"))
+    elif spec.size > limits.MAX_SIZE:
+        out.append(Problem("size", f"size {limits.bytes_text(spec.size)} is more than 1 PiB, beyond any device or memory a "
+                                   "copy could read or fill"))  # fmt: skip
+    if spec.chunk <= 0:
+        out.append(Problem("chunk", f"chunk must be positive, not {spec.chunk}"))
+    elif spec.chunk > limits.MAX_CHUNK:
+        out.append(Problem("chunk", f"chunk {limits.bytes_text(spec.chunk)} is more than 1 GiB: a chunk is one DMA buffer per "
+                                    "thread, and no P2P pool or staging buffer is that large"))  # fmt: skip
+    if spec.threads < 1:
+        out.append(Problem("threads", f"threads must be at least 1, not {spec.threads}"))
+    elif spec.threads > limits.MAX_THREADS:
+        out.append(Problem("threads", f"threads must be at most {limits.MAX_THREADS}, not {spec.threads} (each is a real "
+                                      "thread in the real engine)"))  # fmt: skip
+    problem = limits.seconds_problem(spec.start, "start")
+    if problem is not None:
+        out.append(Problem("start", problem))
+    for name, value in (("dma_size", spec.dma_size), ("window", spec.window)):
+        what = name.replace("_", " ")
+        if value is not None and value <= 0:
+            out.append(Problem(name, f"{what} must be positive, not {value}"))
+        elif value is not None and value > limits.MAX_SIZE:
+            out.append(Problem(name, f"{what} {limits.bytes_text(value)} is more than 1 PiB"))
+    if spec.via is not None and HOST in (spec.src, spec.dst):
+        out.append(Problem("via", "a staged copy runs between two devices; copy to or from host memory without --via"))
+    if spec.src == spec.dst == HOST:
+        out.append(Problem("", "host memory to host memory crosses no fabric: name a device as src or dst"))
+    return out

@@ -23,9 +23,37 @@ MAX_INPUT_BYTES = 16 << 20  # the 2,048-device sample is ~0.5 MB; tens of MB is 
 # (no Python exception). The YAML writer's output stays within this for any tree the model accepts (limits.py).
 MAX_NESTING = MAX_YAML_NESTING
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's C parser where PyYAML was built with it
 _COLLECTION_STARTS = frozenset({yaml.MappingStartEvent, yaml.SequenceStartEvent})
 _COLLECTION_ENDS = frozenset({yaml.MappingEndEvent, yaml.SequenceEndEvent})
+
+
+class _TooDeep(Exception):
+    """The composer reached a collection deeper than MAX_NESTING (where exactly is found by _scan_nesting)."""
+
+
+class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
+    """The safe loader, checking the nesting while it composes (one pass over the text, not a parse for the check
+    and another for the tree): it counts the depth it descends to and stops at a collection MAX_NESTING + 1 deep,
+    long before the C composer's recursion could overflow the stack."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def descend_resolver(self, current_node: object, current_index: object) -> None:
+        self._depth += 1  # the node about to be composed; SafeLoader has no path resolvers to descend
+        if self._depth > MAX_NESTING + 1:  # a node inside MAX_NESTING + 1 collections
+            raise _TooDeep
+
+    def ascend_resolver(self) -> None:
+        self._depth -= 1
+
+    def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
+        # Called for a collection before its children are composed: the place to stop one nested too deep.
+        if kind is not yaml.ScalarNode and self._depth > MAX_NESTING:
+            raise _TooDeep
+        return super().resolve(kind, value, implicit)
 
 
 def read_limited(path: str | os.PathLike, what: str = "fabric", limit: int = MAX_INPUT_BYTES) -> bytes:
@@ -77,8 +105,17 @@ def too_big(size: int | None, filename: str, what: str = "fabric", limit: int = 
 def compose(text: str, filename: str) -> Node | None:
     """The document's node tree (None for an empty document); YAML errors become diagnostics with a position."""
     try:
-        _check_nesting(text, filename)
-        return yaml.compose(text, Loader=_LOADER)
+        try:
+            return yaml.compose(text, Loader=_Loader)
+        except _TooDeep:
+            _scan_nesting(text, filename, yaml.SafeLoader)  # raises our diagnostic, at the place
+            raise AssertionError("the composer and the event scan disagree on the nesting depth") from None
+        except yaml.YAMLError:
+            # Newer libyaml builds refuse deep nesting themselves (at their own depth, in their own words) while
+            # scanning ahead of the events. The pure-Python parser is lazy and has no such limit: asking it gives
+            # our own answer at the 201st level whatever libyaml does; a real syntax error is raised as it was.
+            _scan_nesting(text, filename, yaml.SafeLoader)
+            raise
     except yaml.reader.ReaderError as exc:
         # Raised for characters YAML forbids (control characters); position counts characters of the text.
         where = _offset_location(text, exc.position, filename)
@@ -110,18 +147,9 @@ def _explain(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, str]:
     return problem, "check the indentation and quoting here and on the line before"
 
 
-def _check_nesting(text: str, filename: str) -> None:
-    """Refuse documents nested deeper than MAX_NESTING before the recursive composer sees them."""
-    try:
-        _scan_nesting(text, filename, _LOADER)
-    except yaml.YAMLError:
-        # Newer libyaml builds refuse deep nesting themselves (at their own depth, in their own words) while
-        # scanning ahead of the events. The pure-Python parser is lazy and has no such limit: asking it again
-        # gives our own answer at the 201st level whatever libyaml does; a real syntax error is left to compose.
-        _scan_nesting(text, filename, yaml.SafeLoader)
-
-
 def _scan_nesting(text: str, filename: str, loader: type) -> None:
+    """Refuse a document nested deeper than MAX_NESTING with its place; the pure-Python parser stops at the first
+    syntax error (raised as a YAMLError) and never recurses."""
     depth = 0
     starts, ends = _COLLECTION_STARTS, _COLLECTION_ENDS
     for event in yaml.parse(text, Loader=loader):

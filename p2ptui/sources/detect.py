@@ -13,6 +13,7 @@ a writer forever), and every stat or open error is one line naming the path.
 
 from __future__ import annotations
 
+import importlib
 import stat
 from pathlib import Path
 from types import ModuleType
@@ -21,11 +22,13 @@ from ..errors import Diagnostic, InputError, Location
 from ..fabric import Fabric, load_fabric
 from ..fabric.gallery import bundled, find_bundled
 from ..fabric.input_paths import check_input, display
-from . import hwloc, json_source, lspci, nccl, sysfs, yaml_source
 from .stdin_input import STDIN, load_stdin
 from .text_safety import printable_fabric
 
-SOURCES: tuple[ModuleType, ...] = (yaml_source, json_source, sysfs, hwloc, nccl, lspci)
+# The readers by module name, imported only when a sniff reaches them: a YAML fabric or a bundled name never pays
+# for the sysfs, lspci, hwloc and NCCL readers (start-up time of every command). ``SOURCES`` gives the modules.
+SOURCE_NAMES = ("yaml_source", "json_source", "sysfs", "hwloc", "nccl", "lspci")
+LOCAL = "local"  # this machine's live sysfs (sysfs.LOCAL is this name)
 HEAD_BYTES = 64 << 10
 KNOWN_FORMATS = (
     "a p2ptui YAML or JSON fabric, a sysfs root directory or tarball snapshot, lspci -tv / -vvv output, "
@@ -35,17 +38,28 @@ KNOWN_FORMATS = (
 
 def detect_source(path: Path, head: bytes) -> ModuleType | None:
     """The first source that claims ``path``; None when none does."""
-    for module in SOURCES:
+    for name in SOURCE_NAMES:
+        module = _source(name)
         if module.sniff(path, head):
             return module
     return None
 
 
+def _source(name: str) -> ModuleType:
+    return importlib.import_module(f"{__package__}.{name}")
+
+
+def __getattr__(name: str) -> tuple[ModuleType, ...]:
+    if name == "SOURCES":  # every reader, in sniff order (imports them all)
+        return tuple(_source(n) for n in SOURCE_NAMES)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def open_fabric(ref: str) -> Fabric:
     """Load what ``ref`` names: ``local``, ``-``, an existing path in any known format, else a bundled fabric.
     Text a name or file carries that is not valid Unicode (file names in other encodings) comes back escaped."""
-    if ref == sysfs.LOCAL:
-        return printable_fabric(sysfs.load_local())
+    if ref == LOCAL:
+        return printable_fabric(_source("sysfs").load_local())
     if ref == STDIN:
         return printable_fabric(load_stdin(_load_detected, HEAD_BYTES, KNOWN_FORMATS))
     st = check_input(ref)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import Diagnostic, InputError, Location
 from ..fabric.model import Fabric
+from .detect import LOCAL as LOCAL  # one name for this machine, defined where a FABRIC argument is resolved
 from .sysfs_build import build_fabric
 from .sysfs_device import Problems, read_device
 from .sysfs_files import DirFiles, Kind, PrefixFiles, SubFiles, SysfsFiles
@@ -21,7 +22,6 @@ from .sysfs_host import class_names, read_host
 from .sysfs_tree import DEVICES, scan_tree
 from .tarball import looks_like_tarball, read_tarball
 
-LOCAL = "local"
 TAR_SUFFIXES = (".tar.bz2", ".tar.gz", ".tar.xz", ".tbz2", ".tgz", ".txz", ".tar")
 MAX_SKIPPED_NOTES = 20
 ROOT_HINT = "a sysfs root holds sys/devices/pciDDDD:BB/... (and proc/), as hwloc-gather-topology writes; or use 'local'"

@@ -1,5 +1,5 @@
-"""The TUI's doors into the two engines: each engine behind the engine's own asyncio Runner, polled from the meter
-timer.
+"""The TUI's doors into the engines (every backend of engine/backends.py): each engine behind its own asyncio
+Runner, polled from the meter timer.
 
 The simulator's Runner is paced by the app's clock × a speed factor, so the same code runs in real time
 (time.monotonic) and frozen on a virtual clock (tests, screenshots): every poll brings the simulator up to the
@@ -16,11 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..engine.real import RealEngine
+from ..engine.backends import Capability, Engine, backend
 from ..engine.resources import LinkInfo, ResourceCatalog
 from ..engine.runner import Runner
 from ..engine.samples import Sample, TransferEvent
-from ..engine.sim import Simulation
 from ..engine.transfer import TransferResult, TransferSpec
 from ..fabric.model import Fabric
 from ..p2p.gate import GateDecision
@@ -43,7 +42,7 @@ class Feed:
         self._told_broken = False
 
     @property
-    def engine(self) -> Simulation | RealEngine:
+    def engine(self) -> Engine:
         return self.runner.engine
 
     @property
@@ -64,8 +63,7 @@ class Feed:
         return self.engine.plan(spec, expert).gate
 
     async def start(self, spec: TransferSpec, expert: bool) -> TransferResult:
-        self.engine.expert = expert  # the gate's word at the moment this transfer is accepted
-        return await self.runner.start(spec)
+        return await self.runner.start(spec, expert)  # the gate's word at the moment this transfer is accepted
 
     async def cancel(self, tid: int) -> None:
         await self.runner.cancel(tid)
@@ -87,13 +85,13 @@ class Feed:
         await self.runner.close()
 
 
-def sim_feed(fabric: Fabric, clock: Callable[[], float], speed: float = 1.0) -> Feed:
-    """The simulator paced at ``speed`` virtual seconds per ``clock`` second."""
-    if not speed > 0:
-        raise ValueError(f"simulation speed must be positive, not {speed}")
-    return Feed("sim", Runner(Simulation(fabric), speed=speed, clock=clock))
-
-
-def real_feed(fabric: Fabric, interval: float) -> Feed:
-    """Real copies on this machine (memory → memory from the TUI), progress polled every ``interval`` seconds."""
-    return Feed("real", Runner(RealEngine(fabric), tick=interval))
+def make_feed(name: str, fabric: Fabric, clock: Callable[[], float], speed: float = 1.0,
+              interval: float = 0.25) -> Feed:  # fmt: skip
+    """Engine ``name`` on ``fabric``: one on its own virtual clock paced at ``speed`` virtual seconds per ``clock``
+    second; one moving real bytes polled every ``interval`` seconds."""
+    entry = backend(name)
+    if entry.can(Capability.TAKES_EVENTS):
+        if not speed > 0:
+            raise ValueError(f"simulation speed must be positive, not {speed}")
+        return Feed(name, Runner(entry.make(fabric), speed=speed, clock=clock))
+    return Feed(name, Runner(entry.make(fabric), tick=interval))

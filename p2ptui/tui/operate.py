@@ -11,6 +11,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..engine.backends import Capability, backend
+from ..engine.backends import default as default_engine
+from ..engine.backends import names as engine_names
 from ..engine.samples import TransferEvent
 from ..engine.transfer import Op, TransferResult, TransferSpec, TransferState
 from ..errors import Diagnostic, InputError
@@ -18,10 +21,9 @@ from ..fabric.bdf import BDF
 from ..fabric.model import Fabric
 from ..fabric.units import parse_size
 from ..p2p.gate import GateDecision
-from .feeds import Feed, FeedUpdate, real_feed, sim_feed
+from .feeds import Feed, FeedUpdate, make_feed
 from .selection import Selection
 
-ENGINES = ("sim", "real")
 HISTORY = 48  # samples kept per transfer for its sparkline (12 s at 4 Hz)
 BUSIEST = 3
 
@@ -63,7 +65,7 @@ class CopyFormValues:
     size: str = "8 GiB"
     chunk: str = "1 MiB"
     threads: str = "2"
-    engine: str = "sim"
+    engine: str = field(default_factory=default_engine)
     check: bool = False
 
 
@@ -86,10 +88,11 @@ def build_spec(values: CopyFormValues, choice: CopyChoice) -> TransferSpec:
     except ValueError:
         problems.append(f"threads: expected a whole number, not {values.threads.strip()!r}")
         threads = 1
-    if values.engine not in ENGINES:
-        problems.append(f"engine: {values.engine!r} is neither sim nor real")
-    if values.check and values.engine != "real":
-        problems.append("check: verifying bytes needs the real engine (the simulator moves none)")
+    if values.engine not in engine_names():
+        problems.append(f"engine: {values.engine!r} is none of {', '.join(engine_names())}")
+    elif values.check and not backend(values.engine).can(Capability.MOVES_BYTES):
+        movers = " or ".join(n for n in engine_names() if backend(n).can(Capability.MOVES_BYTES))
+        problems.append(f"check: verifying bytes needs the {movers} engine ({values.engine} moves none)")
     spec = TransferSpec(choice.src, choice.dst, size, via=choice.via, chunk=chunk, threads=threads, op=choice.op,
                         check=values.check)  # fmt: skip
     if not problems:
@@ -170,12 +173,9 @@ class Operations:
 
     def feed(self, engine: str) -> Feed:
         if engine not in self._feeds:
-            if engine == "sim":
-                self._feeds[engine] = sim_feed(self.fabric, self.clock, self.sim_speed)
-            elif engine == "real":
-                self._feeds[engine] = real_feed(self.fabric, self.interval)
-            else:
+            if engine not in engine_names():
                 raise ValueError(f"no engine {engine!r}")
+            self._feeds[engine] = make_feed(engine, self.fabric, self.clock, self.sim_speed, self.interval)
         return self._feeds[engine]
 
     @property
@@ -210,7 +210,7 @@ class Operations:
         return True
 
     def unplug(self, device: str) -> None:
-        self.feed("sim").unplug(device)
+        self.feed(next(n for n in engine_names() if backend(n).can(Capability.TAKES_EVENTS))).unplug(device)
 
     async def close(self) -> None:
         for feed in self._feeds.values():
@@ -225,7 +225,7 @@ class Operations:
             views = self._views(name, feed, update)
             snap.views += views.values()
             snap.events += [(views.get(e.id), e) for e in update.events]
-            if update.sample is not None and name == "sim":
+            if update.sample is not None and backend(name).can(Capability.TAKES_EVENTS):  # the fabric's clock
                 snap.time = update.sample.time
                 self._add_utilisation(snap, feed, update.sample.utilisation)
         snap.views.sort(key=lambda v: v.number)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..engine.backends import Capability, backend
+from ..engine.backends import names as engine_names
 from ..engine.report import gbps
 from ..engine.samples import TransferEvent
 from ..engine.transfer import TransferState
@@ -135,7 +137,8 @@ def verified_parts(view: TransferView) -> list[Part]:
     if r.verified is False:
         return [("✘ verification failed", "bad")]
     if not r.spec.check:
-        return [("not verified" if r.engine == "real" else "simulated: no bytes move", "muted")]
+        moves = r.engine in engine_names() and backend(r.engine).can(Capability.MOVES_BYTES)
+        return [("not verified" if moves else "simulated: no bytes move", "muted")]
     return [("verify when done", "muted")]
 
 
@@ -185,8 +188,10 @@ def gate_rows(decision: GateDecision | None, engine: str) -> list[tuple[Part, li
                      "form (esc), press x, then t again; your entries are kept", "")]))  # fmt: skip
     else:
         hint = "nothing: the kernel or the device does not allow it"
-        if engine == "real":
-            hint += "; engine sim can still model the copy (forcing the path in expert mode where Linux refuses it)"
+        forcing = [n for n in engine_names() if backend(n).can(Capability.FORCES_PATHS)]
+        if forcing and not backend(engine).can(Capability.FORCES_PATHS):
+            hint += (f"; engine {forcing[0]} can still model the copy (forcing the path in expert mode where Linux "
+                     "refuses it)")  # fmt: skip
         rows.append((("unlock", "muted"), [(hint, "")]))
     return rows
 

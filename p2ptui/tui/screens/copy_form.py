@@ -16,6 +16,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from ...engine.backends import backend
+from ...engine.backends import names as engine_names
 from ...engine.transfer import TransferSpec
 from ...errors import InputError
 from ...p2p.gate import GateDecision
@@ -23,10 +25,10 @@ from ..operate import CopyChoice, CopyFormValues, build_spec
 from ..styled import palette_from, to_text
 from ..transfer_text import gate_rows
 
-ENGINE_CHOICES = [
-    (Text("sim   simulated on this fabric, paced in real time"), "sim"),
-    (Text("real  moves and times real bytes in this machine's memory"), "real"),
-]
+def engine_choices() -> list[tuple[Text, str]]:
+    """Every registered engine with its one-line summary."""
+    return [(Text(f"{name:<5} {backend(name).summary}"), name) for name in engine_names()]
+
 Gate = Callable[[TransferSpec, str], GateDecision | None]
 
 
@@ -68,7 +70,7 @@ class CopyForm(ModalScreen[CopyRequest | None]):
                 yield Input(v.threads, compact=True, id="cp-threads")
             with Horizontal(classes="cp-row"):
                 yield Label("Engine", classes="cp-key")
-                yield Select(ENGINE_CHOICES, value=v.engine, allow_blank=False, compact=True, id="cp-engine")
+                yield Select(engine_choices(), value=v.engine, allow_blank=False, compact=True, id="cp-engine")
             with Horizontal(classes="cp-row"):
                 yield Label("Check", classes="cp-key")
                 yield Checkbox("seeded data, digest compared after the copy (real engine)", v.check, id="cp-check")

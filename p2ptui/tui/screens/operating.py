@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ...engine.backends import default as default_engine
 from ...engine.transfer import TransferSpec
 from ...errors import InputError
 from ...p2p.gate import GateDecision
@@ -78,8 +79,10 @@ class OperatingMixin:
         if request is not None:
             await self.start_copy(request.spec, request.engine)
 
-    async def start_copy(self, spec: TransferSpec, engine: str = "sim") -> int | None:
-        """Ask the gate, then the engine; the transfer's number in the panel, or None (and a notification)."""
+    async def start_copy(self, spec: TransferSpec, engine: str | None = None) -> int | None:
+        """Ask the gate, then the engine (default: the registry's default); the transfer's number in the panel, or
+        None (and a notification)."""
+        engine = engine or default_engine()
         try:
             decision = self.gate(spec, engine)
             if decision is not None and not decision.permitted:

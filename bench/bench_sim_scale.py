@@ -1,0 +1,107 @@
+"""How the simulator scales with the number of transfers (issue 14, item 2): 1,000 / 10,000 / 100,000.
+
+Run: python bench/bench_sim_scale.py [--sizes 1000,10000,100000] [--rate 40]
+Workload on p2ptui.fabric.synth.large_fabric(1024) (2,120 functions, 8 root complexes, one connected fabric):
+random endpoint pairs (seeded), sizes 256 MiB–4 GiB, half staged through a random provider, 1–4 threads,
+arriving at --rate transfers per virtual second (a steady load: about as many finish as arrive, so the number
+running stays level, a few hundred, whatever the total). Wall time from the first add() to the last completion
+(route planning included) and peak RSS of a child process per size, and the growth of both per ×10 transfers.
+Budgets: 10,000 ≤ 5 s; 100,000 ≤ 60 s; time growth per ×10 ≤ ×15. Also printed, no budget: 1,000 transfers all
+started at once (every one running together: a departure moves about half the rates, so that case is quadratic
+by nature). Exit 1 on a miss (a miss is measured once more: the machine is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import resource
+import subprocess
+import time
+from pathlib import Path
+
+from p2ptui.engine.sim import Simulation
+from p2ptui.engine.transfer import TransferSpec, TransferState
+from p2ptui.fabric.synth import large_fabric
+
+BUDGETS = {10_000: 5.0, 100_000: 60.0}
+GROWTH = 15.0
+
+
+def run(n: int, rate: float | None) -> tuple[float, int, float, int, float]:
+    """In a child process (its own peak RSS, no tracing slowing the clock): wall seconds, peak RSS bytes (the
+    whole process: Python, numpy, the fabric), virtual seconds, transfers done."""
+    cmd = [sys.executable, __file__, "--one", str(n), "--rate", str(rate or 0)]
+    env = {**os.environ, "PYTHONPATH": f"{Path(__file__).resolve().parent.parent}{os.pathsep}"
+           f"{os.environ.get('PYTHONPATH', '')}"}  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout.split()
+    return float(out[0]), int(out[1]), float(out[2]), int(out[3]), float(out[4])
+
+
+def one(n: int, rate: float) -> None:
+    fabric = large_fabric(1024)
+    endpoints, providers = fabric.endpoints(), fabric.providers()
+    rng = random.Random(1)
+    start, start_cpu = time.perf_counter(), time.process_time()
+    sim = Simulation(fabric)
+    for i in range(n):
+        a, b = rng.sample(endpoints, 2)
+        via = rng.choice(providers).name if i % 2 else None
+        spec = TransferSpec(a.name, b.name, rng.randint(256, 4096) << 20, via=via, threads=rng.choice([1, 2, 4]),
+                            start=i / rate if rate else 0.0)  # fmt: skip
+        sim.add(spec)
+    sim.run()
+    wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    done = sum(r.state is TransferState.DONE for r in sim.results.values())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(wall, peak, sim.now, done, cpu)
+
+
+def measure(sizes: list[int], rate: float) -> bool:
+    ok, previous = True, None
+    for n in sizes:
+        wall, peak, horizon, done, cpu = run(n, rate)
+        line = f"{n:>8,} transfers: {wall:8.2f} s wall ({cpu:.2f} s CPU)  {peak / 1e6:8.1f} MB peak RSS  {horizon:9.1f} virtual s  {done:,} done"
+        if previous is not None:
+            growth, mem_growth = wall / previous[0], peak / previous[1]
+            scale = n / previous[2]
+            allowed = GROWTH ** (len(str(int(scale))) - 1) if scale >= 10 else None
+            line += f"  growth ×{growth:.1f} time, ×{mem_growth:.1f} memory per ×{scale:g}"
+            if allowed is not None and growth > allowed:
+                ok = False
+                line += f"  FAIL (≤ ×{allowed:g})"
+        budget = BUDGETS.get(n)
+        if budget is not None:
+            passed = wall <= budget and done == n
+            ok &= passed
+            line += f"  budget {budget:g} s: {'PASS' if passed else 'FAIL'}"
+        print(line, flush=True)
+        previous = (wall, peak, n)
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated transfer counts")
+    parser.add_argument("--rate", type=float, default=40.0, help="arrivals per virtual second (default 40)")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child process of one measurement
+    args = parser.parse_args()
+    if args.one:
+        one(args.one, args.rate)
+        return 0
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"large_fabric(1024); arrivals {args.rate:g}/virtual s; load average {os.getloadavg()[0]:.2f}")
+    wall, peak, horizon, done, cpu = run(1000, None)
+    print(f"   1,000 started together: {wall:.2f} s wall ({cpu:.2f} s CPU), {peak / 1e6:.1f} MB peak RSS, {done:,} done (no budget)")
+    ok = measure(sizes, args.rate)
+    if not ok:
+        print("missed: measuring once more (shared machine)")
+        ok = measure(sizes, args.rate)
+    print(f"overall: {'PASS' if ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""The running flows of the simulator: remaining bytes, max-min fair rates and resource loads, kept up to date
+incrementally.
+
+Why incremental (SimGrid's lazy LMM updates, adapted to one connected fabric): a change can only move the rates of
+flows at or above the level where it happens. Progressive filling raises all rising flows together; a flow that
+leaves at rate L crossed only resources that saturate at L or later (it would have frozen earlier otherwise), so
+up to level L the filling without it is the same, and every flow slower than L keeps its rate. After departures the
+solver re-fills only the flows at or above the slowest departed rate, over the capacity the slower flows leave;
+an arrival can slow anyone, so it re-solves every running flow. Both give the full solver's answer
+(``maxmin.max_min_rates`` on all running flows, kept as the reference the tests compare against) to float rounding.
+
+Only running flows are held, in dense arrays (a finished flow's slot takes the last one's), so each event costs
+what the running flows cost, whatever number of transfers came before.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .maxmin import max_min_rates
+
+# Flows within this relative distance below a departed rate are re-filled too: being generous is always exact.
+_MARGIN = 1e-9
+# Loads are updated by differences; recomputed from scratch this often so rounding never accumulates.
+_REFRESH_SOLVES = 256
+
+
+class FluidFlows:
+    def __init__(self) -> None:
+        self.capacity = np.zeros(0)
+        self.load = np.zeros(0)  # Σ coef × rate of the running flows, per resource
+        self.peak = np.zeros(0)  # highest load / capacity seen, per resource
+        self.ids: list[int] = []  # transfer id of each slot
+        self.slot: dict[int, int] = {}
+        self.remaining = np.zeros(0)
+        self.rate = np.zeros(0)
+        self.bound = np.zeros(0)
+        # Per slot, padded to the widest flow: resource indices (unique within a flow) and load per byte/s on
+        # them (0 in the padding), so the entries of any set of flows are one fancy index away.
+        self._rows = np.zeros((0, 1), dtype=np.intp)
+        self._coef = np.zeros((0, 1))
+        self._floor = math.inf  # re-fill flows at or above this rate; 0 = every running flow
+        self._solves = 0
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def dirty(self) -> bool:
+        return not math.isinf(self._floor)
+
+    def add_resource(self, capacity: float) -> int:
+        self.capacity = np.append(self.capacity, capacity)
+        self.load = np.append(self.load, 0.0)
+        self.peak = np.append(self.peak, 0.0)
+        return len(self.capacity) - 1
+
+    # -- flows arriving and leaving -------------------------------------------------------------------------------
+    def start(self, tid: int, size: float, rows: np.ndarray, coef: np.ndarray, bound: float) -> None:
+        n, width = len(self.ids), len(rows)
+        if n >= len(self.remaining):
+            grow = max(16, n)
+            self.remaining = np.concatenate((self.remaining, np.zeros(grow)))
+            self.rate = np.concatenate((self.rate, np.zeros(grow)))
+            self.bound = np.concatenate((self.bound, np.zeros(grow)))
+            self._rows = np.concatenate((self._rows, np.zeros((grow, self._rows.shape[1]), dtype=np.intp)))
+            self._coef = np.concatenate((self._coef, np.zeros((grow, self._coef.shape[1]))))
+        if width > self._rows.shape[1]:
+            extra = width - self._rows.shape[1]
+            self._rows = np.pad(self._rows, ((0, 0), (0, extra)))
+            self._coef = np.pad(self._coef, ((0, 0), (0, extra)))
+        self.ids.append(tid)
+        self.slot[tid] = n
+        self.remaining[n], self.rate[n], self.bound[n] = size, 0.0, bound
+        self._rows[n] = 0
+        self._coef[n] = 0.0
+        self._rows[n, :width] = rows
+        self._coef[n, :width] = coef
+        self._floor = 0.0  # an arrival can slow any flow
+
+    def stop(self, tid: int) -> float:
+        """Remove a running flow; its remaining bytes."""
+        i = self.slot.pop(tid)
+        left, rate = float(self.remaining[i]), float(self.rate[i])
+        np.subtract.at(self.load, self._rows[i], self._coef[i] * rate)  # padding: index 0, load 0
+        self._floor = min(self._floor, rate)
+        last = len(self.ids) - 1
+        if i != last:  # the last slot moves into the hole
+            moved = self.ids[last]
+            self.ids[i], self.slot[moved] = moved, i
+            self.remaining[i], self.rate[i], self.bound[i] = self.remaining[last], self.rate[last], self.bound[last]
+            self._rows[i], self._coef[i] = self._rows[last], self._coef[last]
+        self.ids.pop()
+        self.rate[last] = 0.0
+        return left
+
+    # -- time -----------------------------------------------------------------------------------------------------
+    def advance(self, dt: float) -> None:
+        n = len(self.ids)
+        if dt > 0 and n:
+            np.maximum(self.remaining[:n] - self.rate[:n] * dt, 0.0, out=self.remaining[:n])
+
+    def time_to_next_completion(self) -> float:
+        n = len(self.ids)
+        moving = self.rate[:n] > 0
+        if not moving.any():
+            return math.inf
+        return float(np.min(self.remaining[:n][moving] / self.rate[:n][moving]))
+
+    def due(self, within: float) -> list[int]:
+        """Transfer ids that complete within ``within`` seconds from now."""
+        n = len(self.ids)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            left = np.where(self.rate[:n] > 0, self.remaining[:n] / self.rate[:n], math.inf)
+        return [self.ids[i] for i in np.flatnonzero(left <= within)]
+
+    # -- rates ----------------------------------------------------------------------------------------------------
+    def solve(self) -> None:
+        floor, self._floor = self._floor, math.inf
+        n = len(self.ids)
+        if math.isinf(floor) or not n:
+            return
+        self._solves += 1
+        if self._solves % _REFRESH_SOLVES == 0:
+            floor = 0.0  # a whole solve now and then: loads summed afresh, no rounding carried along
+        if floor > 0:
+            chosen = np.flatnonzero(self.rate[:n] >= floor * (1 - _MARGIN))
+            if not chosen.size:
+                return  # the departed flows were the fastest: nobody else gains (their loads are already gone)
+        else:
+            chosen = np.arange(n)
+        coef2 = self._coef[chosen]
+        cols, at = np.nonzero(coef2)
+        rows, coef = self._rows[chosen][cols, at], coef2[cols, at]
+        old = self.rate[chosen]
+        n_res = len(self.capacity)
+        if floor > 0:
+            # What the flows not re-filled leave of each resource: their rates stay as they are.
+            mine = np.bincount(rows, weights=coef * old[cols], minlength=n_res)
+            free = np.maximum(self.capacity - (self.load - mine), 0.0)
+        else:
+            free = self.capacity
+        new = max_min_rates(chosen.size, rows, cols, coef, free, self.bound[chosen])
+        self.rate[chosen] = new
+        if floor > 0:
+            self.load += np.bincount(rows, weights=coef * (new - old)[cols], minlength=n_res)
+        else:
+            self.load = np.bincount(rows, weights=coef * new[cols], minlength=n_res)
+        # Loads of resources no re-filled flow crosses only fell: their peaks stand, and the maximum is harmless.
+        np.maximum(self.peak, self.load / self.capacity, out=self.peak)
+
+    def utilisation(self) -> np.ndarray:
+        return self.load / self.capacity if len(self.capacity) else self.load
