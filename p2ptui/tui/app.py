@@ -10,8 +10,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.reactive import reactive
 
 from ..fabric.model import Fabric
@@ -19,6 +21,7 @@ from .live import LiveScan, default_live_scan
 from .screens.fabric import FabricScreen
 from .screens.help import HelpScreen
 from .screens.launcher import LauncherScreen
+from .screens.too_small import TooSmallScreen, too_small
 
 # The themes ctrl+t cycles through; every built-in theme works (ctrl+p → Theme lists them all).
 THEME_CYCLE = ["textual-dark", "textual-light", "nord", "gruvbox", "tokyo-night", "solarized-light"]
@@ -71,6 +74,21 @@ class P2PApp(App[None]):
             self.push_screen(FabricScreen(self.initial_fabric))
         else:
             self.push_screen(LauncherScreen())
+        self._check_size()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size)
+
+    def _check_size(self, size: Size | None = None) -> None:
+        """Cover the screens with a plain "terminal too small" while the layouts cannot fit, and uncover them."""
+        if len(self.screen_stack) < 2:  # resizes before the first screen is up: on_mount checks
+            return
+        small = too_small(*(size or self.size))
+        cover = next((s for s in self.screen_stack if isinstance(s, TooSmallScreen)), None)
+        if small and cover is None:
+            self.push_screen(TooSmallScreen())
+        elif not small and cover is self.screen:
+            self.pop_screen()
 
     # -- screens ----------------------------------------------------------------------------------------------------
     def show_fabric(self, fabric: Fabric) -> None:

@@ -24,7 +24,7 @@ from ..p2p.gate import GateDecision
 from .feeds import Feed, FeedUpdate, make_feed
 from .selection import Selection
 
-HISTORY = 48  # samples kept per transfer for its sparkline (12 s at 4 Hz)
+HISTORY = 120  # samples kept per transfer for its sparkline (30 s at 4 Hz): enough for a 200-column panel
 BUSIEST = 3
 
 

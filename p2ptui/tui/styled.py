@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 from rich.text import Text
 from textual.content import Content
@@ -72,6 +73,26 @@ def to_text(parts: Iterable[Part], palette: Mapping[str, str], wrap: bool = Fals
         if chunk:
             text.append(chunk, style=palette.get(role, "") or None)
     return text
+
+
+def fit_parts(parts: Iterable[Part], width: int) -> list[Part]:
+    """The parts cut to ``width`` cells, ending in "…" where something was cut (never silently mid-word)."""
+    out: list[Part] = []
+    used = 0
+    items = [(t, r) for t, r in parts if t]
+    total = sum(cell_len(t) for t, _ in items)
+    if total <= width:
+        return items
+    room = max(0, width - 1)
+    for text, role in items:
+        if used + cell_len(text) <= room:
+            out.append((text, role))
+            used += cell_len(text)
+            continue
+        out.append((set_cell_size(text, room - used) if room > used else "", role))
+        break
+    out.append(("…", "muted"))
+    return [(t, r) for t, r in out if t]
 
 
 def plain(parts: Iterable[Part]) -> str:

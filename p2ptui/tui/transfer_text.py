@@ -8,6 +8,7 @@ rate.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ..engine.backends import Capability, backend
 from ..engine.backends import names as engine_names
@@ -17,10 +18,14 @@ from ..engine.transfer import TransferState
 from ..fabric.units import human_size
 from ..p2p.gate import Decision, GateDecision
 from .describe import load_role
-from .operate import Snapshot, TransferView
+from .operate import HISTORY, Snapshot, TransferView
 from .styled import Part
 
-LABEL_WIDTH = 26
+LABEL_MIN, LABEL_MAX = 14, 34
+RATE_WIDTH = 10
+PCT_WIDTH = 5
+TAIL_WIDTH = 14  # "  ETA 12.3 min"
+BAR_MIN = 8
 SPARK_WIDTH = 16
 BAR_WIDTH = 20
 INDENT = "      "
@@ -71,10 +76,38 @@ def bar(fraction: float, width: int = BAR_WIDTH) -> tuple[str, str]:
     return "━" * filled, "━" * (width - filled)
 
 
-def head_line(view: TransferView, selected: bool) -> list[Part]:
+@dataclass(frozen=True)
+class Columns:
+    """How wide each part of a transfer's head line is at one panel width: the rate, bar, percent and ETA always
+    fit (down to 76 columns); the label, engine and state columns give way first, then the meters stretch into
+    whatever is left, so a 200-column terminal gets long meters rather than empty space."""
+
+    label: int
+    engine: int
+    state: int
+    spark: int
+    bar: int
+
+
+FIXED = 2 + 4 + RATE_WIDTH + 1 + PCT_WIDTH + TAIL_WIDTH  # marker, number, rate, gap, percent, ETA
+
+
+def columns(width: int) -> Columns:
+    free = max(0, width - FIXED)
+    label = max(LABEL_MIN, min(LABEL_MAX, free // 4))
+    free -= label
+    engine = 5 if free >= 5 + 10 + 40 else 0
+    state = 10 if free >= engine + 10 + 30 else 0
+    free -= engine + state
+    spark = free * 2 // 5 if free >= 24 else 0
+    return Columns(label, engine, state, spark, max(BAR_MIN, free - spark - (1 if spark else 0)))
+
+
+def head_line(view: TransferView, selected: bool, width: int = 120) -> list[Part]:
+    cols = columns(width)
     size = view.size or 1
     fraction = view.bytes_done / size
-    done, todo = bar(fraction)
+    done, todo = bar(fraction, cols.bar)
     state = view.state
     if state is TransferState.DONE:
         rate, tail = view.result.bytes_per_s, f"took {duration(view.result.seconds or 0.0)}"
@@ -82,22 +115,29 @@ def head_line(view: TransferView, selected: bool) -> list[Part]:
         eta = view.eta
         rate, tail = view.rate, f"ETA {duration(eta)}" if eta is not None else "ETA —"
     else:
-        rate, tail = None, ""
-    return [
+        # No state column at this width: the state takes the rate's place, so a cancelled copy still says so.
+        rate, tail = None, "" if cols.state else state.value
+    parts: list[Part] = [
         ("▶ " if selected else "  ", "key"),
         (fit(f"#{view.number}", 4), "key" if selected else "muted"),
-        (fit(view.label, LABEL_WIDTH), "name"),
-        (view.engine.ljust(5), "muted"),
-        (state.value.ljust(10), STATE_ROLE[state]),
-        (rate_text(rate).rjust(10) if rate is not None else " " * 10, "key"),
-        (" ", ""),
-        (sparkline(view.history, view.predicted), "accent"),
-        (" ", ""),
+        (fit(view.label, cols.label), "name"),
+    ]
+    if cols.engine:
+        parts.append((view.engine.ljust(cols.engine), "muted"))
+    if cols.state:
+        parts.append((state.value.ljust(cols.state), STATE_ROLE[state]))
+    parts.append((rate_text(rate).rjust(RATE_WIDTH) if rate is not None else " " * RATE_WIDTH, "key"))
+    parts.append((" ", ""))
+    if cols.spark:
+        parts += [(sparkline(view.history, view.predicted, cols.spark), "accent"), (" ", "")]
+    parts += [
         (done, STATE_ROLE[state] if state is not TransferState.RUNNING else "primary"),
         (todo, "muted"),
         (f"{fraction:5.0%}", ""),
-        ("  " + tail, "muted"),
+        ("  " + tail, "muted" if cols.state or state is TransferState.RUNNING or state is TransferState.DONE
+         else STATE_ROLE[state]),
     ]
+    return parts
 
 
 def route_line(view: TransferView) -> list[Part]:
@@ -142,14 +182,16 @@ def verified_parts(view: TransferView) -> list[Part]:
     return [("verify when done", "muted")]
 
 
-def transfer_lines(view: TransferView, selected: bool) -> list[list[Part]]:
-    return [head_line(view, selected), route_line(view), compare_line(view)]
+def transfer_lines(view: TransferView, selected: bool, width: int = 120) -> list[list[Part]]:
+    return [head_line(view, selected, width), route_line(view), compare_line(view)]
 
 
-def summary_line(snap: Snapshot) -> list[Part]:
+def summary_line(snap: Snapshot, width: int = 120) -> list[Part]:
     running = snap.count(TransferState.RUNNING)
-    parts: list[Part] = [("total ", "muted"), (rate_text(snap.total_rate).rjust(10), "key"), (" ", ""),
-                         (sparkline(snap.total_history, None), "accent"), ("   ", "")]
+    # The total's history stretches with the panel, like the transfers' meters below it.
+    spark = max(SPARK_WIDTH, min(HISTORY, width // 4))
+    parts: list[Part] = [("total ", "muted"), (rate_text(snap.total_rate).rjust(RATE_WIDTH), "key"), (" ", ""),
+                         (sparkline(snap.total_history, None, spark), "accent"), ("   ", "")]
     counts = [f"{running} running"]
     for state in (TransferState.PENDING, TransferState.DONE, TransferState.CANCELLED, TransferState.FAILED,
                   TransferState.REFUSED):  # fmt: skip

@@ -7,15 +7,7 @@ from p2ptui.tui.screens.matrix import MatrixScreen
 from p2ptui.tui.screens.whatif import WhatIfScreen
 from p2ptui.tui.widgets.pair_grid import PairGrid
 from p2ptui.tui.widgets.verdict_panel import VerdictPanel
-from tui_helpers import build_app, run, screen_text
-
-
-async def mark(pilot, name, key):
-    screen = pilot.app.screen
-    screen.jump_to(screen.fabric.find(name).bdf)
-    await pilot.pause()
-    await pilot.press(key)
-    await pilot.pause()
+from tui_helpers import build_app, mark, run, screen_text
 
 
 def test_verdict_follows_the_selection_and_explains_the_refusal():

@@ -6,23 +6,8 @@ from p2ptui.sources import open_fabric
 from p2ptui.tui.describe import device_label, device_rows, hardware_acs_redirect, load_role, root_bus_rows
 from p2ptui.tui.selection import Selection
 from p2ptui.tui.styled import palette_from, plain, to_text
+from tui_helpers import ODD
 
-ODD = """
-format: p2ptui-fabric/1
-name: odd names
-host: {cpu: intel, kernel: "6.12", iommu: off}
-root_complexes:
-  - bus: 0000:00
-    devices:
-      - {bdf: 00:00.0, kind: host_bridge, id: 8086:2020}
-      - bdf: 00:01.0
-        kind: root_port
-        link: gen4 x16
-        acs: {cap: [SV, RR, CR, UF, EC], ctrl: [SV, RR, CR]}
-        children:
-          - {bdf: 01:00.0, kind: nvme, name: "nvme[0]", product: "[link down] [/dev/nvme0n1]", link: {gen: 3, width: 2, max_gen: 4, max_width: 4},
-             p2pmem: 256MiB, iommu_group: 7}
-"""
 
 
 def test_label_shows_link_pool_group_and_downtraining():

@@ -5,21 +5,14 @@ from p2ptui.tui import make_app
 from p2ptui.tui.screens.help import HelpScreen
 from p2ptui.tui.widgets.detail_pane import DetailPane
 from p2ptui.tui.widgets.fabric_tree import FabricTree
-from tui_helpers import build_app, run, screen_text, wait_for_palette_hit
-from test_tui_describe import ODD
-
-
-async def cursor_to(pilot, name):
-    screen = pilot.app.screen
-    screen.jump_to(screen.fabric.find(name).bdf)
-    await pilot.pause()
+from tui_helpers import ODD, build_app, run, screen_text, to_device, wait_for_palette_hit
 
 
 def test_small_fabric_opens_fully_expanded_and_detail_follows_cursor():
     async def body(pilot):
         tree = pilot.app.screen.query_one(FabricTree)
         assert len(tree._device_nodes) == len(pilot.app.screen.fabric)
-        await cursor_to(pilot, "nvme2")
+        await to_device(pilot, "nvme2")
         assert tree.highlighted.name == "nvme2"
         detail = pilot.app.screen.query_one(DetailPane)
         assert detail.item.name == "nvme2"
@@ -63,11 +56,11 @@ def test_large_fabric_loads_children_only_when_expanded():
 def test_exporter_and_importers_are_marked_and_cleared():
     async def body(pilot):
         screen = pilot.app.screen
-        await cursor_to(pilot, "nvme0")
+        await to_device(pilot, "nvme0")
         await pilot.press("e")
-        await cursor_to(pilot, "mlx5_0")
+        await to_device(pilot, "mlx5_0")
         await pilot.press("i")
-        await cursor_to(pilot, "nvme1")
+        await to_device(pilot, "nvme1")
         await pilot.press("i")
         fabric = screen.fabric
         assert screen.selection.exporter == fabric.find("nvme0").bdf
@@ -86,7 +79,7 @@ def test_exporter_and_importers_are_marked_and_cleared():
 
 def test_bridges_cannot_be_chosen_and_say_why():
     async def body(pilot):
-        await cursor_to(pilot, "dsp1")
+        await to_device(pilot, "dsp1")
         await pilot.press("e")
         assert pilot.app.screen.selection.empty
         assert any("dsp1 is a switch downstream port" in n.message for n in pilot.app._notifications)
@@ -109,7 +102,7 @@ def test_palette_jumps_to_a_device_by_name_or_address():
 
 def test_palette_offers_the_screen_actions():
     async def body(pilot):
-        await cursor_to(pilot, "nvme1")
+        await to_device(pilot, "nvme1")
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"mark as exporter")
@@ -124,7 +117,7 @@ def test_palette_offers_the_screen_actions():
 
 def test_device_names_with_markup_are_shown_literally():
     async def body(pilot):
-        await cursor_to(pilot, "nvme[0]")
+        await to_device(pilot, "nvme[0]")
         text = screen_text(pilot.app)
         assert "nvme[0]" in text and "[link down] [/dev/nvme0n1]" in text
 

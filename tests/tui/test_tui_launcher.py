@@ -6,15 +6,7 @@ from p2ptui.sources import open_fabric
 from p2ptui.tui.screens.fabric import FabricScreen
 from p2ptui.tui.screens.launcher import LIVE_ID, LauncherScreen
 from textual.widgets import OptionList
-from tui_helpers import run, screen_text, build_app
-
-
-async def wait_for(pilot, condition, tries=200):
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.01)
-    raise AssertionError("condition never became true")
+from tui_helpers import build_app, run, screen_text, wait_for
 
 
 def test_lists_bundled_fabrics_and_why_this_machine_is_unavailable():

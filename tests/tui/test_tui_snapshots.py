@@ -4,13 +4,7 @@ Review changes with the snapshot report before running --snapshot-update.
 """
 
 from p2ptui.sources import open_fabric
-from tui_helpers import SIZE, build_app
-
-
-async def to_device(pilot, name):
-    screen = pilot.app.screen
-    screen.jump_to(screen.fabric.find(name).bdf)
-    await pilot.pause()
+from tui_helpers import SIZE, build_app, select, to_device
 
 
 def test_launcher(snap_compare):
@@ -46,30 +40,23 @@ def test_palette_jump(snap_compare):
     assert snap_compare(build_app(), terminal_size=SIZE, press=["slash", *"nvme", "wait:300"])
 
 
-async def select(pilot, exporter, *importers):
-    screen = pilot.app.screen
-    screen.select(screen.fabric.find(exporter).bdf, tuple(screen.fabric.find(i).bdf for i in importers))
-    screen.jump_to(screen.fabric.find(exporter).bdf)
-    await pilot.pause()
-
-
 def test_verdict_refusal(snap_compare):
     async def run_before(pilot):
-        await select(pilot, "nvme-a", "rnic0", "dsa0")
+        await select(pilot, "nvme-a", "rnic0", "dsa0", reveal=True)
 
     assert snap_compare(build_app("kernel-scenarios"), terminal_size=SIZE, run_before=run_before)
 
 
 def test_verdict_acs_fix(snap_compare):
     async def run_before(pilot):
-        await select(pilot, "nvme0", "mlx5_0")
+        await select(pilot, "nvme0", "mlx5_0", reveal=True)
 
     assert snap_compare(build_app("nvmeof-target-iommu"), terminal_size=SIZE, run_before=run_before)
 
 
 def test_whatif_form(snap_compare):
     async def run_before(pilot):
-        await select(pilot, "nvme0", "mlx5_0")
+        await select(pilot, "nvme0", "mlx5_0", reveal=True)
         await pilot.press("w")
 
     assert snap_compare(build_app(), terminal_size=SIZE, run_before=run_before)
@@ -77,7 +64,7 @@ def test_whatif_form(snap_compare):
 
 def test_whatif_before_after(snap_compare):
     async def run_before(pilot):
-        await select(pilot, "nvme0", "mlx5_0")
+        await select(pilot, "nvme0", "mlx5_0", reveal=True)
         pilot.app.screen._what_if_done(__import__("p2ptui.tui.decide", fromlist=["WhatIf"]).WhatIf(iommu="translated"))
         await pilot.pause()
         pilot.app.clear_notifications()

@@ -2,7 +2,7 @@
 no animation or blinking, and meters stepped on a virtual clock, so every run draws the same SVG."""
 
 from p2ptui.tui.clock import VirtualClock
-from test_tui_transfers import open_form, press_start, select
+from tui_helpers import open_form, press_start, select
 from tui_helpers import SIZE, build_app
 
 

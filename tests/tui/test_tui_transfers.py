@@ -15,7 +15,7 @@ from p2ptui.tui.screens.copy_form import CopyForm
 from p2ptui.tui.screens.fabric import FabricScreen
 from p2ptui.tui.screens.help import HelpScreen
 from p2ptui.tui.widgets.transfers_panel import TransfersPanel
-from tui_helpers import build_app, run, screen_text
+from tui_helpers import build_app, messages, open_form, press_start, run, screen_text, select
 
 GIB = 1 << 30
 
@@ -30,40 +30,6 @@ def fake_meminfo(tmp_path, monkeypatch, available: int) -> None:
 def app_on_a_virtual_clock():
     clock = VirtualClock()
     return build_app("kernel-scenarios", clock=clock), clock
-
-
-async def select(pilot, exporter, *importers):
-    screen = pilot.app.screen
-    screen.select(screen.fabric.find(exporter).bdf, tuple(screen.fabric.find(i).bdf for i in importers))
-    await pilot.pause()
-
-
-async def open_form(pilot, choice=None, **fields) -> CopyForm:
-    await pilot.press("t")
-    await pilot.pause()
-    form = pilot.app.screen
-    assert isinstance(form, CopyForm)
-    if choice is not None:
-        form.query_one("#cp-choice", Select).value = choice
-    for name, value in fields.items():
-        widget = form.query_one(f"#cp-{name}")
-        widget.value = value
-    await pilot.pause()
-    return form
-
-
-async def press_start(pilot, form: CopyForm) -> None:
-    button = form.query_one("#cp-start")
-    # A pressed button flashes (class -active) until a 0.2 s wall-clock timer ends it: a screenshot taken after the
-    # press showed the flash or not depending on the machine's load. The flash is decoration: off in the tests.
-    button.active_effect_duration = 0
-    button.press()
-    await pilot.pause()
-    await pilot.pause()
-
-
-def messages(app, severity=None):
-    return [n.message for n in app._notifications if severity is None or n.severity == severity]
 
 
 def test_copy_needs_a_selection_and_says_so():

@@ -1,4 +1,5 @@
-"""Shared helpers for the TUI tests: the app as the tests build it, and the screen as plain text."""
+"""The one Pilot helper module for the TUI tests: the app as the tests build it, the screen as plain text, and the
+steps every test takes (go to a device, select, open the copy form, start, wait)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,24 @@ from p2ptui.tui import P2PApp, make_app
 SIZE = (120, 40)
 # Copies of gallery fabrics, so edits to the gallery do not move the snapshots; other names come from the gallery.
 FIXTURES = Path(__file__).parent / "fabrics"
+
+# A fabric whose names and product hold markup brackets, which must show literally, and a downtrained link.
+ODD = """
+format: p2ptui-fabric/1
+name: odd names
+host: {cpu: intel, kernel: "6.12", iommu: off}
+root_complexes:
+  - bus: 0000:00
+    devices:
+      - {bdf: 00:00.0, kind: host_bridge, id: 8086:2020}
+      - bdf: 00:01.0
+        kind: root_port
+        link: gen4 x16
+        acs: {cap: [SV, RR, CR, UF, EC], ctrl: [SV, RR, CR]}
+        children:
+          - {bdf: 01:00.0, kind: nvme, name: "nvme[0]", product: "[link down] [/dev/nvme0n1]", link: {gen: 3, width: 2, max_gen: 4, max_width: 4},
+             p2pmem: 256MiB, iommu_group: 7}
+"""
 
 
 def fixture_fabric(name: str):
@@ -70,3 +89,83 @@ async def wait_for_palette_hit(pilot, text: str, timeout: float = 5.0) -> None:
         if loop.time() > deadline:
             raise AssertionError(f"the command palette showed no hit for {text!r} within {timeout} s")
         await pilot.pause(0.02)
+
+
+async def to_device(pilot, name: str) -> None:
+    """Put the tree's cursor on a device (loading and expanding the path to it)."""
+    screen = pilot.app.screen
+    screen.jump_to(screen.fabric.find(name).bdf)
+    await pilot.pause()
+
+
+async def mark(pilot, name: str, key: str) -> None:
+    """Go to a device and press a selection key on it (e: exporter, i: importer)."""
+    await to_device(pilot, name)
+    await pilot.press(key)
+    await pilot.pause()
+
+
+async def select(pilot, exporter: str, *importers: str, reveal: bool = False) -> None:
+    """Set the whole selection at once by device names; ``reveal`` also puts the cursor on the exporter."""
+    screen = pilot.app.screen
+    screen.select(screen.fabric.find(exporter).bdf, tuple(screen.fabric.find(i).bdf for i in importers))
+    if reveal:
+        screen.jump_to(screen.fabric.find(exporter).bdf)
+    await pilot.pause()
+
+
+async def open_form(pilot, choice: str | None = None, **fields: str):
+    """Press t and fill the copy form; the form."""
+    from p2ptui.tui.screens.copy_form import CopyForm
+    from textual.widgets import Select
+
+    await pilot.press("t")
+    await pilot.pause()
+    form = pilot.app.screen
+    assert isinstance(form, CopyForm)
+    if choice is not None:
+        form.query_one("#cp-choice", Select).value = choice
+    for name, value in fields.items():
+        form.query_one(f"#cp-{name}").value = value
+    await pilot.pause()
+    return form
+
+
+async def press_start(pilot, form) -> None:
+    button = form.query_one("#cp-start")
+    # A pressed button flashes (class -active) until a 0.2 s wall-clock timer ends it: a screenshot taken after the
+    # press showed the flash or not depending on the machine's load. The flash is decoration: off in the tests.
+    button.active_effect_duration = 0
+    button.press()
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def start_two_transfers(pilot, clock) -> None:
+    """On kernel-scenarios: a staged 16 GiB copy alone for 2 s, then an 8 GiB direct write sharing nvme-a's link,
+    1.5 s more; the meters stepped on the virtual clock."""
+    await select(pilot, "nvme-a", "rnic0", "nvme-b", reveal=True)
+    await press_start(pilot, await open_form(pilot, choice="staged:rnic0:nvme-b", size="16 GiB"))
+    screen = pilot.app.screen
+    for _ in range(8):
+        clock.advance(0.25)
+        screen.tick()
+    await press_start(pilot, await open_form(pilot, choice="write:nvme-b", size="8 GiB"))
+    for _ in range(6):
+        clock.advance(0.25)
+        screen.tick()
+    pilot.app.clear_notifications()
+    await pilot.pause()
+
+
+async def wait_for(pilot, condition: Callable[[], object], tries: int = 200) -> None:
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("condition never became true")
+
+
+def messages(app: P2PApp, severity: str | None = None) -> list[str]:
+    """The notifications shown so far (their text)."""
+    return [n.message for n in app._notifications if severity is None or n.severity == severity]

@@ -11,7 +11,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Tree
+from textual.widget import Widget
+from textual.widgets import Tree
 
 from ...fabric.bdf import BDF
 from ...fabric.model import Device, Fabric, RootBus
@@ -24,6 +25,7 @@ from ..verdict_text import compare_rows, verdict_rows
 from ..widgets.bars import SelectionBar, fabric_title_bar
 from ..widgets.detail_pane import DetailPane
 from ..widgets.fabric_tree import FabricTree
+from ..widgets.footer import KeyFooter
 from ..widgets.transfers_panel import TransfersPanel
 from ..widgets.verdict_panel import VerdictPanel
 from .expert import ExpertConfirm
@@ -53,7 +55,14 @@ class FabricScreen(OperatingMixin, Screen):
                 tooltip="Turn expert mode on (after a confirmation listing this fabric's pitfalls) or off"),
         Binding("slash", "jump", "Jump", id="jump", tooltip="Go to a device by name or address"),
         Binding("o", "open_launcher", "Open…", id="open", show=False, tooltip="Choose another fabric"),
+        Binding("z", "zoom", "Zoom", id="zoom", show=False,
+                tooltip="Maximise the focused pane (tree, device, verdict, transfers) or restore it; esc restores"),
+        Binding("d", "toggle_detail", "Device pane", id="toggle-detail", show=False,
+                tooltip="Hide or show the device pane, giving its rows to the verdict"),
+        Binding("p", "toggle_transfers", "Transfers pane", id="toggle-transfers", show=False,
+                tooltip="Hide or show the transfers panel (it comes back when a copy starts)"),
     ]
+    ALLOW_IN_MAXIMIZED_VIEW = "#title-bar, Footer"
 
     selection: reactive[Selection] = reactive(Selection, init=False, bindings=True)
     whatif: reactive[WhatIf] = reactive(WhatIf, init=False)
@@ -78,7 +87,7 @@ class FabricScreen(OperatingMixin, Screen):
                 yield DetailPane(self.fabric, acs_redirect=self.acs_redirect, id="detail")
                 yield VerdictPanel(id="verdict")
         yield TransfersPanel(id="transfers")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(FabricTree).focus()
@@ -151,8 +160,10 @@ class FabricScreen(OperatingMixin, Screen):
         exporter = self.fabric.get(self.selection.exporter)
         return decide.topo(self.fabric, exporter, dev).value if exporter is not None else "?"
 
-    def show_verdict(self) -> None:
+    def show_verdict(self, new_subject: bool = True) -> None:
         panel = self.query_one(VerdictPanel)
+        if new_subject:  # the headline first, whatever was scrolled to for the previous selection
+            panel.scroll_home(animate=False)
         before = decide.verdict(self.fabric, self.selection, self.booted)
         if before is None:
             panel.show(None)
@@ -269,3 +280,27 @@ class FabricScreen(OperatingMixin, Screen):
 
     def action_open_launcher(self) -> None:
         self.app.show_launcher()
+
+    # -- panes ------------------------------------------------------------------------------------------------------
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
+        pane = self.focused
+        while pane is not None and pane.id not in ("tree", "detail", "verdict", "transfers"):
+            pane = pane.parent if isinstance(pane.parent, Widget) else None
+        if pane is None or not pane.display:
+            self.notify("Focus a pane first (tab), then z maximises it.", severity="warning", timeout=3)
+            return
+        self.maximize(pane, container=False)
+
+    def action_toggle_detail(self) -> None:
+        detail = self.query_one(DetailPane)
+        detail.display = not detail.display
+
+    def action_toggle_transfers(self) -> None:
+        panel = self.transfers
+        if not panel.views:
+            self.notify("No transfers yet: t starts a copy.", timeout=3)
+            return
+        panel.set_class(not panel.has_class("-hidden"), "-hidden")

@@ -20,6 +20,7 @@ from ..widgets.transfers_panel import TransfersPanel
 from .copy_form import CopyForm, CopyRequest
 
 MAX_PANEL_LINES = 12
+PANEL_SHARE = 0.4  # of the screen's height at most, so the tree and verdict keep room on a 24-row terminal
 
 
 class OperatingMixin:
@@ -57,10 +58,19 @@ class OperatingMixin:
         self.tree.set_loads(snap.loads)
         panel = self.transfers
         panel.show(snap)
-        height = min(1 + 3 * len(snap.views), MAX_PANEL_LINES) + 2
-        if not panel.has_class("-on") or panel.styles.height.value != height:
-            panel.styles.height = height
-            panel.add_class("-on")
+        cap = max(4, min(MAX_PANEL_LINES + 2, int(self.size.height * PANEL_SHARE)))
+        self.panel_height = min(1 + 3 * len(snap.views) + 2, cap)
+        if self.maximized is not panel and (not panel.has_class("-on") or panel.styles.height.value != self.panel_height):
+            panel.styles.height = self.panel_height
+        panel.add_class("-on")
+
+    def watch_maximized(self, old, new) -> None:
+        # The panel's height is set inline (it follows the number of transfers), which CSS cannot override.
+        panel = self.transfers
+        if new is panel:
+            panel.styles.height = "1fr"
+        elif old is panel:
+            panel.styles.height = getattr(self, "panel_height", None)
 
     # -- starting ---------------------------------------------------------------------------------------------------
     def action_copy(self) -> None:
@@ -89,6 +99,7 @@ class OperatingMixin:
                 self.locked("Copy locked", decision.reasons)
                 return None
             number = await self.operations.start(spec, engine, self.app.expert)
+            self.transfers.remove_class("-hidden")  # a new copy shows its panel even if p hid it
         except InputError as exc:
             self.notify("\n".join(str(d) for d in exc.diagnostics), title="Copy refused", severity="error",
                         timeout=10)  # fmt: skip

@@ -26,6 +26,8 @@ class DetailPane(VerticalScroll):
         yield Static(Content("Move the cursor in the tree to see a device."), id="detail-body", markup=False)
 
     def show(self, item: Device | RootBus | None) -> None:
+        if item is not self.item:  # a new device starts at its name, not where the last one was scrolled to
+            self.scroll_home(animate=False)
         self.item = item
         body = self.query_one("#detail-body", Static)
         if item is None:

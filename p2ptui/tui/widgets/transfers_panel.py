@@ -17,7 +17,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..operate import Snapshot, TransferView
-from ..styled import Part, ThemeStyles
+from ..styled import Part, ThemeStyles, fit_parts
 from ..transfer_text import summary_line, transfer_lines
 
 LINES_PER_TRANSFER = 3
@@ -70,9 +70,10 @@ class TransfersPanel(ThemeStyles, ScrollView, can_focus=True):
         self._rebuild()
 
     def _rebuild(self) -> None:
-        lines = [summary_line(self.snapshot)]
+        width = self.scrollable_content_region.width or 120  # the meters stretch with the panel
+        lines = [summary_line(self.snapshot, width)]
         for i, view in enumerate(self.views):
-            lines += transfer_lines(view, i == self.cursor)
+            lines += transfer_lines(view, i == self.cursor, width)
         self._lines = lines
         self.virtual_size = Size(self.size.width, len(lines))
         self.refresh()
@@ -90,8 +91,12 @@ class TransfersPanel(ThemeStyles, ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         # The widget's own colours under every segment: bare segments would show the terminal's default background.
         base = self.rich_style
-        segments = [Segment(text, base + self._styles.get(role, Style())) for text, role in self._lines[index] if text]
+        parts = fit_parts(self._lines[index], width)  # cut with an ellipsis, never silently
+        segments = [Segment(text, base + self._styles.get(role, Style())) for text, role in parts]
         return Strip(segments).adjust_cell_length(width, base)
+
+    def on_resize(self) -> None:
+        self._rebuild()
 
     # -- cursor and keys --------------------------------------------------------------------------------------------
     def action_move(self, delta: int) -> None:
