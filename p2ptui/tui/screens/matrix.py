@@ -1,27 +1,42 @@
-"""Every exporter/importer pair of endpoints, colour-coded: the kernel's verdict with distance, or topo -m classes."""
+"""Every exporter/importer pair of endpoints, colour-coded: the kernel's verdict with distance, or topo -m classes.
+
+Made for big machines: type a device's name (or "gpu15 gpu14" for a row and a column) to jump, k narrows to one
+kind of device, Enter previews the pair's verdict beside the grid and a second Enter selects it; the status line
+always says where the cursor is.
+"""
 
 from __future__ import annotations
+
+import re
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Input, Static
 
 from ...fabric.bdf import BDF
-from ...fabric.model import Fabric
+from ...fabric.kinds import DeviceKind
+from ...fabric.model import Device, Fabric
 from ...p2p.profiles import KernelProfile
-from ..decide import matrix
+from .. import decide
+from ..selection import Selection
+from ..verdict_text import verdict_rows
 from ..widgets.bars import TitleBar
-from ..widgets.pair_grid import PairGrid
+from ..widgets.footer import KeyFooter
+from ..widgets.pair_grid import UNCERTAIN_MARK, PairGrid
+from ..widgets.verdict_panel import VerdictPanel
 
 LEGENDS = {
     "verdict": Content.assemble(
         # Short enough for one line at 120 columns, so no mark wraps away from its meaning.
-        ("B4", "$text-success bold"), (" BUS_ADDR at distance 4: switch-local   ", "dim"),
-        ("T8", "$text-warning bold"), (" THRU_HOST_BRIDGE: via the root complex   ", "dim"),
-        ("✘", "$text-error bold"), (" NOT_SUPPORTED: refused", "dim"),
+        ("B4", "$text-success bold"), (" BUS_ADDR, distance 4  ", "dim"),
+        ("T8", "$text-warning bold"), (" THRU_HOST_BRIDGE (root complex)  ", "dim"),
+        ("✘", "$text-error bold"), (" NOT_SUPPORTED  ", "dim"),
+        (f"B4{UNCERTAIN_MARK}", "bold"), (" uncertain: depends on facts not read  ", "dim"),
+        ("▐B4▌", "reverse bold"), (" cursor", "dim"),
     ),
     "topo": Content.assemble(
         ("PIX", "$text-success bold"), (" one bridge  ", "dim"), ("PXB", "$text-success bold"),
@@ -30,63 +45,202 @@ LEGENDS = {
         ("SYS", "$text-error bold"), (" across NUMA nodes  ", "dim"), ("X", "dim bold"), (" self", "dim"),
     ),
 }
+# The kinds k cycles through, in this order, when the matrix has them.
+FILTER_KINDS = (DeviceKind.GPU, DeviceKind.NIC, DeviceKind.NVME, DeviceKind.FPGA, DeviceKind.ACCELERATOR,
+                DeviceKind.OTHER)  # fmt: skip
+TERMS = re.compile(r"\s*(?:→|->|>|\s)\s*")
+
+
+def best_match(devices: list[Device], indices: list[int], term: str) -> int | None:
+    """Position in ``indices`` of the device ``term`` names best: the exact name or address, then a name that
+    starts with it, then one that contains it."""
+    term = term.lower()
+    if not term:
+        return None
+    starts = contains = None
+    for pos, i in enumerate(indices):
+        dev = devices[i]
+        name = dev.name.lower()
+        if name == term or str(dev.bdf) == term or dev.bdf.short() == term:
+            return pos
+        if starts is None and name.startswith(term):
+            starts = pos
+        elif contains is None and term in name:
+            contains = pos
+    return starts if starts is not None else contains
 
 
 class MatrixScreen(Screen[tuple[BDF, BDF] | None]):
     BINDING_GROUP_TITLE = "Matrix"
     BINDINGS = [
+        Binding("enter", "choose", "Preview / select", id="matrix-choose",
+                tooltip="First Enter previews the pair's verdict beside the grid; a second selects it "
+                        "(exporter = row, importer = column)"),
+        Binding("slash", "find", "Find", id="matrix-find",
+                tooltip="Type a device's name (row), or two names (row and column): the cursor follows"),
+        Binding("k", "next_kind", "Kind", id="matrix-kind", tooltip="Show only GPUs, NICs, NVMe, … or all"),
         Binding("v", "toggle_view", "Verdict / topo -m", id="matrix-view",
                 tooltip="Switch between the kernel's map type with distance and nvidia-smi topo -m classes"),
-        Binding("enter", "choose", "Select pair", id="matrix-choose", tooltip="Exporter = row, importer = column"),
-        Binding("escape", "back", "Back", id="matrix-back", tooltip="Back to the tree"),
+        Binding("escape", "back", "Back", id="matrix-back", tooltip="Close the preview or the find field; "
+                "else back to the tree with the selection unchanged"),
     ]
 
     def __init__(self, fabric: Fabric, profile: KernelProfile, label: str) -> None:
         super().__init__(id="matrix")
         self.fabric = fabric
-        self.matrix = matrix(fabric, profile)
+        self.profile = profile
+        self.matrix = decide.matrix(fabric, profile)
         self.label = label
+        self.kinds = [k for k in FILTER_KINDS if any(d.kind is k for d in self.matrix.rows)]
+        self.kind: DeviceKind | None = None
+        self.previewing: tuple[int, int] | None = None
 
     def compose(self) -> ComposeResult:
         n = len(self.matrix.rows)
         yield TitleBar(f"{self.fabric.name} · matrix", f"{n} × {n} endpoints · {self.label}", id="title-bar")
         yield Static(LEGENDS["verdict"], id="matrix-legend")
-        yield PairGrid(self.matrix, id="grid")
+        with Horizontal(id="matrix-main"):
+            yield PairGrid(self.matrix, id="grid")
+            yield VerdictPanel(id="matrix-preview")
+        yield Input(placeholder="device name or address; two for row and column (gpu15 gpu14); enter keeps, esc "
+                    "closes", id="matrix-jump")  # fmt: skip
         yield Static("", id="matrix-status")
-        yield Footer()
+        yield KeyFooter()
+
+    @property
+    def grid(self) -> PairGrid:
+        return self.query_one(PairGrid)
+
+    @property
+    def preview(self) -> VerdictPanel:
+        return self.query_one("#matrix-preview", VerdictPanel)
+
+    @property
+    def jump(self) -> Input:
+        return self.query_one("#matrix-jump", Input)
 
     def on_mount(self) -> None:
-        self.query_one(PairGrid).focus()
+        self.grid.focus()
+        self.preview.display = False
+        self.jump.display = False
         self.watch(self.app, "expert", lambda on: self.query_one(TitleBar).set_expert(on))
-        self._status(0, 0)
+        self._status()
 
+    # -- view and filter ----------------------------------------------------------------------------------------------
     def action_toggle_view(self) -> None:
-        grid = self.query_one(PairGrid)
+        grid = self.grid
         grid.mode = "topo" if grid.mode == "verdict" else "verdict"
         self.query_one("#matrix-legend", Static).update(LEGENDS[grid.mode])
 
+    def action_next_kind(self) -> None:
+        cycle: list[DeviceKind | None] = [None, *self.kinds]
+        self.kind = cycle[(cycle.index(self.kind) + 1) % len(cycle)]
+        m = self.matrix
+        rows = [i for i, d in enumerate(m.rows) if self.kind is None or d.kind is self.kind]
+        cols = [j for j, d in enumerate(m.cols) if self.kind is None or d.kind is self.kind]
+        self.grid.show_only(rows, cols)
+        shown = "all endpoints" if self.kind is None else f"{self.kind.label}s only"
+        self.notify(f"Matrix: {shown} ({len(rows)}); k for the next kind", timeout=2)
+        self._status()
+
+    # -- find -------------------------------------------------------------------------------------------------------
+    def action_find(self, text: str = "") -> None:
+        jump = self.jump
+        jump.display = True
+        jump.value = text
+        jump.cursor_position = len(text)
+        jump.focus()
+
+    def on_key(self, event) -> None:
+        """Typing a name on the grid starts a find with what was typed (bound keys keep their meaning)."""
+        if self.focused is not self.grid or event.key in self.active_bindings:
+            return
+        if event.character and (event.character.isalnum() or event.character in "_-.:"):
+            event.stop()
+            event.prevent_default()
+            self.action_find(event.character)
+
+    @on(Input.Changed, "#matrix-jump")
+    def _find_changed(self, event: Input.Changed) -> None:
+        terms = [t for t in TERMS.split(event.value.strip()) if t]
+        if not terms:
+            return
+        grid = self.grid
+        r = best_match(self.matrix.rows, grid.rows, terms[0])
+        c = best_match(self.matrix.cols, grid.cols, terms[1]) if len(terms) > 1 else None
+        if r is not None or c is not None:
+            grid.move_to(grid.cursor[0] if r is None else r, grid.cursor[1] if c is None else c)
+
+    @on(Input.Submitted, "#matrix-jump")
+    def _find_done(self) -> None:
+        self._close_find()
+
+    def _close_find(self) -> None:
+        self.jump.display = False
+        self.grid.focus()
+
+    # -- cursor, preview, choosing ----------------------------------------------------------------------------------
     @on(PairGrid.Moved)
     def _moved(self, event: PairGrid.Moved) -> None:
-        self._status(event.row, event.col)
+        self._status()
+        if self.preview.display:
+            self._preview(event.row, event.col)
 
-    def _status(self, r: int, c: int) -> None:
-        m = self.matrix
-        if not m.rows:
-            self.query_one("#matrix-status", Static).update("no endpoints")
+    def _status(self) -> None:
+        status = self.query_one("#matrix-status", Static)
+        grid = self.grid
+        pair = grid.pair
+        if pair is None:
+            status.update("no endpoints of this kind", layout=False)
             return
+        m = self.matrix
+        r, c = pair
         mt = m.map_type_at(r, c).value
-        self.query_one("#matrix-status", Static).update(Content.assemble(
-            ("exporter ", "dim"), (m.rows[r].name, "bold"), ("  importer ", "dim"), (m.cols[c].name, "bold"),
-            (f"   {mt}", "bold"), (f"  distance {int(m.distance[r, c])}", ""), (f"  topo -m {m.topo_at(r, c).value}", "dim"),
-            ("   enter selects this pair", "dim"),
-        ))
+        action = "enter selects this pair" if self.preview.display else "enter previews the verdict"
+        status.update(Content.assemble(
+            ("exporter ", "dim"), (m.rows[r].name, "bold"), (" → importer ", "dim"), (m.cols[c].name, "bold"),
+            (f"   {mt}", "bold"), (f"  distance {int(m.distance[r, c])}", ""),
+            (f"  topo -m {m.topo_at(r, c).value}", "dim"),
+            (f"   row {grid.cursor[0] + 1}/{len(grid.rows)} col {grid.cursor[1] + 1}/{len(grid.cols)}", "dim"),
+            (f"   {action}", "dim"),
+        ), layout=False)  # one line, fixed height: no layout pass per keypress  # fmt: skip
+
+    def _preview(self, r: int, c: int) -> None:
+        m = self.matrix
+        exporter, importer = m.rows[r], m.cols[c]
+        self.previewing = (r, c)
+        verdict = decide.verdict(self.fabric, Selection(exporter.bdf, (importer.bdf,)), self.profile)
+        if verdict is None:
+            self.preview.show(None)
+            return
+
+        def topo_of(dev: Device) -> str:
+            return decide.topo(self.fabric, exporter, dev).value
+
+        self.preview.show(verdict_rows(verdict, self.profile, topo_of, decide.fix(self.fabric, verdict)),
+                          f"{exporter.name} → {importer.name} · enter selects")  # fmt: skip
+        self.preview.scroll_home(animate=False)
 
     @on(PairGrid.Chosen)
     def _chosen(self, event: PairGrid.Chosen) -> None:
-        self.dismiss((self.matrix.rows[event.row].bdf, self.matrix.cols[event.col].bdf))
+        if self.preview.display and self.previewing == (event.row, event.col):
+            self.dismiss((self.matrix.rows[event.row].bdf, self.matrix.cols[event.col].bdf))
+            return
+        self.preview.display = True
+        self._preview(event.row, event.col)
+        self._status()
 
     def action_choose(self) -> None:
-        self.query_one(PairGrid).action_choose()
+        if self.jump.display:
+            self._close_find()
+        self.grid.action_choose()
 
     def action_back(self) -> None:
-        self.dismiss(None)
+        if self.jump.display:
+            self._close_find()
+        elif self.preview.display:
+            self.preview.display = False
+            self.previewing = None
+            self._status()
+        else:
+            self.dismiss(None)
