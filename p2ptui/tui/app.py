@@ -92,10 +92,13 @@ class P2PApp(App[None]):
 
     # -- screens ----------------------------------------------------------------------------------------------------
     def show_fabric(self, fabric: Fabric) -> None:
+        if isinstance(self.screen, LauncherScreen) and self.screen.came_back_to is not None:
+            self.pop_screen()  # the launcher opened over a fabric: the new fabric replaces that one
         self.switch_screen(FabricScreen(fabric))
 
     def show_launcher(self) -> None:
-        self.switch_screen(LauncherScreen())
+        """The launcher over the current fabric, so esc goes back to it as it was."""
+        self.push_screen(LauncherScreen(came_back_to=self.screen))
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -105,6 +108,14 @@ class P2PApp(App[None]):
             sections.append((widget.BINDING_GROUP_TITLE, widget.BINDINGS))
         sections.append(("Anywhere", self.BINDINGS))
         self.push_screen(HelpScreen(sections))
+
+    def action_command_palette(self) -> None:
+        # Textual's own placeholder says "Search for commands…"; here the palette finds devices first.
+        from textual.command import CommandPalette
+
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(placeholder="Device name or address, an action, or a theme…",
+                                            id="--command-palette"))  # fmt: skip
 
     def action_next_theme(self) -> None:
         i = THEME_CYCLE.index(self.theme) if self.theme in THEME_CYCLE else -1

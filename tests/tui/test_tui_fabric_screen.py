@@ -89,7 +89,7 @@ def test_bridges_cannot_be_chosen_and_say_why():
 
 def test_palette_jumps_to_a_device_by_name_or_address():
     async def body(pilot):
-        await pilot.press("slash")
+        await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"1e:00.0")
         await wait_for_palette_hit(pilot, "nvme3")

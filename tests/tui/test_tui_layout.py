@@ -4,6 +4,7 @@ dialogs that fit, and panes that start at the top for each new subject."""
 import re
 
 from p2ptui.tui.clock import VirtualClock
+from p2ptui.tui.screens.fabric import FabricScreen
 from p2ptui.tui.screens.too_small import TooSmallScreen
 from p2ptui.tui.screens.whatif import WhatIfScreen
 from p2ptui.tui.widgets.detail_pane import DetailPane
@@ -50,7 +51,7 @@ def test_a_terminal_too_small_says_so_and_the_screen_returns_when_it_grows():
         assert "Terminal too small" in text and "60 × 20" in text and "80 × 24" in text
         await pilot.resize_terminal(100, 30)
         await pilot.pause()
-        assert pilot.app.screen.id == "fabric"
+        assert isinstance(pilot.app.screen, FabricScreen)
         await pilot.resize_terminal(70, 30)
         await pilot.pause()
         assert isinstance(pilot.app.screen, TooSmallScreen)

@@ -37,7 +37,7 @@ def test_help(snap_compare):
 
 
 def test_palette_jump(snap_compare):
-    assert snap_compare(build_app(), terminal_size=SIZE, press=["slash", *"nvme", "wait:300"])
+    assert snap_compare(build_app(), terminal_size=SIZE, press=["ctrl+p", *"nvme", "wait:300"])
 
 
 def test_verdict_refusal(snap_compare):

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Tree
+from textual.widgets import Input, Tree
 
 from ...fabric.bdf import BDF
 from ...fabric.model import Device, Fabric, RootBus
@@ -53,8 +53,14 @@ class FabricScreen(OperatingMixin, Screen):
                 tooltip="Launch a copy between the selected devices; the expert gate is asked before it starts"),
         Binding("x", "expert", "Expert", id="expert",
                 tooltip="Turn expert mode on (after a confirmation listing this fabric's pitfalls) or off"),
-        Binding("slash", "jump", "Jump", id="jump", tooltip="Go to a device by name or address"),
+        Binding("slash", "filter", "Filter", id="filter",
+                tooltip="Show only devices whose name, address, kind, IDs or product match (commas: alternatives, "
+                        "e.g. 'gpu, nic'), with their ancestors; esc clears"),
+        Binding("ctrl+p", "jump", "Jump", id="jump", show=False, tooltip="Go to a device by name or address, or "
+                "run any action (the command palette)"),
         Binding("o", "open_launcher", "Open…", id="open", show=False, tooltip="Choose another fabric"),
+        Binding("escape", "clear_filter", "Clear filter", id="clear-filter", show=False,
+                tooltip="Clear the tree's filter"),
         Binding("z", "zoom", "Zoom", id="zoom", show=False,
                 tooltip="Maximise the focused pane (tree, device, verdict, transfers) or restore it; esc restores"),
         Binding("d", "toggle_detail", "Device pane", id="toggle-detail", show=False,
@@ -68,7 +74,7 @@ class FabricScreen(OperatingMixin, Screen):
     whatif: reactive[WhatIf] = reactive(WhatIf, init=False)
 
     def __init__(self, fabric: Fabric) -> None:
-        super().__init__(id="fabric")
+        super().__init__()  # no id: opening another fabric from the launcher overlaps the old screen's removal
         self.fabric = fabric
         self.booted = decide.profile(fabric)
         self.profile = self.booted  # the what-if's profile while one is set
@@ -81,7 +87,9 @@ class FabricScreen(OperatingMixin, Screen):
     def compose(self) -> ComposeResult:
         yield fabric_title_bar(self.fabric)
         with Horizontal(id="main"):
-            yield FabricTree(self.fabric, role_of=self._role_of, acs_redirect=self.acs_redirect, id="tree")
+            with Vertical(id="tree-box"):
+                yield Input(placeholder="filter: name, address, kind, vendor… (gpu, nic)", id="tree-filter")
+                yield FabricTree(self.fabric, role_of=self._role_of, acs_redirect=self.acs_redirect, id="tree")
             with Vertical(id="side"):
                 yield SelectionBar(id="selection-bar")
                 yield DetailPane(self.fabric, acs_redirect=self.acs_redirect, id="detail")
@@ -90,6 +98,7 @@ class FabricScreen(OperatingMixin, Screen):
         yield KeyFooter()
 
     def on_mount(self) -> None:
+        self.query_one("#tree-filter").display = False
         self.query_one(FabricTree).focus()
         self.query_one(SelectionBar).show(self.fabric, self.selection)
         self.watch(self.app, "expert", self._expert_changed)
@@ -277,6 +286,41 @@ class FabricScreen(OperatingMixin, Screen):
 
     def action_jump(self) -> None:
         self.app.action_command_palette()
+
+    # -- filter -------------------------------------------------------------------------------------------------------
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#tree-filter", Input)
+
+    def action_filter(self) -> None:
+        field = self.filter_input
+        field.display = True
+        field.focus()
+
+    @on(Input.Changed, "#tree-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        count = self.tree.set_filter(event.value)
+        self.tree.border_title = (f"filter “{self.tree.filter}”: {count} match{'es' if count != 1 else ''}"
+                                  if self.tree.filter else None)  # fmt: skip
+
+    @on(Input.Submitted, "#tree-filter")
+    def _filter_done(self) -> None:
+        self.tree.focus()  # the filter stays; / changes it, esc in the field clears it
+
+    def action_clear_filter(self) -> None:
+        self.clear_filter()
+
+    def clear_filter(self) -> bool:
+        """Close the filter field and show every device again; False when there was nothing to clear."""
+        field = self.filter_input
+        if not field.display and not self.tree.filter:
+            return False
+        field.value = ""
+        field.display = False
+        self.tree.set_filter("")
+        self.tree.border_title = None
+        self.tree.focus()
+        return True
 
     def action_open_launcher(self) -> None:
         self.app.show_launcher()

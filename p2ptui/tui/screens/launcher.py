@@ -9,14 +9,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option, OptionDoesNotExist
 from textual.worker import Worker, WorkerState
 
 from ...errors import InputError
 from ...fabric.gallery import GalleryEntry, bundled
 from ...fabric.model import Fabric
 from ..widgets.bars import TitleBar
+from ..widgets.footer import KeyFooter
 
 LIVE_ID = "live"
 NAME_WIDTH = 20
@@ -25,14 +26,19 @@ NAME_WIDTH = 20
 class LauncherScreen(Screen):
     BINDINGS = [
         Binding("r", "rescan", "Rescan this machine", tooltip="Scan /sys/bus/pci again"),
+        Binding("slash", "find", "Find", id="launcher-find", tooltip="Type to narrow the list (letters start it)"),
+        Binding("escape", "back", "Back", id="launcher-back",
+                tooltip="Clear the find field, or go back to the fabric the launcher was opened from"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, came_back_to: Screen | None = None) -> None:
         super().__init__(id="launcher")
         self.entries: dict[str, GalleryEntry] = {e.name: e for e in bundled()}
+        self.came_back_to = came_back_to  # the fabric screen below, when opened with o
 
     def compose(self) -> ComposeResult:
         yield TitleBar("choose a fabric", "PCIe peer-to-peer DMA explorer", id="title-bar")
+        yield Input(placeholder="find a fabric by name or description", id="launcher-find")
         yield OptionList(*self._options(), id="fabrics")
         yield Static(
             Content.assemble(
@@ -42,12 +48,16 @@ class LauncherScreen(Screen):
             ),
             id="launcher-hint",
         )
-        yield Footer()
+        yield KeyFooter()
 
-    def _options(self) -> list[Option | None]:
-        options: list[Option | None] = [self._live_option()]
-        options.append(None)
-        for entry in self.entries.values():
+    def _options(self, query: str = "") -> list[Option | None]:
+        words = query.lower().split()
+        options: list[Option | None] = [self._live_option()] if not words or _matches("this machine local", words) \
+            else []  # fmt: skip
+        entries = [e for e in self.entries.values() if _matches(f"{e.name} {e.title} {e.description}", words)]
+        if options and entries:
+            options.append(None)
+        for entry in entries:
             options.append(Option(_entry_prompt(entry.name, entry.title, entry.description), id=entry.name))
         return options
 
@@ -65,10 +75,51 @@ class LauncherScreen(Screen):
         return Option(_entry_prompt("This machine", detail, ""), id=LIVE_ID, disabled=disabled)
 
     def on_mount(self) -> None:
+        self.query_one("#launcher-find").display = False
         self.query_one(OptionList).focus()
         app = self.app
         if app.live_scan is not None and app.live_fabric is None and not app.live_scan_error:
             self._scan()
+
+    # -- find, back -------------------------------------------------------------------------------------------------
+    def action_find(self, text: str = "") -> None:
+        field = self.query_one("#launcher-find", Input)
+        field.display = True
+        field.value = text
+        field.cursor_position = len(text)
+        field.focus()
+
+    def on_key(self, event) -> None:
+        """Typing on the list starts a find with what was typed (bound keys keep their meaning)."""
+        if not isinstance(self.focused, OptionList) or event.key in self.active_bindings:
+            return
+        if event.character and (event.character.isalnum() or event.character in "-_"):
+            event.stop()
+            event.prevent_default()
+            self.action_find(event.character)
+
+    @on(Input.Changed, "#launcher-find")
+    def _find_changed(self, event: Input.Changed) -> None:
+        options = self.query_one(OptionList)
+        options.clear_options()
+        options.add_options(self._options(event.value))
+        first = next((i for i in range(options.option_count) if not options.get_option_at_index(i).disabled), None)
+        options.highlighted = first
+
+    @on(Input.Submitted, "#launcher-find")
+    def _find_submitted(self) -> None:
+        options = self.query_one(OptionList)
+        if options.highlighted is not None:
+            self.open_option(options.get_option_at_index(options.highlighted).id)
+
+    def action_back(self) -> None:
+        field = self.query_one("#launcher-find", Input)
+        if field.display:
+            field.value = ""
+            field.display = False
+            self.query_one(OptionList).focus()
+        elif self.came_back_to is not None:
+            self.app.pop_screen()
 
     # -- live scan --------------------------------------------------------------------------------------------------
     @work(thread=True, group="live-scan", exclusive=True, exit_on_error=False)
@@ -86,6 +137,10 @@ class LauncherScreen(Screen):
 
     def _refresh_live(self) -> None:
         options = self.query_one(OptionList)
+        try:
+            options.get_option(LIVE_ID)
+        except OptionDoesNotExist:  # a find hides it: it is rebuilt when the find changes
+            return
         live = self._live_option()
         options.replace_option_prompt(LIVE_ID, live.prompt)
         if live.disabled:
@@ -142,6 +197,11 @@ def _entry_prompt(name: str, title: str, description: str) -> Table:
         body.append("\n" + description, style="dim")
     grid.add_row(Text(name, style="bold"), body)
     return grid
+
+
+def _matches(text: str, words: list[str]) -> bool:
+    text = text.lower()
+    return all(w in text for w in words)
 
 
 def _reason(error: BaseException | None) -> str:

@@ -33,6 +33,9 @@ class FabricTree(Tree[Item]):
         id: str | None = None,
     ) -> None:
         super().__init__("fabric", id=id)
+        self.filter = ""
+        self._keep: set[BDF] | None = None  # while a filter is set: the matches and their ancestors
+        self.matches: list[Device] = []
         self.fabric = fabric
         self.role_of = role_of
         self.acs_redirect = acs_redirect
@@ -48,20 +51,52 @@ class FabricTree(Tree[Item]):
     def on_mount(self) -> None:
         self._palette = palette_from(self.app.theme_variables)
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._on_theme_changed())
+        self._populate()
+
+    def _populate(self) -> None:
         for rb in self.fabric.root_buses:
-            node = self.root.add(self._label(rb), data=rb, allow_expand=bool(self.fabric.on_root_bus(rb)))
+            children = self._children_of(rb)
+            if self._keep is not None and not children:
+                continue
+            node = self.root.add(self._label(rb), data=rb, allow_expand=bool(children))
             self._bus_nodes[rb.bus_id] = node
-        expand_all = len(self.fabric) <= EXPAND_ALL_UP_TO
+        expand_all = self._keep is not None or len(self.fabric) <= EXPAND_ALL_UP_TO
         for node in list(self._bus_nodes.values()):
             self._expand(node, recursive=expand_all)
         first = next(iter(self._bus_nodes.values()), None)
+        if self._keep is not None and self.matches:
+            first = self._device_nodes.get(self.matches[0].bdf, first)
         if first is not None:
             self.call_after_refresh(self.move_cursor, first)
 
     def _children_of(self, item: Item) -> list[Device]:
-        if isinstance(item, RootBus):
-            return self.fabric.on_root_bus(item)
-        return self.fabric.children(item)
+        children = self.fabric.on_root_bus(item) if isinstance(item, RootBus) else self.fabric.children(item)
+        if self._keep is not None:
+            children = [d for d in children if d.bdf in self._keep]
+        return children
+
+    def set_filter(self, query: str) -> int:
+        """Show only the devices ``query`` matches, with their ancestors, all expanded ("" shows everything again);
+        how many devices match. Words must all match (name, address, kind, IDs, product); commas give
+        alternatives: "gpu, nic" shows GPUs and NICs."""
+        self.filter = query.strip()
+        if self.filter:
+            self.matches = [d for d in self.fabric.devices if device_matches(d, self.filter)]
+            keep: set[BDF] = set()
+            for dev in self.matches:
+                up: Device | None = dev
+                while up is not None and up.bdf not in keep:
+                    keep.add(up.bdf)
+                    up = self.fabric.parent(up)
+            self._keep = keep
+        else:
+            self.matches, self._keep = [], None
+        self.clear()
+        self._device_nodes.clear()
+        self._bus_nodes.clear()
+        self._loaded.clear()
+        self._populate()
+        return len(self.matches) if self.filter else len(self.fabric)
 
     def load_children(self, node: TreeNode[Item]) -> None:
         """Add a node's children once; bridges below get an expander but no children until they open."""
@@ -69,7 +104,7 @@ class FabricTree(Tree[Item]):
             return
         self._loaded.add(node.id)
         for dev in self._children_of(node.data):
-            child = node.add(self._label(dev), data=dev, allow_expand=bool(self.fabric.children(dev)))
+            child = node.add(self._label(dev), data=dev, allow_expand=bool(self._children_of(dev)))
             self._device_nodes[dev.bdf] = child
 
     def _expand(self, node: TreeNode[Item], recursive: bool) -> None:
@@ -88,7 +123,9 @@ class FabricTree(Tree[Item]):
         return self._device_nodes.get(bdf)
 
     def reveal(self, bdf: BDF) -> None:
-        """Load and expand the path to a device and put the cursor on it."""
+        """Load and expand the path to a device and put the cursor on it, mid-view (never under a scrollbar)."""
+        if self._keep is not None and bdf not in self._keep:
+            self.set_filter("")  # a device the filter hides: show everything again to reach it
         dev = self.fabric.device(bdf)
         path: list[Device] = []
         up = self.fabric.parent(dev)
@@ -105,8 +142,11 @@ class FabricTree(Tree[Item]):
         target = self._device_nodes[bdf]
 
         def move() -> None:
-            self.move_cursor(target)
+            self.move_cursor(target, animate=False)
+            self.center_scroll = True
             self.scroll_to_node(target, animate=False)
+            self.center_scroll = False
+            self.scroll_to(x=0, animate=False)
 
         self.call_after_refresh(move)
 
@@ -153,3 +193,17 @@ class FabricTree(Tree[Item]):
 def _rounded(load: float | None) -> int | None:
     # Labels show whole percent: smaller changes need no redraw.
     return None if load is None else round(load * 100)
+
+
+def device_matches(dev: Device, query: str) -> bool:
+    """Whether a device answers a filter: any comma-separated alternative whose words all appear in its name,
+    address, kind, IDs, product or vendor/device names."""
+    haystack = " ".join(str(x) for x in (
+        dev.name, dev.bdf, dev.bdf.short(), dev.kind.value, dev.kind.label, dev.ids, dev.product or "",
+        getattr(dev, "vendor_name", None) or "", getattr(dev, "device_name", None) or "",
+    )).lower()  # fmt: skip
+    for alternative in query.lower().split(","):
+        words = alternative.split()
+        if words and all(w in haystack for w in words):
+            return True
+    return False
