@@ -9,10 +9,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Input, Tree
+from textual.widgets import Input, Static, Tree
 
 from ...fabric.bdf import BDF
 from ...fabric.model import Device, Fabric, RootBus
@@ -22,7 +23,7 @@ from ..commands import FabricCommands
 from ..decide import WhatIf
 from ..selection import Selection
 from ..verdict_text import compare_rows, verdict_rows
-from ..widgets.bars import SelectionBar, fabric_title_bar
+from ..widgets.bars import SelectionBar, TitleBar, fabric_title_bar
 from ..widgets.detail_pane import DetailPane
 from ..widgets.fabric_tree import FabricTree
 from ..widgets.footer import KeyFooter
@@ -30,6 +31,7 @@ from ..widgets.transfers_panel import TransfersPanel
 from ..widgets.verdict_panel import VerdictPanel
 from .expert import ExpertConfirm
 from .matrix import MatrixScreen
+from .notes import NotesScreen
 from .operating import OperatingMixin
 from .whatif import WhatIfScreen
 
@@ -61,6 +63,8 @@ class FabricScreen(OperatingMixin, Screen):
         Binding("o", "open_launcher", "Open…", id="open", show=False, tooltip="Choose another fabric"),
         Binding("escape", "clear_filter", "Clear filter", id="clear-filter", show=False,
                 tooltip="Clear the tree's filter"),
+        Binding("n", "notes", "Load notes", id="notes", show=False,
+                tooltip="What the source could not say about this fabric (the header counts them)"),
         Binding("z", "zoom", "Zoom", id="zoom", show=False,
                 tooltip="Maximise the focused pane (tree, device, verdict, transfers) or restore it; esc restores"),
         Binding("d", "toggle_detail", "Device pane", id="toggle-detail", show=False,
@@ -89,6 +93,8 @@ class FabricScreen(OperatingMixin, Screen):
         with Horizontal(id="main"):
             with Vertical(id="tree-box"):
                 yield Input(placeholder="filter: name, address, kind, vendor… (gpu, nic)", id="tree-filter")
+                if not self.fabric.devices:
+                    yield Static(empty_fabric_text(self.fabric), id="empty-fabric")
                 yield FabricTree(self.fabric, role_of=self._role_of, acs_redirect=self.acs_redirect, id="tree")
             with Vertical(id="side"):
                 yield SelectionBar(id="selection-bar")
@@ -99,6 +105,9 @@ class FabricScreen(OperatingMixin, Screen):
 
     def on_mount(self) -> None:
         self.query_one("#tree-filter").display = False
+        self.query_one("#title-bar", TitleBar).set_notes(len(self.fabric.notes))
+        if not self.fabric.devices:
+            self.tree.display = False
         self.query_one(FabricTree).focus()
         self.query_one(SelectionBar).show(self.fabric, self.selection)
         self.watch(self.app, "expert", self._expert_changed)
@@ -219,6 +228,7 @@ class FabricScreen(OperatingMixin, Screen):
         self.tree.relabel()
         self.query_one(DetailPane).refresh_item()
         self.show_verdict()
+        self.query_one("#title-bar", TitleBar).set_whatif(None if whatif.empty else whatif.describe())
         if not whatif.empty:
             self.notify(f"What-if: {whatif.describe()}. The tree's ACS marks and the verdict follow it; "
                         "w → As booted returns.", timeout=4)
@@ -325,6 +335,9 @@ class FabricScreen(OperatingMixin, Screen):
     def action_open_launcher(self) -> None:
         self.app.show_launcher()
 
+    def action_notes(self) -> None:
+        self.app.push_screen(NotesScreen(f"Load notes · {self.fabric.name}", self.fabric.notes))
+
     # -- panes ------------------------------------------------------------------------------------------------------
     def action_zoom(self) -> None:
         if self.maximized is not None:
@@ -348,3 +361,15 @@ class FabricScreen(OperatingMixin, Screen):
             self.notify("No transfers yet: t starts a copy.", timeout=3)
             return
         panel.set_class(not panel.has_class("-hidden"), "-hidden")
+
+
+def empty_fabric_text(fabric: Fabric) -> Content:
+    """What to show instead of an empty tree: that the file holds no PCI devices, and what the source said."""
+    parts: list[tuple[str, str]] = [("No PCI devices in this fabric.", "bold"),
+                                    ("\nThere is nothing to choose or copy between. ", "")]  # fmt: skip
+    if fabric.notes:
+        parts.append(("The source says:\n", ""))
+        parts += [(f"\n• {note}", "$text-warning") for note in fabric.notes]
+    else:
+        parts.append(("The source gave no reason.", "dim"))
+    return Content.assemble(*parts)

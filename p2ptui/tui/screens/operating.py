@@ -18,6 +18,7 @@ from ..operate import CopyFormValues, Operations, copy_choices
 from ..transfer_text import event_notice
 from ..widgets.transfers_panel import TransfersPanel
 from .copy_form import CopyForm, CopyRequest
+from .notes import NotesScreen
 
 MAX_PANEL_LINES = 12
 PANEL_SHARE = 0.4  # of the screen's height at most, so the tree and verdict keep room on a 24-row terminal
@@ -124,7 +125,8 @@ class OperatingMixin:
     def on_transfers_panel_notes_requested(self, message: TransfersPanel.NotesRequested) -> None:
         view = message.view
         notes = view.result.notes or ["(the engine assumed nothing for this transfer)"]
-        self.notify("\n".join(f"• {n}" for n in notes), title=f"#{view.number} {view.label}: notes", timeout=20)
+        # A modal you can scroll and copy, that stays on this screen: not a toast over the panel.
+        self.app.push_screen(NotesScreen(f"#{view.number} {view.label}: what the engine assumed", notes))
 
     # -- fault injection --------------------------------------------------------------------------------------------
     def action_unplug(self) -> None:

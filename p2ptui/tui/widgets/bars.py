@@ -24,10 +24,30 @@ class TitleBar(Horizontal):
             Content.assemble(("p2ptui ", "bold $text-accent"), (self._title, "bold"), ("  " + self._subtitle, "dim")),
             id="title-text",
         )
+        yield NotesBadge(Content(""), id="notes-badge")
+        yield Static(Content(" WHAT-IF "), id="whatif-badge")
         yield Static(Content(" EXPERT "), id="expert-badge")
 
     def set_expert(self, on: bool) -> None:
         self.query_one("#expert-badge").set_class(on, "-on")
+
+    def set_whatif(self, describe: str | None) -> None:
+        """A what-if in force is as visible as expert mode: the verdict is not the booted machine's."""
+        badge = self.query_one("#whatif-badge", Static)
+        badge.set_class(describe is not None, "-on")
+        badge.tooltip = f"What-if in force: {describe}; w → As booted returns" if describe else None
+
+    def set_notes(self, count: int) -> None:
+        badge = self.query_one("#notes-badge", NotesBadge)
+        badge.update(Content(f" {count} load note{'s' if count != 1 else ''} (n) "))
+        badge.set_class(count > 0, "-on")
+
+
+class NotesBadge(Static):
+    """How many load notes the fabric has; a click opens them, like n."""
+
+    async def on_click(self) -> None:
+        await self.screen.run_action("notes")
 
 
 def fabric_title_bar(fabric: Fabric) -> TitleBar:
