@@ -88,12 +88,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     verdict = check(fabric, provider, clients, profile)
     fix = acs_fix(fabric, verdict)
     expert = ExpertMode.from_cli(args.expert)
-    gate = {
-        # Without a pool the simulator can still model direct DMA into the provider's BAR; real copies need p2pmem.
-        "simulate": gate_transfer(fabric, verdict, expert, real=False, uses_pool=provider.pool is not None),
-        "real": gate_transfer(fabric, verdict, expert, real=True),
-        "disable_acs_redir": gate_acs_whatif(fabric, fix.devices, expert) if fix else None,
-    }
+    gate = check_gates(fabric, verdict, fix, expert)
     if args.json:
         print(json.dumps(report.verdict_json(verdict, fix, gate, expert.enabled), indent=2))
     else:
@@ -120,6 +115,23 @@ def _headline(verdict: Verdict) -> list[str]:
     for u in verdict.depends_on:
         lines.append(f"  unknown: {u.label}: {u.why}; to learn it: {u.how}")
     return lines
+
+
+def check_gates(fabric: Fabric, verdict: Verdict, fix, expert: ExpertMode) -> dict:
+    """The gate's answers `check` reports: simulated and real transfers, and the ACS what-if when a fix exists."""
+    provider = verdict.provider
+    return {
+        # Without a pool the simulator can still model direct DMA into the provider's BAR; real copies need p2pmem.
+        "simulate": gate_transfer(fabric, verdict, expert, real=False, uses_pool=provider.pool is not None),
+        "real": gate_transfer(fabric, verdict, expert, real=True),
+        "disable_acs_redir": gate_acs_whatif(fabric, fix.devices, expert) if fix else None,
+    }
+
+
+def check_text(fabric: Fabric, verdict: Verdict, expert: ExpertMode) -> str:
+    """Exactly what `p2ptui check` prints for a verdict (the TUI copies this to the clipboard)."""
+    fix = acs_fix(fabric, verdict)
+    return render_check(fabric, verdict, fix, check_gates(fabric, verdict, fix, expert), expert)
 
 
 def render_check(fabric, verdict: Verdict, fix, gate, expert: ExpertMode) -> str:

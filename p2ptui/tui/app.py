@@ -39,6 +39,8 @@ class TuiOptions:
     sim_speed: float = 1.0  # simulated seconds per clock second: 1.0 paces the simulator in real time
     auto_tick: bool = True  # False: meters move only when tick() is called (tests, screenshots)
     seed: int | None = None  # provider ties are broken at random, as the kernel does; seeded in tests
+    export_dir: str | None = None  # screenshots and matrix exports; None: the current directory
+    clear_finished_after: float | None = 60.0  # clock seconds a finished transfer stays in the panel; None: kept
     extra: dict = field(default_factory=dict)
 
 
@@ -116,6 +118,26 @@ class P2PApp(App[None]):
         if self.use_command_palette and not CommandPalette.is_open(self):
             self.push_screen(CommandPalette(placeholder="Device name or address, an action, or a theme…",
                                             id="--command-palette"))  # fmt: skip
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:  # fmt: skip
+        """Save the screen as SVG where the user can find it (the export directory, never a ~/Downloads that may
+        not exist on a server) and say where."""
+        from textual._files import generate_datetime_filename  # Textual's own naming, as its Screenshot command
+
+        from ..errors import InputError
+        from ..fabric.safe_write import write_output
+        from .export import export_dir
+
+        name = filename or generate_datetime_filename(self.title, ".svg", time_format)
+        target = (export_dir(path or self.options.export_dir) / name).resolve()
+        try:
+            write_output(target, self.export_screenshot(), overwrite=True)
+        except InputError as exc:
+            self.notify("; ".join(str(d) for d in exc.diagnostics), title="Screenshot not saved", severity="error")
+            return None
+        self.notify(str(target), title="Screenshot saved", timeout=6)
+        return str(target)
 
     def action_next_theme(self) -> None:
         i = THEME_CYCLE.index(self.theme) if self.theme in THEME_CYCLE else -1

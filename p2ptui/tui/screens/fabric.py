@@ -18,7 +18,7 @@ from textual.widgets import Input, Static, Tree
 from ...fabric.bdf import BDF
 from ...fabric.model import Device, Fabric, RootBus
 from ...p2p.gate import Reason
-from .. import decide
+from .. import decide, export
 from ..commands import FabricCommands
 from ..decide import WhatIf
 from ..selection import Selection
@@ -63,6 +63,10 @@ class FabricScreen(OperatingMixin, Screen):
         Binding("o", "open_launcher", "Open…", id="open", show=False, tooltip="Choose another fabric"),
         Binding("escape", "clear_filter", "Clear filter", id="clear-filter", show=False,
                 tooltip="Clear the tree's filter"),
+        Binding("y", "copy_verdict", "Copy verdict", id="copy-verdict", show=False,
+                tooltip="The verdict as `p2ptui check` prints it, to the clipboard (OSC 52: works over SSH)"),
+        Binding("Y", "copy_device", "Copy device", id="copy-device", show=False,
+                tooltip="The highlighted device's details as text, to the clipboard"),
         Binding("n", "notes", "Load notes", id="notes", show=False,
                 tooltip="What the source could not say about this fabric (the header counts them)"),
         Binding("z", "zoom", "Zoom", id="zoom", show=False,
@@ -287,6 +291,10 @@ class FabricScreen(OperatingMixin, Screen):
             ("What-if", "w · another kernel, CPU, IOMMU or command line", self.action_what_if),
             ("Toggle expert mode", "x · confirmed, lists this fabric's pitfalls", self.action_expert),
             ("Open another fabric", "o · back to the launcher", self.action_open_launcher),
+            ("Copy the verdict", "y · as `p2ptui check` prints it, to the clipboard", self.action_copy_verdict),
+            ("Copy the device's details", "Y · the highlighted device, as text", self.action_copy_device),
+            ("Load notes", "n · what the source could not say", self.action_notes),
+            ("Filter the tree", "/ · by name, address, kind, vendor", self.action_filter),
             *self.operating_actions(),
         ]
 
@@ -334,6 +342,24 @@ class FabricScreen(OperatingMixin, Screen):
 
     def action_open_launcher(self) -> None:
         self.app.show_launcher()
+
+    # -- taking the answer away --------------------------------------------------------------------------------------
+    def action_copy_verdict(self) -> None:
+        verdict = decide.verdict(self.fabric, self.selection, self.profile)
+        if verdict is None:
+            self.notify("Choose an exporter (e) and an importer (i) first: then y copies the verdict.",
+                        severity="warning")  # fmt: skip
+            return
+        self.app.copy_to_clipboard(export.verdict_text(self.fabric, verdict, self.app.expert))
+        self.notify("The verdict, as `p2ptui check` prints it, is on the clipboard.", timeout=3)
+
+    def action_copy_device(self) -> None:
+        dev = self.highlighted_device
+        if dev is None:
+            self.notify("Move the cursor to a device first.", severity="warning")
+            return
+        self.app.copy_to_clipboard(export.device_text(self.fabric, dev, self.acs_redirect(dev)))
+        self.notify(f"{dev.name}'s details are on the clipboard.", timeout=3)
 
     def action_notes(self) -> None:
         self.app.push_screen(NotesScreen(f"Load notes · {self.fabric.name}", self.fabric.notes))

@@ -21,7 +21,7 @@ from ...fabric.bdf import BDF
 from ...fabric.kinds import DeviceKind
 from ...fabric.model import Device, Fabric
 from ...p2p.profiles import KernelProfile
-from .. import decide
+from .. import decide, export
 from ..selection import Selection
 from ..verdict_text import verdict_rows
 from ..widgets.bars import TitleBar
@@ -81,6 +81,8 @@ class MatrixScreen(Screen[tuple[BDF, BDF] | None]):
         Binding("k", "next_kind", "Kind", id="matrix-kind", tooltip="Show only GPUs, NICs, NVMe, … or all"),
         Binding("v", "toggle_view", "Verdict / topo -m", id="matrix-view",
                 tooltip="Switch between the kernel's map type with distance and nvidia-smi topo -m classes"),
+        Binding("s", "export", "Export", id="matrix-export",
+                tooltip="Save what the matrix shows (the kind filter applies) as CSV and JSON in the export directory"),
         Binding("escape", "back", "Back", id="matrix-back", tooltip="Close the preview or the find field; "
                 "else back to the tree with the selection unchanged"),
     ]
@@ -142,6 +144,25 @@ class MatrixScreen(Screen[tuple[BDF, BDF] | None]):
         shown = "all endpoints" if self.kind is None else f"{self.kind.label}s only"
         self.notify(f"Matrix: {shown} ({len(rows)}); k for the next kind", timeout=2)
         self._status()
+
+    def action_export(self) -> None:
+        from ...errors import InputError
+        from ...fabric.safe_write import write_output
+
+        grid = self.grid
+        shown = export.sub_matrix(self.matrix, grid.rows, grid.cols)
+        stem = "-".join(x for x in ("p2ptui-matrix", _slug(self.fabric.name), self.kind.value if self.kind else "") if x)
+        directory = export.export_dir(self.app.options.export_dir)
+        written = []
+        try:
+            for suffix, text in ((".csv", export.matrix_csv(shown)), (".json", export.matrix_json_text(shown))):
+                path = (directory / f"{stem}{suffix}").resolve()
+                write_output(path, text, overwrite=True)
+                written.append(str(path))
+        except InputError as exc:
+            self.notify("; ".join(str(d) for d in exc.diagnostics), title="Export failed", severity="error")
+            return
+        self.notify("\n".join(written), title=f"Matrix exported ({len(grid.rows)} × {len(grid.cols)})", timeout=8)
 
     # -- find -------------------------------------------------------------------------------------------------------
     def action_find(self, text: str = "") -> None:
@@ -244,3 +265,7 @@ class MatrixScreen(Screen[tuple[BDF, BDF] | None]):
             self._status()
         else:
             self.dismiss(None)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "fabric"
