@@ -107,7 +107,9 @@ class P2PApp(App[None]):
             return
         sections = [(self.screen.BINDING_GROUP_TITLE or "This screen", self.screen.BINDINGS)]
         for widget in getattr(self.screen, "HELP_WIDGETS", ()):  # panels with keys of their own
-            sections.append((widget.BINDING_GROUP_TITLE, widget.BINDINGS))
+            section = (widget.BINDING_GROUP_TITLE, widget.BINDINGS)
+            # the focused panel's keys first: they are the ones that work right now
+            sections.insert(0, section) if isinstance(self.focused, widget) else sections.append(section)
         sections.append(("Anywhere", self.BINDINGS))
         self.push_screen(HelpScreen(sections))
 

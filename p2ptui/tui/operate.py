@@ -41,20 +41,35 @@ class CopyChoice:
 
 def copy_choices(fabric: Fabric, selection: Selection) -> list[CopyChoice]:
     """The copies the selection describes: staged through the exporter's P2P memory between two importers (as
-    nvmet and p2pmem-test do), then one direct DMA between each importer and the exporter's memory."""
+    nvmet and p2pmem-test do) when the exporter has a pool to stage in, then one direct DMA between each importer
+    and the exporter's memory."""
     if not selection.complete:
         return []
-    exporter = fabric.device(selection.exporter).name
+    exporter_dev = fabric.device(selection.exporter)
+    exporter = exporter_dev.name
     importers = [fabric.device(b).name for b in selection.importers if b != selection.exporter]
-    out = [CopyChoice(f"staged:{a}:{b}", a, b, exporter, Op.WRITE,
-                      f"{a} → {exporter} → {b}   staged in {exporter}'s P2P memory")
-           for a in importers for b in importers if a != b]
+    out = []
+    if exporter_dev.pool is not None:
+        out += [CopyChoice(f"staged:{a}:{b}", a, b, exporter, Op.WRITE,
+                           f"{a} → {exporter} → {b}   staged in {exporter}'s P2P memory")
+                for a in importers for b in importers if a != b]  # fmt: skip
     for a in importers:
         out.append(CopyChoice(f"write:{a}", a, exporter, None, Op.WRITE,
                               f"{a} → {exporter}   {a} writes into {exporter}'s memory"))
         out.append(CopyChoice(f"read:{a}", exporter, a, None, Op.READ,
                               f"{exporter} → {a}   {a} reads {exporter}'s memory"))
     return out
+
+
+def staging_note(fabric: Fabric, selection: Selection) -> str:
+    """Why the form offers no staged copy, when it offers none: "" when staging is possible or not asked for."""
+    if not selection.complete:
+        return ""
+    exporter = fabric.device(selection.exporter)
+    if exporter.pool is not None:
+        return ""
+    return (f"{exporter.name} has no P2P memory pool (◈ in the tree), so nothing can be staged in it: only direct "
+            f"DMA between {exporter.name} and each importer is offered.")
 
 
 @dataclass
@@ -169,6 +184,8 @@ class Operations:
         self._total: deque[float] = deque(maxlen=HISTORY)
         self._links: dict[str, list[BDF]] | None = None
         self._link_names: dict[str, str] = {}
+        self._finished_at: dict[int, float] = {}  # clock time each transfer was first seen finished
+        self._cleared: set[int] = set()  # finished transfers taken off the panel
         self.last = Snapshot([])
 
     def feed(self, engine: str) -> Feed:
@@ -181,6 +198,20 @@ class Operations:
     @property
     def active(self) -> bool:
         return bool(self._numbers)
+
+    @property
+    def busy(self) -> bool:
+        """Whether any transfer still runs or waits (the meters have something to show)."""
+        return any(not v.state.finished for v in self.last.views)
+
+    def clear_finished(self, older_than: float | None = None) -> int:
+        """Take finished transfers off the panel: all of them, or those finished at least ``older_than`` clock
+        seconds ago; how many went."""
+        now = self.clock()
+        gone = {n for n, at in self._finished_at.items()
+                if n not in self._cleared and (older_than is None or now - at >= older_than)}  # fmt: skip
+        self._cleared |= gone
+        return len(gone)
 
     def gate(self, spec: TransferSpec, engine: str, expert: bool) -> GateDecision | None:
         """The engine's plan for the copy, gate decision included; InputError for one it would refuse outright
@@ -223,7 +254,7 @@ class Operations:
             update = feed.poll()
             snap.problems += update.problems
             views = self._views(name, feed, update)
-            snap.views += views.values()
+            snap.views += [v for v in views.values() if v.number not in self._cleared]
             snap.events += [(views.get(e.id), e) for e in update.events]
             if update.sample is not None and backend(name).can(Capability.TAKES_EVENTS):  # the fabric's clock
                 snap.time = update.sample.time
@@ -251,6 +282,8 @@ class Operations:
             if state is TransferState.RUNNING and row is not None:
                 history.append(rate)
             views[tid] = TransferView(number, name, tid, state, done, rate, tuple(history), result)
+            if state.finished:
+                self._finished_at.setdefault(number, self.clock())
         return views
 
     def _add_utilisation(self, snap: Snapshot, feed: Feed, utilisation: dict[str, float]) -> None:

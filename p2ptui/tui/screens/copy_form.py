@@ -114,6 +114,7 @@ class CopyForm(ModalScreen[CopyRequest | None]):
 
     @on(Select.Changed)
     @on(Checkbox.Changed)
+    @on(Input.Changed)
     def _preview(self) -> None:
         """Show the gate's answer for the copy as it stands, when the fields make a valid copy."""
         self._show_gate(self._evaluate() is not None)

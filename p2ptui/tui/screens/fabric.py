@@ -67,6 +67,8 @@ class FabricScreen(OperatingMixin, Screen):
                 tooltip="The verdict as `p2ptui check` prints it, to the clipboard (OSC 52: works over SSH)"),
         Binding("Y", "copy_device", "Copy device", id="copy-device", show=False,
                 tooltip="The highlighted device's details as text, to the clipboard"),
+        Binding("C", "clear_finished", "Clear finished", id="clear-finished-transfers", show=False,
+                tooltip="Take done, cancelled and failed transfers off the panel (they also go by themselves)"),
         Binding("n", "notes", "Load notes", id="notes", show=False,
                 tooltip="What the source could not say about this fabric (the header counts them)"),
         Binding("z", "zoom", "Zoom", id="zoom", show=False,

@@ -14,7 +14,7 @@ from ...engine.backends import default as default_engine
 from ...engine.transfer import TransferSpec
 from ...errors import InputError
 from ...p2p.gate import GateDecision
-from ..operate import CopyFormValues, Operations, copy_choices
+from ..operate import CopyFormValues, Operations, copy_choices, staging_note
 from ..transfer_text import event_notice
 from ..widgets.transfers_panel import TransfersPanel
 from .copy_form import CopyForm, CopyRequest
@@ -33,7 +33,8 @@ class OperatingMixin:
         self.operations = Operations(self.fabric, options.clock, options.sim_speed, 1.0 / options.meter_hz)
         self.copy_values = CopyFormValues()
         # One timer repaints every meter, however fast the engine runs; paused in tests, which call tick() themselves.
-        self.meter = self.set_interval(1.0 / options.meter_hz, self.tick, pause=not options.auto_tick)
+        self.meter = self.set_interval(1.0 / options.meter_hz, self.tick, pause=True)
+        self.meters_asleep = True  # until a copy starts: nothing to show, nothing to poll
 
     async def on_unmount(self) -> None:
         await self.operations.close()
@@ -44,10 +45,15 @@ class OperatingMixin:
 
     # -- the meter tick ---------------------------------------------------------------------------------------------
     def tick(self) -> None:
-        """Poll both engines once and show what they report: panel, link colours, notifications."""
+        """Poll both engines once and show what they report: panel, link colours, notifications. When nothing
+        runs any more the meter timer sleeps (no idle CPU); a one-shot timer wakes it to clear finished transfers
+        after ``clear_finished_after`` seconds."""
         ops = self.operations
         if not ops.active:
             return
+        after = self.app.options.clear_finished_after
+        if after is not None:
+            ops.clear_finished(older_than=after)
         snap = ops.poll()
         for view, event in snap.events:
             notice = event_notice(view, event)
@@ -59,11 +65,35 @@ class OperatingMixin:
         self.tree.set_loads(snap.loads)
         panel = self.transfers
         panel.show(snap)
+        if not ops.busy:
+            self._sleep_meters(bool(snap.views) and after is not None)
+        if not snap.views:
+            panel.remove_class("-on")
+            return
         cap = max(4, min(MAX_PANEL_LINES + 2, int(self.size.height * PANEL_SHARE)))
         self.panel_height = min(1 + 3 * len(snap.views) + 2, cap)
         if self.maximized is not panel and (not panel.has_class("-on") or panel.styles.height.value != self.panel_height):
             panel.styles.height = self.panel_height
         panel.add_class("-on")
+
+    def _sleep_meters(self, wake_to_clear: bool) -> None:
+        self.meters_asleep = True
+        self.meter.pause()
+        if wake_to_clear and self.app.options.auto_tick:
+            # one tick later, when the last finished transfer is due to go (the tick clears it)
+            self.set_timer(self.app.options.clear_finished_after + 0.05, self.tick)
+
+    def _wake_meters(self) -> None:
+        self.meters_asleep = False
+        if self.app.options.auto_tick:
+            self.meter.resume()
+
+    def action_clear_finished(self) -> None:
+        gone = self.operations.clear_finished()
+        if not gone:
+            self.notify("No finished transfers to clear.", timeout=3)
+            return
+        self.tick()
 
     def watch_maximized(self, old, new) -> None:
         # The panel's height is set inline (it follows the number of transfers), which CSS cannot override.
@@ -80,7 +110,10 @@ class OperatingMixin:
             self.notify("Mark an exporter (e) and at least one other device as importer (i) first: copies run "
                         "between them and the exporter's P2P memory.", severity="warning")  # fmt: skip
             return
-        note = "" if self.whatif.empty else "Copies run on the fabric as booted; the what-if only changes the verdict."
+        notes = [staging_note(self.fabric, self.selection)]
+        if not self.whatif.empty:
+            notes.append("Copies run on the fabric as booted; the what-if only changes the verdict.")
+        note = "\n".join(n for n in notes if n)
         self.app.push_screen(CopyForm(choices, self.copy_values, self.gate, note), self._copy_done)
 
     def gate(self, spec: TransferSpec, engine: str) -> GateDecision | None:
@@ -101,6 +134,7 @@ class OperatingMixin:
                 return None
             number = await self.operations.start(spec, engine, self.app.expert)
             self.transfers.remove_class("-hidden")  # a new copy shows its panel even if p hid it
+            self._wake_meters()
         except InputError as exc:
             self.notify("\n".join(str(d) for d in exc.diagnostics), title="Copy refused", severity="error",
                         timeout=10)  # fmt: skip
@@ -112,6 +146,9 @@ class OperatingMixin:
         return number
 
     # -- the panel's requests ---------------------------------------------------------------------------------------
+    def on_transfers_panel_clear_requested(self, _message: TransfersPanel.ClearRequested) -> None:
+        self.action_clear_finished()
+
     async def on_transfers_panel_cancel_requested(self, message: TransfersPanel.CancelRequested) -> None:
         try:
             cancelled = await self.operations.cancel(message.number)
@@ -148,6 +185,8 @@ class OperatingMixin:
             ("Copy between the selected devices", "t · size, chunk, threads, engine; the gate is asked first",
              self.action_copy),
             ("Cancel the highlighted transfer", "k in the transfers panel", self.transfers.action_cancel_transfer),
+            ("Clear finished transfers", "C · done, cancelled and failed copies leave the panel",
+             self.action_clear_finished),
             ("Focus the transfers panel", "tab also gets there", self.transfers.focus),
             ("Unplug the highlighted device (simulation)", "simulated transfers through it fail: see how errors "
              "arrive", self.action_unplug),

@@ -31,6 +31,8 @@ class TransfersPanel(ThemeStyles, ScrollView, can_focus=True):
         Binding("k", "cancel_transfer", "Cancel copy", id="cancel-transfer",
                 tooltip="Cancel the highlighted transfer"),
         Binding("delete", "cancel_transfer", "Cancel copy", show=False),
+        Binding("c", "clear_finished", "Clear finished", id="clear-finished",
+                tooltip="Take done, cancelled and failed transfers off the panel (C does it anywhere)"),
         Binding("enter", "notes", "Notes", id="transfer-notes",
                 tooltip="What the engine assumed for the highlighted transfer (defaults, fallbacks, labels)"),
     ]
@@ -41,6 +43,9 @@ class TransfersPanel(ThemeStyles, ScrollView, can_focus=True):
         def __init__(self, number: int) -> None:
             super().__init__()
             self.number = number
+
+    class ClearRequested(Message):
+        pass
 
     class NotesRequested(Message):
         def __init__(self, view: TransferView) -> None:
@@ -118,6 +123,9 @@ class TransfersPanel(ThemeStyles, ScrollView, can_focus=True):
         view = self.selected
         if view is not None:
             self.post_message(self.CancelRequested(view.number))
+
+    def action_clear_finished(self) -> None:
+        self.post_message(self.ClearRequested())
 
     def action_notes(self) -> None:
         view = self.selected

@@ -1,0 +1,88 @@
+"""Operating, finished: finished transfers leave the panel (C, or by themselves after a while), the meter timer
+sleeps when nothing runs, and the copy form offers only the copies the exporter can stage, with the gate shown
+before Start."""
+
+from p2ptui.sources import open_fabric
+from p2ptui.tui.clock import VirtualClock
+from p2ptui.tui.operate import copy_choices, staging_note
+from p2ptui.tui.selection import Selection
+from tui_helpers import FIXTURES, build_app, open_form, press_start, run, select
+
+
+def test_an_exporter_without_a_pool_offers_direct_dma_only_and_says_why():
+    fabric = open_fabric(str(FIXTURES / "kernel-scenarios.yaml"))
+    exporter = fabric.find("rnic0")
+    assert exporter.pool is None
+    sel = Selection(exporter.bdf, (fabric.find("nvme-a").bdf, fabric.find("nvme-b").bdf))
+    keys = [c.key for c in copy_choices(fabric, sel)]
+    assert keys and not any(k.startswith("staged:") for k in keys)
+    assert "rnic0 has no P2P memory pool" in staging_note(fabric, sel)
+    with_pool = Selection(fabric.find("nvme-a").bdf, sel.importers[1:] + (exporter.bdf,))
+    assert staging_note(fabric, with_pool) == ""
+
+    async def body(pilot):
+        await select(pilot, "rnic0", "nvme-a", "nvme-b")
+        form = await open_form(pilot)
+        assert "no P2P memory pool" in str(form.query_one("#cp-note").render())
+        assert form.gate_text.startswith("gate allowed")  # the gate's answer before anything is started
+
+    run(body, build_app("kernel-scenarios"))
+
+
+async def run_to_the_end(pilot, clock, size="256 MiB") -> None:
+    await select(pilot, "nvme-a", "rnic0", "nvme-b")
+    await press_start(pilot, await open_form(pilot, choice="write:rnic0", size=size))
+    screen = pilot.app.screen
+    for _ in range(40):  # until it is done, and no further
+        clock.advance(0.25)
+        screen.tick()
+        if screen.operations.last.views[0].state.finished:
+            break
+    assert screen.operations.last.views[0].state.finished
+
+
+def test_c_clears_finished_transfers_and_the_panel_goes():
+    clock = VirtualClock()
+
+    async def body(pilot):
+        await run_to_the_end(pilot, clock)
+        screen = pilot.app.screen
+        assert screen.transfers.display
+        await pilot.press("C")
+        await pilot.pause()
+        assert screen.operations.last.views == [] and not screen.transfers.display
+
+    run(body, build_app("kernel-scenarios", clock=clock, clear_finished_after=None))
+
+
+def test_finished_transfers_go_by_themselves_after_the_configured_time():
+    clock = VirtualClock()
+
+    async def body(pilot):
+        await run_to_the_end(pilot, clock)
+        screen = pilot.app.screen
+        clock.advance(4.0)
+        screen.tick()
+        assert len(screen.operations.last.views) == 1  # not yet: 5 s
+        clock.advance(1.5)
+        screen.tick()
+        assert screen.operations.last.views == [] and not screen.transfers.display
+
+    run(body, build_app("kernel-scenarios", clock=clock, clear_finished_after=5.0))
+
+
+def test_the_meter_timer_sleeps_when_nothing_runs_and_wakes_for_a_copy():
+    clock = VirtualClock()
+
+    async def body(pilot):
+        screen = pilot.app.screen
+        assert screen.meters_asleep  # nothing started yet
+        await select(pilot, "nvme-a", "rnic0", "nvme-b")
+        await press_start(pilot, await open_form(pilot, choice="write:rnic0", size="256 MiB"))
+        assert not screen.meters_asleep
+        for _ in range(40):
+            clock.advance(0.25)
+            screen.tick()
+        assert screen.meters_asleep
+
+    run(body, build_app("kernel-scenarios", clock=clock))
