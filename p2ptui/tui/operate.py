@@ -154,6 +154,17 @@ class TransferView:
         return (self.size - self.bytes_done) / self.rate
 
 
+@dataclass(frozen=True)
+class LinkLoad:
+    """One link direction (or other engine resource) as the link-load view shows it."""
+
+    key: str
+    name: str
+    share: float  # of its capacity in use now, 0..1
+    peak: float
+    history: tuple[float, ...]  # one sample per poll, oldest first
+
+
 @dataclass
 class Snapshot:
     views: list[TransferView]
@@ -184,6 +195,7 @@ class Operations:
         self._total: deque[float] = deque(maxlen=HISTORY)
         self._links: dict[str, list[BDF]] | None = None
         self._link_names: dict[str, str] = {}
+        self._link_history: dict[str, deque[float]] = {}  # resource key -> utilisation per poll
         self._finished_at: dict[int, float] = {}  # clock time each transfer was first seen finished
         self._cleared: set[int] = set()  # finished transfers taken off the panel
         self.last = Snapshot([])
@@ -288,6 +300,8 @@ class Operations:
 
     def _add_utilisation(self, snap: Snapshot, feed: Feed, utilisation: dict[str, float]) -> None:
         links = self._link_map(feed)
+        for key in set(utilisation) | set(self._link_history):
+            self._link_history.setdefault(key, deque(maxlen=HISTORY)).append(utilisation.get(key, 0.0))
         for key, share in utilisation.items():
             for bdf in links.get(key, ()):
                 snap.loads[bdf] = max(snap.loads.get(bdf, 0.0), share)
@@ -309,6 +323,16 @@ class Operations:
                     self._links.setdefault(key, []).append(dev.bdf)
                     self._link_names.setdefault(key, f"{dev.name} link {arrow}")
         return self._links
+
+    def links(self, top: int | None = None) -> list[LinkLoad]:
+        """Every resource the simulator has reported, busiest now first (then busiest ever), with its history."""
+        feed = self._feeds.get("sim")
+        if feed is None:
+            return []
+        rows = [LinkLoad(key, self.resource_name(feed, key), h[-1], max(h), tuple(h))
+                for key, h in self._link_history.items() if h and max(h) > 0]  # fmt: skip
+        rows.sort(key=lambda r: (-r.share, -r.peak, r.name))
+        return rows[:top] if top is not None else rows
 
     def resource_name(self, feed: Feed, key: str) -> str:
         if key in self._link_names:

@@ -6,7 +6,7 @@ from p2ptui.sources import open_fabric
 from p2ptui.tui.clock import VirtualClock
 from p2ptui.tui.operate import copy_choices, staging_note
 from p2ptui.tui.selection import Selection
-from tui_helpers import FIXTURES, build_app, open_form, press_start, run, select
+from tui_helpers import FIXTURES, build_app, open_form, press_start, run, screen_text, select, start_two_transfers
 
 
 def test_an_exporter_without_a_pool_offers_direct_dma_only_and_says_why():
@@ -86,3 +86,42 @@ def test_the_meter_timer_sleeps_when_nothing_runs_and_wakes_for_a_copy():
         assert screen.meters_asleep
 
     run(body, build_app("kernel-scenarios", clock=clock))
+
+
+def test_the_link_load_view_lists_the_busiest_links_first_and_plots_their_history():
+    from textual.widgets import DataTable
+
+    from p2ptui.tui.screens.links import LinkLoadScreen, LinkPlot
+    clock = VirtualClock()
+
+    async def body(pilot):
+        await start_two_transfers(pilot, clock)
+        ops = pilot.app.screen.operations
+        await pilot.press("l")
+        await pilot.pause()
+        screen = pilot.app.screen
+        assert isinstance(screen, LinkLoadScreen)
+        links = ops.links()
+        assert [link.share for link in links] == sorted((link.share for link in links), reverse=True)
+        assert links[0].name == ops.last.busiest[0][0]  # the same busiest link as the panel's summary
+        table = screen.query_one(DataTable)
+        assert table.row_count == len(links)
+        assert str(table.get_row_at(0)[0]) == links[0].name
+        text = screen_text(pilot.app)
+        assert "busiest links" in text and links[0].name in text  # the plot's title and legend
+        assert len(links[0].history) == 14 + 2  # one sample per poll: 14 meter ticks and one as each copy started
+        assert screen.query_one(LinkPlot).plt is not None
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(pilot.app.screen, LinkLoadScreen)
+
+    run(body, build_app("kernel-scenarios", clock=clock))
+
+
+def test_the_link_load_view_says_when_nothing_has_run():
+    async def body(pilot):
+        await pilot.press("l")
+        await pilot.pause()
+        assert "No simulated transfer has loaded a link yet" in " ".join(screen_text(pilot.app).split())
+
+    run(body, build_app("kernel-scenarios"))

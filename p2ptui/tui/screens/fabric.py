@@ -69,6 +69,8 @@ class FabricScreen(OperatingMixin, Screen):
                 tooltip="The highlighted device's details as text, to the clipboard"),
         Binding("C", "clear_finished", "Clear finished", id="clear-finished-transfers", show=False,
                 tooltip="Take done, cancelled and failed transfers off the panel (they also go by themselves)"),
+        Binding("l", "links", "Link load", id="links", show=False,
+                tooltip="The links the simulated transfers load, busiest first, with their history as a plot"),
         Binding("n", "notes", "Load notes", id="notes", show=False,
                 tooltip="What the source could not say about this fabric (the header counts them)"),
         Binding("z", "zoom", "Zoom", id="zoom", show=False,
@@ -296,6 +298,7 @@ class FabricScreen(OperatingMixin, Screen):
             ("Copy the verdict", "y · as `p2ptui check` prints it, to the clipboard", self.action_copy_verdict),
             ("Copy the device's details", "Y · the highlighted device, as text", self.action_copy_device),
             ("Load notes", "n · what the source could not say", self.action_notes),
+            ("Link load", "l · busiest links with their history: where is the bottleneck", self.action_links),
             ("Filter the tree", "/ · by name, address, kind, vendor", self.action_filter),
             *self.operating_actions(),
         ]
@@ -362,6 +365,13 @@ class FabricScreen(OperatingMixin, Screen):
             return
         self.app.copy_to_clipboard(export.device_text(self.fabric, dev, self.acs_redirect(dev)))
         self.notify(f"{dev.name}'s details are on the clipboard.", timeout=3)
+
+    def action_links(self) -> None:
+        from .links import LinkLoadScreen
+
+        options = self.app.options
+        self.app.push_screen(LinkLoadScreen(self.fabric.name, self.operations, 1.0 / options.meter_hz,
+                                            options.auto_tick))  # fmt: skip
 
     def action_notes(self) -> None:
         self.app.push_screen(NotesScreen(f"Load notes · {self.fabric.name}", self.fabric.notes))
