@@ -49,10 +49,19 @@ def hardware_acs_redirect(dev: Device) -> bool | None:
     return None
 
 
+def link_text(gen: int | None, width: int | None) -> str:
+    """"gen3 x4"; the parts a source could not read are left out, never shown as "?"; "" when neither is known."""
+    return " ".join(x for x in (f"gen{gen}" if gen is not None else "", f"x{width}" if width is not None else "") if x)
+
+
 def link_parts(link: Link | None) -> list[Part]:
     if link is None:
         return []
-    current = f"gen{_q(link.gen)} x{_q(link.width)}"
+    current = link_text(link.gen, link.width)
+    if not current:
+        # The trained state is unknown (hwloc and NCCL files often say only what the link can do): say that.
+        capable = link_text(link.max_gen, link.max_width)
+        return [(f"capable {capable}", "muted")] if capable else []
     marks = link_marks(link)
     if link.width_degraded:
         return [(current, "bad"), *marks]
@@ -88,14 +97,16 @@ def device_label(
     if role in ("importer", "both"):
         parts += [(" I ", "importer"), (" ", "")]
     parts += [(KIND_ICONS[dev.kind] + " ", "accent"), (dev.name, "name"), ("  ", ""), (dev.bdf.short(), "muted")]
+    if dev.kind is DeviceKind.OTHER and device_title(dev):
+        parts += [("  ", ""), (device_title(dev), "muted")]  # "• dev0" alone says nothing: an NVSwitch, a BMC…
     link = fabric.uplink(dev)
     if link is not None:
-        parts.append(("  ", ""))
         if load is not None:
-            parts += [(f"gen{_q(link.gen)} x{_q(link.width)}", load_role(load)), (f" {load:.0%}", load_role(load))]
+            parts += [("  ", ""), (link_text(link.gen, link.width) or "link", load_role(load)),
+                      (f" {load:.0%}", load_role(load))]  # fmt: skip
             parts += link_marks(link)
-        else:
-            parts += link_parts(link)
+        elif link_parts(link):
+            parts += [("  ", ""), *link_parts(link)]
     if dev.pool is not None:
         parts += [("  ", ""), (f"{POOL_MARK}{human_size(dev.pool.size)}", "ok" if dev.pool.published else "muted")]
     if acs_redirect:
@@ -105,6 +116,11 @@ def device_label(
     if dev.iommu_group is not None:
         parts += [("  ", ""), (f"g{dev.iommu_group}", "muted")]
     return parts
+
+
+def device_title(dev: Device) -> str:
+    """What the device is, in words, as lspci names it (the source's names first, then pci.ids); "" if unknown."""
+    return device_names(dev).text or ""
 
 
 def load_role(load: float) -> str:
@@ -144,7 +160,7 @@ def device_rows(fabric: Fabric, dev: Device, acs_redirect: bool | None = None) -
         ("kind", [(KIND_ICONS[dev.kind] + " ", "accent"), (dev.kind.label, "")]),
         ("address", [(str(dev.bdf), "")]),
         ("product", [(names.text or "—", "" if names.text else "muted")]),
-        ("IDs", [(dev.ids, ""), (f"  subsystem {_hex4(dev.subsystem_vendor_id)}:{_hex4(dev.subsystem_device_id)}", "muted")]),
+        ("IDs", [(dev.ids, ""), (f"  subsystem {_subsystem(dev)}", "muted")]),
         ("class", [(f"{dev.class_code:06x}" if dev.class_code is not None else "—", "")]),
         ("revision", [(f"{dev.revision:02x}" if dev.revision is not None else "—", "")]),
         ("driver", [(dev.driver or "none bound", "" if dev.driver else "muted")]),
@@ -229,15 +245,16 @@ def _bits(value: int) -> list[Part]:
 def _link_rows(key: str, link: Link | None) -> list[Row]:
     if link is None:
         return [(key, [("not a PCIe link", "muted")])]
-    current = link_parts(link)
+    trained = link_text(link.gen, link.width)
+    current: list[Part] = link_parts(link) if trained else [("trained speed and width unknown", "muted")]
     if link.width_degraded:
         current.append(("  narrower than capable: lanes lost, a fault (reseat, riser, slot)", "bad"))
     if link.speed_below_max:
         current.append(("  slower than capable: may be power saving while idle", "warn"))
-    return [
-        (key, current),
-        ("", [(f"capable gen{_q(link.max_gen)} x{_q(link.max_width)} · MPS {_q(link.mps)} · MRRS {_q(link.mrrs)}", "muted")]),
-    ]
+    capable = link_text(link.max_gen, link.max_width)
+    facts = [f"capable {capable}" if capable else "capability unknown",
+             f"MPS {link.mps}" if link.mps is not None else "", f"MRRS {link.mrrs}" if link.mrrs is not None else ""]
+    return [(key, current), ("", [(" · ".join(f for f in facts if f), "muted")])]
 
 
 def _pool_detail(dev: Device) -> list[Part]:
@@ -254,12 +271,13 @@ def _pool_detail(dev: Device) -> list[Part]:
     return parts
 
 
-def _q(value: object) -> str:
-    return "?" if value is None else str(value)
-
-
-def _hex4(value: int | None) -> str:
-    return f"{value:04x}" if value is not None else "????"
+def _subsystem(dev: Device) -> str:
+    """"vvvv:dddd", or "—" when the source did not record it (rather than "????:????")."""
+    if dev.subsystem_vendor_id is None and dev.subsystem_device_id is None:
+        return "—"
+    vendor = f"{dev.subsystem_vendor_id:04x}" if dev.subsystem_vendor_id is not None else "—"
+    device = f"{dev.subsystem_device_id:04x}" if dev.subsystem_device_id is not None else "—"
+    return f"{vendor}:{device}"
 
 
 def _gbps(value: float | None) -> str:

@@ -63,3 +63,33 @@ def test_selection_roles_and_touched():
     assert s.complete and s.role_of(a) == "exporter" and s.importers == (b, c)
     t = s.toggle_importer(b).toggle_importer(a)
     assert t.role_of(a) == "both" and t.touched(s) == {a, b}
+
+
+def test_unknown_link_and_subsystem_facts_are_left_out_not_shown_as_question_marks():
+    fabric = open_fabric("tests/data/hwloc/nvidiaDGX2.xml")
+    gpu = fabric.find("gpu0")
+    label = plain(device_label(fabric, gpu))
+    assert "?" not in label
+    rows = {key: plain(parts) for key, parts in device_rows(fabric, gpu)}
+    assert "?" not in "".join(rows.values())
+    odd = loads_fabric(ODD)
+    ids = dict(device_rows(odd, odd.find("nvme[0]")))["IDs"]
+    assert plain(ids).endswith("subsystem —")
+
+
+def test_other_devices_say_what_they_are_when_the_source_knows():
+    fabric = loads_fabric(ODD.replace("kind: nvme, name: \"nvme[0]\"", "kind: other, name: \"nvme[0]\""))
+    dev = fabric.find("nvme[0]")
+    assert "[link down] [/dev/nvme0n1]" in plain(device_label(fabric, dev))
+
+
+def test_the_selection_bar_counts_the_importers_that_do_not_fit():
+    from p2ptui.tui.widgets.bars import selection_content
+
+    fabric = open_fabric("tests/data/hwloc/nvidiaDGX2.xml")
+    gpus = [d.bdf for d in fabric.endpoints() if d.kind.value == "gpu"]
+    text = selection_content(fabric, Selection(gpus[0], tuple(gpus[1:])), 60).plain
+    assert len(text) <= 60 and text.endswith("more")
+    shown = text.count("gpu") - 1
+    assert f"+{len(gpus) - 1 - shown} more" in text
+    assert "more" not in selection_content(fabric, Selection(gpus[0], tuple(gpus[1:3])), 60).plain

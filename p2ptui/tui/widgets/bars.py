@@ -55,17 +55,38 @@ def fabric_title_bar(fabric: Fabric) -> TitleBar:
 
 
 class SelectionBar(Static):
-    """Who is exporter and who imports, in words, with the keys that change it."""
+    """Who is exporter and who imports, in words, with the keys that change it. Importers that do not fit the
+    width are counted ("… +3 more"), never cut silently."""
+
+    def on_mount(self) -> None:
+        self._shown: tuple[Fabric, Selection] | None = None
 
     def show(self, fabric: Fabric, selection: Selection) -> None:
-        exporter = fabric.get(selection.exporter)
-        importers = [fabric.device(b) for b in selection.importers]
-        parts: list[tuple[str, str]] = [("exporter ", "dim")]
-        parts.append((f" {exporter.name} ", "bold reverse $text-accent") if exporter else ("none (e)", "dim"))
-        parts.append(("   importers ", "dim"))
-        if importers:
-            for i, dev in enumerate(importers):
-                parts.append((("  " if i else "") + f" {dev.name} ", "bold reverse $text-primary"))
-        else:
-            parts.append(("none (i)", "dim"))
-        self.update(Content.assemble(*parts))
+        self._shown = (fabric, selection)
+        self.update(selection_content(fabric, selection, self.size.width or 120), layout=False)
+
+    def on_resize(self) -> None:
+        if getattr(self, "_shown", None) is not None:
+            self.show(*self._shown)
+
+
+def selection_content(fabric: Fabric, selection: Selection, width: int) -> Content:
+    exporter = fabric.get(selection.exporter)
+    importers = [fabric.device(b) for b in selection.importers]
+    parts: list[tuple[str, str]] = [("exporter ", "dim")]
+    parts.append((f" {exporter.name} ", "bold reverse $text-accent") if exporter else ("none (e)", "dim"))
+    parts.append(("   importers ", "dim"))
+    if not importers:
+        parts.append(("none (i)", "dim"))
+        return Content.assemble(*parts)
+    used = sum(len(t) for t, _ in parts) + 2  # the padding
+    for i, dev in enumerate(importers):
+        chip = ("  " if i else "") + f" {dev.name} "
+        rest = len(importers) - i - 1
+        more = f"  … +{rest} more" if rest else ""
+        if used + len(chip) + len(more) > width and i:
+            parts.append((f"  … +{len(importers) - i} more", "dim"))
+            break
+        parts.append((chip, "bold reverse $text-primary"))
+        used += len(chip)
+    return Content.assemble(*parts)

@@ -15,6 +15,7 @@ from textual.widgets.tree import TreeNode
 
 from ...fabric.bdf import BDF
 from ...fabric.model import Device, Fabric, RootBus
+from ...fabric.naming import device_names
 from ..describe import AcsRedirect, device_label, hardware_acs_redirect, root_bus_label
 from ..styled import palette_from, to_text
 
@@ -198,9 +199,10 @@ def _rounded(load: float | None) -> int | None:
 def device_matches(dev: Device, query: str) -> bool:
     """Whether a device answers a filter: any comma-separated alternative whose words all appear in its name,
     address, kind, IDs, product or vendor/device names."""
+    names = device_names(dev)
     haystack = " ".join(str(x) for x in (
         dev.name, dev.bdf, dev.bdf.short(), dev.kind.value, dev.kind.label, dev.ids, dev.product or "",
-        getattr(dev, "vendor_name", None) or "", getattr(dev, "device_name", None) or "",
+        names.vendor or "", names.device or "",
     )).lower()  # fmt: skip
     for alternative in query.lower().split(","):
         words = alternative.split()
