@@ -125,7 +125,9 @@ class P2PApp(App[None]):
                            time_format: str | None = None) -> str | None:  # fmt: skip
         """Save the screen as SVG where the user can find it (the export directory, never a ~/Downloads that may
         not exist on a server) and say where."""
-        from textual._files import generate_datetime_filename  # Textual's own naming, as its Screenshot command
+        from textual._files import (
+            generate_datetime_filename,  # Textual's own naming, as its Screenshot command
+        )
 
         from ..errors import InputError
         from ..fabric.safe_write import write_output

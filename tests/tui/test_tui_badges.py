@@ -1,7 +1,8 @@
 """Badges in the header: a what-if in force is as visible as expert mode."""
 
+from tui_helpers import run, screen_text
+
 from p2ptui.tui.decide import WhatIf
-from tui_helpers import build_app, run, screen_text
 
 
 def test_a_what_if_in_force_shows_a_badge_until_as_booted():

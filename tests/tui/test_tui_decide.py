@@ -1,5 +1,7 @@
 """Verdict panel, what-if, find-provider, matrix and the expert gate, driven through the keys."""
 
+from tui_helpers import build_app, mark, run, screen_text
+
 from p2ptui.p2p import check, find_provider, pair_matrix, profile_for
 from p2ptui.tui.screens.expert import ExpertConfirm
 from p2ptui.tui.screens.fabric import FabricScreen
@@ -7,7 +9,6 @@ from p2ptui.tui.screens.matrix import MatrixScreen
 from p2ptui.tui.screens.whatif import WhatIfScreen
 from p2ptui.tui.widgets.pair_grid import PairGrid
 from p2ptui.tui.widgets.verdict_panel import VerdictPanel
-from tui_helpers import build_app, mark, run, screen_text
 
 
 def test_verdict_follows_the_selection_and_explains_the_refusal():

@@ -1,13 +1,19 @@
 """The words and marks the TUI shows for devices, without any widgets."""
 
+from tui_helpers import ODD
+
 from p2ptui.fabric import loads_fabric
 from p2ptui.fabric.bdf import BDF
 from p2ptui.sources import open_fabric
-from p2ptui.tui.describe import device_label, device_rows, hardware_acs_redirect, load_role, root_bus_rows
+from p2ptui.tui.describe import (
+    device_label,
+    device_rows,
+    hardware_acs_redirect,
+    load_role,
+    root_bus_rows,
+)
 from p2ptui.tui.selection import Selection
 from p2ptui.tui.styled import palette_from, plain, to_text
-from tui_helpers import ODD
-
 
 
 def test_label_shows_link_pool_group_and_downtraining():

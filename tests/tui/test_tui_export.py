@@ -6,9 +6,10 @@ import io
 import json
 from pathlib import Path
 
+from tui_helpers import FIXTURES, build_app, messages, run, select, to_device
+
 from p2ptui.cli.main import main
 from p2ptui.tui.screens.matrix import MatrixScreen
-from tui_helpers import FIXTURES, build_app, messages, run, select, to_device
 
 FABRIC = "nvmeof-target-iommu"
 

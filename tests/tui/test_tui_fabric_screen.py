@@ -1,11 +1,19 @@
 """The fabric screen: lazy tree, detail pane, selection keys, palette jump, help, themes."""
 
+from tui_helpers import (
+    ODD,
+    build_app,
+    run,
+    screen_text,
+    to_device,
+    wait_for_palette_hit,
+)
+
 from p2ptui.fabric import loads_fabric
 from p2ptui.tui import make_app
 from p2ptui.tui.screens.help import HelpScreen
 from p2ptui.tui.widgets.detail_pane import DetailPane
 from p2ptui.tui.widgets.fabric_tree import FabricTree
-from tui_helpers import ODD, build_app, run, screen_text, to_device, wait_for_palette_hit
 
 
 def test_small_fabric_opens_fully_expanded_and_detail_follows_cursor():

@@ -2,11 +2,18 @@
 view, the launcher finds by typing and esc goes back to the fabric it was opened from."""
 
 from textual.widgets import OptionList
+from tui_helpers import (
+    build_app,
+    run,
+    screen_text,
+    to_device,
+    wait_for,
+    wait_for_palette_hit,
+)
 
 from p2ptui.tui.screens.fabric import FabricScreen
 from p2ptui.tui.screens.launcher import LauncherScreen
 from p2ptui.tui.widgets.fabric_tree import FabricTree, device_matches
-from tui_helpers import build_app, run, screen_text, to_device, wait_for, wait_for_palette_hit
 
 
 def shown(tree: FabricTree) -> list[str]:

@@ -1,12 +1,13 @@
 """The launcher: this machine and the bundled fabrics, opened with Enter."""
 
+from textual.widgets import OptionList
+from tui_helpers import build_app, run, screen_text, wait_for
+
 from p2ptui.errors import InputError
 from p2ptui.fabric.gallery import bundled
 from p2ptui.sources import open_fabric
 from p2ptui.tui.screens.fabric import FabricScreen
 from p2ptui.tui.screens.launcher import LIVE_ID, LauncherScreen
-from textual.widgets import OptionList
-from tui_helpers import build_app, run, screen_text, wait_for
 
 
 def test_lists_bundled_fabrics_and_why_this_machine_is_unavailable():

@@ -3,13 +3,21 @@ dialogs that fit, and panes that start at the top for each new subject."""
 
 import re
 
+from tui_helpers import (
+    build_app,
+    run,
+    screen_text,
+    select,
+    start_two_transfers,
+    to_device,
+)
+
 from p2ptui.tui.clock import VirtualClock
 from p2ptui.tui.screens.fabric import FabricScreen
 from p2ptui.tui.screens.too_small import TooSmallScreen
 from p2ptui.tui.screens.whatif import WhatIfScreen
 from p2ptui.tui.widgets.detail_pane import DetailPane
 from p2ptui.tui.widgets.transfers_panel import TransfersPanel
-from tui_helpers import build_app, run, screen_text, select, start_two_transfers, to_device
 
 HEAD = re.compile(r"#(\d)\s.*?(\d+\.\d+ GB/s).*?(━+)\s*(\d+%)\s+ETA (\d+\.\d+ s)")
 

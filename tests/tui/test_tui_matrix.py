@@ -1,12 +1,13 @@
 """The matrix at scale: find by typing, a kind filter, keys that move by what is on screen, the cursor always in
 view and described, names on both axes, Enter to preview and Enter again to select."""
 
+from tui_helpers import build_app, run, screen_text
+
 from p2ptui.sources import open_fabric
 from p2ptui.tui import make_app
 from p2ptui.tui.screens.fabric import FabricScreen
 from p2ptui.tui.screens.matrix import MatrixScreen
 from p2ptui.tui.widgets.pair_grid import PairGrid
-from tui_helpers import build_app, run, screen_text
 
 DGX2 = "tests/data/hwloc/nvidiaDGX2.xml"
 

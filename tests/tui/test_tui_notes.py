@@ -2,12 +2,13 @@
 copyable; a file without PCI devices explains itself instead of showing an empty tree. Transfer notes use the same
 list instead of a toast."""
 
+from tui_helpers import build_app, run, screen_text, start_two_transfers
+
 from p2ptui.sources import open_fabric
 from p2ptui.tui import make_app
 from p2ptui.tui.clock import VirtualClock
 from p2ptui.tui.screens.fabric import FabricScreen
 from p2ptui.tui.screens.notes import NotesScreen, notes_text
-from tui_helpers import build_app, run, screen_text, start_two_transfers
 
 DGX2 = "tests/data/hwloc/nvidiaDGX2.xml"
 NOIO = "tests/data/hwloc/32em64t-2n8c2t-pci-noio.xml"

@@ -4,6 +4,7 @@ shows (checked against the engine itself), and the panel's words and glyphs."""
 import asyncio
 
 import pytest
+from tui_helpers import fixture_fabric
 
 from p2ptui.engine import real_memory
 from p2ptui.engine.sim import Simulation
@@ -12,8 +13,13 @@ from p2ptui.errors import InputError
 from p2ptui.tui.clock import VirtualClock
 from p2ptui.tui.operate import CopyFormValues, Operations, build_spec, copy_choices
 from p2ptui.tui.selection import Selection
-from p2ptui.tui.transfer_text import bar, gate_rows, sparkline, summary_line, transfer_lines
-from tui_helpers import fixture_fabric
+from p2ptui.tui.transfer_text import (
+    bar,
+    gate_rows,
+    sparkline,
+    summary_line,
+    transfer_lines,
+)
 
 GIB = 1 << 30
 

@@ -2,11 +2,21 @@
 sleeps when nothing runs, and the copy form offers only the copies the exporter can stage, with the gate shown
 before Start."""
 
+from tui_helpers import (
+    FIXTURES,
+    build_app,
+    open_form,
+    press_start,
+    run,
+    screen_text,
+    select,
+    start_two_transfers,
+)
+
 from p2ptui.sources import open_fabric
 from p2ptui.tui.clock import VirtualClock
 from p2ptui.tui.operate import copy_choices, staging_note
 from p2ptui.tui.selection import Selection
-from tui_helpers import FIXTURES, build_app, open_form, press_start, run, screen_text, select, start_two_transfers
 
 
 def test_an_exporter_without_a_pool_offers_direct_dma_only_and_says_why():

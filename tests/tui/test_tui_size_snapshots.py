@@ -2,9 +2,9 @@
 and the transfers panel with two transfers (virtual clock, so the meters and ETAs are the same every run)."""
 
 import pytest
+from tui_helpers import build_app, select, start_two_transfers
 
 from p2ptui.tui.clock import VirtualClock
-from tui_helpers import build_app, select, start_two_transfers
 
 SIZES = [(80, 24), (120, 40), (200, 60)]
 IDS = ["80x24", "120x40", "200x60"]

@@ -3,8 +3,9 @@
 Review changes with the snapshot report before running --snapshot-update.
 """
 
-from p2ptui.sources import open_fabric
 from tui_helpers import SIZE, build_app, select, to_device
+
+from p2ptui.sources import open_fabric
 
 
 def test_launcher(snap_compare):

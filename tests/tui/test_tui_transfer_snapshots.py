@@ -1,8 +1,7 @@
 """Snapshots of operating: the copy form, allowed and locked. 120x40, seeded, no animation or blinking. (The
 transfers panel with two transfers is in test_tui_size_snapshots.py, at three sizes.)"""
 
-from tui_helpers import open_form, press_start, select
-from tui_helpers import SIZE, build_app
+from tui_helpers import SIZE, build_app, open_form, press_start, select
 
 
 def test_copy_form(snap_compare):

@@ -5,17 +5,24 @@ import asyncio
 import time
 
 from textual import events
-from textual.widgets import Checkbox, Input, Select
+from textual.widgets import Checkbox, Input
+from tui_helpers import (
+    build_app,
+    messages,
+    open_form,
+    press_start,
+    run,
+    screen_text,
+    select,
+)
 
 from p2ptui.engine import real_memory
 from p2ptui.engine.sim import Simulation
 from p2ptui.engine.transfer import TransferSpec, TransferState
 from p2ptui.tui.clock import VirtualClock
-from p2ptui.tui.screens.copy_form import CopyForm
 from p2ptui.tui.screens.fabric import FabricScreen
 from p2ptui.tui.screens.help import HelpScreen
 from p2ptui.tui.widgets.transfers_panel import TransfersPanel
-from tui_helpers import build_app, messages, open_form, press_start, run, screen_text, select
 
 GIB = 1 << 30
 
@@ -230,7 +237,7 @@ def test_real_engine_copies_and_verifies_bytes():
 def test_an_io_error_in_a_real_copy_is_a_notification(monkeypatch):
     import errno
 
-    import p2ptui.engine.real as real
+    from p2ptui.engine import real
 
     def failing_copy(*args, **kwargs):
         raise OSError(errno.EIO, "Input/output error")

@@ -116,8 +116,9 @@ async def select(pilot, exporter: str, *importers: str, reveal: bool = False) ->
 
 async def open_form(pilot, choice: str | None = None, **fields: str):
     """Press t and fill the copy form; the form."""
-    from p2ptui.tui.screens.copy_form import CopyForm
     from textual.widgets import Select
+
+    from p2ptui.tui.screens.copy_form import CopyForm
 
     await pilot.press("t")
     await pilot.pause()

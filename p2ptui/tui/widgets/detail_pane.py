@@ -8,7 +8,13 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ...fabric.model import Device, Fabric, RootBus
-from ..describe import AcsRedirect, Row, device_rows, hardware_acs_redirect, root_bus_rows
+from ..describe import (
+    AcsRedirect,
+    Row,
+    device_rows,
+    hardware_acs_redirect,
+    root_bus_rows,
+)
 from ..styled import palette_from, to_text
 
 KEY_WIDTH = 12
