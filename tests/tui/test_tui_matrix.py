@@ -160,3 +160,20 @@ def test_the_legend_explains_every_cell_form():
             assert form in legend
 
     run(body, build_app("kernel-scenarios"))
+
+
+def test_the_palette_inside_the_matrix_finds_devices_and_moves_the_cursor():
+    from tui_helpers import wait_for_palette_hit
+
+    async def body(pilot):
+        screen, grid = await open_matrix(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"gpu12")
+        await wait_for_palette_hit(pilot, "gpu12")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert pilot.app.screen is screen
+        assert grid.matrix.rows[grid.pair[0]].name == "gpu12" and grid.cursor_on_screen()
+
+    run(body, dgx2_app(), size=(120, 40))

@@ -8,6 +8,7 @@ always says where the cursor is.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -22,6 +23,7 @@ from ...fabric.kinds import DeviceKind
 from ...fabric.model import Device, Fabric
 from ...p2p.profiles import KernelProfile
 from .. import decide, export
+from ..commands import FabricCommands
 from ..selection import Selection
 from ..verdict_text import verdict_rows
 from ..widgets.bars import TitleBar
@@ -71,6 +73,7 @@ def best_match(devices: list[Device], indices: list[int], term: str) -> int | No
 
 
 class MatrixScreen(Screen[tuple[BDF, BDF] | None]):
+    COMMANDS = {FabricCommands}
     BINDING_GROUP_TITLE = "Matrix"
     BINDINGS = [
         Binding("enter", "choose", "Preview / select", id="matrix-choose",
@@ -163,6 +166,26 @@ class MatrixScreen(Screen[tuple[BDF, BDF] | None]):
             self.notify("; ".join(str(d) for d in exc.diagnostics), title="Export failed", severity="error")
             return
         self.notify("\n".join(written), title=f"Matrix exported ({len(grid.rows)} × {len(grid.cols)})", timeout=8)
+
+    # -- palette ----------------------------------------------------------------------------------------------------
+    def palette_actions(self) -> list[tuple[str, str, Callable[[], object]]]:
+        return [
+            ("Find a device", "/ · or just type its name: the cursor follows", self.action_find),
+            ("Next kind", "k · GPUs, NICs, NVMe, … all", self.action_next_kind),
+            ("Verdict / topo -m", "v · the kernel's map type or nvidia-smi classes", self.action_toggle_view),
+            ("Export the matrix", "s · CSV and JSON of what is shown", self.action_export),
+        ]
+
+    def jump_to(self, bdf: BDF) -> None:
+        """The palette's device hit: the cursor to that exporter's row (its column too when it imports)."""
+        grid = self.grid
+        r = next((pos for pos, i in enumerate(grid.rows) if self.matrix.rows[i].bdf == bdf), None)
+        c = next((pos for pos, j in enumerate(grid.cols) if self.matrix.cols[j].bdf == bdf), None)
+        if r is None and c is None:
+            self.notify("That device is not an endpoint shown in the matrix (k changes the kind).", severity="warning")
+            return
+        grid.move_to(grid.cursor[0] if r is None else r, grid.cursor[1] if c is None else c)
+        grid.focus()
 
     # -- find -------------------------------------------------------------------------------------------------------
     def action_find(self, text: str = "") -> None:
