@@ -35,9 +35,9 @@ LEGENDS = {
     "verdict": Content.assemble(
         # Short enough for one line at 120 columns, so no mark wraps away from its meaning.
         ("B4", "$text-success bold"), (" BUS_ADDR, distance 4  ", "dim"),
-        ("T8", "$text-warning bold"), (" THRU_HOST_BRIDGE (root complex)  ", "dim"),
+        ("T8", "$text-warning bold"), (" THRU_HOST_BRIDGE  ", "dim"),
         ("✘", "$text-error bold"), (" NOT_SUPPORTED  ", "dim"),
-        (f"B4{UNCERTAIN_MARK}", "bold"), (" uncertain: depends on facts not read  ", "dim"),
+        (f"B4{UNCERTAIN_MARK}", "bold"), (" depends on facts not read  ", "dim"),
         ("▐B4▌", "reverse bold"), (" cursor", "dim"),
     ),
     "topo": Content.assemble(
