@@ -4,14 +4,14 @@ own renderers, so the TUI and the command line can never disagree."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from ..cli.matrix_command import render_csv
 from ..cli.p2p_commands import check_text
 from ..fabric.model import Device, Fabric
 from ..p2p import report
@@ -43,19 +43,14 @@ def device_text(fabric: Fabric, dev: Device, acs_redirect: bool | None) -> str:
 def sub_matrix(m: PairMatrix, rows: list[int], cols: list[int]) -> PairMatrix:
     """The pairs of these rows and columns (what a kind filter shows), as a matrix of its own."""
     ix = np.ix_(rows, cols)
-    return PairMatrix([m.rows[i] for i in rows], [m.cols[j] for j in cols], m.map_type[ix], m.distance[ix],
-                      m.topo[ix], m.profile)  # fmt: skip
+    return replace(m, rows=[m.rows[i] for i in rows], cols=[m.cols[j] for j in cols], map_type=m.map_type[ix],
+                   distance=m.distance[ix], topo=m.topo[ix], certain=None if m.certain is None else m.certain[ix],
+                   alternatives=tuple((t[ix], d[ix]) for t, d in m.alternatives))  # fmt: skip
 
 
 def matrix_csv(m: PairMatrix) -> str:
-    """One row per exporter, one column per importer; each cell "MAP_TYPE distance topo", e.g. "BUS_ADDR 4 PIX"."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["exporter \\ importer", *(f"{d.name} {d.bdf}" for d in m.cols)])
-    for i, dev in enumerate(m.rows):
-        writer.writerow([f"{dev.name} {dev.bdf}", *(f"{m.map_type_at(i, j).value} {int(m.distance[i, j])} "
-                                                    f"{m.topo_at(i, j).value}" for j in range(len(m.cols)))])
-    return out.getvalue()
+    """The same CSV as `p2ptui matrix --csv`: one line per pair."""
+    return render_csv(m)
 
 
 def matrix_json_text(m: PairMatrix) -> str:

@@ -33,7 +33,9 @@ def test_typing_names_reaches_gpu15_to_gpu14_which_previews_then_selects():
         assert (m.rows[grid.pair[0]].name, m.cols[grid.pair[1]].name) == ("gpu15", "gpu14")
         assert grid.cursor_on_screen()
         status = str(screen.query_one("#matrix-status").render())
-        assert "exporter gpu15 → importer gpu14" in status and "BUS_ADDR" in status
+        assert "exporter gpu15 → importer gpu14" in status
+        # hwloc does not record ACS: BUS_ADDR unless a switch port redirects, and the status line says so
+        assert "depends: BUS_ADDR 4 or" in status
         await pilot.press("enter")
         await pilot.pause()
         preview = screen.preview
@@ -81,17 +83,17 @@ def test_home_end_page_keys_move_the_cursor_by_what_is_on_screen():
         await pilot.press("ctrl+home")
         assert grid.cursor == (0, 0) and grid.scroll_offset == (0, 0)
 
-    run(body, dgx2_app(), size=(80, 24))
+    run(body, build_app("large-synthetic"), size=(80, 24))  # more rows and columns than one screen
 
 
 def test_names_label_both_axes_and_row_labels_align():
     async def body(pilot):
         _, grid = await open_matrix(pilot)
         lines = screen_text(pilot.app).splitlines()
-        header = next(line for line in lines if "dev0" in line and "gpu" in line and "BUS_ADDR" not in line)
-        assert header.split()[:2] == ["gpu0", "gpu1"]
+        header = next(line for line in lines if line.split()[:2] == ["gpu0", "gpu1"])
+        assert [d.name for d in grid.matrix.cols][:len(header.split())] == header.split()
         rows = [line for line in lines if line[:6].strip() in {d.name for d in grid.matrix.rows}]
-        assert len(rows) >= 20
+        assert len(rows) == len(grid.matrix.rows) == 16
         # every row's first cell starts in the same column, whatever the row's name ("gpu9" / "gpu10")
         starts = {len(line) - len(line[grid.label_width:].lstrip()) for line in rows}
         assert len(starts) == 1

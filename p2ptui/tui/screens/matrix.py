@@ -239,11 +239,15 @@ class MatrixScreen(Screen[tuple[BDF, BDF] | None]):
             return
         m = self.matrix
         r, c = pair
-        mt = m.map_type_at(r, c).value
+        if m.certain_at(r, c):
+            verdict = [(f"   {m.map_type_at(r, c).value}", "bold"), (f"  distance {int(m.distance[r, c])}", "")]
+        else:  # every outcome the unknown facts allow, best first
+            outcomes = " or ".join(f"{t.value} {d}" for t, d in m.outcomes_at(r, c))
+            verdict = [("   depends: ", "bold $text-warning"), (outcomes, "")]
         action = "enter selects this pair" if self.preview.display else "enter previews the verdict"
         status.update(Content.assemble(
             ("exporter ", "dim"), (m.rows[r].name, "bold"), (" → importer ", "dim"), (m.cols[c].name, "bold"),
-            (f"   {mt}", "bold"), (f"  distance {int(m.distance[r, c])}", ""),
+            *verdict,
             (f"  topo -m {m.topo_at(r, c).value}", "dim"),
             (f"   row {grid.cursor[0] + 1}/{len(grid.rows)} col {grid.cursor[1] + 1}/{len(grid.cols)}", "dim"),
             (f"   {action}", "dim"),
