@@ -177,3 +177,26 @@ def test_large_matrix_scrolls_to_the_cursor():
         assert grid.scroll_offset.y > 800 and grid.cursor_on_screen()
 
     run(body, build_app("large-synthetic"))
+
+
+def test_verdict_panel_states_what_it_depends_on_then_each_outcome():
+    """Issue 11: a verdict on a fabric without ACS states the condition on the first line, each outcome below, and
+    the what-if's --assume field makes it certain."""
+    from pathlib import Path
+
+    from p2ptui.sources import open_fabric
+    from p2ptui.tui.decide import WhatIf, profile
+    from p2ptui.tui.verdict_text import verdict_rows
+
+    fabric = open_fabric(str(Path(__file__).resolve().parents[1] / "data" / "hwloc" / "nvidiaDGX2.xml"))
+    prof = profile(fabric)
+    v = check(fabric, "gpu0", ["gpu1"], prof)
+    rows = verdict_rows(v, prof)
+    text = ["".join(t for t, _ in parts) for _, parts in rows]
+    assert rows[0][0] == "verdict" and text[0].startswith("? depends on") and "ACS of dsp2" in text[0]
+    outcomes = [t for (key, _), t in zip(rows, text) if key == "  outcome"]
+    assert len(outcomes) == len(v.outcomes) >= 2 and any("BUS_ADDR 4  if ACS redirect clear on dsp2, dsp3" in t
+                                                         for t in outcomes)  # fmt: skip
+    filled = profile(fabric, WhatIf(assume=("acs-clear", "kernel=6.8")))
+    sure = check(fabric, "gpu0", ["gpu1"], filled)
+    assert sure.certain and "".join(t for t, _ in verdict_rows(sure, filled)[0][1]).startswith("✔ P2P supported")
