@@ -28,7 +28,7 @@ MAX_TIES = 512  # PAGE_SIZE / sizeof(struct pci_dev *) on 4 KiB pages, 64-bit
 class Candidate:
     provider: Device
     distance: int  # distance_many(provider, clients): the sum, or -1 (for an uncertain score: its worst outcome)
-    certain: bool = True  # False: the score depends on facts the fabric does not give
+    certain: bool = True  # False: the score (distance_many) depends on facts the fabric does not give
     outcomes: tuple[int, ...] = ()  # for an uncertain score, every distance_many it can take
 
 
@@ -82,8 +82,9 @@ def find_provider(
     for k in np.flatnonzero(uncertain):
         # The row's cells may be uncertain through different facts: the single verdict knows which combine.
         v = check(fabric, providers[k], clients, ctx.profile, verbose=False)
-        seen = tuple(sorted({o.verdict.distance for o in v.outcomes})) if not v.certain else ()
-        candidates[k] = Candidate(providers[k], v.distance, v.certain, seen)
+        seen = tuple(sorted({o.verdict.distance for o in v.outcomes})) if not v.certain else (v.distance,)
+        # Only the score matters here: outcomes that differ in map type but not in distance leave it certain.
+        candidates[k] = Candidate(providers[k], v.distance, len(seen) == 1, seen if len(seen) > 1 else ())
         scores[k] = v.distance
         refused[k] = v.distance < 0
     valid = scores[scores >= 0]

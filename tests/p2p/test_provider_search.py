@@ -69,3 +69,25 @@ def test_vectorised_search_equals_looping_the_verdict(seed):
     valid = [x for x in scores if x >= 0]
     assert s.distance == (min(valid) if valid else -1)
     assert [d.bdf for d in s.ties] == [p.bdf for p, x in zip(fabric.providers(), scores) if valid and x == min(valid)]
+
+
+def test_scores_that_depend_on_unknown_acs_are_flagged():
+    """Issue 11: a candidate whose path crosses a port with unreadable ACS has a score that depends on it, when the
+    host bridge would refuse the redirected path (BUS_ADDR 4 or NOT_SUPPORTED -1); with a whitelisted bridge the
+    score is 4 either way (BUS_ADDR or THRU_HOST_BRIDGE), so it stays certain."""
+    from dataclasses import replace
+
+    from p2ptui.fabric.acs import Acs, AcsSource
+
+    for fabric, score_certain in ((with_hb0(F(), NON_WL_INTEL), False), (F(), True)):
+        dsp0 = fabric.find("dsp0")  # above nvme-a: nvme-a -> rnic0 turns around at usp0 through dsp0 and dsp1
+        f = fabric.with_devices(replace(d, acs=Acs(AcsSource.UNKNOWN)) if d.bdf == dsp0.bdf else d
+                                for d in fabric.devices)  # fmt: skip
+        profile = profile_for(f, kernel="6.8")
+        s = find_provider(f, ["rnic0"], profile, seed=0)
+        by_name = {c.provider.name: c for c in s.candidates}
+        assert by_name["nvme-a"].certain is score_certain
+        assert by_name["nvme-a"].outcomes == (() if score_certain else (-1, 4))
+        assert by_name["nvme-b"].certain  # its path does not cross dsp0
+        v = check(f, "nvme-a", ["rnic0"], profile, verbose=False)
+        assert not v.certain and by_name["nvme-a"].distance == v.distance
