@@ -14,26 +14,33 @@ from .gate import (
 )
 from .matrix import MAP_TYPES, PairMatrix, pair_matrix
 from .messages import NonPciClient
-from .profiles import Era, KernelProfile, profile_for
+from .outcomes import Condition, Outcome, Unknown
+from .profiles import Era, Fact, KernelProfile, profile_for
 from .providers import ProviderSearch, find_provider
 from .topo import TopoClass
-from .verdict import ClientVerdict, MapType, Verdict, check
+from .verdict import ClientVerdict, Hop, HopRole, MapType, Verdict, check
 
 __all__ = [
     "AcsFix",
     "ClientVerdict",
+    "Condition",
     "Decision",
     "Era",
     "ExpertMode",
+    "Fact",
     "GateDecision",
+    "Hop",
+    "HopRole",
     "KernelProfile",
     "MAP_TYPES",
     "MapType",
     "NonPciClient",
+    "Outcome",
     "PairMatrix",
     "ProviderSearch",
     "Reason",
     "TopoClass",
+    "Unknown",
     "Verdict",
     "acs_fix",
     "check",
