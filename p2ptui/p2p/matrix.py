@@ -19,6 +19,7 @@ shows its worst outcome, as the single verdict does.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from dataclasses import dataclass, replace
 
@@ -97,19 +98,35 @@ def pair_table(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray) -> PairM
         return _absent(ctx, rows, cols)
     if not ctx.has_unknowns:
         return _table(ctx, rows, cols)
-    tables = [_table(c, rows, cols) for c in _completions(ctx)]
-    maps = np.stack([t.map_type for t in tables])
-    dists = np.stack([t.distance.astype(np.int64) for t in tables])
-    certain = (maps == maps[0]).all(axis=0) & (dists == dists[0]).all(axis=0)
-    # The worst outcome per cell: refused, then through the host bridge, then the larger distance.
-    score = _RANK_ARRAY[maps].astype(np.int64) * (1 << 40) + dists
-    worst = np.argmax(score, axis=0)
-    pick = np.take_along_axis
-    first = tables[0]
-    map_type = pick(maps, worst[None], axis=0)[0]
-    distance = pick(dists, worst[None], axis=0)[0].astype(first.distance.dtype)
-    alts = tuple((t.map_type, t.distance) for t in tables)
-    return PairMatrix(first.rows, first.cols, map_type, distance, first.topo, ctx.profile, certain, alts)
+    # Tables are folded in one at a time and kept only when new: most completions repeat one another (a kernel
+    # range with the same rules), and memory stays a few tables wide.
+    first: PairMatrix | None = None
+    seen: set[bytes] = set()
+    alts: list[tuple[np.ndarray, np.ndarray]] = []
+    for completed in _completions(ctx):
+        t = _table(completed, rows, cols)
+        key = hashlib.blake2b(t.map_type.tobytes() + t.distance.tobytes(), digest_size=16).digest()
+        if key in seen:
+            continue
+        seen.add(key)
+        alts.append((t.map_type, t.distance))
+        score = _score(t.map_type, t.distance)
+        if first is None:
+            first, certain, worst_score = t, np.ones(t.map_type.shape, dtype=bool), score
+            map_type, distance = t.map_type.copy(), t.distance.copy()
+            continue
+        certain &= (t.map_type == first.map_type) & (t.distance == first.distance)
+        # The worst outcome per cell: refused, then through the host bridge, then the larger distance.
+        worse = score > worst_score
+        worst_score = np.where(worse, score, worst_score)
+        map_type = np.where(worse, t.map_type, map_type)
+        distance = np.where(worse, t.distance, distance)
+    assert first is not None
+    return PairMatrix(first.rows, first.cols, map_type, distance, first.topo, ctx.profile, certain, tuple(alts))
+
+
+def _score(map_type: np.ndarray, distance: np.ndarray) -> np.ndarray:
+    return _RANK_ARRAY[map_type].astype(np.int64) * (1 << 40) + distance.astype(np.int64)
 
 
 def _completions(ctx: VerdictContext) -> list[VerdictContext]:
