@@ -48,6 +48,15 @@ MAX_COMPLETIONS = 4096  # far above what real inputs need (a few hundred); beyon
 
 
 @dataclass(frozen=True)
+class AcsCompletion:
+    """Unknown ACS filled in: ``redirecting`` functions redirect, the other unknown ones do not. ``paths`` names each
+    client's unknown functions, to say what each redirected path needs."""
+
+    redirecting: frozenset[int]
+    paths: tuple[tuple[str, frozenset[int]], ...]
+
+
+@dataclass(frozen=True)
 class Condition:
     fact: Fact
     text: str
@@ -113,7 +122,7 @@ def check_under_unknowns(fabric: Fabric, provider: Device | str, clients: Sequen
     dims = _dimensions(base, provider, clients, verbose)
     runs: list[tuple[dict, Verdict]] = []
     acs_values = next((values for fact, values in dims if fact is Fact.ACS), [])
-    deciding = frozenset().union(*acs_values)
+    deciding = frozenset().union(*(v.redirecting for v in acs_values))
     for values in itertools.product(*(d[1] for d in dims)):
         assignment = {fact: value for (fact, _), value in zip(dims, values)}
         runs.append((assignment, _run(fabric, base, provider, clients, verbose, assignment, deciding)))
@@ -124,7 +133,7 @@ def _run(fabric: Fabric, base: VerdictContext, provider, clients, verbose: bool,
          deciding: frozenset[int]) -> Verdict:  # fmt: skip
     prof = base.profile.completed(assignment.get(Fact.KERNEL), assignment.get(Fact.CPU), assignment.get(Fact.IOMMU))
     ctx = verdict_context(fabric, prof) if prof != base.profile else base
-    acs = assignment.get(Fact.ACS, frozenset())
+    acs = assignment[Fact.ACS].redirecting if Fact.ACS in assignment else frozenset()
     hb = dict(assignment.get(Fact.HOST_BRIDGE, ()))
     return check_certain(ctx.with_facts(acs, hb, deciding), provider, clients, verbose)
 
@@ -135,6 +144,7 @@ def _dimensions(base: VerdictContext, provider, clients: Sequence[Client], verbo
     plain = check_certain(base, provider, clients, verbose)
     index = base.index.index
     per_client: list[frozenset[int]] = []
+    names: list[str] = []
     buses: set[int] = {base.index.root_bus[_index_of(base, provider)]}
     for cv in plain.clients:
         if cv.client is None:
@@ -145,8 +155,9 @@ def _dimensions(base: VerdictContext, provider, clients: Sequence[Client], verbo
         inspected = cv.provider_chain[: cv.provider_chain.index(cv.common) + 1]
         inspected += cv.client_chain[: cv.client_chain.index(cv.common)]
         maybe = frozenset(index[d.bdf] for d in inspected if base.acs_maybe[index[d.bdf]])
-        if maybe:
+        if maybe and maybe not in per_client:
             per_client.append(maybe)
+            names.append(cv.client.name)
     if per_client:
         everything = frozenset().union(*per_client)
         sets: list[frozenset[int]] = []
@@ -155,7 +166,8 @@ def _dimensions(base: VerdictContext, provider, clients: Sequence[Client], verbo
             acs_set = everything - cleared
             if acs_set not in sets:
                 sets.append(acs_set)
-        dims.append((Fact.ACS, sorted(sets, key=len)))
+        paths = tuple(zip(names, per_client))
+        dims.append((Fact.ACS, [AcsCompletion(s, paths) for s in sorted(sets, key=len)]))
     unknown_buses = sorted(k for k in buses if base.rep_unknown[k] and k not in base.hb_state)
     if unknown_buses:
         states = list(HostBridgeAssumption)
@@ -267,19 +279,22 @@ def _describe(base: VerdictContext, fact: Fact, values: list, chosen: list) -> s
         modes = set(chosen)
         return "IOMMU on" if modes == {IommuMode.TRANSLATED} else "IOMMU off" if modes == {IommuMode.OFF} else "any"
     if fact is Fact.ACS:
-        everything = frozenset().union(*values)
+        everything = frozenset().union(*(v.redirecting for v in values))
         texts = []
-        for acs_set in dict.fromkeys(chosen):
+        for completion in dict.fromkeys(chosen):
+            acs_set = completion.redirecting
             clear = sorted(everything - acs_set)
             parts = []
             if clear:
-                parts.append("ACS redirect clear on " + ", ".join(devs[i].name for i in clear))
-            if acs_set:
-                parts.append("set on " + ("" if len(acs_set) == 1 else "any of ") +
-                             ", ".join(devs[i].name for i in sorted(acs_set)))  # fmt: skip
-                if not clear:
-                    parts[-1] = "ACS redirect " + parts[-1]
-            texts.append(" and ".join(parts))
+                parts.append("clear on " + ", ".join(devs[i].name for i in clear))
+            # Each redirected path needs one redirect among its own unknown functions that are not clear.
+            for name, maybe in completion.paths:
+                on = sorted(maybe & acs_set)
+                if on:
+                    which = devs[on[0]].name if len(on) == 1 else "one of " + ", ".join(devs[i].name for i in on)
+                    where = f" (path to {name})" if len(completion.paths) > 1 else ""
+                    parts.append(f"set on {which}{where}")
+            texts.append("ACS redirect " + " and ".join(dict.fromkeys(parts)))
         return " or ".join(texts)
     # Host bridges: each combination, per bus.
     names = {HostBridgeAssumption.WHITELISTED: "whitelisted", HostBridgeAssumption.SAME_BRIDGE_ONLY:
@@ -295,7 +310,8 @@ def _unknown(base: VerdictContext, fact: Fact, values: list, runs) -> Unknown:
     subjects: tuple[str, ...] = ()
     devs = base.index.devices
     if fact is Fact.ACS:
-        subjects = tuple(f"{devs[i].name} ({devs[i].bdf})" for i in sorted(frozenset().union(*values)))
+        subjects = tuple(f"{devs[i].name} ({devs[i].bdf})" for i in sorted(frozenset().union(*(v.redirecting
+                                                                                             for v in values))))
     elif fact is Fact.HOST_BRIDGE:
         subjects = tuple(base.index.fabric.root_buses[k].host_bridge for k, _ in values[0])
     why = WHY_UNKNOWN[fact]
