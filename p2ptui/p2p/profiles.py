@@ -174,6 +174,8 @@ class KernelProfile:
         """The rules in force, for people: ``v6.8 rules (kernel 6.8.0-45-generic)``."""
         if Fact.KERNEL in self.unknown:
             return "kernel unknown (every release with P2PDMA considered)"
+        if not self.has_p2pdma:
+            return f"no P2PDMA (kernel {self.kernel}; it arrived in v4.20)"
         text = f"v{self.release[0]}.{self.release[1]} rules"
         if self.kernel not in (f"{self.release[0]}.{self.release[1]}",):
             text += f" (kernel {self.kernel})"

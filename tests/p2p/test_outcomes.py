@@ -86,6 +86,20 @@ def test_kernel_without_p2pdma_is_said(capsys, tmp_path):
     assert code == 1 and "P2PDMA is not in this kernel" in out and "supported" not in out.split("\n")[2]
 
 
+def test_a_3_10_sysfs_snapshot_has_no_p2pdma(capsys):
+    snapshot = DATA / "sysfs" / "32intel64-2p8co2t+8ve.tar.bz2"  # a CentOS 7 machine, kernel 3.10.0-1160
+    fabric = open_fabric(str(snapshot))
+    a, b = fabric.endpoints()[:2]
+    v = check(fabric, a, [b])
+    assert v.certain and v.p2pdma_absent and not v.supported and v.distance == -1
+    code, out = _run_cli(capsys, "check", str(snapshot), str(a.bdf), str(b.bdf))
+    assert code == 1 and "P2PDMA is not in this kernel (3.10.0-1160" in out and "P2P supported" not in out
+    assert "no P2PDMA (kernel 3.10.0-1160" in out.splitlines()[1]
+    code, out = _run_cli(capsys, "matrix", str(snapshot), "--json")
+    doc = __import__("json").loads(out)
+    assert doc["certain"] is True and {m for row in doc["map_type"] for m in row} == {"NOT_SUPPORTED"}
+
+
 def test_matrix_marks_uncertain_cells_and_lists_outcomes(capsys):
     import json
 
