@@ -260,7 +260,10 @@ def _tar_end(data: bytes) -> int:
         header = data[pos : pos + 512]
         if header == bytes(512):
             return pos
-        size = int(header[124:136].split(b"\0", 1)[0].strip() or b"0", 8)
+        try:
+            size = int(header[124:136].split(b"\0", 1)[0].strip() or b"0", 8)
+        except ValueError:  # a header an earlier mutation damaged: append at the very end instead
+            return len(data)
         pos += 512 + (size + 511) // 512 * 512
     return len(data)
 
