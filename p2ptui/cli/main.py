@@ -122,25 +122,38 @@ def command_module(name: str) -> Any:
     return importlib.import_module(f"{__package__}.{row.module}")
 
 
-def selected_command(argv: list[str]) -> str | None:
-    """The command ``argv`` runs: its first word that is no option (the top-level options take no value), or None
-    for bare ``p2ptui``. A first word that is no command names a fabric: ``p2ptui FABRIC`` is ``p2ptui open
-    FABRIC``."""
-    names = {c.name for c in COMMANDS}
-    for arg in argv:
-        if not arg.startswith("-"):
-            return arg if arg in names else OPEN_COMMAND
+# Top-level options that take a value as the next word (``--pci-ids FILE``): that word names no command or fabric.
+VALUED_OPTIONS = frozenset({"--pci-ids"})
+
+
+def _first_word(argv: list[str]) -> int | None:
+    """Where the first word that is no option (nor an option's value) stands in ``argv``; None when there is none."""
+    skip = False
+    for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+        elif arg.startswith("-"):
+            skip = arg in VALUED_OPTIONS
+        else:
+            return i
     return None
+
+
+def selected_command(argv: list[str]) -> str | None:
+    """The command ``argv`` runs: its first word that is no option, or None for bare ``p2ptui``. A first word that
+    is no command names a fabric: ``p2ptui FABRIC`` is ``p2ptui open FABRIC``."""
+    i = _first_word(argv)
+    if i is None:
+        return None
+    return argv[i] if argv[i] in {c.name for c in COMMANDS} else OPEN_COMMAND
 
 
 def route_fabric_argument(argv: list[str]) -> list[str]:
     """argv with ``open`` inserted before a first positional that is no command."""
-    names = {c.name for c in COMMANDS}
-    for i, arg in enumerate(argv):
-        if arg.startswith("-"):
-            continue
-        return argv if arg in names else argv[:i] + [OPEN_COMMAND] + argv[i:]
-    return argv
+    i = _first_word(argv)
+    if i is None or argv[i] in {c.name for c in COMMANDS}:
+        return argv
+    return argv[:i] + [OPEN_COMMAND] + argv[i:]
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -156,3 +156,11 @@ def test_names_match_lspci_for_every_id_of_a_real_machine(tmp_path, capsys):
     code, out, _ = run(capsys, "--pci-ids", path, "show", SUPERMICRO)
     for dev, (vendor, device) in zip(devices, lspci_names, strict=True):
         assert f"[{dev.ids}]  {vendor} {device}" in out
+
+
+def test_the_database_option_value_is_no_fabric_and_no_command(capsys):
+    """``p2ptui --pci-ids FILE FABRIC`` opens FABRIC (without a terminal: prints its tree), named from FILE."""
+    code, out, _ = run(capsys, "--pci-ids", str(PCI_IDS), DGX2)
+    assert code == 0 and "NVIDIA Corporation Tesla V100-SXM3-32GB-H" in out
+    code, out, _ = run(capsys, f"--pci-ids={PCI_IDS}", "matrix", DGX2, "--only", "gpu", "--csv")
+    assert code == 0 and out.count("\n") == 1 + 16 * 16
