@@ -71,6 +71,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("copy", "copy_command", "copy over a fabric: simulate it, or move and verify real bytes"),
 )
 OPEN_COMMAND = "open"  # what ``p2ptui FABRIC`` runs
+VALUE_OPTIONS = frozenset({"--pci-ids"})  # top-level options followed by a value (build_parser adds them)
 
 
 class OutputError(Exception):
@@ -122,23 +123,31 @@ def command_module(name: str) -> Any:
     return importlib.import_module(f"{__package__}.{row.module}")
 
 
+def _positionals(argv: list[str]):
+    """(index, word) of argv's words that are no option and no top-level option's value (--pci-ids FILE)."""
+    skip = False
+    for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+        elif arg in VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            yield i, arg
+
+
 def selected_command(argv: list[str]) -> str | None:
-    """The command ``argv`` runs: its first word that is no option (the top-level options take no value), or None
-    for bare ``p2ptui``. A first word that is no command names a fabric: ``p2ptui FABRIC`` is ``p2ptui open
-    FABRIC``."""
+    """The command ``argv`` runs: its first word that is no option nor an option's value, or None for bare
+    ``p2ptui``. A first word that is no command names a fabric: ``p2ptui FABRIC`` is ``p2ptui open FABRIC``."""
     names = {c.name for c in COMMANDS}
-    for arg in argv:
-        if not arg.startswith("-"):
-            return arg if arg in names else OPEN_COMMAND
+    for _, arg in _positionals(argv):
+        return arg if arg in names else OPEN_COMMAND
     return None
 
 
 def route_fabric_argument(argv: list[str]) -> list[str]:
     """argv with ``open`` inserted before a first positional that is no command."""
     names = {c.name for c in COMMANDS}
-    for i, arg in enumerate(argv):
-        if arg.startswith("-"):
-            continue
+    for i, arg in _positionals(argv):
         return argv if arg in names else argv[:i] + [OPEN_COMMAND] + argv[i:]
     return argv
 
