@@ -71,6 +71,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("copy", "copy_command", "copy over a fabric: simulate it, or move and verify real bytes"),
 )
 OPEN_COMMAND = "open"  # what ``p2ptui FABRIC`` runs
+VALUE_OPTIONS = frozenset({"--pci-ids"})  # top-level options followed by a value (build_parser adds them)
 
 
 class OutputError(Exception):
@@ -122,38 +123,33 @@ def command_module(name: str) -> Any:
     return importlib.import_module(f"{__package__}.{row.module}")
 
 
-# Top-level options that take a value as the next word (``--pci-ids FILE``): that word names no command or fabric.
-VALUED_OPTIONS = frozenset({"--pci-ids"})
-
-
-def _first_word(argv: list[str]) -> int | None:
-    """Where the first word that is no option (nor an option's value) stands in ``argv``; None when there is none."""
+def _positionals(argv: list[str]):
+    """(index, word) of argv's words that are no option and no top-level option's value (--pci-ids FILE)."""
     skip = False
     for i, arg in enumerate(argv):
         if skip:
             skip = False
-        elif arg.startswith("-"):
-            skip = arg in VALUED_OPTIONS
-        else:
-            return i
-    return None
+        elif arg in VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            yield i, arg
 
 
 def selected_command(argv: list[str]) -> str | None:
-    """The command ``argv`` runs: its first word that is no option, or None for bare ``p2ptui``. A first word that
-    is no command names a fabric: ``p2ptui FABRIC`` is ``p2ptui open FABRIC``."""
-    i = _first_word(argv)
-    if i is None:
-        return None
-    return argv[i] if argv[i] in {c.name for c in COMMANDS} else OPEN_COMMAND
+    """The command ``argv`` runs: its first word that is no option nor an option's value, or None for bare
+    ``p2ptui``. A first word that is no command names a fabric: ``p2ptui FABRIC`` is ``p2ptui open FABRIC``."""
+    names = {c.name for c in COMMANDS}
+    for _, arg in _positionals(argv):
+        return arg if arg in names else OPEN_COMMAND
+    return None
 
 
 def route_fabric_argument(argv: list[str]) -> list[str]:
     """argv with ``open`` inserted before a first positional that is no command."""
-    i = _first_word(argv)
-    if i is None or argv[i] in {c.name for c in COMMANDS}:
-        return argv
-    return argv[:i] + [OPEN_COMMAND] + argv[i:]
+    names = {c.name for c in COMMANDS}
+    for i, arg in _positionals(argv):
+        return argv if arg in names else argv[:i] + [OPEN_COMMAND] + argv[i:]
+    return argv
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
