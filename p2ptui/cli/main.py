@@ -69,6 +69,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("find-provider", "p2p_commands", "the P2P provider Linux would pick for these clients (find_many)"),
     Command("matrix", "matrix_command", "map type, distance and nvidia-smi class for every pair of P2P endpoints"),
     Command("copy", "copy_command", "copy over a fabric: simulate it, or move and verify real bytes"),
+    Command("fleet", "fleet_command", "collect many nodes' fabrics over ClusterShell and show how they drift"),
 )
 OPEN_COMMAND = "open"  # what ``p2ptui FABRIC`` runs
 

@@ -1,0 +1,47 @@
+"""Node roots for fleet tests: one switch box, and the ways a node drifts from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sysfs_fixtures import (
+    Fn,
+    HostSpec,
+    downstream,
+    endpoint,
+    host_bridge,
+    root_port,
+    upstream,
+    write_sysfs,
+)
+
+TRANSPORT = Path(__file__).resolve().parent / "transport.sh"
+GPU = dict(vendor=0x10DE, device=0x20B0, class_code=0x030200, driver="nvidia")
+NIC = dict(vendor=0x15B3, device=0x101B, class_code=0x020000, driver="mlx5_core")
+
+
+def gpu_box(base: int = 0, *, gpu_width: int = 16, redirect: bool = False, nic: bool = True,
+            deep: int = 0) -> dict[str, list[Fn]]:  # fmt: skip
+    """A root port, a switch with a GPU and an RDMA NIC (and an NVMe drive); bus numbers start ``base`` higher.
+
+    ``redirect`` sets ACS P2P request/completion redirect on the GPU's downstream port; ``deep`` nests that many
+    extra switch levels above the devices (long sysfs paths)."""
+    b = base + 2 * deep
+    gpu = endpoint(f"{b + 3:02x}:00.0", link=(4, gpu_width, 4, 16), iommu_group=20, **GPU)
+    ports = [
+        downstream(f"{b + 2:02x}:00.0", gpu, link=(4, gpu_width, 4, 16), acs=(0x5F, 0x0D if redirect else 0x00)),
+    ]
+    if nic:
+        nic_fn = endpoint(f"{b + 4:02x}:00.0", link=(4, 16, 4, 16), rdma="mlx5_0", net="ib0", iommu_group=21, **NIC)
+        ports.append(downstream(f"{b + 2:02x}:01.0", nic_fn, link=(4, 16, 4, 16), acs=(0x5F, 0x00)))
+    ssd = endpoint(f"{b + 5:02x}:00.0", nvme="nvme0", link=(4, 4, 4, 4), iommu_group=22)
+    ports.append(downstream(f"{b + 2:02x}:02.0", ssd, link=(4, 4, 4, 4), acs=(0x5F, 0x00)))
+    top: Fn = upstream(f"{b + 1:02x}:00.0", *ports, link=(4, 16, 4, 16))
+    for level in reversed(range(deep)):
+        bus = base + 1 + 2 * level
+        top = upstream(f"{bus:02x}:00.0", downstream(f"{bus + 1:02x}:00.0", top, link=(4, 16, 4, 16)))
+    return {"0000:00": [host_bridge("00:00.0"), root_port("00:01.0", top, link=(4, 16, 4, 16))]}
+
+
+def write_node(root: Path, spec: dict[str, list[Fn]], host: HostSpec | None = None) -> Path:
+    return write_sysfs(root, spec, host or HostSpec(iommu_units=("dmar0",)))
