@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -11,10 +12,15 @@ from ClusterShell.NodeSet import NodeSet
 from ..errors import Diagnostic, InputError
 from ..fabric.safe_write import ensure_directory
 from ..fleet.collect import CollectOptions, CollectReport, collect, parse_nodeset
+from ..fleet.drift import DriftOptions
+from ..fleet.fleet import diff_fleet
+from ..fleet.report import diff_to_dict, render_diff
 from ..fleet.snapshots import NodeResult, Status, write_manifest
 
 EXIT_ALL_COLLECTED = 0
 EXIT_SOME_FAILED = 1
+EXIT_NO_DRIFT = 0
+EXIT_DRIFT = 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds per node (default 60)")
     c.add_argument("--ssh-options", metavar="OPTS", help="extra ssh options, e.g. '-F ./ssh_config'")
     c.set_defaults(run=cmd_collect)
+    register_diff(fleet)
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -108,3 +115,34 @@ def _reason_kind(reason: str) -> str:
     """The kind of failure (the words before the first colon), to fold nodes that failed the same way."""
     head = reason.split(":", 1)[0]
     return head if len(head) < 40 else "other"
+
+
+def register_diff(fleet: argparse._SubParsersAction) -> None:
+    d = fleet.add_parser(
+        "diff",
+        help="line up every node's fabric with a reference and show the drift and what it does to P2P",
+        description="Align every node fabric in DIR with the reference by structure and identity (kind, "
+        "vendor:device, slot, position under the same switch; not bus numbers) and list per node: devices missing "
+        "or extra, links narrower or slower, ACS control, IOMMU mode, kernel and command line that differ, AER "
+        "counters above the threshold, and every endpoint pair whose P2P verdict changes, with why. Nodes that "
+        "drifted alike are folded together (node[003,017-019]). Exit 0 when no node drifts, 1 when some do, 2 on "
+        "bad input.",
+    )
+    d.add_argument("directory", metavar="DIR")
+    d.add_argument("--reference", metavar="NODE|FABRIC",
+                   help="a node in DIR or any fabric (default: a node of the most common shape)")  # fmt: skip
+    d.add_argument("--aer-threshold", type=int, default=0, metavar="N",
+                   help="AER counter totals above N are drift (default 0)")  # fmt: skip
+    d.add_argument("--json", action="store_true", help="machine-readable output")
+    d.set_defaults(run=cmd_diff)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    if args.aer_threshold < 0:
+        raise InputError(Diagnostic(f"--aer-threshold must be 0 or more, not {args.aer_threshold}"))
+    result = diff_fleet(Path(args.directory), args.reference, DriftOptions(aer_threshold=args.aer_threshold))
+    if args.json:
+        print(json.dumps(diff_to_dict(result), indent=2))
+    else:
+        print("\n".join(render_diff(result)))
+    return EXIT_DRIFT if result.groups else EXIT_NO_DRIFT
