@@ -31,20 +31,90 @@ while [ $_i -lt 512 ]; do
     _i=$((_i + 1))
 done
 
-bsum() { # S := the sum of the bytes of $1
+bsum() { # S := the sum of the bytes of $1 (the characters of sysfs paths first, any other through ALPHA)
     S=0
     _s=$1
     while [ -n "$_s" ]; do
         _r=${_s#?}
         _c=${_s%"$_r"}
         _s=$_r
-        _p=${ALPHA%%"$_c"*}
-        if [ ${#_p} -lt 95 ]; then
-            S=$((S + 32 + ${#_p}))
-        else
-            S=$((S + $(printf %d "'$_c")))
-        fi
+        case $_c in
+        [0-9]) S=$((S + 48 + _c)) ;;
+        /) S=$((S + 47)) ;;
+        :) S=$((S + 58)) ;;
+        .) S=$((S + 46)) ;;
+        _) S=$((S + 95)) ;;
+        *)
+            _p=${ALPHA%%"$_c"*}
+            if [ ${#_p} -lt 95 ]; then
+                S=$((S + 32 + ${#_p}))
+            else
+                S=$((S + $(printf %d "'$_c")))
+            fi
+            ;;
+        esac
     done
+}
+
+word_sum() { # bsum, remembered for names made of letters, digits and _ only (attribute names repeat a lot)
+    case $1 in
+    '' | *[!A-Za-z0-9_]*) bsum "$1" ;;
+    *)
+        eval "S=\${W_$1:-}"
+        if [ -z "$S" ]; then
+            bsum "$1"
+            eval "W_$1=\$S"
+        fi
+        ;;
+    esac
+}
+
+# The same directory starts many names in a row: its sum is kept, one for names and one for link targets.
+ND=
+NDS=0
+LD=
+LDS=0
+name_sum() {
+    case $1 in
+    */*)
+        if [ "${1%/*}" != "$ND" ]; then
+            bsum "${1%/*}"
+            ND=${1%/*}
+            NDS=$S
+        fi
+        word_sum "${1##*/}"
+        S=$((S + NDS + 47))
+        ;;
+    *) bsum "$1" ;;
+    esac
+}
+link_sum() { # a link target: "../" some times, then a path whose directory sum is kept like a name's
+    _l=$1
+    _u=0
+    while :; do
+        case $_l in
+        ../*)
+            _l=${_l#../}
+            _u=$((_u + 139))
+            ;;
+        *) break ;;
+        esac
+    done
+    case $_l in
+    */*)
+        if [ "${_l%/*}" != "$LD" ]; then
+            bsum "${_l%/*}"
+            LD=${_l%/*}
+            LDS=$S
+        fi
+        word_sum "${_l##*/}"
+        S=$((S + LDS + 47 + _u))
+        ;;
+    *)
+        word_sum "$_l"
+        S=$((S + _u))
+        ;;
+    esac
 }
 
 bsum 0000000000000000000000000ustar00 # the digits of uid, gid and mtime, magic and version
@@ -72,9 +142,9 @@ longblock() { # a GNU ././@LongLink entry holding $2 (type L: name, K: link targ
 }
 
 raw_hdr() {
-    bsum "$1"
+    name_sum "$1"
     _cs=$S
-    bsum "$4"
+    link_sum "$4"
     _cs=$((_cs + S))
     bsum "$5$3"
     _cs=$((_cs + S + CONST))
@@ -164,11 +234,14 @@ function_dir() { # one PCI function: its attributes, links, P2P pool; config spa
     fi
     if [ -e "$R/$_d/config" ]; then
         NCFG=$((NCFG + 1))
-        if cat "$R/$_d/config" >"$T/c$NCFG" 2>/dev/null; then
-            eval "CFG$NCFG=\$_d/config"
+        eval "CFG$NCFG=\$_d/config"
+        if [ "$UID0" = 0 ]; then
+            eval "SRC$NCFG=\$R/\$_d/config" # root reads what the file's size says: read it in place, later
+        elif cat "$R/$_d/config" >"$T/c$NCFG" 2>/dev/null; then
+            eval "SRC$NCFG=\$T/c$NCFG" # a short read (non-root): a copy tells its real size
         else
             note "unreadable: /$_d/config"
-            eval "CFG$NCFG="
+            eval "SRC$NCFG="
         fi
     fi
 }
@@ -209,38 +282,42 @@ emit() {
     else
         note "unreadable: /proc/cpuinfo"
     fi
-    _uid=$(id -u)
-    if [ "$_uid" != 0 ]; then
-        note "not root (uid $_uid): the kernel shows non-root users only the first 64 bytes of config space, so ACS and port types are unknown"
+    if [ "$UID0" != 0 ]; then
+        note "not root (uid $UID0): the kernel shows non-root users only the first 64 bytes of config space, so ACS and port types are unknown"
     fi
-    # Config space last: headers and padding go to files so that one cat writes them all between the copies.
+    # Config space last, sized by one wc; headers and padding go to files so that one cat writes them all
+    # between the config files themselves.
     _args=''
-    if [ $NCFG -gt 0 ]; then
-        _i=1
-        while [ $_i -le $NCFG ]; do
-            _args="$_args $T/c$_i"
-            _i=$((_i + 1))
-        done
-        # shellcheck disable=SC2086
-        wc -c $_args >"$T/sizes" || exit 5
-    fi
+    _i=0
+    while [ $_i -lt $NCFG ]; do
+        _i=$((_i + 1))
+        eval "_src=\$SRC$_i"
+        [ -n "$_src" ] && _args="$_args $_src"
+    done
+    # shellcheck disable=SC2086
+    [ -n "$_args" ] && wc -c $_args >"$T/sizes" 2>/dev/null
     _i=0
     _prev=0
     _cat=''
-    while [ $_i -lt $NCFG ]; do
-        _i=$((_i + 1))
-        IFS=' ' read -r _size _rest
+    while IFS=' ' read -r _size _path; do
+        while [ $_i -lt $NCFG ]; do
+            _i=$((_i + 1))
+            eval "_src=\$SRC$_i"
+            [ "$_src" = "$_path" ] && break
+            eval "_rel=\$CFG$_i"
+            [ -n "$_src" ] && note "unreadable: /$_rel"
+        done
+        [ "$_src" = "$_path" ] || break
         eval "_rel=\$CFG$_i"
-        [ -n "$_rel" ] || continue
         {
             dpad "$_prev"
             hdr "$_rel" "$_size" 0 '' 0000644
         } >"$T/h$_i"
-        _cat="$_cat $T/h$_i $T/c$_i"
+        _cat="$_cat $T/h$_i $_src"
         _prev=$_size
     done <"$T/sizes"
     {
-        [ $NCFG -gt 0 ] && dpad "$_prev"
+        dpad "$_prev"
         hdr p2ptui-collect.txt ${#NOTES} 0 '' 0000644
         printf '%s' "$NOTES"
         dpad ${#NOTES}
@@ -251,6 +328,7 @@ emit() {
 }
 
 : >"$T/sizes"
+UID0=$(id -u)
 emit >"$T/snap" || exit 5
 echo "P2PTUI-COLLECT 1"
 if [ -z "${P2PTUI_COLLECT_PLAIN:-}" ] && command -v gzip >/dev/null 2>&1; then
