@@ -4,7 +4,7 @@
 # (sys/..., proc/...), base64-armoured because the transport reads lines; then "P2PTUI-COLLECT-END".
 # The archive is gzip-compressed when the node has gzip. What could not be read is listed in p2ptui-collect.txt.
 # Tar headers are built here with printf: names, sizes and checksums are computed with shell arithmetic, so the
-# only programs run are mktemp, id, cat (one per config file), wc, base64 and rm.
+# only programs run are mktemp, id, wc, cat (once; as non-root once per config file), gzip, base64 and rm.
 # P2PTUI_SYSROOT, when set, is a directory read instead of / (tests and simulated nodes).
 
 LC_ALL=C
@@ -69,26 +69,42 @@ word_sum() { # bsum, remembered for names made of letters, digits and _ only (at
     esac
 }
 
-# The same directory starts many names in a row: its sum is kept, one for names and one for link targets.
-ND=
-NDS=0
-LD=
-LDS=0
-name_sum() {
+# Few directories start most names and link targets: the sums of the last four are kept.
+D1= D2= D3= D4=
+S1=0 S2=0 S3=0 S4=0
+dir_sum() { # S := bsum of directory $1, from the kept ones when it is one of them
+    if [ "$1" = "$D1" ]; then S=$S1
+    elif [ "$1" = "$D2" ]; then S=$S2
+    elif [ "$1" = "$D3" ]; then S=$S3
+    elif [ "$1" = "$D4" ]; then S=$S4
+    else
+        case $1 in
+        */*)
+            dir_sum "${1%/*}" # a parent is often kept: a new function's directory costs its own name only
+            _ds=$S
+            word_sum "${1##*/}"
+            S=$((_ds + 47 + S))
+            ;;
+        *) word_sum "$1" ;;
+        esac
+        D4=$D3 S4=$S3 D3=$D2 S3=$S2 D2=$D1 S2=$S1 D1=$1 S1=$S
+    fi
+}
+
+path_sum() { # S := bsum of path $1
     case $1 in
+    '') S=0 ;;
     */*)
-        if [ "${1%/*}" != "$ND" ]; then
-            bsum "${1%/*}"
-            ND=${1%/*}
-            NDS=$S
-        fi
+        dir_sum "${1%/*}"
+        _ps=$S
         word_sum "${1##*/}"
-        S=$((S + NDS + 47))
+        S=$((_ps + 47 + S))
         ;;
-    *) bsum "$1" ;;
+    *) word_sum "$1" ;;
     esac
 }
-link_sum() { # a link target: "../" some times, then a path whose directory sum is kept like a name's
+
+link_sum() { # a link target: "../" some times, then a path
     _l=$1
     _u=0
     while :; do
@@ -100,21 +116,8 @@ link_sum() { # a link target: "../" some times, then a path whose directory sum 
         *) break ;;
         esac
     done
-    case $_l in
-    */*)
-        if [ "${_l%/*}" != "$LD" ]; then
-            bsum "${_l%/*}"
-            LD=${_l%/*}
-            LDS=$S
-        fi
-        word_sum "${_l##*/}"
-        S=$((S + LDS + 47 + _u))
-        ;;
-    *)
-        word_sum "$_l"
-        S=$((S + _u))
-        ;;
-    esac
+    path_sum "$_l"
+    S=$((S + _u))
 }
 
 bsum 0000000000000000000000000ustar00 # the digits of uid, gid and mtime, magic and version
@@ -142,18 +145,17 @@ longblock() { # a GNU ././@LongLink entry holding $2 (type L: name, K: link targ
 }
 
 raw_hdr() {
-    name_sum "$1"
+    path_sum "$1"
     _cs=$S
     link_sum "$4"
     _cs=$((_cs + S))
-    bsum "$5$3"
+    word_sum "$5$3"
     _cs=$((_cs + S + CONST))
     _o=$2
-    _k=0
-    while [ $_k -lt 11 ]; do
-        _cs=$((_cs + 48 + _o % 8))
+    _cs=$((_cs + 11 * 48)) # the size's eleven octal digits: '0' each, plus their values
+    while [ "$_o" -gt 0 ]; do
+        _cs=$((_cs + _o % 8))
         _o=$((_o / 8))
-        _k=$((_k + 1))
     done
     eval "_pn=\$Z$((100 - ${#1}))"
     eval "_pl=\$Z$((100 - ${#4}))"
@@ -330,10 +332,14 @@ emit() {
 : >"$T/sizes"
 UID0=$(id -u)
 emit >"$T/snap" || exit 5
-echo "P2PTUI-COLLECT 1"
 if [ -z "${P2PTUI_COLLECT_PLAIN:-}" ] && command -v gzip >/dev/null 2>&1; then
-    gzip -n -c "$T/snap"
+    gzip -n -c "$T/snap" >"$T/snap.gz" || exit 5
+    OUT=$T/snap.gz
 else
-    cat "$T/snap"
-fi | base64 || exit 5
+    OUT=$T/snap
+fi
+echo "P2PTUI-COLLECT 1"
+# One long line where base64 can (-w 0): the reader pays per line, not per byte.
+base64 -w 0 "$OUT" 2>/dev/null || base64 "$OUT" || exit 5
+echo
 echo "P2PTUI-COLLECT-END"

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import binascii
 import gzip
-import io
 import json
 import os
-import tarfile
 import tempfile
 import zlib
 from dataclasses import dataclass, field
@@ -63,8 +61,14 @@ def snapshot_path(out_dir: Path, node: str) -> Path:
     return out_dir / f"{node}{SUFFIX}"
 
 
-def decode_stream(lines: list[bytes]) -> bytes:
-    """The plain tar archive in the collector's output; ValueError saying what is wrong with it."""
+@dataclass
+class Archive:
+    tar: bytes  # the plain tar archive
+    gzipped: bytes | None  # as the node compressed it (gzip -n: the same bytes for the same archive)
+
+
+def decode_stream(lines: list[bytes]) -> Archive:
+    """The tar archive in the collector's output; ValueError saying what is wrong with it."""
     try:
         start = next(i for i, line in enumerate(lines) if line.strip() == BEGIN)
     except StopIteration:
@@ -81,7 +85,9 @@ def decode_stream(lines: list[bytes]) -> bytes:
         data = binascii.a2b_base64(b"".join(line.strip() for line in body[:stop]), strict_mode=True)
     except binascii.Error as exc:
         raise ValueError(f"garbage output: the archive is not base64 ({exc})") from None
+    gzipped = None
     if data.startswith(b"\x1f\x8b"):
+        gzipped = data
         dec = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         try:
             data = dec.decompress(data, MAX_ARCHIVE + 1)
@@ -93,50 +99,45 @@ def decode_stream(lines: list[bytes]) -> bytes:
             raise ValueError("partial output: the compressed archive is cut short")
     if not data:
         raise ValueError("garbage output: an empty archive")
-    return data
+    return Archive(data, gzipped)
 
 
-def collector_notes(archive: bytes) -> list[str]:
-    """The lines of the collector's own notes member (what it could not read)."""
+def store_snapshot(node: str, archive: Archive, out_dir: Path) -> NodeResult:
+    """Check the archive loads as a fabric, then write it as ``out_dir/NODE.tar.gz`` unless an equal one is there."""
     try:
-        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
-            member = tar.extractfile(NOTES_MEMBER)
-            text = member.read().decode("utf-8", "replace") if member is not None else ""
-    except (KeyError, tarfile.TarError):
-        return []
-    return [line for line in text.splitlines() if line.strip()]
-
-
-def store_snapshot(node: str, archive: bytes, out_dir: Path) -> NodeResult:
-    """Check ``archive`` loads as a fabric, then write it as ``out_dir/NODE.tar.gz`` unless an equal one is there."""
-    try:
-        devices = _device_count(archive, out_dir)
+        devices, notes = _check(archive.gzipped or archive.tar, out_dir)
     except InputError as exc:
         return NodeResult(node, Status.FAILED, f"bad snapshot: {exc.diagnostics[0].message}")
     target = snapshot_path(out_dir, node)
-    notes = collector_notes(archive)
     status = Status.NEW
     if target.exists():
         status = Status.UPDATED
         try:
-            if gzip.decompress(target.read_bytes()) == archive:
+            if gzip.decompress(target.read_bytes()) == archive.tar:
                 return NodeResult(node, Status.UNCHANGED, devices=devices, notes=notes, path=target)
         except (OSError, EOFError, zlib.error):
             pass  # an unreadable old snapshot is replaced
     try:
-        write_output(target, gzip.compress(archive, mtime=0), overwrite=True)
+        write_output(target, archive.gzipped or gzip.compress(archive.tar, mtime=0), overwrite=True)
     except InputError as exc:
         return NodeResult(node, Status.FAILED, f"cannot write {target}: {exc.diagnostics[0].message}")
     return NodeResult(node, status, devices=devices, notes=notes, path=target)
 
 
-def _device_count(archive: bytes, out_dir: Path) -> int:
-    """Load the archive with the sysfs reader (from a private temporary file beside the snapshots)."""
+def _check(data: bytes, out_dir: Path) -> tuple[int, list[str]]:
+    """Read the archive with the sysfs reader (from a private temporary file beside the snapshots): its number of
+    functions, and the lines of the collector's own notes (what it could not read)."""
     fd, temp = tempfile.mkstemp(prefix=".p2ptui-check.", suffix=".tar", dir=out_dir)
     try:
         with os.fdopen(fd, "wb") as stream:
-            stream.write(archive)
-        return len(sysfs.load(Path(temp)))
+            stream.write(data)
+        files, _ = sysfs.open_root(Path(temp))
+        fabric = sysfs.read_fabric(files, "check", False, temp)
+        try:
+            text = files.read(NOTES_MEMBER).decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        return len(fabric), [line for line in text.splitlines() if line.strip()]
     finally:
         os.unlink(temp)
 

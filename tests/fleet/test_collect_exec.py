@@ -118,7 +118,7 @@ def test_non_root_collector_says_what_it_could_not_read():
                               input=collector_script(), capture_output=True,
                               env={"P2PTUI_SYSROOT": str(root), "PATH": os.environ["PATH"]})  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    archive = decode_stream(proc.stdout.splitlines())
+    archive = decode_stream(proc.stdout.splitlines()).tar
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         notes = tar.extractfile("p2ptui-collect.txt").read().decode()
     assert "unreadable: /sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:00.0/0000:03:00.0/vendor" in notes
