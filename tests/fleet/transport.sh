@@ -7,7 +7,7 @@ shift 2
 case $node in
 hang*) exec sleep 60 ;;
 garbage*) cat >/dev/null; echo "Welcome to node $node"; exit 0 ;;
-cut*) P2PTUI_SYSROOT=$roots/good "$@" | head -n 3 ;;
+cut*) P2PTUI_SYSROOT=$roots/good "$@" | head -c 2000 ;;
 fail*) cat >/dev/null; echo "collector: permission denied" >&2; exit 7 ;;
 *) P2PTUI_SYSROOT=$roots/$node exec "$@" ;;
 esac
