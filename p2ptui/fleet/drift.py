@@ -123,8 +123,11 @@ def _below(tree: FabricTree, vertex) -> str:
 def _device(ref: Fabric, node: Fabric, r: Device, n: Device) -> list[Drift]:
     out = []
     rl, nl = ref.uplink(r), node.uplink(n)
-    if rl is not None and nl is not None and _slower(nl, rl):
-        capable = f", capable {_gw(nl.max_gen, nl.max_width)}" if nl.downtrained else ""
+    if rl is not None and nl is not None and nl.down and not rl.down:
+        out.append(Drift(DriftKind.LINK, ref_name(r), f"link down, reference {_gw(rl.gen, rl.width)}", str(n.bdf)))
+    elif rl is not None and nl is not None and _slower(nl, rl):
+        below_max = nl.width_degraded or nl.speed_below_max
+        capable = f", capable {_gw(nl.max_gen, nl.max_width)}" if below_max else ""
         out.append(Drift(DriftKind.LINK, ref_name(r),
                          f"link {_gw(nl.gen, nl.width)}, reference {_gw(rl.gen, rl.width)}{capable}", str(n.bdf)))  # fmt: skip
     if _acs_ctrl(r) != _acs_ctrl(n):
