@@ -21,6 +21,7 @@ EXIT_ALL_COLLECTED = 0
 EXIT_SOME_FAILED = 1
 EXIT_NO_DRIFT = 0
 EXIT_DRIFT = 1
+ACTIONS = ("collect", "diff", "open")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,6 +47,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--ssh-options", metavar="OPTS", help="extra ssh options, e.g. '-F ./ssh_config'")
     c.set_defaults(run=cmd_collect)
     register_diff(fleet)
+
+    o = fleet.add_parser("open", help="the fleet screen in the TUI (same as 'p2ptui fleet DIR')",
+                         description="Open DIR's fleet in the TUI: nodes grouped by drift, counts per kind, "
+                         "sortable; Enter opens a node's tree with the drifted devices marked. Without a terminal, "
+                         "prints what fleet diff prints.")  # fmt: skip
+    o.add_argument("directory", metavar="DIR")
+    o.add_argument("--reference", metavar="NODE|FABRIC", help="as for fleet diff")
+    o.set_defaults(run=cmd_open)
+
+
+def route_fleet_directory(argv: list[str]) -> list[str]:
+    """``p2ptui fleet DIR`` means ``p2ptui fleet open DIR``."""
+    if "fleet" not in argv:
+        return argv
+    i = argv.index("fleet")
+    if i + 1 < len(argv) and argv[i + 1] not in ACTIONS and not argv[i + 1].startswith("-"):
+        return [*argv[: i + 1], "open", *argv[i + 1 :]]
+    return argv
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    result = diff_fleet(Path(args.directory), args.reference)
+    if not (sys.stdout.isatty() and sys.stdin.isatty()):
+        print("\n".join(render_diff(result)))
+        print("(not a terminal: printed the diff; run in a terminal for the TUI)", file=sys.stderr)
+        return EXIT_DRIFT if result.groups else EXIT_NO_DRIFT
+    from ..tui import make_app
+
+    make_app(None, extra={"fleet": result}).run()
+    return EXIT_NO_DRIFT
 
 
 def cmd_collect(args: argparse.Namespace) -> int:

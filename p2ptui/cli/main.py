@@ -176,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     debug = False
     try:
         argv = route_fabric_argument(list(sys.argv[1:] if argv is None else argv))
-        parser = build_parser(selected_command(argv))
+        command = selected_command(argv)
+        if command == "fleet":  # ``p2ptui fleet DIR`` opens the fleet screen
+            argv = command_module(command).route_fleet_directory(argv)
+        parser = build_parser(command)
         args = parser.parse_args(argv)  # --help and --version write to standard output too
         debug = args.debug
         from ..fabric import pciids  # a command runs: the fabric package is needed anyway

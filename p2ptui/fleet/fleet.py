@@ -53,6 +53,15 @@ class FleetDiff:
     matching: list[str]  # nodes without drift
     groups: list[DriftGroup]  # largest first
     unavailable: dict[str, str]  # node → why it could not be compared
+    fabrics: dict[str, Fabric] = field(default_factory=dict)  # node → its fabric (nodes with equal files share one)
+    reference_fabric: Fabric | None = None
+
+    def marked(self, node: str) -> set[str]:
+        """The node's own addresses of every device its drift names (both ends of a changed P2P pair)."""
+        for group in self.groups:
+            if node in group.nodes:
+                return {a.strip() for here in group.here[node] for a in here.split("→") if a.strip()}
+        return set()
 
     @property
     def drifted(self) -> list[str]:
@@ -160,7 +169,8 @@ def diff_fleet(directory: Path, reference: str | None = None, options: DriftOpti
         group.here[m.node] = [d.here for d in found]
     ordered = sorted(groups.values(), key=lambda g: (-len(g.nodes), _natural(g.nodes[0])))
     return FleetDiff(ref_name, why, [m.node for m in ok], matching, ordered,
-                     {m.node: m.error for m in members if m.error})  # fmt: skip
+                     {m.node: m.error for m in members if m.error},
+                     {m.node: fabrics[m.digest] for m in ok}, ref_tree.fabric)  # fmt: skip
 
 
 def _reference(ok: list[Member], trees: dict[str, FabricTree], reference: str | None) -> tuple[str, FabricTree, str]:
