@@ -44,7 +44,7 @@ class FabricTree:
     def __post_init__(self) -> None:
         g = nx.DiGraph()
         g.add_node(ROOT, label="host")
-        for i, rb in enumerate(self.fabric.root_buses):
+        for i in range(len(self.fabric.root_buses)):
             g.add_node(_rb_vertex(i), label="rootbus")
             g.add_edge(ROOT, _rb_vertex(i))
         rb_index = {rb.bus_id: i for i, rb in enumerate(self.fabric.root_buses)}
@@ -129,7 +129,7 @@ def _pair_children(ref: FabricTree, node: FabricTree, r, n, out: Alignment) -> l
         rs = sorted(by_label_r.get(label, []), key=_position)
         ns = sorted(by_label_n.get(label, []), key=_position)
         if len(rs) == len(ns):
-            pairs.extend(zip(rs, ns))
+            pairs.extend(zip(rs, ns, strict=True))
             continue
         matched = _match(ref, node, rs, ns)
         pairs.extend(matched)

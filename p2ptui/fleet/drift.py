@@ -51,8 +51,9 @@ class DriftOptions:
     aer_threshold: int = 0  # AER counter totals above this are drift
 
 
-def node_drift(ref: FabricTree, node: FabricTree, options: DriftOptions = DriftOptions()) -> list[Drift]:
+def node_drift(ref: FabricTree, node: FabricTree, options: DriftOptions | None = None) -> list[Drift]:
     """Every difference of ``node`` from ``ref``, ordered by kind then subject."""
+    options = options or DriftOptions()
     alignment = align(ref, node)
     drifts = _host(ref.fabric, node.fabric)
     drifts += _structure(alignment)
@@ -72,7 +73,8 @@ def _host(ref: Fabric, node: Fabric) -> list[Drift]:
     out = []
     rh, nh = ref.host, node.host
     if rh.kernel != nh.kernel:
-        out.append(Drift(DriftKind.KERNEL, "host", f"kernel {nh.kernel or 'unknown'}, reference {rh.kernel or 'unknown'}"))
+        detail = f"kernel {nh.kernel or 'unknown'}, reference {rh.kernel or 'unknown'}"
+        out.append(Drift(DriftKind.KERNEL, "host", detail))
     if rh.iommu != nh.iommu:
         out.append(Drift(DriftKind.IOMMU, "host", f"IOMMU {nh.iommu.value}, reference {rh.iommu.value}"))
     if rh.cmdline != nh.cmdline:
@@ -90,7 +92,8 @@ def _structure(a: Alignment) -> list[Drift]:
     for v in a.missing:
         if isinstance(v, BDF):
             dev = rf.device(v)
-            out.append(Drift(DriftKind.MISSING, ref_name(dev), f"{dev.kind.value} [{dev.ids}] missing{_below(a.ref, v)}"))
+            detail = f"{dev.kind.value} [{dev.ids}] missing{_below(a.ref, v)}"
+            out.append(Drift(DriftKind.MISSING, ref_name(dev), detail))
         else:
             out.append(Drift(DriftKind.MISSING, "host", f"a root bus ({_count_below(a.ref, v)} functions) missing"))
     for v in a.extra:
@@ -99,8 +102,8 @@ def _structure(a: Alignment) -> list[Drift]:
         if isinstance(v, BDF):
             dev = nf.device(v)
             slot = f" in slot {dev.slot}" if dev.slot else ""
-            out.append(Drift(DriftKind.EXTRA, f"under {under}", f"{dev.kind.value} [{dev.ids}]{slot}{_below(a.node, v)}",
-                             str(v)))  # fmt: skip
+            detail = f"{dev.kind.value} [{dev.ids}]{slot}{_below(a.node, v)}"
+            out.append(Drift(DriftKind.EXTRA, f"under {under}", detail, str(v)))
         else:
             out.append(Drift(DriftKind.EXTRA, "host", f"a root bus ({_count_below(a.node, v)} functions) extra"))
     return out
@@ -128,10 +131,11 @@ def _device(ref: Fabric, node: Fabric, r: Device, n: Device) -> list[Drift]:
     elif rl is not None and nl is not None and _slower(nl, rl):
         below_max = nl.width_degraded or nl.speed_below_max
         capable = f", capable {_gw(nl.max_gen, nl.max_width)}" if below_max else ""
-        out.append(Drift(DriftKind.LINK, ref_name(r),
-                         f"link {_gw(nl.gen, nl.width)}, reference {_gw(rl.gen, rl.width)}{capable}", str(n.bdf)))  # fmt: skip
+        detail = f"link {_gw(nl.gen, nl.width)}, reference {_gw(rl.gen, rl.width)}{capable}"
+        out.append(Drift(DriftKind.LINK, ref_name(r), detail, str(n.bdf)))
     if _acs_ctrl(r) != _acs_ctrl(n):
-        out.append(Drift(DriftKind.ACS, ref_name(r), f"ACS control {_acs_text(n)}, reference {_acs_text(r)}", str(n.bdf)))
+        detail = f"ACS control {_acs_text(n)}, reference {_acs_text(r)}"
+        out.append(Drift(DriftKind.ACS, ref_name(r), detail, str(n.bdf)))
     return out
 
 
@@ -192,13 +196,13 @@ def _p2p(a: Alignment) -> list[Drift]:
     differ = differ | differ.T  # one record per unordered pair
     rows, cols = np.nonzero(np.triu(differ, k=1))
     out = []
-    for k, (i, j) in enumerate(zip(rows.tolist(), cols.tolist())):
+    for k, (i, j) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
         rp, rc = rm.rows[ri[i]], rm.rows[ri[j]]
         np_, nc = nm.rows[ni[i]], nm.rows[ni[j]]
         before, after = MAP_TYPES[int(ref_codes[i, j])], MAP_TYPES[int(node_codes[i, j])]
         why = _why(rf, nf, a, rp, rc, np_, nc) if k < MAX_EXPLAINED_PAIRS else "not explained (too many changes)"
-        out.append(Drift(DriftKind.P2P, f"{rp.name} → {rc.name}",
-                         f"{before.value} on the reference, {after.value} here: {why}", f"{np_.bdf} → {nc.bdf}"))  # fmt: skip
+        detail = f"{before.value} on the reference, {after.value} here: {why}"
+        out.append(Drift(DriftKind.P2P, f"{rp.name} → {rc.name}", detail, f"{np_.bdf} → {nc.bdf}"))
     return out
 
 

@@ -80,7 +80,8 @@ def fleet_members(directory: Path) -> list[Member]:
     """The node fabrics in ``directory`` (and nodes collect.json knows but that have no snapshot)."""
     where = Location(str(directory))
     if not directory.is_dir():
-        raise InputError(Diagnostic("not a fleet directory (not a directory)", where, "give the -o DIR of fleet collect"))
+        hint = "give the -o DIR of fleet collect"
+        raise InputError(Diagnostic("not a fleet directory (not a directory)", where, hint))
     members: dict[str, Member] = {}
     for path in sorted(directory.iterdir()):
         if path.name.startswith(".") or not path.is_file():
@@ -129,7 +130,7 @@ def load_fabrics(members: list[Member]) -> dict[str, Fabric]:
     else:
         results = [_load_one(p) for p in paths]
     fabrics: dict[str, Fabric] = {}
-    for first, result in zip(firsts, results):
+    for first, result in zip(firsts, results, strict=True):
         if isinstance(result, str):
             for m in by_digest[first.digest]:
                 m.error = result
@@ -145,7 +146,8 @@ def _load_one(path: str) -> Fabric | str:
         return f"unreadable: {exc.diagnostics[0]}"
 
 
-def diff_fleet(directory: Path, reference: str | None = None, options: DriftOptions = DriftOptions()) -> FleetDiff:
+def diff_fleet(directory: Path, reference: str | None = None, options: DriftOptions | None = None) -> FleetDiff:
+    options = options or DriftOptions()
     members = fleet_members(directory)
     fabrics = load_fabrics(members)
     trees = {digest: FabricTree(f) for digest, f in fabrics.items()}

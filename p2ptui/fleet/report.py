@@ -25,7 +25,8 @@ def render_diff(diff: FleetDiff) -> list[str]:
                  + (f" in {groups} group{'s' if groups != 1 else ''}" if groups else ""))  # fmt: skip
     counts = diff.kind_counts()
     if counts:
-        lines.append("drift by kind: " + ", ".join(f"{k.value} {n} node{'s' if n != 1 else ''}" for k, n in counts.items()))
+        kinds = (f"{k.value} {n} node{'s' if n != 1 else ''}" for k, n in counts.items())
+        lines.append("drift by kind: " + ", ".join(kinds))
     for group in diff.groups:
         lines.append("")
         lines.extend(_group_lines(group))

@@ -38,8 +38,8 @@ class FleetScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         d = self.diff
-        yield TitleBar(f"fleet · {self.label or d.reference}",
-                       f"{len(d.nodes)} nodes · reference {d.reference} ({d.reference_why})", id="title-bar")  # fmt: skip
+        subtitle = f"{len(d.nodes)} nodes · reference {d.reference} ({d.reference_why})"
+        yield TitleBar(f"fleet · {self.label or d.reference}", subtitle, id="title-bar")
         counts = d.kind_counts()
         summary = [(f"{len(d.matching)} match the reference", "$text-success bold"),
                    (f"   {len(d.drifted)} drifted in {len(d.groups)} groups", "$text-warning bold" if d.groups else "")]
