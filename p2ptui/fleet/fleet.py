@@ -90,7 +90,8 @@ def fleet_members(directory: Path) -> list[Member]:
             if path.name.endswith(suffix) and len(path.name) > len(suffix):
                 node = path.name[: -len(suffix)]
                 if node in members:
-                    raise InputError(Diagnostic(f"two fabrics for node {node}: {members[node].path.name} and "
+                    other = members[node].path
+                    raise InputError(Diagnostic(f"two fabrics for node {node}: {other.name if other else '?'} and "
                                                 f"{path.name}", where))  # fmt: skip
                 members[node] = Member(node, path)
                 break

@@ -12,6 +12,7 @@ import binascii
 import gzip
 import json
 import os
+import re
 import tempfile
 import zlib
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ NOTES_MEMBER = "p2ptui-collect.txt"
 SUFFIX = ".tar.gz"
 MANIFEST = "collect.json"
 MAX_ARCHIVE = 256 << 20  # as the tarball reader's cap
+NODE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 
 class Status(StrEnum):
@@ -52,9 +54,10 @@ class NodeResult:
 
 
 def check_node_name(node: str) -> None:
-    """A node name becomes a file name: nothing that could point elsewhere."""
-    if not node or "/" in node or node.startswith(".") or "\0" in node:
-        raise InputError(Diagnostic(f"node name {node!r} cannot be a snapshot file name"))
+    """A node name becomes a file name and a word in a command template: host name characters only."""
+    if not NODE_NAME.fullmatch(node):
+        raise InputError(Diagnostic(f"node name {node!r} is not a host name",
+                                    hint="letters, digits, '.', '_' and '-', not starting with '.' or '-'"))
 
 
 def snapshot_path(out_dir: Path, node: str) -> Path:

@@ -152,6 +152,7 @@ def test_plain_tar_without_gzip_is_stored_gzipped(tmp_path: Path, roots: Path):
     (["fleet", "collect", "node[1-", "-o", "x"], "not a node set"),
     (["fleet", "collect", "n1", "-o", "x", "--exec", "ssh host"], "has no %h"),
     (["fleet", "collect", "n1", "-o", "x", "--fanout", "0"], "--fanout must be at least 1"),
+    (["fleet", "collect", "n1,a;reboot", "-o", "x"], "node name 'a;reboot' is not a host name"),
 ])  # fmt: skip
 def test_bad_arguments_exit_2(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)

@@ -136,3 +136,19 @@ def test_bad_input_exits_2(argv, message, fleet_dir, tmp_path, monkeypatch, caps
     argv = [str(fleet_dir) if a == "FLEET" else a for a in argv]
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_two_fabrics_for_one_node_is_bad_input(fleet_dir: Path, tmp_path: Path, capsys):
+    d = tmp_path / "dup"
+    d.mkdir()
+    (d / "n1.tar.gz").write_bytes((fleet_dir / "node01.tar.gz").read_bytes())
+    (d / "n1.yaml").write_text("format: p2ptui-fabric/1\n")
+    assert main(["fleet", "diff", str(d)]) == 2
+    assert "two fabrics for node n1: n1.tar.gz and n1.yaml" in capsys.readouterr().err
+
+
+def test_fleet_dir_without_a_terminal_prints_the_diff(fleet_dir: Path, capsys):
+    assert main(["fleet", str(fleet_dir)]) == 1  # routed to `fleet open`; no terminal under pytest
+    captured = capsys.readouterr()
+    assert captured.out.startswith("reference: node01 (the most common shape: 7 of 9 nodes)")
+    assert "not a terminal" in captured.err
