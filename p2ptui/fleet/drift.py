@@ -202,6 +202,8 @@ def _p2p(a: Alignment) -> list[Drift]:
         before, after = MAP_TYPES[int(ref_codes[i, j])], MAP_TYPES[int(node_codes[i, j])]
         why = _why(rf, nf, a, rp, rc, np_, nc) if k < MAX_EXPLAINED_PAIRS else "not explained (too many changes)"
         detail = f"{before.value} on the reference, {after.value} here: {why}"
+        if not (rm.certain_at(ri[i], ri[j]) and nm.certain_at(ni[i], ni[j])):
+            detail += " (uncertain: a fact the verdict needs is unknown on one side)"
         out.append(Drift(DriftKind.P2P, f"{rp.name} → {rc.name}", detail, f"{np_.bdf} → {nc.bdf}"))
     return out
 

@@ -152,3 +152,14 @@ def test_fleet_dir_without_a_terminal_prints_the_diff(fleet_dir: Path, capsys):
     captured = capsys.readouterr()
     assert captured.out.startswith("reference: node01 (the most common shape: 7 of 9 nodes)")
     assert "not a terminal" in captured.err
+
+
+def test_a_verdict_change_from_unknown_acs_says_it_is_uncertain(tmp_path: Path):
+    # The node's config space was read as non-root (64 bytes): ACS unknown, so its verdicts are not certain.
+    ref_root = write_node(tmp_path / "ref", dgx_spec(), amd_host())
+    node_root = write_node(tmp_path / "node", dgx_spec(redirect_port=0), amd_host())
+    for config in (node_root / "sys/devices").rglob("config"):
+        config.write_bytes(config.read_bytes()[:64])
+    drifts = node_drift(FabricTree(sysfs.load(ref_root)), FabricTree(sysfs.load(node_root)))
+    p2p = [d for d in drifts if d.kind is DriftKind.P2P]
+    assert p2p and all(d.detail.endswith("(uncertain: a fact the verdict needs is unknown on one side)") for d in p2p)
