@@ -69,6 +69,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("find-provider", "p2p_commands", "the P2P provider Linux would pick for these clients (find_many)"),
     Command("matrix", "matrix_command", "map type, distance and nvidia-smi class for every pair of P2P endpoints"),
     Command("copy", "copy_command", "copy over a fabric: simulate it, or move and verify real bytes"),
+    Command("fleet", "fleet_command", "collect many nodes' fabrics over ClusterShell and show how they drift"),
 )
 OPEN_COMMAND = "open"  # what ``p2ptui FABRIC`` runs
 VALUE_OPTIONS = frozenset({"--pci-ids"})  # top-level options followed by a value (build_parser adds them)
@@ -184,7 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     debug = False
     try:
         argv = route_fabric_argument(list(sys.argv[1:] if argv is None else argv))
-        parser = build_parser(selected_command(argv))
+        command = selected_command(argv)
+        if command == "fleet":  # ``p2ptui fleet DIR`` opens the fleet screen
+            argv = command_module(command).route_fleet_directory(argv)
+        parser = build_parser(command)
         args = parser.parse_args(argv)  # --help and --version write to standard output too
         debug = args.debug
         from ..fabric import pciids  # a command runs: the fabric package is needed anyway

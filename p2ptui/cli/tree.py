@@ -68,6 +68,10 @@ def device_line(dev: Device, fabric: Fabric | None = None) -> str:
         pool = dev.pool
         state = "published" if pool.published else "unpublished"
         parts.append(f"p2pmem {human_size(pool.size)} ({human_size(pool.available)} free, {state})")
+    if dev.slot is not None:
+        parts.append(f"slot {dev.slot}")
+    if dev.aer is not None and dev.aer.total:
+        parts.append(f"AER {dev.aer.correctable} corr/{dev.aer.nonfatal} nonfatal/{dev.aer.fatal} fatal")
     if dev.physfn is not None:
         parts.append(f"VF of {dev.physfn.short()}")
     if dev.iommu_group is not None:

@@ -83,6 +83,12 @@ def device_to_dict(fabric: Fabric | None, dev: Device) -> dict:
         "physfn": str(dev.physfn) if dev.physfn else None,
         "integrated": dev.integrated,  # an RCiEP: no link, integrated in the root complex
         "conflict": dev.conflict or None,  # why the source contradicts this function's place; verdicts refuse it
+        "slot": dev.slot,
+        "aer": (
+            {"correctable": dev.aer.correctable, "nonfatal": dev.aer.nonfatal, "fatal": dev.aer.fatal}
+            if dev.aer
+            else None
+        ),
         "siblings": [str(s.bdf) for s in fabric.siblings(dev)] if fabric is not None else None,
         "p2pmem": (
             {

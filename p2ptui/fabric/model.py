@@ -92,6 +92,20 @@ class P2PPool:
 
 
 @dataclass(frozen=True, slots=True)
+class AerCounts:
+    """Totals of the AER error counters sysfs keeps per function since boot (aer_dev_correctable, _nonfatal,
+    _fatal): a link that keeps retraining or a flaky riser shows here before it fails."""
+
+    correctable: int = 0
+    nonfatal: int = 0
+    fatal: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.correctable + self.nonfatal + self.fatal
+
+
+@dataclass(frozen=True, slots=True)
 class RootBus:
     """A root bus and the host bridge that owns it; on multi-stack CPUs every stack is its own host bridge."""
 
@@ -148,6 +162,8 @@ class Device:
     # gives its address twice, or puts it on a bus another bridge owns. Verdicts refuse such a function as a pair
     # end (its path is not known); ``Fabric.unplaced`` holds the entries that could not be placed at all.
     conflict: str = ""
+    slot: str | None = None  # the physical slot's name (/sys/bus/pci/slots/NAME/address), what people label
+    aer: AerCounts | None = None  # AER error counters, when the kernel keeps them
 
     @property
     def is_vf(self) -> bool:

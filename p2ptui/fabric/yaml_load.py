@@ -15,7 +15,7 @@ from .kernel_version import kernel_release
 from .kinds import CLASS_HOST_BRIDGE, CLASS_PCI_BRIDGE, DeviceKind, bridge_kind_for_position
 from .kinds import endpoint_kind_from_class
 from .limits import CPU_FAMILY, IOMMU_GROUP, NUMA_NODE, REVISION
-from .model import Device, Fabric, FabricError, Host, IommuMode, RootBus
+from .model import AerCounts, Device, Fabric, FabricError, Host, IommuMode, RootBus
 from .naming import default_names
 from .yaml_nodes import DEFAULT_KERNEL_ACS_CAP, Node, ValueReader, describe_node, given, is_null, parse_int, shorten
 from .yaml_text import compose, decode, read_limited
@@ -32,8 +32,9 @@ ROOT_KEYS = ("bus", "host_bridge", "numa_node", "p2p", "devices")
 P2P_CAP_KEYS = ("read", "write")
 DEVICE_KEYS = (
     "bdf", "kind", "name", "id", "subsystem", "class", "revision", "product", "driver", "numa_node",
-    "iommu_group", "link", "acs", "p2pmem", "physfn", "vfs", "children", "integrated", "conflict",
+    "iommu_group", "link", "acs", "p2pmem", "physfn", "vfs", "children", "integrated", "conflict", "slot", "aer",
 )  # fmt: skip
+AER_KEYS = ("correctable", "nonfatal", "fatal")
 
 IOMMU_MODES = {
     "off": IommuMode.OFF,
@@ -275,7 +276,8 @@ class _FabricReader:
 
     def _device_values(self, e: _Entry) -> None:
         r, v = self.r, e.values
-        text = {k: r.optional_text(e.value(k), k) for k in ("name", "product", "driver", "conflict") if k in e.keys}
+        text = {k: r.optional_text(e.value(k), k) for k in ("name", "product", "driver", "conflict", "slot")
+                if k in e.keys}  # fmt: skip
         e.name = text.pop("name", None)
         if e.name is not None and not e.name.strip():
             r.error(e.value("name"), "name is empty", "leave the key out to get a default name such as nvme0")
@@ -299,6 +301,8 @@ class _FabricReader:
             v["acs"] = r.acs(node)
         if "p2pmem" in e.keys and not is_null(e.value("p2pmem")):
             v["pool"] = r.pool(e.value("p2pmem"))
+        if "aer" in e.keys and not is_null(e.value("aer")):
+            v["aer"] = _aer(r, e.value("aer"))
         if given(e.keys, "physfn"):
             if e.pf_entry is not None:
                 r.error(e.keys["physfn"][0], "a VF listed under 'vfs' already has its PF", "drop the physfn key")
@@ -391,3 +395,14 @@ def _parse_class(text: str) -> int:
     if not match:
         raise ValueError(f"malformed class code {shorten(text)!r}: expected hex, e.g. 0x010802 or 0108")
     return int(match[1], 16) << 8 if len(match[1]) == 4 else int(match[1], 16)
+
+
+def _aer(r, node) -> AerCounts | None:
+    """``aer: {correctable: N, nonfatal: N, fatal: N}``; a key left out counts 0."""
+    keys = r.mapping(node, "aer", AER_KEYS)
+    if keys is None:
+        return None
+    counts = {key: r.integer(keys[key][1], f"aer {key}", 0) for key in AER_KEYS if key in keys}
+    if any(v is None for v in counts.values()):
+        return None
+    return AerCounts(**counts)

@@ -152,6 +152,10 @@ def _facts(dev: Device) -> dict:
         out["acs"] = _acs(dev.acs)
     if dev.pool is not None:
         out["p2pmem"] = _pool(dev.pool)
+    if dev.slot is not None:
+        out["slot"] = dev.slot
+    if dev.aer is not None:
+        out["aer"] = _FlowMap(correctable=dev.aer.correctable, nonfatal=dev.aer.nonfatal, fatal=dev.aer.fatal)
     return out
 
 

@@ -18,6 +18,7 @@ from .detect import LOCAL as LOCAL  # one name for this machine, defined where a
 from .sysfs_build import build_fabric
 from .sysfs_device import Problems, read_device
 from .sysfs_files import DirFiles, Kind, PrefixFiles, SubFiles, SysfsFiles
+from .sysfs_health import add_health
 from .sysfs_host import class_names, read_host
 from .sysfs_tree import DEVICES, scan_tree
 from .tarball import looks_like_tarball, read_tarball
@@ -173,6 +174,5 @@ def read_fabric(files: SysfsFiles, name: str | None, live: bool, origin: str) ->
     fabric_name = name or facts.hostname or "this machine"
     buses = len(scan.root_buses)
     description = f"Read from sysfs ({origin}): {len(raws)} PCI functions on {buses} root bus{'es' if buses != 1 else ''}."
-    return build_fabric(
-        raws, scan.root_buses, names, facts.host, problems, fabric_name, description, notes
-    )
+    fabric = build_fabric(raws, scan.root_buses, names, facts.host, problems, fabric_name, description, notes)
+    return add_health(fabric, files, {raw.found.bdf: raw.found.rel for raw in raws}, problems)

@@ -72,7 +72,11 @@ class P2PApp(App[None]):
             self.animation_level = "none"
 
     def on_mount(self) -> None:
-        if self.initial_fabric is not None:
+        if "fleet" in self.options.extra:  # p2ptui fleet DIR: a FleetDiff from p2ptui.fleet
+            from .screens.fleet import FleetScreen
+
+            self.push_screen(FleetScreen(self.options.extra["fleet"]))
+        elif self.initial_fabric is not None:
             self.push_screen(FabricScreen(self.initial_fabric))
         else:
             self.push_screen(LauncherScreen())
