@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import Diagnostic, InputError
 from ..fabric.safe_write import check_target, ensure_directory, write_output
+from .screens.too_small import MIN_HEIGHT, MIN_WIDTH
 
 DEMO_FABRIC = "kernel-scenarios"
 # Rich's SVG names the Fira Code web font first. Converters that use only the first family (cairosvg) and lack that
@@ -25,10 +26,11 @@ DEMO_FABRIC = "kernel-scenarios"
 SVG_FONTS = '"DejaVu Sans Mono", "Fira Code", Menlo, Consolas, monospace'
 _RICH_FONTS = ('font-family: "Fira Code";', "font-family: Fira Code, monospace;")
 CAPTION_SECONDS = 3.0  # human pace: time to read a caption and look at the screen
-# Screenshot terminal sizes (columns, rows). Below the minimum nothing readable fits (1x1 gave empty SVGs). The
+# Screenshot terminal sizes (columns, rows). The minimum is the smallest terminal the TUI lays out (below it, it
+# shows only "terminal too small", so the tour's steps have nothing to act on). The
 # maximum is far beyond any real terminal yet cheap (500x200: about 9 s and 3.3 MB of SVG on a 2-core box), while a
 # typo like 100000x100000 was reported running over a minute without finishing: Textual lays out every cell.
-SCREEN_MIN = (20, 10)
+SCREEN_MIN = (MIN_WIDTH, MIN_HEIGHT)
 SCREEN_MAX = (500, 200)
 
 

@@ -216,13 +216,13 @@ def test_other_os_errors_are_still_bugs_with_a_traceback(capsys, monkeypatch) ->
 # --- screenshot ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("size", ["-5x10", "0x0", "1x1", "19x10", "20x9", "501x40", "120x201", "120", "axb", "1x2x3"])
+@pytest.mark.parametrize("size", ["-5x10", "0x0", "1x1", "79x24", "80x23", "501x40", "120x201", "120", "axb", "1x2x3"])
 def test_screenshot_size_out_of_range_is_refused_before_anything_is_written(tmp_path: Path, capsys, size) -> None:
     code, out, err = run(capsys, "screenshot", "--out", str(tmp_path / "shots"), f"--size={size}")
     assert (code, out) == (2, "")
     [line] = err.splitlines()
     assert line.startswith("p2ptui: error: ") and ("out of range" in line or "expected WIDTHxHEIGHT" in line)
-    assert "width 20 to 500 and height 10 to 200" in line or "expected WIDTHxHEIGHT" in line
+    assert "width 80 to 500 and height 24 to 200" in line or "expected WIDTHxHEIGHT" in line
     assert not (tmp_path / "shots").exists()
 
 
@@ -231,7 +231,7 @@ def test_a_huge_screenshot_size_is_refused_at_once(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 2
     assert result.stderr == ("p2ptui: error: screen size 100000x100000 is out of range "
-                             "(width 20 to 500 and height 10 to 200, e.g. 120x40)\n")  # fmt: skip
+                             "(width 80 to 500 and height 24 to 200, e.g. 120x40)\n")  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -264,7 +264,7 @@ def test_screenshot_refuses_a_planted_link_before_the_tour(tmp_path: Path, capsy
 
 
 def test_the_smallest_screenshot_size_works(tmp_path: Path, capsys) -> None:
-    code, out, err = run(capsys, "screenshot", "--out", str(tmp_path), "--size", "20x10")
+    code, out, err = run(capsys, "screenshot", "--out", str(tmp_path), "--size", "80x24")
     assert code == 0, err
     paths = out.splitlines()
     assert len(paths) == 10 and all(Path(p).read_text().startswith("<svg") for p in paths)
