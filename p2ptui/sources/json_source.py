@@ -24,6 +24,7 @@ from ..fabric.bdf import BDF, parse_bus
 from ..fabric.kinds import DeviceKind
 from ..fabric.limits import CPU_FAMILY, IOMMU_GROUP, NUMA_NODE, spell, within
 from ..fabric.model import (
+    AerCounts,
     Device,
     Fabric,
     FabricError,
@@ -187,6 +188,8 @@ class _Reader:
             "pool": self.pool(value.get("p2pmem"), at, f"{path}.p2pmem"),
             "integrated": self.flag(value.get("integrated"), at, f"{path}.integrated", default=False),
             "conflict": self.text(value.get("conflict"), at, f"{path}.conflict") or "",
+            "slot": self.text(value.get("slot"), at, f"{path}.slot"),
+            "aer": self.aer(value.get("aer"), at, f"{path}.aer"),
         }
         for key, top in (("vendor_id", 0xFFFF), ("device_id", 0xFFFF), ("class_code", 0xFFFFFF),
                          ("subsystem_vendor_id", 0xFFFF), ("subsystem_device_id", 0xFFFF), ("revision", 0xFF)):
@@ -196,6 +199,17 @@ class _Reader:
         return Device(bdf, kind, name, **fields)
 
     # -- value types --------------------------------------------------------------------------------------------------
+    def aer(self, value: Any, at: Location, path: str) -> AerCounts | None:
+        """AER totals as the export writes them (``{correctable, nonfatal, fatal}``), or null."""
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.error(at, path, f"expected an object or null, not {_what(value)}")
+            return None
+        counts = {k: self.integer(value.get(k, 0), at, f"{path}.{k}", (0, 2**63 - 1)) or 0
+                  for k in ("correctable", "nonfatal", "fatal")}  # fmt: skip
+        return AerCounts(**counts)
+
     def link(self, value: Any, at: Location, path: str) -> Link | None:
         if value is None:
             return None
