@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,3 +21,18 @@ def full_device(directory: Path) -> Path:
     except PermissionError:
         pytest.skip("creating device nodes needs CAP_MKNOD")
     return node
+
+
+@contextmanager
+def loop_device(image: Path) -> Iterator[str]:
+    """A loop device over ``image`` for the ``with`` block (needs root and losetup; the test skips otherwise)."""
+    if os.geteuid() != 0 or shutil.which("losetup") is None:
+        pytest.skip("loop devices need root and losetup")
+    done = subprocess.run(["losetup", "-f", "--show", str(image)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot set up a loop device here: {done.stderr.strip()}")
+    device = done.stdout.strip()
+    try:
+        yield device
+    finally:
+        subprocess.run(["losetup", "-d", device], check=True)

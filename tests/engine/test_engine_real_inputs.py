@@ -9,6 +9,7 @@ import subprocess
 from types import SimpleNamespace
 
 import pytest
+from device_nodes import loop_device as attached_loop_device
 from engine_fabrics import switch_fabric
 
 from p2ptui.cli.main import main
@@ -235,16 +236,8 @@ def loop_device(tmp_path):
     """A loop device over a 3 MiB + 512 B image (needs root and losetup; skipped otherwise)."""
     image = tmp_path / "image"
     image.write_bytes(os.urandom(3 * MiB + 512))
-    if os.geteuid() != 0 or shutil.which("losetup") is None:
-        pytest.skip("loop devices need root and losetup")
-    done = subprocess.run(["losetup", "-f", "--show", str(image)], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot set up a loop device here: {done.stderr.strip()}")
-    device = done.stdout.strip()
-    try:
+    with attached_loop_device(image) as device:
         yield device, image
-    finally:
-        subprocess.run(["losetup", "-d", device], check=True)
 
 
 def test_a_block_device_source_is_sized_by_blkgetsize64(capsys, tmp_path, loop_device):

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from device_nodes import loop_device as attached_loop_device
 from engine_fabrics import switch_fabric
 from unprivileged import AS_NOBODY, skip_unless_nobody_can_run
 
@@ -380,16 +381,8 @@ def loop_device(tmp_path):
     """A loop device over a 4 MiB image (needs root and losetup; skipped otherwise)."""
     image = tmp_path / "image"
     image.write_bytes(bytes(4 * MiB))
-    if os.geteuid() != 0 or shutil.which("losetup") is None:
-        pytest.skip("loop devices need root and losetup")
-    done = subprocess.run(["losetup", "-f", "--show", str(image)], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot set up a loop device here: {done.stderr.strip()}")
-    device = done.stdout.strip()
-    try:
+    with attached_loop_device(image) as device:
         yield device, image
-    finally:
-        subprocess.run(["losetup", "-d", device], check=True)
 
 
 def test_a_block_device_destination_must_be_named_to_be_written(capsys, tmp_path, loop_device):
