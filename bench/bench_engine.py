@@ -57,9 +57,11 @@ def _fabric(ports: list[tuple[str, int]], cpu="amd", acs=False, iommu="off", mem
     host += f", memory_bandwidth: {memory}}}" if memory else "}"
     p2p = f"\n    p2p: {{{', '.join(f'{k}: {v}' for k, v in rc.items())}}}" if rc else ""
     if switch:
-        kids = "\n".join(f"""              - {{bdf: '02:{i:02x}.0', kind: switch_downstream, link: gen3 x{w}, acs: {{cap: [RR, CR], ctrl: {ctrl}}},
+        kids = "\n".join(
+            f"""              - {{bdf: '02:{i:02x}.0', kind: switch_downstream, link: gen3 x{w}, acs: {{cap: [RR, CR], ctrl: {ctrl}}},
                  children: [{{bdf: '{i + 3:02x}:00.0', kind: gpu, name: {n}, link: gen3 x{w}, p2pmem: 1GiB}}]}}"""
-                         for i, (n, w) in enumerate(ports))  # fmt: skip
+            for i, (n, w) in enumerate(ports)
+        )
         body = f"""      - bdf: '00:01.0'
         kind: root_port
         link: gen3 x16
@@ -70,11 +72,14 @@ def _fabric(ports: list[tuple[str, int]], cpu="amd", acs=False, iommu="off", mem
             children:
 {kids}"""
     else:
-        body = "\n".join(f"""      - {{bdf: '00:{i + 1:02x}.0', kind: root_port, link: gen3 x{w},
+        body = "\n".join(
+            f"""      - {{bdf: '00:{i + 1:02x}.0', kind: root_port, link: gen3 x{w},
          children: [{{bdf: '{i + 1:02x}:00.0', kind: gpu, name: {n}, link: gen3 x{w}, p2pmem: 1GiB}}]}}"""
-                         for i, (n, w) in enumerate(ports))  # fmt: skip
-    return loads_fabric(f"format: p2ptui-fabric/1\nname: bench\n{host}\nroot_complexes:\n  - bus: 0000:00{p2p}\n"
-                        f"    devices:\n{body}\n")  # fmt: skip
+            for i, (n, w) in enumerate(ports)
+        )
+    return loads_fabric(
+        f"format: p2ptui-fabric/1\nname: bench\n{host}\nroot_complexes:\n  - bus: 0000:00{p2p}\n    devices:\n{body}\n"
+    )
 
 
 def _sim(fabric, specs, **config):
@@ -87,8 +92,10 @@ def _sim(fabric, specs, **config):
 def _row(case: str, what: str, expected: float, measured: float, unit: str = "GB/s") -> bool:
     scale = 1e9 if unit == "GB/s" else 1.0
     ok = abs(measured - expected) <= 1e-9 * abs(expected)
-    print(f"{case:4} {what:58} expected {expected / scale:10.4f} {unit:4}  measured {measured / scale:10.4f}  "
-          f"{'ok' if ok else 'DIFF'}")  # fmt: skip
+    print(
+        f"{case:4} {what:58} expected {expected / scale:10.4f} {unit:4}  measured {measured / scale:10.4f}  "
+        f"{'ok' if ok else 'DIFF'}"
+    )
     return ok
 
 
@@ -97,18 +104,24 @@ def simulated_cases() -> bool:
     ok = []
     sw = _fabric([("ep1", 16), ("ep2", 16), ("ep3", 4)])
     [r] = _sim(sw, [TransferSpec("ep1", "ep2", GB)])
-    ok += [_row("B1", "P2P write under one switch: rate", W16, r.bytes_per_s),
-           _row("B1", "  completion time (s)", GB / W16, r.seconds, "s")]  # fmt: skip
+    ok += [
+        _row("B1", "P2P write under one switch: rate", W16, r.bytes_per_s),
+        _row("B1", "  completion time (s)", GB / W16, r.seconds, "s"),
+    ]
     a, b = _sim(sw, [TransferSpec("ep1", HOST, GB), TransferSpec("ep2", HOST, GB // 2)])
-    ok += [_row("B2", "two flows share the uplink; B (0.5 GB) ends (s)", GB / W16, b.ended_at, "s"),
-           _row("B2", "  then A takes the whole link, ends (s)", 1.5 * GB / W16, a.ended_at, "s")]  # fmt: skip
+    ok += [
+        _row("B2", "two flows share the uplink; B (0.5 GB) ends (s)", GB / W16, b.ended_at, "s"),
+        _row("B2", "  then A takes the whole link, ends (s)", 1.5 * GB / W16, a.ended_at, "s"),
+    ]
     sim = Simulation(sw, SimConfig(efficiency=1.0))
     sim.add(TransferSpec("ep3", HOST, 100 * GB))
     sim.add(TransferSpec("ep2", HOST, 100 * GB))
     sim.advance(0.1)
     narrow, wide = (t.rate for t in sim.sample().transfers)
-    ok += [_row("B3", "x4 and x16 share an x16 uplink: x4 flow", W4, narrow),
-           _row("B3", "  x16 flow (max-min: the rest, not half)", W16 - W4, wide)]  # fmt: skip
+    ok += [
+        _row("B3", "x4 and x16 share an x16 uplink: x4 flow", W4, narrow),
+        _row("B3", "  x16 flow (max-min: the rest, not half)", W16 - W4, wide),
+    ]
     rp = _fabric([("target", 16)] + [(f"nvme{i}", 4) for i in range(4)], switch=False, rc={"write": 7.1})
     rates = {f"nvme{i}": DeviceRate(read=3.2) for i in range(4)}
     res = _sim(rp, [TransferSpec(f"nvme{i}", "target", GB) for i in range(4)], device_rates=rates)
@@ -120,10 +133,12 @@ def simulated_cases() -> bool:
     res = _sim(bounce, [TransferSpec(f"nvme{i}", "target", GB, threads=2) for i in range(4)], device_rates=rates)
     ok.append(_row("B4b", "bounce, 20 GB/s DRAM crossed twice: per flow", 2.5e9, res[0].bytes_per_s))
     two = _fabric([("ep1", 16), ("ep2", 16)], switch=False)
-    for what, cfg, expected in (("P2P read through RC, 64-B completions", {"completion_size": 64}, USABLE16 * 64 / 84),
-                                ("  256-B completions", {}, USABLE16 * 256 / 276),
-                                ("  32 tags × 512 B / 2 µs", {"read_tags": 32, "read_rtt_us": 2.0}, 32 * 512 / 2e-6),
-                                ("  RC read cap 7.06 GB/s", {"rc_caps": {"pci0000:00": RcCap(read=7.06)}}, 7.06e9)):  # fmt: skip
+    for what, cfg, expected in (
+        ("P2P read through RC, 64-B completions", {"completion_size": 64}, USABLE16 * 64 / 84),
+        ("  256-B completions", {}, USABLE16 * 256 / 276),
+        ("  32 tags × 512 B / 2 µs", {"read_tags": 32, "read_rtt_us": 2.0}, 32 * 512 / 2e-6),
+        ("  RC read cap 7.06 GB/s", {"rc_caps": {"pci0000:00": RcCap(read=7.06)}}, 7.06e9),
+    ):
         [r] = _sim(two, [TransferSpec("ep1", "ep2", GB, op=Op.READ)], **cfg)
         ok.append(_row("B5", what, expected, r.bytes_per_s))
     ab, _ = _sim(sw, [TransferSpec("ep1", "ep2", GB), TransferSpec("ep2", "ep1", GB)])
@@ -132,12 +147,22 @@ def simulated_cases() -> bool:
     nfp = {"nfp": DeviceRate(read=24.3 / 8, write=28.1 / 8)}
     [seq] = _sim(on, [TransferSpec("nfp", "peer", GB)])
     ok.append(_row("B7a", "IOMMU on, sequential 4 KiB pages through RC (no loss)", W16, seq.bytes_per_s))
-    rd, wr = _sim(on, [TransferSpec(HOST, "nfp", GB, dma_size=64, window=64 << 20),
-                       TransferSpec("nfp", HOST, GB, dma_size=64, window=64 << 20, start=10)], device_rates=nfp)  # fmt: skip
-    ok += [_row("B7b", "64-B reads over 64 MiB (pcie-bench: -65 %)", 9.8e9 / 8, rd.bytes_per_s),
-           _row("B7b", "64-B writes over 64 MiB (pcie-bench: -54 %)", 11.2e9 / 8, wr.bytes_per_s)]  # fmt: skip
-    print(f"     losses vs no IOMMU: reads {1 - rd.bytes_per_s / (28.1e9 / 8):.1%}, "
-          f"writes {1 - wr.bytes_per_s / (24.3e9 / 8):.1%}")  # fmt: skip
+    rd, wr = _sim(
+        on,
+        [
+            TransferSpec(HOST, "nfp", GB, dma_size=64, window=64 << 20),
+            TransferSpec("nfp", HOST, GB, dma_size=64, window=64 << 20, start=10),
+        ],
+        device_rates=nfp,
+    )
+    ok += [
+        _row("B7b", "64-B reads over 64 MiB (pcie-bench: -65 %)", 9.8e9 / 8, rd.bytes_per_s),
+        _row("B7b", "64-B writes over 64 MiB (pcie-bench: -54 %)", 11.2e9 / 8, wr.bytes_per_s),
+    ]
+    print(
+        f"     losses vs no IOMMU: reads {1 - rd.bytes_per_s / (28.1e9 / 8):.1%}, "
+        f"writes {1 - wr.bytes_per_s / (24.3e9 / 8):.1%}"
+    )
     return all(ok)
 
 
@@ -161,10 +186,14 @@ def large_case(repeat: int) -> bool:
     median = statistics.median(times)
     add, run, events, horizon = runs[times.index(median)] if median in times else runs[0]
     done = sum(r.state.value == "done" for r in sim.results.values())
-    print(f"\nlarge: {len(fabric)} functions, 1000 concurrent transfers, {done} done, {events} events, "
-          f"{horizon:.2f} virtual s")  # fmt: skip
-    print(f"large: wall {median:.3f} s median of {repeat} (routes {add:.3f} s + simulation {run:.3f} s); "
-          f"min {min(times):.3f} max {max(times):.3f}; budget 2 s: {'PASS' if median <= 2 else 'FAIL'}")  # fmt: skip
+    print(
+        f"\nlarge: {len(fabric)} functions, 1000 concurrent transfers, {done} done, {events} events, "
+        f"{horizon:.2f} virtual s"
+    )
+    print(
+        f"large: wall {median:.3f} s median of {repeat} (routes {add:.3f} s + simulation {run:.3f} s); "
+        f"min {min(times):.3f} max {max(times):.3f}; budget 2 s: {'PASS' if median <= 2 else 'FAIL'}"
+    )
     return median <= 2 and done == 1000
 
 
@@ -177,8 +206,12 @@ def _quiet(dst: str) -> None:
 
 def _dd(src: str, dst: str, chunk: int) -> float:
     _quiet(dst)
-    out = subprocess.run(["dd", f"if={src}", f"of={dst}", f"bs={chunk}", "iflag=direct", "oflag=direct",
-                          "conv=fsync"], capture_output=True, text=True, check=True).stderr  # fmt: skip
+    out = subprocess.run(
+        ["dd", f"if={src}", f"of={dst}", f"bs={chunk}", "iflag=direct", "oflag=direct", "conv=fsync"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
     return float(re.search(r"copied, ([0-9.e+-]+) s", out).group(1))
 
 
@@ -194,8 +227,19 @@ def _engine_copy(engine: RealEngine, src: str, dst: str, size: int, chunk: int) 
 def _fio(path: str, rw: str, size: int, chunk: int) -> float:
     """fio's own bytes/s for one sequential pass over ``path`` (direct I/O, psync, queue depth 1, the copy's block
     size; writes end with an fsync), start-up excluded."""
-    cmd = ["fio", "--name=anchor", f"--filename={path}", f"--rw={rw}", f"--bs={chunk}", f"--size={size}",
-           "--direct=1", "--ioengine=psync", "--iodepth=1", "--numjobs=1", "--output-format=json"]
+    cmd = [
+        "fio",
+        "--name=anchor",
+        f"--filename={path}",
+        f"--rw={rw}",
+        f"--bs={chunk}",
+        f"--size={size}",
+        "--direct=1",
+        "--ioengine=psync",
+        "--iodepth=1",
+        "--numjobs=1",
+        "--output-format=json",
+    ]
     if rw == "write":
         cmd.append("--end_fsync=1")
     out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
@@ -214,28 +258,36 @@ def file_cases(size: int, io_repeat: int, workdir: str) -> bool:
     finally:
         os.close(fd)
     ok = True
-    print(f"\nB8: file → file, {format_size(size)} on {workdir}, 1 thread, O_DIRECT, median of {io_repeat} "
-          "alternating runs; rates from each tool's own timer (no process start-up)")  # fmt: skip
+    print(
+        f"\nB8: file → file, {format_size(size)} on {workdir}, 1 thread, O_DIRECT, median of {io_repeat} "
+        "alternating runs; rates from each tool's own timer (no process start-up)"
+    )
     for chunk, floor in ((1 << 20, 1.0), (64 << 10, 0.45)):
         ours, theirs = [], []
         for i in range(io_repeat):
-            pair = [lambda: theirs.append(_dd(src, src + ".dd", chunk)),
-                    lambda: ours.append(_engine_copy(engine, src, src + ".p2ptui", size, chunk))]  # fmt: skip
+            pair = [
+                lambda chunk=chunk, theirs=theirs: theirs.append(_dd(src, src + ".dd", chunk)),
+                lambda chunk=chunk, ours=ours: ours.append(_engine_copy(engine, src, src + ".p2ptui", size, chunk)),
+            ]
             for step in pair if i % 2 == 0 else reversed(pair):
                 step()
         rate_ours, rate_dd = size / statistics.median(ours), size / statistics.median(theirs)
         ratio = rate_ours / rate_dd
         ok &= ratio >= floor
-        print(f"B8   chunk {format_size(chunk):>8}: p2ptui {rate_ours / 1e9:6.3f} GB/s  dd {rate_dd / 1e9:6.3f} GB/s  "
-              f"ratio {ratio:.2f} (need ≥ {floor:.2f}): {'PASS' if ratio >= floor else 'FAIL'}")  # fmt: skip
+        print(
+            f"B8   chunk {format_size(chunk):>8}: p2ptui {rate_ours / 1e9:6.3f} GB/s  dd {rate_dd / 1e9:6.3f} GB/s  "
+            f"ratio {ratio:.2f} (need ≥ {floor:.2f}): {'PASS' if ratio >= floor else 'FAIL'}"
+        )
         if shutil.which("fio"):
             _quiet(src + ".fio")
             reads = [_fio(src, "read", size, chunk) for _ in range(3)]
             writes = [_fio(src + ".fio", "write", size, chunk) for _ in range(3)]
             read, write = statistics.median(reads), statistics.median(writes)
             serial = 1 / (1 / read + 1 / write)  # a one-thread copy reads a block, then writes it
-            print(f"     fio (psync, qd 1): read {read / 1e9:.3f} GB/s, write {write / 1e9:.3f} GB/s; one after the "
-                  f"other = {serial / 1e9:.3f} GB/s; p2ptui / that = {rate_ours / serial:.2f} (no budget)")  # fmt: skip
+            print(
+                f"     fio (psync, qd 1): read {read / 1e9:.3f} GB/s, write {write / 1e9:.3f} GB/s; one after the "
+                f"other = {serial / 1e9:.3f} GB/s; p2ptui / that = {rate_ours / serial:.2f} (no budget)"
+            )
         else:
             print("     fio not installed: no fio anchor (apt-get install fio)")
     return ok
@@ -260,8 +312,10 @@ def memory_cases(repeat: int) -> bool:
     engine = RealEngine(fabric)
     src = make_source(msize, None)
     warm = np.ones_like(src)
-    rows: dict[str, tuple[list[float], list[float]]] = {"direct, fresh (copy job)": ([], []),
-                                                        "direct, warm (mover)": ([], [])}  # fmt: skip
+    rows: dict[str, tuple[list[float], list[float]]] = {
+        "direct, fresh (copy job)": ([], []),
+        "direct, warm (mover)": ([], []),
+    }
     for _ in range(repeat):
         job = engine.prepare(TransferSpec("ep1", "ep2", msize, chunk=chunk))
         job.run()
@@ -278,8 +332,10 @@ def memory_cases(repeat: int) -> bool:
         verdict = "(no budget)" if need is None else f"(need ≥ {need:.2f}): {'PASS' if ratio >= need else 'FAIL'}"
         if need is not None:
             ok &= ratio >= need
-        print(f"B9   {what:27} p2ptui {rate_ours / 1e9:6.2f} GB/s  np.copyto {rate_np / 1e9:6.2f} GB/s  "
-              f"ratio {ratio:.2f} {verdict}")  # fmt: skip
+        print(
+            f"B9   {what:27} p2ptui {rate_ours / 1e9:6.2f} GB/s  np.copyto {rate_np / 1e9:6.2f} GB/s  "
+            f"ratio {ratio:.2f} {verdict}"
+        )
     return ok
 
 

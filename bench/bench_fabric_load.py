@@ -52,10 +52,14 @@ def measure(path, fabric, repeat: int, attempt: int) -> bool:
         dumps_fabric(fabric)
         save_times.append(time.perf_counter() - start)
     median = statistics.median(times)
-    print(f"run {attempt}: {path.name}: {len(fabric)} functions, {len(fabric.endpoints())} endpoints, "
-          f"{path.stat().st_size / 1e6:.2f} MB; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
-    print(f"  load_fabric: min {min(times):.3f} s  median {median:.3f} s  max {max(times):.3f} s  ({repeat} runs); "
-          f"CPU median {statistics.median(cpu):.3f} s")  # fmt: skip
+    print(
+        f"run {attempt}: {path.name}: {len(fabric)} functions, {len(fabric.endpoints())} endpoints, "
+        f"{path.stat().st_size / 1e6:.2f} MB; load average {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"  load_fabric: min {min(times):.3f} s  median {median:.3f} s  max {max(times):.3f} s  ({repeat} runs); "
+        f"CPU median {statistics.median(cpu):.3f} s"
+    )
     print(f"  anchor yaml.compose ({loader.__name__}) alone: median {statistics.median(compose):.3f} s")
     print(f"  dumps_fabric: median {statistics.median(save_times):.3f} s")
     print(f"  budget {BUDGET_S} s: {'PASS' if median <= BUDGET_S else 'FAIL'}")

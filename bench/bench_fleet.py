@@ -81,8 +81,11 @@ def with_aer(packed: bytes, gpu: int, count: int) -> bytes:
     """A packed snapshot with AER correctable errors on its ``gpu``-th GPU (this node's own count)."""
     out = io.BytesIO()
     with tarfile.open(fileobj=io.BytesIO(packed)) as src, tarfile.open(fileobj=out, mode="w:gz") as dst:
-        gpus = sorted(m.name.rsplit("/", 1)[0] for m in src.getmembers() if m.name.endswith("/vendor")
-                      and src.extractfile(m).read() == b"0x10de\n")  # fmt: skip
+        gpus = sorted(
+            m.name.rsplit("/", 1)[0]
+            for m in src.getmembers()
+            if m.name.endswith("/vendor") and src.extractfile(m).read() == b"0x10de\n"
+        )
         for member in src.getmembers():
             dst.addfile(member, src.extractfile(member) if member.isfile() else None)
         data = f"RxErr {count}\nTOTAL_ERR_COR {count}\n".encode()
@@ -126,17 +129,21 @@ def bench_diff(tmp: Path, nodes: int, drift: float, seed: int) -> bool:
         (fleet_dir / f"{name}.tar.gz").write_bytes(data)
         if knobs:
             drifted.add(name)
-    print(f"diff: {nodes} nodes, {len(distinct)} distinct snapshots, {len(drifted)} drifted "
-          f"(written in {time.perf_counter() - started:.1f} s)")  # fmt: skip
+    print(
+        f"diff: {nodes} nodes, {len(distinct)} distinct snapshots, {len(drifted)} drifted "
+        f"(written in {time.perf_counter() - started:.1f} s)"
+    )
     start = time.perf_counter()
     result = diff_fleet(fleet_dir)
     elapsed = time.perf_counter() - start
     memory = peak_memory()
     found = set(result.drifted)
     ok = found == drifted and not result.unavailable
-    print(f"diff: {elapsed:.2f} s (budget {DIFF_BUDGET_S:g} s), peak memory {memory / (1 << 20):.0f} MiB "
-          f"(budget {MEMORY_BUDGET >> 20} MiB); reference {result.reference}, {len(result.groups)} drift groups, "
-          f"kinds {', '.join(f'{k.value} {n}' for k, n in result.kind_counts().items())}")  # fmt: skip
+    print(
+        f"diff: {elapsed:.2f} s (budget {DIFF_BUDGET_S:g} s), peak memory {memory / (1 << 20):.0f} MiB "
+        f"(budget {MEMORY_BUDGET >> 20} MiB); reference {result.reference}, {len(result.groups)} drift groups, "
+        f"kinds {', '.join(f'{k.value} {n}' for k, n in result.kind_counts().items())}"
+    )
     if found != drifted:
         print(f"diff: WRONG: missed {sorted(drifted - found)[:5]}, extra {sorted(found - drifted)[:5]}")
     return ok and elapsed <= DIFF_BUDGET_S and memory <= MEMORY_BUDGET
@@ -144,8 +151,10 @@ def bench_diff(tmp: Path, nodes: int, drift: float, seed: int) -> bool:
 
 def bench_collect(tmp: Path, count: int, args_fanout: int) -> bool:
     roots = tmp / "collect-roots"
-    images = [write_node(roots / "image" / f"i{k}", dgx_spec(**knobs), amd_host())
-              for k, knobs in enumerate(({}, {"shift": 4}, {"narrow_gpu": 3}, {"redirect_port": 1}))]  # fmt: skip
+    images = [
+        write_node(roots / "image" / f"i{k}", dgx_spec(**knobs), amd_host())
+        for k, knobs in enumerate(({}, {"shift": 4}, {"narrow_gpu": 3}, {"redirect_port": 1}))
+    ]
     for i in range(count):
         (roots / f"sim{i + 1:03d}").symlink_to(images[i % len(images)])
     out = tmp / "collected"
@@ -157,9 +166,11 @@ def bench_collect(tmp: Path, count: int, args_fanout: int) -> bool:
     elapsed = time.perf_counter() - start
     cpu = _cpu() - cpu_before
     ok = all(r.status is Status.NEW for r in report.results)
-    print(f"collect: {count} simulated nodes through the exec worker in {elapsed:.2f} s (budget {COLLECT_BUDGET_S:g} s), "
-          f"fanout {args_fanout}; CPU {cpu:.1f} s in all ({cpu / count * 1000:.0f} ms a node), load average "
-          f"{os.getloadavg()[0]:.1f}" + ("" if ok else f"; FAILED: {[(r.node, r.reason) for r in report.failed][:3]}"))  # fmt: skip
+    print(
+        f"collect: {count} simulated nodes through the exec worker in {elapsed:.2f} s (budget {COLLECT_BUDGET_S:g} s), "
+        f"fanout {args_fanout}; CPU {cpu:.1f} s in all ({cpu / count * 1000:.0f} ms a node), load average "
+        f"{os.getloadavg()[0]:.1f}" + ("" if ok else f"; FAILED: {[(r.node, r.reason) for r in report.failed][:3]}")
+    )
     return ok and elapsed <= COLLECT_BUDGET_S
 
 

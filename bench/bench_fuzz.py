@@ -58,14 +58,18 @@ def main() -> int:
     total = sum(counts.values(), collections.Counter())
     n = sum(total.values())
     row = "  ".join(f"{kind} {total[kind]:>5}" for kind in OUTCOMES)
-    print(f"{'all':<6} {n:>6} cases  {row}  loads {total['loaded'] / max(n, 1):6.1%}  "
-          f"({time.perf_counter() - start:.1f} s, seed {args.seed})")  # fmt: skip
+    print(
+        f"{'all':<6} {n:>6} cases  {row}  loads {total['loaded'] / max(n, 1):6.1%}  "
+        f"({time.perf_counter() - start:.1f} s, seed {args.seed})"
+    )
     for outcome in failures[:SHOW_FAILURES]:
         print(f"\n--- {outcome.reader} case {outcome.case} ({outcome.seed}, {outcome.mutation}): {outcome.kind}")
         print(outcome.detail.rstrip()[-2000:])
     bad = total["traceback"] + total["hang"]
-    print(f"\nbudget: 0 tracebacks and 0 hangs; measured {total['traceback']} and {total['hang']}: "
-          f"{'met' if not bad else 'MISSED'}")  # fmt: skip
+    print(
+        f"\nbudget: 0 tracebacks and 0 hangs; measured {total['traceback']} and {total['hang']}: "
+        f"{'met' if not bad else 'MISSED'}"
+    )
     return 1 if bad else 0
 
 

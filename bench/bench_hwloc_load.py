@@ -83,11 +83,15 @@ def main() -> int:
             parse_times, load_times, fabric = measure(path, args.repeat)
             parse, load = statistics.median(parse_times), statistics.median(load_times)
             ok = load <= FACTOR * parse
-            print(f"run {attempt}: file {len(data) / 1e6:.2f} MB from {SOURCE.name}, {len(fabric)} functions on "
-                  f"{len(fabric.root_buses)} root buses; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+            print(
+                f"run {attempt}: file {len(data) / 1e6:.2f} MB from {SOURCE.name}, {len(fabric)} functions on "
+                f"{len(fabric.root_buses)} root buses; load average {os.getloadavg()[0]:.2f}"
+            )
             print(f"  ElementTree parse alone: best {min(parse_times):.3f} s, median {parse:.3f} s")
-            print(f"  hwloc.load: best {min(load_times):.3f} s, median {load:.3f} s over {args.repeat} runs "
-                  f"= {load / parse:.2f} × the parse (budget ≤ {FACTOR:g} ×): {'PASS' if ok else 'FAIL'}")  # fmt: skip
+            print(
+                f"  hwloc.load: best {min(load_times):.3f} s, median {load:.3f} s over {args.repeat} runs "
+                f"= {load / parse:.2f} × the parse (budget ≤ {FACTOR:g} ×): {'PASS' if ok else 'FAIL'}"
+            )
             if ok:
                 return 0
     return 1

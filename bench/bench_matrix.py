@@ -26,13 +26,23 @@ KEYS = ("down", "right", "pagedown", "end", "up", "left", "home", "pageup", "ctr
 
 
 def synthetic_yaml(ports: int = 64, per_port: int = 64) -> str:
-    lines = ["format: p2ptui-fabric/1", f"name: matrix-{ports * per_port}",
-             'host: {cpu: intel, kernel: "6.12", iommu: off}', "root_complexes:", "  - bus: 0000:00", "    devices:",
-             "      - {bdf: 00:00.0, kind: host_bridge, id: 8086:2020}"]  # fmt: skip
+    lines = [
+        "format: p2ptui-fabric/1",
+        f"name: matrix-{ports * per_port}",
+        'host: {cpu: intel, kernel: "6.12", iommu: off}',
+        "root_complexes:",
+        "  - bus: 0000:00",
+        "    devices:",
+        "      - {bdf: 00:00.0, kind: host_bridge, id: 8086:2020}",
+    ]
     kinds = ("gpu", "nic", "nvme")
     for p in range(ports):
-        lines += [f"      - bdf: 00:{1 + p // 8:02x}.{p % 8}", "        kind: root_port", "        link: gen4 x16",
-                  "        children:"]  # fmt: skip
+        lines += [
+            f"      - bdf: 00:{1 + p // 8:02x}.{p % 8}",
+            "        kind: root_port",
+            "        link: gen4 x16",
+            "        children:",
+        ]
         for e in range(per_port):
             lines.append(f"          - {{bdf: {p + 1:02x}:{e // 8:02x}.{e % 8}, kind: {kinds[e % 3]}, link: gen4 x16}}")
     return "\n".join(lines) + "\n"
@@ -58,8 +68,7 @@ def run(keys: int, seed: int, size: tuple[int, int]) -> float:
     fabric = loads_fabric(synthetic_yaml())
     load_s = time.perf_counter() - t0
     app = make_app(fabric, animations=False, live_scan=None, auto_tick=False)
-    terminal = Console(file=io.StringIO(), width=size[0], height=size[1], force_terminal=True,
-                       color_system="truecolor")  # fmt: skip
+    terminal = Console(file=io.StringIO(), width=size[0], height=size[1], force_terminal=True, color_system="truecolor")
     state: dict = {"moved": False, "frames": 0}
     latencies: list[float] = []
     original_display = type(app)._display
@@ -110,10 +119,14 @@ def run(keys: int, seed: int, size: tuple[int, int]) -> float:
     app.run(headless=True, size=size, auto_pilot=drive)
     lat = sorted(x * 1000 for x in latencies)
     p95 = pct(lat, 95)
-    print(f"fabric: {len(fabric)} functions, {len(fabric.endpoints())} endpoints, loaded in {load_s:.2f} s; matrix "
-          f"of {result['pairs']:,} pairs opened (verdict computed and first frame drawn) in {result['open_s']:.2f} s")
-    print(f"{len(lat)} of {keys} keypresses seen on screen at {size[0]}x{size[1]}: median {statistics.median(lat):.1f} "
-          f"ms, p90 {pct(lat, 90):.1f} ms, p95 {p95:.1f} ms, max {lat[-1]:.1f} ms ({state['frames']} frames)")
+    print(
+        f"fabric: {len(fabric)} functions, {len(fabric.endpoints())} endpoints, loaded in {load_s:.2f} s; matrix "
+        f"of {result['pairs']:,} pairs opened (verdict computed and first frame drawn) in {result['open_s']:.2f} s"
+    )
+    print(
+        f"{len(lat)} of {keys} keypresses seen on screen at {size[0]}x{size[1]}: median {statistics.median(lat):.1f} "
+        f"ms, p90 {pct(lat, 90):.1f} ms, p95 {p95:.1f} ms, max {lat[-1]:.1f} ms ({state['frames']} frames)"
+    )
     verdict = "ok" if p95 <= KEY_P95_BUDGET_MS else "OVER BUDGET"
     print(f"matrix keypress -> frame, 4,096 endpoints: p95 {p95:.1f} ms (budget {KEY_P95_BUDGET_MS:.0f} ms): {verdict}")
     return p95

@@ -52,8 +52,10 @@ def main() -> int:
     size = Path(path).stat().st_size / 1e6
     print(f"database: {path} ({size:.2f} MB, {db.vendor_count} vendors)")
     print(f"fabric: {DELL.name}: {len(devices)} functions, {named} named by the database")
-    print(f"cold (read + index + {len(devices)} names): min {min(cold) * 1e3:.1f} ms  median "
-          f"{statistics.median(cold) * 1e3:.1f} ms  (budget {COLD_BUDGET_S * 1e3:.0f} ms)")  # fmt: skip
+    print(
+        f"cold (read + index + {len(devices)} names): min {min(cold) * 1e3:.1f} ms  median "
+        f"{statistics.median(cold) * 1e3:.1f} ms  (budget {COLD_BUDGET_S * 1e3:.0f} ms)"
+    )
     print(f"warm: {warm * 1e6:.1f} µs per name (budget {WARM_BUDGET_S * 1e6:.0f} µs)")
     ok = statistics.median(cold) <= COLD_BUDGET_S and warm <= WARM_BUDGET_S
     print("within budget" if ok else "OVER BUDGET")

@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sys
 import resource
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -34,8 +34,10 @@ def run(n: int, rate: float | None) -> tuple[float, int, float, int, float]:
     """In a child process (its own peak RSS, no tracing slowing the clock): wall seconds, peak RSS bytes (the
     whole process: Python, numpy, the fabric), virtual seconds, transfers done."""
     cmd = [sys.executable, __file__, "--one", str(n), "--rate", str(rate or 0)]
-    env = {**os.environ, "PYTHONPATH": f"{Path(__file__).resolve().parent.parent}{os.pathsep}"
-           f"{os.environ.get('PYTHONPATH', '')}"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{Path(__file__).resolve().parent.parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout.split()
     return float(out[0]), int(out[1]), float(out[2]), int(out[3]), float(out[4])
 
@@ -49,8 +51,14 @@ def one(n: int, rate: float) -> None:
     for i in range(n):
         a, b = rng.sample(endpoints, 2)
         via = rng.choice(providers).name if i % 2 else None
-        spec = TransferSpec(a.name, b.name, rng.randint(256, 4096) << 20, via=via, threads=rng.choice([1, 2, 4]),
-                            start=i / rate if rate else 0.0)  # fmt: skip
+        spec = TransferSpec(
+            a.name,
+            b.name,
+            rng.randint(256, 4096) << 20,
+            via=via,
+            threads=rng.choice([1, 2, 4]),
+            start=i / rate if rate else 0.0,
+        )
         sim.add(spec)
     sim.run()
     wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
@@ -94,7 +102,9 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"large_fabric(1024); arrivals {args.rate:g}/virtual s; load average {os.getloadavg()[0]:.2f}")
     wall, peak, horizon, done, cpu = run(1000, None)
-    print(f"   1,000 started together: {wall:.2f} s wall ({cpu:.2f} s CPU), {peak / 1e6:.1f} MB peak RSS, {done:,} done (no budget)")
+    print(
+        f"   1,000 started together: {wall:.2f} s wall ({cpu:.2f} s CPU), {peak / 1e6:.1f} MB peak RSS, {done:,} done (no budget)"
+    )
     ok = measure(sizes, args.rate)
     if not ok:
         print("missed: measuring once more (shared machine)")

@@ -68,11 +68,16 @@ def verdicts(measured: dict[str, tuple[float, float]]) -> list[tuple[str, bool]]
     t = {name: wall for name, (wall, _) in measured.items()}
     floor = t["python -c pass"]
     return [
-        (f"--version {t['p2ptui --version']:.3f} s ≤ {VERSION_FACTOR:g} × python -c pass "
-         f"({VERSION_FACTOR * floor:.3f} s)", t["p2ptui --version"] <= VERSION_FACTOR * floor),
-        (f"show nvmeof-target {t['p2ptui show nvmeof-target']:.3f} s ≤ {SHOW_BUDGET_S} s",
-         t["p2ptui show nvmeof-target"] <= SHOW_BUDGET_S),
-    ]  # fmt: skip
+        (
+            f"--version {t['p2ptui --version']:.3f} s ≤ {VERSION_FACTOR:g} × python -c pass "
+            f"({VERSION_FACTOR * floor:.3f} s)",
+            t["p2ptui --version"] <= VERSION_FACTOR * floor,
+        ),
+        (
+            f"show nvmeof-target {t['p2ptui show nvmeof-target']:.3f} s ≤ {SHOW_BUDGET_S} s",
+            t["p2ptui show nvmeof-target"] <= SHOW_BUDGET_S,
+        ),
+    ]
 
 
 def main() -> int:
@@ -84,8 +89,10 @@ def main() -> int:
         floor = times["python -c pass"][0]
         print(f"run {attempt}: median of {args.repeat} runs; load average {os.getloadavg()[0]:.2f}")
         for name, (seconds, cpu) in times.items():
-            print(f"  {name:<42} {seconds * 1000:7.1f} ms wall  {seconds / floor:5.1f} × python -c pass  "
-                  f"(CPU {cpu * 1000:6.1f} ms)")
+            print(
+                f"  {name:<42} {seconds * 1000:7.1f} ms wall  {seconds / floor:5.1f} × python -c pass  "
+                f"(CPU {cpu * 1000:6.1f} ms)"
+            )
         results = verdicts(times)
         for text, ok in results:
             print(f"  {'PASS' if ok else 'FAIL'}: {text}")

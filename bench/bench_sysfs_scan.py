@@ -51,7 +51,9 @@ def drop_caches() -> None:
 
 
 def summary(times: list[float]) -> str:
-    return f"min {min(times):.3f} s  median {statistics.median(times):.3f} s  max {max(times):.3f} s  ({len(times)} runs)"
+    return (
+        f"min {min(times):.3f} s  median {statistics.median(times):.3f} s  max {max(times):.3f} s  ({len(times)} runs)"
+    )
 
 
 def main() -> int:
@@ -67,8 +69,10 @@ def main() -> int:
         written = time.perf_counter() - start
         files = sum(len(f) + len(d) for _, d, f in os.walk(root))
         times, fabric = timed(lambda: sysfs.load(root), args.repeat, drop_caches if args.cold else None)
-        print(f"root: {len(fabric)} functions ({len(fabric.endpoints())} endpoints) on {len(fabric.root_buses)} "
-              f"root buses, {files} files and dirs, written in {written:.1f} s")  # fmt: skip
+        print(
+            f"root: {len(fabric)} functions ({len(fabric.endpoints())} endpoints) on {len(fabric.root_buses)} "
+            f"root buses, {files} files and dirs, written in {written:.1f} s"
+        )
         median = statistics.median(times)
         cache = "cold page cache" if args.cold else "warm page cache"
         print(f"sysfs.load(directory), {cache}: {summary(times)}")
@@ -83,14 +87,19 @@ def main() -> int:
         cli = []
         for _ in range(3):
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "p2ptui", "scan", str(root), "-o", str(out), "--force"], check=True,
-                           capture_output=True)  # fmt: skip
+            subprocess.run(
+                [sys.executable, "-m", "p2ptui", "scan", str(root), "-o", str(out), "--force"],
+                check=True,
+                capture_output=True,
+            )
             cli.append(time.perf_counter() - start)
         print(f"p2ptui scan ROOT -o FILE --force (new process, start-up included): {summary(cli)}")
     verdict = "within" if median <= BUDGET_S else "OVER"
     print(f"budget {BUDGET_S:.1f} s for the directory scan: median {median:.3f} s is {verdict} budget")
     tar_verdict = "within" if ratio <= TAR_RATIO_BUDGET else "OVER"
-    print(f"budget {TAR_RATIO_BUDGET:.1f}x the directory for the .tar.gz snapshot: {ratio:.2f}x is {tar_verdict} budget")
+    print(
+        f"budget {TAR_RATIO_BUDGET:.1f}x the directory for the .tar.gz snapshot: {ratio:.2f}x is {tar_verdict} budget"
+    )
     return 0 if median <= BUDGET_S and ratio <= TAR_RATIO_BUDGET else 1
 
 

@@ -63,8 +63,16 @@ def child_first_frame(spawned_at: float) -> None:
     app.run(headless=True, size=(120, 40))
     devices = len(fabric)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"first_frame_s": seen["first"] - spawned_at, "load_s": loaded_at - spawned_at,
-                      "cpu_s": usage.ru_utime + usage.ru_stime, "devices": devices}))
+    print(
+        json.dumps(
+            {
+                "first_frame_s": seen["first"] - spawned_at,
+                "load_s": loaded_at - spawned_at,
+                "cpu_s": usage.ru_utime + usage.ru_stime,
+                "devices": devices,
+            }
+        )
+    )
 
 
 def first_frame(runs: int) -> float:
@@ -73,17 +81,23 @@ def first_frame(runs: int) -> float:
         spawned = time.time()
         out = subprocess.run(
             [sys.executable, __file__, "--child", "first-frame", "--spawned", repr(spawned)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         result = json.loads(out.strip().splitlines()[-1])
         results.append(result)
-        print(f"  run: first frame {result['first_frame_s']:.3f} s wall (start+imports+YAML load "
-              f"{result['load_s']:.3f} s), process CPU until then {result['cpu_s']:.3f} s, {result['devices']} functions")
+        print(
+            f"  run: first frame {result['first_frame_s']:.3f} s wall (start+imports+YAML load "
+            f"{result['load_s']:.3f} s), process CPU until then {result['cpu_s']:.3f} s, {result['devices']} functions"
+        )
     median = statistics.median(r["first_frame_s"] for r in results)
     cpu = statistics.median(r["cpu_s"] for r in results)
     verdict = "ok" if median <= FIRST_FRAME_BUDGET_S else "OVER BUDGET"
-    print(f"first frame, large-synthetic, 120x40: median {median:.3f} s wall, {cpu:.3f} s CPU over {runs} runs "
-          f"(budget {FIRST_FRAME_BUDGET_S} s wall): {verdict}")
+    print(
+        f"first frame, large-synthetic, 120x40: median {median:.3f} s wall, {cpu:.3f} s CPU over {runs} runs "
+        f"(budget {FIRST_FRAME_BUDGET_S} s wall): {verdict}"
+    )
     print(f"  machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} (other work inflates wall time)")
     return median
 
@@ -101,8 +115,9 @@ def child_meters(keys: int, speed: float, seed: int) -> None:
     from p2ptui.tui.widgets.detail_pane import DetailPane
 
     fabric = open_fabric("large-synthetic")
-    app = make_app(fabric, animations=False, live_scan=None, auto_tick=True, meter_hz=4.0, sim_speed=speed,
-                   clock=time.monotonic)
+    app = make_app(
+        fabric, animations=False, live_scan=None, auto_tick=True, meter_hz=4.0, sim_speed=speed, clock=time.monotonic
+    )
     terminal = Console(file=io.StringIO(), width=120, height=40, force_terminal=True, color_system="truecolor")
     state = {"shown": False, "frames": 0}
     latencies: list[float] = []
@@ -163,19 +178,39 @@ def child_meters(keys: int, speed: float, seed: int) -> None:
         await asyncio.sleep(0.4)
         cpu1, wall1 = time.process_time(), time.perf_counter()
         views = screen.operations.last.views
-        result.update(cpu=cpu1 - cpu0, wall=wall1 - wall0, ticks=len(tick_costs) - ticks0,
-                      running=sum(v.state is TransferState.RUNNING for v in views), transfers=len(views),
-                      sim_time=screen.operations.last.time)  # fmt: skip
+        result.update(
+            cpu=cpu1 - cpu0,
+            wall=wall1 - wall0,
+            ticks=len(tick_costs) - ticks0,
+            running=sum(v.state is TransferState.RUNNING for v in views),
+            transfers=len(views),
+            sim_time=screen.operations.last.time,
+        )
         app.exit()
 
     app.run(headless=True, size=(120, 40), auto_pilot=drive)
-    result.update(latencies=latencies, tick_costs=tick_costs[-result.get("ticks", 0):], frames=state["frames"])
+    result.update(latencies=latencies, tick_costs=tick_costs[-result.get("ticks", 0) :], frames=state["frames"])
     print(json.dumps(result))
 
 
 def meters(keys: int, speed: float, seed: int) -> tuple[float, float]:
-    out = subprocess.run([sys.executable, __file__, "--child", "meters", "--keys", str(keys), "--speed", str(speed),
-                          "--seed", str(seed)], capture_output=True, text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            "meters",
+            "--keys",
+            str(keys),
+            "--speed",
+            str(speed),
+            "--seed",
+            str(seed),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     r = json.loads(out.strip().splitlines()[-1])
     lat = sorted(x * 1000 for x in r["latencies"])
     ticks = sorted(x * 1000 for x in r["tick_costs"])
@@ -185,17 +220,25 @@ def meters(keys: int, speed: float, seed: int) -> tuple[float, float]:
 
     p95 = pct(lat, 95)
     cpu = r["cpu"] / r["wall"]
-    print(f"  {r['transfers']} simulated transfers, {r['running']} still running at the end (sim clock "
-          f"{r['sim_time']:.1f} s at {speed:g}x real time), meters at 4 Hz: {r['ticks']} ticks in {r['wall']:.1f} s, "
-          f"tick cost median {pct(ticks, 50):.1f} ms / p95 {pct(ticks, 95):.1f} ms")
-    print(f"  {len(lat)} of {keys} keypresses seen on screen: latency median {pct(lat, 50):.1f} ms, p95 {p95:.1f} ms, "
-          f"max {lat[-1]:.1f} ms")
+    print(
+        f"  {r['transfers']} simulated transfers, {r['running']} still running at the end (sim clock "
+        f"{r['sim_time']:.1f} s at {speed:g}x real time), meters at 4 Hz: {r['ticks']} ticks in {r['wall']:.1f} s, "
+        f"tick cost median {pct(ticks, 50):.1f} ms / p95 {pct(ticks, 95):.1f} ms"
+    )
+    print(
+        f"  {len(lat)} of {keys} keypresses seen on screen: latency median {pct(lat, 50):.1f} ms, p95 {p95:.1f} ms, "
+        f"max {lat[-1]:.1f} ms"
+    )
     verdict = "ok" if p95 <= KEY_P95_BUDGET_MS else "OVER BUDGET"
-    print(f"keypress -> screen with {TRANSFERS} live transfers: p95 {p95:.1f} ms (budget {KEY_P95_BUDGET_MS:.0f} ms): "
-          f"{verdict}")
+    print(
+        f"keypress -> screen with {TRANSFERS} live transfers: p95 {p95:.1f} ms (budget {KEY_P95_BUDGET_MS:.0f} ms): "
+        f"{verdict}"
+    )
     verdict = "ok" if cpu <= CPU_BUDGET else "OVER BUDGET"
-    print(f"CPU with {TRANSFERS} live transfers at 4 Hz: {cpu:.1%} of one core ({r['cpu']:.2f} s CPU in "
-          f"{r['wall']:.2f} s wall, {r['frames']} screen updates) (budget {CPU_BUDGET:.0%}): {verdict}")
+    print(
+        f"CPU with {TRANSFERS} live transfers at 4 Hz: {cpu:.1%} of one core ({r['cpu']:.2f} s CPU in "
+        f"{r['wall']:.2f} s wall, {r['frames']} screen updates) (budget {CPU_BUDGET:.0%}): {verdict}"
+    )
     return p95, cpu
 
 

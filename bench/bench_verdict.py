@@ -60,10 +60,14 @@ def bench_single(endpoints: int, pairs: int) -> tuple[bool, float]:
         per_round.append((time.perf_counter() - t) / pairs * 1e6)
     best, median = min(per_round), statistics.median(per_round)
     ok = median <= TARGET_VERDICT_US
-    print(f"single verdict  fabric {endpoints} endpoints ({len(fabric)} functions); index build {build * 1e3:.1f} ms "
-          f"(once per fabric+profile)")  # fmt: skip
-    print(f"                check() over {pairs} random pairs x 5 rounds: best {best:.1f} us, median {median:.1f} us "
-          f"per verdict  [target <= {TARGET_VERDICT_US:.0f} us: {'PASS' if ok else 'FAIL'}]")  # fmt: skip
+    print(
+        f"single verdict  fabric {endpoints} endpoints ({len(fabric)} functions); index build {build * 1e3:.1f} ms "
+        f"(once per fabric+profile)"
+    )
+    print(
+        f"                check() over {pairs} random pairs x 5 rounds: best {best:.1f} us, median {median:.1f} us "
+        f"per verdict  [target <= {TARGET_VERDICT_US:.0f} us: {'PASS' if ok else 'FAIL'}]"
+    )
     return ok, median
 
 
@@ -89,13 +93,19 @@ def bench_matrix(endpoints: int, loop_pairs: int) -> bool:
     loop_check, loop_pair = per_check * n * n, per_pair * n * n
     ratio = min(loop_check, loop_pair) / first
     ok = first <= TARGET_MATRIX_S and ratio >= TARGET_RATIO
-    print(f"matrix          {n} x {n} = {n * n / 1e6:.1f} M pairs: first call {first:.3f} s (includes building the "
-          f"per-fabric index), best of 4 {best:.3f} s")  # fmt: skip
-    print(f"                per-pair loop: check() {per_check * 1e6:.1f} us/pair -> {loop_check:.0f} s for all pairs; "
-          f"pair_verdict() {per_pair * 1e6:.1f} us/pair -> {loop_pair:.0f} s (measured on {loop_pairs} pairs, "
-          f"extrapolated)")  # fmt: skip
-    print(f"                speed-up vs the faster loop: {ratio:.0f}x (first matrix call)  [targets <= "
-          f"{TARGET_MATRIX_S:.0f} s and >= {TARGET_RATIO:.0f}x: {'PASS' if ok else 'FAIL'}]")  # fmt: skip
+    print(
+        f"matrix          {n} x {n} = {n * n / 1e6:.1f} M pairs: first call {first:.3f} s (includes building the "
+        f"per-fabric index), best of 4 {best:.3f} s"
+    )
+    print(
+        f"                per-pair loop: check() {per_check * 1e6:.1f} us/pair -> {loop_check:.0f} s for all pairs; "
+        f"pair_verdict() {per_pair * 1e6:.1f} us/pair -> {loop_pair:.0f} s (measured on {loop_pairs} pairs, "
+        f"extrapolated)"
+    )
+    print(
+        f"                speed-up vs the faster loop: {ratio:.0f}x (first matrix call)  [targets <= "
+        f"{TARGET_MATRIX_S:.0f} s and >= {TARGET_RATIO:.0f}x: {'PASS' if ok else 'FAIL'}]"
+    )
     return ok
 
 
@@ -111,10 +121,12 @@ def bench_search(providers: int) -> bool:
     first, best = _timed(lambda: find_provider(fabric, clients, profile, seed=1), 10)
     result = find_provider(fabric, clients, profile, seed=1)
     ok = (build + first) * 1e3 <= TARGET_SEARCH_MS  # held to the cold figure
-    print(f"provider search {count} published providers, 2 clients: index build {build * 1e3:.1f} ms (once per "
-          f"fabric+profile), search first {first * 1e3:.1f} ms, best of 10 {best * 1e3:.1f} ms, cold total "
-          f"{(build + first) * 1e3:.1f} ms; best distance {result.distance}, {len(result.ties)} tied  "
-          f"[target <= {TARGET_SEARCH_MS:.0f} ms: {'PASS' if ok else 'FAIL'}]")  # fmt: skip
+    print(
+        f"provider search {count} published providers, 2 clients: index build {build * 1e3:.1f} ms (once per "
+        f"fabric+profile), search first {first * 1e3:.1f} ms, best of 10 {best * 1e3:.1f} ms, cold total "
+        f"{(build + first) * 1e3:.1f} ms; best distance {result.distance}, {len(result.ties)} tied  "
+        f"[target <= {TARGET_SEARCH_MS:.0f} ms: {'PASS' if ok else 'FAIL'}]"
+    )
     return ok
 
 

@@ -24,8 +24,7 @@ def why_nobody_cannot_run() -> str | None:
         return "needs root to drop to the unprivileged user"
     if shutil.which("setpriv") is None:
         return "needs setpriv (util-linux) to drop root"
-    probe = subprocess.run([*AS_NOBODY, sys.executable, "-c", "import p2ptui"], capture_output=True, text=True,
-                           cwd="/")  # fmt: skip
+    probe = subprocess.run([*AS_NOBODY, sys.executable, "-c", "import p2ptui"], capture_output=True, text=True, cwd="/")
     if probe.returncode != 0:
         return f"the unprivileged user cannot import p2ptui from {sys.executable}: {probe.stderr.strip()[-120:]}"
     return None

@@ -42,30 +42,53 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--src", help="source device (or 'host')")
     p.add_argument("--dst", help="destination device (or 'host')")
     p.add_argument("--via", metavar="PROVIDER", help="stage the data in this provider's P2P memory")
-    p.add_argument("--size", type=_size, help="bytes to copy, e.g. 4GiB (real file copies default to the source's size)")
+    p.add_argument(
+        "--size", type=_size, help="bytes to copy, e.g. 4GiB (real file copies default to the source's size)"
+    )
     p.add_argument("--chunk", type=_size, default=DEFAULT_CHUNK, help="bytes per DMA/read+write (default 1MiB)")
     p.add_argument("--threads", type=int, default=1, metavar="N", help="threads = queue depth (default 1)")
-    p.add_argument("--op", choices=[o.value for o in Op], default=Op.WRITE.value,
-                   help="direct copies: the source writes (default) or the destination reads")  # fmt: skip
+    p.add_argument(
+        "--op",
+        choices=[o.value for o in Op],
+        default=Op.WRITE.value,
+        help="direct copies: the source writes (default) or the destination reads",
+    )
     p.add_argument("--engine", choices=engine_names(), default=default_engine())
     p.add_argument("--src-file", metavar="F", help="real engine: copy this file (or block device)")
     p.add_argument("--dst-file", metavar="G", help="real engine: to this file (or block device)")
     p.add_argument("--check", action="store_true", help="real engine: write seeded random data, verify the copy")
     p.add_argument("--seed", type=int, default=0, help="seed for --check data (default 0)")
-    p.add_argument("--expert", action="store_true", help="expert mode: simulate paths the kernel refuses; with "
-                   "--yes, let the real engine replace existing files, with --yes-overwrite write a block "
-                   "device")  # fmt: skip
+    p.add_argument(
+        "--expert",
+        action="store_true",
+        help="expert mode: simulate paths the kernel refuses; with "
+        "--yes, let the real engine replace existing files, with --yes-overwrite write a block "
+        "device",
+    )
     p.add_argument("--yes", action="store_true", help="confirm replacing existing files (needs --expert)")
-    p.add_argument("--yes-overwrite", action="append", default=[], metavar="DEVICE",
-                   help="confirm writing this block device in place, named as in --dst-file or by another path "
-                   "to the same device (needs --expert; repeatable): a partial write to a device cannot be "
-                   "undone")  # fmt: skip
+    p.add_argument(
+        "--yes-overwrite",
+        action="append",
+        default=[],
+        metavar="DEVICE",
+        help="confirm writing this block device in place, named as in --dst-file or by another path "
+        "to the same device (needs --expert; repeatable): a partial write to a device cannot be "
+        "undone",
+    )
     p.add_argument("--plan", metavar="PLAN.yaml", help="run the transfers of a plan together (docs/copy.md)")
     p.add_argument("--efficiency", type=float, help="per-link efficiency on top of the protocol bound (default 0.90)")
-    p.add_argument("--device-rate", action="append", default=[], metavar="DEV=READ[,WRITE]",
-                   help="a device's media rates in GB/s, e.g. nvme0=3.2,2.0 (repeatable)")  # fmt: skip
-    p.add_argument("--speed", default="max", help="simulator pace: 'max' (as fast as possible) or a factor of "
-                   "real time, e.g. 1 or 10")  # fmt: skip
+    p.add_argument(
+        "--device-rate",
+        action="append",
+        default=[],
+        metavar="DEV=READ[,WRITE]",
+        help="a device's media rates in GB/s, e.g. nvme0=3.2,2.0 (repeatable)",
+    )
+    p.add_argument(
+        "--speed",
+        default="max",
+        help="simulator pace: 'max' (as fast as possible) or a factor of real time, e.g. 1 or 10",
+    )
     p.add_argument("--p2pmem-file", metavar="PATH", help="real engine: use PATH as the provider's p2pmem/allocate")
     p.add_argument("--json", action="store_true", help="machine-readable output (docs/copy.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -99,26 +122,45 @@ def cmd_copy(args: argparse.Namespace) -> int:
             raise InputError(Diagnostic(f"{flag} only confirms expert mode: add --expert"))
         if plan.events:
             raise InputError(Diagnostic("plan events (unplug, unpublish) can only be injected into the simulator"))
-        engine = entry.make(fabric, plan.config, expert=args.expert, yes=args.yes,
-                            p2pmem_files=_p2pmem_files(args, fabric, plan),
-                            overwrite_devices=args.yes_overwrite)  # fmt: skip
+        engine = entry.make(
+            fabric,
+            plan.config,
+            expert=args.expert,
+            yes=args.yes,
+            p2pmem_files=_p2pmem_files(args, fabric, plan),
+            overwrite_devices=args.yes_overwrite,
+        )
         speed = None
     _preflight(engine, plan)
     show_progress = not args.json and not args.no_progress and sys.stderr.isatty()
     results, peaks, interrupted = asyncio.run(_run(engine, plan, speed, show_progress))
     if args.json:
-        resources = [{"name": k, "peak_utilisation": v, "capacity": engine.catalog.resources[k].capacity,
-                      "description": engine.catalog.resources[k].description} for k, v in sorted(peaks.items())]  # fmt: skip
-        doc = {"engine": args.engine, "efficiency": plan.config.efficiency, "interrupted": interrupted,
-               "transfers": [result_dict(r) for r in results], "resources": resources}  # fmt: skip
+        resources = [
+            {
+                "name": k,
+                "peak_utilisation": v,
+                "capacity": engine.catalog.resources[k].capacity,
+                "description": engine.catalog.resources[k].description,
+            }
+            for k, v in sorted(peaks.items())
+        ]
+        doc = {
+            "engine": args.engine,
+            "efficiency": plan.config.efficiency,
+            "interrupted": interrupted,
+            "transfers": [result_dict(r) for r in results],
+            "resources": resources,
+        }
         print(json.dumps(doc, indent=2))
     else:
         for r in results:
             print("\n".join(text_report(r, plan.config.efficiency)))
         if peaks:
             busiest = sorted(peaks.items(), key=lambda kv: -kv[1])[:5]
-            print(f"busiest resources (links at {plan.config.efficiency:.2f} efficiency): "
-                  + ", ".join(f"{k} {v:.0%}" for k, v in busiest))
+            print(
+                f"busiest resources (links at {plan.config.efficiency:.2f} efficiency): "
+                + ", ".join(f"{k} {v:.0%}" for k, v in busiest)
+            )
     good = all(r.state is TransferState.DONE and r.verified is not False for r in results)
     return signals.exit_status(EXIT_OK if good else EXIT_FAILED)
 
@@ -156,7 +198,11 @@ def _plan(args: argparse.Namespace, fabric, config: SimConfig) -> Plan:
             raise InputError(Diagnostic("--plan replaces --src/--dst/--via/--size: give one or the other"))
         _check_plan_file(args.plan)
         plan = load_plan(args.plan, fabric, config)
-        if backend(args.engine).can(Capability.TAKES_FILES) and any(s.src_file for s in plan.transfers) and not all(s.src_file for s in plan.transfers):
+        if (
+            backend(args.engine).can(Capability.TAKES_FILES)
+            and any(s.src_file for s in plan.transfers)
+            and not all(s.src_file for s in plan.transfers)
+        ):
             raise InputError(Diagnostic("a real plan copies files in every transfer or in none"))
         return plan
     if not args.src or not args.dst:
@@ -167,13 +213,24 @@ def _plan(args: argparse.Namespace, fabric, config: SimConfig) -> Plan:
             size = _source_size(args.src_file)
         else:
             raise InputError(Diagnostic("copy needs --size, e.g. --size 4GiB"))
-    spec = TransferSpec(args.src, args.dst, size, via=args.via, chunk=args.chunk, threads=args.threads,
-                        op=Op(args.op), src_file=args.src_file, dst_file=args.dst_file, check=args.check,
-                        seed=args.seed)  # fmt: skip
+    spec = TransferSpec(
+        args.src,
+        args.dst,
+        size,
+        via=args.via,
+        chunk=args.chunk,
+        threads=args.threads,
+        op=Op(args.op),
+        src_file=args.src_file,
+        dst_file=args.dst_file,
+        check=args.check,
+        seed=args.seed,
+    )
     problems = spec.field_problems()
     if problems:
-        raise InputError([Diagnostic(f"{FLAGS[p.field]}: {p.message}" if p.field in FLAGS else p.message)
-                          for p in problems])  # fmt: skip
+        raise InputError(
+            [Diagnostic(f"{FLAGS[p.field]}: {p.message}" if p.field in FLAGS else p.message) for p in problems]
+        )
     return Plan([spec], config)
 
 
@@ -186,15 +243,21 @@ def _check_plan_file(path: str) -> None:
     except OSError as exc:
         raise path_error(path, "--plan", exc) from None
     if not stat.S_ISREG(st.st_mode):
-        raise InputError(Diagnostic(f"--plan: is {kind_of(st.st_mode)}, not a regular file: a plan is a YAML file",
-                                    Location(path)))  # fmt: skip
+        raise InputError(
+            Diagnostic(f"--plan: is {kind_of(st.st_mode)}, not a regular file: a plan is a YAML file", Location(path))
+        )
 
 
 def _source_size(path: str) -> int:
     """--size for a real copy from ``path`` (a file, or a block device: its st_size is 0)."""
     if not examine_source(path, "--src-file").exists:
-        raise InputError(Diagnostic("--src-file does not exist", Location(path),
-                                    "give --check (and --size) to create it with seeded random data"))  # fmt: skip
+        raise InputError(
+            Diagnostic(
+                "--src-file does not exist",
+                Location(path),
+                "give --check (and --size) to create it with seeded random data",
+            )
+        )
     try:
         size = source_size(path)
     except ValueError as exc:
@@ -219,12 +282,21 @@ def _p2pmem_files(args: argparse.Namespace, fabric, plan: Plan) -> dict[str, str
             except KeyError:
                 pass  # the planner reports the unknown device
     if not providers:
-        raise InputError(Diagnostic("--p2pmem-file is used only by file copies staged in a provider's P2P memory "
-                                    "(--via with --src-file/--dst-file); memory copies never run through P2P memory",
-                                    hint="drop --p2pmem-file, or copy files with --via"))  # fmt: skip
+        raise InputError(
+            Diagnostic(
+                "--p2pmem-file is used only by file copies staged in a provider's P2P memory "
+                "(--via with --src-file/--dst-file); memory copies never run through P2P memory",
+                hint="drop --p2pmem-file, or copy files with --via",
+            )
+        )
     if len(providers) > 1:
-        raise InputError(Diagnostic(f"--p2pmem-file is one provider's allocate file, but the copies stage in "
-                                    f"{', '.join(sorted(providers))}", hint="run those copies separately"))  # fmt: skip
+        raise InputError(
+            Diagnostic(
+                f"--p2pmem-file is one provider's allocate file, but the copies stage in "
+                f"{', '.join(sorted(providers))}",
+                hint="run those copies separately",
+            )
+        )
     return {providers.pop(): args.p2pmem_file}
 
 
@@ -239,8 +311,9 @@ def _preflight(engine, plan: Plan) -> None:
                 problems += exc.diagnostics
                 continue
             where = plan.locations[i]
-            problems += [Diagnostic(f"transfer {spec.label}: {d.message}", d.location or where, d.hint)
-                         for d in exc.diagnostics]  # fmt: skip
+            problems += [
+                Diagnostic(f"transfer {spec.label}: {d.message}", d.location or where, d.hint) for d in exc.diagnostics
+            ]
     if problems:
         raise InputError(problems)
 
@@ -282,11 +355,19 @@ async def _run(engine, plan: Plan, speed: float | None, show_progress: bool):
                 for r in results:
                     if r.spec.start > 0:
                         print(f"[{r.id}] {r.spec.label}: starts at t={r.spec.start:g} s", file=sys.stderr)
-                print(f"p2ptui: copying ({'paced simulation' if speed else 'real'}); Ctrl-C (or SIGTERM, SIGHUP) "
-                      "cancels and reports how far the transfers got", file=sys.stderr, flush=True)  # fmt: skip
+                print(
+                    f"p2ptui: copying ({'paced simulation' if speed else 'real'}); Ctrl-C (or SIGTERM, SIGHUP) "
+                    "cancels and reports how far the transfers got",
+                    file=sys.stderr,
+                    flush=True,
+                )
             bar = None
             if show_progress:
-                note = f"{engine.name}, links at {plan.config.efficiency:.2f}" if isinstance(engine, Simulation) else engine.name
+                note = (
+                    f"{engine.name}, links at {plan.config.efficiency:.2f}"
+                    if isinstance(engine, Simulation)
+                    else engine.name
+                )
                 bar = loop.create_task(_progress(runner, _interval(engine, results, speed), note))
             finished = loop.create_task(runner.wait())
             stop = loop.create_task(interrupted.wait())
@@ -296,8 +377,11 @@ async def _run(engine, plan: Plan, speed: float | None, show_progress: bool):
                 left = [r for r in results if not r.state.finished]
                 signum = signals.received()
                 assert signum is not None
-                _say(f"{chr(10) if show_progress else ''}p2ptui: {signals.name(signum)}: cancelling {len(left)} transfer(s), removing unfinished "
-                     "files (the same signal again quits at once)")  # fmt: skip
+                _say(
+                    f"{chr(10) if show_progress else ''}p2ptui: {signals.name(signum)}: "
+                    f"cancelling {len(left)} transfer(s), removing unfinished "
+                    "files (the same signal again quits at once)"
+                )
                 for r in left:
                     await runner.cancel(r.id)
             await finished
@@ -319,7 +403,8 @@ def _interval(engine, results, speed: float | None) -> float:
     if not isinstance(engine, Simulation):
         return 0.2
     rates = [r.route and (r.p2p_bytes_per_s if r.route is r.p2p_route else r.bounce_bytes_per_s) for r in results]
-    horizon = max((r.spec.start + r.spec.size / (rate or 1.0) for r, rate in zip(results, rates)), default=1.0)
+    ends = (r.spec.start + r.spec.size / (rate or 1.0) for r, rate in zip(results, rates, strict=True))
+    horizon = max(ends, default=1.0)
     # About 50 updates over the run; paced runs also no faster than ten per wall-clock second.
     return max(horizon / 50, 1e-9) if speed is None else max(min(0.1 * speed, horizon / 50), horizon / 200)
 
@@ -335,6 +420,10 @@ async def _progress(runner: Runner, interval: float, note: str) -> None:
         total = sum(t.size for t in item.transfers) or 1
         rate = sum(t.rate for t in item.transfers)
         filled = int(30 * done / total)
-        print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done / total:6.1%}  {rate / 1e9:7.2f} GB/s ({note})  "
-              f"t={item.time:.4g} s",
-              end="", file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {done / total:6.1%}  {rate / 1e9:7.2f} GB/s ({note})  "
+            f"t={item.time:.4g} s",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )

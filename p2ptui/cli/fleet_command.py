@@ -39,19 +39,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     c.add_argument("nodeset", metavar="NODESET")
     c.add_argument("-o", "--output", metavar="DIR", required=True, help="directory for the snapshots (created)")
-    c.add_argument("--exec", dest="exec_template", metavar="'CMD %%h'",
-                   help="run through this local command template instead of ssh (%%h is the node name); "
-                        "'sh -s' is appended and the collector is fed on its standard input")  # fmt: skip
+    c.add_argument(
+        "--exec",
+        dest="exec_template",
+        metavar="'CMD %%h'",
+        help="run through this local command template instead of ssh (%%h is the node name); "
+        "'sh -s' is appended and the collector is fed on its standard input",
+    )
     c.add_argument("--fanout", type=int, default=64, metavar="N", help="nodes at once (default 64)")
     c.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds per node (default 60)")
     c.add_argument("--ssh-options", metavar="OPTS", help="extra ssh options, e.g. '-F ./ssh_config'")
     c.set_defaults(run=cmd_collect)
     register_diff(fleet)
 
-    o = fleet.add_parser("open", help="the fleet screen in the TUI (same as 'p2ptui fleet DIR')",
-                         description="Open DIR's fleet in the TUI: nodes grouped by drift, counts per kind, "
-                         "sortable; Enter opens a node's tree with the drifted devices marked. Without a terminal, "
-                         "prints what fleet diff prints.")  # fmt: skip
+    o = fleet.add_parser(
+        "open",
+        help="the fleet screen in the TUI (same as 'p2ptui fleet DIR')",
+        description="Open DIR's fleet in the TUI: nodes grouped by drift, counts per kind, "
+        "sortable; Enter opens a node's tree with the drifted devices marked. Without a terminal, "
+        "prints what fleet diff prints.",
+    )
     o.add_argument("directory", metavar="DIR")
     o.add_argument("--reference", metavar="NODE|FABRIC", help="as for fleet diff")
     o.set_defaults(run=cmd_open)
@@ -127,9 +134,10 @@ class _Progress:
 def summary_lines(report: CollectReport, out_dir: str) -> list[str]:
     ok = len(report.results) - len(report.failed)
     counts = ", ".join(
-        f"{len(report.with_status(s))} {s.value}" for s in (Status.NEW, Status.UPDATED, Status.UNCHANGED, Status.FAILED)
+        f"{len(report.with_status(s))} {s.value}"
+        for s in (Status.NEW, Status.UPDATED, Status.UNCHANGED, Status.FAILED)
         if report.with_status(s)
-    )  # fmt: skip
+    )
     lines = [f"collected {ok} of {len(report.nodes)} nodes into {out_dir}: {counts}"]
     partial = [r.node for r in report.results if r.status is not Status.FAILED and r.partial]
     if partial:
@@ -160,10 +168,14 @@ def register_diff(fleet: argparse._SubParsersAction) -> None:
         "bad input.",
     )
     d.add_argument("directory", metavar="DIR")
-    d.add_argument("--reference", metavar="NODE|FABRIC",
-                   help="a node in DIR or any fabric (default: a node of the most common shape)")  # fmt: skip
-    d.add_argument("--aer-threshold", type=int, default=0, metavar="N",
-                   help="AER counter totals above N are drift (default 0)")  # fmt: skip
+    d.add_argument(
+        "--reference",
+        metavar="NODE|FABRIC",
+        help="a node in DIR or any fabric (default: a node of the most common shape)",
+    )
+    d.add_argument(
+        "--aer-threshold", type=int, default=0, metavar="N", help="AER counter totals above N are drift (default 0)"
+    )
     d.add_argument("--json", action="store_true", help="machine-readable output")
     d.set_defaults(run=cmd_diff)
 

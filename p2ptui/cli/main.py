@@ -164,8 +164,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"p2ptui {__version__}")
     parser.add_argument("--debug", action="store_true", help="show a traceback for errors")
-    parser.add_argument("--pci-ids", metavar="FILE", help="PCI ID database for vendor and device names (default: "
-                        "$P2PTUI_PCI_IDS, else the system's pci.ids; '' for none)")  # fmt: skip
+    parser.add_argument(
+        "--pci-ids",
+        metavar="FILE",
+        help="PCI ID database for vendor and device names (default: "
+        "$P2PTUI_PCI_IDS, else the system's pci.ids; '' for none)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = next((c.module for c in COMMANDS if c.name == command), None)
     for row in COMMANDS:

@@ -33,17 +33,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("fabric", metavar="FABRIC")
     _endpoint_flags(p)
     p.add_argument("--csv", action="store_true", help="one line per pair, as CSV (fields in the README)")
-    p.add_argument("--width", type=int, metavar="COLUMNS",
-                   help="lay the table out for this many columns (default: the terminal's width)")  # fmt: skip
+    p.add_argument(
+        "--width",
+        type=int,
+        metavar="COLUMNS",
+        help="lay the table out for this many columns (default: the terminal's width)",
+    )
     _profile_flags(p)
     p.set_defaults(run=cmd_matrix)
 
 
 def _endpoint_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--all", action="store_true", dest="all_functions",
-                   help="every function that is not a bridge, not only the P2P endpoints")  # fmt: skip
-    p.add_argument("--only", metavar="CLASSES",
-                   help=f"only these endpoint classes, comma-separated: {','.join(CLASS_NAMES)}")  # fmt: skip
+    p.add_argument(
+        "--all",
+        action="store_true",
+        dest="all_functions",
+        help="every function that is not a bridge, not only the P2P endpoints",
+    )
+    p.add_argument(
+        "--only", metavar="CLASSES", help=f"only these endpoint classes, comma-separated: {','.join(CLASS_NAMES)}"
+    )
 
 
 def _only(args: argparse.Namespace) -> frozenset[EndpointClass] | None:
@@ -80,13 +89,24 @@ def render_csv(m: PairMatrix) -> str:
     writer.writerow(["provider", "provider_name", "client", "client_name", "map_type", "distance", "topo", "certain"])
     for i, prov in enumerate(m.rows):
         for j, client in enumerate(m.cols):
-            writer.writerow([prov.bdf, prov.name, client.bdf, client.name, m.map_type_at(i, j).value,
-                             int(m.distance[i, j]), m.topo_at(i, j).value, m.certain_at(i, j)])  # fmt: skip
+            writer.writerow(
+                [
+                    prov.bdf,
+                    prov.name,
+                    client.bdf,
+                    client.name,
+                    m.map_type_at(i, j).value,
+                    int(m.distance[i, j]),
+                    m.topo_at(i, j).value,
+                    m.certain_at(i, j),
+                ]
+            )
     return out.getvalue()
 
 
-def render_matrix(fabric: Fabric, m: PairMatrix, width: int, everything: bool = False,
-                  only: Iterable[EndpointClass] | None = None) -> str:  # fmt: skip
+def render_matrix(
+    fabric: Fabric, m: PairMatrix, width: int, everything: bool = False, only: Iterable[EndpointClass] | None = None
+) -> str:
     n = len(m.rows)
     total = len(fabric.endpoints())
     classes = f" ({', '.join(sorted(only))})" if only is not None else ""
@@ -105,8 +125,10 @@ def render_matrix(fabric: Fabric, m: PairMatrix, width: int, everything: bool = 
     label_width = max(len(s) for s in names)
     cell = max(max(len(c) for row in full for c in row), max(len(s) for s in names)) + 2
     if label_width + n * cell <= width:
-        legend = ("rows: provider (exporter); columns: client (importer); cell: map type and distance / topo -m class. "
-                  f"{_map_legend()}. {TOPO_LEGEND}")
+        legend = (
+            "rows: provider (exporter); columns: client (importer); cell: map type and distance / topo -m class. "
+            f"{_map_legend()}. {TOPO_LEGEND}"
+        )
         lines.extend(textwrap.wrap(legend, width, break_on_hyphens=False))
         lines.append(" " * label_width + "".join(f"{s:>{cell}}" for s in names))
         lines.extend(f"{names[i]:<{label_width}}" + "".join(f"{c:>{cell}}" for c in full[i]) for i in range(n))
@@ -118,21 +140,26 @@ def render_matrix(fabric: Fabric, m: PairMatrix, width: int, everything: bool = 
     labels = [f"{i:>{number_width}} {names[i]}" for i in range(n)]
     cell = max(max(len(c) for row in short for c in row), number_width) + 1
     per_block = max(1, (width - label_width) // cell)
-    legend = ("rows: provider (exporter); columns: client (importer), numbered as the rows; cell: map type and "
-              f"distance. {_map_legend()}. topo -m classes: --csv, --json or a wider terminal.")
+    legend = (
+        "rows: provider (exporter); columns: client (importer), numbered as the rows; cell: map type and "
+        f"distance. {_map_legend()}. topo -m classes: --csv, --json or a wider terminal."
+    )
     lines.extend(textwrap.wrap(legend, width, break_on_hyphens=False))
     for start in range(0, n, per_block):
         stop = min(n, start + per_block)
         if per_block < n:
             lines.append(f"columns {start}-{stop - 1}:" if stop - start > 1 else f"column {start}:")
         lines.append(" " * label_width + "".join(f"{j:>{cell}}" for j in range(start, stop)))
-        lines.extend(f"{labels[i]:<{label_width}}" + "".join(f"{c:>{cell}}" for c in short[i][start:stop])
-                     for i in range(n))  # fmt: skip
+        lines.extend(
+            f"{labels[i]:<{label_width}}" + "".join(f"{c:>{cell}}" for c in short[i][start:stop]) for i in range(n)
+        )
     return "\n".join(lines)
 
 
-TOPO_LEGEND = ("topo -m: X self, PIX one bridge, PXB several bridges, PHB a host bridge, NODE host bridges of one "
-               "NUMA node, SYS across NUMA nodes.")
+TOPO_LEGEND = (
+    "topo -m: X self, PIX one bridge, PXB several bridges, PHB a host bridge, NODE host bridges of one "
+    "NUMA node, SYS across NUMA nodes."
+)
 
 
 def _map_legend() -> str:

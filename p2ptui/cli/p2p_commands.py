@@ -24,14 +24,24 @@ MAP_LETTER = {MapType.BUS_ADDR: "B", MapType.THRU_HOST_BRIDGE: "H", MapType.NOT_
 
 
 def _profile_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--kernel", metavar="V", help="kernel whose rules apply: 4.20, 5.2, 5.4, 5.9, 5.14, 6.1, 6.12, "
-                   "7.1, latest, or a uname -r string (default: the fabric's)")  # fmt: skip
-    p.add_argument("--cpu", metavar="VENDOR[:FAMILY]",
-                   help="intel, amd, amd:0x19 ...; FAMILY 0 to 0xfff (default: the fabric's)")  # fmt: skip
+    p.add_argument(
+        "--kernel",
+        metavar="V",
+        help="kernel whose rules apply: 4.20, 5.2, 5.4, 5.9, 5.14, 6.1, 6.12, "
+        "7.1, latest, or a uname -r string (default: the fabric's)",
+    )
+    p.add_argument(
+        "--cpu", metavar="VENDOR[:FAMILY]", help="intel, amd, amd:0x19 ...; FAMILY 0 to 0xfff (default: the fabric's)"
+    )
     p.add_argument("--cmdline", metavar="STR", help="kernel command line, e.g. 'pci=disable_acs_redir=0000:02:00.0'")
     p.add_argument("--iommu", choices=("off", "pt", "on"), help="IOMMU mode (default: the fabric's)")
-    p.add_argument("--assume", metavar="FACT", action="append", default=[],
-                   help=f"fill a fact the fabric does not give (repeatable): {ASSUME_HELP}")  # fmt: skip
+    p.add_argument(
+        "--assume",
+        metavar="FACT",
+        action="append",
+        default=[],
+        help=f"fill a fact the fabric does not give (repeatable): {ASSUME_HELP}",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output (fields in the README, JSON output)")
 
 
@@ -39,8 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="what Linux decides for P2P between a provider and its clients, and why")
     p.add_argument("fabric", metavar="FABRIC")
     p.add_argument("provider", metavar="PROVIDER", help="device whose P2P memory is used (name or BDF)")
-    p.add_argument("clients", metavar="CLIENT", nargs="+",
-                   help="devices that DMA to it (name or BDF; nonpci:NAME for a device that is not PCI)")  # fmt: skip
+    p.add_argument(
+        "clients",
+        metavar="CLIENT",
+        nargs="+",
+        help="devices that DMA to it (name or BDF; nonpci:NAME for a device that is not PCI)",
+    )
     _profile_flags(p)
     p.add_argument("--expert", action="store_true", help="expert mode for the gate (off unless given)")
     p.set_defaults(run=cmd_check)
@@ -54,8 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _profile(fabric: Fabric, args: argparse.Namespace) -> KernelProfile:
-    return profile_for(fabric, kernel=args.kernel, cpu=args.cpu, cmdline=args.cmdline, iommu=args.iommu,
-                       assume=args.assume)
+    return profile_for(
+        fabric, kernel=args.kernel, cpu=args.cpu, cmdline=args.cmdline, iommu=args.iommu, assume=args.assume
+    )
 
 
 def _device(fabric: Fabric, ref: str, what: str) -> Device:
@@ -161,13 +176,18 @@ def render_check(fabric, verdict: Verdict, fix, gate, expert: ExpertMode) -> str
     if fix is not None:
         after = ", ".join(f"{cv.map_type.value}" for cv in fix.after.clients)
         lines.append(f"fix: add to the kernel command line: {fix.option}")
-        lines.append(f"  after a reboot with it: {after}, distance {fix.after.distance} "
-                     f"({'fixes the path' if fix.works else 'does NOT fix the path'})")  # fmt: skip
+        lines.append(
+            f"  after a reboot with it: {after}, distance {fix.after.distance} "
+            f"({'fixes the path' if fix.works else 'does NOT fix the path'})"
+        )
         lines.extend(f"  cost: {c}" for c in fix.cost)
         lines.extend(f"  note: {n}" for n in fix.notes)
     lines.append(f"gate (expert mode {'on' if expert.enabled else 'off'}):")
-    for key, label in (("simulate", "simulated transfer"), ("real", "real transfer"),
-                       ("disable_acs_redir", "what-if without ACS redirect")):  # fmt: skip
+    for key, label in (
+        ("simulate", "simulated transfer"),
+        ("real", "real transfer"),
+        ("disable_acs_redir", "what-if without ACS redirect"),
+    ):
         decision = gate.get(key)
         if decision is None:
             continue
@@ -193,8 +213,11 @@ def _render_client(fabric: Fabric, cv: ClientVerdict) -> list[str]:
         head += " (the kernel stopped before this client)"
     out = [head]
     if cv.common is not None:
-        why = "turns around at the common device" if cv.map_type is MapType.BUS_ADDR else \
-            "ACS redirect sends it up to the root complex"  # fmt: skip
+        why = (
+            "turns around at the common device"
+            if cv.map_type is MapType.BUS_ADDR
+            else "ACS redirect sends it up to the root complex"
+        )
         out.append(f"  path ({why}):")
     else:
         out.append("  path (no common upstream device: through the host bridge):")
@@ -207,8 +230,11 @@ def _render_client(fabric: Fabric, cv: ClientVerdict) -> list[str]:
         mark = "*" if hop.role is HopRole.COMMON else " "
         acs = ""
         if hop.unknown:
-            acs = {None: "ACS unknown", "outcome": "ACS unknown (the verdict depends on it)",
-                   "--assume": f"ACS unknown, assumed {'set' if hop.redirects else 'clear'}"}[hop.assumed]
+            acs = {
+                None: "ACS unknown",
+                "outcome": "ACS unknown (the verdict depends on it)",
+                "--assume": f"ACS unknown, assumed {'set' if hop.redirects else 'clear'}",
+            }[hop.assumed]
         elif hop.acs_present and hop.acs_ctrl is not None:
             acs = f"ACS {acsbits.describe(hop.acs_ctrl)}"
         if hop.redirects and hop.assumed != "outcome":

@@ -30,7 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="'local' (default: this machine), a directory holding sys/ (and proc/), or a tarball snapshot of one",
     )
     p.add_argument(
-        "-o", "--output", metavar="OUT",
+        "-o",
+        "--output",
+        metavar="OUT",
         help="write the YAML here (atomically) instead of standard output; an existing file only with --force",
     )
     p.add_argument("-f", "--force", action="store_true", help="replace OUT if it is an existing regular file")

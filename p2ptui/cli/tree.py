@@ -59,8 +59,9 @@ def device_line(dev: Device, fabric: Fabric | None = None) -> str:
     if dev.link is not None:
         parts.append(dev.link.describe() + link_state_words(dev.link))
     if fabric is not None and dev.kind.is_bridge and fabric.get(dev.bdf) is dev and not fabric.children(dev):
-        parts.append("nothing below (empty slot or link down)" if dev.kind is not DeviceKind.SWITCH_UPSTREAM
-                     else "nothing below")  # fmt: skip
+        parts.append(
+            "nothing below (empty slot or link down)" if dev.kind is not DeviceKind.SWITCH_UPSTREAM else "nothing below"
+        )
     acs = acs_text(dev)
     if acs:
         parts.append(acs)

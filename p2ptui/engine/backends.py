@@ -105,9 +105,21 @@ def _make(module: str, attribute: str) -> Callable[..., Engine]:
     return make
 
 
-register(Backend(SIM, "simulated on this fabric, paced in real time",
-                 frozenset({Capability.TAKES_EVENTS, Capability.FORCES_PATHS}),
-                 _make("sim", "Simulation"), _class("runner_sim", "SimRunner")))  # fmt: skip
-register(Backend(REAL, "moves and times real bytes in this machine's memory",
-                 frozenset({Capability.MOVES_BYTES, Capability.TAKES_FILES}),
-                 _make("real", "RealEngine"), _class("runner_real", "RealRunner")))  # fmt: skip
+register(
+    Backend(
+        SIM,
+        "simulated on this fabric, paced in real time",
+        frozenset({Capability.TAKES_EVENTS, Capability.FORCES_PATHS}),
+        _make("sim", "Simulation"),
+        _class("runner_sim", "SimRunner"),
+    )
+)
+register(
+    Backend(
+        REAL,
+        "moves and times real bytes in this machine's memory",
+        frozenset({Capability.MOVES_BYTES, Capability.TAKES_FILES}),
+        _make("real", "RealEngine"),
+        _class("runner_real", "RealRunner"),
+    )
+)

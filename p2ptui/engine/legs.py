@@ -21,7 +21,7 @@ from ..fabric.pcie import (
     MWR_OVERHEAD_64,
 )
 from . import iommu
-from .resources import DEFAULT_MRRS, DEFAULT_MPS, DLLP_BYTES, LinkInfo, ResourceCatalog
+from .resources import DEFAULT_MPS, DEFAULT_MRRS, DLLP_BYTES, LinkInfo, ResourceCatalog
 from .transfer import HOST, Op
 
 HOST_MEMORY = "HOST_MEMORY"  # map type shown for legs to or from host memory

@@ -29,8 +29,10 @@ REAL_CHUNK_ALIGN = 4096  # O_DIRECT alignment that covers 512-B and 4Kn devices;
 MIN_IOMMU_PAGE = 4096
 MAX_IOMMU_PAGE = 1 << 30
 MAX_RATE_GBPS = MAX_BANDWIDTH_GBPS
-IOMMU_PAGE_HINT = ("IOMMUs map power-of-two pages: 4KiB (the default), 2MiB for hugepage-backed buffers, 1GiB; Arm "
-                   "SMMUs also 16KiB or 64KiB")
+IOMMU_PAGE_HINT = (
+    "IOMMUs map power-of-two pages: 4KiB (the default), 2MiB for hugepage-backed buffers, 1GiB; Arm "
+    "SMMUs also 16KiB or 64KiB"
+)
 
 # YAML 1.1's spellings of the non-finite floats, and Python's, lower-cased: refused by name, not as "malformed".
 _NOT_FINITE = re.compile(r"^[-+]?\.?(inf|infinity|nan)$", re.IGNORECASE)
@@ -56,8 +58,10 @@ def seconds_problem(value: float, what: str) -> str | None:
     if value < 0:
         return f"{what} time must not be negative, not {value:g} s"
     if value > MAX_START:
-        return (f"{what} time {value:g} s is more than a day away ({MAX_START:g} s): the simulator would jump there, "
-                "but the real engine would wait that long on the wall clock")  # fmt: skip
+        return (
+            f"{what} time {value:g} s is more than a day away ({MAX_START:g} s): the simulator would jump there, "
+            "but the real engine would wait that long on the wall clock"
+        )
     return None
 
 
@@ -106,8 +110,10 @@ def check_rate(value: float) -> float:
     if value <= 0:
         raise ValueError(f"must be a positive number of GB/s, not {value:g}: expected e.g. 3.2 or '900 MB/s'")
     if value > MAX_RATE_GBPS:
-        raise ValueError(f"must be at most 10 TB/s, not {value:g} GB/s (beyond any PCIe link or memory): expected "
-                         "GB/s; check the unit")  # fmt: skip
+        raise ValueError(
+            f"must be at most 10 TB/s, not {value:g} GB/s (beyond any PCIe link or memory): expected "
+            "GB/s; check the unit"
+        )
     return value
 
 
@@ -118,7 +124,7 @@ def parse_device_rate(item: str) -> tuple[str, float | None, float | None]:
     if not sep or not name.strip() or len(parts) > 2 or not any(p.strip() for p in parts):
         raise ValueError("expected DEV=READ[,WRITE] in GB/s, e.g. nvme0=3.2,2.0 or nvme0=,2.0")
     rates: list[float | None] = [None, None]
-    for i, (side, text) in enumerate(zip(("read", "write"), parts)):
+    for i, (side, text) in enumerate(zip(("read", "write"), parts, strict=False)):
         if text.strip():
             try:
                 rates[i] = parse_rate(text)

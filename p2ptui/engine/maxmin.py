@@ -98,7 +98,9 @@ def max_min_rates(
     return rate
 
 
-def utilisation(rows: np.ndarray, cols: np.ndarray, coef: np.ndarray, capacity: np.ndarray, rate: np.ndarray) -> np.ndarray:
+def utilisation(
+    rows: np.ndarray, cols: np.ndarray, coef: np.ndarray, capacity: np.ndarray, rate: np.ndarray
+) -> np.ndarray:
     """Share of each resource's capacity that the given rates use."""
     load = np.bincount(np.asarray(rows, dtype=np.intp), weights=np.asarray(coef) * rate[cols], minlength=len(capacity))
     return load / capacity

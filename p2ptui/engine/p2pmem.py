@@ -87,15 +87,18 @@ class P2PMemBuffer(CopyBuffer):
 
     def __init__(self, path: str | os.PathLike, chunk: int, threads: int, provider: str = "the provider"):
         if chunk % PAGE_SIZE:
-            raise MappingError(f"chunk {chunk} B is not a multiple of the page size ({PAGE_SIZE} B): "
-                               "P2P memory is mapped in whole pages")  # fmt: skip
+            raise MappingError(
+                f"chunk {chunk} B is not a multiple of the page size ({PAGE_SIZE} B): "
+                "P2P memory is mapped in whole pages"
+            )
         super().__init__(chunk, threads)
         self.path = str(path)
         try:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
             # MAP_SHARED at offset 0: the only mapping the allocate file accepts.
-            self._mapped(mmap.mmap(self._fd, self.size, flags=mmap.MAP_SHARED,
-                                   prot=mmap.PROT_READ | mmap.PROT_WRITE, offset=0))  # fmt: skip
+            self._mapped(
+                mmap.mmap(self._fd, self.size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
+            )
         except (OSError, ValueError) as exc:
             self.close()
             raise MappingError(_why(exc, provider, self.size, self.path)) from exc

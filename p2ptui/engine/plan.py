@@ -24,11 +24,34 @@ from .transfer import DEFAULT_CHUNK, HOST, Op, TransferSpec
 
 FORMAT_TAG = "p2ptui-plan/1"
 TOP_KEYS = ("format", "description", "sim", "devices", "transfers", "events")
-SIM_KEYS = ("efficiency", "completion_size", "read_tags", "read_rtt_us", "iommu_page_size", "iotlb_entries",
-            "memory_bandwidth", "root_complexes")  # fmt: skip
+SIM_KEYS = (
+    "efficiency",
+    "completion_size",
+    "read_tags",
+    "read_rtt_us",
+    "iommu_page_size",
+    "iotlb_entries",
+    "memory_bandwidth",
+    "root_complexes",
+)
 RATE_KEYS = ("read", "write")
-TRANSFER_KEYS = ("name", "src", "dst", "via", "size", "chunk", "threads", "start", "op", "src_file", "dst_file",
-                 "check", "seed", "dma_size", "window")  # fmt: skip
+TRANSFER_KEYS = (
+    "name",
+    "src",
+    "dst",
+    "via",
+    "size",
+    "chunk",
+    "threads",
+    "start",
+    "op",
+    "src_file",
+    "dst_file",
+    "check",
+    "seed",
+    "dma_size",
+    "window",
+)
 EVENT_KEYS = ("at", "unplug", "unpublish")
 OPS = {"write": Op.WRITE, "read": Op.READ}
 MAX_PLAN_BYTES = 4 << 20  # ~40,000 transfers; a bigger file is not a plan someone wrote
@@ -64,15 +87,22 @@ def loads_plan(text: str, fabric: Fabric, filename: str = "<plan>", base: SimCon
         raise InputError(too_big(None, filename, "plan", MAX_PLAN_BYTES))
     root = compose(decode(text, filename, "plan"), filename)
     if root is None:
-        raise InputError(Diagnostic("plan is empty: it needs a list of transfers", Location(filename, 1, 1),
-                                    "write transfers: followed by a list, e.g. transfers: [{src: nvme0, dst: nvme1, "
-                                    "size: 1GiB}]"))  # fmt: skip
+        raise InputError(
+            Diagnostic(
+                "plan is empty: it needs a list of transfers",
+                Location(filename, 1, 1),
+                "write transfers: followed by a list, e.g. transfers: [{src: nvme0, dst: nvme1, size: 1GiB}]",
+            )
+        )
     reader = NodeReader(filename)
     if not isinstance(root, yaml.MappingNode):
         what = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
-        reader.error(root, f"a plan is a mapping with transfers: (and optionally format, description, sim, devices, "
-                           f"events), not {what}",
-                     "put the list under a key: transfers: [{src: nvme0, dst: nvme1, size: 1GiB}]")  # fmt: skip
+        reader.error(
+            root,
+            f"a plan is a mapping with transfers: (and optionally format, description, sim, devices, "
+            f"events), not {what}",
+            "put the list under a key: transfers: [{src: nvme0, dst: nvme1, size: 1GiB}]",
+        )
         raise InputError(reader.diagnostics)
     plan = _PlanReader(reader, fabric, base or SimConfig()).read(root)
     if reader.diagnostics:
@@ -130,8 +160,11 @@ class _PlanReader:
         if "completion_size" in keys:
             value = r.parsed(keys["completion_size"][1], "completion size", parse_size)
             if value is not None and not 1 <= value <= MAX_COMPLETION:
-                r.error(keys["completion_size"][1], f"completion size must be from 1 to {MAX_COMPLETION} B, not "
-                        f"{value}", "PCIe completions carry 64 to 4096 B; 64 is the RCB split")  # fmt: skip
+                r.error(
+                    keys["completion_size"][1],
+                    f"completion size must be from 1 to {MAX_COMPLETION} B, not {value}",
+                    "PCIe completions carry 64 to 4096 B; 64 is the RCB split",
+                )
             else:
                 values["completion_size"] = value
         if "iommu_page_size" in keys:
@@ -167,14 +200,16 @@ class _PlanReader:
         r = self.r
         bridges = {rb.host_bridge for rb in self.fabric.root_buses}
         out = {}
-        for name, (key_node, value_node) in (r.mapping(node, "root_complexes", bridges) or {}).items():
+        for name, (_key_node, value_node) in (r.mapping(node, "root_complexes", bridges) or {}).items():
             caps = r.mapping(value_node, f"root complex {name}", RATE_KEYS) or {}
             out[name] = RcCap(**{k: self._rate(caps[k][1], f"{name} P2P {k} cap") for k in RATE_KEYS if k in caps})
         return out
 
     def _devices(self, node: Node) -> dict[str, DeviceRate]:
         r = self.r
-        keys = r.mapping(node, "devices", [d.name for d in self.fabric.devices] + [str(d.bdf) for d in self.fabric.devices])
+        keys = r.mapping(
+            node, "devices", [d.name for d in self.fabric.devices] + [str(d.bdf) for d in self.fabric.devices]
+        )
         out = {}
         for ref, (_, value_node) in (keys or {}).items():
             name = self.fabric.find(ref).name
@@ -230,7 +265,9 @@ class _PlanReader:
             return None
         kinds = [k for k in ("unplug", "unpublish") if k in keys]
         if len(kinds) != 1:
-            r.error(node, "an event needs exactly one of 'unplug' or 'unpublish'", "write e.g. {at: 1.0, unplug: nvme2}")
+            r.error(
+                node, "an event needs exactly one of 'unplug' or 'unpublish'", "write e.g. {at: 1.0, unplug: nvme2}"
+            )
             return None
         at = r.parsed(keys["at"][1], "at (seconds)", parse_number) if "at" in keys else 0.0
         problem = seconds_problem(at, "event") if at is not None else None

@@ -27,13 +27,13 @@ import numpy as np
 from ..errors import Diagnostic, InputError
 from ..fabric.model import Fabric
 from ..fabric.safe_write import TemporaryOutput
+from .backends import REAL
 from .p2pmem import SYSFS_DEVICES, CopyBuffer, HostBuffer, MappingError, P2PMemBuffer, allocate_path
 from .pools import PoolError, PoolLedger
 from .real_files import CopyCancelled, CopyFailed, Progress, copy_file, file_digest, first_difference, write_random
 from .real_inputs import FileCheck, check_chunk, check_file_copy, check_p2pmem_file, confirmed_devices
-from .real_paths import reason
 from .real_memory import available_memory, copy_memory, digest, make_source, memory_problem
-from .backends import REAL
+from .real_paths import reason
 from .resources import ResourceCatalog, SimConfig
 from .routes import RouteKind, RoutePlan, RoutePlanner, standalone_rate
 from .transfer import TransferResult, TransferSpec, TransferState
@@ -43,10 +43,20 @@ from .verdicts import VerdictCache
 class RealEngine:
     name = REAL
 
-    def __init__(self, fabric: Fabric, config: SimConfig | None = None, *, expert: bool = False, yes: bool = False,
-                 p2pmem_files: Mapping[str, str] | None = None, sysfs_devices: Path = SYSFS_DEVICES,
-                 verdicts: VerdictCache | None = None, direct: bool = True, meminfo: Path | None = None,
-                 overwrite_devices: Collection[str] = ()):  # fmt: skip
+    def __init__(
+        self,
+        fabric: Fabric,
+        config: SimConfig | None = None,
+        *,
+        expert: bool = False,
+        yes: bool = False,
+        p2pmem_files: Mapping[str, str] | None = None,
+        sysfs_devices: Path = SYSFS_DEVICES,
+        verdicts: VerdictCache | None = None,
+        direct: bool = True,
+        meminfo: Path | None = None,
+        overwrite_devices: Collection[str] = (),
+    ):
         self.fabric = fabric
         self.catalog = ResourceCatalog(fabric, config)
         self.planner = RoutePlanner(fabric, self.catalog, verdicts)
@@ -78,16 +88,27 @@ class RealEngine:
             check_chunk(spec, files=False)
             problem = self.memory_problem(spec.size)
             if problem is not None:
-                raise InputError(Diagnostic(problem, hint="copy less, or copy files (--src-file/--dst-file): they "
-                                            "stream through chunk × threads bytes of buffer"))  # fmt: skip
+                raise InputError(
+                    Diagnostic(
+                        problem,
+                        hint="copy less, or copy files (--src-file/--dst-file): they "
+                        "stream through chunk × threads bytes of buffer",
+                    )
+                )
         return plan
 
-    def _check_files(self, spec: TransferSpec, plan: RoutePlan,
-                     expert: bool | None = None) -> tuple[FileCheck, str | None, list[str]]:  # fmt: skip
+    def _check_files(
+        self, spec: TransferSpec, plan: RoutePlan, expert: bool | None = None
+    ) -> tuple[FileCheck, str | None, list[str]]:
         """The file checks, and the P2P memory file the copy will map (None: system memory) with notes on why."""
         expert = self.expert if expert is None else expert
-        check = check_file_copy(spec, expert=expert, yes=self.yes, promised=self._disk_promised,
-                                confirmed=confirmed_devices(self.overwrite_devices))  # fmt: skip
+        check = check_file_copy(
+            spec,
+            expert=expert,
+            yes=self.yes,
+            promised=self._disk_promised,
+            confirmed=confirmed_devices(self.overwrite_devices),
+        )
         provider = plan.provider
         if provider is None or plan.chosen.kind is not RouteKind.P2P:
             return check, None, []
@@ -98,8 +119,10 @@ class RealEngine:
                 return check, None, [note]
             candidate = allocate_path(provider, self.sysfs_devices)
             if not candidate.exists():
-                note = (f"{candidate} is not on this machine: staging in system memory, as p2pmem-test does without "
-                        "a p2pmem file")  # fmt: skip
+                note = (
+                    f"{candidate} is not on this machine: staging in system memory, as p2pmem-test does without "
+                    "a p2pmem file"
+                )
                 return check, None, [note]
             path = str(candidate)
         check_p2pmem_file(path, spec, provider.name)
@@ -127,13 +150,21 @@ class RealEngine:
                 raise NotEnoughMemory(problem)
             self._memory_jobs[job.id] = job
 
-    def prepare(self, spec: TransferSpec, clock: Callable[[], float] = time.monotonic,
-                expert: bool | None = None) -> RealJob:  # fmt: skip
+    def prepare(
+        self, spec: TransferSpec, clock: Callable[[], float] = time.monotonic, expert: bool | None = None
+    ) -> RealJob:
         """Check a transfer before any byte moves; InputError for anything unsafe or impossible."""
         plan = self.plan(spec, expert)  # expert: the gate's word for this transfer (default: the engine's)
         tid = len(self.results) + 1
-        result = TransferResult(tid, spec, route=plan.chosen, p2p_route=plan.p2p, bounce_route=plan.bounce,
-                                notes=list(plan.notes), engine=self.name)  # fmt: skip
+        result = TransferResult(
+            tid,
+            spec,
+            route=plan.chosen,
+            p2p_route=plan.p2p,
+            bounce_route=plan.bounce,
+            notes=list(plan.notes),
+            engine=self.name,
+        )
         if plan.p2p is not None:
             result.p2p_bytes_per_s = standalone_rate(plan.p2p, self.catalog)
         result.bounce_bytes_per_s = standalone_rate(plan.bounce, self.catalog)
@@ -149,8 +180,10 @@ class RealEngine:
             self._file_jobs[tid] = job
         else:
             if plan.provider is not None:
-                result.note("memory → memory copies never run through P2P memory (CPU access to a BAR is MMIO, "
-                            "spec §5.1): the provider only shapes the predicted route")  # fmt: skip
+                result.note(
+                    "memory → memory copies never run through P2P memory (CPU access to a BAR is MMIO, "
+                    "spec §5.1): the provider only shapes the predicted route"
+                )
             job.buffer_kind = "system memory"
         self.results[tid] = result
         return job
@@ -255,9 +288,18 @@ class RealJob:
         if self.buffer is None:
             self.buffer = HostBuffer(spec.chunk, spec.threads)
         output = None if self.dst_block else self._temporary(dst, self.dst_stat, "the destination")
-        outcome = copy_file(src, dst, spec.size, self.buffer, dst_fd=output.fd if output else None,
-                            src_checked=src_stat, dst_checked=self.dst_stat, cancel=self.cancel_event,
-                            progress=self.progress, direct=self.engine.direct)  # fmt: skip
+        outcome = copy_file(
+            src,
+            dst,
+            spec.size,
+            self.buffer,
+            dst_fd=output.fd if output else None,
+            src_checked=src_stat,
+            dst_checked=self.dst_stat,
+            cancel=self.cancel_event,
+            progress=self.progress,
+            direct=self.engine.direct,
+        )
         for note in outcome.notes:
             result.note(note)
         self._timed(outcome.nbytes, outcome.seconds)
@@ -288,8 +330,12 @@ class RealJob:
         return expected, written
 
     def _temporary(self, target: str, existing: os.stat_result | None, what: str) -> TemporaryOutput:
-        output = TemporaryOutput(target, existing=existing, overwrite=existing is not None,
-                                 exists_hint="it appeared after the checks: run the copy again")  # fmt: skip
+        output = TemporaryOutput(
+            target,
+            existing=existing,
+            overwrite=existing is not None,
+            exists_hint="it appeared after the checks: run the copy again",
+        )
         self.outputs.append((output, what))
         return output
 
@@ -335,8 +381,10 @@ class RealJob:
                 result.note(f"removed the unfinished temporary file: {output.target} was not created")
         dst = result.spec.dst_file
         if self.progress.dst_opened:
-            result.note(f"the block device {dst} was written in place: what the copy wrote before it stopped stays "
-                        "there (that cannot be undone)")  # fmt: skip
+            result.note(
+                f"the block device {dst} was written in place: what the copy wrote before it stopped stays "
+                "there (that cannot be undone)"
+            )
 
 
 class NotEnoughMemory(RuntimeError):

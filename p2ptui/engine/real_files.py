@@ -173,10 +173,20 @@ def _same_as_checked(fd: int, path: str, checked: os.stat_result | None, what: s
         raise CopyFailed(f"{what} {path} was replaced by another file after it was checked: nothing copied")
 
 
-def copy_file(src: str, dst: str, size: int, buffer: CopyBuffer, *, dst_fd: int | None = None,
-              src_checked: os.stat_result | None = None, dst_checked: os.stat_result | None = None,
-              cancel: threading.Event | None = None, progress: Progress | None = None,
-              direct: bool = True, clock: Callable[[], float] = time.perf_counter) -> CopyOutcome:  # fmt: skip
+def copy_file(
+    src: str,
+    dst: str,
+    size: int,
+    buffer: CopyBuffer,
+    *,
+    dst_fd: int | None = None,
+    src_checked: os.stat_result | None = None,
+    dst_checked: os.stat_result | None = None,
+    cancel: threading.Event | None = None,
+    progress: Progress | None = None,
+    direct: bool = True,
+    clock: Callable[[], float] = time.perf_counter,
+) -> CopyOutcome:
     """Copy the first ``size`` bytes of ``src`` through ``buffer`` into ``dst_fd`` - the temporary file that will
     become ``dst`` (the name errors use) - or, without it, into the block device ``dst`` itself. ``src_checked`` and
     ``dst_checked`` are the stats the checks saw: a file swapped in since is refused. The caller cleans up."""
@@ -201,8 +211,10 @@ def copy_file(src: str, dst: str, size: int, buffer: CopyBuffer, *, dst_fd: int 
             dst_direct = direct and _set_direct(dst_fd, True)
         for path, used in ((src, src_direct), (dst, dst_direct)):
             if direct and not used:
-                notes.append(f"the filesystem of {path} refuses O_DIRECT: buffered I/O (through the page cache) "
-                             "instead, with fsync inside the timing")  # fmt: skip
+                notes.append(
+                    f"the filesystem of {path} refuses O_DIRECT: buffered I/O (through the page cache) "
+                    "instead, with fsync inside the timing"
+                )
         aligned = size - size % ALIGN
         progress.reset(threads)
         errors: list[BaseException] = []
@@ -234,8 +246,16 @@ def copy_file(src: str, dst: str, size: int, buffer: CopyBuffer, *, dst_fd: int 
     return CopyOutcome(size, seconds, None, notes)
 
 
-def _worker(index: int, src: tuple[str, int], dst: tuple[str, int], buffer: CopyBuffer, aligned: int,
-            cancel: threading.Event, progress: Progress, errors: list[BaseException]) -> None:  # fmt: skip
+def _worker(
+    index: int,
+    src: tuple[str, int],
+    dst: tuple[str, int],
+    buffer: CopyBuffer,
+    aligned: int,
+    cancel: threading.Event,
+    progress: Progress,
+    errors: list[BaseException],
+) -> None:
     chunk, threads = buffer.chunk, buffer.threads
     n_chunks = -(-aligned // chunk)
     slot = buffer.slot(index)
@@ -251,16 +271,20 @@ def _worker(index: int, src: tuple[str, int], dst: tuple[str, int], buffer: Copy
                 except OSError as exc:
                     raise io_failed(exc, "reading", src[0], offset) from exc
                 if got != length:
-                    raise CopyFailed(f"short read: {got} of {length} B at offset {offset} of {src[0]} (did the source "
-                                     "shrink during the copy?)")  # fmt: skip
+                    raise CopyFailed(
+                        f"short read: {got} of {length} B at offset {offset} of {src[0]} (did the source "
+                        "shrink during the copy?)"
+                    )
                 try:
                     put = os.pwritev(dst[1], [view], offset)
                 except OSError as exc:
                     raise io_failed(exc, "writing", dst[0], offset, written=progress.total) from exc
                 if put != length:
                     # A regular file takes less than asked only when its filesystem runs out of room.
-                    raise CopyFailed(f"disk full after {human_size(progress.total + put)} writing {dst[0]} (the "
-                                     f"filesystem took {put} of {length} B at byte {offset})")  # fmt: skip
+                    raise CopyFailed(
+                        f"disk full after {human_size(progress.total + put)} writing {dst[0]} (the "
+                        f"filesystem took {put} of {length} B at byte {offset})"
+                    )
             progress.per_thread[index] += length
     except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, which re-raises it
         errors.append(exc)

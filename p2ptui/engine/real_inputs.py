@@ -69,16 +69,31 @@ def source_size(path: str) -> int:
 def check_chunk(spec: TransferSpec, files: bool) -> None:
     """The real engine's chunk rules (limits.py bounds the rest, for both engines)."""
     if files and spec.chunk % REAL_CHUNK_ALIGN:
-        raise InputError(Diagnostic(f"chunk {spec.chunk} B is not a multiple of 4 KiB, which O_DIRECT file copies "
-                                    "need (they move whole 4 KiB blocks)", hint=CHUNK_HINT))  # fmt: skip
+        raise InputError(
+            Diagnostic(
+                f"chunk {spec.chunk} B is not a multiple of 4 KiB, which O_DIRECT file copies "
+                "need (they move whole 4 KiB blocks)",
+                hint=CHUNK_HINT,
+            )
+        )
     if not files and spec.chunk < REAL_CHUNK_ALIGN:
-        raise InputError(Diagnostic(f"chunk {spec.chunk} B is less than 4 KiB: a real memory copy times one copy "
-                                    "call per chunk, and below a page the calls' overhead is what would be measured",
-                                    hint=CHUNK_HINT))  # fmt: skip
+        raise InputError(
+            Diagnostic(
+                f"chunk {spec.chunk} B is less than 4 KiB: a real memory copy times one copy "
+                "call per chunk, and below a page the calls' overhead is what would be measured",
+                hint=CHUNK_HINT,
+            )
+        )
 
 
-def check_file_copy(spec: TransferSpec, *, expert: bool, yes: bool, promised: Callable[[int], int] = lambda dev: 0,
-                    confirmed: Collection[int] = ()) -> FileCheck:  # fmt: skip
+def check_file_copy(
+    spec: TransferSpec,
+    *,
+    expert: bool,
+    yes: bool,
+    promised: Callable[[int], int] = lambda dev: 0,
+    confirmed: Collection[int] = (),
+) -> FileCheck:
     """Every check of a file → file copy but the P2P memory file's; InputError for the first problem found.
     ``promised(dev)`` is what other accepted copies have yet to write to filesystem ``dev``; ``confirmed`` holds the
     device numbers (st_rdev) of the block devices the user named to be overwritten (--yes-overwrite)."""
@@ -89,9 +104,14 @@ def check_file_copy(spec: TransferSpec, *, expert: bool, yes: bool, promised: Ca
     source = examine_output(src, "--check source") if spec.check else examine_source(src)
     destination = examine_output(dst)
     if same_file(source, destination):
-        raise InputError(Diagnostic("source and destination are the same file (compared by identity: a hard link, "
-                                    "a bind mount or a symbolic link names it twice)", Location(dst),
-                                    "copy to another file"))  # fmt: skip
+        raise InputError(
+            Diagnostic(
+                "source and destination are the same file (compared by identity: a hard link, "
+                "a bind mount or a symbolic link names it twice)",
+                Location(dst),
+                "copy to another file",
+            )
+        )
     target = _checked_output(destination, "destination", expert=expert, yes=yes, confirmed=confirmed)
     if spec.check:
         _checked_output(source, "--check source", expert=expert, yes=yes, confirmed=confirmed)
@@ -120,9 +140,14 @@ def _checked_output(examined: Examined, what: str, *, expert: bool, yes: bool, c
         check_source_overwrite(examined.path, expert=expert, yes=yes or named)
         target = Target(examined.path, examined.exists, examined.block_device)
     if examined.block_device and not named:
-        raise InputError(Diagnostic(f"{what}: a block device is written in place, so a partial write (a failure, a "
-                                    "cancel, a kill) cannot be undone; confirm by naming the device",
-                                    Location(examined.path), f"--yes-overwrite {examined.path}"))  # fmt: skip
+        raise InputError(
+            Diagnostic(
+                f"{what}: a block device is written in place, so a partial write (a failure, a "
+                "cancel, a kill) cannot be undone; confirm by naming the device",
+                Location(examined.path),
+                f"--yes-overwrite {examined.path}",
+            )
+        )
     return target
 
 
@@ -135,9 +160,13 @@ def confirmed_devices(paths: Collection[str]) -> set[int]:
         except OSError as exc:
             raise path_error(path, "--yes-overwrite", exc) from None
         if not stat.S_ISBLK(st.st_mode):
-            raise InputError(Diagnostic("--yes-overwrite: not a block device (it confirms writing one)",
-                                        Location(path), "files are replaced whole, never in place: --expert --yes "
-                                        "confirms that"))  # fmt: skip
+            raise InputError(
+                Diagnostic(
+                    "--yes-overwrite: not a block device (it confirms writing one)",
+                    Location(path),
+                    "files are replaced whole, never in place: --expert --yes confirms that",
+                )
+            )
         devices.add(st.st_rdev)
     return devices
 
@@ -147,8 +176,13 @@ def check_p2pmem_file(path: str, spec: TransferSpec, provider: str) -> None:
     where = Location(path)
     hint = f"give {provider}'s /sys/bus/pci/devices/<bdf>/p2pmem/allocate (kernel ≥ 6.2)"
     if spec.chunk % PAGE_SIZE:
-        raise InputError(Diagnostic(f"chunk {spec.chunk} B is not a multiple of the page size ({PAGE_SIZE} B): "
-                                    "P2P memory is mapped in whole pages", hint=CHUNK_HINT))  # fmt: skip
+        raise InputError(
+            Diagnostic(
+                f"chunk {spec.chunk} B is not a multiple of the page size ({PAGE_SIZE} B): "
+                "P2P memory is mapped in whole pages",
+                hint=CHUNK_HINT,
+            )
+        )
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -156,15 +190,22 @@ def check_p2pmem_file(path: str, spec: TransferSpec, provider: str) -> None:
     except OSError as exc:
         raise InputError(Diagnostic(f"cannot inspect the P2P memory file: {exc.strerror}", where, hint)) from None
     if not stat.S_ISREG(st.st_mode):
-        raise InputError(Diagnostic(f"is {kind_of(st.st_mode)}, not a p2pmem allocate file (a regular file in sysfs)",
-                                    where, hint))  # fmt: skip
+        raise InputError(
+            Diagnostic(f"is {kind_of(st.st_mode)}, not a p2pmem allocate file (a regular file in sysfs)", where, hint)
+        )
     if not os.access(path, os.R_OK | os.W_OK):
-        raise InputError(Diagnostic("no permission to map the P2P memory file (it needs read and write)", where,
-                                    "run as root"))  # fmt: skip
+        raise InputError(
+            Diagnostic("no permission to map the P2P memory file (it needs read and write)", where, "run as root")
+        )
     # sysfs reports its attribute files' sizes as 0 or a nominal figure; a stand-in must hold the mapping.
     if not os.path.realpath(path).startswith(SYSFS) and st.st_size < spec.buffer_bytes:
-        raise InputError(Diagnostic(f"holds {human_size(st.st_size)}, less than the {human_size(spec.buffer_bytes)} "
-                                    "(chunk × threads) the copy maps from it", where))  # fmt: skip
+        raise InputError(
+            Diagnostic(
+                f"holds {human_size(st.st_size)}, less than the {human_size(spec.buffer_bytes)} "
+                "(chunk × threads) the copy maps from it",
+                where,
+            )
+        )
 
 
 def _check_source(source: Examined, size: int) -> None:
@@ -191,8 +232,12 @@ def _room_needed(examined: Examined, size: int) -> tuple[int | None, int]:
     if st is not None and stat.S_ISBLK(st.st_mode):
         capacity = source_size(path)
         if capacity < size:
-            raise InputError(Diagnostic(f"block device holds {human_size(capacity)} ({capacity} B), less than the "
-                                        f"{size} B to write", Location(path)))  # fmt: skip
+            raise InputError(
+                Diagnostic(
+                    f"block device holds {human_size(capacity)} ({capacity} B), less than the {size} B to write",
+                    Location(path),
+                )
+            )
         return None, 0
     return os.stat(Path(path).parent).st_dev, size
 
@@ -203,15 +248,25 @@ def _check_free(path: str, need: int, promised: int, what: str) -> None:
     if need + promised <= free:
         return
     others = f", {human_size(promised)} of it promised to copies accepted before this one" if promised else ""
-    raise InputError(Diagnostic(f"not enough free space: the copy needs {human_size(need)} ({need} B) for {what} "
-                                f"on this filesystem, which has {human_size(free)} free{others}", Location(path),
-                                "free some space, copy less (--size) or write elsewhere"))  # fmt: skip
+    raise InputError(
+        Diagnostic(
+            f"not enough free space: the copy needs {human_size(need)} ({need} B) for {what} "
+            f"on this filesystem, which has {human_size(free)} free{others}",
+            Location(path),
+            "free some space, copy less (--size) or write elsewhere",
+        )
+    )
 
 
 def kind_of(mode: int) -> str:
     """What a non-regular file is, in words ("a pipe")."""
-    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"), (stat.S_ISFIFO, "a pipe"),
-             (stat.S_ISSOCK, "a socket"), (stat.S_ISBLK, "a block device"))  # fmt: skip
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISFIFO, "a pipe"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISBLK, "a block device"),
+    )
     for test, name in kinds:
         if test(mode):
             return name

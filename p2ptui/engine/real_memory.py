@@ -34,8 +34,9 @@ def _check(cancel: threading.Event | None) -> None:
         raise CopyCancelled()
 
 
-def make_source(size: int, seed: int | None, *, cancel: threading.Event | None = None,
-                progress: Progress | None = None) -> np.ndarray:  # fmt: skip
+def make_source(
+    size: int, seed: int | None, *, cancel: threading.Event | None = None, progress: Progress | None = None
+) -> np.ndarray:
     """Seeded random bytes for --check; otherwise a cheap pattern that still touches every page (a never-written
     buffer reads as the shared zero page and would flatter the copy). CopyCancelled when ``cancel`` is set while
     filling; ``progress.prepared`` counts the bytes filled so far."""
@@ -94,13 +95,23 @@ def memory_problem(size: int, available: int | None, promised: int = 0) -> str |
     if need <= free:
         return None
     others = f", {human_size(promised)} of it still to be taken by copies already running" if promised else ""
-    return (f"a real memory copy of {human_size(size)} needs {human_size(2 * size)} of RAM (source and destination "
-            f"buffers) plus {human_size(HEADROOM)} headroom; this machine has {human_size(max(available, 0))} "
-            f"available (MemAvailable){others}")  # fmt: skip
+    return (
+        f"a real memory copy of {human_size(size)} needs {human_size(2 * size)} of RAM (source and destination "
+        f"buffers) plus {human_size(HEADROOM)} headroom; this machine has {human_size(max(available, 0))} "
+        f"available (MemAvailable){others}"
+    )
 
 
-def copy_memory(src: np.ndarray, dst: np.ndarray, chunk: int, threads: int, *, cancel: threading.Event | None = None,
-                progress: Progress | None = None, clock: Callable[[], float] = time.perf_counter) -> CopyOutcome:  # fmt: skip
+def copy_memory(
+    src: np.ndarray,
+    dst: np.ndarray,
+    chunk: int,
+    threads: int,
+    *,
+    cancel: threading.Event | None = None,
+    progress: Progress | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> CopyOutcome:
     if src.shape != dst.shape:
         raise ValueError("source and destination differ in size")
     cancel = cancel or threading.Event()

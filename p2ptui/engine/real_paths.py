@@ -88,15 +88,24 @@ def examine_output(path: str, role: str = "destination") -> Examined:
         try:
             st = os.stat(path)
         except FileNotFoundError:
-            raise InputError(Diagnostic(f"{role}: is a symbolic link to {target}, which does not exist", Location(path),
-                                        "name the file to write, not a link")) from None  # fmt: skip
+            raise InputError(
+                Diagnostic(
+                    f"{role}: is a symbolic link to {target}, which does not exist",
+                    Location(path),
+                    "name the file to write, not a link",
+                )
+            ) from None
         except OSError as exc:
             raise path_error(path, role, exc) from None
         if not stat.S_ISBLK(st.st_mode):
-            raise InputError(Diagnostic(
-                f"{role}: is a symbolic link (to {target}); the copy renames the finished file into place, which "
-                "would replace the link and not the file it points to", Location(path),
-                f"give {os.path.realpath(path)} itself if that is the file to replace"))  # fmt: skip
+            raise InputError(
+                Diagnostic(
+                    f"{role}: is a symbolic link (to {target}); the copy renames the finished file into place, which "
+                    "would replace the link and not the file it points to",
+                    Location(path),
+                    f"give {os.path.realpath(path)} itself if that is the file to replace",
+                )
+            )
     if stat.S_ISDIR(st.st_mode):
         raise InputError(Diagnostic(f"{role}: is a directory", Location(path), "name a file or a block device"))
     if stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode):
@@ -128,8 +137,13 @@ def check_directory(path: str, role: str) -> None:
         read_only = False
     if read_only:
         raise InputError(Diagnostic(f"{role}: directory {directory} is on a read-only file system", Location(path)))
-    raise InputError(Diagnostic(f"{role}: no permission to create files in directory {directory}", Location(path),
-                                "the copy writes a temporary file there and renames it into place"))  # fmt: skip
+    raise InputError(
+        Diagnostic(
+            f"{role}: no permission to create files in directory {directory}",
+            Location(path),
+            "the copy writes a temporary file there and renames it into place",
+        )
+    )
 
 
 def _check_replaceable(path: str, st: os.stat_result, role: str) -> None:
@@ -138,8 +152,13 @@ def _check_replaceable(path: str, st: os.stat_result, role: str) -> None:
     directory = os.path.dirname(path) or os.curdir
     dir_st = os.stat(directory)
     if dir_st.st_mode & stat.S_ISVTX and os.geteuid() not in (0, st.st_uid, dir_st.st_uid):
-        raise InputError(Diagnostic(f"{role}: belongs to another user in the sticky directory {directory}, so it cannot "
-                                    "be replaced", Location(path), "write to another name"))  # fmt: skip
+        raise InputError(
+            Diagnostic(
+                f"{role}: belongs to another user in the sticky directory {directory}, so it cannot be replaced",
+                Location(path),
+                "write to another name",
+            )
+        )
 
 
 def same_file(a: Examined, b: Examined) -> bool:
@@ -163,8 +182,9 @@ def _check_dangling(path: str, role: str) -> None:
     except OSError:
         return
     if stat.S_ISLNK(lst.st_mode):
-        raise InputError(Diagnostic(f"{role}: is a symbolic link to {_link_target(path)}, which does not exist",
-                                    Location(path)))  # fmt: skip
+        raise InputError(
+            Diagnostic(f"{role}: is a symbolic link to {_link_target(path)}, which does not exist", Location(path))
+        )
 
 
 def _link_target(path: str) -> str:

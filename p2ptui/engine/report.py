@@ -48,8 +48,14 @@ def route_dict(route: Route | None) -> dict | None:
         "allowed": route.allowed,
         "forced": route.forced,
         "legs": [
-            {"from": leg.data_from, "to": leg.data_to, "initiator": leg.initiator, "op": leg.op.value,
-             "map_type": leg.map_type, "hops": list(leg.hops)}  # fmt: skip
+            {
+                "from": leg.data_from,
+                "to": leg.data_to,
+                "initiator": leg.initiator,
+                "op": leg.op.value,
+                "map_type": leg.map_type,
+                "hops": list(leg.hops),
+            }
             for leg in route.legs
         ],
     }
@@ -96,8 +102,10 @@ def text_report(result: TransferResult, efficiency: float) -> list[str]:
         lines.append(f"    route ({route.kind.value}, {route.map_type}): {route.describe()}")
     if result.p2p_route is not None and result.p2p_route is not route:
         lines.append(f"    P2P route ({result.p2p_route.map_type}): {result.p2p_route.describe()}")
-    lines.append(f"    predicted alone, links at {efficiency:.2f} efficiency: P2P {gbps(result.p2p_bytes_per_s)}, "
-                 f"bounce through host memory {gbps(result.bounce_bytes_per_s)}")  # fmt: skip
+    lines.append(
+        f"    predicted alone, links at {efficiency:.2f} efficiency: P2P {gbps(result.p2p_bytes_per_s)}, "
+        f"bounce through host memory {gbps(result.bounce_bytes_per_s)}"
+    )
     lines.extend(f"    note: {note}" for note in result.notes)
     if result.verified is not None:
         lines.append("    MATCH on data check" if result.verified else "    MISMATCH on data check")

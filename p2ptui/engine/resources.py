@@ -79,8 +79,12 @@ class SimConfig:
     def __post_init__(self) -> None:
         if not 0 < self.efficiency <= 1:
             raise FieldValueError("efficiency", f"link efficiency must be in (0, 1], not {self.efficiency}")
-        for name, value in (("completion size", self.completion_size), ("read tags", self.read_tags),
-                            ("IOMMU page size", self.iommu_page_size), ("IOTLB entries", self.iotlb_entries)):  # fmt: skip
+        for name, value in (
+            ("completion size", self.completion_size),
+            ("read tags", self.read_tags),
+            ("IOMMU page size", self.iommu_page_size),
+            ("IOTLB entries", self.iotlb_entries),
+        ):
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be positive, not {value}")
         if self.read_rtt_us is not None and not (0 < self.read_rtt_us and math.isfinite(self.read_rtt_us)):
@@ -183,8 +187,9 @@ class ResourceCatalog:
         what = f"gen{gen} x{width} link {port.name} ↔ {name}"
         tail = f"{data:.2f} GB/s of writes (protocol bound, MPS {mps}) × {eff:.2f} efficiency"
         up = self._add(f"link:{name}:up", ResourceKind.LINK, usable * eff * GB, f"{what}, upstream: {tail}", data * GB)
-        down = self._add(f"link:{name}:down", ResourceKind.LINK, usable * eff * GB, f"{what}, downstream: {tail}",
-                         data * GB)  # fmt: skip
+        down = self._add(
+            f"link:{name}:down", ResourceKind.LINK, usable * eff * GB, f"{what}, downstream: {tail}", data * GB
+        )
         return LinkInfo(up, down, gen, width, mps, g.flit), tuple(notes)
 
     # -- root complex, memory, devices, IOMMU -----------------------------------------------------------------------
@@ -195,11 +200,18 @@ class ResourceCatalog:
         if value is None:
             value = rb.p2p_read if op == "read" else rb.p2p_write
         if value is None:
-            notes.append(f"root complex {rb.host_bridge} P2P {op} cap unknown: assumed unlimited (link-limited); "
-                         f"set root_complexes[].p2p.{op} (a Broadwell-class root complex forwards ~7.1 GB/s)")  # fmt: skip
+            notes.append(
+                f"root complex {rb.host_bridge} P2P {op} cap unknown: assumed unlimited (link-limited); "
+                f"set root_complexes[].p2p.{op} (a Broadwell-class root complex forwards ~7.1 GB/s)"
+            )
             return None
-        return self._add(f"rc:{rb.host_bridge}:p2p-{op}", ResourceKind.RC_P2P, value * GB,
-                         f"root complex {rb.host_bridge} P2P {op} forwarding cap: {value:g} GB/s", value * GB)  # fmt: skip
+        return self._add(
+            f"rc:{rb.host_bridge}:p2p-{op}",
+            ResourceKind.RC_P2P,
+            value * GB,
+            f"root complex {rb.host_bridge} P2P {op} forwarding cap: {value:g} GB/s",
+            value * GB,
+        )
 
     def memory(self, notes: list[str]) -> str | None:
         value = self.config.memory_bandwidth
@@ -209,19 +221,30 @@ class ResourceCatalog:
         if value is None:
             notes.append("host memory bandwidth unknown: assumed unlimited; set host.memory_bandwidth in the fabric")
             return None
-        return self._add("host-memory", ResourceKind.MEMORY, value * GB,
-                         f"host memory bandwidth: {value:g} GB/s ({source}); a bounce crosses it twice", value * GB)  # fmt: skip
+        return self._add(
+            "host-memory",
+            ResourceKind.MEMORY,
+            value * GB,
+            f"host memory bandwidth: {value:g} GB/s ({source}); a bounce crosses it twice",
+            value * GB,
+        )
 
     def device_rate(self, dev: Device, op: str, notes: list[str]) -> str | None:
         """``op`` "read": data leaving the device from its media; "write": data it stores."""
         rate = self.config.device_rates.get(dev.name)
         value = getattr(rate, op) if rate is not None else None
         if value is None:
-            notes.append(f"{dev.name} {op} rate unknown: not modelled (give devices: {{{dev.name}: {{{op}: GB/s}}}} "
-                         "in a plan)")  # fmt: skip
+            notes.append(
+                f"{dev.name} {op} rate unknown: not modelled (give devices: {{{dev.name}: {{{op}: GB/s}}}} in a plan)"
+            )
             return None
-        return self._add(f"dev:{dev.name}:{op}", ResourceKind.DEVICE, value * GB,
-                         f"{dev.name} {op} rate: {value:g} GB/s (given)", value * GB)  # fmt: skip
+        return self._add(
+            f"dev:{dev.name}:{op}",
+            ResourceKind.DEVICE,
+            value * GB,
+            f"{dev.name} {op} rate: {value:g} GB/s (given)",
+            value * GB,
+        )
 
     def iommu(self, rb: RootBus, notes: list[str]) -> str | None:
         """The page-walk unit serving ``rb``'s host bridge, when translation is on; capacity 1 = always busy."""
@@ -232,19 +255,30 @@ class ResourceCatalog:
         if mode is not IommuMode.TRANSLATED:
             return None
         page = self.config.iommu_page_size
-        return self._add(f"iommu:{rb.host_bridge}", ResourceKind.IOMMU, 1.0,
-                         f"IOMMU page walks for {rb.host_bridge} ({page} B IOVA pages, "
-                         f"{self.config.iotlb_entries}-entry IOTLB)", math.inf)  # fmt: skip
+        return self._add(
+            f"iommu:{rb.host_bridge}",
+            ResourceKind.IOMMU,
+            1.0,
+            f"IOMMU page walks for {rb.host_bridge} ({page} B IOVA pages, {self.config.iotlb_entries}-entry IOTLB)",
+            math.inf,
+        )
 
     def internal(self, dev: Device, notes: list[str]) -> str:
         """A copy that never leaves ``dev`` (its own CMB): bounded by what its link could carry, as an estimate."""
         info, _ = self.link_above(dev)
         if info is None:
             gbps = write_gbps(DEFAULT_GEN, DEFAULT_WIDTH) * self.config.efficiency
-            notes.append(f"{dev.name} moves the data internally and has no link: assumed {gbps:.2f} GB/s "
-                         f"(gen{DEFAULT_GEN} x{DEFAULT_WIDTH})")  # fmt: skip
+            notes.append(
+                f"{dev.name} moves the data internally and has no link: assumed {gbps:.2f} GB/s "
+                f"(gen{DEFAULT_GEN} x{DEFAULT_WIDTH})"
+            )
         else:
             gbps = write_gbps(info.gen, info.width, info.mps) * self.config.efficiency
             notes.append(f"{dev.name} moves the data internally: assumed as fast as its link ({gbps:.2f} GB/s)")
-        return self._add(f"internal:{dev.name}", ResourceKind.INTERNAL, gbps * GB,
-                         f"{dev.name} internal copy (estimate: its link rate)", gbps * GB)  # fmt: skip
+        return self._add(
+            f"internal:{dev.name}",
+            ResourceKind.INTERNAL,
+            gbps * GB,
+            f"{dev.name} internal copy (estimate: its link rate)",
+            gbps * GB,
+        )

@@ -16,10 +16,10 @@ from enum import StrEnum
 
 from ..errors import Diagnostic, InputError
 from ..fabric.model import Device, Fabric
+from ..p2p import ExpertMode, GateDecision, gate_transfer
 from .legs import HOST_MEMORY, Leg, LegRequest, build_leg
 from .resources import ResourceCatalog
 from .transfer import HOST, Op, TransferSpec
-from ..p2p import ExpertMode, GateDecision, gate_transfer
 from .verdicts import MAP_BUS_ADDR, MAP_NOT_SUPPORTED, VerdictCache
 
 
@@ -122,16 +122,24 @@ class RoutePlanner:
             if ref == HOST:
                 return None
             names = ", ".join(d.name for d in self.fabric.endpoints()[:8])
-            raise InputError(Diagnostic(f"{what} {ref!r} is not a device of fabric {self.fabric.name!r}",
-                                        hint=f"name a device ({names}, ...) or 'host' for host memory")) from None  # fmt: skip
+            raise InputError(
+                Diagnostic(
+                    f"{what} {ref!r} is not a device of fabric {self.fabric.name!r}",
+                    hint=f"name a device ({names}, ...) or 'host' for host memory",
+                )
+            ) from None
         if not dev.kind.is_endpoint:
-            raise InputError(Diagnostic(f"{what} {dev.name} is a {dev.kind.label}: bridges forward DMA but never "
-                                        "start or end it", hint="name an endpoint (a drive, a GPU, a NIC) or "
-                                        "'host'"))  # fmt: skip
+            raise InputError(
+                Diagnostic(
+                    f"{what} {dev.name} is a {dev.kind.label}: bridges forward DMA but never start or end it",
+                    hint="name an endpoint (a drive, a GPU, a NIC) or 'host'",
+                )
+            )
         return dev
 
-    def plan(self, spec: TransferSpec, expert: ExpertMode | bool = False, real: bool = False,
-             uses_pool: bool = True) -> RoutePlan:  # fmt: skip
+    def plan(
+        self, spec: TransferSpec, expert: ExpertMode | bool = False, real: bool = False, uses_pool: bool = True
+    ) -> RoutePlan:
         """The routes of ``spec``. The expert gate (p2ptui.p2p.gate_transfer) decides whether the P2P route may
         run: NOT_SUPPORTED runs only in an expert-mode simulation, labelled; otherwise the copy bounces."""
         problems = spec.problems()
@@ -141,8 +149,12 @@ class RoutePlanner:
         dst = self.endpoint(spec.dst, "destination")
         via = self.endpoint(spec.via, "provider") if spec.via is not None else None
         if via is not None and via.pool is None:
-            raise InputError(Diagnostic(f"provider {via.name} has no P2P memory pool",
-                                        hint="pick a device with p2pmem (p2ptui show FABRIC marks them)"))  # fmt: skip
+            raise InputError(
+                Diagnostic(
+                    f"provider {via.name} has no P2P memory pool",
+                    hint="pick a device with p2pmem (p2ptui show FABRIC marks them)",
+                )
+            )
         notes: list[str] = []
         if src is None or dst is None:
             op = Op.WRITE if dst is None else Op.READ  # the device is always the one that DMAs
@@ -150,14 +162,34 @@ class RoutePlanner:
             route = Route(RouteKind.HOST, (self._with_rates(leg, src, dst, notes),), False)
             return RoutePlan(route, None, route, tuple(_unique(notes)), None)
         serial = spec.threads == 1
-        bounce = Route(RouteKind.BOUNCE, (
-            self._with_rates(self._leg(LegRequest(src, None, Op.WRITE, HOST_MEMORY, None, True, spec.dma_size, spec.window), notes), src, None, notes),
-            self._with_rates(self._leg(LegRequest(None, dst, Op.READ, HOST_MEMORY, None, True, spec.dma_size, spec.window), notes), None, dst, notes),
-        ), serial)  # fmt: skip
+        bounce = Route(
+            RouteKind.BOUNCE,
+            (
+                self._with_rates(
+                    self._leg(
+                        LegRequest(src, None, Op.WRITE, HOST_MEMORY, None, True, spec.dma_size, spec.window), notes
+                    ),
+                    src,
+                    None,
+                    notes,
+                ),
+                self._with_rates(
+                    self._leg(
+                        LegRequest(None, dst, Op.READ, HOST_MEMORY, None, True, spec.dma_size, spec.window), notes
+                    ),
+                    None,
+                    dst,
+                    notes,
+                ),
+            ),
+            serial,
+        )
         if via is not None:
             verdict = self.verdicts.verdict(via, [src, dst])
-            legs = (self._p2p_leg(verdict.clients[0], src, via, Op.WRITE, spec, notes),
-                    self._p2p_leg(verdict.clients[1], via, dst, Op.READ, spec, notes))  # fmt: skip
+            legs = (
+                self._p2p_leg(verdict.clients[0], src, via, Op.WRITE, spec, notes),
+                self._p2p_leg(verdict.clients[1], via, dst, Op.READ, spec, notes),
+            )
         else:
             provider, client = (dst, src) if spec.op is Op.WRITE else (src, dst)
             verdict = self.verdicts.verdict(provider, [client])
@@ -180,8 +212,16 @@ class RoutePlanner:
         return RoutePlan(chosen, p2p, bounce, tuple(_unique(notes)), via, gate)
 
     def _leg(self, req: LegRequest, notes: list[str]) -> Leg:
-        key = (_bdf(req.data_from), _bdf(req.data_to), req.op, req.map_type, _bdf(req.common), req.through_rc,
-               req.dma_size, req.window)  # fmt: skip
+        key = (
+            _bdf(req.data_from),
+            _bdf(req.data_to),
+            req.op,
+            req.map_type,
+            _bdf(req.common),
+            req.through_rc,
+            req.dma_size,
+            req.window,
+        )
         cached = self._legs.get(key)
         if cached is None:
             said: list[str] = []
@@ -208,8 +248,16 @@ class RoutePlanner:
                 extra.append((key, 1.0))
         if not extra:
             return leg
-        return Leg(leg.data_from, leg.data_to, leg.initiator, leg.op, leg.map_type, leg.hops, leg.loads + tuple(extra),
-                   leg.bound)  # fmt: skip
+        return Leg(
+            leg.data_from,
+            leg.data_to,
+            leg.initiator,
+            leg.op,
+            leg.map_type,
+            leg.hops,
+            leg.loads + tuple(extra),
+            leg.bound,
+        )
 
 
 def standalone_rate(route: Route, catalog: ResourceCatalog) -> float:

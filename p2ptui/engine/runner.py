@@ -31,8 +31,15 @@ class Runner:
             cls = backend_of(engine).runner()
         return super().__new__(cls)
 
-    def __init__(self, engine: Engine, *, speed: float | None = None, clock: Callable[[], float] | None = None,
-                 history: int = 600, tick: float = 0.1):  # fmt: skip
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        speed: float | None = None,
+        clock: Callable[[], float] | None = None,
+        history: int = 600,
+        tick: float = 0.1,
+    ):
         if speed is not None and not speed > 0:
             raise ValueError(f"speed must be positive, not {speed}")
         self.engine = engine

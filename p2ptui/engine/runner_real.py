@@ -106,8 +106,9 @@ class RealRunner(Runner):
             job.cancel()
             raise
         finally:
-            self._publish_events([TransferEvent(self.now(), result.id, result.spec.label, result.state,
-                                                result.error or "")])  # fmt: skip
+            self._publish_events(
+                [TransferEvent(self.now(), result.id, result.spec.label, result.state, result.error or "")]
+            )
             self._poke()
 
     def _real_sample(self, measure: bool = True) -> Sample:

@@ -24,8 +24,14 @@ from .transfer import TransferResult, TransferSpec
 class SimRunner(Runner):
     engine: Simulation
 
-    def __init__(self, engine: Simulation, *, speed: float | None = None, clock: Callable[[], float] | None = None,
-                 **options: Any):  # fmt: skip
+    def __init__(
+        self,
+        engine: Simulation,
+        *,
+        speed: float | None = None,
+        clock: Callable[[], float] | None = None,
+        **options: Any,
+    ):
         if clock is not None and speed is None:
             raise ValueError("a clock paces the simulator: give a speed too (1.0 = the clock's pace)")
         super().__init__(engine, speed=speed, clock=clock, **options)

@@ -23,8 +23,15 @@ class Target:
     block_device: bool
 
 
-def check_destination(path: str, *, expert: bool, yes: bool, mounts: str = "/proc/self/mounts",
-                      swaps: str = "/proc/swaps", what: str = "destination") -> Target:
+def check_destination(
+    path: str,
+    *,
+    expert: bool,
+    yes: bool,
+    mounts: str = "/proc/self/mounts",
+    swaps: str = "/proc/swaps",
+    what: str = "destination",
+) -> Target:
     """May the real engine write ``path``? InputError saying why not, else what it is.
 
     The expert gate (p2ptui.p2p.gate_write) gives the verdict on files and block devices; on top of it the engine
@@ -41,19 +48,37 @@ def check_destination(path: str, *, expert: bool, yes: bool, mounts: str = "/pro
     if st is not None and stat.S_ISBLK(st.st_mode):
         where = block_device_in_use(st.st_rdev, mounts, swaps)
         if where:
-            raise InputError(Diagnostic(f"block device is in use ({where}); refusing to write to it, even in expert "
-                                        "mode", Location(path)))  # fmt: skip
+            raise InputError(
+                Diagnostic(
+                    f"block device is in use ({where}); refusing to write to it, even in expert mode", Location(path)
+                )
+            )
     decision = gate_write(path, ExpertMode.from_cli(expert))
     if decision.decision is Decision.REFUSED:
         # No flag unlocks this (a character device, a mounted disk): suggesting --expert --yes would mislead.
-        raise InputError(Diagnostic(f"{_reasons(decision)}; refusing to write to it, even in expert mode",
-                                    Location(path), "name a regular file, or a block device that is not in use"))  # fmt: skip
+        raise InputError(
+            Diagnostic(
+                f"{_reasons(decision)}; refusing to write to it, even in expert mode",
+                Location(path),
+                "name a regular file, or a block device that is not in use",
+            )
+        )
     if not decision.permitted:
-        raise InputError(Diagnostic(_reasons(decision), Location(path),
-                                    "expert mode (--expert) and a confirmation (--yes) are both required"))  # fmt: skip
+        raise InputError(
+            Diagnostic(
+                _reasons(decision),
+                Location(path),
+                "expert mode (--expert) and a confirmation (--yes) are both required",
+            )
+        )
     if decision.decision is Decision.NEEDS_EXPERT and not yes:
-        raise InputError(Diagnostic(f"{_reasons(decision)}; refusing without --yes", Location(path),
-                                    "expert mode is on: confirm the destructive write with --yes"))  # fmt: skip
+        raise InputError(
+            Diagnostic(
+                f"{_reasons(decision)}; refusing without --yes",
+                Location(path),
+                "expert mode is on: confirm the destructive write with --yes",
+            )
+        )
     return Target(path, st is not None, st is not None and stat.S_ISBLK(st.st_mode))
 
 

@@ -29,8 +29,14 @@ _DUE = 1e-12  # completions within this relative distance of an event happen at 
 class Simulation:
     name = SIM
 
-    def __init__(self, fabric: Fabric, config: SimConfig | None = None, *, expert: bool = False,
-                 verdicts: VerdictCache | None = None):  # fmt: skip
+    def __init__(
+        self,
+        fabric: Fabric,
+        config: SimConfig | None = None,
+        *,
+        expert: bool = False,
+        verdicts: VerdictCache | None = None,
+    ):
         self.fabric = fabric
         self.config = config or SimConfig()
         self.catalog = ResourceCatalog(fabric, self.config)
@@ -59,8 +65,15 @@ class Simulation:
         ``expert``: the gate's word for this transfer (default: the simulator's)."""
         plan = self.plan(spec, expert)
         tid = len(self.results) + 1
-        result = TransferResult(tid, spec, route=plan.chosen, p2p_route=plan.p2p, bounce_route=plan.bounce,
-                                notes=list(plan.notes), engine=self.name)  # fmt: skip
+        result = TransferResult(
+            tid,
+            spec,
+            route=plan.chosen,
+            p2p_route=plan.p2p,
+            bounce_route=plan.bounce,
+            notes=list(plan.notes),
+            engine=self.name,
+        )
         if plan.p2p is not None:
             result.p2p_bytes_per_s = self.predict(plan.p2p)
         result.bounce_bytes_per_s = self.predict(plan.bounce)
@@ -215,7 +228,9 @@ class Simulation:
             rate = float(flows.rate[slot]) if running else 0.0
             elapsed = (self.now if running else (result.ended_at or 0.0)) - (result.started_at or 0.0)
             average = done / elapsed if elapsed > 0 else 0.0
-            transfers.append(TransferSample(tid, result.spec.label, result.state, done, result.spec.size, rate, average))
+            transfers.append(
+                TransferSample(tid, result.spec.label, result.state, done, result.spec.size, rate, average)
+            )
         used = flows.utilisation()
         util = {key: float(used[i]) for key, i in self._res_index.items() if i < len(used) and used[i] > 0}
         return Sample(self.now, tuple(transfers), util)

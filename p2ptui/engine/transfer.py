@@ -124,18 +124,33 @@ def spec_problems(spec: TransferSpec) -> list[Problem]:
     if spec.size <= 0:
         out.append(Problem("size", f"size must be positive, not {spec.size}"))
     elif spec.size > limits.MAX_SIZE:
-        out.append(Problem("size", f"size {limits.bytes_text(spec.size)} is more than 1 PiB, beyond any device or memory a "
-                                   "copy could read or fill"))  # fmt: skip
+        out.append(
+            Problem(
+                "size",
+                f"size {limits.bytes_text(spec.size)} is more than 1 PiB, beyond any device or memory a "
+                "copy could read or fill",
+            )
+        )
     if spec.chunk <= 0:
         out.append(Problem("chunk", f"chunk must be positive, not {spec.chunk}"))
     elif spec.chunk > limits.MAX_CHUNK:
-        out.append(Problem("chunk", f"chunk {limits.bytes_text(spec.chunk)} is more than 1 GiB: a chunk is one DMA buffer per "
-                                    "thread, and no P2P pool or staging buffer is that large"))  # fmt: skip
+        out.append(
+            Problem(
+                "chunk",
+                f"chunk {limits.bytes_text(spec.chunk)} is more than 1 GiB: a chunk is one DMA buffer per "
+                "thread, and no P2P pool or staging buffer is that large",
+            )
+        )
     if spec.threads < 1:
         out.append(Problem("threads", f"threads must be at least 1, not {spec.threads}"))
     elif spec.threads > limits.MAX_THREADS:
-        out.append(Problem("threads", f"threads must be at most {limits.MAX_THREADS}, not {spec.threads} (each is a real "
-                                      "thread in the real engine)"))  # fmt: skip
+        out.append(
+            Problem(
+                "threads",
+                f"threads must be at most {limits.MAX_THREADS}, not {spec.threads} (each is a real "
+                "thread in the real engine)",
+            )
+        )
     problem = limits.seconds_problem(spec.start, "start")
     if problem is not None:
         out.append(Problem("start", problem))

@@ -22,7 +22,9 @@ class VerdictCache:
         self._cache: dict[tuple[BDF, tuple[BDF, ...]], Verdict] = {}
 
     def verdict(self, provider: Device, clients: list[Device]) -> Verdict:
-        """pci_p2pdma_distance_many(provider, clients) as p2ptui.p2p.check computes it; verbose, so every client is evaluated even after a refusal."""
+        """pci_p2pdma_distance_many(provider, clients) as p2ptui.p2p.check computes it.
+
+        Verbose, so every client is evaluated even after a refusal."""
         key = (provider.bdf, tuple(c.bdf for c in clients))
         if key not in self._cache:
             self._cache[key] = check(self.fabric, provider, clients, self.profile, verbose=True)

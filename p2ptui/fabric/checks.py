@@ -29,8 +29,14 @@ _ALLOWED_PARENTS = {
 def structure_problems(root_buses: tuple[RootBus, ...], devices: tuple[Device, ...]) -> list[StructureProblem]:
     problems: list[StructureProblem] = []
 
-    def add(message: str, index: int | None = None, field: str | None = None, hint: str = "",
-            other: int | None = None, bus_conflict: bool = False) -> None:
+    def add(
+        message: str,
+        index: int | None = None,
+        field: str | None = None,
+        hint: str = "",
+        other: int | None = None,
+        bus_conflict: bool = False,
+    ) -> None:
         problems.append(StructureProblem(message, index, field, hint, other, bus_conflict))
 
     bus_ids: dict[tuple[int, int], int] = {}
@@ -43,8 +49,13 @@ def structure_problems(root_buses: tuple[RootBus, ...], devices: tuple[Device, .
     names: dict[str, int] = {}
     for i, dev in enumerate(devices):
         if dev.bdf in index_of:
-            add(f"duplicate PCI address {dev.bdf}", i, "bdf", f"first used by device #{index_of[dev.bdf] + 1}",
-                index_of[dev.bdf])
+            add(
+                f"duplicate PCI address {dev.bdf}",
+                i,
+                "bdf",
+                f"first used by device #{index_of[dev.bdf] + 1}",
+                index_of[dev.bdf],
+            )
         else:
             index_of[dev.bdf] = i
         if not dev.name:
@@ -93,8 +104,12 @@ def structure_problems(root_buses: tuple[RootBus, ...], devices: tuple[Device, .
 
 def _check_device(dev: Device, i: int, by_bdf: dict[BDF, Device], bus_ids: dict, add) -> None:
     if dev.integrated and (not dev.kind.is_endpoint or dev.parent is not None or dev.link is not None):
-        add(f"{dev.bdf} is marked integrated in the root complex, but it is not an endpoint on a root bus without "
-            "a link", i, "integrated")  # fmt: skip
+        add(
+            f"{dev.bdf} is marked integrated in the root complex, but it is not an endpoint on a root bus without "
+            "a link",
+            i,
+            "integrated",
+        )
     if dev.physfn is not None:
         _check_vf(dev, i, by_bdf, add)
     if dev.parent is None:
@@ -121,7 +136,9 @@ def _check_device(dev: Device, i: int, by_bdf: dict[BDF, Device], bus_ids: dict,
         )
         return
     if dev.kind in (DeviceKind.ROOT_PORT, DeviceKind.HOST_BRIDGE):
-        add(f"{dev.bdf} is a {dev.kind.label} but sits below bridge {parent.bdf}", i, "kind", "it belongs on a root bus")
+        add(
+            f"{dev.bdf} is a {dev.kind.label} but sits below bridge {parent.bdf}", i, "kind", "it belongs on a root bus"
+        )
     allowed = _ALLOWED_PARENTS.get(dev.kind)
     if allowed is not None and parent.kind not in allowed:
         wanted = " or ".join(sorted(k.label for k in allowed))
@@ -196,8 +213,12 @@ def _check_values(dev: Device, i: int, add) -> None:
         AcsSource.KERNEL_DEFAULT: acs.ctrl,
     }[acs.source]
     if stray:
-        add(f"{dev.bdf}: ACS state {acs.source.value!r} cannot carry register bits {stray:#x}", i, "acs",
-            "hardware holds cap and ctrl; kernel-default holds cap and firmware")  # fmt: skip
+        add(
+            f"{dev.bdf}: ACS state {acs.source.value!r} cannot carry register bits {stray:#x}",
+            i,
+            "acs",
+            "hardware holds cap and ctrl; kernel-default holds cap and firmware",
+        )
     if acs.source in (AcsSource.HARDWARE, AcsSource.KERNEL_DEFAULT):
         for name, value in (("cap", acs.cap), ("ctrl", acs.ctrl), ("firmware", acs.firmware_ctrl)):
             if not 0 <= value <= 0xFFFF:
@@ -225,8 +246,12 @@ def _check_values(dev: Device, i: int, add) -> None:
     if dev.iommu_group is not None and dev.iommu_group < 0:
         add(f"{dev.bdf}: IOMMU group {dev.iommu_group} is negative", i, "iommu_group")
     elif dev.iommu_group is not None and not within(dev.iommu_group, IOMMU_GROUP):
-        add(f"{dev.bdf}: IOMMU group {dev.iommu_group} is out of range", i, "iommu_group",
-            f"the kernel numbers groups {IOMMU_GROUP[0]} to {IOMMU_GROUP[1]}")  # fmt: skip
+        add(
+            f"{dev.bdf}: IOMMU group {dev.iommu_group} is out of range",
+            i,
+            "iommu_group",
+            f"the kernel numbers groups {IOMMU_GROUP[0]} to {IOMMU_GROUP[1]}",
+        )
 
 
 def _check_cycles(devices: tuple[Device, ...], by_bdf: dict[BDF, Device], add) -> None:
@@ -258,15 +283,26 @@ def _check_depth(devices: tuple[Device, ...], by_bdf: dict[BDF, Device], add) ->
             below += 1
             depth[bdf] = below
         if depth[dev.bdf] == MAX_BRIDGE_DEPTH + 1:
-            add(f"{dev.bdf} sits {MAX_BRIDGE_DEPTH + 1} bridges below its root bus; p2ptui reads trees at most "
-                f"{MAX_BRIDGE_DEPTH} bridges deep", i, "parent", "real machines are under 10 bridges deep")  # fmt: skip
+            add(
+                f"{dev.bdf} sits {MAX_BRIDGE_DEPTH + 1} bridges below its root bus; p2ptui reads trees at most "
+                f"{MAX_BRIDGE_DEPTH} bridges deep",
+                i,
+                "parent",
+                "real machines are under 10 bridges deep",
+            )
 
 
 def host_problems(host: Host) -> list[StructureProblem]:
     """Host facts out of the shared ranges (limits.py), which the YAML loader would refuse."""
     if host.cpu_family is not None and not within(host.cpu_family, CPU_FAMILY):
-        return [StructureProblem(f"CPU family {host.cpu_family} is out of range", None, "cpu_family",
-                                 f"x86 families are {spell(CPU_FAMILY)}")]  # fmt: skip
+        return [
+            StructureProblem(
+                f"CPU family {host.cpu_family} is out of range",
+                None,
+                "cpu_family",
+                f"x86 families are {spell(CPU_FAMILY)}",
+            )
+        ]
     return []
 
 

@@ -115,8 +115,9 @@ def is_p2p_endpoint(dev: Device) -> bool:
     return endpoint_class(dev) is not None
 
 
-def p2p_endpoints(fabric: Fabric, *, everything: bool = False,
-                  only: Iterable[EndpointClass] | None = None) -> list[Device]:  # fmt: skip
+def p2p_endpoints(
+    fabric: Fabric, *, everything: bool = False, only: Iterable[EndpointClass] | None = None
+) -> list[Device]:
     """The P2P endpoints in bus order. ``everything``: every function that is not a bridge (``--all``), whatever
     its class; ``only``: just these classes (applied after ``everything``, so ``--all --only gpu`` is the GPUs)."""
     wanted = frozenset(only) if only is not None else None

@@ -62,7 +62,9 @@ def check_input(ref: str | os.PathLike, allow_dir: bool = True) -> os.stat_resul
                 target = display(os.readlink(ref))
             except OSError:
                 target = "?"
-            raise InputError(Diagnostic(f"dangling symbolic link (its target {target} does not exist)", where)) from None
+            raise InputError(
+                Diagnostic(f"dangling symbolic link (its target {target} does not exist)", where)
+            ) from None
         return None
     except (OSError, ValueError) as exc:  # ValueError: an embedded NUL byte
         message = os_problem(exc) if isinstance(exc, OSError) else "not a valid path (it contains a NUL byte)"

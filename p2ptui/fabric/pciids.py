@@ -177,6 +177,7 @@ def _checked(path: str, what: str) -> None:
     except OSError as exc:
         raise InputError(Diagnostic(f"{what}: cannot read the PCI ID database: {exc.strerror or exc}")) from None
     if _VENDOR_LINE.search(db.data) is None:  # the first vendor line is near the top: no full scan
-        raise InputError(Diagnostic(f"{what}: not a PCI ID database", hint="pci.ids has lines like '10de  NVIDIA "
-                                    "Corporation'"))  # fmt: skip
+        raise InputError(
+            Diagnostic(f"{what}: not a PCI ID database", hint="pci.ids has lines like '10de  NVIDIA Corporation'")
+        )
     _loaded[path] = db

@@ -116,8 +116,14 @@ class TemporaryOutput:
     that same file: a target replaced meanwhile is refused). :meth:`discard` removes the temporary file and is safe to
     call at any time, from any thread, any number of times: after a commit it does nothing."""
 
-    def __init__(self, target: str | os.PathLike, *, existing: os.stat_result | None, overwrite: bool,
-                 exists_hint: str = FORCE_HINT):  # fmt: skip
+    def __init__(
+        self,
+        target: str | os.PathLike,
+        *,
+        existing: os.stat_result | None,
+        overwrite: bool,
+        exists_hint: str = FORCE_HINT,
+    ):
         self.target = os.fspath(target)
         self.existing = existing
         self.overwrite = overwrite
@@ -179,8 +185,11 @@ class TemporaryOutput:
         except FileNotFoundError:
             return  # gone meanwhile: nothing is lost by putting the new file there
         if (now.st_dev, now.st_ino) != (self.existing.st_dev, self.existing.st_ino):
-            raise _refuse(self.target, "it was replaced by another file while the new one was being written",
-                          "check who else writes there, and try again")  # fmt: skip
+            raise _refuse(
+                self.target,
+                "it was replaced by another file while the new one was being written",
+                "check who else writes there, and try again",
+            )
 
 
 def ensure_directory(path: str | os.PathLike) -> Path:

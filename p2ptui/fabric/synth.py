@@ -102,8 +102,10 @@ def random_fabric(seed: int, max_endpoints: int = 24) -> Fabric:
         _random_root_bus(b, domain, bus, next_bus, budget=max(1, max_endpoints // n_roots))
     devices = b.devices
     names = default_names((d.kind for d in devices), ())
-    devices = [Device(**{**_fields(d), "name": n}) for d, n in zip(devices, names)]
-    return Fabric(f"random-{seed}", tuple(root_buses), tuple(devices), host=host, description=f"random fabric, seed {seed}")
+    devices = [Device(**{**_fields(d), "name": n}) for d, n in zip(devices, names, strict=False)]
+    return Fabric(
+        f"random-{seed}", tuple(root_buses), tuple(devices), host=host, description=f"random fabric, seed {seed}"
+    )
 
 
 def _fields(dev: Device) -> dict:
@@ -116,15 +118,27 @@ def _random_root_bus(b: _Builder, domain: int, bus: int, next_bus: list[int], bu
     slot = 0
     lead = rng.random()
     if lead < 0.6:
-        b.add(BDF(domain, bus, 0, 0), DeviceKind.HOST_BRIDGE, None, vendor_id=vendor, device_id=device,
-              class_code=0x060000)  # fmt: skip
+        b.add(
+            BDF(domain, bus, 0, 0),
+            DeviceKind.HOST_BRIDGE,
+            None,
+            vendor_id=vendor,
+            device_id=device,
+            class_code=0x060000,
+        )
         slot = 1
     elif lead < 0.8:
         # A root port leads the bus (Skylake-SP stacks); sometimes not at devfn 00.0, which old kernels reject.
         slot = rng.choice([0, 0, 1])
     else:
-        b.add(BDF(domain, bus, 0, 0), DeviceKind.ACCELERATOR, None, vendor_id=vendor, device_id=device,
-              class_code=0x088000)  # fmt: skip
+        b.add(
+            BDF(domain, bus, 0, 0),
+            DeviceKind.ACCELERATOR,
+            None,
+            vendor_id=vendor,
+            device_id=device,
+            class_code=0x088000,
+        )
         b.endpoints += 1
         slot = 1
     first_port = True
@@ -134,8 +148,14 @@ def _random_root_bus(b: _Builder, domain: int, bus: int, next_bus: list[int], bu
             budget -= 1
         else:
             ids = {"vendor_id": vendor, "device_id": device} if first_port and lead >= 0.6 and lead < 0.8 else {}
-            port = b.add(BDF(domain, bus, slot, 0), DeviceKind.ROOT_PORT, None, acs=b.acs_for_port(),
-                         link=Link(4, 16, 4, 16), **ids)  # fmt: skip
+            port = b.add(
+                BDF(domain, bus, slot, 0),
+                DeviceKind.ROOT_PORT,
+                None,
+                acs=b.acs_for_port(),
+                link=Link(4, 16, 4, 16),
+                **ids,
+            )
             first_port = False
             budget -= _below_port(b, port, next_bus, depth=0)
         slot += 1
@@ -200,39 +220,87 @@ def large_fabric(endpoints: int = 1024, ports_per_switch: int = 32) -> Fabric:
     for seg in range(segments):
         numa = 0 if seg < segments / 2 else 1
         root_buses.append(RootBus(seg, 0, numa_node=numa, p2p_read=20.0, p2p_write=25.0))
-        devices.append(Device(BDF(seg, 0, 0, 0), DeviceKind.HOST_BRIDGE, "", vendor_id=0x8086, device_id=0x09A2,
-                              class_code=0x060000, numa_node=numa))  # fmt: skip
+        devices.append(
+            Device(
+                BDF(seg, 0, 0, 0),
+                DeviceKind.HOST_BRIDGE,
+                "",
+                vendor_id=0x8086,
+                device_id=0x09A2,
+                class_code=0x060000,
+                numa_node=numa,
+            )
+        )
         bus = 1
         for rp_slot in range(1, 5):
             if made >= endpoints:
                 break
             rp = BDF(seg, 0, rp_slot, 0)
-            devices.append(Device(rp, DeviceKind.ROOT_PORT, "", vendor_id=0x8086, device_id=0x347A,
-                                  link=Link(4, 16, 4, 16), acs=Acs(AcsSource.HARDWARE, cap=acsbits.ALL_BITS),
-                                  numa_node=numa))  # fmt: skip
+            devices.append(
+                Device(
+                    rp,
+                    DeviceKind.ROOT_PORT,
+                    "",
+                    vendor_id=0x8086,
+                    device_id=0x347A,
+                    link=Link(4, 16, 4, 16),
+                    acs=Acs(AcsSource.HARDWARE, cap=acsbits.ALL_BITS),
+                    numa_node=numa,
+                )
+            )
             usp = BDF(seg, bus, 0, 0)
-            devices.append(Device(usp, DeviceKind.SWITCH_UPSTREAM, "", parent=rp, vendor_id=0x1000, device_id=0xC010,
-                                  link=Link(4, 16, 4, 16), numa_node=numa))  # fmt: skip
+            devices.append(
+                Device(
+                    usp,
+                    DeviceKind.SWITCH_UPSTREAM,
+                    "",
+                    parent=rp,
+                    vendor_id=0x1000,
+                    device_id=0xC010,
+                    link=Link(4, 16, 4, 16),
+                    numa_node=numa,
+                )
+            )
             inner = bus + 1
             bus += 2
             for slot in range(per_switch):
                 if made >= endpoints:
                     break
                 dsp = BDF(seg, inner, slot, 0)
-                devices.append(Device(dsp, DeviceKind.SWITCH_DOWNSTREAM, "", parent=usp, vendor_id=0x1000,
-                                      device_id=0xC010, acs=Acs(AcsSource.HARDWARE, cap=acsbits.ALL_BITS),
-                                      numa_node=numa))  # fmt: skip
+                devices.append(
+                    Device(
+                        dsp,
+                        DeviceKind.SWITCH_DOWNSTREAM,
+                        "",
+                        parent=usp,
+                        vendor_id=0x1000,
+                        device_id=0xC010,
+                        acs=Acs(AcsSource.HARDWARE, cap=acsbits.ALL_BITS),
+                        numa_node=numa,
+                    )
+                )
                 kind = cycle[made % len(cycle)]
                 class_code, vendor, device = ENDPOINT_CLASSES[kind]
                 width = 4 if kind is DeviceKind.NVME else 16
                 pool = P2PPool(256 << 20, 256 << 20) if kind is DeviceKind.NVME else None
-                devices.append(Device(BDF(seg, bus, 0, 0), kind, "", parent=dsp, vendor_id=vendor, device_id=device,
-                                      class_code=class_code, link=Link(4, width, 4, width), pool=pool,
-                                      numa_node=numa))  # fmt: skip
+                devices.append(
+                    Device(
+                        BDF(seg, bus, 0, 0),
+                        kind,
+                        "",
+                        parent=dsp,
+                        vendor_id=vendor,
+                        device_id=device,
+                        class_code=class_code,
+                        link=Link(4, width, 4, width),
+                        pool=pool,
+                        numa_node=numa,
+                    )
+                )
                 bus += 1
                 made += 1
     names = default_names((d.kind for d in devices), ())
-    devices = [Device(**{**_fields(d), "name": n}) for d, n in zip(devices, names)]
+    devices = [Device(**{**_fields(d), "name": n}) for d, n in zip(devices, names, strict=False)]
     host = Host(cpu_vendor="intel", cpu_family=6, cpu_model="Xeon (synthetic)", kernel="6.12", memory_bandwidth=300.0)
     return Fabric(
         f"large-{endpoints}",

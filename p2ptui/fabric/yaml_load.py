@@ -12,8 +12,7 @@ import yaml
 from ..errors import Diagnostic, InputError, Location
 from .bdf import BDF, format_bus, parse_bus
 from .kernel_version import kernel_release
-from .kinds import CLASS_HOST_BRIDGE, CLASS_PCI_BRIDGE, DeviceKind, bridge_kind_for_position
-from .kinds import endpoint_kind_from_class
+from .kinds import CLASS_HOST_BRIDGE, CLASS_PCI_BRIDGE, DeviceKind, bridge_kind_for_position, endpoint_kind_from_class
 from .limits import CPU_FAMILY, IOMMU_GROUP, NUMA_NODE, REVISION
 from .model import AerCounts, Device, Fabric, FabricError, Host, IommuMode, RootBus
 from .naming import default_names
@@ -31,9 +30,28 @@ CPU_KEYS = ("vendor", "family", "model")
 ROOT_KEYS = ("bus", "host_bridge", "numa_node", "p2p", "devices")
 P2P_CAP_KEYS = ("read", "write")
 DEVICE_KEYS = (
-    "bdf", "kind", "name", "id", "subsystem", "class", "revision", "product", "driver", "numa_node",
-    "iommu_group", "link", "acs", "p2pmem", "physfn", "vfs", "children", "integrated", "conflict", "slot", "aer",
-)  # fmt: skip
+    "bdf",
+    "kind",
+    "name",
+    "id",
+    "subsystem",
+    "class",
+    "revision",
+    "product",
+    "driver",
+    "numa_node",
+    "iommu_group",
+    "link",
+    "acs",
+    "p2pmem",
+    "physfn",
+    "vfs",
+    "children",
+    "integrated",
+    "conflict",
+    "slot",
+    "aer",
+)
 AER_KEYS = ("correctable", "nonfatal", "fatal")
 
 IOMMU_MODES = {
@@ -83,13 +101,20 @@ def loads_fabric(data: bytes | str, filename: str = "<string>", default_name: st
     root = compose(text, filename)
     if root is None:
         what = "file is empty" if not text.strip() else "file holds only comments"
-        raise InputError(Diagnostic(f"{what}: a fabric needs at least root_complexes", Location(filename, 1, 1),
-                                    "see docs/fabric-format.md for an example"))  # fmt: skip
+        raise InputError(
+            Diagnostic(
+                f"{what}: a fabric needs at least root_complexes",
+                Location(filename, 1, 1),
+                "see docs/fabric-format.md for an example",
+            )
+        )
     reader = ValueReader(filename)
     if not isinstance(root, yaml.MappingNode):
         raise InputError(
-            Diagnostic(f"the top level must be a mapping with keys such as name and root_complexes, "
-                       f"not {describe_node(root)}", reader.location(root))  # fmt: skip
+            Diagnostic(
+                f"the top level must be a mapping with keys such as name and root_complexes, not {describe_node(root)}",
+                reader.location(root),
+            )
         )
     return _FabricReader(reader, default_name).read(root)
 
@@ -108,8 +133,15 @@ class _FabricReader:
         name = r.optional_text(top["name"][1], "name") if "name" in top else None
         description = r.optional_text(top["description"][1], "description") if "description" in top else None
         host = self._host(node) if (node := given(top, "host")) else Host()
-        notes = [n for n in (r.text(item, "a note") for item in r.sequence(top["notes"][1], "notes") or [])
-                 if n is not None] if "notes" in top else []  # fmt: skip
+        notes = (
+            [
+                n
+                for n in (r.text(item, "a note") for item in r.sequence(top["notes"][1], "notes") or [])
+                if n is not None
+            ]
+            if "notes" in top
+            else []
+        )
         root_buses: list[RootBus] = []
         if "root_complexes" not in top:
             r.error(root, "missing key 'root_complexes'", "a fabric lists its root complexes and what hangs below them")
@@ -118,8 +150,9 @@ class _FabricReader:
         devices, sources = self._devices()
         unplaced = self._unplaced(top["unplaced"][1]) if "unplaced" in top else []
         fabric_fields = dict(host=host, description=description or "", notes=notes, unplaced=tuple(unplaced))
-        fabric = self._structure(name if name is not None else self.default_name, root_buses, devices, sources,
-                                 fabric_fields)  # fmt: skip
+        fabric = self._structure(
+            name if name is not None else self.default_name, root_buses, devices, sources, fabric_fields
+        )
         if r.diagnostics or fabric is None:
             # Structure was still checked on what did read cleanly, so one run shows every problem, in file order.
             raise InputError(sorted(r.diagnostics, key=lambda d: (d.location.line or 0, d.location.column or 0)))
@@ -195,8 +228,11 @@ class _FabricReader:
                         values[f"p2p_{cap}"] = self.r.bandwidth(caps[cap][1], f"p2p {cap}")
             if bus_id is not None:
                 if bus_id in seen:
-                    r.error(keys["bus"][1], f"root bus {format_bus(*bus_id)} is declared twice",
-                            f"first at line {seen[bus_id].start_mark.line + 1}")  # fmt: skip
+                    r.error(
+                        keys["bus"][1],
+                        f"root bus {format_bus(*bus_id)} is declared twice",
+                        f"first at line {seen[bus_id].start_mark.line + 1}",
+                    )
                     bus_id = None
                 else:
                     seen[bus_id] = keys["bus"][1]
@@ -208,8 +244,15 @@ class _FabricReader:
         return buses
 
     # -- devices ------------------------------------------------------------------------------------------------
-    def _device(self, node: Node, parent: _Entry | None, domain: int, root_bus: tuple[int, int] | None = None,
-                bus_ok: bool = True, pf: _Entry | None = None) -> None:  # fmt: skip
+    def _device(
+        self,
+        node: Node,
+        parent: _Entry | None,
+        domain: int,
+        root_bus: tuple[int, int] | None = None,
+        bus_ok: bool = True,
+        pf: _Entry | None = None,
+    ) -> None:
         r = self.r
         if id(node) in self.seen_nodes:
             r.error(node, "the same device is listed twice through a YAML alias", "write every function once")
@@ -225,9 +268,12 @@ class _FabricReader:
         else:
             e.bdf = r.parsed(e.value("bdf"), "bdf", lambda t: BDF.parse(t, default_domain=domain))
             if e.bdf is not None and root_bus is not None and pf is None and e.bdf.bus_id != root_bus:
-                r.error(e.value("bdf"), f"{e.bdf} is listed under root bus {format_bus(*root_bus)} but is on bus "
-                        f"{format_bus(*e.bdf.bus_id)}", "a root complex lists the functions on its root bus; "
-                        "put the others in their bridge's children")  # fmt: skip
+                r.error(
+                    e.value("bdf"),
+                    f"{e.bdf} is listed under root bus {format_bus(*root_bus)} but is on bus "
+                    f"{format_bus(*e.bdf.bus_id)}",
+                    "a root complex lists the functions on its root bus; put the others in their bridge's children",
+                )
         self._device_values(e)
         self._misplaced(e)
         e.ok = bus_ok and len(r.diagnostics) == before
@@ -259,16 +305,27 @@ class _FabricReader:
             parent = r.parsed(e.value("parent"), "parent", BDF.parse) if given(keys, "parent") else None
             self._device_values(e)
             if len(r.diagnostics) == before and e.bdf is not None and e.name:
-                out.append(Device(e.bdf, e.kind, e.name, parent=parent, physfn=e.physfn_bdf,
-                                  **{k: x for k, x in e.values.items() if x is not None}))  # fmt: skip
+                out.append(
+                    Device(
+                        e.bdf,
+                        e.kind,
+                        e.name,
+                        parent=parent,
+                        physfn=e.physfn_bdf,
+                        **{k: x for k, x in e.values.items() if x is not None},
+                    )
+                )
         return out
 
     def _misplaced(self, e: _Entry) -> None:
         """Children of an endpoint and VFs of a bridge or of a VF: reported at the key, as the file says them."""
         what = f"{e.bdf or 'this device'} ({e.kind.label})"
         if "children" in e.keys and not e.kind.is_bridge:
-            self.r.error(e.keys["children"][0], f"{what} has no secondary bus for children",
-                         "only root ports, switch ports and PCI bridges have devices below them")  # fmt: skip
+            self.r.error(
+                e.keys["children"][0],
+                f"{what} has no secondary bus for children",
+                "only root ports, switch ports and PCI bridges have devices below them",
+            )
         if "vfs" in e.keys and (e.pf_entry is not None or given(e.keys, "physfn")):
             self.r.error(e.keys["vfs"][0], "a VF cannot have VFs of its own", "list VFs under their PF")
         elif "vfs" in e.keys and not e.kind.is_endpoint:
@@ -276,14 +333,17 @@ class _FabricReader:
 
     def _device_values(self, e: _Entry) -> None:
         r, v = self.r, e.values
-        text = {k: r.optional_text(e.value(k), k) for k in ("name", "product", "driver", "conflict", "slot")
-                if k in e.keys}  # fmt: skip
+        text = {
+            k: r.optional_text(e.value(k), k) for k in ("name", "product", "driver", "conflict", "slot") if k in e.keys
+        }
         e.name = text.pop("name", None)
         if e.name is not None and not e.name.strip():
             r.error(e.value("name"), "name is empty", "leave the key out to get a default name such as nvme0")
         v.update(text)
-        for key, first, second in (("id", "vendor_id", "device_id"),
-                                   ("subsystem", "subsystem_vendor_id", "subsystem_device_id")):  # fmt: skip
+        for key, first, second in (
+            ("id", "vendor_id", "device_id"),
+            ("subsystem", "subsystem_vendor_id", "subsystem_device_id"),
+        ):
             if key in e.keys and not is_null(e.value(key)):
                 ids = r.parsed(e.value(key), key, _parse_ids)
                 if ids is not None:
@@ -332,21 +392,28 @@ class _FabricReader:
             if e.bdf is not None:
                 first = by_bdf.setdefault(e.bdf, e)
                 if first is not e:
-                    r.error(e.keys["bdf"][0], f"duplicate PCI address {e.bdf}",
-                            f"first used at line {first.line('bdf')}")  # fmt: skip
+                    r.error(
+                        e.keys["bdf"][0], f"duplicate PCI address {e.bdf}", f"first used at line {first.line('bdf')}"
+                    )
                     e.ok = False
             if e.name:
                 first = by_name.setdefault(e.name, e)
                 if first is not e:
-                    r.error(e.keys["name"][0], f"duplicate device name {shorten(e.name)!r}",
-                            f"first used at line {first.line('name')}")  # fmt: skip
+                    r.error(
+                        e.keys["name"][0],
+                        f"duplicate device name {shorten(e.name)!r}",
+                        f"first used at line {first.line('name')}",
+                    )
                     e.ok = False
         for e in self.entries:
             if e.physfn_bdf is not None:
                 e.pf_entry = by_bdf.get(e.physfn_bdf)
                 if e.pf_entry is None:
-                    r.error(e.keys["physfn"][0], f"VF {e.bdf or ''} names physical function {e.physfn_bdf}, which is "
-                            "not in the fabric", "add the PF, or list this VF in its PF's 'vfs'")  # fmt: skip
+                    r.error(
+                        e.keys["physfn"][0],
+                        f"VF {e.bdf or ''} names physical function {e.physfn_bdf}, which is not in the fabric",
+                        "add the PF, or list this VF in its PF's 'vfs'",
+                    )
                     e.ok = False
         # Entries depend on their parent and PF; one failure drops what hangs on it, so it is reported once.
         changed = True
@@ -357,14 +424,23 @@ class _FabricReader:
                     e.ok, changed = False, True
         usable = [e for e in self.entries if e.ok]
         unnamed = sorted((e for e in usable if e.name is None), key=lambda e: e.bdf)
-        for e, name in zip(unnamed, default_names((e.kind for e in unnamed), (e.name for e in usable if e.name))):
+        names = default_names((e.kind for e in unnamed), (e.name for e in usable if e.name))
+        for e, name in zip(unnamed, names, strict=False):
             e.name = name
         devices = []
         for e in usable:
             physfn = e.pf_entry.bdf if e.pf_entry is not None else None
             parent = e.parent.bdf if e.parent is not None else None
-            devices.append(Device(e.bdf, e.kind, e.name, parent=parent, physfn=physfn,
-                                  **{k: x for k, x in e.values.items() if x is not None}))  # fmt: skip
+            devices.append(
+                Device(
+                    e.bdf,
+                    e.kind,
+                    e.name,
+                    parent=parent,
+                    physfn=physfn,
+                    **{k: x for k, x in e.values.items() if x is not None},
+                )
+            )
         return devices, usable
 
     def _structure(self, name, root_buses, devices, sources, fabric_fields) -> Fabric | None:

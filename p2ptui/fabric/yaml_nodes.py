@@ -179,8 +179,11 @@ class ValueReader(NodeReader):
                 return Link(mps=None, mrrs=None)
             match = _LINK_RE.match(node.value)
             if not match:
-                self.error(node, f"malformed link {shorten(node.value)!r}",
-                           "write e.g. 'gen4 x16', or a mapping such as {gen: 3, width: 8, max_gen: 4, max_width: 16}")
+                self.error(
+                    node,
+                    f"malformed link {shorten(node.value)!r}",
+                    "write e.g. 'gen4 x16', or a mapping such as {gen: 3, width: 8, max_gen: 4, max_width: 16}",
+                )
                 return None
             gen, width = int(match[1]), int(match[2])
             ok = self.link_value(node, "gen", gen) & self.link_value(node, "width", width)
@@ -196,8 +199,9 @@ class ValueReader(NodeReader):
         for key in LINK_KEYS:
             if key in keys:
                 value_node = keys[key][1]
-                if is_null(value_node) or (isinstance(value_node, yaml.ScalarNode)
-                                           and value_node.value.strip().lower() == "unknown"):
+                if is_null(value_node) or (
+                    isinstance(value_node, yaml.ScalarNode) and value_node.value.strip().lower() == "unknown"
+                ):
                     values[key] = None
                     continue
                 values[key] = self.integer(value_node, f"link {key}", 0)
@@ -223,8 +227,11 @@ class ValueReader(NodeReader):
             word = node.value.strip().lower()
             if word in ACS_WORDS:
                 return ACS_WORDS[word] or Acs(AcsSource.KERNEL_DEFAULT, cap=DEFAULT_KERNEL_ACS_CAP)
-            self.error(node, f"unknown ACS state {shorten(node.value)!r}", "write none, unknown, kernel-default, or a "
-                       "mapping such as {cap: [SV, RR, CR, UF], ctrl: [SV]}")  # fmt: skip
+            self.error(
+                node,
+                f"unknown ACS state {shorten(node.value)!r}",
+                "write none, unknown, kernel-default, or a mapping such as {cap: [SV, RR, CR, UF], ctrl: [SV]}",
+            )
             return None
         keys = self.mapping(node, "acs", ACS_KEYS)
         if keys is None:
@@ -242,8 +249,11 @@ class ValueReader(NodeReader):
                 ctrl = self.acs_bits(ctrl_node, "ACS ctrl", cap)
         if "firmware" in keys:
             if source is not AcsSource.KERNEL_DEFAULT:
-                self.error(keys["firmware"][0], "'firmware' only goes with ctrl: kernel-default",
-                           "a hardware ctrl value is the live register, which already includes what firmware set")
+                self.error(
+                    keys["firmware"][0],
+                    "'firmware' only goes with ctrl: kernel-default",
+                    "a hardware ctrl value is the live register, which already includes what firmware set",
+                )
                 return None
             firmware = self.acs_bits(keys["firmware"][1], "ACS firmware", cap)
         if cap is None or ctrl is None or firmware is None:
@@ -265,15 +275,21 @@ class ValueReader(NodeReader):
                 if bit is None and name is not None and name.strip().lower().startswith("0x"):
                     bit = self.integer(item, f"{what} bit", 0, 0xFFFF)
                 elif bit is None and name is not None:
-                    self.error(item, f"unknown {what} bit {shorten(name)!r}",
-                               f"known bits: {' '.join(acsbits.BIT_NAMES)} (or a hex value)")  # fmt: skip
+                    self.error(
+                        item,
+                        f"unknown {what} bit {shorten(name)!r}",
+                        f"known bits: {' '.join(acsbits.BIT_NAMES)} (or a hex value)",
+                    )
                 if bit is None:
                     return None
                 value |= bit
         if value is not None and cap is not None and value & ~cap:
             extra = " ".join(acsbits.bit_names(value & ~cap))
-            self.error(node, f"{what} sets {extra}, which the capability does not have",
-                       f"cap is [{_spell(acsbits.bit_names(cap))}]; hardware keeps unimplemented bits at 0")
+            self.error(
+                node,
+                f"{what} sets {extra}, which the capability does not have",
+                f"cap is [{_spell(acsbits.bit_names(cap))}]; hardware keeps unimplemented bits at 0",
+            )
             return None
         return value
 
@@ -294,16 +310,22 @@ class ValueReader(NodeReader):
         if None in (size, available, published, allocate):
             return None
         if available > size:
-            self.error(keys["available"][1], f"p2pmem available ({format_size(available)}) exceeds its size "
-                       f"({format_size(size)})", "available cannot exceed size")  # fmt: skip
+            self.error(
+                keys["available"][1],
+                f"p2pmem available ({format_size(available)}) exceeds its size ({format_size(size)})",
+                "available cannot exceed size",
+            )
             return None
         return P2PPool(size, available, published, allocate)
 
     def size(self, node: Node, what: str) -> int | None:
         size = self.parsed(node, what, parse_size, "write bytes or a number with a unit, e.g. 256MiB")
         if size is not None and size > MAX_POOL_BYTES:
-            self.error(node, f"{what} {shorten(node.value)} is absurd",
-                       f"more than {format_size(MAX_POOL_BYTES)}, larger than any BAR; check the unit")
+            self.error(
+                node,
+                f"{what} {shorten(node.value)} is absurd",
+                f"more than {format_size(MAX_POOL_BYTES)}, larger than any BAR; check the unit",
+            )
             return None
         return size
 

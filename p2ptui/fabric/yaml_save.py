@@ -168,8 +168,13 @@ def _hex4(value: int | None) -> str:
 
 
 def _link(link: Link) -> str | dict:
-    if link.gen is not None and link.width is not None and (link.max_gen, link.max_width) == (link.gen, link.width) \
-            and (link.mps, link.mrrs) == (_LINK.mps, _LINK.mrrs) and not link.down:  # fmt: skip
+    if (
+        link.gen is not None
+        and link.width is not None
+        and (link.max_gen, link.max_width) == (link.gen, link.width)
+        and (link.mps, link.mrrs) == (_LINK.mps, _LINK.mrrs)
+        and not link.down
+    ):
         return f"gen{link.gen} x{link.width}"
     if link == Link(mps=None, mrrs=None):
         return "unknown"

@@ -81,15 +81,21 @@ def decode(data: bytes | str, filename: str, what: str = "fabric") -> str:
     nul = raw.find(b"\0")
     if nul >= 0:
         raise InputError(
-            Diagnostic(f"binary data (a NUL byte), not a YAML {what}", _offset_location(raw, nul, filename),
-                       "is this the right file?")  # fmt: skip
+            Diagnostic(
+                f"binary data (a NUL byte), not a YAML {what}",
+                _offset_location(raw, nul, filename),
+                "is this the right file?",
+            )
         )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(
-            Diagnostic(f"not UTF-8 text (byte {raw[exc.start]:#04x}), so not a YAML {what}",
-                       _offset_location(raw, exc.start, filename), "save the file as UTF-8")  # fmt: skip
+            Diagnostic(
+                f"not UTF-8 text (byte {raw[exc.start]:#04x}), so not a YAML {what}",
+                _offset_location(raw, exc.start, filename),
+                "save the file as UTF-8",
+            )
         ) from None
     return text.removeprefix("\ufeff")
 
@@ -120,8 +126,11 @@ def compose(text: str, filename: str) -> Node | None:
         # Raised for characters YAML forbids (control characters); position counts characters of the text.
         where = _offset_location(text, exc.position, filename)
         raise InputError(
-            Diagnostic(f"character U+{exc.character:04X} is not allowed in YAML text", where,
-                       "binary data? control characters may only appear escaped in double-quoted strings")  # fmt: skip
+            Diagnostic(
+                f"character U+{exc.character:04X} is not allowed in YAML text",
+                where,
+                "binary data? control characters may only appear escaped in double-quoted strings",
+            )
         ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -158,9 +167,11 @@ def _scan_nesting(text: str, filename: str, loader: type) -> None:
             if depth > MAX_NESTING:
                 mark = event.start_mark
                 raise InputError(
-                    Diagnostic(f"nested more than {MAX_NESTING} levels deep",
-                               Location(filename, mark.line + 1, mark.column + 1),
-                               "nothing p2ptui reads nests this deep; is this the right file?")  # fmt: skip
+                    Diagnostic(
+                        f"nested more than {MAX_NESTING} levels deep",
+                        Location(filename, mark.line + 1, mark.column + 1),
+                        "nothing p2ptui reads nests this deep; is this the right file?",
+                    )
                 )
         elif event.__class__ in ends:
             depth -= 1
@@ -175,5 +186,3 @@ def _offset_location(data: bytes | str, offset: int, filename: str) -> Location:
 def _char_at(text: str, line: int, column: int) -> str:
     lines = text.split("\n", line + 1)
     return lines[line][column : column + 1] if line < len(lines) else ""
-
-

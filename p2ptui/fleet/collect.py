@@ -117,12 +117,18 @@ def collect(
     task.set_info("connect_timeout", max(1, int(min(options.timeout, 30))))
     try:
         if options.exec_template is not None:
-            worker = ExecWorker(nodes=nodes, handler=gather, timeout=options.timeout, stderr=True,
-                                command=f"{options.exec_template} {REMOTE_COMMAND}")  # fmt: skip
+            worker = ExecWorker(
+                nodes=nodes,
+                handler=gather,
+                timeout=options.timeout,
+                stderr=True,
+                command=f"{options.exec_template} {REMOTE_COMMAND}",
+            )
             task.schedule(worker)
         else:
-            worker = task.shell(REMOTE_COMMAND, nodes=nodes, handler=gather, timeout=options.timeout, stderr=True,
-                                tree=False)  # fmt: skip
+            worker = task.shell(
+                REMOTE_COMMAND, nodes=nodes, handler=gather, timeout=options.timeout, stderr=True, tree=False
+            )
         worker.write(collector_script())
         worker.set_write_eof()
         task.resume()

@@ -91,16 +91,24 @@ def fleet_members(directory: Path) -> list[Member]:
                 node = path.name[: -len(suffix)]
                 if node in members:
                     other = members[node].path
-                    raise InputError(Diagnostic(f"two fabrics for node {node}: {other.name if other else '?'} and "
-                                                f"{path.name}", where))  # fmt: skip
+                    raise InputError(
+                        Diagnostic(
+                            f"two fabrics for node {node}: {other.name if other else '?'} and {path.name}", where
+                        )
+                    )
                 members[node] = Member(node, path)
                 break
     for node, entry in read_manifest(directory).items():
         if node not in members and isinstance(entry, dict):
             members[node] = Member(node, None, error=f"not collected: {entry.get('reason', 'no snapshot')}")
     if not any(m.path for m in members.values()):
-        raise InputError(Diagnostic("no node fabrics here (NODE.tar.gz, NODE.yaml)", where,
-                                    "collect them with p2ptui fleet collect NODESET -o DIR"))  # fmt: skip
+        raise InputError(
+            Diagnostic(
+                "no node fabrics here (NODE.tar.gz, NODE.yaml)",
+                where,
+                "collect them with p2ptui fleet collect NODESET -o DIR",
+            )
+        )
     return [members[n] for n in sorted(members, key=_natural)]
 
 
@@ -171,9 +179,16 @@ def diff_fleet(directory: Path, reference: str | None = None, options: DriftOpti
         group.nodes.append(m.node)
         group.here[m.node] = [d.here for d in found]
     ordered = sorted(groups.values(), key=lambda g: (-len(g.nodes), _natural(g.nodes[0])))
-    return FleetDiff(ref_name, why, [m.node for m in ok], matching, ordered,
-                     {m.node: m.error for m in members if m.error},
-                     {m.node: fabrics[m.digest] for m in ok}, ref_tree.fabric)  # fmt: skip
+    return FleetDiff(
+        ref_name,
+        why,
+        [m.node for m in ok],
+        matching,
+        ordered,
+        {m.node: m.error for m in members if m.error},
+        {m.node: fabrics[m.digest] for m in ok},
+        ref_tree.fabric,
+    )
 
 
 def _reference(ok: list[Member], trees: dict[str, FabricTree], reference: str | None) -> tuple[str, FabricTree, str]:

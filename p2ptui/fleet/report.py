@@ -21,8 +21,10 @@ def render_diff(diff: FleetDiff) -> list[str]:
     drifted = len(diff.drifted)
     match = f"{len(diff.matching)} match the reference" + (f" ({fold(diff.matching)})" if diff.matching else "")
     groups = len(diff.groups)
-    lines.append(f"{total} nodes compared: {match}, {drifted} drifted"
-                 + (f" in {groups} group{'s' if groups != 1 else ''}" if groups else ""))  # fmt: skip
+    lines.append(
+        f"{total} nodes compared: {match}, {drifted} drifted"
+        + (f" in {groups} group{'s' if groups != 1 else ''}" if groups else "")
+    )
     counts = diff.kind_counts()
     if counts:
         kinds = (f"{k.value} {n} node{'s' if n != 1 else ''}" for k, n in counts.items())
@@ -63,8 +65,12 @@ def diff_to_dict(diff: FleetDiff) -> dict:
                 "nodes": fold(g.nodes),
                 "count": len(g.nodes),
                 "drifts": [
-                    {"kind": d.kind.value, "subject": d.subject, "detail": d.detail,
-                     "here": {node: g.here[node][i] for node in g.nodes}}  # fmt: skip
+                    {
+                        "kind": d.kind.value,
+                        "subject": d.subject,
+                        "detail": d.detail,
+                        "here": {node: g.here[node][i] for node in g.nodes},
+                    }
                     for i, d in enumerate(g.drifts)
                 ],
             }

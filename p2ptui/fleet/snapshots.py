@@ -56,8 +56,12 @@ class NodeResult:
 def check_node_name(node: str) -> None:
     """A node name becomes a file name and a word in a command template: host name characters only."""
     if not NODE_NAME.fullmatch(node):
-        raise InputError(Diagnostic(f"node name {node!r} is not a host name",
-                                    hint="letters, digits, '.', '_' and '-', not starting with '.' or '-'"))
+        raise InputError(
+            Diagnostic(
+                f"node name {node!r} is not a host name",
+                hint="letters, digits, '.', '_' and '-', not starting with '.' or '-'",
+            )
+        )
 
 
 def snapshot_path(out_dir: Path, node: str) -> Path:
@@ -77,8 +81,11 @@ def decode_stream(lines: list[bytes]) -> Archive:
     except StopIteration:
         first = next((ln for ln in lines if ln.strip()), b"")
         shown = first[:60].decode("utf-8", "replace")
-        raise ValueError(f"garbage output: no collector header (first line {shown!r})" if first else
-                         "garbage output: nothing on standard output") from None  # fmt: skip
+        raise ValueError(
+            f"garbage output: no collector header (first line {shown!r})"
+            if first
+            else "garbage output: nothing on standard output"
+        ) from None
     body = lines[start + 1 :]
     try:
         stop = next(i for i, line in enumerate(body) if line.strip() == END)

@@ -365,8 +365,7 @@ def live_ctrl(dev: Device, boot: BootAcs, booted: BootAcs, up: UpFn, log: BootLo
     firmware = acs.ctrl & ~KERNEL_DEFAULT_BITS if booted.iommu else acs.ctrl
     note = None
     if acs.ctrl & acsbits.REDIRECT_BITS:
-        note = (
-            f"{dev.bdf}: ACS control {acsbits.describe(acs.ctrl)} was read from hardware; for this what-if the "
-            + ("RR/CR bits are taken as the kernel's IOMMU default" if booted.iommu else "bits are taken as firmware's")
+        note = f"{dev.bdf}: ACS control {acsbits.describe(acs.ctrl)} was read from hardware; for this what-if the " + (
+            "RR/CR bits are taken as the kernel's IOMMU default" if booted.iommu else "bits are taken as firmware's"
         )
     return boot_ctrl(dev, firmware, boot, up, log), note

@@ -109,17 +109,26 @@ class VerdictContext:
 
     def _could_be_listed(self, req_same: bool) -> bool:
         cpu = self.profile.cpu_vendor
-        return any(e.req_same_host_bridge == req_same and HOST_BRIDGE_VENDORS.get(e.vendor) in (None, cpu)
-                   for e in self.profile.whitelist)  # fmt: skip
+        return any(
+            e.req_same_host_bridge == req_same and HOST_BRIDGE_VENDORS.get(e.vendor) in (None, cpu)
+            for e in self.profile.whitelist
+        )
 
     @property
     def has_unknowns(self) -> bool:
         """Could a fact the fabric does not give change some verdict under this context?"""
-        return bool(self.profile.unknown) or any(self.acs_maybe) or any(self.rep_unknown[k] and k not in self.hb_state
-                                                                       for k in range(len(self.rep_unknown)))
+        return (
+            bool(self.profile.unknown)
+            or any(self.acs_maybe)
+            or any(self.rep_unknown[k] and k not in self.hb_state for k in range(len(self.rep_unknown)))
+        )
 
-    def with_facts(self, acs_set: frozenset[int] | bool, hb: dict[int, HostBridgeAssumption],
-                   deciding: frozenset[int] = frozenset()) -> VerdictContext:  # fmt: skip
+    def with_facts(
+        self,
+        acs_set: frozenset[int] | bool,
+        hb: dict[int, HostBridgeAssumption],
+        deciding: frozenset[int] = frozenset(),
+    ) -> VerdictContext:
         """This context with unknown facts filled: the functions in ``acs_set`` (True: all that may) redirect, the
         other unknown ones do not; ``hb`` gives unknown host bridges a whitelist standing. ``deciding`` marks the
         functions whose unknown ACS the outcome rests on."""
@@ -136,8 +145,17 @@ class VerdictContext:
         if self.profile.era is Era.V5_2 and not self.profile.iommu_active and self.profile.cpu_vendor in (None, "amd"):
             for k, state in hb.items():  # v5.2's one root complex, 1022:1450, is a whitelisted ID there
                 rc_v52[k] = self.rep_unknown[k] and state is HostBridgeAssumption.WHITELISTED
-        return replace(self, redirect=redirect, ctrl=ctrl, acs_assumed=assumed, acs_maybe=[False] * len(redirect),
-                       hb_state={**self.hb_state, **hb}, rc_v52=rc_v52, _hb={}, derived={})  # fmt: skip
+        return replace(
+            self,
+            redirect=redirect,
+            ctrl=ctrl,
+            acs_assumed=assumed,
+            acs_maybe=[False] * len(redirect),
+            hb_state={**self.hb_state, **hb},
+            rc_v52=rc_v52,
+            _hb={},
+            derived={},
+        )
 
     def host_path_allowed(self, rb_a: int, rb_b: int) -> bool:
         """Would a path through the host bridge(s) of these root buses be THRU_HOST_BRIDGE (v5.4+)?"""
@@ -281,8 +299,22 @@ def _build_context(index: FabricIndex, profile: KernelProfile) -> VerdictContext
     hb_state: dict[int, HostBridgeAssumption] = {}
     if profile.assume_host_bridges is not None:
         hb_state = {k: profile.assume_host_bridges for k, u in enumerate(rep_unknown) if u}
-    return VerdictContext(index, profile, redirect, unknown, ctrl, log.lines, notes, reps, rc_v52, maybe, rep_unknown,
-                          hb_state, inferred_clear, assumed)  # fmt: skip
+    return VerdictContext(
+        index,
+        profile,
+        redirect,
+        unknown,
+        ctrl,
+        log.lines,
+        notes,
+        reps,
+        rc_v52,
+        maybe,
+        rep_unknown,
+        hb_state,
+        inferred_clear,
+        assumed,
+    )
 
 
 def assumed_ctrl(fabric: Fabric, dev: Device, profile: KernelProfile, redirect: bool) -> int:
@@ -296,8 +328,10 @@ def assumed_ctrl(fabric: Fabric, dev: Device, profile: KernelProfile, redirect: 
     return boot_ctrl(probe, bits, replace(profile.acs, iommu=False), fabric.upstream_bridge, BootLog([], set()))
 
 
-NO_P2P_ACS_WHY = ("ACS P2P redirect and egress controls apply only to root ports, switch downstream ports and "
-                  "functions of multi-function or SR-IOV devices (PCIe Base Specification, section 6.12)")  # fmt: skip
+NO_P2P_ACS_WHY = (
+    "ACS P2P redirect and egress controls apply only to root ports, switch downstream ports and "
+    "functions of multi-function or SR-IOV devices (PCIe Base Specification, section 6.12)"
+)
 
 
 def may_redirect(fabric: Fabric, dev: Device) -> bool:

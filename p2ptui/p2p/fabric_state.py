@@ -19,7 +19,7 @@ def acs_redirect_states(fabric: Fabric, profile: KernelProfile | None = None) ->
 
 def redirecting(fabric: Fabric, profile: KernelProfile | None = None) -> list[Device]:
     """The functions whose live ACS control is known to redirect P2P under ``profile``."""
-    return [d for d, on in zip(fabric.devices, acs_redirect_states(fabric, profile).values()) if on]
+    return [d for d, on in zip(fabric.devices, acs_redirect_states(fabric, profile).values(), strict=False) if on]
 
 
 def topo_between(fabric: Fabric, a: Device, b: Device) -> TopoClass:

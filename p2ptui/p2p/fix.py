@@ -43,7 +43,8 @@ class AcsFix:
     @property
     def cost(self) -> list[str]:
         lines = [
-            "removes ACS isolation on " + ", ".join(f"{d.name} ({d.bdf})" for d in self.devices)
+            "removes ACS isolation on "
+            + ", ".join(f"{d.name} ({d.bdf})" for d in self.devices)
             + ": functions below these ports can reach their peers without the IOMMU checking it"
         ]
         return lines + [m.describe() for m in self.merges]
@@ -60,7 +61,7 @@ def acs_fix(fabric: Fabric, verdict: Verdict) -> AcsFix | None:
     clients = [cv.foreign if cv.client is None else cv.client for cv in verdict.clients]
     after = check(fabric, verdict.provider, clients, after_profile)
     works = all(cv.map_type is MapType.BUS_ADDR for cv in after.clients if cv.common is not None)
-    notes = dropped + list(after.notes[len(profile.notes):])
+    notes = dropped + list(after.notes[len(profile.notes) :])
     if after_profile.acs.handling is AcsHandling.BUGGY_CONFIG:
         notes.append(
             f"kernel {profile.kernel} applies disable_acs_redir with the 6.11-6.14 bug: redirect bits set by firmware "

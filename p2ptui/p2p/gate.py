@@ -47,6 +47,8 @@ class Reason:
 
     def to_json(self) -> dict:
         return {"decision": self.decision.value, "text": self.text, "unlock": self.unlock}
+
+
 SIMULATED_LABEL = "SIMULATED - Linux refuses this P2P path (NOT_SUPPORTED); real hardware would not do this"
 
 
@@ -134,8 +136,10 @@ def gate_transfer(
     if not verdict.certain:
         # The verdict's clients hold its worst outcome: the gate judges by that, and says so.
         unknown = "; ".join(u.label for u in verdict.depends_on)
-        parts.add(Decision.ALLOWED, f"the verdict depends on facts the fabric does not give ({unknown}): judged by "
-                  "its worst outcome")  # fmt: skip
+        parts.add(
+            Decision.ALLOWED,
+            f"the verdict depends on facts the fabric does not give ({unknown}): judged by its worst outcome",
+        )
     for cv in verdict.clients:
         who = cv.foreign.name if cv.client is None and cv.foreign else (cv.client.name if cv.client else "?")
         if cv.map_type is MapType.NOT_SUPPORTED:
@@ -148,8 +152,11 @@ def gate_transfer(
                 parts.simulated_only = True
                 parts.label = SIMULATED_LABEL
         elif cv.map_type is MapType.THRU_HOST_BRIDGE:
-            parts.add(Decision.ALLOWED, f"{verdict.provider.name} -> {who}: through the host bridge (mapped by the "
-                      "IOMMU or as CPU physical addresses)")  # fmt: skip
+            parts.add(
+                Decision.ALLOWED,
+                f"{verdict.provider.name} -> {who}: through the host bridge (mapped by the "
+                "IOMMU or as CPU physical addresses)",
+            )
         else:
             turn = cv.common.name if cv.common else "?"
             parts.add(Decision.ALLOWED, f"{verdict.provider.name} -> {who}: bus addresses, turns around at {turn}")
@@ -165,8 +172,10 @@ def _cross_socket(fabric: Fabric, verdict: Verdict, parts: _Parts, real: bool) -
             continue
         if cv.topo is TopoClass.SYS:
             numa_p, numa_c = _numa(fabric, verdict.provider), _numa(fabric, cv.client)
-            why = (f"{verdict.provider.name} (NUMA {numa_p}) -> {cv.client.name} (NUMA {numa_c}) crosses the "
-                   "inter-socket link (UPI/xGMI): slow and load on the SMP interconnect")  # fmt: skip
+            why = (
+                f"{verdict.provider.name} (NUMA {numa_p}) -> {cv.client.name} (NUMA {numa_c}) crosses the "
+                "inter-socket link (UPI/xGMI): slow and load on the SMP interconnect"
+            )
             parts.add(Decision.NEEDS_EXPERT if real else Decision.ALLOWED, why)
 
 
@@ -180,13 +189,17 @@ def _pool(provider: Device, parts: _Parts, real: bool, profile: KernelProfile | 
     if pool is None:
         why = f"{provider.name} ({provider.bdf}) has no P2P memory to stage data in"
         if profile is not None and profile.version >= POOLLESS_PROVIDER_HIDDEN and Fact.KERNEL not in profile.unknown:
-            why += (" (from 6.19 a provider registered without a pool, such as a DMABUF exporter, has no p2pmem sysfs "
-                    "group, so the input cannot show it as a provider either)")  # fmt: skip
+            why += (
+                " (from 6.19 a provider registered without a pool, such as a DMABUF exporter, has no p2pmem sysfs "
+                "group, so the input cannot show it as a provider either)"
+            )
         parts.add(Decision.REFUSED, why)
         return
     if not pool.published:
-        why = (f"{provider.name}'s P2P memory is not published: it is private to its driver, never picked by "
-               "find-provider or nvmet (the sysfs allocate file does not check the flag)")  # fmt: skip
+        why = (
+            f"{provider.name}'s P2P memory is not published: it is private to its driver, never picked by "
+            "find-provider or nvmet (the sysfs allocate file does not check the flag)"
+        )
         parts.add(Decision.NEEDS_EXPERT if real else Decision.ALLOWED, why)
     if real and not pool.allocate:
         parts.add(Decision.REFUSED, f"{provider.name} has no p2pmem/allocate file (kernel < 6.2 or no sysfs group)")
@@ -205,8 +218,11 @@ def gate_acs_whatif(fabric: Fabric, devices: list[Device], expert: ExpertMode | 
     """A what-if with ACS redirect disabled on ``devices`` (the pci=disable_acs_redir fix)."""
     parts = _Parts()
     names = ", ".join(f"{d.name} ({d.bdf})" for d in devices)
-    parts.add(Decision.NEEDS_EXPERT, f"disabling ACS redirect on {names} removes isolation: peers below these ports "
-              "reach each other without the IOMMU seeing it (VMs and VFIO lose that protection)")  # fmt: skip
+    parts.add(
+        Decision.NEEDS_EXPERT,
+        f"disabling ACS redirect on {names} removes isolation: peers below these ports "
+        "reach each other without the IOMMU seeing it (VMs and VFIO lose that protection)",
+    )
     for merge in iommu_group_merges(fabric, devices):
         parts.add(Decision.NEEDS_EXPERT, merge.describe())
     parts.simulated_only = True

@@ -65,7 +65,7 @@ class PairMatrix:
     def uncertain_cells(self) -> list[tuple[int, int]]:
         if self.certain is None:
             return []
-        return [(int(i), int(j)) for i, j in zip(*np.nonzero(~self.certain))]
+        return [(int(i), int(j)) for i, j in zip(*np.nonzero(~self.certain), strict=False)]
 
     def map_type_at(self, i: int, j: int) -> MapType:
         return MAP_TYPES[int(self.map_type[i, j])]
@@ -80,8 +80,9 @@ class PairMatrix:
         return np.array([t.value for t in TOPO_CLASSES], dtype=object)[self.topo].tolist()
 
 
-def pair_matrix(fabric: Fabric, profile: KernelProfile | None = None, endpoints: list[Device] | None = None
-                ) -> PairMatrix:  # fmt: skip
+def pair_matrix(
+    fabric: Fabric, profile: KernelProfile | None = None, endpoints: list[Device] | None = None
+) -> PairMatrix:
     """Every endpoint function (not a bridge, not a host bridge; or just ``endpoints``, e.g. the P2P endpoints of
     fabric/endpoints.py) against every other, in bus order. Functions whose place the source contradicts
     (``Device.conflict``) are left out: their path is not known."""
@@ -141,9 +142,15 @@ def _completions(ctx: VerdictContext) -> list[VerdictContext]:
         c = verdict_context(fabric, done) if done != prof else ctx
         acs_corners = [False, True] if any(c.acs_maybe) else [False]
         open_buses = [k for k, u in enumerate(c.rep_unknown) if u and k not in c.hb_state]
-        hb_corners = [{k: state for k in open_buses} for state in
-                      (HostBridgeAssumption.NOT_WHITELISTED, HostBridgeAssumption.WHITELISTED)] if open_buses else [{}]
-        out.extend(c.with_facts(acs, hb) for acs in acs_corners for hb in hb_corners)  # fmt: skip
+        hb_corners = (
+            [
+                {k: state for k in open_buses}
+                for state in (HostBridgeAssumption.NOT_WHITELISTED, HostBridgeAssumption.WHITELISTED)
+            ]
+            if open_buses
+            else [{}]
+        )
+        out.extend(c.with_facts(acs, hb) for acs in acs_corners for hb in hb_corners)
     return out
 
 
@@ -151,8 +158,9 @@ def _absent(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray) -> PairMatr
     """A kernel without P2PDMA refuses every pair."""
     table = _table(ctx, rows, cols)
     shape = table.map_type.shape
-    return replace(table, map_type=np.full(shape, NOT, dtype=np.int8),
-                   distance=np.full(shape, -1, dtype=table.distance.dtype))  # fmt: skip
+    return replace(
+        table, map_type=np.full(shape, NOT, dtype=np.int8), distance=np.full(shape, -1, dtype=table.distance.dtype)
+    )
 
 
 def _table(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray) -> PairMatrix:
@@ -171,8 +179,10 @@ def _table(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray) -> PairMatri
     map_type = np.empty((n_r, n_c), dtype=np.int8)
     topo = np.empty((n_r, n_c), dtype=np.int8)
     era = ctx.profile.era
-    spans = [(np.searchsorted(rt, lo), np.searchsorted(rt, hi), np.searchsorted(ct, lo), np.searchsorted(ct, hi))
-             for lo, hi in idx.rb_range]  # fmt: skip
+    spans = [
+        (np.searchsorted(rt, lo), np.searchsorted(rt, hi), np.searchsorted(ct, lo), np.searchsorted(ct, hi))
+        for lo, hi in idx.rb_range
+    ]
     for ra, (r0, r1, _, _) in enumerate(spans):
         if r0 == r1:
             continue
@@ -208,7 +218,7 @@ def _common_blocks(ctx, a, rs, cs, rt, ct, len_r, len_c, distance, map_type, top
     starts = np.flatnonzero(np.r_[True, roots[1:] != roots[:-1]])
     ends = np.r_[starts[1:], len(live)]
     era = ctx.profile.era
-    for s, e in zip(starts, ends):
+    for s, e in zip(starts, ends, strict=False):
         t = live[s]  # the tree's root comes first: depth 0
         R0, R1, C0, C1 = r_lo[t], r_hi[t], c_lo[t], c_hi[t]
         shape = (R1 - R0, C1 - C0)

@@ -93,8 +93,13 @@ class Unknown:
     @property
     def label(self) -> str:
         names = f" of {', '.join(self.subjects)}" if self.subjects else ""
-        return {Fact.ACS: "ACS", Fact.HOST_BRIDGE: "host-bridge IDs", Fact.CPU: "the CPU", Fact.IOMMU: "the IOMMU mode",
-                Fact.KERNEL: "the kernel release"}[self.fact] + names  # fmt: skip
+        return {
+            Fact.ACS: "ACS",
+            Fact.HOST_BRIDGE: "host-bridge IDs",
+            Fact.CPU: "the CPU",
+            Fact.IOMMU: "the IOMMU mode",
+            Fact.KERNEL: "the kernel release",
+        }[self.fact] + names
 
     def to_json(self) -> dict:
         return {"fact": self.fact.value, "subjects": list(self.subjects), "why": self.why, "how": self.how}
@@ -111,8 +116,9 @@ def severity(v: Verdict) -> tuple:
     return (not v.supported, worst_map, v.distance, sum(cv.distance for cv in v.clients))
 
 
-def check_under_unknowns(fabric: Fabric, provider: Device | str, clients: Sequence[Client],
-                         profile: KernelProfile | None, verbose: bool) -> Verdict:  # fmt: skip
+def check_under_unknowns(
+    fabric: Fabric, provider: Device | str, clients: Sequence[Client], profile: KernelProfile | None, verbose: bool
+) -> Verdict:
     base = verdict_context(fabric, profile)
     prof = base.profile
     if not prof.has_p2pdma:
@@ -124,13 +130,14 @@ def check_under_unknowns(fabric: Fabric, provider: Device | str, clients: Sequen
     acs_values = next((values for fact, values in dims if fact is Fact.ACS), [])
     deciding = frozenset().union(*(v.redirecting for v in acs_values))
     for values in itertools.product(*(d[1] for d in dims)):
-        assignment = {fact: value for (fact, _), value in zip(dims, values)}
+        assignment = {fact: value for (fact, _), value in zip(dims, values, strict=False)}
         runs.append((assignment, _run(fabric, base, provider, clients, verbose, assignment, deciding)))
     return _summarise(base, dims, runs)
 
 
-def _run(fabric: Fabric, base: VerdictContext, provider, clients, verbose: bool, assignment: dict,
-         deciding: frozenset[int]) -> Verdict:  # fmt: skip
+def _run(
+    fabric: Fabric, base: VerdictContext, provider, clients, verbose: bool, assignment: dict, deciding: frozenset[int]
+) -> Verdict:
     prof = base.profile.completed(assignment.get(Fact.KERNEL), assignment.get(Fact.CPU), assignment.get(Fact.IOMMU))
     ctx = verdict_context(fabric, prof) if prof != base.profile else base
     acs = assignment[Fact.ACS].redirecting if Fact.ACS in assignment else frozenset()
@@ -162,16 +169,17 @@ def _dimensions(base: VerdictContext, provider, clients: Sequence[Client], verbo
         everything = frozenset().union(*per_client)
         sets: list[frozenset[int]] = []
         for chosen in itertools.product((False, True), repeat=len(per_client)):
-            cleared = frozenset().union(*(m for m, on in zip(per_client, chosen) if not on))
+            cleared = frozenset().union(*(m for m, on in zip(per_client, chosen, strict=False) if not on))
             acs_set = everything - cleared
             if acs_set not in sets:
                 sets.append(acs_set)
-        paths = tuple(zip(names, per_client))
+        paths = tuple(zip(names, per_client, strict=False))
         dims.append((Fact.ACS, [AcsCompletion(s, paths) for s in sorted(sets, key=len)]))
     unknown_buses = sorted(k for k in buses if base.rep_unknown[k] and k not in base.hb_state)
     if unknown_buses:
         states = list(HostBridgeAssumption)
-        combos = [tuple(zip(unknown_buses, c)) for c in itertools.product(states, repeat=len(unknown_buses))]
+        products = itertools.product(states, repeat=len(unknown_buses))
+        combos = [tuple(zip(unknown_buses, c, strict=True)) for c in products]
         dims.append((Fact.HOST_BRIDGE, combos))
     total = 1
     for _, values in dims:
@@ -198,8 +206,14 @@ def _summarise(base: VerdictContext, dims: list[tuple[Fact, list]], runs: list[t
     outcomes.sort(key=lambda o: severity(o.verdict))
     worst = outcomes[-1].verdict
     depends = tuple(_unknown(base, fact, values, runs) for fact, values in mattering)
-    return replace(worst, profile=base.profile, certain=False, outcomes=tuple(outcomes), depends_on=depends,
-                   notes=_merged_notes(base, worst))  # fmt: skip
+    return replace(
+        worst,
+        profile=base.profile,
+        certain=False,
+        outcomes=tuple(outcomes),
+        depends_on=depends,
+        notes=_merged_notes(base, worst),
+    )
 
 
 def _cover(base: VerdictContext, dims: list[tuple[Fact, list]], points: set[tuple]) -> list[tuple[Condition, ...]]:
@@ -297,12 +311,16 @@ def _describe(base: VerdictContext, fact: Fact, values: list, chosen: list) -> s
             texts.append("ACS redirect " + " and ".join(dict.fromkeys(parts)))
         return " or ".join(texts)
     # Host bridges: each combination, per bus.
-    names = {HostBridgeAssumption.WHITELISTED: "whitelisted", HostBridgeAssumption.SAME_BRIDGE_ONLY:
-             "whitelisted for its own bridge only", HostBridgeAssumption.NOT_WHITELISTED: "not whitelisted"}  # fmt: skip
+    names = {
+        HostBridgeAssumption.WHITELISTED: "whitelisted",
+        HostBridgeAssumption.SAME_BRIDGE_ONLY: "whitelisted for its own bridge only",
+        HostBridgeAssumption.NOT_WHITELISTED: "not whitelisted",
+    }
     texts = []
     for combo in dict.fromkeys(chosen):
-        texts.append(", ".join(f"host bridge {base.index.fabric.root_buses[k].host_bridge} {names[s]}"
-                               for k, s in combo))  # fmt: skip
+        texts.append(
+            ", ".join(f"host bridge {base.index.fabric.root_buses[k].host_bridge} {names[s]}" for k, s in combo)
+        )
     return " or ".join(texts)
 
 
@@ -310,8 +328,9 @@ def _unknown(base: VerdictContext, fact: Fact, values: list, runs) -> Unknown:
     subjects: tuple[str, ...] = ()
     devs = base.index.devices
     if fact is Fact.ACS:
-        subjects = tuple(f"{devs[i].name} ({devs[i].bdf})" for i in sorted(frozenset().union(*(v.redirecting
-                                                                                             for v in values))))
+        subjects = tuple(
+            f"{devs[i].name} ({devs[i].bdf})" for i in sorted(frozenset().union(*(v.redirecting for v in values)))
+        )
     elif fact is Fact.HOST_BRIDGE:
         subjects = tuple(base.index.fabric.root_buses[k].host_bridge for k, _ in values[0])
     why = WHY_UNKNOWN[fact]

@@ -39,9 +39,26 @@ NAMED_PROFILES = ("4.20", "5.2", "5.4", "5.9", "5.14", "6.1", "6.12", "7.1", "la
 # Releases at which some rule of the verdict changes (era, whitelist entries, representative rule, dma_virt_ops,
 # the config_acs window): evaluating these covers every kernel with P2PDMA when the kernel is unknown.
 RULE_RELEASES: tuple[tuple[int, int, int], ...] = (
-    (4, 20, 0), (5, 2, 0), (5, 3, 0), (5, 4, 0), (5, 6, 0), (5, 7, 0), (5, 8, 0), (5, 9, 0), (5, 11, 0),
-    (5, 14, 0), (5, 18, 0), (5, 19, 0), (6, 11, 0), (6, 15, 0), (7, 1, 0), (7, 1, 3), (7, 2, 0), (7, 3, 0), LATEST,
-)  # fmt: skip
+    (4, 20, 0),
+    (5, 2, 0),
+    (5, 3, 0),
+    (5, 4, 0),
+    (5, 6, 0),
+    (5, 7, 0),
+    (5, 8, 0),
+    (5, 9, 0),
+    (5, 11, 0),
+    (5, 14, 0),
+    (5, 18, 0),
+    (5, 19, 0),
+    (6, 11, 0),
+    (6, 15, 0),
+    (7, 1, 0),
+    (7, 1, 3),
+    (7, 2, 0),
+    (7, 3, 0),
+    LATEST,
+)
 # "PCI/P2PDMA: ... pcim_p2pdma_init()/provider" refactor, v6.19: a provider without a memory pool (a DMABUF exporter)
 # gets no p2pmem sysfs group, so "no p2pmem directory" no longer means "not a provider" from this release on.
 POOLLESS_PROVIDER_HIDDEN = (6, 19, 0)
@@ -80,8 +97,9 @@ class HostBridgeAssumption(StrEnum):
     NOT_WHITELISTED = "not-whitelisted"
 
 
-ASSUME_HELP = ("acs-clear, acs-set, cpu=VENDOR[:FAMILY], iommu=on|off|pt, kernel=VERSION, "
-               "host-bridges=whitelisted|not-whitelisted")  # fmt: skip
+ASSUME_HELP = (
+    "acs-clear, acs-set, cpu=VENDOR[:FAMILY], iommu=on|off|pt, kernel=VERSION, host-bridges=whitelisted|not-whitelisted"
+)
 
 
 class Era(IntEnum):
@@ -130,8 +148,12 @@ class KernelProfile:
             out.append((Fact.IOMMU, [IommuMode.OFF, IommuMode.TRANSLATED]))
         return out
 
-    def completed(self, version: tuple[int, int, int] | None = None, cpu: tuple[str, int | None, str] | None = None,
-                  iommu: IommuMode | None = None) -> KernelProfile:  # fmt: skip
+    def completed(
+        self,
+        version: tuple[int, int, int] | None = None,
+        cpu: tuple[str, int | None, str] | None = None,
+        iommu: IommuMode | None = None,
+    ) -> KernelProfile:
         """This profile with unknown facts filled: one possible machine."""
         unknown = set(self.unknown)
         changes: dict = {}
@@ -274,9 +296,7 @@ def parse_cpu(text: str) -> tuple[str, int | None, str]:
         try:
             family = int(family_word[:-1], 16) if family_word.endswith("h") else int(family_word, 0)
         except ValueError:
-            raise InputError(
-                Diagnostic(f"bad CPU family {family_word!r}", hint="a number: 0x19, 25 or 19h")
-            ) from None
+            raise InputError(Diagnostic(f"bad CPU family {family_word!r}", hint="a number: 0x19, 25 or 19h")) from None
         if not 0 <= family <= MAX_CPU_FAMILY:
             shown = family_word if len(family_word) <= 20 else family_word[:19] + "…"
             hint = f"0 to {MAX_CPU_FAMILY:#x}, as in a fabric file: e.g. 0x19, 25 or 19h"
@@ -374,12 +394,26 @@ def profile_for(
             f"kernel {label}: pci=disable_acs_redir/config_acs as applied by 6.11-6.14 before the stable fix "
             "(firmware-set redirect bits stay set; several config_acs devices fail to parse)"
         )
-    return KernelProfile(label, version, vendor, family, arch, mode, line, acs, booted, tuple(notes),
-                         frozenset(unknown), assumed.acs, assumed.host_bridges)  # fmt: skip
+    return KernelProfile(
+        label,
+        version,
+        vendor,
+        family,
+        arch,
+        mode,
+        line,
+        acs,
+        booted,
+        tuple(notes),
+        frozenset(unknown),
+        assumed.acs,
+        assumed.host_bridges,
+    )
 
 
-def _cpu_fact(fabric: Fabric, cpu: str | None, assumed: Assumptions, notes: list[str],
-              unknown: set[Fact]) -> tuple[str | None, int | None, str]:  # fmt: skip
+def _cpu_fact(
+    fabric: Fabric, cpu: str | None, assumed: Assumptions, notes: list[str], unknown: set[Fact]
+) -> tuple[str | None, int | None, str]:
     """The CPU: given, read, inferred from the host bridges' IDs, assumed, or unknown."""
     if cpu is not None:
         return parse_cpu(cpu)
@@ -420,7 +454,9 @@ def infer_cpu(fabric: Fabric) -> tuple[tuple[str | None, int | None], str]:
         if vendor is None:
             continue  # an accelerator or a vendor that makes no x86 CPUs leads this bus: it says nothing
         vendors.add(vendor)
-        ids = f"{first.vendor_id:04x}:{first.device_id:04x}" if first.device_id is not None else f"{first.vendor_id:04x}"
+        ids = (
+            f"{first.vendor_id:04x}:{first.device_id:04x}" if first.device_id is not None else f"{first.vendor_id:04x}"
+        )
         pinned = AMD_ROOT_COMPLEX_FAMILY.get(first.device_id or -1) if vendor == "amd" else None
         if pinned is not None:
             families.add(pinned[0])
@@ -437,8 +473,10 @@ def infer_cpu(fabric: Fabric) -> tuple[tuple[str | None, int | None], str]:
 def _iommu_fact(fabric: Fabric, assumed: Assumptions, notes: list[str], unknown: set[Fact]) -> IommuMode:
     grouped = sum(1 for d in fabric.devices if d.iommu_group is not None)
     if grouped:
-        notes.append(f"IOMMU inferred on: {grouped} functions are in IOMMU groups (translated or passthrough; the "
-                     "verdict is the same for both)")  # fmt: skip
+        notes.append(
+            f"IOMMU inferred on: {grouped} functions are in IOMMU groups (translated or passthrough; the "
+            "verdict is the same for both)"
+        )
         return IommuMode.TRANSLATED
     if assumed.iommu is not None:
         return parse_iommu(assumed.iommu)

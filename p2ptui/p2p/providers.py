@@ -78,7 +78,7 @@ def find_provider(
         scores = np.where(refused, -1, table.distance.astype(np.int64).sum(axis=1))
         if table.certain is not None:
             uncertain = ~table.certain.all(axis=1)
-    candidates = [Candidate(p, int(s)) for p, s in zip(providers, scores)]
+    candidates = [Candidate(p, int(s)) for p, s in zip(providers, scores, strict=False)]
     for k in np.flatnonzero(uncertain):
         # The row's cells may be uncertain through different facts: the single verdict knows which combine.
         v = check(fabric, providers[k], clients, ctx.profile, verbose=False)
@@ -94,7 +94,7 @@ def find_provider(
     if ties:
         kept = ties[:MAX_TIES]
         chosen = kept[random.Random(seed).randrange(len(kept))]
-    lines = _search_messages(fabric, ctx, [p for p, r in zip(providers, refused) if r], clients)
+    lines = _search_messages(fabric, ctx, [p for p, r in zip(providers, refused, strict=False) if r], clients)
     return ProviderSearch(list(clients), candidates, best, ties, chosen, seed, lines)
 
 
@@ -108,4 +108,3 @@ def _search_messages(fabric, ctx, refused: list[Device], clients) -> list[str]:
         verdict = check(fabric, provider, clients, ctx.profile, verbose=False)
         lines.extend(verdict.messages)
     return lines
-

@@ -56,8 +56,16 @@ def client_json(cv: ClientVerdict) -> dict:
         "messages": list(cv.messages),
         "topo": cv.topo.value if cv.topo is not None else None,
         "hops": [
-            {"bdf": str(h.device.bdf), "name": h.device.name, "role": h.role.value, "acs_ctrl": h.acs_ctrl,
-             "acs_unknown": h.unknown, "redirects": h.redirects, "ignored": h.ignored, "assumed": h.assumed}
+            {
+                "bdf": str(h.device.bdf),
+                "name": h.device.name,
+                "role": h.role.value,
+                "acs_ctrl": h.acs_ctrl,
+                "acs_unknown": h.unknown,
+                "redirects": h.redirects,
+                "ignored": h.ignored,
+                "assumed": h.assumed,
+            }
             for h in cv.hops
         ],
     }
@@ -91,8 +99,10 @@ def outcome_json(o: Outcome) -> dict:
         "when_text": o.when,
         "distance": v.distance,
         "supported": v.supported,
-        "clients": [{"bdf": str(cv.client.bdf) if cv.client else None, "map_type": cv.map_type.value,
-                     "distance": cv.distance} for cv in v.clients],  # fmt: skip
+        "clients": [
+            {"bdf": str(cv.client.bdf) if cv.client else None, "map_type": cv.map_type.value, "distance": cv.distance}
+            for cv in v.clients
+        ],
         "messages": list(v.messages),
         "disable_acs_redir": v.disable_acs_redir,
     }
@@ -135,8 +145,13 @@ def search_json(search: ProviderSearch) -> dict:
     return {
         "clients": clients,
         "candidates": [
-            {"bdf": str(c.provider.bdf), "name": c.provider.name, "distance": c.distance, "certain": c.certain,
-             "outcomes": list(c.outcomes)}
+            {
+                "bdf": str(c.provider.bdf),
+                "name": c.provider.name,
+                "distance": c.distance,
+                "certain": c.certain,
+                "outcomes": list(c.outcomes),
+            }
             for c in search.candidates
         ],
         "distance": search.distance,

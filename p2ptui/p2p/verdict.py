@@ -16,8 +16,8 @@ from ..fabric.model import Device, Fabric
 from . import messages
 from .acs_cmdline import cmdline_with_disable_acs_redir
 from .context import NO_P2P_ACS_WHY, VerdictContext
-from .messages import NonPciClient
 from .map_type import V52_HOST_BRIDGE_PENALTY, MapType
+from .messages import NonPciClient
 from .profiles import Era, KernelProfile
 from .topo import TopoClass, topo_class
 
@@ -204,7 +204,7 @@ def pair_verdict(ctx: VerdictContext, p: int, c: int, verbose: bool) -> ClientVe
     hits: list[int] = []
     common = -1
     da = db = 0
-    for da, a in enumerate(chain_p):
+    for da, a in enumerate(chain_p):  # noqa: B007 - da is read after the break
         if redirect[a]:  # checked before the search, so the common device itself is inspected
             hits.append(a)
         found = pos_c.get(a)
@@ -257,8 +257,14 @@ def pair_verdict(ctx: VerdictContext, p: int, c: int, verbose: bool) -> ClientVe
     )
 
 
-def _hops(ctx: VerdictContext, chain_p: tuple[int, ...], chain_c: tuple[int, ...], common: int, hits: set[int],
-          ignored: set[int]) -> tuple[Hop, ...]:  # fmt: skip
+def _hops(
+    ctx: VerdictContext,
+    chain_p: tuple[int, ...],
+    chain_c: tuple[int, ...],
+    common: int,
+    hits: set[int],
+    ignored: set[int],
+) -> tuple[Hop, ...]:
     """The path in ClientVerdict.path's order, each function with its role and ACS facts."""
     if common >= 0:
         up = list(chain_p[: chain_p.index(common) + 1])
@@ -273,8 +279,17 @@ def _hops(ctx: VerdictContext, chain_p: tuple[int, ...], chain_c: tuple[int, ...
             if chain_p[0] == chain_c[0] and i == common:
                 role = HopRole.PROVIDER  # the provider is its own client
             unknown = ctx.acs_unknown[i]
-            out.append(Hop(ctx.index.devices[i], role, None if unknown else ctx.ctrl[i], unknown, i in hits,
-                           i in ignored, ctx.acs_assumed[i]))  # fmt: skip
+            out.append(
+                Hop(
+                    ctx.index.devices[i],
+                    role,
+                    None if unknown else ctx.ctrl[i],
+                    unknown,
+                    i in hits,
+                    i in ignored,
+                    ctx.acs_assumed[i],
+                )
+            )
     return tuple(out)
 
 
@@ -288,8 +303,7 @@ def _not_pci(ctx: VerdictContext, p: int, foreign: NonPciClient, verbose: bool) 
         virt = foreign.dma_virt_ops and ctx.profile.dma_virt_ops_check
         lines = (messages.dma_virt_ops(foreign) if virt else messages.not_pci(foreign),)
     provider_chain = [ctx.index.devices[i] for i in ctx.index.chains[p]]
-    return ClientVerdict(None, MapType.NOT_SUPPORTED, -1, provider_chain, [], None, [], messages=lines,
-                         foreign=foreign)  # fmt: skip
+    return ClientVerdict(None, MapType.NOT_SUPPORTED, -1, provider_chain, [], None, [], messages=lines, foreign=foreign)
 
 
 def _silent(cv: ClientVerdict) -> ClientVerdict:
@@ -324,8 +338,10 @@ def _placed(dev: Device, i: int) -> int:
     """A pair end must have a known place: a function the source contradicts (Device.conflict) has none."""
     if dev.conflict:
         raise InputError(
-            Diagnostic(f"{dev.name} ({dev.bdf}): no verdict, its place in the fabric is in conflict: {dev.conflict}",
-                       hint="the source gives this function twice or on a bus another bridge owns; fix the file")
+            Diagnostic(
+                f"{dev.name} ({dev.bdf}): no verdict, its place in the fabric is in conflict: {dev.conflict}",
+                hint="the source gives this function twice or on a bus another bridge owns; fix the file",
+            )
         )
     return i
 

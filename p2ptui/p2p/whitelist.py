@@ -56,8 +56,16 @@ def _at_least(version: tuple[int, int, int], since: Version) -> bool:
     return version >= tuple(since) + (0,) * (3 - len(since))
 
 
-def _e(vendor: int, device: int | None, same: bool, label: str, added: Version, removed: Version | None = None,
-       confirmed: bool = True, stable: tuple[Version, ...] = ()) -> WhitelistEntry:  # fmt: skip
+def _e(
+    vendor: int,
+    device: int | None,
+    same: bool,
+    label: str,
+    added: Version,
+    removed: Version | None = None,
+    confirmed: bool = True,
+    stable: tuple[Version, ...] = (),
+) -> WhitelistEntry:
     return WhitelistEntry(vendor, device, same, label, added, removed, confirmed, stable)
 
 

@@ -138,7 +138,7 @@ def assign_names(drafts: list[Draft], kinds: list[DeviceKind]) -> list[str]:
         if drafts[i].name:
             names[i] = unique_name(drafts[i].name, used)  # type: ignore[arg-type]
     rest = [i for i in order if i not in names]
-    for i, name in zip(rest, default_names((kinds[i] for i in rest), used)):
+    for i, name in zip(rest, default_names((kinds[i] for i in rest), used), strict=False):
         names[i] = name
     return [names[i] for i in range(len(drafts))]
 
@@ -159,11 +159,11 @@ def build_fabric(
     names = assign_names(drafts, kinds)
     devices = [
         Device(bdf=d.bdf, kind=kind, name=name, parent=d.parent, **{"acs": ACS_UNKNOWN, **d.values})
-        for d, kind, name in zip(drafts, kinds, names)
+        for d, kind, name in zip(drafts, kinds, names, strict=False)
     ]
     where = [d.label or _line(d.location) for d in drafts]
     inferred = []
-    for i, (draft, dev) in enumerate(zip(drafts, devices)):
+    for i, (draft, dev) in enumerate(zip(drafts, devices, strict=False)):
         if "integrated" not in draft.values and _linkless_on_root_bus(dev):
             devices[i] = replace(dev, integrated=True)
             inferred.append(str(dev.bdf))
@@ -173,8 +173,16 @@ def build_fabric(
             f"taken as integrated in the root complex (RCiEP, no link): {listing(inferred)}"
         )
     try:
-        return tolerant_fabric(name, root_buses, devices, where, host, description, tuple(notes) + tuple(kind_notes),
-                               _parent_indices(drafts))  # fmt: skip
+        return tolerant_fabric(
+            name,
+            root_buses,
+            devices,
+            where,
+            host,
+            description,
+            tuple(notes) + tuple(kind_notes),
+            _parent_indices(drafts),
+        )
     except FabricError as exc:
         raise InputError(
             [

@@ -92,5 +92,7 @@ def _bundled(ref: str) -> Fabric:
         return load_fabric(named)
     names = ", ".join(e.name for e in bundled())
     raise InputError(
-        Diagnostic("no such file, and no bundled fabric of that name", Location(display(ref)), f"bundled: {names}; or 'local'")
+        Diagnostic(
+            "no such file, and no bundled fabric of that name", Location(display(ref)), f"bundled: {names}; or 'local'"
+        )
     )

@@ -40,7 +40,9 @@ def load(path: Path) -> Fabric:
     path = Path(path)
     doc = parse_xml(path, read_input(path))
     if doc.root.tag != "topology":
-        hint = "an NCCL topology starts with <system>" if doc.root.tag == "system" else "hwloc XML starts with <topology>"
+        hint = (
+            "an NCCL topology starts with <system>" if doc.root.tag == "system" else "hwloc XML starts with <topology>"
+        )
         raise doc.error(doc.root, f"not an hwloc topology: the root element is <{doc.root.tag}>", hint)
     reader = _Reader(doc, _major_version(doc))
     reader.walk()
@@ -179,8 +181,11 @@ class _Reader:
             return None
         match = _PCI_TYPE.match(text.strip())
         if not match:
-            self._odd(elem, "pci_type values not of the form 'CCCC [VVVV:DDDD] [SVVV:SDDD] RR', IDs and class left "
-                            "unknown", repr(text[:40]))  # fmt: skip
+            self._odd(
+                elem,
+                "pci_type values not of the form 'CCCC [VVVV:DDDD] [SVVV:SDDD] RR', IDs and class left unknown",
+                repr(text[:40]),
+            )
             return None
         cls, vendor, device, sub_vendor, sub_device, rev = (int(match[i], 16) for i in range(1, 7))
         prog_if = int(match[7], 16) if match[7] else 0

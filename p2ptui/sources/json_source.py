@@ -65,14 +65,23 @@ def loads_json(data: bytes, filename: str = "<string>", default_name: str = "fab
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError(Diagnostic(f"not UTF-8 text (byte {data[exc.start]:#04x}), so not a JSON fabric",
-                                    Location(filename, line), "JSON is UTF-8")) from None  # fmt: skip
+        raise InputError(
+            Diagnostic(
+                f"not UTF-8 text (byte {data[exc.start]:#04x}), so not a JSON fabric",
+                Location(filename, line),
+                "JSON is UTF-8",
+            )
+        ) from None
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(Diagnostic(f"JSON syntax error: {exc.msg}", Location(filename, exc.lineno, exc.colno))) from None
+        raise InputError(
+            Diagnostic(f"JSON syntax error: {exc.msg}", Location(filename, exc.lineno, exc.colno))
+        ) from None
     except RecursionError:
-        raise InputError(Diagnostic("JSON nested too deeply; a fabric is a few levels deep", Location(filename))) from None
+        raise InputError(
+            Diagnostic("JSON nested too deeply; a fabric is a few levels deep", Location(filename))
+        ) from None
     except ValueError as exc:  # a number with more digits than Python converts
         raise InputError(Diagnostic(f"JSON value out of range: {str(exc).split(':')[0]}", Location(filename))) from None
     return _Reader(filename, text).fabric(doc, default_name)
@@ -100,15 +109,23 @@ class _Reader:
     def fabric(self, doc: Any, default_name: str) -> Fabric:
         top = Location(self.filename, 1, 1)
         if not isinstance(doc, dict):
-            raise InputError(Diagnostic(f"a JSON fabric is an object, not {_what(doc)}", top,
-                                        "as written by p2ptui convert IN OUT.json or p2ptui show --json"))  # fmt: skip
+            raise InputError(
+                Diagnostic(
+                    f"a JSON fabric is an object, not {_what(doc)}",
+                    top,
+                    "as written by p2ptui convert IN OUT.json or p2ptui show --json",
+                )
+            )
         for key in ("root_buses", "devices"):
             if key not in doc:
                 self.error(top, key, "missing", "a JSON fabric lists its root buses and devices")
         name = self.text(doc.get("name"), top, "name") or default_name
         description = self.text(doc.get("description"), top, "description") or ""
-        notes = [note for i, item in enumerate(self.items(doc.get("notes"), top, "notes"))
-                 if (note := self.text(item, top, f"notes[{i}]", required=True)) is not None]  # fmt: skip
+        notes = [
+            note
+            for i, item in enumerate(self.items(doc.get("notes"), top, "notes"))
+            if (note := self.text(item, top, f"notes[{i}]", required=True)) is not None
+        ]
         host = self.host(doc.get("host"))
         raw_buses = self.items(doc.get("root_buses"), top, "root_buses")
         buses = [b for i, item in enumerate(raw_buses) if (b := self.root_bus(item, i, len(raw_buses))) is not None]
@@ -116,18 +133,26 @@ class _Reader:
         devices = [d for i, item in enumerate(raw_devices) if (d := self.device(item, i, len(raw_devices))) is not None]
         # Entries the source could not place (conflicts): kept beside the tree, as the export lists them.
         raw_unplaced = self.items(doc.get("unplaced"), top, "unplaced")
-        unplaced = [d for i, item in enumerate(raw_unplaced)
-                    if (d := self.device(item, i, None, "unplaced")) is not None]  # fmt: skip
+        unplaced = [
+            d for i, item in enumerate(raw_unplaced) if (d := self.device(item, i, None, "unplaced")) is not None
+        ]
         if self.diagnostics:
             raise InputError(self.diagnostics)
         try:
             return Fabric(name, tuple(buses), tuple(devices), host, description, tuple(notes), tuple(unplaced))
         except FabricError as exc:
-            raise InputError([
-                Diagnostic(p.message, self.where("bdf", p.index, len(raw_devices)) if p.index is not None
-                           else Location(self.filename), p.hint)
-                for p in exc.problems
-            ]) from None  # fmt: skip
+            raise InputError(
+                [
+                    Diagnostic(
+                        p.message,
+                        self.where("bdf", p.index, len(raw_devices))
+                        if p.index is not None
+                        else Location(self.filename),
+                        p.hint,
+                    )
+                    for p in exc.problems
+                ]
+            ) from None
 
     def host(self, value: Any) -> Host:
         at = self.where("host", 0, 1)
@@ -143,8 +168,9 @@ class _Reader:
         fields["cmdline"] = self.text(value.get("cmdline"), at, "host.cmdline") or ""
         fields["cpu_family"] = self.integer(value.get("cpu_family"), at, "host.cpu_family", CPU_FAMILY)
         fields["iommu"] = self.choice(value.get("iommu"), at, "host.iommu", _IOMMU) or Host().iommu
-        fields["memory_bandwidth"] = self.bandwidth(value.get("memory_bandwidth_gbps"), at,
-                                                    "host.memory_bandwidth_gbps")  # fmt: skip
+        fields["memory_bandwidth"] = self.bandwidth(
+            value.get("memory_bandwidth_gbps"), at, "host.memory_bandwidth_gbps"
+        )
         return Host(**fields)
 
     def root_bus(self, value: Any, i: int, count: int) -> RootBus | None:
@@ -191,9 +217,15 @@ class _Reader:
             "slot": self.text(value.get("slot"), at, f"{path}.slot"),
             "aer": self.aer(value.get("aer"), at, f"{path}.aer"),
         }
-        for key, top in (("vendor_id", 0xFFFF), ("device_id", 0xFFFF), ("class_code", 0xFFFFFF),
-                         ("subsystem_vendor_id", 0xFFFF), ("subsystem_device_id", 0xFFFF), ("revision", 0xFF)):
-            fields[key] = self.hex(value.get(key), at, f"{path}.{key}", top)  # fmt: skip
+        for key, top in (
+            ("vendor_id", 0xFFFF),
+            ("device_id", 0xFFFF),
+            ("class_code", 0xFFFFFF),
+            ("subsystem_vendor_id", 0xFFFF),
+            ("subsystem_device_id", 0xFFFF),
+            ("revision", 0xFF),
+        ):
+            fields[key] = self.hex(value.get(key), at, f"{path}.{key}", top)
         if len(self.diagnostics) > before or bdf is None or kind is None or name is None:
             return None
         return Device(bdf, kind, name, **fields)
@@ -206,8 +238,10 @@ class _Reader:
         if not isinstance(value, dict):
             self.error(at, path, f"expected an object or null, not {_what(value)}")
             return None
-        counts = {k: self.integer(value.get(k, 0), at, f"{path}.{k}", (0, 2**63 - 1)) or 0
-                  for k in ("correctable", "nonfatal", "fatal")}  # fmt: skip
+        counts = {
+            k: self.integer(value.get(k, 0), at, f"{path}.{k}", (0, 2**63 - 1)) or 0
+            for k in ("correctable", "nonfatal", "fatal")
+        }
         return AerCounts(**counts)
 
     def link(self, value: Any, at: Location, path: str) -> Link | None:
@@ -217,8 +251,10 @@ class _Reader:
             self.error(at, path, f"must be an object or null, not {_what(value)}")
             return None
         wide = (0, 1 << 16)  # the model's checks say which values are PCIe's; this only keeps them integers
-        fields = {key: self.integer(value.get(key), at, f"{path}.{key}", wide)
-                  for key in ("gen", "width", "max_gen", "max_width", "mps", "mrrs")}  # fmt: skip
+        fields = {
+            key: self.integer(value.get(key), at, f"{path}.{key}", wide)
+            for key in ("gen", "width", "max_gen", "max_width", "mps", "mrrs")
+        }
         return Link(**fields, down=self.flag(value.get("down"), at, f"{path}.down", default=False))
 
     def acs(self, value: Any, at: Location, path: str) -> Acs:
@@ -242,8 +278,12 @@ class _Reader:
             elif isinstance(item, str) and item.lower().startswith("0x") and _HEX_RE.match(item[2:]):
                 total |= int(item, 16)
             else:
-                self.error(at, f"{path}[{i}]", f"{_show(item)} is not an ACS bit",
-                           f"one of {', '.join(acsbits.BIT_NAMES)} or a hex value")  # fmt: skip
+                self.error(
+                    at,
+                    f"{path}[{i}]",
+                    f"{_show(item)} is not an ACS bit",
+                    f"one of {', '.join(acsbits.BIT_NAMES)} or a hex value",
+                )
         return total
 
     def pool(self, value: Any, at: Location, path: str) -> P2PPool | None:
@@ -354,8 +394,14 @@ def _key_lines(text: str, key: str) -> list[int]:
 def _what(value: Any) -> str:
     if value is None:
         return "null"
-    return {bool: "true/false", int: "a number", float: "a number", str: f"the string {_show(value)}",
-            list: "a list", dict: "an object"}.get(type(value), type(value).__name__)  # fmt: skip
+    return {
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        str: f"the string {_show(value)}",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
 
 
 def _show(value: Any) -> str:

@@ -35,7 +35,10 @@ _NOT_GUESSED = re.compile(r"RAID|SATA|\bSAS\b|AHCI|Audio|USB|SMBus", re.I)
 _NAME_KINDS = (
     (re.compile(r"NVMe|Non-Volatile memory", re.I), DeviceKind.NVME),
     (re.compile(r"Ethernet|Network|ConnectX|InfiniBand|BlueField|\bEFA\b", re.I), DeviceKind.NIC),
-    (re.compile(r"\bVGA\b|Graphics|\bGPU\b|\[(?:GeForce|RTX|Quadro|Tesla|TITAN|Radeon|Instinct)", re.I), DeviceKind.GPU),
+    (
+        re.compile(r"\bVGA\b|Graphics|\bGPU\b|\[(?:GeForce|RTX|Quadro|Tesla|TITAN|Radeon|Instinct)", re.I),
+        DeviceKind.GPU,
+    ),
 )
 _LSCPU = {
     "vendor": re.compile(r"^\s*Vendor ID:\s+(\S+)\s*$"),
@@ -104,8 +107,14 @@ def _machine(lines: list[str]) -> dict[str, str]:
 
 
 class _Merge:
-    def __init__(self, path: Path, records: list[Record], tree: Tree, machine: dict[str, str],
-                 oddities: dict[str, list[str]] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        path: Path,
+        records: list[Record],
+        tree: Tree,
+        machine: dict[str, str],
+        oddities: dict[str, list[str]] | None = None,
+    ):
         self.path = path
         self.oddities = oddities or {}
         self.records: dict[BDF, Record] = {}
@@ -147,7 +156,13 @@ class _Merge:
         if self.entries:
             parts.append("-tv tree")
         return build_fabric(
-            str(self.path), name, root_buses, drafts, self._host(), self._notes(drafts), f"lspci output ({', '.join(parts)})"
+            str(self.path),
+            name,
+            root_buses,
+            drafts,
+            self._host(),
+            self._notes(drafts),
+            f"lspci output ({', '.join(parts)})",
         )
 
     # -- the tree -------------------------------------------------------------------------------------------------
@@ -241,8 +256,14 @@ class _Merge:
 
     def _record_conflict_draft(self, rec: Record, parent: BDF | None) -> Draft:
         values = self._record_values(rec, None)
-        return Draft(rec.bdf, parent, Location(str(self.path), rec.line), bridge=rec.secondary is not None,
-                     kind=_PORT_TYPES.get(rec.port_type or ""), values=values)  # fmt: skip
+        return Draft(
+            rec.bdf,
+            parent,
+            Location(str(self.path), rec.line),
+            bridge=rec.secondary is not None,
+            kind=_PORT_TYPES.get(rec.port_type or ""),
+            values=values,
+        )
 
     def _record_values(self, rec: Record, physfn: BDF | None) -> dict:
         values = {
@@ -260,8 +281,15 @@ class _Merge:
         if rec.link_cap is not None or rec.link_sta is not None:
             cap = rec.link_cap or (None, None)
             sta = rec.link_sta or (None, None)
-            values["link"] = Link(gen=sta[0], width=sta[1], max_gen=cap[0], max_width=cap[1], mps=rec.mps, mrrs=rec.mrrs,
-                                  down=rec.link_down and sta == (None, None))  # fmt: skip
+            values["link"] = Link(
+                gen=sta[0],
+                width=sta[1],
+                max_gen=cap[0],
+                max_width=cap[1],
+                mps=rec.mps,
+                mrrs=rec.mrrs,
+                down=rec.link_down and sta == (None, None),
+            )
         if _has_link(rec, physfn) and (rec.link_cap is None or rec.link_sta is None):
             self.link_missing.append(f"{rec.bdf} (no {_missing('LnkCap', rec.link_cap, 'LnkSta', rec.link_sta)})")
         if not rec.denied and rec.capabilities:

@@ -40,7 +40,9 @@ _HEADER_LIKE = re.compile(
 _BDF_SHAPE = re.compile(r"^(?:[0-9a-fA-F]{4,8}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
 _BUS_FIELD = re.compile(r"\b(primary|secondary|subordinate)=([^,]*)")
 _HEX2 = re.compile(r"^[0-9a-fA-F]{2}$")
-_EXPRESS = re.compile(r"^Capabilities: \[[0-9a-fA-F]+\] Express \(v\d+\) (.+?)(?: \(Slot[+-]\))?(?:, (?:MSI|IntMsgNum) \S+)?$")
+_EXPRESS = re.compile(
+    r"^Capabilities: \[[0-9a-fA-F]+\] Express \(v\d+\) (.+?)(?: \(Slot[+-]\))?(?:, (?:MSI|IntMsgNum) \S+)?$"
+)
 _CAPABILITY = re.compile(r"^Capabilities: \[[0-9a-fA-F]+(?: v\d+)?\] ")
 _ACS_HEADER = re.compile(r"^Capabilities: \[[0-9a-fA-F]+(?: v\d+)?\] Access Control Services")
 _LNKCAP = re.compile(r"^LnkCap:\s+Port #\d+, Speed (\S+?), Width x([0-9]{1,9})")
@@ -64,20 +66,52 @@ ACS_BIT_NAMES = {
 
 # Class names as lspci prints them without -nn (the "C" section of pci.ids): enough to tell kinds apart.
 CLASS_CODES = {
-    "Non-VGA unclassified device": 0x0000, "VGA compatible unclassified device": 0x0001,
-    "SCSI storage controller": 0x0100, "IDE interface": 0x0101, "RAID bus controller": 0x0104,
-    "SATA controller": 0x0106, "Serial Attached SCSI controller": 0x0107, "Non-Volatile memory controller": 0x0108,
-    "Mass storage controller": 0x0180, "Ethernet controller": 0x0200, "Network controller": 0x0280,
-    "Infiniband controller": 0x0207, "Fabric controller": 0x0208, "VGA compatible controller": 0x0300,
-    "XGA compatible controller": 0x0301, "3D controller": 0x0302, "Display controller": 0x0380,
-    "Multimedia video controller": 0x0400, "Multimedia audio controller": 0x0401, "Audio device": 0x0403,
-    "Multimedia controller": 0x0480, "RAM memory": 0x0500, "CXL": 0x0502, "Memory controller": 0x0580,
-    "Host bridge": 0x0600, "ISA bridge": 0x0601, "PCI bridge": 0x0604, "Semi-transparent PCI-to-PCI bridge": 0x0609,
-    "Bridge": 0x0680, "Serial controller": 0x0700, "Communication controller": 0x0780, "PIC": 0x0800,
-    "IOMMU": 0x0806, "System peripheral": 0x0880, "Co-processor": 0x0b40, "FireWire (IEEE 1394)": 0x0c00,
-    "USB controller": 0x0c03, "Fibre Channel": 0x0c04, "SMBus": 0x0c05, "InfiniBand": 0x0c06,
-    "Serial bus controller": 0x0c80, "Encryption controller": 0x1080, "Signal processing controller": 0x1180,
-    "Processing accelerators": 0x1200, "Non-Essential Instrumentation": 0x1300, "Unassigned class": 0xff00,
+    "Non-VGA unclassified device": 0x0000,
+    "VGA compatible unclassified device": 0x0001,
+    "SCSI storage controller": 0x0100,
+    "IDE interface": 0x0101,
+    "RAID bus controller": 0x0104,
+    "SATA controller": 0x0106,
+    "Serial Attached SCSI controller": 0x0107,
+    "Non-Volatile memory controller": 0x0108,
+    "Mass storage controller": 0x0180,
+    "Ethernet controller": 0x0200,
+    "Network controller": 0x0280,
+    "Infiniband controller": 0x0207,
+    "Fabric controller": 0x0208,
+    "VGA compatible controller": 0x0300,
+    "XGA compatible controller": 0x0301,
+    "3D controller": 0x0302,
+    "Display controller": 0x0380,
+    "Multimedia video controller": 0x0400,
+    "Multimedia audio controller": 0x0401,
+    "Audio device": 0x0403,
+    "Multimedia controller": 0x0480,
+    "RAM memory": 0x0500,
+    "CXL": 0x0502,
+    "Memory controller": 0x0580,
+    "Host bridge": 0x0600,
+    "ISA bridge": 0x0601,
+    "PCI bridge": 0x0604,
+    "Semi-transparent PCI-to-PCI bridge": 0x0609,
+    "Bridge": 0x0680,
+    "Serial controller": 0x0700,
+    "Communication controller": 0x0780,
+    "PIC": 0x0800,
+    "IOMMU": 0x0806,
+    "System peripheral": 0x0880,
+    "Co-processor": 0x0B40,
+    "FireWire (IEEE 1394)": 0x0C00,
+    "USB controller": 0x0C03,
+    "Fibre Channel": 0x0C04,
+    "SMBus": 0x0C05,
+    "InfiniBand": 0x0C06,
+    "Serial bus controller": 0x0C80,
+    "Encryption controller": 0x1080,
+    "Signal processing controller": 0x1180,
+    "Processing accelerators": 0x1200,
+    "Non-Essential Instrumentation": 0x1300,
+    "Unassigned class": 0xFF00,
 }
 
 ACS_HINT = "lspci prints all seven ACS flags as Name+ or Name-: " + " ".join(f"{name}-" for name in ACS_BIT_NAMES)
@@ -187,8 +221,14 @@ def _start(line: str, number: int, problems: list[Problem]) -> Record | None:
         like = _HEADER_LIKE.match(line)
         if like is not None:
             if _BDF_SHAPE.match(like["bdf"]):
-                problems.append(Problem(number, 1, "device header not in the form lspci prints",
-                                        "expected 'BB:DD.F Class name [cccc]: Vendor Device [vvvv:dddd]'"))  # fmt: skip
+                problems.append(
+                    Problem(
+                        number,
+                        1,
+                        "device header not in the form lspci prints",
+                        "expected 'BB:DD.F Class name [cccc]: Vendor Device [vvvv:dddd]'",
+                    )
+                )
             else:
                 problems.append(Problem(number, 1, f"{like['bdf']!r} is not a PCI address", BDF_HINT))
         return None
@@ -307,8 +347,11 @@ def _bus(rec: Record, at: _Line) -> None:
             return
     secondary, subordinate = int(fields["secondary"][2], 16), int(fields["subordinate"][2], 16)
     if subordinate < secondary:
-        at.problem(f"Bus: subordinate bus {subordinate:02x} is below secondary bus {secondary:02x}",
-                   fields["subordinate"].start(2), "a bridge forwards the range secondary..subordinate")  # fmt: skip
+        at.problem(
+            f"Bus: subordinate bus {subordinate:02x} is below secondary bus {secondary:02x}",
+            fields["subordinate"].start(2),
+            "a bridge forwards the range secondary..subordinate",
+        )
         return
     if secondary == subordinate == 0:
         return  # firmware left the bridge unconfigured: it forwards no bus (bus 00 is not below it)
@@ -323,8 +366,11 @@ def _acs_flags(label: str, body: str, start: int, at: _Line) -> int | None:
         name, sign = token[0][:-1], token[0][-1:]
         if sign not in ("+", "-") or name not in ACS_BIT_NAMES:
             cut = token.end() == len(body) and any(known.startswith(token[0]) for known in ACS_BIT_NAMES)
-            message = (f"{label} line stops inside a flag ({token[0]!r}): the dump looks cut" if cut
-                       else f"{label} flag {token[0][:30]!r} is not one lspci prints")  # fmt: skip
+            message = (
+                f"{label} line stops inside a flag ({token[0]!r}): the dump looks cut"
+                if cut
+                else f"{label} flag {token[0][:30]!r} is not one lspci prints"
+            )
             at.problem(message, start + token.start(), ACS_HINT)
             return None
         if name in seen:

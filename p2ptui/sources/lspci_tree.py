@@ -97,11 +97,21 @@ def parse_tree(lines: list[str], path: str) -> Tree:
                 cut_after.append(last)
             columns.clear()
         elif not is_open and last:
-            raise _error("this lspci -tv line continues a tree that has already ended", path, number, tokens[0][0],
-                         f"line {last} was drawn as the tree's last; {HINT}")  # fmt: skip
+            raise _error(
+                "this lspci -tv line continues a tree that has already ended",
+                path,
+                number,
+                tokens[0][0],
+                f"line {last} was drawn as the tree's last; {HINT}",
+            )
         elif foreign is not None:
-            raise _error(f"this line is not lspci -tv output, yet it is inside the lspci -tv tree (the tree goes on "
-                         f"at line {number})", path, foreign, 0)  # fmt: skip
+            raise _error(
+                f"this line is not lspci -tv output, yet it is inside the lspci -tv tree (the tree goes on "
+                f"at line {number})",
+                path,
+                foreign,
+                0,
+            )
         is_open, last, foreign = scan.opens, number, None
         here: _Bus | None = None  # the bus the next function on this line sits on
         for column, match in tokens:
@@ -179,11 +189,13 @@ def _entry(match: re.Match, bus: _Bus, number: int, column: int, path: str) -> T
         entry.subordinate = int(match[4], 16) if match[4] else entry.secondary
         if entry.subordinate < entry.secondary:
             raise InputError(
-                Diagnostic(f"bridge {bdf} forwards buses [{match[3]}-{match[4]}]: the range is reversed",
-                           Location(path, number, column + 1))
+                Diagnostic(
+                    f"bridge {bdf} forwards buses [{match[3]}-{match[4]}]: the range is reversed",
+                    Location(path, number, column + 1),
+                )
             )
     else:
-        name = match.string[match.end():].strip()
+        name = match.string[match.end() :].strip()
         ids = _IDS_AT_END.search(name)
         if ids:
             entry.vendor_id, entry.device_id = int(ids[1], 16), int(ids[2], 16)

@@ -45,7 +45,9 @@ def load(path: Path) -> Fabric:
             "NCCL_TOPO_DUMP_FILE writes the topology; NCCL_GRAPH_DUMP_FILE writes graphs",
         )
     if tag != "system":
-        hint = "an hwloc topology starts with <topology>" if tag == "topology" else "NCCL topologies start with <system>"
+        hint = (
+            "an hwloc topology starts with <topology>" if tag == "topology" else "NCCL topologies start with <system>"
+        )
         raise doc.error(doc.root, f"not an NCCL topology: the root element is <{tag}>", hint)
     reader = _Reader(doc)
     reader.read()
@@ -114,7 +116,7 @@ class _Reader:
             raise self.doc.error(elem, f"<pci> elements nested more than {MAX_DEPTH} deep")
         busid = elem.get("busid")
         if busid is None:
-            raise self.doc.error(elem, "<pci> without busid", "NCCL writes busid=\"DDDD:BB:DD.F\" on every <pci>")
+            raise self.doc.error(elem, "<pci> without busid", 'NCCL writes busid="DDDD:BB:DD.F" on every <pci>')
         values: dict = {"numa_node": numa}
         for attr, key, top in (
             ("class", "class_code", 0xFFFFFF),
@@ -143,8 +145,10 @@ class _Reader:
         if node.bdf is None and not node.children:
             raise self.doc.error(elem, f"malformed busid {busid!r}", "NCCL writes DDDD:BB:DD.F in lower-case hex")
         # Cloud files mark switches the VM cannot see by busid ffff:ff:0N.0 or vendor 0xffff.
-        node.placeholder = node.bdf is None or (node.bdf.domain == 0xFFFF and node.bdf.bus == 0xFF) or (
-            node.bridge and self._hex(elem, "vendor", 0xFFFF) == 0xFFFF
+        node.placeholder = (
+            node.bdf is None
+            or (node.bdf.domain == 0xFFFF and node.bdf.bus == 0xFF)
+            or (node.bridge and self._hex(elem, "vendor", 0xFFFF) == 0xFFFF)
         )
         if node.placeholder:
             node.bdf = None  # its link and class stay: NCCL uses them; blanked IDs were dropped above
@@ -336,7 +340,9 @@ class _Reader:
             )
         version = self.doc.root.get("version", "?")
         description = f"NCCL topology (system version {version}), {len(self.cpus)} NUMA nodes"
-        return build_fabric(str(path), path.stem, self.root_buses.values(), self.drafts, host, self._notes(), description)
+        return build_fabric(
+            str(path), path.stem, self.root_buses.values(), self.drafts, host, self._notes(), description
+        )
 
     def _notes(self) -> list[str]:
         if not self.drafts:
@@ -344,8 +350,9 @@ class _Reader:
         notes = [acs_unknown_note("NCCL topology XML"), IOMMU_UNKNOWN_NOTE]
         if self.invented:
             notes.append(
-                f"NCCL topology files leave out root ports and switch downstream ports: {len(self.invented)} bridges "
-                f"with invented addresses on buses the file does not use stand in for them ({listing(self.invented, 3)})"
+                "NCCL topology files leave out root ports and switch downstream ports: "
+                f"{len(self.invented)} bridges with invented addresses on buses the file does not use "
+                f"stand in for them ({listing(self.invented, 3)})"
             )
         if self.placed_placeholders:
             notes.append(
@@ -359,7 +366,9 @@ class _Reader:
                 + listing(self.dropped_placeholders, 3)
             )
         if self.lifted:
-            notes.append(f"devices whose bus numbers cannot sit below their switch moved to a root port: {listing(self.lifted)}")
+            notes.append(
+                f"devices whose bus numbers cannot sit below their switch moved to a root port: {listing(self.lifted)}"
+            )
         if self.links:
             notes.append(
                 "links are what each link can do (NCCL records max_link_speed and max_link_width); the speed and "
@@ -370,7 +379,9 @@ class _Reader:
         if self.fabric_links:
             notes.append(f"{self.fabric_links} NVLink/xGMI/C2C connections in the file are not PCIe and are left out")
         if self.socket_nics:
-            notes.append(f"network devices without a PCI function in the file are left out: {listing(self.socket_nics)}")
+            notes.append(
+                f"network devices without a PCI function in the file are left out: {listing(self.socket_nics)}"
+            )
         notes.extend(f"{kind}: {listing(where)}" for kind, where in self.oddities.items())
         return notes
 

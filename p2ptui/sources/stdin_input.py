@@ -42,9 +42,10 @@ def load_stdin(load: Loader, head_bytes: int, known: str) -> Fabric:
         except InputError as exc:
             raise InputError([_relabel(d, str(copy)) for d in exc.diagnostics]) from None
     return dataclasses.replace(
-        fabric, description=fabric.description.replace(str(copy), SHOWN),
+        fabric,
+        description=fabric.description.replace(str(copy), SHOWN),
         notes=tuple(n.replace(str(copy), SHOWN) for n in fabric.notes),
-    )  # fmt: skip
+    )
 
 
 def _read_stdin(where: Location) -> bytes:

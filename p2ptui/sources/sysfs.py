@@ -149,8 +149,11 @@ def read_fabric(files: SysfsFiles, name: str | None, live: bool, origin: str) ->
         if scan.devices_error is not None:
             reason = scan.devices_error.strerror or str(scan.devices_error)
             raise InputError(
-                Diagnostic(f"cannot list ({reason}), so no PCI host bridge can be found", Location(files.show(DEVICES)),
-                           "read it as a user allowed to list it, e.g. root")  # fmt: skip
+                Diagnostic(
+                    f"cannot list ({reason}), so no PCI host bridge can be found",
+                    Location(files.show(DEVICES)),
+                    "read it as a user allowed to list it, e.g. root",
+                )
             )
         raise InputError(
             Diagnostic("no PCI host bridges (no pciDDDD:BB directories)", Location(files.show(DEVICES)), ROOT_HINT)
@@ -173,6 +176,8 @@ def read_fabric(files: SysfsFiles, name: str | None, live: bool, origin: str) ->
         notes.append(f"skipped {len(skipped) - MAX_SKIPPED_NOTES} more unreadable entries")
     fabric_name = name or facts.hostname or "this machine"
     buses = len(scan.root_buses)
-    description = f"Read from sysfs ({origin}): {len(raws)} PCI functions on {buses} root bus{'es' if buses != 1 else ''}."
+    description = (
+        f"Read from sysfs ({origin}): {len(raws)} PCI functions on {buses} root bus{'es' if buses != 1 else ''}."
+    )
     fabric = build_fabric(raws, scan.root_buses, names, facts.host, problems, fabric_name, description, notes)
     return add_health(fabric, files, {raw.found.bdf: raw.found.rel for raw in raws}, problems)

@@ -18,8 +18,8 @@ from ..fabric.bdf import BDF
 from ..fabric.checks import LINK_WIDTHS
 from ..fabric.kinds import DeviceKind, bridge_kind_for_position, endpoint_kind_from_class
 from ..fabric.model import Fabric, Host, Link, RootBus
-from . import pci_config as pc
 from . import assemble
+from . import pci_config as pc
 from .assemble import Draft, listing
 from .sysfs_device import Problems, RawDevice
 
@@ -103,16 +103,25 @@ def build_fabric(
         for raw in raws
     ]
     present = {raw.found.bdf for raw in raws}
-    for raw, draft in zip(raws, drafts):
+    for raw, draft in zip(raws, drafts, strict=False):
         if raw.physfn is not None and raw.physfn not in present:
-            problems.odd(f"{raw.found.rel}/physfn", "are VFs whose physical function is absent; kept as functions of "
-                                                    "their own", str(raw.physfn))  # fmt: skip
+            problems.odd(
+                f"{raw.found.rel}/physfn",
+                "are VFs whose physical function is absent; kept as functions of their own",
+                str(raw.physfn),
+            )
             draft.values["physfn"] = None
     _mark_integrated(raws, drafts, tally)
     buses = []
     for (domain, bus), rel in sorted(root_buses.items()):
-        numa = next((d.values["numa_node"] for d in drafts if d.parent is None and d.bdf.bus_id == (domain, bus)
-                     and d.values["numa_node"] is not None), None)  # fmt: skip
+        numa = next(
+            (
+                d.values["numa_node"]
+                for d in drafts
+                if d.parent is None and d.bdf.bus_id == (domain, bus) and d.values["numa_node"] is not None
+            ),
+            None,
+        )
         buses.append(RootBus(domain, bus, host_bridge=rel.rsplit("/", 1)[-1], numa_node=numa))
     if problems.errors:
         raise InputError(problems.errors)
@@ -137,8 +146,10 @@ def _kind(
     header = cfg.header_type if cfg else None
     class16 = class_code >> 8 if class_code is not None else None
     if header == 0 and raw.found.children:
-        problems.odd(f"{raw.found.rel}/config", "have functions below them but a config header that is not a "
-                                                "bridge's; taken as bridges")  # fmt: skip
+        problems.odd(
+            f"{raw.found.rel}/config",
+            "have functions below them but a config header that is not a bridge's; taken as bridges",
+        )
     is_bridge = header in (1, 2) or raw.found.children > 0 or (header is None and class16 in BRIDGE_CLASSES)
     if not is_bridge:
         if class16 == HOST_BRIDGE_CLASS:
@@ -176,8 +187,10 @@ def _link(raw: RawDevice, kind: DeviceKind, problems: Problems) -> Link | None:
         where = f"{raw.found.rel}/config"
         if pcie.port_type not in pc.LINKLESS_TYPES:
             if pcie.link_status == 0xFFFF:
-                problems.odd(where, "have a Link Status register reading 0xffff (the device did not answer); "
-                                    "current link unknown")  # fmt: skip
+                problems.odd(
+                    where,
+                    "have a Link Status register reading 0xffff (the device did not answer); current link unknown",
+                )
             else:
                 gen = _first(gen, _speed_code(pcie.speed, where, "Link Status", problems))
                 width = _first(width, _width_code(pcie.width, where, "Link Status", problems))
@@ -187,8 +200,11 @@ def _link(raw: RawDevice, kind: DeviceKind, problems: Problems) -> Link | None:
         mps = pcie.mps if pcie.mps_code <= 5 else None
         mrrs = pcie.mrrs if pcie.mrrs_code <= 5 else None
         if mps is None or mrrs is None:
-            problems.odd(where, "have a reserved MPS/MRRS encoding in Device Control; left unknown",
-                         f"{pcie.mps_code}/{pcie.mrrs_code}")
+            problems.odd(
+                where,
+                "have a reserved MPS/MRRS encoding in Device Control; left unknown",
+                f"{pcie.mps_code}/{pcie.mrrs_code}",
+            )
     if (gen, width, max_gen, max_width, mps, mrrs) == (None,) * 6 and not down:
         return None
     down = down and gen is None and width is None
@@ -245,7 +261,8 @@ def _tally_notes(tally: Tally, total: int) -> list[str]:
         notes.append(ACS_UNKNOWN_NOTE.format(n=tally.acs_unknown, total=total, why=why))
     if tally.no_config:
         notes.append(
-            f"ACS state and PCIe port types unknown for {tally.no_config} function{'s' if tally.no_config != 1 else ''} "
+            "ACS state and PCIe port types unknown for "
+            f"{tally.no_config} function{'s' if tally.no_config != 1 else ''} "
             "without a readable config file"
         )
     if tally.no_ext_space:
@@ -271,8 +288,7 @@ def _tally_notes(tally: Tally, total: int) -> list[str]:
         notes.append(
             f"{len(tally.integrated_known)} root complex integrated endpoint"
             f"{'s' if len(tally.integrated_known) > 1 else ''} (PCIe port type 9): no link, integrated in the root "
-            "complex: "
-            + listing([str(b) for b in sorted(tally.integrated_known)], 5)
+            "complex: " + listing([str(b) for b in sorted(tally.integrated_known)], 5)
         )
     if tally.integrated_inferred:
         notes.append(
@@ -286,7 +302,7 @@ def _tally_notes(tally: Tally, total: int) -> list[str]:
 def _mark_integrated(raws: list[RawDevice], drafts: list[Draft], tally: Tally) -> None:
     """RCiEPs: port type 9 where the config space says so; else inferred for an endpoint on a root bus whose
     sysfs shows no link of its own (max_link_width 255, or no link attributes: conventional PCI)."""
-    for raw, draft in zip(raws, drafts):
+    for raw, draft in zip(raws, drafts, strict=False):
         kind = draft.kind
         if draft.parent is not None or draft.values["physfn"] is not None or kind is None or not kind.is_endpoint:
             continue
@@ -301,5 +317,3 @@ def _mark_integrated(raws: list[RawDevice], drafts: list[Draft], tally: Tally) -
         if raw.no_link or (draft.values["link"] is None and raw.max_width is None):
             tally.integrated_inferred.append(draft.bdf)
             draft.values.update(integrated=True, link=None)
-
-

@@ -30,13 +30,26 @@ WIDTH_UNKNOWN = 255  # the kernel's PCIE_LNK_WIDTH_UNKNOWN: no link capability t
 WIDTH_ALL_ONES = 63  # the 6-bit width field of a register that reads all ones: the device did not answer
 # What a function directory holds, for directories that cannot be listed but whose files may still be readable.
 EXPECTED_ENTRIES: dict[str, Kind] = {
-    **{name: Kind.FILE for name in (
-        "vendor", "device", "class", "revision", "subsystem_vendor", "subsystem_device", "numa_node",
-        "current_link_speed", "current_link_width", "max_link_speed", "max_link_width", "config",
-    )},
+    **{
+        name: Kind.FILE
+        for name in (
+            "vendor",
+            "device",
+            "class",
+            "revision",
+            "subsystem_vendor",
+            "subsystem_device",
+            "numa_node",
+            "current_link_speed",
+            "current_link_width",
+            "max_link_speed",
+            "max_link_width",
+            "config",
+        )
+    },
     **{name: Kind.LINK for name in ("driver", "iommu_group", "physfn")},
     "p2pmem": Kind.DIR,
-}  # fmt: skip
+}
 
 
 @dataclass
@@ -126,8 +139,11 @@ def read_device(files: SysfsFiles, found: FoundDevice, problems: Problems) -> Ra
         if value is None:
             return None
         if not _HEX_RE.match(value) or int(value, 16) > top:
-            problems.odd(f"{rel}/{name}", f"hold a {what} that is not a hex number up to {top:#x}; left unknown",
-                         repr(value[:20]))
+            problems.odd(
+                f"{rel}/{name}",
+                f"hold a {what} that is not a hex number up to {top:#x}; left unknown",
+                repr(value[:20]),
+            )
             return None
         return int(value, 16)
 
@@ -153,8 +169,11 @@ def read_device(files: SysfsFiles, found: FoundDevice, problems: Problems) -> Ra
         if decimal_within(group, IOMMU_GROUP) is not None:
             raw.iommu_group = int(group)
         else:
-            problems.odd(f"{rel}/iommu_group", "link to an IOMMU group that is not a group number; left unknown",
-                         repr(group[:20]))
+            problems.odd(
+                f"{rel}/iommu_group",
+                "link to an IOMMU group that is not a group number; left unknown",
+                repr(group[:20]),
+            )
     raw.gen = _gen(text("current_link_speed"), f"{rel}/current_link_speed", problems)
     raw.max_gen = _gen(text("max_link_speed"), f"{rel}/max_link_speed", problems)
     current_width, max_width = text("current_link_width"), text("max_link_width")
@@ -166,8 +185,9 @@ def read_device(files: SysfsFiles, found: FoundDevice, problems: Problems) -> Ra
     if pf is not None:
         raw.physfn = parse_bdf_dir(pf)
         if raw.physfn is None:
-            problems.odd(f"{rel}/physfn", "name a physical function that is not a PCI address; taken as PFs",
-                         repr(pf[:20]))
+            problems.odd(
+                f"{rel}/physfn", "name a physical function that is not a PCI address; taken as PFs", repr(pf[:20])
+            )
     if entries.get("p2pmem") is Kind.DIR and (not probing or files.kind(f"{rel}/p2pmem") is Kind.DIR):
         raw.pool = _pool(files, f"{rel}/p2pmem", problems)
     if entries.get("config") is Kind.FILE:
@@ -186,8 +206,11 @@ def _read_config(files: SysfsFiles, raw: RawDevice, problems: Problems, skip: Ca
     raw.config_short_read = declared is not None and len(data) < min(declared, CONFIG_READ)
     config = parse_config(data)
     if config.no_answer:
-        problems.odd(path, "answer config reads with all ones (powered off in D3cold, or gone): config ignored, "
-                           "the facts it holds unknown")  # fmt: skip
+        problems.odd(
+            path,
+            "answer config reads with all ones (powered off in D3cold, or gone): config ignored, "
+            "the facts it holds unknown",
+        )
         return
     raw.config = config
     for kind, detail in raw.config.problems:
@@ -243,8 +266,10 @@ def _odd_width(width: int) -> str:
     if width == WIDTH_UNKNOWN:
         return "report link width 255, the kernel's 'unknown' (no link registers of their own); left unknown"
     if width == WIDTH_ALL_ONES:
-        return ("report link width 63: the link register reads all ones (a device powered off in D3cold, or "
-                "gone); left unknown")  # fmt: skip
+        return (
+            "report link width 63: the link register reads all ones (a device powered off in D3cold, or "
+            "gone); left unknown"
+        )
     widths = ", x".join(map(str, LINK_WIDTHS))
     return f"report a link width no PCIe link has (x{width}; links are x{widths}); left unknown"
 
@@ -275,11 +300,15 @@ def _pool(files: SysfsFiles, rel: str, problems: Problems) -> P2PPool | None:
         problems.odd(f"{rel}/size", "have a P2P pool of more than 64 TiB; pool ignored", str(size))
         return None
     if available > size:
-        problems.odd(f"{rel}/available", "have more P2P memory available than the pool holds; pool ignored",
-                     f"{available} of {size}")
+        problems.odd(
+            f"{rel}/available",
+            "have more P2P memory available than the pool holds; pool ignored",
+            f"{available} of {size}",
+        )
         return None
     if values["published"] not in (0, 1):
-        problems.odd(f"{rel}/published", "have a P2P pool 'published' other than 0 or 1; pool ignored",
-                     str(values["published"]))
+        problems.odd(
+            f"{rel}/published", "have a P2P pool 'published' other than 0 or 1; pool ignored", str(values["published"])
+        )
         return None
     return P2PPool(size, available, published=values["published"] == 1, allocate="allocate" in entries)

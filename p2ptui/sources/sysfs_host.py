@@ -48,7 +48,9 @@ def read_host(files: SysfsFiles, live: bool, any_iommu_group: bool, skipped: lis
     if kernel is None:
         notes.append("kernel version unknown (no proc/version or proc/sys/kernel/osrelease)")
     if cmdline is None:
-        notes.append("kernel command line unknown (no proc/cmdline): ACS and IOMMU options cannot be taken into account")
+        notes.append(
+            "kernel command line unknown (no proc/cmdline): ACS and IOMMU options cannot be taken into account"
+        )
     iommu, iommu_note = _iommu(files, cmdline or "", any_iommu_group, skipped)
     if iommu_note:
         notes.append(iommu_note)
@@ -134,7 +136,9 @@ def _cpuinfo(text: str | None) -> dict:
         if key == "vendor_id" and "vendor" not in out:
             out["vendor"] = cpu_vendor(value)
         elif key == "cpu family" and value.isascii() and value.isdigit():
-            out["family"] = decimal_within(value, CPU_FAMILY)  # out of range: unknown, as the YAML loader would refuse it
+            out["family"] = decimal_within(
+                value, CPU_FAMILY
+            )  # out of range: unknown, as the YAML loader would refuse it
         elif key == "model name" and value:
             out["model"] = value
     return out
@@ -170,9 +174,7 @@ def _kernel(files: SysfsFiles, info: dict[str, str], skipped: list[str]) -> str 
     return None
 
 
-def _iommu(
-    files: SysfsFiles, cmdline: str, any_iommu_group: bool, skipped: list[str]
-) -> tuple[IommuMode, str | None]:
+def _iommu(files: SysfsFiles, cmdline: str, any_iommu_group: bool, skipped: list[str]) -> tuple[IommuMode, str | None]:
     """Whether an IOMMU translates DMA: present units from sys/class/iommu, the mode from the groups' domain type."""
     listing = _entries(files, "sys/class/iommu", skipped)
     units = None if listing is None else [name for name, _ in listing]

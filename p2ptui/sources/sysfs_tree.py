@@ -64,7 +64,9 @@ def scan_tree(files: SysfsFiles) -> TreeScan:
             if kind is Kind.DIR:
                 roots.append(f"{DEVICES}/{name}")
             else:
-                scan.skipped.append(f"{files.show(f'{DEVICES}/{name}')}: host bridge entry is a {kind.value}, not a directory")
+                scan.skipped.append(
+                    f"{files.show(f'{DEVICES}/{name}')}: host bridge entry is a {kind.value}, not a directory"
+                )
     except OSError as exc:
         scan.devices_error = exc
         scan.skipped.append(f"{files.show(DEVICES)}: cannot list ({exc.strerror or exc})")
@@ -119,7 +121,8 @@ def _walk_root(files: SysfsFiles, scan: TreeScan, root_rel: str, bus_id: tuple[i
         if scan.root_buses[bus_id] != root_rel:
             scan.errors.append(
                 Diagnostic(
-                    f"root bus {bus_id[0]:04x}:{bus_id[1]:02x} appears twice (also {files.show(scan.root_buses[bus_id])})",
+                    f"root bus {bus_id[0]:04x}:{bus_id[1]:02x} appears twice "
+                    f"(also {files.show(scan.root_buses[bus_id])})",
                     Location(files.show(root_rel)),
                 )
             )
@@ -132,7 +135,9 @@ def _walk_root(files: SysfsFiles, scan: TreeScan, root_rel: str, bus_id: tuple[i
         try:
             listing = files.entries(rel)
         except OSError as exc:
-            scan.skipped.append(f"{files.show(rel)}: cannot list ({exc.strerror or exc}); functions below it are missing")
+            scan.skipped.append(
+                f"{files.show(rel)}: cannot list ({exc.strerror or exc}); functions below it are missing"
+            )
             continue
         entries = dict(listing)
         if owner is not None:
@@ -153,15 +158,21 @@ def _walk_root(files: SysfsFiles, scan: TreeScan, root_rel: str, bus_id: tuple[i
                 _walk_root(files, scan, child_rel, nested_root, seen)  # a domain behind an endpoint (VMD)
                 continue
             if depth >= MAX_DEPTH:
-                scan.errors.append(Diagnostic(f"PCI tree nested more than {MAX_DEPTH} levels deep", Location(files.show(rel))))
+                scan.errors.append(
+                    Diagnostic(f"PCI tree nested more than {MAX_DEPTH} levels deep", Location(files.show(rel)))
+                )
                 return
             if bdf in seen:
                 scan.errors.append(
-                    Diagnostic(f"function {bdf} appears twice (also {files.show(seen[bdf])})", Location(files.show(child_rel)))
+                    Diagnostic(
+                        f"function {bdf} appears twice (also {files.show(seen[bdf])})", Location(files.show(child_rel))
+                    )
                 )
                 continue
             if len(scan.devices) >= MAX_FUNCTIONS:
-                scan.errors.append(Diagnostic(f"more than {MAX_FUNCTIONS:,} PCI functions", Location(files.show(root_rel))))
+                scan.errors.append(
+                    Diagnostic(f"more than {MAX_FUNCTIONS:,} PCI functions", Location(files.show(root_rel)))
+                )
                 return
             seen[bdf] = child_rel
             dev = FoundDevice(bdf, child_rel, owner.bdf if owner else None, bus_id, root_rel, None)

@@ -298,9 +298,11 @@ def _load_members(blocks: _Blocks, files: TarFiles, where: Location) -> None:
         if has_data:
             total += size
             if total > MAX_TOTAL_BYTES:
-                raise InputError(Diagnostic(
-                    f"archive holds more than {format_size(MAX_TOTAL_BYTES)} of files; not a sysfs snapshot", where
-                ))  # fmt: skip
+                raise InputError(
+                    Diagnostic(
+                        f"archive holds more than {format_size(MAX_TOTAL_BYTES)} of files; not a sysfs snapshot", where
+                    )
+                )
         rel = _safe_name(name, where)
         if has_data:
             kept = _member_data(blocks, size, name, where)

@@ -33,8 +33,16 @@ def _cleaned(record, fields: tuple[str, ...]):
 def printable_fabric(fabric: Fabric) -> Fabric:
     """``fabric`` itself when all its text is valid Unicode (the usual case, checked cheaply); else a copy with
     the offending strings escaped."""
-    strings = [fabric.name, fabric.description, *fabric.notes, fabric.host.cpu_vendor or "", fabric.host.cpu_model or "",
-               fabric.host.kernel or "", fabric.host.cmdline, fabric.host.arch]  # fmt: skip
+    strings = [
+        fabric.name,
+        fabric.description,
+        *fabric.notes,
+        fabric.host.cpu_vendor or "",
+        fabric.host.cpu_model or "",
+        fabric.host.kernel or "",
+        fabric.host.cmdline,
+        fabric.host.arch,
+    ]
     strings += [rb.host_bridge for rb in fabric.root_buses]
     strings += [s for d in fabric.devices + fabric.unplaced for s in (d.name, d.product or "", d.driver or "")]
     if all(printable(s) is s for s in strings):

@@ -25,9 +25,14 @@ from ..fabric.kinds import DeviceKind, bridge_kind_for_position
 from ..fabric.model import Device, Fabric, FabricError, Host, RootBus, StructureProblem
 
 # What becomes unknown when a value is out of range, by the field the structure check names.
-_UNKNOWABLE: dict[str, dict[str, Any]] = {"link": {"link": None}, "pool": {"pool": None}, "acs": {"acs": ACS_UNKNOWN},
-               "numa_node": {"numa_node": None}, "iommu_group": {"iommu_group": None},
-               "integrated": {"integrated": False}}  # fmt: skip
+_UNKNOWABLE: dict[str, dict[str, Any]] = {
+    "link": {"link": None},
+    "pool": {"pool": None},
+    "acs": {"acs": ACS_UNKNOWN},
+    "numa_node": {"numa_node": None},
+    "iommu_group": {"iommu_group": None},
+    "integrated": {"integrated": False},
+}
 LIST_LIMIT = 6
 
 
@@ -46,8 +51,10 @@ class _Tally:
     def notes(self) -> list[str]:
         notes = []
         for name, items in self.unknown.items():
-            notes.append(f"{_count(items, 'function')} with a {name.replace('_', ' ')} value no PCI device can have: "
-                         f"left unknown: {_listing(items)}")  # fmt: skip
+            notes.append(
+                f"{_count(items, 'function')} with a {name.replace('_', ' ')} value no PCI device can have: "
+                f"left unknown: {_listing(items)}"
+            )
         if self.acs_stray:
             notes.append(
                 f"{_count(self.acs_stray, 'function')} set ACS control bits their ACS capability does not offer; "
@@ -59,16 +66,20 @@ class _Tally:
                 f"implies: {_listing(self.retyped)}"
             )
         if self.orphans:
-            notes.append(f"{_count(self.orphans, 'VF')} whose physical function is absent or not a PF, kept as "
-                         f"functions of their own: {_listing(self.orphans)}")  # fmt: skip
+            notes.append(
+                f"{_count(self.orphans, 'VF')} whose physical function is absent or not a PF, kept as "
+                f"functions of their own: {_listing(self.orphans)}"
+            )
         if self.set_aside:
             notes.append(
                 f"{_count(self.set_aside, 'entry', 'entries')} contradicting what the rest of the source says, set "
                 f"aside under 'unplaced' and marked conflict (no verdict uses them): {_listing(self.set_aside)}"
             )
         if self.followed:
-            notes.append(f"{_count(self.followed, 'entry', 'entries')} below a set-aside entry went with it under "
-                         f"'unplaced': {_listing(self.followed)}")  # fmt: skip
+            notes.append(
+                f"{_count(self.followed, 'entry', 'entries')} below a set-aside entry went with it under "
+                f"'unplaced': {_listing(self.followed)}"
+            )
         if self.marked:
             notes.append(
                 f"{_count(self.marked, 'function')} kept where the source puts them but marked conflict (their "
@@ -97,8 +108,15 @@ def tolerant_fabric(
     given = tuple(notes)
     for _ in range(len(devices) + 3):  # each round fixes at least one device; the bound stops a loop on a bug
         try:  # the model checks the structure itself: a sound source costs one check
-            return Fabric(name, buses, tuple(state.devs), host, description, given + tuple(state.tally.notes()),
-                          tuple(state.unplaced))  # fmt: skip
+            return Fabric(
+                name,
+                buses,
+                tuple(state.devs),
+                host,
+                description,
+                given + tuple(state.tally.notes()),
+                tuple(state.unplaced),
+            )
         except FabricError as exc:
             problems = exc.problems
         if not state.answer(problems):

@@ -42,9 +42,9 @@ def dumps_json(fabric: Fabric) -> str:
 def dumps_dot(fabric: Fabric) -> str:
     lines = [
         f"digraph {_quote(fabric.name)} {{",
-        f"  graph [rankdir=LR, fontname=\"monospace\", label={_quote(_graph_label(fabric))}, labelloc=t];",
+        f'  graph [rankdir=LR, fontname="monospace", label={_quote(_graph_label(fabric))}, labelloc=t];',
         '  node [shape=box, fontname="monospace", fontsize=10];',
-        '  edge [arrowhead=none];',
+        "  edge [arrowhead=none];",
     ]
     for index, rb in enumerate(fabric.root_buses):
         anchor = _root_id(rb)
@@ -58,7 +58,7 @@ def dumps_dot(fabric: Fabric) -> str:
             up = _quote(str(dev.parent)) if dev.parent is not None else _quote(anchor)
             lines.append(f"    {up} -> {_quote(str(dev.bdf))};")
             if dev.physfn is not None:
-                lines.append(f"    {_quote(str(dev.physfn))} -> {_quote(str(dev.bdf))} [style=dashed, label=\"VF\"];")
+                lines.append(f'    {_quote(str(dev.physfn))} -> {_quote(str(dev.bdf))} [style=dashed, label="VF"];')
         lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -77,7 +77,9 @@ def write_fabric(fabric: Fabric, path: str | os.PathLike, *, overwrite: bool = T
 def _graph_label(fabric: Fabric) -> str:
     host = fabric.host
     cpu = " ".join(str(x) for x in (host.cpu_vendor, host.cpu_model) if x) or "unknown CPU"
-    return f"{fabric.name}\n{fabric.description}\n{cpu}, IOMMU {host.iommu.value}" if fabric.description else fabric.name
+    return (
+        f"{fabric.name}\n{fabric.description}\n{cpu}, IOMMU {host.iommu.value}" if fabric.description else fabric.name
+    )
 
 
 def _root_id(rb: RootBus) -> str:

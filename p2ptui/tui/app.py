@@ -122,11 +122,13 @@ class P2PApp(App[None]):
         from textual.command import CommandPalette
 
         if self.use_command_palette and not CommandPalette.is_open(self):
-            self.push_screen(CommandPalette(placeholder="Device name or address, an action, or a theme…",
-                                            id="--command-palette"))  # fmt: skip
+            self.push_screen(
+                CommandPalette(placeholder="Device name or address, an action, or a theme…", id="--command-palette")
+            )
 
-    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
-                           time_format: str | None = None) -> str | None:  # fmt: skip
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
         """Save the screen as SVG where the user can find it (the export directory, never a ~/Downloads that may
         not exist on a server) and say where."""
         from textual._files import (

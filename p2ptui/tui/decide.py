@@ -41,10 +41,13 @@ class WhatIf:
         return all(v is None for v in (self.kernel, self.cpu, self.iommu, self.cmdline)) and not self.assume
 
     def describe(self) -> str:
-        parts = [f"kernel {self.kernel}" if self.kernel else "", f"CPU {self.cpu}" if self.cpu else "",
-                 f"IOMMU {self.iommu}" if self.iommu else "",
-                 f"cmdline '{self.cmdline}'" if self.cmdline is not None else "",
-                 f"assume {', '.join(self.assume)}" if self.assume else ""]
+        parts = [
+            f"kernel {self.kernel}" if self.kernel else "",
+            f"CPU {self.cpu}" if self.cpu else "",
+            f"IOMMU {self.iommu}" if self.iommu else "",
+            f"cmdline '{self.cmdline}'" if self.cmdline is not None else "",
+            f"assume {', '.join(self.assume)}" if self.assume else "",
+        ]
         return ", ".join(p for p in parts if p) or "as booted"
 
 
@@ -92,15 +95,25 @@ def pitfalls(fabric: Fabric, prof: KernelProfile) -> list[tuple[str, str]]:
 
     out: list[tuple[str, str]] = []
     for rb, rep in refused_root_complexes(fabric, prof):
-        out.append(("root complex", f"{rb.host_bridge}: first device {rep.name} [{rep.ids}] is not in the "
-                    f"kernel's P2P whitelist under {prof.label}; Linux refuses P2P through it (NOT_SUPPORTED). "
-                    "Expert mode only simulates such paths, labelled SIMULATED."))
+        out.append(
+            (
+                "root complex",
+                f"{rb.host_bridge}: first device {rep.name} [{rep.ids}] is not in the "
+                f"kernel's P2P whitelist under {prof.label}; Linux refuses P2P through it (NOT_SUPPORTED). "
+                "Expert mode only simulates such paths, labelled SIMULATED.",
+            )
+        )
     devices = redirecting(fabric, prof)
     if devices:
         for reason in gate_acs_whatif(fabric, devices, True).reasons:
             out.append(("ACS isolation", reason.text))
-    out.append(("block devices", "the real engine may write to an existing file or an unmounted block device "
-                "(/dev/nvme…): its data is destroyed; mounted devices stay refused even in expert mode."))
+    out.append(
+        (
+            "block devices",
+            "the real engine may write to an existing file or an unmounted block device "
+            "(/dev/nvme…): its data is destroyed; mounted devices stay refused even in expert mode.",
+        )
+    )
     out.append(("cross-socket", "real copies across the inter-socket link (topo -m SYS) load the SMP interconnect."))
     return out
 

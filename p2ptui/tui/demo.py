@@ -142,19 +142,35 @@ async def _ticks(pilot, n: int) -> None:
 
 STEPS: list[Step] = [
     Step("launcher", "p2ptui opens on a launcher: this machine and the bundled fabrics.", lambda pilot: pilot.pause()),
-    Step("fabric", f"Open '{DEMO_FABRIC}': host bridges, root ports, switches and endpoints, with links, pools, "
-         "ACS and IOMMU groups.", _open),
+    Step(
+        "fabric",
+        f"Open '{DEMO_FABRIC}': host bridges, root ports, switches and endpoints, with links, pools, "
+        "ACS and IOMMU groups.",
+        _open,
+    ),
     Step("select", "Exporter nvme-a (e), importers rnic0 and dsa0 (i): the verdict updates at once.", _select),
-    Step("verdict", "rnic0 is BUS_ADDR through the switch; dsa0 sits on another root bus whose first device the "
-         "kernel does not whitelist: NOT_SUPPORTED, in the kernel's own words.", _verdict),
+    Step(
+        "verdict",
+        "rnic0 is BUS_ADDR through the switch; dsa0 sits on another root bus whose first device the "
+        "kernel does not whitelist: NOT_SUPPORTED, in the kernel's own words.",
+        _verdict,
+    ),
     Step("gate", "Expert mode (x) lists this fabric's pitfalls and asks first; No is the default.", _gate),
     Step("expert", "Confirmed: the EXPERT badge stays visible for the rest of the session.", _expert),
     Step("matrix", "The matrix (m): every exporter/importer pair, colour-coded, with distances.", _matrix),
     Step("topo", "v switches to nvidia-smi topo -m classes; enter would select a pair.", _topo),
-    Step("transfers", "Run transfers: t opens a copy form for the selection; the expert gate answers before anything "
-         "starts (here: allowed in expert mode, labelled SIMULATED).", _copy_form),
-    Step("meters", "Two copies share nvme-a's x4 link: live rate, sparkline, progress, ETA, route, P2P vs bounce; "
-         "the tree colours links by load.", _meters),
+    Step(
+        "transfers",
+        "Run transfers: t opens a copy form for the selection; the expert gate answers before anything "
+        "starts (here: allowed in expert mode, labelled SIMULATED).",
+        _copy_form,
+    ),
+    Step(
+        "meters",
+        "Two copies share nvme-a's x4 link: live rate, sparkline, progress, ETA, route, P2P vs bounce; "
+        "the tree colours links by load.",
+        _meters,
+    ),
 ]
 
 
@@ -162,12 +178,25 @@ def _app(size: tuple[int, int], pace: float = 0.0):
     from . import make_app
     from .clock import VirtualClock
 
-    return make_app(None, theme="textual-dark", animations=False, live_scan=None, auto_tick=False, seed=7,
-                    clock=VirtualClock(), extra={"pace": pace})  # fmt: skip
+    return make_app(
+        None,
+        theme="textual-dark",
+        animations=False,
+        live_scan=None,
+        auto_tick=False,
+        seed=7,
+        clock=VirtualClock(),
+        extra={"pace": pace},
+    )
 
 
-def play(fast: bool = False, headless: bool = False, size: tuple[int, int] = (120, 40),
-         steps: list[Step] | None = None, out: Callable[[str], None] = print) -> int:
+def play(
+    fast: bool = False,
+    headless: bool = False,
+    size: tuple[int, int] = (120, 40),
+    steps: list[Step] | None = None,
+    out: Callable[[str], None] = print,
+) -> int:
     """Play the tour and end by itself; ``fast`` skips the reading pauses, ``headless`` needs no terminal."""
     steps = steps or STEPS
     app = _app(size, pace=0.0 if fast else 0.25)

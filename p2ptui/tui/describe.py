@@ -50,7 +50,7 @@ def hardware_acs_redirect(dev: Device) -> bool | None:
 
 
 def link_text(gen: int | None, width: int | None) -> str:
-    """"gen3 x4"; the parts a source could not read are left out, never shown as "?"; "" when neither is known."""
+    """ "gen3 x4"; the parts a source could not read are left out, never shown as "?"; "" when neither is known."""
     return " ".join(x for x in (f"gen{gen}" if gen is not None else "", f"x{width}" if width is not None else "") if x)
 
 
@@ -102,8 +102,11 @@ def device_label(
     link = fabric.uplink(dev)
     if link is not None:
         if load is not None:
-            parts += [("  ", ""), (link_text(link.gen, link.width) or "link", load_role(load)),
-                      (f" {load:.0%}", load_role(load))]  # fmt: skip
+            parts += [
+                ("  ", ""),
+                (link_text(link.gen, link.width) or "link", load_role(load)),
+                (f" {load:.0%}", load_role(load)),
+            ]
             parts += link_marks(link)
         elif link_parts(link):
             parts += [("  ", ""), *link_parts(link)]
@@ -252,8 +255,11 @@ def _link_rows(key: str, link: Link | None) -> list[Row]:
     if link.speed_below_max:
         current.append(("  slower than capable: may be power saving while idle", "warn"))
     capable = link_text(link.max_gen, link.max_width)
-    facts = [f"capable {capable}" if capable else "capability unknown",
-             f"MPS {link.mps}" if link.mps is not None else "", f"MRRS {link.mrrs}" if link.mrrs is not None else ""]
+    facts = [
+        f"capable {capable}" if capable else "capability unknown",
+        f"MPS {link.mps}" if link.mps is not None else "",
+        f"MRRS {link.mrrs}" if link.mrrs is not None else "",
+    ]
     return [(key, current), ("", [(" · ".join(f for f in facts if f), "muted")])]
 
 
@@ -272,7 +278,7 @@ def _pool_detail(dev: Device) -> list[Part]:
 
 
 def _subsystem(dev: Device) -> str:
-    """"vvvv:dddd", or "—" when the source did not record it (rather than "????:????")."""
+    """ "vvvv:dddd", or "—" when the source did not record it (rather than "????:????")."""
     if dev.subsystem_vendor_id is None and dev.subsystem_device_id is None:
         return "—"
     vendor = f"{dev.subsystem_vendor_id:04x}" if dev.subsystem_vendor_id is not None else "—"

@@ -43,9 +43,16 @@ def device_text(fabric: Fabric, dev: Device, acs_redirect: bool | None) -> str:
 def sub_matrix(m: PairMatrix, rows: list[int], cols: list[int]) -> PairMatrix:
     """The pairs of these rows and columns (what a kind filter shows), as a matrix of its own."""
     ix = np.ix_(rows, cols)
-    return replace(m, rows=[m.rows[i] for i in rows], cols=[m.cols[j] for j in cols], map_type=m.map_type[ix],
-                   distance=m.distance[ix], topo=m.topo[ix], certain=None if m.certain is None else m.certain[ix],
-                   alternatives=tuple((t[ix], d[ix]) for t, d in m.alternatives))  # fmt: skip
+    return replace(
+        m,
+        rows=[m.rows[i] for i in rows],
+        cols=[m.cols[j] for j in cols],
+        map_type=m.map_type[ix],
+        distance=m.distance[ix],
+        topo=m.topo[ix],
+        certain=None if m.certain is None else m.certain[ix],
+        alternatives=tuple((t[ix], d[ix]) for t, d in m.alternatives),
+    )
 
 
 def matrix_csv(m: PairMatrix) -> str:

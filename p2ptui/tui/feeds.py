@@ -85,8 +85,9 @@ class Feed:
         await self.runner.close()
 
 
-def make_feed(name: str, fabric: Fabric, clock: Callable[[], float], speed: float = 1.0,
-              interval: float = 0.25) -> Feed:  # fmt: skip
+def make_feed(
+    name: str, fabric: Fabric, clock: Callable[[], float], speed: float = 1.0, interval: float = 0.25
+) -> Feed:
     """Engine ``name`` on ``fabric``: one on its own virtual clock paced at ``speed`` virtual seconds per ``clock``
     second; one moving real bytes polled every ``interval`` seconds."""
     entry = backend(name)

@@ -50,14 +50,28 @@ def copy_choices(fabric: Fabric, selection: Selection) -> list[CopyChoice]:
     importers = [fabric.device(b).name for b in selection.importers if b != selection.exporter]
     out = []
     if exporter_dev.pool is not None:
-        out += [CopyChoice(f"staged:{a}:{b}", a, b, exporter, Op.WRITE,
-                           f"{a} → {exporter} → {b}   staged in {exporter}'s P2P memory")
-                for a in importers for b in importers if a != b]  # fmt: skip
+        out += [
+            CopyChoice(
+                f"staged:{a}:{b}",
+                a,
+                b,
+                exporter,
+                Op.WRITE,
+                f"{a} → {exporter} → {b}   staged in {exporter}'s P2P memory",
+            )
+            for a in importers
+            for b in importers
+            if a != b
+        ]
     for a in importers:
-        out.append(CopyChoice(f"write:{a}", a, exporter, None, Op.WRITE,
-                              f"{a} → {exporter}   {a} writes into {exporter}'s memory"))
-        out.append(CopyChoice(f"read:{a}", exporter, a, None, Op.READ,
-                              f"{exporter} → {a}   {a} reads {exporter}'s memory"))
+        out.append(
+            CopyChoice(
+                f"write:{a}", a, exporter, None, Op.WRITE, f"{a} → {exporter}   {a} writes into {exporter}'s memory"
+            )
+        )
+        out.append(
+            CopyChoice(f"read:{a}", exporter, a, None, Op.READ, f"{exporter} → {a}   {a} reads {exporter}'s memory")
+        )
     return out
 
 
@@ -68,8 +82,10 @@ def staging_note(fabric: Fabric, selection: Selection) -> str:
     exporter = fabric.device(selection.exporter)
     if exporter.pool is not None:
         return ""
-    return (f"{exporter.name} has no P2P memory pool (◈ in the tree), so nothing can be staged in it: only direct "
-            f"DMA between {exporter.name} and each importer is offered.")
+    return (
+        f"{exporter.name} has no P2P memory pool (◈ in the tree), so nothing can be staged in it: only direct "
+        f"DMA between {exporter.name} and each importer is offered."
+    )
 
 
 @dataclass
@@ -108,8 +124,9 @@ def build_spec(values: CopyFormValues, choice: CopyChoice) -> TransferSpec:
     elif values.check and not backend(values.engine).can(Capability.MOVES_BYTES):
         movers = " or ".join(n for n in engine_names() if backend(n).can(Capability.MOVES_BYTES))
         problems.append(f"check: verifying bytes needs the {movers} engine ({values.engine} moves none)")
-    spec = TransferSpec(choice.src, choice.dst, size, via=choice.via, chunk=chunk, threads=threads, op=choice.op,
-                        check=values.check)  # fmt: skip
+    spec = TransferSpec(
+        choice.src, choice.dst, size, via=choice.via, chunk=chunk, threads=threads, op=choice.op, check=values.check
+    )
     if not problems:
         problems += spec.problems()
     if problems:
@@ -183,8 +200,9 @@ class Snapshot:
 class Operations:
     """Both engines for one fabric, created on first use, and what the panel needs from them."""
 
-    def __init__(self, fabric: Fabric, clock: Callable[[], float], sim_speed: float = 1.0,
-                 interval: float = 0.25) -> None:  # fmt: skip
+    def __init__(
+        self, fabric: Fabric, clock: Callable[[], float], sim_speed: float = 1.0, interval: float = 0.25
+    ) -> None:
         self.fabric = fabric
         self.clock = clock
         self.sim_speed = sim_speed
@@ -220,8 +238,11 @@ class Operations:
         """Take finished transfers off the panel: all of them, or those finished at least ``older_than`` clock
         seconds ago; how many went."""
         now = self.clock()
-        gone = {n for n, at in self._finished_at.items()
-                if n not in self._cleared and (older_than is None or now - at >= older_than)}  # fmt: skip
+        gone = {
+            n
+            for n, at in self._finished_at.items()
+            if n not in self._cleared and (older_than is None or now - at >= older_than)
+        }
         self._cleared |= gone
         return len(gone)
 
@@ -329,8 +350,11 @@ class Operations:
         feed = self._feeds.get("sim")
         if feed is None:
             return []
-        rows = [LinkLoad(key, self.resource_name(feed, key), h[-1], max(h), tuple(h))
-                for key, h in self._link_history.items() if h and max(h) > 0]  # fmt: skip
+        rows = [
+            LinkLoad(key, self.resource_name(feed, key), h[-1], max(h), tuple(h))
+            for key, h in self._link_history.items()
+            if h and max(h) > 0
+        ]
         rows.sort(key=lambda r: (-r.share, -r.peak, r.name))
         return rows[:top] if top is not None else rows
 

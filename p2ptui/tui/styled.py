@@ -43,8 +43,14 @@ _ROLE_VARIABLE = {
     "importer": "text-primary",
     "locked": "text-error",
 }
-_ROLE_ATTRIBUTES = {"name": "bold", "key": "bold", "muted": "dim", "exporter": "bold reverse", "importer": "bold reverse",
-                    "locked": "bold"}
+_ROLE_ATTRIBUTES = {
+    "name": "bold",
+    "key": "bold",
+    "muted": "dim",
+    "exporter": "bold reverse",
+    "importer": "bold reverse",
+    "locked": "bold",
+}
 
 
 def to_content(parts: Iterable[Part]) -> Content:
@@ -117,5 +123,7 @@ class ThemeStyles:
         self.app.theme_changed_signal.subscribe(self, lambda _t: (self._set_styles(), self.refresh()))
 
     def _set_styles(self) -> None:
-        self._styles = {role: Style.parse(style) if style else Style() for role, style in
-                        palette_from(self.app.theme_variables).items()}  # fmt: skip
+        self._styles = {
+            role: Style.parse(style) if style else Style()
+            for role, style in palette_from(self.app.theme_variables).items()
+        }

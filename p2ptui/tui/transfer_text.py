@@ -134,8 +134,12 @@ def head_line(view: TransferView, selected: bool, width: int = 120) -> list[Part
         (done, STATE_ROLE[state] if state is not TransferState.RUNNING else "primary"),
         (todo, "muted"),
         (f"{fraction:5.0%}", ""),
-        ("  " + tail, "muted" if cols.state or state is TransferState.RUNNING or state is TransferState.DONE
-         else STATE_ROLE[state]),
+        (
+            "  " + tail,
+            "muted"
+            if cols.state or state is TransferState.RUNNING or state is TransferState.DONE
+            else STATE_ROLE[state],
+        ),
     ]
     return parts
 
@@ -157,13 +161,21 @@ def compare_line(view: TransferView) -> list[Part]:
     taken_p2p = r.p2p_route is not None and r.route is r.p2p_route
     parts: list[Part] = [(INDENT + "predicted alone  ", "muted")]
     if r.p2p_route is not None:
-        parts += [("P2P ", "muted"), (rate_text(r.p2p_bytes_per_s), "key" if taken_p2p else ""),
-                  (" ◀ taken" if taken_p2p else "", "accent"), ("  bounce ", "muted")]
+        parts += [
+            ("P2P ", "muted"),
+            (rate_text(r.p2p_bytes_per_s), "key" if taken_p2p else ""),
+            (" ◀ taken" if taken_p2p else "", "accent"),
+            ("  bounce ", "muted"),
+        ]
     else:
         parts.append(("host DMA ", "muted"))
-    parts += [(rate_text(r.bounce_bytes_per_s), "" if taken_p2p else "key"),
-              (" ◀ taken" if not taken_p2p and r.p2p_route is not None else "", "accent"),
-              ("   ", ""), (f"{human_size(view.bytes_done)} of {human_size(view.size)}", ""), ("   ", "")]
+    parts += [
+        (rate_text(r.bounce_bytes_per_s), "" if taken_p2p else "key"),
+        (" ◀ taken" if not taken_p2p and r.p2p_route is not None else "", "accent"),
+        ("   ", ""),
+        (f"{human_size(view.bytes_done)} of {human_size(view.size)}", ""),
+        ("   ", ""),
+    ]
     parts += verified_parts(view)
     if r.error and view.state.finished and view.state is not TransferState.DONE:
         parts += [("   ", ""), (r.error, "bad")]
@@ -190,11 +202,21 @@ def summary_line(snap: Snapshot, width: int = 120) -> list[Part]:
     running = snap.count(TransferState.RUNNING)
     # The total's history stretches with the panel, like the transfers' meters below it.
     spark = max(SPARK_WIDTH, min(HISTORY, width // 4))
-    parts: list[Part] = [("total ", "muted"), (rate_text(snap.total_rate).rjust(RATE_WIDTH), "key"), (" ", ""),
-                         (sparkline(snap.total_history, None, spark), "accent"), ("   ", "")]
+    parts: list[Part] = [
+        ("total ", "muted"),
+        (rate_text(snap.total_rate).rjust(RATE_WIDTH), "key"),
+        (" ", ""),
+        (sparkline(snap.total_history, None, spark), "accent"),
+        ("   ", ""),
+    ]
     counts = [f"{running} running"]
-    for state in (TransferState.PENDING, TransferState.DONE, TransferState.CANCELLED, TransferState.FAILED,
-                  TransferState.REFUSED):  # fmt: skip
+    for state in (
+        TransferState.PENDING,
+        TransferState.DONE,
+        TransferState.CANCELLED,
+        TransferState.FAILED,
+        TransferState.REFUSED,
+    ):
         n = snap.count(state)
         if n:
             counts.append(f"{n} {state.value}")
@@ -213,7 +235,9 @@ def gate_rows(decision: GateDecision | None, engine: str) -> list[tuple[Part, li
     """The gate's answer for the form, as (key, text) rows: allowed (with its label when simulated), or locked,
     why, and what unlocks it."""
     if decision is None:
-        return [(("gate", "muted"), [("allowed", "ok"), (": a DMA to or from host memory, nothing to decide", "muted")])]
+        return [
+            (("gate", "muted"), [("allowed", "ok"), (": a DMA to or from host memory, nothing to decide", "muted")])
+        ]
     reasons = [r.text for r in decision.reasons]
     if decision.permitted:
         head: list[Part] = [("allowed", "ok")]
@@ -226,14 +250,27 @@ def gate_rows(decision: GateDecision | None, engine: str) -> list[tuple[Part, li
     why = [r.text for r in decision.blocking]
     rows = [(("locked", "locked"), [("; ".join(why), "bad")])]
     if decision.decision is Decision.NEEDS_EXPERT:
-        rows.append((("unlock", "muted"), [("x", "key"), (" turns on expert mode, after a confirmation: close this "
-                     "form (esc), press x, then t again; your entries are kept", "")]))  # fmt: skip
+        rows.append(
+            (
+                ("unlock", "muted"),
+                [
+                    ("x", "key"),
+                    (
+                        " turns on expert mode, after a confirmation: close this "
+                        "form (esc), press x, then t again; your entries are kept",
+                        "",
+                    ),
+                ],
+            )
+        )
     else:
         hint = "nothing: the kernel or the device does not allow it"
         forcing = [n for n in engine_names() if backend(n).can(Capability.FORCES_PATHS)]
         if forcing and not backend(engine).can(Capability.FORCES_PATHS):
-            hint += (f"; engine {forcing[0]} can still model the copy (forcing the path in expert mode where Linux "
-                     "refuses it)")  # fmt: skip
+            hint += (
+                f"; engine {forcing[0]} can still model the copy (forcing the path in expert mode where Linux "
+                "refuses it)"
+            )
         rows.append((("unlock", "muted"), [(hint, "")]))
     return rows
 

@@ -26,8 +26,11 @@ def summary(v: Verdict) -> list[Part]:
         kernel = v.profile.kernel if v.profile is not None else "?"
         return [("✘ P2PDMA is not in this kernel", "bad"), (f"  ({kernel}; it arrived in v4.20)", "muted")]
     if not v.certain:
-        return [("? depends on ", "warn"), ("; ".join(u.label for u in v.depends_on), "warn"),
-                (f"  ({len(v.outcomes)} outcomes)", "muted")]
+        return [
+            ("? depends on ", "warn"),
+            ("; ".join(u.label for u in v.depends_on), "warn"),
+            (f"  ({len(v.outcomes)} outcomes)", "muted"),
+        ]
     if v.supported:
         return [("✔ P2P supported", "ok"), (f"  distance {v.distance}", "key")]
     return _refused(v)
@@ -84,8 +87,10 @@ def iommu_story(cv: ClientVerdict, prof: KernelProfile) -> str:
         if prof.iommu is IommuMode.PASSTHROUGH:
             return "mapped like RAM: identity IOVA = CPU physical (iommu=pt); traffic goes up to the root complex"
         if prof.iommu is IommuMode.UNKNOWN:
-            return ("mapped like RAM: an IOVA if an IOMMU translates, else the CPU physical address (the IOMMU mode is "
-                    "unknown); traffic goes up to the root complex")  # fmt: skip
+            return (
+                "mapped like RAM: an IOVA if an IOMMU translates, else the CPU physical address (the IOMMU mode is "
+                "unknown); traffic goes up to the root complex"
+            )
         return "mapped like RAM: the CPU physical address (dma-direct); traffic goes up to the root complex"
     return "no mapping: dma_map fails with -EREMOTEIO (6.0+); the driver must bounce through host memory"
 
@@ -103,8 +108,15 @@ def client_rows(cv: ClientVerdict, prof: KernelProfile, topo_of: Callable[[Devic
         else:
             rows.append(("  common", [("none: the path leaves the PCIe tree", "warn")]))
     if cv.acs_redirect:
-        rows.append(("  ACS hits", [(", ".join(d.name for d in cv.acs_redirect), "bad"),
-                                    (" redirect P2P up to the root complex", "muted")]))
+        rows.append(
+            (
+                "  ACS hits",
+                [
+                    (", ".join(d.name for d in cv.acs_redirect), "bad"),
+                    (" redirect P2P up to the root complex", "muted"),
+                ],
+            )
+        )
     deciding = [h.device.name for h in cv.hops if h.assumed == "outcome"]
     if deciding:
         rows.append(("  ACS ?", [(", ".join(deciding), "warn"), (" unknown: the verdict depends on it", "muted")]))
@@ -114,8 +126,9 @@ def client_rows(cv: ClientVerdict, prof: KernelProfile, topo_of: Callable[[Devic
     return rows
 
 
-def verdict_rows(v: Verdict, prof: KernelProfile, topo_of: Callable[[Device], str] | None = None,
-                 fix: AcsFix | None = None) -> list[Row]:
+def verdict_rows(
+    v: Verdict, prof: KernelProfile, topo_of: Callable[[Device], str] | None = None, fix: AcsFix | None = None
+) -> list[Row]:
     rows: list[Row] = [("verdict", summary(v))]
     if not v.certain:
         rows.extend(outcome_rows(v))
@@ -142,11 +155,24 @@ def verdict_rows(v: Verdict, prof: KernelProfile, topo_of: Callable[[Device], st
 
 def compare_rows(before: Verdict, after: Verdict, label_after: str) -> list[Row]:
     """Per importer, the map type and distance as booted and under the what-if."""
-    rows: list[Row] = [("what-if", [(label_after, "accent")]),
-                       ("overall", [*summary(before)[:1], ("  →  ", ""), *summary(after)[:1]])]
-    for b, a in zip(before.clients, after.clients):
+    rows: list[Row] = [
+        ("what-if", [(label_after, "accent")]),
+        ("overall", [*summary(before)[:1], ("  →  ", ""), *summary(after)[:1]]),
+    ]
+    for b, a in zip(before.clients, after.clients, strict=False):
         name = b.client.name if b.client is not None else "?"
         same = b.map_type is a.map_type and b.distance == a.distance
-        rows.append((name, [map_type_part(b), (f" d{b.distance}", "muted"), ("  →  ", ""), map_type_part(a),
-                            (f" d{a.distance}", "muted"), ("  (same)" if same else "", "muted")]))
+        rows.append(
+            (
+                name,
+                [
+                    map_type_part(b),
+                    (f" d{b.distance}", "muted"),
+                    ("  →  ", ""),
+                    map_type_part(a),
+                    (f" d{a.distance}", "muted"),
+                    ("  (same)" if same else "", "muted"),
+                ],
+            )
+        )
     return rows

@@ -16,13 +16,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from device_nodes import full_device
+from unprivileged import skip_unless_nobody_can_run
 
 from p2ptui.cli import convert_command
 from p2ptui.cli.main import main
 from p2ptui.fabric import load_fabric
 from p2ptui.fabric.gallery import find_bundled
-from unprivileged import skip_unless_nobody_can_run
-from device_nodes import full_device
 
 P2PTUI = [sys.executable, "-m", "p2ptui"]
 FULL_LINE = "p2ptui: error: cannot write the output: No space left on device\n"
@@ -168,14 +168,19 @@ def test_a_full_standard_output_is_one_line_and_exit_2(tmp_path: Path, argv: lis
 
 
 def test_a_closed_standard_output_is_an_error_not_silence() -> None:
-    result = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", *P2PTUI, "show", "nvmeof-target"],
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        ["sh", "-c", 'exec "$@" >&-', "sh", *P2PTUI, "show", "nvmeof-target"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (result.returncode, result.stderr) == (2, "p2ptui: error: cannot write the output: Bad file descriptor\n")
 
 
 def test_a_reader_that_stops_early_is_a_quiet_success() -> None:
-    with subprocess.Popen([*P2PTUI, "matrix", "large-synthetic", "--json"], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE) as proc:  # fmt: skip
+    with subprocess.Popen(
+        [*P2PTUI, "matrix", "large-synthetic", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         head = proc.stdout.read(10)
         proc.stdout.close()  # like `| head -c 10`
@@ -227,18 +232,25 @@ def test_screenshot_size_out_of_range_is_refused_before_anything_is_written(tmp_
 
 
 def test_a_huge_screenshot_size_is_refused_at_once(tmp_path: Path) -> None:
-    result = subprocess.run([*P2PTUI, "screenshot", "--out", str(tmp_path / "s"), "--size", "100000x100000"],
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [*P2PTUI, "screenshot", "--out", str(tmp_path / "s"), "--size", "100000x100000"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
-    assert result.stderr == ("p2ptui: error: screen size 100000x100000 is out of range "
-                             "(width 80 to 500 and height 24 to 200, e.g. 120x40)\n")  # fmt: skip
+    assert result.stderr == (
+        "p2ptui: error: screen size 100000x100000 is out of range (width 80 to 500 and height 24 to 200, e.g. 120x40)\n"
+    )
 
 
 @pytest.mark.parametrize(
     ("where", "message"),
     [
-        ("file", "cannot create the directory: it exists and is not a directory "
-                 "(give a directory for the output files)"),
+        (
+            "file",
+            "cannot create the directory: it exists and is not a directory (give a directory for the output files)",
+        ),
         ("file/sub", "cannot create the directory: Not a directory"),
         ("/proc/p2ptui-no-such-dir", "cannot create the directory: No such file or directory"),
     ],
@@ -304,13 +316,26 @@ def test_a_file_name_that_is_not_utf8_is_shown_with_escapes(tmp_path: Path, enco
     src = tmp_path / "src"
     src.write_bytes(os.urandom(1 << 20))
     odd = os.fsencode(tmp_path) + b"/caf\xe9"  # Latin-1 bytes: not UTF-8
-    argv = [*P2PTUI, "copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--engine", "real", "--src-file",
-            os.fsencode(src)]  # fmt: skip
+    argv = [
+        *P2PTUI,
+        "copy",
+        "nvmeof-target",
+        "--src",
+        "nvme0",
+        "--dst",
+        "nvme1",
+        "--engine",
+        "real",
+        "--src-file",
+        os.fsencode(src),
+    ]
     env = {**os.environ, "PYTHONIOENCODING": encoding}
     missing = subprocess.run([*argv, "--dst-file", odd + b"/x"], capture_output=True, timeout=60, env=env)
     assert missing.returncode == 2
-    assert missing.stderr == (f"{tmp_path}/caf\\xe9/x: error: destination: the directory {tmp_path}/caf\\xe9 does not "
-                              "exist\n").encode()  # fmt: skip
+    assert (
+        missing.stderr
+        == (f"{tmp_path}/caf\\xe9/x: error: destination: the directory {tmp_path}/caf\\xe9 does not exist\n").encode()
+    )
     done = subprocess.run([*argv, "--dst-file", odd, "--no-progress"], capture_output=True, timeout=60, env=env)
     assert done.returncode == 0 and b"Traceback" not in done.stderr
     assert open(odd, "rb").read() == src.read_bytes()

@@ -67,8 +67,12 @@ def test_dell_dcs8000z_endpoints_are_its_devices_not_its_chipset():
     fabric = open_fabric(DELL)
     ends = p2p_endpoints(fabric)
     assert [str(d.bdf) for d in ends] == DELL_ENDPOINTS
-    assert {endpoint_class(d) for d in ends} == {EndpointClass.NVME, EndpointClass.NIC, EndpointClass.GPU,
-                                                 EndpointClass.ACCELERATOR}  # fmt: skip
+    assert {endpoint_class(d) for d in ends} == {
+        EndpointClass.NVME,
+        EndpointClass.NIC,
+        EndpointClass.GPU,
+        EndpointClass.ACCELERATOR,
+    }
     assert len(p2p_endpoints(fabric, everything=True)) == 127 == len(fabric.endpoints())
     assert [str(d.bdf) for d in p2p_endpoints(fabric, only={EndpointClass.NIC})] == DELL_ENDPOINTS[1:3] + [
         "0000:82:00.0"
@@ -76,8 +80,12 @@ def test_dell_dcs8000z_endpoints_are_its_devices_not_its_chipset():
 
 
 def test_parse_only_takes_aliases_and_names_a_bad_word():
-    assert parse_only("gpu, NIC,cxl,coprocessor") == {EndpointClass.GPU, EndpointClass.NIC, EndpointClass.MEMORY,
-                                                      EndpointClass.ACCELERATOR}  # fmt: skip
+    assert parse_only("gpu, NIC,cxl,coprocessor") == {
+        EndpointClass.GPU,
+        EndpointClass.NIC,
+        EndpointClass.MEMORY,
+        EndpointClass.ACCELERATOR,
+    }
     with pytest.raises(ValueError, match="'gpus' is not an endpoint class"):
         parse_only("gpus")
 
@@ -125,9 +133,16 @@ def test_csv_has_one_line_per_pair_and_only_narrows(capsys):
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and len(rows) == 16
     pair = next(r for r in rows if r["provider_name"] == "eth0" and r["client_name"] == "eth1")
-    assert pair == {"provider": "0000:02:00.0", "provider_name": "eth0", "client": "0000:02:00.3",
-                    "client_name": "eth1", "map_type": "BUS_ADDR", "distance": "2", "topo": "PIX",
-                    "certain": "True"}  # fmt: skip
+    assert pair == {
+        "provider": "0000:02:00.0",
+        "provider_name": "eth0",
+        "client": "0000:02:00.3",
+        "client_name": "eth1",
+        "map_type": "BUS_ADDR",
+        "distance": "2",
+        "topo": "PIX",
+        "certain": "True",
+    }
 
 
 def test_json_follows_the_same_selection(capsys):
@@ -164,6 +179,8 @@ def test_header_names_the_classes_and_an_empty_choice_says_so(capsys):
     code, out, _ = run(capsys, "matrix", DELL, "--only", "nic,gpu", "--width", "200")
     assert code == 0 and "4 P2P endpoints (gpu, nic) of 127 non-bridge functions;" in out.splitlines()[0]
     code, out, _ = run(capsys, "matrix", DELL, "--only", "cxl", "--width", "200")
-    assert code == 0 and out.splitlines()[-1] == "no endpoints to pair (--all lists every function that is not a bridge)"
+    assert (
+        code == 0 and out.splitlines()[-1] == "no endpoints to pair (--all lists every function that is not a bridge)"
+    )
     code, out, _ = run(capsys, "matrix", str(DATA / "hwloc" / "32em64t-2n8c2t-pci-noio.xml"))
     assert code == 0 and out.splitlines()[-1] == "no endpoints to pair"

@@ -22,8 +22,15 @@ def _endpoint(bdf: str, name: str, link: str, kind: str = "gpu", extra: str = ""
     return f"{{bdf: '{bdf}', kind: {kind}, name: {name}, link: {link}{extra}}}"
 
 
-def switch_fabric(cpu: str = "amd", iommu: str = "off", acs_redirect: bool = False, memory: float | None = None,
-                  rc_write: float | None = None, rc_read: float | None = None, widths=(16, 16, 4)) -> object:
+def switch_fabric(
+    cpu: str = "amd",
+    iommu: str = "off",
+    acs_redirect: bool = False,
+    memory: float | None = None,
+    rc_write: float | None = None,
+    rc_read: float | None = None,
+    widths=(16, 16, 4),
+) -> object:
     """One Gen3 x16 root port, a Gen3 switch below it, endpoints ep1, ep2, ep3 (widths given) on its ports."""
     ctrl = "[RR, CR]" if acs_redirect else "[]"
     family = "0x19" if cpu == "amd" else "0x6"
@@ -38,7 +45,7 @@ def switch_fabric(cpu: str = "amd", iommu: str = "off", acs_redirect: bool = Fal
                 kind: switch_downstream
                 link: gen3 x{w}
                 acs: {{cap: [SV, RR, CR, UF], ctrl: {ctrl}}}
-                children: [{_endpoint(f'0{3 + i}:00.0', f'ep{i + 1}', f'gen3 x{w}', extra=', p2pmem: 1GiB' if i < 2 else '')}]"""
+                children: [{_endpoint(f"0{3 + i}:00.0", f"ep{i + 1}", f"gen3 x{w}", extra=", p2pmem: 1GiB" if i < 2 else "")}]"""
         for i, w in enumerate(widths)
     )
     return loads_fabric(f"""
@@ -63,23 +70,32 @@ root_complexes:
 """)
 
 
-def root_port_fabric(n_nvme: int = 4, cpu: str = "amd", iommu: str = "off", rc_write: float | None = None,
-                     rc_read: float | None = None, target_width: int = 16, target_kind: str = "gpu",
-                     nvme_width: int = 4) -> object:
+def root_port_fabric(
+    n_nvme: int = 4,
+    cpu: str = "amd",
+    iommu: str = "off",
+    rc_write: float | None = None,
+    rc_read: float | None = None,
+    target_width: int = 16,
+    target_kind: str = "gpu",
+    nvme_width: int = 4,
+) -> object:
     """Every device on its own root port of one root complex: nvme0..n-1 (Gen3 x4) and a target (Gen3 x16)."""
     family = "0x19" if cpu == "amd" else "0x6"
     parts = [f"read: {rc_read}"] if rc_read else []
     parts += [f"write: {rc_write}"] if rc_write else []
     caps = f"\n    p2p: {{{', '.join(parts)}}}" if parts else ""
-    ports = [f"""      - bdf: '00:01.0'
+    ports = [
+        f"""      - bdf: '00:01.0'
         kind: root_port
         link: gen3 x{target_width}
-        children: [{_endpoint('01:00.0', 'target', f'gen3 x{target_width}', target_kind, ', p2pmem: 1GiB')}]"""]
+        children: [{_endpoint("01:00.0", "target", f"gen3 x{target_width}", target_kind, ", p2pmem: 1GiB")}]"""
+    ]
     for i in range(n_nvme):
         ports.append(f"""      - bdf: '00:0{i + 2}.0'
         kind: root_port
         link: gen3 x{nvme_width}
-        children: [{_endpoint(f'0{i + 2}:00.0', f'nvme{i}', f'gen3 x{nvme_width}', 'nvme')}]""")
+        children: [{_endpoint(f"0{i + 2}:00.0", f"nvme{i}", f"gen3 x{nvme_width}", "nvme")}]""")
     body = "\n".join(ports)
     return loads_fabric(f"""
 format: p2ptui-fabric/1

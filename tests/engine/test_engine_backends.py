@@ -46,8 +46,16 @@ class InstantRunner(Runner):
         self._ensure_driver()
         plan = self.engine.plan(spec, expert)
         tid = len(self.results) + 1
-        result = TransferResult(tid, spec, TransferState.DONE, route=plan.chosen, bytes_done=spec.size,
-                                started_at=0.0, ended_at=spec.size / 1e9, engine=self.engine.name)  # fmt: skip
+        result = TransferResult(
+            tid,
+            spec,
+            TransferState.DONE,
+            route=plan.chosen,
+            bytes_done=spec.size,
+            started_at=0.0,
+            ended_at=spec.size / 1e9,
+            engine=self.engine.name,
+        )
         self.results[tid] = result
         self._publish_events([TransferEvent(0.0, tid, spec.label, TransferState.DONE)])
         self._poke()
@@ -57,8 +65,10 @@ class InstantRunner(Runner):
         return None  # done as soon as started
 
     def sample(self) -> Sample:
-        rows = tuple(TransferSample(r.id, r.spec.label, r.state, r.bytes_done, r.spec.size, 0.0, 1e9)
-                     for r in self.results.values())  # fmt: skip
+        rows = tuple(
+            TransferSample(r.id, r.spec.label, r.state, r.bytes_done, r.spec.size, 0.0, 1e9)
+            for r in self.results.values()
+        )
         return Sample(self.now(), rows, {})
 
     async def _drive(self) -> None:
@@ -71,15 +81,23 @@ class InstantRunner(Runner):
 
 @pytest.fixture
 def instant():
-    backends.register(Backend(FAKE, "finishes every copy at once", frozenset({Capability.MOVES_BYTES}),
-                              InstantEngine, lambda: InstantRunner))  # fmt: skip
+    backends.register(
+        Backend(
+            FAKE,
+            "finishes every copy at once",
+            frozenset({Capability.MOVES_BYTES}),
+            InstantEngine,
+            lambda: InstantRunner,
+        )
+    )
     yield
     backends.unregister(FAKE)
 
 
 def test_the_cli_offers_and_runs_a_registered_backend(instant, capsys):
-    code = main(["copy", "nvmeof-target", "--engine", FAKE, "--src", "nvme0", "--dst", "nvme1", "--size", "1MiB",
-                 "--json"])  # fmt: skip
+    code = main(
+        ["copy", "nvmeof-target", "--engine", FAKE, "--src", "nvme0", "--dst", "nvme1", "--size", "1MiB", "--json"]
+    )
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
     assert doc["engine"] == FAKE

@@ -45,7 +45,9 @@ def test_b2_two_flows_share_the_switch_uplink_and_the_staggered_variant():
         assert r.bytes_per_s == pytest.approx(w / 2, rel=REL)
         assert r.seconds == pytest.approx(2 * GB / w, rel=REL)
     assert a.seconds == pytest.approx(0.1392, abs=1e-4)
-    _, (a, b) = run(switch_fabric(), [TransferSpec("ep1", HOST, GB), TransferSpec("ep2", HOST, GB // 2)], efficiency=1.0)
+    _, (a, b) = run(
+        switch_fabric(), [TransferSpec("ep1", HOST, GB), TransferSpec("ep2", HOST, GB // 2)], efficiency=1.0
+    )
     assert b.ended_at == pytest.approx(GB / w, rel=REL)  # 0.0696 s: both at w/2 until B is done
     assert a.ended_at == pytest.approx(1.5 * GB / w, rel=REL)  # then A alone at w: 0.1044 s
     assert a.ended_at == pytest.approx(0.1044, abs=1e-4)
@@ -69,11 +71,15 @@ def test_b3_heterogeneous_sharing_is_max_min_not_equal_split():
 
 def test_plan_x4_and_x16_sharing_one_x16_link_get_1_to_3_not_1_to_1():
     fabric = switch_fabric()
-    plan = loads_plan("""
+    plan = loads_plan(
+        """
 transfers:
   - {name: narrow, src: ep3, dst: host, size: 8GiB}
   - {name: wide, src: ep2, dst: host, size: 8GiB}
-""", fabric, base=SimConfig())
+""",
+        fabric,
+        base=SimConfig(),
+    )
     sim = Simulation(fabric, plan.config)
     for spec in plan.transfers:
         sim.add(spec)
@@ -95,8 +101,9 @@ def test_b4_nvme_flows_through_a_root_complex_share_its_p2p_cap():
     # Behind a switch instead (ACS off): device-limited, 3.2 GB/s each, 12.8 total.
     fabric = switch_fabric(widths=(16, 4, 4, 4, 4))
     rates = {f"ep{i}": DeviceRate(read=3.2) for i in range(2, 6)}
-    _, results = run(fabric, [TransferSpec(f"ep{i}", "ep1", GB) for i in range(2, 6)], efficiency=1.0,
-                     device_rates=rates)
+    _, results = run(
+        fabric, [TransferSpec(f"ep{i}", "ep1", GB) for i in range(2, 6)], efficiency=1.0, device_rates=rates
+    )
     assert sum(r.bytes_per_s for r in results) == pytest.approx(12.8e9, rel=REL)
 
 

@@ -29,12 +29,17 @@ LIMIT = 60  # seconds any one run may take, however loaded the machine
 
 def start(*args: str) -> subprocess.Popen:
     code = "import sys; from p2ptui.cli.main import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.Popen([sys.executable, "-c", code, "copy", "nvmeof-target", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-c", code, "copy", "nvmeof-target", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
-def interrupt_when_copying(proc: subprocess.Popen, started=lambda: True,
-                           signum: int = signal.SIGINT) -> tuple[int, str, str]:  # fmt: skip
+def interrupt_when_copying(
+    proc: subprocess.Popen, started=lambda: True, signum: int = signal.SIGINT
+) -> tuple[int, str, str]:
     """``signum`` once the command says it is copying and ``started()`` agrees; its exit code, stdout and stderr.
     Fails (never hangs) when that does not happen or the command does not end within LIMIT seconds."""
     lines: queue.Queue[str | None] = queue.Queue()
@@ -45,8 +50,10 @@ def interrupt_when_copying(proc: subprocess.Popen, started=lambda: True,
             lines.put(line)
         lines.put(None)
 
-    readers = [threading.Thread(target=read_err, daemon=True),
-               threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)]  # fmt: skip
+    readers = [
+        threading.Thread(target=read_err, daemon=True),
+        threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True),
+    ]
     for reader in readers:
         reader.start()
     seen: list[str] = []
@@ -91,8 +98,10 @@ def test_each_signal_cancels_a_paced_simulation_and_reports_it(signum):
     assert doc["interrupted"] is True and t["state"] == "cancelled"
     assert 0 < t["bytes"] < 1 << 40 and t["bytes_per_s"] is None
     [line] = [x for x in err.splitlines() if x.startswith(f"p2ptui: {signum.name}")]
-    assert line == f"p2ptui: {signum.name}: cancelling 1 transfer(s), removing unfinished files (the same signal " \
-                   "again quits at once)"
+    assert (
+        line == f"p2ptui: {signum.name}: cancelling 1 transfer(s), removing unfinished files (the same signal "
+        "again quits at once)"
+    )
     assert "Traceback" not in err
 
 
@@ -113,8 +122,22 @@ def test_each_signal_keeps_an_existing_destination_and_leaves_no_temporary(tmp_p
     src, dst = slow_source, tmp_path / "dst"
     dst.write_bytes(os.urandom(3 * MiB + 5))  # confirmed to be replaced (--expert --yes), but never half-way
     before = {src: digest(src), dst: digest(dst)}
-    proc = start("--src", "nvme0", "--dst", "nvme1", "--engine", "real", "--src-file", str(src), "--dst-file",
-                 str(dst), "--chunk", "4KiB", "--expert", "--yes")  # fmt: skip
+    proc = start(
+        "--src",
+        "nvme0",
+        "--dst",
+        "nvme1",
+        "--engine",
+        "real",
+        "--src-file",
+        str(src),
+        "--dst-file",
+        str(dst),
+        "--chunk",
+        "4KiB",
+        "--expert",
+        "--yes",
+    )
     code, out, err = interrupt_when_copying(proc, started=lambda: bool(temporaries(tmp_path)), signum=signum)
     assert code == 128 + signum, err
     assert out.splitlines()[0] == "[1] nvme0 → nvme1: cancelled"
@@ -130,8 +153,22 @@ def test_a_closed_terminal_cancels_like_sighup(tmp_path, slow_source):
     src, dst = slow_source, tmp_path / "dst"
     dst.write_bytes(os.urandom(MiB))
     before = {src: digest(src), dst: digest(dst)}
-    proc = start("--src", "nvme0", "--dst", "nvme1", "--engine", "real", "--src-file", str(src), "--dst-file",
-                 str(dst), "--chunk", "4KiB", "--expert", "--yes")  # fmt: skip
+    proc = start(
+        "--src",
+        "nvme0",
+        "--dst",
+        "nvme1",
+        "--engine",
+        "real",
+        "--src-file",
+        str(src),
+        "--dst-file",
+        str(dst),
+        "--chunk",
+        "4KiB",
+        "--expert",
+        "--yes",
+    )
     try:
         while READY not in (line := proc.stderr.readline()):  # the command prints it within a second or two ...
             assert line, "the copy ended without saying it was copying"
@@ -152,8 +189,20 @@ def test_a_closed_terminal_cancels_like_sighup(tmp_path, slow_source):
 
 def test_ctrl_c_cancels_a_long_real_copy_and_creates_no_destination(tmp_path, slow_source):
     src, dst = slow_source, tmp_path / "dst"
-    proc = start("--src", "nvme0", "--dst", "nvme1", "--engine", "real", "--src-file", str(src), "--dst-file",
-                 str(dst), "--chunk", "4KiB")  # fmt: skip
+    proc = start(
+        "--src",
+        "nvme0",
+        "--dst",
+        "nvme1",
+        "--engine",
+        "real",
+        "--src-file",
+        str(src),
+        "--dst-file",
+        str(dst),
+        "--chunk",
+        "4KiB",
+    )
     code, out, err = interrupt_when_copying(proc, started=lambda: bool(temporaries(tmp_path)))
     assert code == 130, err
     lines = out.splitlines()
@@ -173,8 +222,9 @@ def test_a_second_signal_quits_and_an_ignored_one_stays_ignored():
     async def run() -> tuple[list, list[int]]:
         loop = asyncio.get_running_loop()
         seen: list = []
-        with signals.CancelOnSignals(loop, lambda s: seen.append(("cancel", s)),
-                                     lambda s: seen.append(("quit", s))) as handler:  # fmt: skip
+        with signals.CancelOnSignals(
+            loop, lambda s: seen.append(("cancel", s)), lambda s: seen.append(("quit", s))
+        ) as handler:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 os.kill(os.getpid(), signum)
                 for _ in range(1000):  # until the loop has run the handler (bounded)

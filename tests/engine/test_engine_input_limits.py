@@ -76,9 +76,14 @@ def test_the_python_api_refuses_rates_the_solver_cannot_use():
 
 
 # -- defect 12: one threads bound ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("threads, message", [(0, "threads must be at least 1, not 0"),
-                                              (1025, "threads must be at most 1024, not 1025"),
-                                              (100000, "threads must be at most 1024, not 100000")])  # fmt: skip
+@pytest.mark.parametrize(
+    "threads, message",
+    [
+        (0, "threads must be at least 1, not 0"),
+        (1025, "threads must be at most 1024, not 1025"),
+        (100000, "threads must be at most 1024, not 100000"),
+    ],
+)
 def test_threads_bound_is_the_same_for_the_cli_and_plans(capsys, tmp_path, threads, message):
     code, _, err = cli(capsys, *COPY, "--size", "1GiB", "--threads", str(threads))
     assert code == 2 and f"--threads: {message}" in err
@@ -173,8 +178,19 @@ def test_a_top_level_list_is_explained_at_1_1(tmp_path):
     assert "a plan is a mapping with transfers:" in error and "not a single value" in error
 
 
-@pytest.mark.parametrize("page, ok", [("3", False), ("3KiB", False), ("0", False), ("2GiB", False), ("4KiB", True),
-                                      ("16KiB", True), ("2MiB", True), ("1GiB", True)])  # fmt: skip
+@pytest.mark.parametrize(
+    "page, ok",
+    [
+        ("3", False),
+        ("3KiB", False),
+        ("0", False),
+        ("2GiB", False),
+        ("4KiB", True),
+        ("16KiB", True),
+        ("2MiB", True),
+        ("1GiB", True),
+    ],
+)
 def test_iommu_page_sizes_are_powers_of_two_from_4k_to_1g(tmp_path, page, ok):
     text = f"sim: {{iommu_page_size: {page}}}\ntransfers:\n  - {{src: ep1, dst: host, size: 1GiB}}\n"
     path = plan_file(tmp_path, text)

@@ -12,8 +12,9 @@ def test_heterogeneous_sharing_freezes_the_narrow_flow_first():
 
 
 def test_per_flow_bounds_and_flows_with_only_a_bound():
-    rates = max_min_rates(4, [0, 0, 1], [0, 1, 2], [1.0, 1.0, 1.0], np.array([10.0, 5.0]),
-                          np.array([np.inf, 2.0, np.inf, 7.0]))  # fmt: skip
+    rates = max_min_rates(
+        4, [0, 0, 1], [0, 1, 2], [1.0, 1.0, 1.0], np.array([10.0, 5.0]), np.array([np.inf, 2.0, np.inf, 7.0])
+    )
     assert rates.tolist() == pytest.approx([8.0, 2.0, 5.0, 7.0])
 
 

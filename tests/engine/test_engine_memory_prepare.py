@@ -27,8 +27,10 @@ BIG = 4 * GiB  # seeded data for it takes 4-10 s to make on the 2-core developme
 
 def meminfo(tmp_path, available: int, name: str = "meminfo"):
     path = tmp_path / name
-    path.write_text(f"MemTotal:       {64 * GiB // 1024} kB\nMemFree:        1000 kB\n"
-                    f"MemAvailable:   {available // 1024} kB\nBuffers:        0 kB\n")  # fmt: skip
+    path.write_text(
+        f"MemTotal:       {64 * GiB // 1024} kB\nMemFree:        1000 kB\n"
+        f"MemAvailable:   {available // 1024} kB\nBuffers:        0 kB\n"
+    )
     return path
 
 
@@ -67,8 +69,9 @@ def test_a_cancelled_seeded_source_leaves_no_new_file_and_keeps_an_old_one(tmp_p
     monkeypatch.setattr(real, "write_random", cancelled_while_writing)
     (tmp_path / "old").write_bytes(b"kept")
     for name, flags in (("new", {}), ("old", {"expert": True, "yes": True})):
-        spec = TransferSpec("ep1", "ep2", MiB, check=True, src_file=str(tmp_path / name),
-                            dst_file=str(tmp_path / f"{name}.copy"))  # fmt: skip
+        spec = TransferSpec(
+            "ep1", "ep2", MiB, check=True, src_file=str(tmp_path / name), dst_file=str(tmp_path / f"{name}.copy")
+        )
         job = RealEngine(switch_fabric(), **flags).prepare(spec)
         job.run()
         assert job.result.state is TransferState.CANCELLED
@@ -156,10 +159,13 @@ def test_a_memory_copy_ram_cannot_hold_is_refused_before_anything_is_allocated(t
     with pytest.raises(InputError) as exc:
         engine.prepare(TransferSpec("ep1", "ep2", 4 * GiB))
     [diagnostic] = exc.value.diagnostics
-    assert diagnostic.message == ("a real memory copy of 4 GiB needs 8 GiB of RAM (source and destination buffers) "
-                                  "plus 512 MiB headroom; this machine has 8 GiB available (MemAvailable)")  # fmt: skip
+    assert diagnostic.message == (
+        "a real memory copy of 4 GiB needs 8 GiB of RAM (source and destination buffers) "
+        "plus 512 MiB headroom; this machine has 8 GiB available (MemAvailable)"
+    )
     assert "copy files" in diagnostic.hint and not engine.results
     assert engine.plan(TransferSpec("ep1", "ep2", 3 * GiB)).gate.permitted  # 6.5 GiB fits
+
 
 def test_file_copies_are_not_held_to_ram(tmp_path, monkeypatch):
     # File copies stream through chunk × threads bytes: no RAM limit (the disk's free space is real_inputs' business,

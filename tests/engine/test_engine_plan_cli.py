@@ -14,7 +14,8 @@ from p2ptui.errors import InputError
 
 def test_plan_reads_transfers_rates_knobs_and_events():
     fabric = switch_fabric()
-    plan = loads_plan("""
+    plan = loads_plan(
+        """
 format: p2ptui-plan/1
 sim:
   efficiency: 0.85
@@ -30,25 +31,39 @@ transfers:
   - {src: ep1, dst: ep2, size: 512MiB, op: read}
 events:
   - {at: 1.0, unplug: ep1}
-""", fabric, "plan.yaml", SimConfig())
+""",
+        fabric,
+        "plan.yaml",
+        SimConfig(),
+    )
     a, b = plan.transfers
     assert (a.name, a.via, a.size, a.chunk, a.threads, a.start) == ("a", "ep1", 1 << 30, 4 << 20, 2, 0.5)
     assert b.op is Op.READ
     cfg = plan.config
-    assert (cfg.efficiency, cfg.completion_size, cfg.read_tags, cfg.read_rtt_us, cfg.memory_bandwidth) == (0.85, 64, 32, 2.0, 50.0)
+    assert (cfg.efficiency, cfg.completion_size, cfg.read_tags, cfg.read_rtt_us, cfg.memory_bandwidth) == (
+        0.85,
+        64,
+        32,
+        2.0,
+        50.0,
+    )
     assert cfg.rc_caps["pci0000:00"].read == 7.06 and cfg.device_rates["ep3"].write == 2.0
     assert plan.events[0].kind == "unplug" and plan.events[0].device == "ep1"
 
 
 def test_plan_errors_point_at_file_line_and_column():
     with pytest.raises(InputError) as err:
-        loads_plan("""transfers:
+        loads_plan(
+            """transfers:
   - {src: ep1, dst: nvme7, size: 1GiB}
   - {src: ep1, dst: ep2, size: lots}
   - {src: ep1, dst: ep2, size: 1GiB, treads: 2}
   - {src: ep1, dst: ep2, size: 1GiB, threads: 0}
 sim: {efficiency: 1.5}
-""", switch_fabric(), "plan.yaml")
+""",
+            switch_fabric(),
+            "plan.yaml",
+        )
     text = [str(d) for d in err.value.diagnostics]
     assert any(t.startswith("plan.yaml:2:") and "no device 'nvme7'" in t for t in text)
     assert any(t.startswith("plan.yaml:3:") and "malformed size" in t for t in text)
@@ -58,15 +73,46 @@ sim: {efficiency: 1.5}
 
 
 def test_cli_copy_json_contract(capsys):
-    code = main(["copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--via", "nvme2", "--size", "256MiB",
-                 "--threads", "2", "--json"])  # fmt: skip
+    code = main(
+        [
+            "copy",
+            "nvmeof-target",
+            "--src",
+            "nvme0",
+            "--dst",
+            "nvme1",
+            "--via",
+            "nvme2",
+            "--size",
+            "256MiB",
+            "--threads",
+            "2",
+            "--json",
+        ]
+    )
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
     [t] = doc["transfers"]
-    for key in ("src", "dst", "via", "route", "map_type", "bytes", "seconds", "bytes_per_s", "bounce_bytes_per_s",
-                "verified"):  # fmt: skip
+    for key in (
+        "src",
+        "dst",
+        "via",
+        "route",
+        "map_type",
+        "bytes",
+        "seconds",
+        "bytes_per_s",
+        "bounce_bytes_per_s",
+        "verified",
+    ):
         assert key in t
-    assert (t["src"], t["dst"], t["via"], t["map_type"], t["bytes"]) == ("nvme0", "nvme1", "nvme2", "BUS_ADDR", 256 << 20)
+    assert (t["src"], t["dst"], t["via"], t["map_type"], t["bytes"]) == (
+        "nvme0",
+        "nvme1",
+        "nvme2",
+        "BUS_ADDR",
+        256 << 20,
+    )
     assert t["route"][0] == "nvme0" and "nvme2" in t["route"] and t["route"][-1] == "nvme1"
     assert t["bytes_per_s"] == pytest.approx(t["bytes"] / t["seconds"])
     assert t["verified"] is None and doc["efficiency"] == 0.9
@@ -97,8 +143,24 @@ def test_cli_text_output_ends_like_p2pmem_test(capsys):
 
 def test_cli_real_copy_and_errors(tmp_path, capsys):
     src, dst = tmp_path / "a", tmp_path / "b"
-    args = ["copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--engine", "real", "--size", "3MiB",
-            "--src-file", str(src), "--dst-file", str(dst), "--check", "--json"]  # fmt: skip
+    args = [
+        "copy",
+        "nvmeof-target",
+        "--src",
+        "nvme0",
+        "--dst",
+        "nvme1",
+        "--engine",
+        "real",
+        "--size",
+        "3MiB",
+        "--src-file",
+        str(src),
+        "--dst-file",
+        str(dst),
+        "--check",
+        "--json",
+    ]
     assert main(args) == 0
     [t] = json.loads(capsys.readouterr().out)["transfers"]
     assert t["verified"] is True and t["engine"] == "real" and dst.read_bytes() == src.read_bytes()
@@ -112,7 +174,23 @@ def test_cli_real_copy_and_errors(tmp_path, capsys):
 
 
 def test_cli_refused_transfer_exits_1(capsys):
-    code = main(["copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--via", "nvme2", "--size", "1GiB",
-                 "--chunk", "512MiB", "--threads", "2"])  # fmt: skip
+    code = main(
+        [
+            "copy",
+            "nvmeof-target",
+            "--src",
+            "nvme0",
+            "--dst",
+            "nvme1",
+            "--via",
+            "nvme2",
+            "--size",
+            "1GiB",
+            "--chunk",
+            "512MiB",
+            "--threads",
+            "2",
+        ]
+    )
     assert code == 1
     assert "refused" in capsys.readouterr().out

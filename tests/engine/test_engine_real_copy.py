@@ -34,7 +34,11 @@ def _maps_mention(path: str) -> bool:
 
 
 def _open_fds() -> set[str]:
-    return {os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{fd}")}
+    return {
+        os.readlink(f"/proc/self/fd/{fd}")
+        for fd in os.listdir("/proc/self/fd")
+        if os.path.exists(f"/proc/self/fd/{fd}")
+    }
 
 
 def _run(engine, spec):
@@ -53,7 +57,9 @@ def test_memory_copy_verifies_a_seeded_digest(fabric):
 
 def test_file_copy_with_o_direct_and_an_unaligned_tail(fabric, tmp_path):
     src, dst = str(tmp_path / "src"), str(tmp_path / "dst")
-    spec = TransferSpec("ep1", "ep2", 5 * MiB + 123, chunk=MiB, threads=3, check=True, seed=1, src_file=src, dst_file=dst)
+    spec = TransferSpec(
+        "ep1", "ep2", 5 * MiB + 123, chunk=MiB, threads=3, check=True, seed=1, src_file=src, dst_file=dst
+    )
     r = _run(RealEngine(fabric), spec).result
     assert r.state is TransferState.DONE and r.verified is True
     with open(src, "rb") as a, open(dst, "rb") as b:
@@ -89,8 +95,9 @@ def test_copy_through_p2p_memory_maps_the_allocate_file_and_releases_it(fabric, 
 
 def test_p2pmem_needs_page_multiple_chunks(fabric, tmp_path, standin):
     engine = RealEngine(fabric, p2pmem_files={"ep1": standin})
-    spec = TransferSpec("ep2", "ep2", MiB, via="ep1", chunk=6000, check=True, src_file=str(tmp_path / "s"),
-                        dst_file=str(tmp_path / "d"))  # fmt: skip
+    spec = TransferSpec(
+        "ep2", "ep2", MiB, via="ep1", chunk=6000, check=True, src_file=str(tmp_path / "s"), dst_file=str(tmp_path / "d")
+    )
     # An input error before anything runs (O_DIRECT's 4 KiB rule catches 6000 B before the page-size rule).
     with pytest.raises(InputError, match="chunk 6000 B is not a multiple of 4 KiB"):
         engine.prepare(spec)
@@ -199,11 +206,13 @@ def test_safety_existing_files_need_expert_and_yes(fabric, tmp_path):
     assert r.state is TransferState.DONE and dst.read_bytes() == src.read_bytes()
     # --check writes the source first, so an existing source is protected the same way.
     with pytest.raises(InputError, match="exists"):
-        RealEngine(fabric).prepare(TransferSpec("ep1", "ep2", MiB, check=True, src_file=str(src),
-                                                dst_file=str(tmp_path / "new")))  # fmt: skip
+        RealEngine(fabric).prepare(
+            TransferSpec("ep1", "ep2", MiB, check=True, src_file=str(src), dst_file=str(tmp_path / "new"))
+        )
     with pytest.raises(InputError, match="does not exist"):
-        RealEngine(fabric).prepare(TransferSpec("ep1", "ep2", MiB, src_file=str(tmp_path / "missing"),
-                                                dst_file=str(tmp_path / "new")))  # fmt: skip
+        RealEngine(fabric).prepare(
+            TransferSpec("ep1", "ep2", MiB, src_file=str(tmp_path / "missing"), dst_file=str(tmp_path / "new"))
+        )
 
 
 def _mounted_block_device() -> str | None:

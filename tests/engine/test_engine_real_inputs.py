@@ -39,8 +39,9 @@ def source(tmp_path):
 # -- defect 14: bad real-engine inputs are input errors --------------------------------------------------------------
 def test_a_chunk_o_direct_cannot_use_is_refused_before_anything_is_written(capsys, tmp_path):
     src, dst = tmp_path / "new-src", tmp_path / "dst"
-    code, out, err = cli(capsys, *REAL, "--size", "1MiB", "--chunk", "1000", "--check", "--src-file", src,
-                         "--dst-file", dst)  # fmt: skip
+    code, out, err = cli(
+        capsys, *REAL, "--size", "1MiB", "--chunk", "1000", "--check", "--src-file", src, "--dst-file", dst
+    )
     assert code == 2 and out == ""
     assert "chunk 1000 B is not a multiple of 4 KiB" in err and "--chunk" in err
     assert not src.exists() and not dst.exists()  # --check did not write its source first
@@ -79,8 +80,22 @@ def test_a_character_device_is_not_a_p2pmem_file(capsys, source, tmp_path):
 def test_a_stand_in_p2pmem_file_of_the_mapped_size_is_used(capsys, source, tmp_path):
     standin = tmp_path / "allocate"
     standin.write_bytes(b"\0" * (2 * MiB))
-    code, out, _ = cli(capsys, *REAL, "--via", "nvme2", "--size", "1MiB", "--threads", "2", "--src-file", source,
-                       "--dst-file", tmp_path / "d", "--p2pmem-file", standin)  # fmt: skip
+    code, out, _ = cli(
+        capsys,
+        *REAL,
+        "--via",
+        "nvme2",
+        "--size",
+        "1MiB",
+        "--threads",
+        "2",
+        "--src-file",
+        source,
+        "--dst-file",
+        tmp_path / "d",
+        "--p2pmem-file",
+        standin,
+    )
     assert code == 0 and f"buffer: 2097152 B of nvme2's P2P memory ({standin})" in out
 
 
@@ -89,15 +104,27 @@ def test_p2pmem_file_without_a_staged_file_copy_is_refused(capsys, source, tmp_p
     assert code == 2 and "--p2pmem-file is used only by file copies staged in a provider's P2P memory" in err
     code, _, err = cli(capsys, *REAL, "--via", "nvme2", "--size", "1MiB", "--p2pmem-file", "/nonexistent")
     assert code == 2 and "memory copies never run through P2P memory" in err
-    code, _, err = cli(capsys, "copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--size", "1MiB",
-                       "--p2pmem-file", "/nonexistent")  # fmt: skip
+    code, _, err = cli(
+        capsys,
+        "copy",
+        "nvmeof-target",
+        "--src",
+        "nvme0",
+        "--dst",
+        "nvme1",
+        "--size",
+        "1MiB",
+        "--p2pmem-file",
+        "/nonexistent",
+    )
     assert code == 2 and "--p2pmem-file is for the real engine" in err
 
 
 # -- defect 16: destinations no flag unlocks -------------------------------------------------------------------------
 def test_dev_null_is_refused_without_suggesting_expert_mode(capsys, source):
-    code, _, err = cli(capsys, *REAL, "--size", "1MiB", "--src-file", source, "--dst-file", "/dev/null", "--expert",
-                       "--yes")  # fmt: skip
+    code, _, err = cli(
+        capsys, *REAL, "--size", "1MiB", "--src-file", source, "--dst-file", "/dev/null", "--expert", "--yes"
+    )
     assert code == 2 and err.startswith("/dev/null: error: ")
     assert "even in expert mode" in err and "--yes" not in err and "--expert" not in err
 
@@ -125,8 +152,7 @@ def test_a_mounted_block_device_is_refused_without_suggesting_expert_mode(capsys
     device = _mounted_block_device()
     if device is None:
         pytest.skip("no mounted block device visible")
-    code, _, err = cli(capsys, *REAL, "--size", "1MiB", "--src-file", source, "--dst-file", device, "--expert",
-                       "--yes")  # fmt: skip
+    code, _, err = cli(capsys, *REAL, "--size", "1MiB", "--src-file", source, "--dst-file", device, "--expert", "--yes")
     assert code == 2 and err.startswith(f"{device}: error: ") and "--yes" not in err
 
 
@@ -171,8 +197,7 @@ def test_copies_of_a_plan_count_together_against_free_space(tmp_path, monkeypatc
 def test_enospc_during_a_copy_names_the_file(tmp_path, monkeypatch):
     src, dst = tmp_path / "src", tmp_path / "dst"
     src.write_bytes(os.urandom(2 * MiB))
-    job = RealEngine(switch_fabric()).prepare(TransferSpec("ep1", "ep2", 2 * MiB, src_file=str(src),
-                                                           dst_file=str(dst)))  # fmt: skip
+    job = RealEngine(switch_fabric()).prepare(TransferSpec("ep1", "ep2", 2 * MiB, src_file=str(src), dst_file=str(dst)))
     real = os.pwritev
 
     def full(fd, buffers, offset):

@@ -107,9 +107,11 @@ def test_a_symlinked_destination_is_refused_and_its_target_kept(capsys, tmp_path
     before = digests(src, target)
     code, out, err = cli(capsys, *REAL, "--src-file", src, "--dst-file", link, *CONFIRMED)
     assert code == 2 and out == ""
-    assert err == (f"{link}: error: destination: is a symbolic link (to {target}); the copy renames the finished file "
-                   "into place, which would replace the link and not the file it points to (give "
-                   f"{target} itself if that is the file to replace)\n")  # fmt: skip
+    assert err == (
+        f"{link}: error: destination: is a symbolic link (to {target}); the copy renames the finished file "
+        "into place, which would replace the link and not the file it points to (give "
+        f"{target} itself if that is the file to replace)\n"
+    )
     assert digests(src, target) == before and link.is_symlink()
     # Given the file itself, the copy replaces it whole; the link then shows the new contents.
     code, _, _ = cli(capsys, *REAL, "--src-file", src, "--dst-file", target, *CONFIRMED)
@@ -129,8 +131,11 @@ def test_a_dangling_symlink_says_so(capsys, tmp_path, src):
     link = tmp_path / "dangling"
     link.symlink_to(tmp_path / "nowhere")
     code, _, err = cli(capsys, *REAL, "--src-file", src, "--dst-file", link)
-    assert (code, err) == (2, f"{link}: error: destination: is a symbolic link to {tmp_path / 'nowhere'}, which does "
-                              "not exist (name the file to write, not a link)\n")  # fmt: skip
+    assert (code, err) == (
+        2,
+        f"{link}: error: destination: is a symbolic link to {tmp_path / 'nowhere'}, which does "
+        "not exist (name the file to write, not a link)\n",
+    )
     code, _, err = cli(capsys, *REAL, "--src-file", link, "--dst-file", tmp_path / "d")
     assert code == 2 and err.startswith(f"{link}: error: --src-file: is a symbolic link to ")
 
@@ -183,8 +188,9 @@ def read_only_dir(tmp_path):
     mnt.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mnt)], capture_output=True,
-                          text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mnt)], capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
@@ -229,10 +235,21 @@ def _unwritable_or_unsearchable(tmp_path: Path) -> None:
         "replaced",
     }
     for dst, message in expected.items():
-        argv = [*AS_NOBODY, sys.executable, "-m", "p2ptui", *REAL, "--src-file", str(src), "--dst-file", str(dst),
-                *CONFIRMED]  # fmt: skip
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/",
-                              env={**os.environ, "PYTHONPATH": os.getcwd()})  # fmt: skip
+        argv = [
+            *AS_NOBODY,
+            sys.executable,
+            "-m",
+            "p2ptui",
+            *REAL,
+            "--src-file",
+            str(src),
+            "--dst-file",
+            str(dst),
+            *CONFIRMED,
+        ]
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=60, cwd="/", env={**os.environ, "PYTHONPATH": os.getcwd()}
+        )
         assert done.returncode == 2 and done.stdout == "", done.stderr
         assert done.stderr.startswith(f"{dst}: error: {message}") and "copying" not in done.stderr
     assert os.listdir(shut) == [] and os.listdir(locked) == [] and os.listdir(sticky) == ["dst"]
@@ -251,10 +268,12 @@ def test_fifos_and_sockets_are_refused_without_blocking(capsys, tmp_path, src):
             (["--plan", fifo], f"{fifo}: error: --plan: is a pipe, not a regular file: a plan is a YAML file"),
             (["--plan", sock_path], f"{sock_path}: error: --plan: is a socket, not a regular file"),
             (["--src-file", src, "--dst-file", fifo], f"{fifo}: error: destination: is a FIFO, not a regular file"),
-            (["--src-file", fifo, "--dst-file", tmp_path / "d", "--size", "1MiB"],
-             f"{fifo}: error: source is a pipe, not a regular file or a block device"),
+            (
+                ["--src-file", fifo, "--dst-file", tmp_path / "d", "--size", "1MiB"],
+                f"{fifo}: error: source is a pipe, not a regular file or a block device",
+            ),
             (["--src-file", fifo, "--dst-file", tmp_path / "d"], f"{fifo}: error: --src-file is a pipe"),
-        ):  # fmt: skip
+        ):
             argv = ["copy", "nvmeof-target", "--engine", "real", *args]
             if "--plan" not in args:
                 argv[2:2] = ["--src", "nvme0", "--dst", "nvme1"]
@@ -272,7 +291,8 @@ def test_an_existing_destination_is_replaced_by_a_rename_keeping_its_mode(tmp_pa
     other_name = tmp_path / "other-name"
     os.link(dst, other_name)  # another name of the old file keeps the old contents: the new one is a new inode
     r = RealEngine(switch_fabric(), expert=True, yes=True).prepare(
-        TransferSpec("ep1", "ep2", 8 * MiB, src_file=str(src), dst_file=str(dst)))
+        TransferSpec("ep1", "ep2", 8 * MiB, src_file=str(src), dst_file=str(dst))
+    )
     r.run()
     assert r.result.state is TransferState.DONE
     assert digest(dst) == digest(src) and stat.S_IMODE(os.stat(dst).st_mode) == 0o640
@@ -311,7 +331,8 @@ def test_a_destination_swapped_meanwhile_is_not_replaced(tmp_path, src, monkeypa
     dst = tmp_path / "dst"
     dst.write_bytes(b"confirmed")
     job = RealEngine(switch_fabric(), expert=True, yes=True).prepare(
-        TransferSpec("ep1", "ep2", 8 * MiB, src_file=str(src), dst_file=str(dst)))
+        TransferSpec("ep1", "ep2", 8 * MiB, src_file=str(src), dst_file=str(dst))
+    )
     dst.unlink()
     os.link(src, dst)  # after the checks, the name now holds the source itself
     before = digests(src)
@@ -331,8 +352,9 @@ def test_o_direct_refused_on_the_temporary_file_falls_back_with_a_note(tmp_path,
 
     monkeypatch.setattr(real_files.fcntl, "fcntl", no_direct)
     dst = tmp_path / "dst"
-    job = RealEngine(switch_fabric()).prepare(TransferSpec("ep1", "ep2", 8 * MiB - 100, chunk=MiB, threads=2,
-                                                           src_file=str(src), dst_file=str(dst)))  # fmt: skip
+    job = RealEngine(switch_fabric()).prepare(
+        TransferSpec("ep1", "ep2", 8 * MiB - 100, chunk=MiB, threads=2, src_file=str(src), dst_file=str(dst))
+    )
     job.run()
     assert job.result.state is TransferState.DONE
     assert any(n.startswith(f"the filesystem of {dst} refuses O_DIRECT") for n in job.result.notes)
@@ -348,8 +370,9 @@ def test_the_temporary_file_is_written_with_o_direct(tmp_path, src, monkeypatch)
         return real(fd, buffers, offset)
 
     monkeypatch.setattr(os, "pwritev", spy)
-    job = RealEngine(switch_fabric()).prepare(TransferSpec("ep1", "ep2", 8 * MiB, src_file=str(src),
-                                                           dst_file=str(tmp_path / "dst")))  # fmt: skip
+    job = RealEngine(switch_fabric()).prepare(
+        TransferSpec("ep1", "ep2", 8 * MiB, src_file=str(src), dst_file=str(tmp_path / "dst"))
+    )
     job.run()
     assert job.result.state is TransferState.DONE and flags and all(f & os.O_DIRECT for f in flags)
 
@@ -357,8 +380,9 @@ def test_the_temporary_file_is_written_with_o_direct(tmp_path, src, monkeypatch)
 def test_a_cancel_from_another_thread_removes_the_temporary(tmp_path, src, monkeypatch):
     started = threading.Event()
     real = os.pwritev
-    job = RealEngine(switch_fabric()).prepare(TransferSpec("ep1", "ep2", 8 * MiB, src_file=str(src),
-                                                           dst_file=str(tmp_path / "dst")))  # fmt: skip
+    job = RealEngine(switch_fabric()).prepare(
+        TransferSpec("ep1", "ep2", 8 * MiB, src_file=str(src), dst_file=str(tmp_path / "dst"))
+    )
 
     def pwritev(fd, buffers, offset):
         started.set()
@@ -392,9 +416,11 @@ def test_a_block_device_destination_must_be_named_to_be_written(capsys, tmp_path
     args = [*REAL, "--src-file", src, "--dst-file", device]
     code, _, err = cli(capsys, *args, "--expert", "--yes")
     assert code == 2
-    assert err == (f"{device}: error: destination: a block device is written in place, so a partial write (a "
-                   "failure, a cancel, a kill) cannot be undone; confirm by naming the device (--yes-overwrite "
-                   f"{device})\n")  # fmt: skip
+    assert err == (
+        f"{device}: error: destination: a block device is written in place, so a partial write (a "
+        "failure, a cancel, a kill) cannot be undone; confirm by naming the device (--yes-overwrite "
+        f"{device})\n"
+    )
     assert image.read_bytes() == bytes(4 * MiB)
     code, _, err = cli(capsys, *args, "--yes-overwrite", device)
     assert (code, err) == (2, "p2ptui: error: --yes-overwrite only confirms expert mode: add --expert\n")
@@ -411,18 +437,33 @@ def test_a_block_device_destination_must_be_named_to_be_written(capsys, tmp_path
 
 
 def test_yes_overwrite_is_for_the_real_engine_only(capsys):
-    code, _, err = cli(capsys, "copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--size", "1MiB",
-                       "--expert", "--yes-overwrite", "/dev/null")  # fmt: skip
+    code, _, err = cli(
+        capsys,
+        "copy",
+        "nvmeof-target",
+        "--src",
+        "nvme0",
+        "--dst",
+        "nvme1",
+        "--size",
+        "1MiB",
+        "--expert",
+        "--yes-overwrite",
+        "/dev/null",
+    )
     assert (code, err) == (2, "p2ptui: error: --yes-overwrite is for the real engine; the simulator writes no device\n")
 
 
 # -- bridges are not transfer ends ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("src, dst, kind", [("dsp0", "usp0", "switch downstream port"), ("nvme0", "rp0", "root port"),
-                                            ("hb0", "nvme1", "host bridge")])  # fmt: skip
+@pytest.mark.parametrize(
+    "src, dst, kind",
+    [("dsp0", "usp0", "switch downstream port"), ("nvme0", "rp0", "root port"), ("hb0", "nvme1", "host bridge")],
+)
 @pytest.mark.parametrize("engine", ["sim", "real"])
 def test_bridges_are_refused_as_transfer_ends(capsys, src, dst, kind, engine):
-    code, out, err = cli(capsys, "copy", "nvmeof-target", "--src", src, "--dst", dst, "--size", "1MiB", "--engine",
-                         engine)  # fmt: skip
+    code, out, err = cli(
+        capsys, "copy", "nvmeof-target", "--src", src, "--dst", dst, "--size", "1MiB", "--engine", engine
+    )
     bridge = src if src[0] in "dhu" else dst
     what = "source" if bridge == src else "destination"
     assert (code, out) == (2, "")

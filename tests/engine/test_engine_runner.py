@@ -123,8 +123,17 @@ def test_real_engine_through_the_runner(tmp_path):
         runner = Runner(engine)
         sub = runner.subscribe(interval=0.05)
         mem = await runner.start(TransferSpec("ep1", "ep2", 8 << 20, check=True, seed=3))
-        files = await runner.start(TransferSpec("ep1", "ep2", (4 << 20) + 100, check=True, src_file=str(tmp_path / "a"),
-                                                dst_file=str(tmp_path / "b"), threads=2))  # fmt: skip
+        files = await runner.start(
+            TransferSpec(
+                "ep1",
+                "ep2",
+                (4 << 20) + 100,
+                check=True,
+                src_file=str(tmp_path / "a"),
+                dst_file=str(tmp_path / "b"),
+                threads=2,
+            )
+        )
         await runner.wait()
         await runner.close()
         return mem, files, await _collect(sub)

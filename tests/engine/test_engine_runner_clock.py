@@ -85,8 +85,10 @@ def test_stepping_an_unpaced_runner_by_hand():
         await runner.cancel(t.id)
         items = sub.drain()
         assert [i.time for i in items if isinstance(i, Sample)][:3] == [0.0, 1.0, 2.0]
-        assert [i.state for i in items if isinstance(i, TransferEvent)] == [TransferState.RUNNING,
-                                                                             TransferState.CANCELLED]
+        assert [i.state for i in items if isinstance(i, TransferEvent)] == [
+            TransferState.RUNNING,
+            TransferState.CANCELLED,
+        ]
         await runner.close()
 
     asyncio.run(main())

@@ -56,12 +56,14 @@ def _workload(sim: Simulation, rng: random.Random, n: int) -> list[tuple[float, 
     fabric = sim.fabric
     endpoints = [d.name for d in fabric.endpoints()]
     providers = [d.name for d in fabric.providers()]
-    for i in range(n):
+    for _i in range(n):
         a, b = rng.sample(endpoints + ["host"], 2)
         via = rng.choice(providers) if providers and rng.random() < 0.3 and "host" not in (a, b) else None
         start = 0.0 if rng.random() < 0.3 else rng.uniform(0, 0.5)
         op = Op.READ if via is None and "host" not in (a, b) and rng.random() < 0.3 else Op.WRITE
-        spec = TransferSpec(a, b, rng.randint(16, 512) * MiB, via=via, threads=rng.choice([1, 2, 4]), start=start, op=op)
+        spec = TransferSpec(
+            a, b, rng.randint(16, 512) * MiB, via=via, threads=rng.choice([1, 2, 4]), start=start, op=op
+        )
         sim.add(spec)
     if rng.random() < 0.5:
         sim.unplug(rng.choice(endpoints), at=rng.uniform(0, 0.6))

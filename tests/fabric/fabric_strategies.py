@@ -11,20 +11,92 @@ from dataclasses import replace
 
 from hypothesis import strategies as st
 
-from p2ptui.fabric import ACS_NONE, ACS_UNKNOWN, BDF, Acs, AcsSource, Device, DeviceKind, Fabric, Host, IommuMode
-from p2ptui.fabric import Link, P2PPool, RootBus
+from p2ptui.fabric import (
+    ACS_NONE,
+    ACS_UNKNOWN,
+    BDF,
+    Acs,
+    AcsSource,
+    Device,
+    DeviceKind,
+    Fabric,
+    Host,
+    IommuMode,
+    Link,
+    P2PPool,
+    RootBus,
+)
 from p2ptui.fabric import acs as acsbits
 from p2ptui.fabric.checks import LINK_GENS, LINK_WIDTHS, MAX_POOL_BYTES, PAYLOAD_SIZES
 from p2ptui.fabric.kinds import ENDPOINT_KINDS, NAME_PREFIX
 
 # Strings a YAML 1.1 reader would turn into numbers, booleans, nulls, floats, sexagesimals or syntax.
 TRICKY = [
-    "0x10", "off", "on", "yes", "no", "y", "n", "null", "Null", "~", "true", "False", "1e3", "1_000", "012", "0o17",
-    ".inf", "-.inf", ".nan", "00:01.0", "0000:03:00.0", "1:30", "8086:2030", "2001-12-14", "=", "<<", "-", "- x",
-    "? x", "#", "x #y", "a: b", "[x]", "{x: y}", "*x", "&x", "!x", "!!str", "%YAML", "@x", "`x", "'", '"', "|", ">",
-    "", " ", " lead", "trail ", "two  spaces", "multi\nline", "trailing newline\n", "\n", "tab\tx", "back\\slash",
-    "日本語", "Ünïcödé", "emoji 🚀", "nel\x85x", "ls\u2028x", "bom\ufeffx", "bell\x07", "del\x7f", "nul\x00x",
-]  # fmt: skip
+    "0x10",
+    "off",
+    "on",
+    "yes",
+    "no",
+    "y",
+    "n",
+    "null",
+    "Null",
+    "~",
+    "true",
+    "False",
+    "1e3",
+    "1_000",
+    "012",
+    "0o17",
+    ".inf",
+    "-.inf",
+    ".nan",
+    "00:01.0",
+    "0000:03:00.0",
+    "1:30",
+    "8086:2030",
+    "2001-12-14",
+    "=",
+    "<<",
+    "-",
+    "- x",
+    "? x",
+    "#",
+    "x #y",
+    "a: b",
+    "[x]",
+    "{x: y}",
+    "*x",
+    "&x",
+    "!x",
+    "!!str",
+    "%YAML",
+    "@x",
+    "`x",
+    "'",
+    '"',
+    "|",
+    ">",
+    "",
+    " ",
+    " lead",
+    "trail ",
+    "two  spaces",
+    "multi\nline",
+    "trailing newline\n",
+    "\n",
+    "tab\tx",
+    "back\\slash",
+    "日本語",
+    "Ünïcödé",
+    "emoji 🚀",
+    "nel\x85x",
+    "ls\u2028x",
+    "bom\ufeffx",
+    "bell\x07",
+    "del\x7f",
+    "nul\x00x",
+]
 _CHARS = st.characters(exclude_categories=("Cs",))  # lone surrogates cannot be written as UTF-8
 
 
@@ -33,8 +105,21 @@ def texts(max_size: int = 24) -> st.SearchStrategy[str]:
 
 
 # Kernel releases a fabric file may hold (p2ptui.fabric.kernel_version): uname -r forms, YAML look-alikes included.
-KERNEL_RELEASES = ["6.8.0-45-generic", "5.10", "6.12", "4.20.0", "latest", "5.14.0-362.el9.x86_64", "6.12.23+",
-                   "3.10.0-1160.el7.x86_64", "v5.4", " 6.1 ", "6.1.0-rc4+", "1.0", "7.10"]  # fmt: skip
+KERNEL_RELEASES = [
+    "6.8.0-45-generic",
+    "5.10",
+    "6.12",
+    "4.20.0",
+    "latest",
+    "5.14.0-362.el9.x86_64",
+    "6.12.23+",
+    "3.10.0-1160.el7.x86_64",
+    "v5.4",
+    " 6.1 ",
+    "6.1.0-rc4+",
+    "1.0",
+    "7.10",
+]
 
 
 def kernel_releases() -> st.SearchStrategy[str]:
@@ -54,10 +139,16 @@ ids16 = st.integers(0, 0xFFFF)
 def links() -> st.SearchStrategy[Link]:
     gens, widths, payloads = st.sampled_from(LINK_GENS), st.sampled_from(LINK_WIDTHS), st.sampled_from(PAYLOAD_SIZES)
     trained = st.builds(lambda g, w: Link(g, w, g, w), gens, widths)  # the "gen3 x16" shorthand
-    downtrained = st.builds(lambda g, w, dg, dw: Link(g, w, min(g + dg, 7), w * 2 ** dw if w * 2 ** dw <= 32 else w),
-                            st.integers(1, 6), st.sampled_from((1, 2, 4, 8)), st.integers(1, 3), st.integers(0, 2))
-    anything = st.builds(Link, optional(gens), optional(widths), optional(gens), optional(widths), optional(payloads),
-                         optional(payloads))  # fmt: skip
+    downtrained = st.builds(
+        lambda g, w, dg, dw: Link(g, w, min(g + dg, 7), w * 2**dw if w * 2**dw <= 32 else w),
+        st.integers(1, 6),
+        st.sampled_from((1, 2, 4, 8)),
+        st.integers(1, 3),
+        st.integers(0, 2),
+    )
+    anything = st.builds(
+        Link, optional(gens), optional(widths), optional(gens), optional(widths), optional(payloads), optional(payloads)
+    )
     return st.one_of(trained, downtrained, anything, st.just(Link(mps=None, mrrs=None)))
 
 
@@ -102,11 +193,20 @@ def hosts(draw) -> Host:
 
 
 _OPTIONAL = [
-    ("vendor_id", ids16), ("device_id", ids16), ("subsystem_vendor_id", ids16), ("subsystem_device_id", ids16),
-    ("class_code", st.integers(0, 0xFFFFFF)), ("revision", st.integers(0, 0xFF)), ("product", texts(40)),
-    ("driver", st.one_of(st.sampled_from(["nvme", "pcieport"]), texts())), ("numa_node", st.integers(-1, 7)),
-    ("iommu_group", st.integers(0, 2**31 - 1)), ("link", links()), ("acs", acs_states()), ("pool", pools()),
-]  # fmt: skip
+    ("vendor_id", ids16),
+    ("device_id", ids16),
+    ("subsystem_vendor_id", ids16),
+    ("subsystem_device_id", ids16),
+    ("class_code", st.integers(0, 0xFFFFFF)),
+    ("revision", st.integers(0, 0xFF)),
+    ("product", texts(40)),
+    ("driver", st.one_of(st.sampled_from(["nvme", "pcieport"]), texts())),
+    ("numa_node", st.integers(-1, 7)),
+    ("iommu_group", st.integers(0, 2**31 - 1)),
+    ("link", links()),
+    ("acs", acs_states()),
+    ("pool", pools()),
+]
 
 
 class _Builder:
@@ -169,8 +269,10 @@ class _Builder:
 
     def endpoints(self, bus_id: tuple[int, int], parent: BDF | None) -> None:
         """One slot of endpoint functions; some are PFs with VFs on the same bus or on a later one."""
-        pfs = [self.add(bdf, self.draw(st.sampled_from(ENDPOINT_KINDS)), parent)
-               for bdf in self.slot(bus_id, self.draw(st.integers(1, 3)))]  # fmt: skip
+        pfs = [
+            self.add(bdf, self.draw(st.sampled_from(ENDPOINT_KINDS)), parent)
+            for bdf in self.slot(bus_id, self.draw(st.integers(1, 3)))
+        ]
         for pf in pfs:
             if self.full() or not self.draw(st.booleans()):
                 continue
@@ -184,8 +286,14 @@ class _Builder:
         d = self.draw
         bus = self.new_bus(domain)
         host_bridge = d(st.one_of(st.just(""), st.just(f"pci{domain:04x}:{bus:02x}"), texts(12)))
-        rb = RootBus(domain, bus, host_bridge=host_bridge, numa_node=d(optional(st.integers(-1, 3))),
-                     p2p_read=d(optional(bandwidths)), p2p_write=d(optional(bandwidths)))  # fmt: skip
+        rb = RootBus(
+            domain,
+            bus,
+            host_bridge=host_bridge,
+            numa_node=d(optional(st.integers(-1, 3))),
+            p2p_read=d(optional(bandwidths)),
+            p2p_write=d(optional(bandwidths)),
+        )
         bus_id = (domain, bus)
         if d(st.booleans()):
             self.add(self.slot(bus_id)[0], DeviceKind.HOST_BRIDGE, None)
@@ -216,8 +324,14 @@ def _unique_names(draw, devices: list[Device]) -> list[Device]:
 @st.composite
 def fabrics(draw, max_devices: int = 24) -> Fabric:
     builder = _Builder(draw, max_devices)
-    domains = draw(st.lists(st.one_of(st.just(0), st.integers(1, 0xFFFF), st.integers(0x10000, 0xFFFFFFFF)),
-                            min_size=1, max_size=2, unique=True))  # fmt: skip
+    domains = draw(
+        st.lists(
+            st.one_of(st.just(0), st.integers(1, 0xFFFF), st.integers(0x10000, 0xFFFFFFFF)),
+            min_size=1,
+            max_size=2,
+            unique=True,
+        )
+    )
     root_buses = []
     for domain in domains:
         builder.next_bus[domain] = draw(st.integers(0, 0x40))

@@ -15,7 +15,9 @@ def test_bdf_parse_and_print():
     assert BDF(0x10, 3, 0, 0).short() == "0010:03:00.0"
 
 
-@pytest.mark.parametrize("text", ["3:0.8", "0000:03:00", "0000:100:00.0", "00:20.0", "zz:00.0", "", "0000:03:00.0 "[:-2]])
+@pytest.mark.parametrize(
+    "text", ["3:0.8", "0000:03:00", "0000:100:00.0", "00:20.0", "zz:00.0", "", "0000:03:00.0 "[:-2]]
+)
 def test_bdf_rejects_malformed(text):
     with pytest.raises(ValueError):
         BDF.parse(text)
@@ -24,8 +26,12 @@ def test_bdf_rejects_malformed(text):
 def test_bdf_order_is_bus_order():
     addrs = ["0000:80:00.0", "0000:03:00.1", "0000:03:00.0", "0001:00:00.0", "0000:03:01.0"]
     assert [str(b) for b in sorted(BDF.parse(a) for a in addrs)] == [
-        "0000:03:00.0", "0000:03:00.1", "0000:03:01.0", "0000:80:00.0", "0001:00:00.0",
-    ]  # fmt: skip
+        "0000:03:00.0",
+        "0000:03:00.1",
+        "0000:03:01.0",
+        "0000:80:00.0",
+        "0001:00:00.0",
+    ]
     assert BDF.parse("00:01.2").devfn == (1 << 3) | 2
 
 

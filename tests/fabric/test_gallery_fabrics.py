@@ -19,9 +19,15 @@ from p2ptui.fabric.model import Device, Fabric, IommuMode
 
 ALL = [entry.name for entry in bundled()]
 HAND_WRITTEN = (
-    "nvmeof-target", "nvmeof-target-iommu", "skylake-2s", "workstation-nonwl", "epyc-rome", "dgx-a100-like",
-    "fpga-cascade", "sriov-nic",
-)  # fmt: skip
+    "nvmeof-target",
+    "nvmeof-target-iommu",
+    "skylake-2s",
+    "workstation-nonwl",
+    "epyc-rome",
+    "dgx-a100-like",
+    "fpga-cascade",
+    "sriov-nic",
+)
 
 # Every vendor:device the hand-written fabrics use, with its name in the pci.ids database (Debian package pci.ids
 # 0.0~2023.04.11). 10b5:8796 (PLX PEX 8796) has no pci.ids entry; it is what lspci shows on real PEX 8796 switches.
@@ -210,8 +216,13 @@ def test_root_complex_caps_only_where_the_spec_anchors_them(name):
 
 
 def test_somewhere_a_link_trained_below_what_both_ends_can_do():
-    slow = [(n, d) for n in HAND_WRITTEN for f in [fabric(n)] for d in f.endpoints() if d.link and f.uplink(d)
-            and (f.uplink(d).speed_below_max or f.uplink(d).width_degraded)]  # fmt: skip
+    slow = [
+        (n, d)
+        for n in HAND_WRITTEN
+        for f in [fabric(n)]
+        for d in f.endpoints()
+        if d.link and f.uplink(d) and (f.uplink(d).speed_below_max or f.uplink(d).width_degraded)
+    ]
     assert {n for n, _ in slow} >= {"epyc-rome", "fpga-cascade"}
 
 

@@ -161,7 +161,10 @@ def _dev(bdf, kind, name, parent=None, **kw):
     return Device(BDF.parse(bdf), kind, name, parent=BDF.parse(parent) if parent else None, **kw)
 
 
-def _problems(devices, buses=(RootBus(0, 0),)):
+ONE_ROOT_BUS = (RootBus(0, 0),)
+
+
+def _problems(devices, buses=ONE_ROOT_BUS):
     with pytest.raises(FabricError) as info:
         Fabric("t", tuple(buses), tuple(devices))
     return [p.message for p in info.value.problems]

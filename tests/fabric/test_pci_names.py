@@ -56,7 +56,9 @@ def test_lookups_in_the_excerpt(db):
 
 def test_vendor_prefix_takes_the_longest_name_and_device_names_map_back(db):
     assert db.vendor_prefix("Advanced Micro Devices, Inc. [AMD/ATI] Aldebaran/MI200 [Instinct MI250X/MI250]") == (
-        0x1002, "Advanced Micro Devices, Inc. [AMD/ATI]")  # fmt: skip
+        0x1002,
+        "Advanced Micro Devices, Inc. [AMD/ATI]",
+    )
     assert db.vendor_prefix("Advanced Micro Devices, Inc. [AMD] Starship/Matisse GPP Bridge")[0] == 0x1022
     assert db.vendor_prefix("Nobody Inc. Widget") is None
     assert db.device_by_name(0x10DE, "GV100GL [Tesla V100 SXM3 32GB]") == 0x1DB8
@@ -71,8 +73,9 @@ def test_compressed_database_reads_the_same(tmp_path, db):
 
 def test_source_names_win_and_the_database_fills_in(db):
     hwloc_gpu = _dev(0x10DE, 0x1DB8, "NVIDIA Corporation Tesla V100-SXM3-32GB-H")
-    assert device_names(hwloc_gpu, db) == DeviceNames("NVIDIA Corporation", "Tesla V100-SXM3-32GB-H",
-                                                      "NVIDIA Corporation Tesla V100-SXM3-32GB-H")  # fmt: skip
+    assert device_names(hwloc_gpu, db) == DeviceNames(
+        "NVIDIA Corporation", "Tesla V100-SXM3-32GB-H", "NVIDIA Corporation Tesla V100-SXM3-32GB-H"
+    )
     yaml_gpu = _dev(0x10DE, 0x1DB8, "V100 (lab 3)")
     assert device_names(yaml_gpu, db) == DeviceNames("NVIDIA Corporation", "V100 (lab 3)", "V100 (lab 3)")
     sysfs_gpu = _dev(0x10DE, 0x1DB8)
@@ -132,8 +135,10 @@ def _system_database() -> str | None:
     return next((p for p in pciids.SEARCH_PATHS if os.path.isfile(p)), None)
 
 
-@pytest.mark.skipif(shutil.which("lspci") is None or _system_database() is None,
-                    reason="needs pciutils (lspci) and the system's pci.ids")  # fmt: skip
+@pytest.mark.skipif(
+    shutil.which("lspci") is None or _system_database() is None,
+    reason="needs pciutils (lspci) and the system's pci.ids",
+)
 def test_names_match_lspci_for_every_id_of_a_real_machine(tmp_path, capsys):
     """lspci reads a config-space dump (-F) holding the Supermicro snapshot's IDs and names them from the system's
     pci.ids; p2ptui must print the same names from the same file."""
@@ -146,8 +151,9 @@ def test_names_match_lspci_for_every_id_of_a_real_machine(tmp_path, capsys):
         header = [vendor & 0xFF, vendor >> 8, device & 0xFF, device >> 8] + [0] * 12
         dump += [f"{k:02x}:00.0 x", "00: " + " ".join(f"{b:02x}" for b in header), ""]
     (tmp_path / "dump").write_text("\n".join(dump))
-    result = subprocess.run(["lspci", "-F", str(tmp_path / "dump"), "-mm", "-i", path], capture_output=True,
-                            text=True, check=True)  # fmt: skip
+    result = subprocess.run(
+        ["lspci", "-F", str(tmp_path / "dump"), "-mm", "-i", path], capture_output=True, text=True, check=True
+    )
     lspci_names = [shlex.split(line)[2:4] for line in result.stdout.splitlines()]
     assert len(lspci_names) == len(devices)
     db = PciIds.read(path)

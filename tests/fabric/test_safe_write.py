@@ -15,12 +15,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from device_nodes import full_device
+from unprivileged import skip_unless_nobody_can_run
 
 from p2ptui.errors import InputError
 from p2ptui.fabric import safe_write
 from p2ptui.fabric.safe_write import check_target, ensure_directory, refuse_input_as_output, write_output
-from unprivileged import skip_unless_nobody_can_run
-from device_nodes import full_device
 
 
 def one_message(info: pytest.ExceptionInfo[InputError]) -> tuple[str, str, str]:
@@ -305,9 +305,11 @@ def test_permission_denied_is_an_input_error_and_leaves_nothing(searchable: bool
         locked.mkdir(mode=0o755 if searchable else 0o700)
         locked.chmod(0o755 if searchable else 0o700)  # mkdir's mode is cut by the umask
         target = locked / "x.yaml"
-        code = ("import sys; from p2ptui.errors import InputError; from p2ptui.fabric.safe_write import write_output\n"
-                "try:\n    write_output(sys.argv[1], 'x', overwrite=False)\n"
-                "except InputError as exc:\n    print(exc); sys.exit(2)\n")  # fmt: skip
+        code = (
+            "import sys; from p2ptui.errors import InputError; from p2ptui.fabric.safe_write import write_output\n"
+            "try:\n    write_output(sys.argv[1], 'x', overwrite=False)\n"
+            "except InputError as exc:\n    print(exc); sys.exit(2)\n"
+        )
         result = _unprivileged([sys.executable, "-c", code, str(target)], locked)
         locked.chmod(0o755)
         assert result.returncode == 2, result.stderr

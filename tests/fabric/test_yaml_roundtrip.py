@@ -9,11 +9,26 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
-from hypothesis import HealthCheck, given, settings
 from fabric_strategies import TRICKY, fabrics
+from hypothesis import HealthCheck, given, settings
 
-from p2ptui.fabric import BDF, Acs, AcsSource, DeviceKind, Fabric, Host, IommuMode, Link, P2PPool, RootBus
-from p2ptui.fabric import Device, dumps_fabric, load_fabric, loads_fabric, save_fabric
+from p2ptui.fabric import (
+    BDF,
+    Acs,
+    AcsSource,
+    Device,
+    DeviceKind,
+    Fabric,
+    Host,
+    IommuMode,
+    Link,
+    P2PPool,
+    RootBus,
+    dumps_fabric,
+    load_fabric,
+    loads_fabric,
+    save_fabric,
+)
 from p2ptui.fabric import acs as acsbits
 from p2ptui.fabric.gallery import bundled
 
@@ -62,8 +77,12 @@ def _corners(fabric: Fabric) -> dict[str, bool]:
         "several root buses": len(fabric.root_buses) > 1,
         "host bridge name": any(rb.host_bridge != RootBus(rb.domain, rb.bus).host_bridge for rb in fabric.root_buses),
         "root bus numa and p2p": any(rb.numa_node is not None and rb.p2p_read is not None for rb in fabric.root_buses),
-        "cascaded switch": any(d.kind is DeviceKind.SWITCH_UPSTREAM and d.parent is not None
-                               and fabric.parent(d).kind is DeviceKind.SWITCH_DOWNSTREAM for d in fabric),
+        "cascaded switch": any(
+            d.kind is DeviceKind.SWITCH_UPSTREAM
+            and d.parent is not None
+            and fabric.parent(d).kind is DeviceKind.SWITCH_DOWNSTREAM
+            for d in fabric
+        ),
         "multi-function": any(fabric.siblings(d) for d in fabric),
         "VF on its PF's bus": any(d.is_vf and d.bdf.bus == d.physfn.bus for d in fabric),
         "VF on a later bus": any(d.is_vf and d.bdf.bus > d.physfn.bus for d in fabric),
@@ -76,14 +95,15 @@ def _corners(fabric: Fabric) -> dict[str, bool]:
         "unpublished pool": any(d.pool and not d.pool.published for d in fabric),
         "pool without allocate": any(d.pool and not d.pool.allocate for d in fabric),
         "pool partly used": any(d.pool and d.pool.available < d.pool.size for d in fabric),
-        "YAML look-alike strings": any({d.name, d.product, d.driver} & {"off", "null", "0x10", "1e3", "00:01.0"}
-                                       for d in fabric),
+        "YAML look-alike strings": any(
+            {d.name, d.product, d.driver} & {"off", "null", "0x10", "1e3", "00:01.0"} for d in fabric
+        ),
         "unicode product": any(d.product and not d.product.isascii() for d in fabric),
         "unset optional fields": any(d.product is None and d.link is None for d in fabric),
         "host facts": fabric.host.cpu_vendor is not None and fabric.host.kernel is not None,
         "memory bandwidth": fabric.host.memory_bandwidth is not None,
         "notes": bool(fabric.notes),
-    }  # fmt: skip
+    }
 
 
 def test_the_strategy_reaches_every_corner():
@@ -102,14 +122,34 @@ def test_the_strategy_reaches_every_corner():
 def _sample() -> Fabric:
     devices = [
         Device(BDF(0, 0, 0, 0), DeviceKind.HOST_BRIDGE, "hb0", vendor_id=0x8086, device_id=0x2020, class_code=0x060000),
-        Device(BDF(0, 0, 1, 0), DeviceKind.ROOT_PORT, "rp0", link=Link(3, 16, 3, 16),
-               acs=Acs(AcsSource.HARDWARE, cap=acsbits.SV | acsbits.RR | acsbits.CR, ctrl=acsbits.SV)),
-        Device(BDF(0, 1, 0, 0), DeviceKind.NVME, "nvme0", parent=BDF(0, 0, 1, 0), class_code=0x010802,
-               product="off", driver="0x10", revision=0x0A, link=Link(3, 4, 4, 4),
-               acs=Acs(AcsSource.KERNEL_DEFAULT, cap=acsbits.ALL_BITS), pool=P2PPool(256 << 20, 256 << 20)),
-        Device(BDF(0, 1, 0, 1), DeviceKind.NIC, "00:01.0", parent=BDF(0, 0, 1, 0),
-               pool=P2PPool(1 << 30, 512 << 20, published=False)),
-    ]  # fmt: skip
+        Device(
+            BDF(0, 0, 1, 0),
+            DeviceKind.ROOT_PORT,
+            "rp0",
+            link=Link(3, 16, 3, 16),
+            acs=Acs(AcsSource.HARDWARE, cap=acsbits.SV | acsbits.RR | acsbits.CR, ctrl=acsbits.SV),
+        ),
+        Device(
+            BDF(0, 1, 0, 0),
+            DeviceKind.NVME,
+            "nvme0",
+            parent=BDF(0, 0, 1, 0),
+            class_code=0x010802,
+            product="off",
+            driver="0x10",
+            revision=0x0A,
+            link=Link(3, 4, 4, 4),
+            acs=Acs(AcsSource.KERNEL_DEFAULT, cap=acsbits.ALL_BITS),
+            pool=P2PPool(256 << 20, 256 << 20),
+        ),
+        Device(
+            BDF(0, 1, 0, 1),
+            DeviceKind.NIC,
+            "00:01.0",
+            parent=BDF(0, 0, 1, 0),
+            pool=P2PPool(1 << 30, 512 << 20, published=False),
+        ),
+    ]
     host = Host(cpu_vendor="amd", cpu_family=0x19, kernel="6.8.0", iommu=IommuMode.OFF, memory_bandwidth=460.8)
     return Fabric("sample", (RootBus(0, 0, numa_node=0, p2p_read=12.0),), tuple(devices), host=host)
 
@@ -154,8 +194,9 @@ def test_bundled_fabrics_round_trip():
 def test_tricky_strings_are_kept_exactly():
     fabric = _sample()
     for i, text in enumerate(TRICKY):
-        changed = fabric.with_devices([Device(BDF(0, 1, 0, 1), DeviceKind.NIC, f"n{i}", parent=BDF(0, 0, 1, 0),
-                                              product=text, driver=text)])  # fmt: skip
+        changed = fabric.with_devices(
+            [Device(BDF(0, 1, 0, 1), DeviceKind.NIC, f"n{i}", parent=BDF(0, 0, 1, 0), product=text, driver=text)]
+        )
         changed = changed.replace(description=text, notes=(text,), host=Host(kernel="6.8.0-45-generic", cmdline=text))
         assert loads_fabric(dumps_fabric(changed)) == changed, repr(text)
 
@@ -252,10 +293,16 @@ def test_the_format_documents_examples_load_as_described():
     small, full = re.findall(r"```yaml\n(.*?)```", doc, re.S)[:2]
     fabric = loads_fabric(small)
     assert [(d.name, d.kind.value) for d in fabric] == [
-        ("hb0", "host_bridge"), ("rp0", "root_port"), ("usp0", "switch_upstream"), ("dsp0", "switch_downstream"),
-        ("dsp1", "switch_downstream"), ("dsp2", "switch_downstream"), ("gpu0", "gpu"), ("gpu1", "gpu"),
+        ("hb0", "host_bridge"),
+        ("rp0", "root_port"),
+        ("usp0", "switch_upstream"),
+        ("dsp0", "switch_downstream"),
+        ("dsp1", "switch_downstream"),
+        ("dsp2", "switch_downstream"),
+        ("gpu0", "gpu"),
+        ("gpu1", "gpu"),
         ("mlx5_0", "nic"),
-    ]  # fmt: skip
+    ]
     assert fabric.find("gpu0").pool == P2PPool(32 << 30, 32 << 30)
     assert fabric.find("rp0").link == Link(4, 16, 4, 16, 256, 512)
     full_fabric = loads_fabric(full)

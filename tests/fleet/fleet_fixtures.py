@@ -20,8 +20,9 @@ GPU = dict(vendor=0x10DE, device=0x20B0, class_code=0x030200, driver="nvidia")
 NIC = dict(vendor=0x15B3, device=0x101B, class_code=0x020000, driver="mlx5_core")
 
 
-def gpu_box(base: int = 0, *, gpu_width: int = 16, redirect: bool = False, nic: bool = True,
-            deep: int = 0) -> dict[str, list[Fn]]:  # fmt: skip
+def gpu_box(
+    base: int = 0, *, gpu_width: int = 16, redirect: bool = False, nic: bool = True, deep: int = 0
+) -> dict[str, list[Fn]]:
     """A root port, a switch with a GPU and an RDMA NIC (and an NVMe drive); bus numbers start ``base`` higher.
 
     ``redirect`` sets ACS P2P request/completion redirect on the GPU's downstream port; ``deep`` nests that many
@@ -47,8 +48,14 @@ def write_node(root: Path, spec: dict[str, list[Fn]], host: HostSpec | None = No
     return write_sysfs(root, spec, host or HostSpec(iommu_units=("dmar0",)))
 
 
-def dgx_spec(*, shift: int = 0, narrow_gpu: int | None = None, redirect_port: int | None = None,
-             missing_nic: int | None = None, extra_nvme: int | None = None) -> dict[str, list[Fn]]:  # fmt: skip
+def dgx_spec(
+    *,
+    shift: int = 0,
+    narrow_gpu: int | None = None,
+    redirect_port: int | None = None,
+    missing_nic: int | None = None,
+    extra_nvme: int | None = None,
+) -> dict[str, list[Fn]]:
     """A DGX-class box: four root complexes, each a root port and a Gen4 switch with two GPUs, a NIC and an NVMe
     drive (49 functions with the host bridges). Drift knobs: ``shift`` moves every bus number up (a BIOS that
     numbers differently), ``narrow_gpu`` trains that GPU at x8, ``redirect_port`` sets ACS redirect on that GPU's
@@ -61,13 +68,31 @@ def dgx_spec(*, shift: int = 0, narrow_gpu: int | None = None, redirect_port: in
         for p in range(2):
             g = 2 * sw + p
             width = 8 if narrow_gpu == g else 16
-            gpu = endpoint(f"{b + 3 + p:02x}:00.0", link=(4, width, 4, 16), iommu_group=100 + g, numa_node=sw // 2,
-                           p2pmem=(64 << 30, 64 << 30, True, True), **GPU)  # fmt: skip
-            ports.append(downstream(f"{b + 2:02x}:{p:02x}.0", gpu, link=(4, width, 4, 16),
-                                    acs=(0x5F, 0x0D if redirect_port == g else 0x00)))  # fmt: skip
+            gpu = endpoint(
+                f"{b + 3 + p:02x}:00.0",
+                link=(4, width, 4, 16),
+                iommu_group=100 + g,
+                numa_node=sw // 2,
+                p2pmem=(64 << 30, 64 << 30, True, True),
+                **GPU,
+            )
+            ports.append(
+                downstream(
+                    f"{b + 2:02x}:{p:02x}.0",
+                    gpu,
+                    link=(4, width, 4, 16),
+                    acs=(0x5F, 0x0D if redirect_port == g else 0x00),
+                )
+            )
         if missing_nic != sw:
-            nic = endpoint(f"{b + 5:02x}:00.0", link=(4, 16, 4, 16), rdma=f"mlx5_{sw}", iommu_group=120 + sw,
-                           numa_node=sw // 2, **NIC)  # fmt: skip
+            nic = endpoint(
+                f"{b + 5:02x}:00.0",
+                link=(4, 16, 4, 16),
+                rdma=f"mlx5_{sw}",
+                iommu_group=120 + sw,
+                numa_node=sw // 2,
+                **NIC,
+            )
             ports.append(downstream(f"{b + 2:02x}:02.0", nic, link=(4, 16, 4, 16), acs=(0x5F, 0x00)))
         ssd = endpoint(f"{b + 6:02x}:00.0", link=(4, 4, 4, 4), iommu_group=130 + sw, numa_node=sw // 2)
         ports.append(downstream(f"{b + 2:02x}:03.0", ssd, link=(4, 4, 4, 4), acs=(0x5F, 0x00)))
@@ -75,8 +100,15 @@ def dgx_spec(*, shift: int = 0, narrow_gpu: int | None = None, redirect_port: in
             more = endpoint(f"{b + 7:02x}:00.0", link=(4, 4, 4, 4), iommu_group=140 + sw, numa_node=sw // 2)
             ports.append(downstream(f"{b + 2:02x}:04.0", more, link=(4, 4, 4, 4), acs=(0x5F, 0x00)))
         switch = upstream(f"{b + 1:02x}:00.0", *ports, vendor=0x1000, device=0xC010, link=(4, 16, 4, 16))
-        rp = root_port(f"{root:02x}:01.0", switch, vendor=0x1022, device=0x1483, link=(4, 16, 4, 16),
-                       numa_node=sw // 2, acs=(0x1F, 0x00))  # fmt: skip
+        rp = root_port(
+            f"{root:02x}:01.0",
+            switch,
+            vendor=0x1022,
+            device=0x1483,
+            link=(4, 16, 4, 16),
+            numa_node=sw // 2,
+            acs=(0x1F, 0x00),
+        )
         buses[f"0000:{root:02x}"] = [host_bridge(f"{root:02x}:00.0", vendor=0x1022, device=0x1480), rp]
     return buses
 

@@ -39,8 +39,9 @@ class LoopbackSshd:
     garbage_port: int  # the same sshd; logins through this port get a forced command that prints a banner only
     process: subprocess.Popen
 
-    def ssh_config(self, nodes: dict[str, str | None], refused: tuple[str, ...] = (),
-                   garbage: tuple[str, ...] = ()) -> Path:  # fmt: skip
+    def ssh_config(
+        self, nodes: dict[str, str | None], refused: tuple[str, ...] = (), garbage: tuple[str, ...] = ()
+    ) -> Path:
         """Write an ssh config: each node of ``nodes`` logs in to this sshd with P2PTUI_SYSROOT set to its value;
         ``refused`` nodes point at a port nothing listens on; ``garbage`` nodes log in through the banner port."""
         dead = free_port()
@@ -93,8 +94,9 @@ def start_sshd(directory: Path) -> LoopbackSshd:
         "UsePAM no\nStrictModes no\nAcceptEnv P2PTUI_SYSROOT\nPrintMotd no\nLogLevel ERROR\n"
         f"Match LocalPort {garbage_port}\n  ForceCommand echo 'Welcome! This node is managed by Puppet.'\n"
     )
-    process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL,
-                               stderr=open(directory / "sshd.log", "wb"))  # fmt: skip
+    process = subprocess.Popen(
+        [SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=open(directory / "sshd.log", "wb")
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if process.poll() is not None:

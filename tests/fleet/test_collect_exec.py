@@ -47,10 +47,24 @@ def roots(tmp_path: Path) -> Path:
 def run_collect(tmp_path: Path, roots: Path, nodeset: str, timeout: float = 20) -> tuple[int, str, str]:
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "p2ptui", "fleet", "collect", nodeset, "-o", str(out), "--timeout", str(timeout),
-         "--exec", f"sh {TRANSPORT} {roots} %h"],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(Path.cwd())},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "p2ptui",
+            "fleet",
+            "collect",
+            nodeset,
+            "-o",
+            str(out),
+            "--timeout",
+            str(timeout),
+            "--exec",
+            f"sh {TRANSPORT} {roots} %h",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path.cwd())},
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -114,9 +128,12 @@ def test_non_root_collector_says_what_it_could_not_read():
         root = write_node(Path(shared) / "n1", gpu_box())
         vendor = next((root / "sys/devices").rglob("0000:03:00.0/vendor"))
         vendor.chmod(0o600)
-        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-s"],
-                              input=collector_script(), capture_output=True,
-                              env={"P2PTUI_SYSROOT": str(root), "PATH": os.environ["PATH"]})  # fmt: skip
+        proc = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-s"],
+            input=collector_script(),
+            capture_output=True,
+            env={"P2PTUI_SYSROOT": str(root), "PATH": os.environ["PATH"]},
+        )
     assert proc.returncode == 0, proc.stderr
     archive = decode_stream(proc.stdout.splitlines()).tar
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
@@ -130,7 +147,10 @@ def test_non_root_collector_says_what_it_could_not_read():
     [
         ([], "garbage output: nothing on standard output"),
         ([b"P2PTUI-COLLECT 1", b"!!!!", b"P2PTUI-COLLECT-END"], "garbage output: the archive is not base64"),
-        ([b"P2PTUI-COLLECT 1", b"H4sIAAAA", b"P2PTUI-COLLECT-END"], "partial output: the compressed archive is cut short"),
+        (
+            [b"P2PTUI-COLLECT 1", b"H4sIAAAA", b"P2PTUI-COLLECT-END"],
+            "partial output: the compressed archive is cut short",
+        ),
     ],
 )
 def test_decode_stream_names_what_is_wrong(lines, message):
@@ -148,12 +168,15 @@ def test_plain_tar_without_gzip_is_stored_gzipped(tmp_path: Path, roots: Path):
     assert gzip.decompress((tmp_path / "n1.tar.gz").read_bytes())[257:262] == b"ustar"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["fleet", "collect", "node[1-", "-o", "x"], "not a node set"),
-    (["fleet", "collect", "n1", "-o", "x", "--exec", "ssh host"], "has no %h"),
-    (["fleet", "collect", "n1", "-o", "x", "--fanout", "0"], "--fanout must be at least 1"),
-    (["fleet", "collect", "n1,a;reboot", "-o", "x"], "node name 'a;reboot' is not a host name"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fleet", "collect", "node[1-", "-o", "x"], "not a node set"),
+        (["fleet", "collect", "n1", "-o", "x", "--exec", "ssh host"], "has no %h"),
+        (["fleet", "collect", "n1", "-o", "x", "--fanout", "0"], "--fanout must be at least 1"),
+        (["fleet", "collect", "n1,a;reboot", "-o", "x"], "node name 'a;reboot' is not a host name"),
+    ],
+)
 def test_bad_arguments_exit_2(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2

@@ -18,9 +18,14 @@ from p2ptui.cli.main import main
 pytestmark = [pytest.mark.skipif(why_no_sshd() is not None, reason=why_no_sshd() or ""), pytest.mark.slow]
 
 NODE_KNOBS = {
-    "node1": {}, "node2": {"shift": 8, "redirect_port": 0}, "node3": {}, "node4": {"shift": 4, "narrow_gpu": 5},
-    "node5": {}, "node6": {"shift": 8, "redirect_port": 0}, "node7": {"shift": 2},
-}  # fmt: skip
+    "node1": {},
+    "node2": {"shift": 8, "redirect_port": 0},
+    "node3": {},
+    "node4": {"shift": 4, "narrow_gpu": 5},
+    "node5": {},
+    "node6": {"shift": 8, "redirect_port": 0},
+    "node7": {"shift": 2},
+}
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +69,9 @@ def test_eight_nodes_over_ssh_then_diff(sshd: LoopbackSshd, roots: Path, tmp_pat
     config = sshd.ssh_config(nodes, refused=("node8",))
     out = tmp_path / "fleet"
     started = time.monotonic()
-    collect = p2ptui("fleet", "collect", "node[1-8]", "-o", str(out), "--timeout", "20", "--ssh-options", f"-F {config}")
+    collect = p2ptui(
+        "fleet", "collect", "node[1-8]", "-o", str(out), "--timeout", "20", "--ssh-options", f"-F {config}"
+    )
     assert collect.returncode == 1, collect.stderr
     assert collect.stdout.splitlines()[0] == f"collected 7 of 8 nodes into {out}: 7 new, 1 failed"
     assert "failed, unreachable: node8" in collect.stdout
@@ -78,8 +85,10 @@ def test_eight_nodes_over_ssh_then_diff(sshd: LoopbackSshd, roots: Path, tmp_pat
     assert lines[0] == "reference: node1 (the most common shape: 7 of 7 nodes)"
     assert lines[1] == "7 nodes compared: 4 match the reference (node[1,3,5,7]), 3 drifted in 2 groups"
     assert "node[2,6] (2 nodes)" in lines
-    assert ("  p2p      gpu0 → mlx5_0: BUS_ADDR on the reference, THRU_HOST_BRIDGE here: ACS RR CR set on "
-            "dsp0 0000:02:00.0" in lines)  # fmt: skip
+    assert (
+        "  p2p      gpu0 → mlx5_0: BUS_ADDR on the reference, THRU_HOST_BRIDGE here: ACS RR CR set on "
+        "dsp0 0000:02:00.0" in lines
+    )
     assert "node4 (1 node)" in lines
     assert "not compared: node8: not collected: unreachable: ssh: connect to host 127.0.0.1 port" in diff.stdout
     assert time.monotonic() - started < 60
@@ -89,8 +98,17 @@ def test_failures_over_ssh_each_reported_cleanly(sshd: LoopbackSshd, roots: Path
     nodes = {"good1": str(roots / "small"), "hang1": str(roots / "hung"), "exit1": str(roots / "no-such-root")}
     config = sshd.ssh_config(nodes, refused=("refused1",), garbage=("garbage1",))
     out = tmp_path / "fleet"
-    collect = p2ptui("fleet", "collect", "good1,hang1,exit1,refused1,garbage1", "-o", str(out), "--timeout", "5",
-                     "--ssh-options", f"-F {config}")  # fmt: skip
+    collect = p2ptui(
+        "fleet",
+        "collect",
+        "good1,hang1,exit1,refused1,garbage1",
+        "-o",
+        str(out),
+        "--timeout",
+        "5",
+        "--ssh-options",
+        f"-F {config}",
+    )
     assert collect.returncode == 1
     lines = dict(line.split(": ", 1) for line in collect.stderr.splitlines())
     assert "good1" not in lines, lines.get("good1")

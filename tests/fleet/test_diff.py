@@ -17,10 +17,16 @@ from p2ptui.fleet.snapshots import NodeResult, Status, write_manifest
 from p2ptui.sources import sysfs
 
 VARIANTS = {
-    "node01": {}, "node02": {}, "node03": {"shift": 8, "redirect_port": 0}, "node04": {"shift": 4, "narrow_gpu": 5},
-    "node05": {}, "node06": {"missing_nic": 1}, "node07": {"extra_nvme": 2}, "node08": {"shift": 8, "redirect_port": 0},
+    "node01": {},
+    "node02": {},
+    "node03": {"shift": 8, "redirect_port": 0},
+    "node04": {"shift": 4, "narrow_gpu": 5},
+    "node05": {},
+    "node06": {"missing_nic": 1},
+    "node07": {"extra_nvme": 2},
+    "node08": {"shift": 8, "redirect_port": 0},
     "node09": {"shift": 2},
-}  # fmt: skip
+}
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +79,16 @@ def test_missing_and_extra_devices_name_what_went(fleet_dir: Path):
     ref = FabricTree(load(fleet_dir, "node01"))
     missing = node_drift(ref, FabricTree(load(fleet_dir, "node06")))
     assert [(d.kind, d.subject, d.detail) for d in missing] == [
-        (DriftKind.MISSING, "dsp6 0000:42:02.0", "switch_downstream [10b5:8796] missing, with 1 function below it (nic mlx5_1)")
+        (
+            DriftKind.MISSING,
+            "dsp6 0000:42:02.0",
+            "switch_downstream [10b5:8796] missing, with 1 function below it (nic mlx5_1)",
+        )
     ]
     extra = node_drift(ref, FabricTree(load(fleet_dir, "node07")))
-    assert [(d.kind, d.subject, d.here) for d in extra] == [(DriftKind.EXTRA, "under usp2 0000:81:00.0", "0000:82:04.0")]
+    assert [(d.kind, d.subject, d.here) for d in extra] == [
+        (DriftKind.EXTRA, "under usp2 0000:81:00.0", "0000:82:04.0")
+    ]
 
 
 def test_fleet_groups_alike_nodes_and_picks_the_most_common_shape(fleet_dir: Path):
@@ -92,8 +104,7 @@ def test_cli_text_folds_nodes_and_exits_1_on_drift(fleet_dir: Path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[1] == "9 nodes compared: 4 match the reference (node[01-02,05,09]), 5 drifted in 4 groups"
     assert "node[03,08] (2 nodes)" in out
-    assert ("  link     gpu5 0000:84:00.0: link gen4 x8, reference gen4 x16, capable gen4 x16 (here 0000:88:00.0)"
-            in out)  # fmt: skip
+    assert "  link     gpu5 0000:84:00.0: link gen4 x8, reference gen4 x16, capable gen4 x16 (here 0000:88:00.0)" in out
 
 
 def test_cli_json_and_a_given_reference(fleet_dir: Path, capsys):
@@ -126,11 +137,14 @@ def test_not_collected_and_unreadable_nodes_are_listed_not_compared(fleet_dir: P
     assert "not compared: n2: unreadable:" in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["fleet", "diff", "/nonexistent/fleet"], "not a fleet directory"),
-    (["fleet", "diff", "."], "no node fabrics here"),
-    (["fleet", "diff", "FLEET", "--reference", "nosuchnode"], "nosuchnode"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fleet", "diff", "/nonexistent/fleet"], "not a fleet directory"),
+        (["fleet", "diff", "."], "no node fabrics here"),
+        (["fleet", "diff", "FLEET", "--reference", "nosuchnode"], "nosuchnode"),
+    ],
+)
 def test_bad_input_exits_2(argv, message, fleet_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     argv = [str(fleet_dir) if a == "FLEET" else a for a in argv]

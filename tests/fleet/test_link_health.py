@@ -16,7 +16,9 @@ from p2ptui.fabric.model import AerCounts
 from p2ptui.fabric.yaml_load import loads_fabric
 from p2ptui.sources import sysfs
 
-AER_COR = "RxErr 0\nBadTLP 3\nBadDLLP 1\nRollover 0\nTimeout 0\nNonFatalErr 0\nCorrIntErr 0\nHeaderOF 0\nTOTAL_ERR_COR 4\n"
+AER_COR = (
+    "RxErr 0\nBadTLP 3\nBadDLLP 1\nRollover 0\nTimeout 0\nNonFatalErr 0\nCorrIntErr 0\nHeaderOF 0\nTOTAL_ERR_COR 4\n"
+)
 AER_NONFATAL = "Undefined 0\nDLP 0\nSDES 0\nTLP 0\nFCP 0\nCmpltTO 2\nTOTAL_ERR_NONFATAL 2\n"
 AER_FATAL = "Undefined 0\nDLP 0\nTOTAL_ERR_FATAL 0\n"
 

@@ -41,10 +41,39 @@ PLAN_FABRIC = "nvmeof-target"
 
 # Values that have broken readers elsewhere: empty, signs, overflowing numbers, non-ASCII digits, NaN, huge text.
 ODD_VALUES = (
-    b"", b"-1", b"0", b"255", b"65535", b"99999999999", b"99999999999999999999", b"0x", b"0xffffffff",
-    b"\xd9\xa3", b"\xc2\xb2", b"NaN", b"inf", b"1e309", b"-0", b"2.5", b"\xff\xfe", b"x" * 300, b"9" * 5000,
-    b"Unknown", b"unknown", b"gen9 x64", b"~", b"null", b"[]", b"{}", b"'", b'"', b"&a", b"*a", b"%", b"\t",
-)  # fmt: skip
+    b"",
+    b"-1",
+    b"0",
+    b"255",
+    b"65535",
+    b"99999999999",
+    b"99999999999999999999",
+    b"0x",
+    b"0xffffffff",
+    b"\xd9\xa3",
+    b"\xc2\xb2",
+    b"NaN",
+    b"inf",
+    b"1e309",
+    b"-0",
+    b"2.5",
+    b"\xff\xfe",
+    b"x" * 300,
+    b"9" * 5000,
+    b"Unknown",
+    b"unknown",
+    b"gen9 x64",
+    b"~",
+    b"null",
+    b"[]",
+    b"{}",
+    b"'",
+    b'"',
+    b"&a",
+    b"*a",
+    b"%",
+    b"\t",
+)
 
 
 @dataclass(frozen=True)
@@ -76,16 +105,26 @@ def seeds() -> dict[str, list[Seed]]:
     found: dict[str, list[Seed]] = {
         "yaml": [Seed("yaml", p.name, p.read_bytes(), ".yaml") for p in yamls],
         "json": [Seed("json", p.stem + ".json", dumps_json(load_fabric(p)).encode(), ".json") for p in yamls],
-        "lspci": [Seed("lspci", p.name, p.read_bytes(), ".txt") for p in sorted(DATA.glob("lspci/*"))
-                  if p.name.endswith((".md", "lspci-tv.txt"))],
-        "hwloc": [Seed("hwloc", p.name, p.read_bytes(), ".xml") for p in sorted(DATA.glob("hwloc/*.xml"))
-                  if p.stat().st_size <= MAX_SEED_BYTES],
+        "lspci": [
+            Seed("lspci", p.name, p.read_bytes(), ".txt")
+            for p in sorted(DATA.glob("lspci/*"))
+            if p.name.endswith((".md", "lspci-tv.txt"))
+        ],
+        "hwloc": [
+            Seed("hwloc", p.name, p.read_bytes(), ".xml")
+            for p in sorted(DATA.glob("hwloc/*.xml"))
+            if p.stat().st_size <= MAX_SEED_BYTES
+        ],
         "nccl": [Seed("nccl", p.name, p.read_bytes(), ".xml") for p in sorted(DATA.glob("nccl/*.xml"))],
         # Mutated as plain tar (the readers' part, not bzip2's); the smaller snapshot keeps cases quick.
-        "sysfs": [Seed("sysfs", p.name, bz2.decompress(p.read_bytes()), ".tar") for p in sorted(DATA.glob("sysfs/*.bz2"))
-                  if p.stat().st_size <= 40_000] + [synthetic_snapshot()],
+        "sysfs": [
+            Seed("sysfs", p.name, bz2.decompress(p.read_bytes()), ".tar")
+            for p in sorted(DATA.glob("sysfs/*.bz2"))
+            if p.stat().st_size <= 40_000
+        ]
+        + [synthetic_snapshot()],
         "plan": [Seed("plan", "plan.yaml", PLAN.encode(), ".yaml")],
-    }  # fmt: skip
+    }
     return found
 
 
@@ -96,8 +135,9 @@ def synthetic_snapshot() -> Seed:
 
     with tempfile.TemporaryDirectory(prefix="p2ptui-fuzz-seed-") as tmp:
         root = write_sysfs(Path(tmp) / "box", switch_fabric(3, vfs=2), HostSpec(iommu_units=("dmar0",)))
-        return Seed("sysfs", "synthetic-switch.tar", tar_root(root, Path(tmp) / "box.tar", arcname="box").read_bytes(),
-                    ".tar")
+        return Seed(
+            "sysfs", "synthetic-switch.tar", tar_root(root, Path(tmp) / "box.tar", arcname="box").read_bytes(), ".tar"
+        )
 
 
 PLAN = """\
@@ -201,12 +241,16 @@ def deep_nesting(data: bytes, rng: random.Random, reader: str) -> bytes:
     if reader == "json":
         return b'{"devices": ' + b"[" * depth + b"]" * depth + b"}"
     if reader == "hwloc":
-        inner = b"".join(b'<object type="Bridge" bridge_type="1-1" pci_busid="0000:%02x:00.0" depth="0">' % (i % 256)
-                         for i in range(depth))  # fmt: skip
+        inner = b"".join(
+            b'<object type="Bridge" bridge_type="1-1" pci_busid="0000:%02x:00.0" depth="0">' % (i % 256)
+            for i in range(depth)
+        )
         return data.replace(b"</topology>", inner + b"</object>" * depth + b"</topology>", 1)
     if reader == "nccl":
-        inner = b"".join(b'<pci busid="0000:%02x:00.0" class="0x060400" link_speed="16 GT/s" link_width="16">' % (i % 256)
-                         for i in range(depth))  # fmt: skip
+        inner = b"".join(
+            b'<pci busid="0000:%02x:00.0" class="0x060400" link_speed="16 GT/s" link_width="16">' % (i % 256)
+            for i in range(depth)
+        )
         return data.replace(b"</cpu>", inner + b"</pci>" * depth + b"</cpu>", 1)
     if reader == "lspci":
         return lspci_chain(min(depth, 250))
@@ -221,8 +265,11 @@ def yaml_chain(depth: int) -> bytes:
     indent = "      "
     for level in range(depth):
         bus = level % 256
-        lines += [f"{indent}- bdf: {bus:02x}:00.0", f"{indent}  kind: {'root_port' if level == 0 else 'pci_bridge'}",
-                  f"{indent}  children:"]  # fmt: skip
+        lines += [
+            f"{indent}- bdf: {bus:02x}:00.0",
+            f"{indent}  kind: {'root_port' if level == 0 else 'pci_bridge'}",
+            f"{indent}  children:",
+        ]
         indent += "    "
     lines.append(f"{indent}- bdf: {depth % 256:02x}:00.0")
     return ("\n".join(lines) + "\n").encode()
@@ -291,8 +338,17 @@ def edit_tar_member(data: bytes, rng: random.Random, reader: str) -> bytes:
 
 
 MUTATIONS: dict[str, list[Mutation]] = {
-    reader: [flip_bytes, truncate, duplicate_lines, delete_lines, swap_lines, edit_values, edit_values, huge_numbers,
-             deep_nesting]
+    reader: [
+        flip_bytes,
+        truncate,
+        duplicate_lines,
+        delete_lines,
+        swap_lines,
+        edit_values,
+        edit_values,
+        huge_numbers,
+        deep_nesting,
+    ]
     for reader in READERS
 }
 MUTATIONS["sysfs"] = [flip_bytes, flip_bytes, truncate, edit_tar_member, edit_tar_member, edit_tar_member, deep_nesting]

@@ -15,8 +15,10 @@ TIMEOUT_S = 10.0
 
 @pytest.mark.parametrize("reader", sorted(CASES))
 def test_reader_returns_a_fabric_or_a_clean_refusal(reader):
-    outcomes = [run_case(reader, case, seed, mutation, data, TIMEOUT_S)
-                for case, seed, mutation, data in cases(reader, CASES[reader], RUN_SEED)]  # fmt: skip
+    outcomes = [
+        run_case(reader, case, seed, mutation, data, TIMEOUT_S)
+        for case, seed, mutation, data in cases(reader, CASES[reader], RUN_SEED)
+    ]
     bad = [o for o in outcomes if o.kind in ("traceback", "hang")]
     assert not bad, "\n\n".join(f"case {o.case} ({o.seed}, {o.mutation}): {o.kind}\n{o.detail}" for o in bad[:3])
     kinds = {o.kind for o in outcomes}

@@ -26,8 +26,10 @@ TABLE = {
     (0x8086, 0x2032): (False, (5, 7), None),
     (0x8086, 0x2033): (False, (5, 7), None),
     (0x8086, 0x09A2): (False, (5, 18), None),
-    **{(0x8086, d): (False, (7, 2), None) for d in (0x0B25, 0x0CFE, 0x11FB, 0x1212, 0x1216, 0x4940, 0x4942, 0x4944,
-                                                   0x4946, 0x4948)},  # fmt: skip
+    **{
+        (0x8086, d): (False, (7, 2), None)
+        for d in (0x0B25, 0x0CFE, 0x11FB, 0x1212, 0x1216, 0x4940, 0x4942, 0x4944, 0x4946, 0x4948)
+    },
     (0x1AE0, None): (False, (7, 1), None),
     **{(0x10DE, d): (False, (7, 3), None) for d in (0x2F95, 0x2F96, 0x2F97, 0x2F98)},
     **{(0x1D17, d): (True, (7, 4), None) for d in (0x1003, 0x1005, 0x1006, 0x1007)},
@@ -52,8 +54,10 @@ def redirects(dev, iommu_on: bool, booted_iommu_on: bool) -> bool:
 
 
 def first_device(fabric, bus, version):
-    on_bus = sorted((d for d in fabric.devices if d.parent is None and d.bdf.bus_id == bus.bus_id),
-                    key=lambda d: (d.bdf.device, d.bdf.function))  # fmt: skip
+    on_bus = sorted(
+        (d for d in fabric.devices if d.parent is None and d.bdf.bus_id == bus.bus_id),
+        key=lambda d: (d.bdf.device, d.bdf.function),
+    )
     if not on_bus or version < (5, 2):
         return None
     if version < (5, 14):
@@ -83,8 +87,12 @@ def naive_verdict(fabric, provider, clients, version, cpu_vendor, cpu_family, ar
     """Returns (distance_many, [(map, dist, common bdf, acs bdfs)], messages)."""
     iommu_on = iommu is not IommuMode.OFF
     booted = fabric.host.iommu is not IommuMode.OFF
-    amd_ok = (version >= (5, 9) and arch in ("x86_64", "x86", "i386", "i686", "amd64") and cpu_vendor == "amd"
-              and (cpu_family if cpu_family is not None else 0x17) >= 0x17)  # fmt: skip
+    amd_ok = (
+        version >= (5, 9)
+        and arch in ("x86_64", "x86", "i386", "i686", "amd64")
+        and cpu_vendor == "amd"
+        and (cpu_family if cpu_family is not None else 0x17) >= 0x17
+    )
     lines = []
     results = []
     failed = len(clients) == 0
@@ -116,10 +124,14 @@ def naive_verdict(fabric, provider, clients, version, cpu_vendor, cpu_family, ar
                 kind = "BUS_ADDR"
             elif common is not None:
                 kind, dist = "NOT_SUPPORTED", -2
-                lines.append(pre + "cannot be used for peer-to-peer DMA as ACS redirect is set between the client "
-                             f"and provider ({provider.bdf})")  # fmt: skip
-                lines.append(pre + "to disable ACS redirect for this path, add the kernel parameter: "
-                             f"pci=disable_acs_redir={listed}")  # fmt: skip
+                lines.append(
+                    pre + "cannot be used for peer-to-peer DMA as ACS redirect is set between the client "
+                    f"and provider ({provider.bdf})"
+                )
+                lines.append(
+                    pre + "to disable ACS redirect for this path, add the kernel parameter: "
+                    f"pci=disable_acs_redir={listed}"
+                )
             else:
                 rc = [first_device(fabric, fabric.root_bus_of(d), version) for d in (provider, client)]
                 zen = all(r is not None and (r.vendor_id, r.device_id) == (0x1022, 0x1450) for r in rc)
@@ -127,16 +139,20 @@ def naive_verdict(fabric, provider, clients, version, cpu_vendor, cpu_family, ar
                     kind, dist = "THRU_HOST_BRIDGE", 0x1000 + dist
                 else:
                     kind, dist = "NOT_SUPPORTED", -1
-                    lines.append(pre + "cannot be used for peer-to-peer DMA as the client and provider "
-                                 f"({provider.bdf}) do not share an upstream bridge")  # fmt: skip
+                    lines.append(
+                        pre + "cannot be used for peer-to-peer DMA as the client and provider "
+                        f"({provider.bdf}) do not share an upstream bridge"
+                    )
         else:
             if common is not None and not hits:
                 kind = "BUS_ADDR"
             else:
                 if hits:
                     lines.append(pre + f"ACS redirect is set between the client and provider ({provider.bdf})")
-                    lines.append(pre + "to disable ACS redirect for this path, add the kernel parameter: "
-                                 f"pci=disable_acs_redir={listed}")  # fmt: skip
+                    lines.append(
+                        pre + "to disable ACS redirect for this path, add the kernel parameter: "
+                        f"pci=disable_acs_redir={listed}"
+                    )
                 kind = "THRU_HOST_BRIDGE"
                 if not amd_ok:
                     bus_p, bus_c = fabric.root_bus_of(provider), fabric.root_bus_of(client)
@@ -146,16 +162,20 @@ def naive_verdict(fabric, provider, clients, version, cpu_vendor, cpu_family, ar
                         same = table_entry(rep_p, version)
                         ok = same is not None
                         if not ok and hits and rep_p is not None and version >= (5, 14):
-                            lines.append(f"{rep_p.driver or 'pci'} {rep_p.bdf}: Host bridge not in P2PDMA whitelist: "
-                                         f"{rep_p.vendor_id or 0:04x}:{rep_p.device_id or 0:04x}")  # fmt: skip
+                            lines.append(
+                                f"{rep_p.driver or 'pci'} {rep_p.bdf}: Host bridge not in P2PDMA whitelist: "
+                                f"{rep_p.vendor_id or 0:04x}:{rep_p.device_id or 0:04x}"
+                            )
                     else:
                         sp, sc = table_entry(rep_p, version), table_entry(rep_c, version)
                         ok = sp is False and sc is False
                     if not ok:
                         kind = "NOT_SUPPORTED"
-                        lines.append(pre + "cannot be used for peer-to-peer DMA as the client and provider "
-                                     f"({provider.bdf}) do not share an upstream bridge or whitelisted "
-                                     "host bridge")  # fmt: skip
+                        lines.append(
+                            pre + "cannot be used for peer-to-peer DMA as the client and provider "
+                            f"({provider.bdf}) do not share an upstream bridge or whitelisted "
+                            "host bridge"
+                        )
         results.append((kind, dist, common.bdf if common is not None else None, [h.bdf for h in hits]))
         if kind == "NOT_SUPPORTED":
             failed = True

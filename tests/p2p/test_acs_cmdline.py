@@ -70,18 +70,35 @@ def _up(fabric):
     return fabric.upstream_bridge
 
 
-@pytest.mark.parametrize("selector, name, hit", [
-    ("0000:02:00.0", "dsp0", 1), ("02:00.0", "dsp0", 1), ("0:2:0.0", "dsp0", 1), ("0000:02:00.0", "dsp1", 0),
-    ("0001:02:00.0", "dsp0", 0), ("pci:10b5:8796", "dsp3", 1), ("pci:10b5:8796", "usp0", 1),
-    ("pci:11f8:4000", "dsp3", 0), ("pci:0:0", "rp0", 1), ("pci:0:8796", "dsp0", 1), ("pci:10b5:0", "dsp4", 0),
-    ("pci:1de5:3000:0:0", "nvme-a", 1), ("0000:00:01.0/00.0/01.0", "dsp1", 1), ("0000:00:01.0/00.0/01.0", "dsp0", 0),
-    ("00:01.0/00.0/03.0/00.0/00.0", "dsp4", 1), ("00:01.0/00.0/03.0/00.0/00.0/00.0", "nvme-c", 1),
-    ("00:01.0/00.0/01.0/00.2", "rnic0-vf0", 1),  # a VF climbs to its PF's bridge
-    ("00:02.0/00.0/00.0", "dsp0", 0),  # the path starts at the wrong root port
-    ("zz", "dsp0", -1), ("0000:02:00", "dsp0", -1),
-    ("00:01.0/00.0/x", "dsp1", -1), ("pci:10b5", "dsp0", -1),
-    ("0000:02:00.0\n", "dsp0", -1), ("02:00.0x", "dsp0", -1),  # sscanf's trailing %c catches any extra character
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "selector, name, hit",
+    [
+        ("0000:02:00.0", "dsp0", 1),
+        ("02:00.0", "dsp0", 1),
+        ("0:2:0.0", "dsp0", 1),
+        ("0000:02:00.0", "dsp1", 0),
+        ("0001:02:00.0", "dsp0", 0),
+        ("pci:10b5:8796", "dsp3", 1),
+        ("pci:10b5:8796", "usp0", 1),
+        ("pci:11f8:4000", "dsp3", 0),
+        ("pci:0:0", "rp0", 1),
+        ("pci:0:8796", "dsp0", 1),
+        ("pci:10b5:0", "dsp4", 0),
+        ("pci:1de5:3000:0:0", "nvme-a", 1),
+        ("0000:00:01.0/00.0/01.0", "dsp1", 1),
+        ("0000:00:01.0/00.0/01.0", "dsp0", 0),
+        ("00:01.0/00.0/03.0/00.0/00.0", "dsp4", 1),
+        ("00:01.0/00.0/03.0/00.0/00.0/00.0", "nvme-c", 1),
+        ("00:01.0/00.0/01.0/00.2", "rnic0-vf0", 1),  # a VF climbs to its PF's bridge
+        ("00:02.0/00.0/00.0", "dsp0", 0),  # the path starts at the wrong root port
+        ("zz", "dsp0", -1),
+        ("0000:02:00", "dsp0", -1),
+        ("00:01.0/00.0/x", "dsp1", -1),
+        ("pci:10b5", "dsp0", -1),
+        ("0000:02:00.0\n", "dsp0", -1),
+        ("02:00.0x", "dsp0", -1),  # sscanf's trailing %c catches any extra character
+    ],
+)
 def test_match_selector(selector, name, hit):
     f = F()
     assert match_selector(selector, f.find(name), _up(f))[0] == hit
@@ -100,19 +117,25 @@ def _boot(handling, disable=None, config=None, iommu=True):
     return BootAcs(iommu, PciParams(disable, config), handling)
 
 
-def _port(fw_cap=acsbits.ALL_BITS, bdf=BDF(0x20, 2, 0, 0)):
+PORT_BDF = BDF(0x20, 2, 0, 0)
+
+
+def _port(fw_cap=acsbits.ALL_BITS, bdf=PORT_BDF):
     return Device(bdf, DeviceKind.SWITCH_DOWNSTREAM, "p", acs=Acs(AcsSource.KERNEL_DEFAULT, cap=fw_cap))
 
 
-@pytest.mark.parametrize("handling, fw, logged, live", [
-    # the examples in 9cf8a952d57b's commit message (firmware 0x7b, 0x5f, 0; kernel adds SV RR CR UF)
-    (AcsHandling.BUGGY_CONFIG, 0x7B, "0xfffb", 0x7B),
-    (AcsHandling.BUGGY_CONFIG, 0x53, "0xffd3", 0x53),
-    (AcsHandling.BUGGY_CONFIG, 0x5F, "0xffdf", 0x5F),
-    (AcsHandling.CONFIG, 0x7B, "0x0053", 0x53),
-    (AcsHandling.CONFIG, 0x5F, "0x0053", 0x53),
-    (AcsHandling.CONFIG, 0x00, "0x0000", 0x00),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "handling, fw, logged, live",
+    [
+        # the examples in 9cf8a952d57b's commit message (firmware 0x7b, 0x5f, 0; kernel adds SV RR CR UF)
+        (AcsHandling.BUGGY_CONFIG, 0x7B, "0xfffb", 0x7B),
+        (AcsHandling.BUGGY_CONFIG, 0x53, "0xffd3", 0x53),
+        (AcsHandling.BUGGY_CONFIG, 0x5F, "0xffdf", 0x5F),
+        (AcsHandling.CONFIG, 0x7B, "0x0053", 0x53),
+        (AcsHandling.CONFIG, 0x5F, "0x0053", 0x53),
+        (AcsHandling.CONFIG, 0x00, "0x0000", 0x00),
+    ],
+)
 def test_disable_acs_redir_formulas(handling, fw, logged, live):
     dev = _port()
     log = BootLog([], set())
@@ -152,11 +175,14 @@ def test_config_acs_reverts_unlisted_bits_to_firmware_and_before_6_11_is_unknown
     assert old == SV | RR | CR | UF and log.lines == [f"PCI: Unknown option `config_acs={clear_rr_cr}'"]
 
 
-@pytest.mark.parametrize("config, line", [
-    ("1x2@0020:02:00.0", "pci 0020:02:00.0: Invalid ACS flags... Ignoring"),
-    ("0020:02:00.0", "pci 0020:02:00.0: ACS Flags missing"),
-    ("10000000@0020:02:00.0", "pci 0020:02:00.0: Invalid ACS flags specified"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "config, line",
+    [
+        ("1x2@0020:02:00.0", "pci 0020:02:00.0: Invalid ACS flags... Ignoring"),
+        ("0020:02:00.0", "pci 0020:02:00.0: ACS Flags missing"),
+        ("10000000@0020:02:00.0", "pci 0020:02:00.0: Invalid ACS flags specified"),
+    ],
+)
 def test_config_acs_errors(config, line):
     log = BootLog([], set())
     assert boot_ctrl(_port(), 0, _boot(AcsHandling.CONFIG, config=config), lambda d: None, log) == SV | RR | CR | UF
@@ -205,20 +231,30 @@ def test_fix_option_merges_existing_selectors():
     assert parse_pci_params(line).disable_acs_redir == "0000:09:00.0;0000:02:00.0"
 
 
-KEPT = ["0000:02:00.0", "02:00.0", "0x0:0x2:0x0.0", "pci:10b5:8796", "pci:1de5:3000:1de5:1", "00:01.0/00.0/01.0",
-        "00:01.0/00.0/01.0/00.2"]  # fmt: skip
+KEPT = [
+    "0000:02:00.0",
+    "02:00.0",
+    "0x0:0x2:0x0.0",
+    "pci:10b5:8796",
+    "pci:1de5:3000:1de5:1",
+    "00:01.0/00.0/01.0",
+    "00:01.0/00.0/01.0/00.2",
+]
 
 
-@pytest.mark.parametrize("entry, why", [
-    ("zz", "not a device selector the kernel parses"),
-    ("0000:02:00", "not a device selector the kernel parses"),
-    ("pci:10b5", "not a device selector the kernel parses"),
-    ("00:01.0/00.0/x", "not a device selector the kernel parses"),
-    ("x/00.0", "not a device selector the kernel parses"),  # only some devices reach the bad head, but some do
-    ("02:00.0x", "not a device selector the kernel parses"),  # sscanf's %c sees the 'x': four fields, not three
-    ("pci:1de5:3000:1de5", "the kernel reads it as 'pci:1de5:3000' and stops reading the list at ':1de5'"),
-    ("pci:10b5:8796junk", "the kernel reads it as 'pci:10b5:8796' and stops reading the list at 'junk'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "entry, why",
+    [
+        ("zz", "not a device selector the kernel parses"),
+        ("0000:02:00", "not a device selector the kernel parses"),
+        ("pci:10b5", "not a device selector the kernel parses"),
+        ("00:01.0/00.0/x", "not a device selector the kernel parses"),
+        ("x/00.0", "not a device selector the kernel parses"),  # only some devices reach the bad head, but some do
+        ("02:00.0x", "not a device selector the kernel parses"),  # sscanf's %c sees the 'x': four fields, not three
+        ("pci:1de5:3000:1de5", "the kernel reads it as 'pci:1de5:3000' and stops reading the list at ':1de5'"),
+        ("pci:10b5:8796junk", "the kernel reads it as 'pci:10b5:8796' and stops reading the list at 'junk'"),
+    ],
+)
 def test_fix_option_drops_entries_the_kernel_cannot_parse(entry, why):
     existing = "ro pci=noaer,disable_acs_redir=" + ";".join(KEPT[:3] + [entry] + KEPT[3:])
     line, option, dropped = cmdline_with_disable_acs_redir(existing, ["0000:02:01.0", "0000:02:00.0"])

@@ -99,8 +99,9 @@ def test_writes():
     blk = gate_write("/dev/nvme1n1", stat_fn=_stat(stat.S_IFBLK | 0o660), mounts_text="/dev/sda1 / ext4 rw 0 0\n")
     assert blk.decision is Decision.NEEDS_EXPERT and "destroys the data" in blk.reasons[0].text
     assert gate_write("/dev/nvme1n1", True, stat_fn=_stat(stat.S_IFBLK | 0o660), mounts_text="").permitted
-    mounted = gate_write("/dev/nvme1n1", True, stat_fn=_stat(stat.S_IFBLK | 0o660),
-                         mounts_text="/dev/nvme1n1p2 /srv xfs rw 0 0\n")  # fmt: skip
+    mounted = gate_write(
+        "/dev/nvme1n1", True, stat_fn=_stat(stat.S_IFBLK | 0o660), mounts_text="/dev/nvme1n1p2 /srv xfs rw 0 0\n"
+    )
     assert mounted.decision is Decision.REFUSED and not mounted.permitted
     assert gate_write("/dev/null", True, stat_fn=_stat(stat.S_IFCHR | 0o666)).decision is Decision.REFUSED
 

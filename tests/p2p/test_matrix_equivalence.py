@@ -25,8 +25,23 @@ ERA_PROFILES = [
     {"kernel": "5.18", "iommu": "on"},
     {"kernel": "latest", "iommu": "on"},
 ]
-KERNELS = ["4.20", "5.2", "5.3", "5.4", "5.6", "5.8", "5.9", "5.13", "5.14", "5.18", "5.19", "6.12", "7.1", "7.2",
-           "latest"]  # fmt: skip
+KERNELS = [
+    "4.20",
+    "5.2",
+    "5.3",
+    "5.4",
+    "5.6",
+    "5.8",
+    "5.9",
+    "5.13",
+    "5.14",
+    "5.18",
+    "5.19",
+    "6.12",
+    "7.1",
+    "7.2",
+    "latest",
+]
 
 
 def assert_matrix_matches_pairs(fabric, profile, sample: int | None = None, rng: random.Random | None = None) -> int:
@@ -69,9 +84,11 @@ def assert_matrix_matches_pairs(fabric, profile, sample: int | None = None, rng:
     bad = np.argwhere((got_map != want_map) | (m.distance != want_dist) | (got_topo != want_topo))
     if len(bad):
         i, j = bad[0]
-        pytest.fail(f"{fabric.name} {profile.label}: {m.rows[i].bdf} -> {m.cols[j].bdf}: matrix "
-                    f"{got_map[i, j]} {m.distance[i, j]} {got_topo[i, j]}, verdict {want_map[i, j]} "
-                    f"{want_dist[i, j]} {want_topo[i, j]} ({len(bad)} cells differ)")  # fmt: skip
+        pytest.fail(
+            f"{fabric.name} {profile.label}: {m.rows[i].bdf} -> {m.cols[j].bdf}: matrix "
+            f"{got_map[i, j]} {m.distance[i, j]} {got_topo[i, j]}, verdict {want_map[i, j]} "
+            f"{want_dist[i, j]} {want_topo[i, j]} ({len(bad)} cells differ)"
+        )
     return n * n
 
 
@@ -91,8 +108,11 @@ def test_thousand_random_fabrics():
         fabric = random_fabric(seed)
         overrides = {}
         if seed % 2:
-            overrides = {"kernel": rng.choice(KERNELS), "iommu": rng.choice(["off", "pt", "on"]),
-                         "cpu": rng.choice(["intel", "amd:0x15", "amd:0x17", "amd:0x19"])}  # fmt: skip
+            overrides = {
+                "kernel": rng.choice(KERNELS),
+                "iommu": rng.choice(["off", "pt", "on"]),
+                "cpu": rng.choice(["intel", "amd:0x15", "amd:0x17", "amd:0x19"]),
+            }
         pairs += assert_matrix_matches_pairs(fabric, profile_for(fabric, **overrides), sample=8, rng=rng)
     assert pairs > 40_000  # the fabrics are not trivially small
 

@@ -18,11 +18,11 @@ from p2ptui.cli.main import main
 from p2ptui.fabric import acs as acsbits
 from p2ptui.fabric import pciids
 from p2ptui.fabric.acs import Acs, AcsSource
+from p2ptui.fabric.cpu_vendors import AMD_ROOT_COMPLEX_FAMILY, HOST_BRIDGE_VENDORS
 from p2ptui.fabric.model import IommuMode
 from p2ptui.fabric.synth import random_fabric
 from p2ptui.p2p.context import may_redirect
 from p2ptui.p2p.outcomes import outcome_key
-from p2ptui.fabric.cpu_vendors import AMD_ROOT_COMPLEX_FAMILY, HOST_BRIDGE_VENDORS
 from p2ptui.p2p.profiles import RULE_RELEASES, Fact, profile_for
 from p2ptui.p2p.verdict import check
 from p2ptui.sources import open_fabric
@@ -34,8 +34,14 @@ THREADRIPPER = DATA / "lspci" / "stelline-puget-threadripper-pro-wrx90.lspci-tv.
 KERNELS = [".".join(str(x) for x in (v if v[2] else v[:2])) for v in RULE_RELEASES] + ["5.5", "5.10", "6.1", "7.1.5"]
 CPUS = ["intel", "amd:0x15", "amd:0x17", "amd:0x19", "hygon:0x18"]
 # Host-bridge IDs to fill a hidden one with: one of each standing in each era, and one never whitelisted.
-HOST_BRIDGE_IDS = [(0x1022, 0x1450), (0x8086, 0x2030), (0x8086, 0x09A2), (0x8086, 0x2F00), (0x1AE0, 0x0001),
-                   (0x8086, 0x1234)]  # fmt: skip
+HOST_BRIDGE_IDS = [
+    (0x1022, 0x1450),
+    (0x8086, 0x2030),
+    (0x8086, 0x09A2),
+    (0x8086, 0x2F00),
+    (0x1AE0, 0x0001),
+    (0x8086, 0x1234),
+]
 
 
 def _run_cli(capsys, *args: str) -> tuple[int, str]:
@@ -67,8 +73,9 @@ def test_threadripper_gpus_across_root_ports_are_not_a_certain_refusal(capsys, m
     monkeypatch.setenv(pciids.ENV_VAR, str(DATA / "pci.ids"))
     fabric = open_fabric(str(THREADRIPPER))
     profile = profile_for(fabric)
-    assert profile.cpu_vendor == "amd" and any("CPU vendor inferred: amd" in n and "1022:14a4" in n
-                                               for n in profile.notes)  # fmt: skip
+    assert profile.cpu_vendor == "amd" and any(
+        "CPU vendor inferred: amd" in n and "1022:14a4" in n for n in profile.notes
+    )
     v = check(fabric, "gpu0", ["gpu1"])
     assert v.clients[0].common is None  # different root ports
     assert not v.certain and any(u.fact is Fact.CPU for u in v.depends_on)
@@ -80,8 +87,10 @@ def test_threadripper_gpus_across_root_ports_are_not_a_certain_refusal(capsys, m
 
 def test_kernel_without_p2pdma_is_said(capsys, tmp_path):
     path = tmp_path / "old.yaml"
-    path.write_text("host: {kernel: 3.10.0-1160.el7.x86_64, cpu: intel, iommu: off}\nroot_complexes:\n  - bus: 00\n"
-                    "    devices: [{bdf: 00:00.0}, {bdf: 00:01.0, kind: nvme}, {bdf: 00:02.0, kind: nvme}]\n")  # fmt: skip
+    path.write_text(
+        "host: {kernel: 3.10.0-1160.el7.x86_64, cpu: intel, iommu: off}\nroot_complexes:\n  - bus: 00\n"
+        "    devices: [{bdf: 00:00.0}, {bdf: 00:01.0, kind: nvme}, {bdf: 00:02.0, kind: nvme}]\n"
+    )
     code, out = _run_cli(capsys, "check", str(path), "00:01.0", "00:02.0")
     assert code == 1 and "P2PDMA is not in this kernel" in out and "supported" not in out.split("\n")[2]
 
@@ -111,7 +120,9 @@ def test_matrix_marks_uncertain_cells_and_lists_outcomes(capsys):
     code, out = _run_cli(capsys, "matrix", str(DGX2), "--width", "200")
     rows = [line for line in out.splitlines() if line.startswith("gpu")]
     assert len(rows) == 16 and all("?" in row for row in rows)  # every row has a pair across a switch port
-    code, out = _run_cli(capsys, "matrix", str(DGX2), "--assume", "acs-clear", "--assume", "kernel=6.8", "--width", "200")
+    code, out = _run_cli(
+        capsys, "matrix", str(DGX2), "--assume", "acs-clear", "--assume", "kernel=6.8", "--width", "200"
+    )
     rows = [line for line in out.splitlines() if line.startswith("gpu")]
     assert len(rows) == 16 and "B4/PIX " in rows[0] and not any("?" in row for row in rows)
 
@@ -130,15 +141,25 @@ def _truth(seed: int):
     devices = []
     for dev in fabric.devices:
         if dev.bdf in firsts and not _agrees(dev.vendor_id, dev.device_id, host.cpu_vendor, host.cpu_family):
-            dev = replace(dev, vendor_id=OWN_ROOT_COMPLEX[vendor, host.cpu_family >= 0x17][0],
-                          device_id=OWN_ROOT_COMPLEX[vendor, host.cpu_family >= 0x17][1])  # fmt: skip
+            dev = replace(
+                dev,
+                vendor_id=OWN_ROOT_COMPLEX[vendor, host.cpu_family >= 0x17][0],
+                device_id=OWN_ROOT_COMPLEX[vendor, host.cpu_family >= 0x17][1],
+            )
         if dev.acs.source is AcsSource.UNKNOWN:
             ctrl = acsbits.RR | acsbits.CR if may_redirect(fabric, dev) and rng.random() < 0.5 else 0
             dev = replace(dev, acs=Acs(AcsSource.HARDWARE, cap=acsbits.ALL_BITS, ctrl=ctrl))
         elif not may_redirect(fabric, dev):  # PCIe defines no P2P redirect there: the random fabric may not know
             keep = ~acsbits.REDIRECT_BITS
-            dev = replace(dev, acs=replace(dev.acs, cap=dev.acs.cap & keep, ctrl=dev.acs.ctrl & keep,
-                                           firmware_ctrl=dev.acs.firmware_ctrl & keep))  # fmt: skip
+            dev = replace(
+                dev,
+                acs=replace(
+                    dev.acs,
+                    cap=dev.acs.cap & keep,
+                    ctrl=dev.acs.ctrl & keep,
+                    firmware_ctrl=dev.acs.firmware_ctrl & keep,
+                ),
+            )
         if dev.vendor_id is None or dev.device_id is None:
             vid, did = rng.choice([i for i in HOST_BRIDGE_IDS if _agrees(*i, host.cpu_vendor, host.cpu_family)])
             dev = replace(dev, vendor_id=vid, device_id=did)
@@ -146,9 +167,14 @@ def _truth(seed: int):
     return fabric.with_devices(devices).replace(host=host)
 
 
-OWN_ROOT_COMPLEX = {("intel", False): (0x8086, 0x2030), ("intel", True): (0x8086, 0x2030),
-                    ("amd", True): (0x1022, 0x1450), ("amd", False): (0x1022, 0x1410),
-                    ("hygon", True): (0x1D94, 0x1450), ("hygon", False): (0x1D94, 0x1450)}  # fmt: skip
+OWN_ROOT_COMPLEX = {
+    ("intel", False): (0x8086, 0x2030),
+    ("intel", True): (0x8086, 0x2030),
+    ("amd", True): (0x1022, 0x1450),
+    ("amd", False): (0x1022, 0x1410),
+    ("hygon", True): (0x1D94, 0x1450),
+    ("hygon", False): (0x1D94, 0x1450),
+}
 
 
 def _agrees(vendor_id, device_id, cpu_vendor, cpu_family) -> bool:
@@ -201,10 +227,11 @@ def _completions(hidden_fabric, hidden: dict):
         dev = hidden_fabric.device(bdf)
         acs_values.append([0, acsbits.RR | acsbits.CR] if may_redirect(hidden_fabric, dev) else [0])
     rep_values = [HOST_BRIDGE_IDS for _ in hidden["reps"]]
-    for kernel, cpu, iommu, ctrls, ids in itertools.product(kernels, cpus, iommus, itertools.product(*acs_values),
-                                                            itertools.product(*rep_values)):  # fmt: skip
-        filled = {b: c for b, c in zip(hidden["acs"], ctrls)}
-        named = dict(zip(hidden["reps"], ids))
+    for kernel, cpu, iommu, ctrls, ids in itertools.product(
+        kernels, cpus, iommus, itertools.product(*acs_values), itertools.product(*rep_values)
+    ):
+        filled = {b: c for b, c in zip(hidden["acs"], ctrls, strict=False)}
+        named = dict(zip(hidden["reps"], ids, strict=False))
         devices = []
         for dev in hidden_fabric.devices:
             if dev.bdf in filled:
@@ -222,9 +249,16 @@ def _completions(hidden_fabric, hidden: dict):
             vendor, _, family = cpu.partition(":")
             host = replace(host, cpu_vendor=vendor, cpu_family=int(family, 0) if family else 6)
         filled_fabric = hidden_fabric.with_devices(devices).replace(host=host)
-        if all(_agrees(filled_fabric.on_root_bus(rb)[0].vendor_id, filled_fabric.on_root_bus(rb)[0].device_id,
-                       host.cpu_vendor, host.cpu_family)
-               for rb in filled_fabric.root_buses if filled_fabric.on_root_bus(rb)):  # fmt: skip
+        if all(
+            _agrees(
+                filled_fabric.on_root_bus(rb)[0].vendor_id,
+                filled_fabric.on_root_bus(rb)[0].device_id,
+                host.cpu_vendor,
+                host.cpu_family,
+            )
+            for rb in filled_fabric.root_buses
+            if filled_fabric.on_root_bus(rb)
+        ):
             yield filled_fabric
 
 
@@ -236,8 +270,9 @@ def test_outcomes_are_exactly_the_completions_and_contain_the_truth(seed, pick):
     ends = truth.endpoints()
     provider = rng.choice(ends)
     clients = [rng.choice(ends) for _ in range(rng.randint(1, 2))]
-    on_path = list({d.bdf: d for c in clients for d in truth.upstream_chain(c) + truth.upstream_chain(provider)}
-                   .values())  # fmt: skip
+    on_path = list(
+        {d.bdf: d for c in clients for d in truth.upstream_chain(c) + truth.upstream_chain(provider)}.values()
+    )
     true_profile = profile_for(truth)
     assert not true_profile.unknown
     true_key = outcome_key(check(truth, provider, clients, true_profile, verbose=False))

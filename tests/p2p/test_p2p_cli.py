@@ -26,9 +26,15 @@ def test_check_bus_addr_json(capsys):
     assert j["provider"] == "0000:03:00.0" and j["distance"] == 4 and j["messages"] == []
     assert j["disable_acs_redir"] is None
     (c,) = j["clients"]
-    assert c == {**c, "bdf": "0000:04:00.0", "map_type": "BUS_ADDR", "distance": 4, "common": "0000:01:00.0",
-                 "acs_redirect": [], "path": ["0000:03:00.0", "0000:02:00.0", "0000:01:00.0", "0000:02:01.0",
-                                              "0000:04:00.0"]}  # fmt: skip
+    assert c == {
+        **c,
+        "bdf": "0000:04:00.0",
+        "map_type": "BUS_ADDR",
+        "distance": 4,
+        "common": "0000:01:00.0",
+        "acs_redirect": [],
+        "path": ["0000:03:00.0", "0000:02:00.0", "0000:01:00.0", "0000:02:01.0", "0000:04:00.0"],
+    }
     assert j["gate"]["expert"] is False and j["gate"]["real"]["decision"] == "allowed"
 
 
@@ -42,8 +48,9 @@ def test_check_redirected_path_prints_messages_and_a_working_fix(capsys):
     assert f"fix: add to the kernel command line: {fix}" in out and "(fixes the path)" in out
     assert "IOMMU group" in out and "<- redirect" in out
     cmdline = load_fabric(find_bundled(FABRIC)).host.cmdline + " " + fix
-    code, out, _ = run(capsys, "check", FABRIC, "nvme-a", "rnic0", "--iommu", "on", "--kernel", "5.4",
-                       "--cmdline", cmdline, "--json")  # fmt: skip
+    code, out, _ = run(
+        capsys, "check", FABRIC, "nvme-a", "rnic0", "--iommu", "on", "--kernel", "5.4", "--cmdline", cmdline, "--json"
+    )
     assert code == 0 and json.loads(out)["clients"][0]["map_type"] == "BUS_ADDR"
 
 
@@ -68,23 +75,26 @@ def test_check_text_marks_the_common_device_and_host_bridges(capsys):
     assert code == 0 and "* usp0" in out and "(common)" in out
 
 
-@pytest.mark.parametrize("argv, text", [
-    (["check", FABRIC, "nvme-a", "nope"], "is not in fabric"),
-    (["check", FABRIC, "nvme-a", "rnic0", "--kernel", "4.14"], "has no PCI P2PDMA"),
-    (["check", FABRIC, "nvme-a", "rnic0", "--kernel", "banana"], "not a kernel version"),
-    (["check", FABRIC, "nvme-a", "rnic0", "--cpu", "sparc"], "unknown CPU vendor"),
-    (["check", FABRIC, "nvme-a", "rnic0", "--cmdline", 'pci="x'], "cannot split the kernel command line"),
-    (["check", "/nonexistent/fabric.yaml", "a", "b"], "no such file"),
-    (["matrix", FABRIC, "--kernel", "2.6"], "has no PCI P2PDMA"),
-    (["find-provider", FABRIC, "ghost"], "is not in fabric"),
-    (["check", FABRIC, "nvme-a", "rnic0", "--cpu", "amd:-1"], "CPU family -1 is out of range (0 to 0xfff"),
-    (["check", FABRIC, "nvme-a", "rnic0", "--cpu", "amd:0x99999"], "CPU family 0x99999 is out of range"),
-    (["matrix", FABRIC, "--cpu", "amd:1000h"], "CPU family 1000h is out of range"),
-    (["check", FABRIC, "nvme-a", "nonpci:"], "client 'nonpci:' has no name (write nonpci:NAME"),
-    (["check", FABRIC, "nvme-a", "rnic0", "nonpci: "], "client 'nonpci: ' has no name"),
-    (["find-provider", FABRIC, "rnic0", "nonpci:"], "client 'nonpci:' has no name"),
-    (["check", FABRIC, "nvme-a", "rnic0", "--kernel", "6.8.0 #47-Ubuntu SMP"], "is not a kernel version"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv, text",
+    [
+        (["check", FABRIC, "nvme-a", "nope"], "is not in fabric"),
+        (["check", FABRIC, "nvme-a", "rnic0", "--kernel", "4.14"], "has no PCI P2PDMA"),
+        (["check", FABRIC, "nvme-a", "rnic0", "--kernel", "banana"], "not a kernel version"),
+        (["check", FABRIC, "nvme-a", "rnic0", "--cpu", "sparc"], "unknown CPU vendor"),
+        (["check", FABRIC, "nvme-a", "rnic0", "--cmdline", 'pci="x'], "cannot split the kernel command line"),
+        (["check", "/nonexistent/fabric.yaml", "a", "b"], "no such file"),
+        (["matrix", FABRIC, "--kernel", "2.6"], "has no PCI P2PDMA"),
+        (["find-provider", FABRIC, "ghost"], "is not in fabric"),
+        (["check", FABRIC, "nvme-a", "rnic0", "--cpu", "amd:-1"], "CPU family -1 is out of range (0 to 0xfff"),
+        (["check", FABRIC, "nvme-a", "rnic0", "--cpu", "amd:0x99999"], "CPU family 0x99999 is out of range"),
+        (["matrix", FABRIC, "--cpu", "amd:1000h"], "CPU family 1000h is out of range"),
+        (["check", FABRIC, "nvme-a", "nonpci:"], "client 'nonpci:' has no name (write nonpci:NAME"),
+        (["check", FABRIC, "nvme-a", "rnic0", "nonpci: "], "client 'nonpci: ' has no name"),
+        (["find-provider", FABRIC, "rnic0", "nonpci:"], "client 'nonpci:' has no name"),
+        (["check", FABRIC, "nvme-a", "rnic0", "--kernel", "6.8.0 #47-Ubuntu SMP"], "is not a kernel version"),
+    ],
+)
 def test_input_errors_exit_2(capsys, argv, text):
     code, out, err = run(capsys, *argv)
     assert code == 2 and text in err and "Traceback" not in err and out == ""

@@ -14,13 +14,27 @@ from p2ptui.p2p.whitelist import RepresentativeRule, whitelist_for
 F = scenario_fabric
 
 
-@pytest.mark.parametrize("text, version", [
-    ("4.20", (4, 20, 0)), ("5.2", (5, 2, 0)), ("v5.4", (5, 4, 0)), ("5.9", (5, 9, 0)), ("5.14", (5, 14, 0)),
-    ("6.1", (6, 1, 0)), ("6.12", (6, 12, 0)), ("7.1", (7, 1, 0)), ("latest", LATEST),
-    ("6.8.0-45-generic", (6, 8, 0)), ("5.15.0-1064-azure", (5, 15, 0)), ("6.1.0-18-amd64", (6, 1, 0)),
-    ("5.14.0-427.13.1.el9_4.x86_64", (5, 14, 0)), ("6.6.30-rc1", (6, 6, 30)), ("linux-6.12.23", (6, 12, 23)),
-    ("6.15-rc3", (6, 15, 0)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, version",
+    [
+        ("4.20", (4, 20, 0)),
+        ("5.2", (5, 2, 0)),
+        ("v5.4", (5, 4, 0)),
+        ("5.9", (5, 9, 0)),
+        ("5.14", (5, 14, 0)),
+        ("6.1", (6, 1, 0)),
+        ("6.12", (6, 12, 0)),
+        ("7.1", (7, 1, 0)),
+        ("latest", LATEST),
+        ("6.8.0-45-generic", (6, 8, 0)),
+        ("5.15.0-1064-azure", (5, 15, 0)),
+        ("6.1.0-18-amd64", (6, 1, 0)),
+        ("5.14.0-427.13.1.el9_4.x86_64", (5, 14, 0)),
+        ("6.6.30-rc1", (6, 6, 30)),
+        ("linux-6.12.23", (6, 12, 23)),
+        ("6.15-rc3", (6, 15, 0)),
+    ],
+)
 def test_parse_kernel(text, version):
     assert parse_kernel(text) == version
 
@@ -31,20 +45,40 @@ def test_parse_kernel_rejects(text):
         parse_kernel(text)
 
 
-@pytest.mark.parametrize("kernel, era", [
-    ("4.20", Era.V4_20), ("5.1", Era.V4_20), ("5.2", Era.V5_2), ("5.3", Era.V5_2), ("5.4", Era.V5_4),
-    ("5.8", Era.V5_4), ("5.9", Era.V5_9), ("5.13", Era.V5_9), ("5.14", Era.V5_14), ("6.1", Era.V5_14),
-    ("6.12", Era.V5_14), ("7.1", Era.V5_14), ("latest", Era.V5_14),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kernel, era",
+    [
+        ("4.20", Era.V4_20),
+        ("5.1", Era.V4_20),
+        ("5.2", Era.V5_2),
+        ("5.3", Era.V5_2),
+        ("5.4", Era.V5_4),
+        ("5.8", Era.V5_4),
+        ("5.9", Era.V5_9),
+        ("5.13", Era.V5_9),
+        ("5.14", Era.V5_14),
+        ("6.1", Era.V5_14),
+        ("6.12", Era.V5_14),
+        ("7.1", Era.V5_14),
+        ("latest", Era.V5_14),
+    ],
+)
 def test_eras(kernel, era):
     assert profile_for(F(), kernel=kernel).era is era
 
 
-@pytest.mark.parametrize("kernel, rule", [
-    ("4.20", RepresentativeRule.NONE), ("5.2", RepresentativeRule.SLOT_00), ("5.13", RepresentativeRule.SLOT_00),
-    ("5.14", RepresentativeRule.FIRST_00), ("5.18", RepresentativeRule.FIRST_00),
-    ("5.19", RepresentativeRule.FIRST_00_OR_ROOT_PORT), ("latest", RepresentativeRule.FIRST_00_OR_ROOT_PORT),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kernel, rule",
+    [
+        ("4.20", RepresentativeRule.NONE),
+        ("5.2", RepresentativeRule.SLOT_00),
+        ("5.13", RepresentativeRule.SLOT_00),
+        ("5.14", RepresentativeRule.FIRST_00),
+        ("5.18", RepresentativeRule.FIRST_00),
+        ("5.19", RepresentativeRule.FIRST_00_OR_ROOT_PORT),
+        ("latest", RepresentativeRule.FIRST_00_OR_ROOT_PORT),
+    ],
+)
 def test_representative_rule(kernel, rule):
     assert profile_for(F(), kernel=kernel).representative_rule is rule
 
@@ -63,8 +97,18 @@ def test_whitelist_contents_by_release():
     assert _ids((5, 17)) == _ids((5, 9))
     assert _ids((5, 18)) == _ids((5, 9)) | {"8086:09a2"}
     assert _ids((7, 1)) == _ids((5, 18)) | {"1ae0:ANY"}
-    accelerators = {"8086:0b25", "8086:0cfe", "8086:11fb", "8086:1212", "8086:1216", "8086:4940", "8086:4942",
-                    "8086:4944", "8086:4946", "8086:4948"}  # fmt: skip
+    accelerators = {
+        "8086:0b25",
+        "8086:0cfe",
+        "8086:11fb",
+        "8086:1212",
+        "8086:1216",
+        "8086:4940",
+        "8086:4942",
+        "8086:4944",
+        "8086:4946",
+        "8086:4948",
+    }
     assert _ids((7, 2)) == _ids((7, 1)) | accelerators
     assert _ids((7, 3)) == _ids((7, 2)) | {"10de:2f95", "10de:2f96", "10de:2f97", "10de:2f98"}
     zhaoxin = {"1d17:1003", "1d17:1005", "1d17:1006", "1d17:1007", "1d17:1008"}
@@ -79,18 +123,36 @@ def test_whitelist_contents_by_release():
 
 def test_req_same_host_bridge_flags():
     same = {e.ids for e in whitelist_for(LATEST[:2]) if e.req_same_host_bridge}
-    assert same == {"8086:3c00", "8086:3c01", "8086:2f00", "8086:2f01", "1d17:1003", "1d17:1005", "1d17:1006",
-                    "1d17:1007", "8086:0c08", "8086:6f00"}  # fmt: skip
+    assert same == {
+        "8086:3c00",
+        "8086:3c01",
+        "8086:2f00",
+        "8086:2f01",
+        "1d17:1003",
+        "1d17:1005",
+        "1d17:1006",
+        "1d17:1007",
+        "8086:0c08",
+        "8086:6f00",
+    }
     unconfirmed = {e.ids for e in whitelist_for(LATEST[:2]) if not e.confirmed}
     assert "8086:09a2" not in unconfirmed and "1ded:8000" in unconfirmed  # 09a2 is in 5.18; 1ded:8000 a candidate
 
 
-@pytest.mark.parametrize("text, expect", [
-    ("intel", ("intel", 6, "x86_64")), ("amd", ("amd", 0x19, "x86_64")), ("amd:0x17", ("amd", 0x17, "x86_64")),
-    ("AMD:25", ("amd", 25, "x86_64")), ("amd:1ah", ("amd", 0x1A, "x86_64")), ("hygon:0x18", ("hygon", 0x18, "x86_64")),
-    ("AuthenticAMD:0x19", ("amd", 0x19, "x86_64")), ("ampere", ("ampere", None, "aarch64")),
-    ("amd:", ("amd", 0x19, "x86_64")),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        ("intel", ("intel", 6, "x86_64")),
+        ("amd", ("amd", 0x19, "x86_64")),
+        ("amd:0x17", ("amd", 0x17, "x86_64")),
+        ("AMD:25", ("amd", 25, "x86_64")),
+        ("amd:1ah", ("amd", 0x1A, "x86_64")),
+        ("hygon:0x18", ("hygon", 0x18, "x86_64")),
+        ("AuthenticAMD:0x19", ("amd", 0x19, "x86_64")),
+        ("ampere", ("ampere", None, "aarch64")),
+        ("amd:", ("amd", 0x19, "x86_64")),
+    ],
+)
 def test_parse_cpu(text, expect):
     assert parse_cpu(text) == expect
 
@@ -113,8 +175,13 @@ def test_cpu_rule():
 def test_host_facts_are_defaults_and_flags_override():
     f = F()
     p = profile_for(f)
-    assert (p.kernel, p.version, p.cpu_vendor, p.cpu_family, p.iommu) == ("6.17.0-5-generic", (6, 17, 0), "intel", 6,
-                                                                          IommuMode.OFF)  # fmt: skip
+    assert (p.kernel, p.version, p.cpu_vendor, p.cpu_family, p.iommu) == (
+        "6.17.0-5-generic",
+        (6, 17, 0),
+        "intel",
+        6,
+        IommuMode.OFF,
+    )
     assert p.cmdline == f.host.cmdline and p.notes == ()
     q = profile_for(f, kernel="5.4", cpu="amd:0x17", cmdline="pci=noaer", iommu="pt")
     assert (q.release, q.cpu_vendor, q.iommu, q.cmdline) == ((5, 4), "amd", IommuMode.PASSTHROUGH, "pci=noaer")
@@ -139,13 +206,21 @@ def test_unknown_host_facts_are_listed_or_inferred_never_taken():
     assert future.version == LATEST and "newer than the newest rules" in future.notes[0]
 
 
-@pytest.mark.parametrize("kernel, handling", [
-    ("6.10", AcsHandling.CLEAR_REDIRECT), ("6.11", AcsHandling.BUGGY_CONFIG),
-    ("6.12.0-1-generic", AcsHandling.BUGGY_CONFIG),
-    ("6.12.22", AcsHandling.BUGGY_CONFIG), ("6.12.23", AcsHandling.CONFIG), ("6.13.11", AcsHandling.CONFIG),
-    ("6.14.1", AcsHandling.BUGGY_CONFIG), ("6.14.2", AcsHandling.CONFIG), ("6.15", AcsHandling.CONFIG),
-    ("latest", AcsHandling.CONFIG),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kernel, handling",
+    [
+        ("6.10", AcsHandling.CLEAR_REDIRECT),
+        ("6.11", AcsHandling.BUGGY_CONFIG),
+        ("6.12.0-1-generic", AcsHandling.BUGGY_CONFIG),
+        ("6.12.22", AcsHandling.BUGGY_CONFIG),
+        ("6.12.23", AcsHandling.CONFIG),
+        ("6.13.11", AcsHandling.CONFIG),
+        ("6.14.1", AcsHandling.BUGGY_CONFIG),
+        ("6.14.2", AcsHandling.CONFIG),
+        ("6.15", AcsHandling.CONFIG),
+        ("latest", AcsHandling.CONFIG),
+    ],
+)
 def test_acs_handling_by_release(kernel, handling):
     assert profile_for(F(), kernel=kernel).acs.handling is handling
 
@@ -171,9 +246,16 @@ def test_parse_cpu_family_range_edges(text, family):
     assert parse_cpu(text)[1] == family
 
 
-@pytest.mark.parametrize("text, shown", [
-    ("amd:-1", "-1"), ("amd:0x99999", "0x99999"), ("amd:1000h", "1000h"), ("intel:4096", "4096"), ("amd:-0x1", "-0x1"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("amd:-1", "-1"),
+        ("amd:0x99999", "0x99999"),
+        ("amd:1000h", "1000h"),
+        ("intel:4096", "4096"),
+        ("amd:-0x1", "-0x1"),
+    ],
+)
 def test_parse_cpu_family_out_of_range(text, shown):
     with pytest.raises(InputError) as info:
         parse_cpu(text)
@@ -182,10 +264,16 @@ def test_parse_cpu_family_out_of_range(text, shown):
     assert "0 to 0xfff" in diag.hint  # the same range as a fabric file's cpu family
 
 
-@pytest.mark.parametrize("text, version", [
-    ("6.12.23+", (6, 12, 23)), ("5.14.0-362.el9.x86_64", (5, 14, 0)), ("6.1.0-56-amd64", (6, 1, 0)),
-    ("4.20.0", (4, 20, 0)), ("mainline", LATEST),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, version",
+    [
+        ("6.12.23+", (6, 12, 23)),
+        ("5.14.0-362.el9.x86_64", (5, 14, 0)),
+        ("6.1.0-56-amd64", (6, 1, 0)),
+        ("4.20.0", (4, 20, 0)),
+        ("mainline", LATEST),
+    ],
+)
 def test_parse_kernel_uname_forms(text, version):
     assert parse_kernel(text) == version
 
@@ -203,8 +291,10 @@ def test_pre_p2pdma_fabric_file_loads_and_the_verdict_says_p2pdma_is_absent():
     from p2ptui.fabric import loads_fabric
     from p2ptui.p2p.verdict import check
 
-    text = ("host: {kernel: 3.10.0-1160.el7.x86_64, cpu: intel, iommu: off}\nroot_complexes:\n  - bus: 00\n"
-            "    devices: [{bdf: 00:00.0}, {bdf: 00:01.0, kind: nvme}, {bdf: 00:02.0, kind: nvme}]\n")  # fmt: skip
+    text = (
+        "host: {kernel: 3.10.0-1160.el7.x86_64, cpu: intel, iommu: off}\nroot_complexes:\n  - bus: 00\n"
+        "    devices: [{bdf: 00:00.0}, {bdf: 00:01.0, kind: nvme}, {bdf: 00:02.0, kind: nvme}]\n"
+    )
     fabric = loads_fabric(text)
     p = profile_for(fabric)
     assert p.version == (3, 10, 0) and p.kernel == "3.10.0-1160.el7.x86_64" and not p.has_p2pdma

@@ -68,7 +68,9 @@ def test_vectorised_search_equals_looping_the_verdict(seed):
     assert [c.distance for c in s.candidates] == scores
     valid = [x for x in scores if x >= 0]
     assert s.distance == (min(valid) if valid else -1)
-    assert [d.bdf for d in s.ties] == [p.bdf for p, x in zip(fabric.providers(), scores) if valid and x == min(valid)]
+    assert [d.bdf for d in s.ties] == [
+        p.bdf for p, x in zip(fabric.providers(), scores, strict=False) if valid and x == min(valid)
+    ]
 
 
 def test_scores_that_depend_on_unknown_acs_are_flagged():
@@ -81,8 +83,9 @@ def test_scores_that_depend_on_unknown_acs_are_flagged():
 
     for fabric, score_certain in ((with_hb0(F(), NON_WL_INTEL), False), (F(), True)):
         dsp0 = fabric.find("dsp0")  # above nvme-a: nvme-a -> rnic0 turns around at usp0 through dsp0 and dsp1
-        f = fabric.with_devices(replace(d, acs=Acs(AcsSource.UNKNOWN)) if d.bdf == dsp0.bdf else d
-                                for d in fabric.devices)  # fmt: skip
+        f = fabric.with_devices(
+            replace(d, acs=Acs(AcsSource.UNKNOWN)) if d.bdf == dsp0.bdf else d for d in fabric.devices
+        )
         profile = profile_for(f, kernel="6.8")
         s = find_provider(f, ["rnic0"], profile, seed=0)
         by_name = {c.provider.name: c for c in s.candidates}

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-
 import pytest
 from p2p_scenario_support import scenario_fabric
+from real_data import require
 
 from p2ptui.p2p.context import verdict_context
 from p2ptui.p2p.topo import TopoClass, topo_class
 from p2ptui.sources import open_fabric
-from real_data import require
 
 DATA = require("lspci")
 STELLINE = "stelline-puget-threadripper-pro-wrx90"
@@ -21,19 +20,22 @@ def _topo(fabric, a: str, b: str) -> TopoClass:
     return topo_class(ctx.index, ix[fabric.find(a).bdf], ix[fabric.find(b).bdf])
 
 
-@pytest.mark.parametrize("a, b, cls", [
-    ("nvme-a", "nvme-a", TopoClass.X),
-    ("nvme-a", "rnic0", TopoClass.PIX),  # one switch
-    ("rnic0", "rnic1", TopoClass.PIX),  # two functions of one device
-    ("rnic0", "rnic0-vf0", TopoClass.PIX),
-    ("nvme-c", "rnic0", TopoClass.PXB),  # two switches, cascaded
-    ("nvme-c", "nvme-c", TopoClass.X),
-    ("nvme-d", "gpu0", TopoClass.PHB),  # two root ports of one host bridge
-    ("nvme-a", "gpu0", TopoClass.PHB),
-    ("dsa0", "dsa1", TopoClass.PHB),  # RCiEPs of one root bus
-    ("dsa0", "nvme-d", TopoClass.NODE),  # two host bridges, NUMA node 0 both
-    ("nvme-e", "nvme-d", TopoClass.SYS),  # NUMA 1 against NUMA 0
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "a, b, cls",
+    [
+        ("nvme-a", "nvme-a", TopoClass.X),
+        ("nvme-a", "rnic0", TopoClass.PIX),  # one switch
+        ("rnic0", "rnic1", TopoClass.PIX),  # two functions of one device
+        ("rnic0", "rnic0-vf0", TopoClass.PIX),
+        ("nvme-c", "rnic0", TopoClass.PXB),  # two switches, cascaded
+        ("nvme-c", "nvme-c", TopoClass.X),
+        ("nvme-d", "gpu0", TopoClass.PHB),  # two root ports of one host bridge
+        ("nvme-a", "gpu0", TopoClass.PHB),
+        ("dsa0", "dsa1", TopoClass.PHB),  # RCiEPs of one root bus
+        ("dsa0", "nvme-d", TopoClass.NODE),  # two host bridges, NUMA node 0 both
+        ("nvme-e", "nvme-d", TopoClass.SYS),  # NUMA 1 against NUMA 0
+    ],
+)
 def test_scenario_classes(a, b, cls):
     assert _topo(scenario_fabric(), a, b) is cls
     assert _topo(scenario_fabric(), b, a) is cls
@@ -46,7 +48,7 @@ def _nvidia_smi_matrix() -> dict[tuple[str, str], str]:
     out = {}
     for line in lines[header + 1 : header + 5]:
         fields = line.split()
-        for name, cls in zip(names, fields[1:5]):
+        for name, cls in zip(names, fields[1:5], strict=False):
             out[(fields[0], name)] = cls
     return out
 

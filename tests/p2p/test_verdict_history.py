@@ -20,10 +20,16 @@ OLD = ["4.20", "5.0", "5.1", "5.2", "5.3"]
 
 
 @pytest.mark.parametrize("kernel", OLD)
-@pytest.mark.parametrize("provider, client, dist", [
-    ("nvme-a", "nvme-a", 0), ("rnic0", "rnic1", 2), ("rnic0", "rnic0-vf0", 2), ("nvme-a", "rnic0", 4),
-    ("nvme-c", "rnic0", 6),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "provider, client, dist",
+    [
+        ("nvme-a", "nvme-a", 0),
+        ("rnic0", "rnic1", 2),
+        ("rnic0", "rnic0-vf0", 2),
+        ("nvme-a", "rnic0", 4),
+        ("nvme-c", "rnic0", 6),
+    ],
+)
 def test_old_eras_common_bridge_paths_as_modern(kernel, provider, client, dist):
     assert summary(verdict(F(), provider, [client], kernel=kernel)) == (["BUS_ADDR"], [dist], dist)
 
@@ -60,14 +66,17 @@ def test_v52_whitelist_not_consulted_for_acs_redirect():
 
 
 @pytest.mark.parametrize("kernel", OLD)
-@pytest.mark.parametrize("provider, client, hb0, hb1", [
-    ("nvme-d", "gpu0", (0x8086, 0x2F00), None),  # 12
-    ("nvme-d", "gpu0", NON_WL_INTEL, None),  # 13
-    ("nvme-a", "gpu0", (0x8086, 0x09A2), None),  # 15
-    ("nvme-e", "nvme-d", (0x8086, 0x2F00), (0x8086, 0x2F00)),  # 16
-    ("nvme-e", "nvme-d", (0x8086, 0x2030), (0x8086, 0x2033)),  # 17
-    ("dsa0", "dsa1", None, None),  # 19
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "provider, client, hb0, hb1",
+    [
+        ("nvme-d", "gpu0", (0x8086, 0x2F00), None),  # 12
+        ("nvme-d", "gpu0", NON_WL_INTEL, None),  # 13
+        ("nvme-a", "gpu0", (0x8086, 0x09A2), None),  # 15
+        ("nvme-e", "nvme-d", (0x8086, 0x2F00), (0x8086, 0x2F00)),  # 16
+        ("nvme-e", "nvme-d", (0x8086, 0x2030), (0x8086, 0x2033)),  # 17
+        ("dsa0", "dsa1", None, None),  # 19
+    ],
+)
 def test_old_eras_no_common_bridge_is_minus_one(kernel, provider, client, hb0, hb1):
     f = F()
     f = with_hb0(f, hb0) if hb0 else f
@@ -95,19 +104,31 @@ def test_v52_amd_zen_root_complex_without_iommu():
     assert verdict(both, "nvme-e", ["nvme-d"], kernel="5.2", iommu="off").distance == 0x1000 + 4
 
 
-@pytest.mark.parametrize("kernel, ids, expect", [
-    ("5.4", (0x8086, 0x2F00), "THRU_HOST_BRIDGE"), ("5.4", (0x8086, 0x3C01), "THRU_HOST_BRIDGE"),
-    ("5.4", (0x8086, 0x2020), "NOT_SUPPORTED"), ("5.6", (0x8086, 0x2020), "THRU_HOST_BRIDGE"),
-    ("5.6", (0x8086, 0x2031), "NOT_SUPPORTED"), ("5.7", (0x8086, 0x2031), "THRU_HOST_BRIDGE"),
-    ("5.4", (0x1022, 0x1450), "THRU_HOST_BRIDGE"), ("5.8", (0x1022, 0x1450), "THRU_HOST_BRIDGE"),
-    ("5.9", (0x1022, 0x1450), "NOT_SUPPORTED"),  # table entry gone, and this CPU is Intel
-    ("5.7", (0x1022, 0x15D0), "NOT_SUPPORTED"), ("5.8", (0x1022, 0x15D0), "THRU_HOST_BRIDGE"),
-    ("5.8", (0x1022, 0x1630), "THRU_HOST_BRIDGE"), ("5.17", (0x8086, 0x09A2), "NOT_SUPPORTED"),
-    ("5.18", (0x8086, 0x09A2), "THRU_HOST_BRIDGE"), ("7.0", (0x1AE0, 0x1234), "NOT_SUPPORTED"),
-    ("7.1", (0x1AE0, 0x1234), "THRU_HOST_BRIDGE"), ("7.2", (0x10DE, 0x2F95), "NOT_SUPPORTED"),
-    ("7.3", (0x10DE, 0x2F95), "THRU_HOST_BRIDGE"), ("7.3", (0x1D17, 0x1003), "NOT_SUPPORTED"),
-    ("latest", (0x1D17, 0x1003), "THRU_HOST_BRIDGE"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kernel, ids, expect",
+    [
+        ("5.4", (0x8086, 0x2F00), "THRU_HOST_BRIDGE"),
+        ("5.4", (0x8086, 0x3C01), "THRU_HOST_BRIDGE"),
+        ("5.4", (0x8086, 0x2020), "NOT_SUPPORTED"),
+        ("5.6", (0x8086, 0x2020), "THRU_HOST_BRIDGE"),
+        ("5.6", (0x8086, 0x2031), "NOT_SUPPORTED"),
+        ("5.7", (0x8086, 0x2031), "THRU_HOST_BRIDGE"),
+        ("5.4", (0x1022, 0x1450), "THRU_HOST_BRIDGE"),
+        ("5.8", (0x1022, 0x1450), "THRU_HOST_BRIDGE"),
+        ("5.9", (0x1022, 0x1450), "NOT_SUPPORTED"),  # table entry gone, and this CPU is Intel
+        ("5.7", (0x1022, 0x15D0), "NOT_SUPPORTED"),
+        ("5.8", (0x1022, 0x15D0), "THRU_HOST_BRIDGE"),
+        ("5.8", (0x1022, 0x1630), "THRU_HOST_BRIDGE"),
+        ("5.17", (0x8086, 0x09A2), "NOT_SUPPORTED"),
+        ("5.18", (0x8086, 0x09A2), "THRU_HOST_BRIDGE"),
+        ("7.0", (0x1AE0, 0x1234), "NOT_SUPPORTED"),
+        ("7.1", (0x1AE0, 0x1234), "THRU_HOST_BRIDGE"),
+        ("7.2", (0x10DE, 0x2F95), "NOT_SUPPORTED"),
+        ("7.3", (0x10DE, 0x2F95), "THRU_HOST_BRIDGE"),
+        ("7.3", (0x1D17, 0x1003), "NOT_SUPPORTED"),
+        ("latest", (0x1D17, 0x1003), "THRU_HOST_BRIDGE"),
+    ],
+)
 def test_whitelist_by_release(kernel, ids, expect):
     v = verdict(with_hb0(F(), ids), "nvme-d", ["gpu0"], kernel=kernel)
     assert one(v).map_type.value == expect and one(v).distance == 4
@@ -123,8 +144,9 @@ def test_v5_4_to_5_8_amd_rome_is_not_allowed():
     assert verdict(f, "nvme-d", ["gpu0"], kernel="latest", cpu="hygon:0x18").distance == -1  # not X86_VENDOR_AMD
 
 
-@pytest.mark.parametrize("kernel, warned", [("5.4", False), ("5.9", False), ("5.13", False), ("5.14", True),
-                                            ("6.1", True), ("7.1", True)])  # fmt: skip
+@pytest.mark.parametrize(
+    "kernel, warned", [("5.4", False), ("5.9", False), ("5.13", False), ("5.14", True), ("6.1", True), ("7.1", True)]
+)
 def test_whitelist_warning_from_v5_14_only(kernel, warned):
     f = with_hb0(dsp_redirect(F()), NON_WL_INTEL)
     v = verdict(f, "nvme-a", ["rnic0"], kernel=kernel)
@@ -139,8 +161,9 @@ def test_dma_virt_ops_client_while_it_existed():
     soft = NonPciClient(name="rxe0", bus="infiniband", driver="rdma_rxe", pci_parent="rnic0", dma_virt_ops=True)
     old = verdict(F(), "nvme-a", [soft], kernel="5.4")
     assert old.distance == -1
-    assert old.messages == ["rdma_rxe rxe0: cannot be used for peer-to-peer DMA because the driver makes use of "
-                            "dma_virt_ops"]  # fmt: skip
+    assert old.messages == [
+        "rdma_rxe rxe0: cannot be used for peer-to-peer DMA because the driver makes use of dma_virt_ops"
+    ]
     assert summary(verdict(F(), "nvme-a", [soft], kernel="5.14")) == (["BUS_ADDR"], [4], 4)
     assert summary(verdict(F(), "nvme-a", [soft], kernel="4.20")) == (["BUS_ADDR"], [4], 4)
 
@@ -168,10 +191,20 @@ root_complexes:
     return loads_fabric(text)
 
 
-@pytest.mark.parametrize("kernel, slot, expect", [
-    ("5.13", 0, 4), ("5.14", 0, 4), ("5.18", 0, 4), ("5.19", 0, 4),
-    ("5.13", 2, -1), ("5.14", 2, -1), ("5.18", 2, -1), ("5.19", 2, 4), ("latest", 2, 4),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kernel, slot, expect",
+    [
+        ("5.13", 0, 4),
+        ("5.14", 0, 4),
+        ("5.18", 0, 4),
+        ("5.19", 0, 4),
+        ("5.13", 2, -1),
+        ("5.14", 2, -1),
+        ("5.18", 2, -1),
+        ("5.19", 2, 4),
+        ("latest", 2, 4),
+    ],
+)
 def test_representative_rule_by_release(kernel, slot, expect):
     f = _rp_led_fabric(slot)
     assert verdict(f, "nvme0", ["gpu0"], kernel=kernel).distance == expect
@@ -187,8 +220,10 @@ def test_slot_rule_versus_first_device_rule():
 def _cascade(levels: int) -> Fabric:
     """A root port, then ``levels`` cascaded switches, every port with live RR: long ACS lists."""
     rr = Acs(AcsSource.HARDWARE, cap=acsbits.ALL_BITS, ctrl=acsbits.RR)
-    devs = [Device(BDF(0, 0, 0, 0), DeviceKind.HOST_BRIDGE, "hb", vendor_id=0x8086, device_id=0x2020),
-            Device(BDF(0, 0, 1, 0), DeviceKind.ROOT_PORT, "rp", acs=rr)]  # fmt: skip
+    devs = [
+        Device(BDF(0, 0, 0, 0), DeviceKind.HOST_BRIDGE, "hb", vendor_id=0x8086, device_id=0x2020),
+        Device(BDF(0, 0, 1, 0), DeviceKind.ROOT_PORT, "rp", acs=rr),
+    ]
     parent, bus = BDF(0, 0, 1, 0), 1
     for level in range(levels):
         usp = BDF(0, bus, 0, 0)

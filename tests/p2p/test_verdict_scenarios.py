@@ -22,12 +22,18 @@ from p2ptui.p2p.providers import find_provider
 
 F = scenario_fabric
 ACS_6 = "mlx5_core 0000:04:00.0: ACS redirect is set between the client and provider (0000:03:00.0)"
-HINT_6 = ("mlx5_core 0000:04:00.0: to disable ACS redirect for this path, add the kernel parameter: "
-          "pci=disable_acs_redir=0000:02:00.0;0000:02:01.0")  # fmt: skip
-NO_SHARE_6 = ("mlx5_core 0000:04:00.0: cannot be used for peer-to-peer DMA as the client and provider (0000:03:00.0) "
-              "do not share an upstream bridge or whitelisted host bridge")  # fmt: skip
-NO_SHARE_GPU = ("nvidia 0000:0a:00.0: cannot be used for peer-to-peer DMA as the client and provider (0000:09:00.0) "
-                "do not share an upstream bridge or whitelisted host bridge")  # fmt: skip
+HINT_6 = (
+    "mlx5_core 0000:04:00.0: to disable ACS redirect for this path, add the kernel parameter: "
+    "pci=disable_acs_redir=0000:02:00.0;0000:02:01.0"
+)
+NO_SHARE_6 = (
+    "mlx5_core 0000:04:00.0: cannot be used for peer-to-peer DMA as the client and provider (0000:03:00.0) "
+    "do not share an upstream bridge or whitelisted host bridge"
+)
+NO_SHARE_GPU = (
+    "nvidia 0000:0a:00.0: cannot be used for peer-to-peer DMA as the client and provider (0000:09:00.0) "
+    "do not share an upstream bridge or whitelisted host bridge"
+)
 
 
 def test_default_profile_is_modern_intel():
@@ -42,11 +48,14 @@ def test_01_provider_is_its_own_client():
     assert v.messages == [] and v.disable_acs_redir is None
 
 
-@pytest.mark.parametrize("hb0, cpu, expect", [
-    ((0x8086, 0x2020), "intel", (["THRU_HOST_BRIDGE"], [0], 0)),
-    (NON_WL_INTEL, "intel", (["NOT_SUPPORTED"], [0], -1)),
-    (NON_WL_INTEL, "amd:0x19", (["THRU_HOST_BRIDGE"], [0], 0)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "hb0, cpu, expect",
+    [
+        ((0x8086, 0x2020), "intel", (["THRU_HOST_BRIDGE"], [0], 0)),
+        (NON_WL_INTEL, "intel", (["NOT_SUPPORTED"], [0], -1)),
+        (NON_WL_INTEL, "amd:0x19", (["THRU_HOST_BRIDGE"], [0], 0)),
+    ],
+)
 def test_02_self_with_acs_redirect_on_the_endpoint(hb0, cpu, expect):
     f = whatif.with_acs(with_hb0(F(), hb0), "nvme-a", cap=acsbits.ALL_BITS, ctrl=RR_CR)
     v = verdict(f, "nvme-a", ["nvme-a"], cpu=cpu)
@@ -120,10 +129,13 @@ def _firmware_ports(firmware: int):
     return f
 
 
-@pytest.mark.parametrize("firmware, expect", [
-    (0, (["BUS_ADDR"], [4], 4)),  # RR/CR came only from the kernel's IOMMU default: cleared
-    (RR_CR, (["NOT_SUPPORTED"], [4], -1)),  # firmware set them: the buggy formula keeps them
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "firmware, expect",
+    [
+        (0, (["BUS_ADDR"], [4], 4)),  # RR/CR came only from the kernel's IOMMU default: cleared
+        (RR_CR, (["NOT_SUPPORTED"], [4], -1)),  # firmware set them: the buggy formula keeps them
+    ],
+)
 def test_08b_disable_acs_redir_on_6_11_to_6_14(firmware, expect):
     f = _firmware_ports(firmware)
     cmd = "pci=disable_acs_redir=0000:02:00.0;0000:02:01.0"
@@ -196,9 +208,14 @@ def test_16_different_host_bridges_require_same():
     ]
 
 
-@pytest.mark.parametrize("ids0, ids1", [
-    ((0x8086, 0x2030), (0x8086, 0x2033)), ((0x8086, 0x2031), (0x8086, 0x2032)), ((0x8086, 0x09A2), (0x8086, 0x09A2)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "ids0, ids1",
+    [
+        ((0x8086, 0x2030), (0x8086, 0x2033)),
+        ((0x8086, 0x2031), (0x8086, 0x2032)),
+        ((0x8086, 0x09A2), (0x8086, 0x09A2)),
+    ],
+)
 def test_17_different_host_bridges_both_whitelisted(ids0, ids1):
     v = verdict(with_hb1(with_hb0(F(), ids0), ids1), "nvme-e", ["nvme-d"])
     assert summary(v) == (["THRU_HOST_BRIDGE"], [4], 4)
@@ -211,10 +228,15 @@ def test_18_one_host_bridge_not_whitelisted(ids0, ids1):
     assert len(v.messages) == 1 and "do not share an upstream bridge or whitelisted host bridge" in v.messages[0]
 
 
-@pytest.mark.parametrize("kernel, expect", [
-    ("latest", (["THRU_HOST_BRIDGE"], [2], 2)), ("7.2", (["THRU_HOST_BRIDGE"], [2], 2)),
-    ("7.1", (["NOT_SUPPORTED"], [2], -1)), ("6.12", (["NOT_SUPPORTED"], [2], -1)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kernel, expect",
+    [
+        ("latest", (["THRU_HOST_BRIDGE"], [2], 2)),
+        ("7.2", (["THRU_HOST_BRIDGE"], [2], 2)),
+        ("7.1", (["NOT_SUPPORTED"], [2], -1)),
+        ("6.12", (["NOT_SUPPORTED"], [2], -1)),
+    ],
+)
 def test_19_rcieps_on_an_accelerator_root_bus(kernel, expect):
     v = verdict(F(), "dsa0", ["dsa1"], kernel=kernel)
     assert summary(v) == expect

@@ -66,8 +66,11 @@ class Fn:
 
     @property
     def is_bridge(self) -> bool:
-        return self.port_type in (PT_ROOT_PORT, PT_UPSTREAM, PT_DOWNSTREAM, PT_PCIE_TO_PCI) or bool(self.children) \
-            or self.class_code >> 8 == 0x0604  # fmt: skip
+        return (
+            self.port_type in (PT_ROOT_PORT, PT_UPSTREAM, PT_DOWNSTREAM, PT_PCIE_TO_PCI)
+            or bool(self.children)
+            or self.class_code >> 8 == 0x0604
+        )
 
 
 def root_port(bdf: str, *children: Fn, **kw) -> Fn:
@@ -337,17 +340,41 @@ def switch_fabric(downstream_ports: int = 4, vfs: int = 0) -> dict[str, list[Fn]
         bus = 3 + i
         if i == 0:
             nic = endpoint(
-                f"{bus:02x}:00.0", vendor=0x15B3, device=0x101B, class_code=0x020000, driver="mlx5_core",
-                net="ens1f0np0", rdma="mlx5_0", link=(4, 16, 4, 16), iommu_group=20, numa_node=0,
-                vfs=[endpoint(f"{bus:02x}:00.{k + 1}", vendor=0x15B3, device=0x101C, class_code=0x020000,
-                              driver="mlx5_core", link=None, iommu_group=40 + k, numa_node=0) for k in range(vfs)],
-            )  # fmt: skip
+                f"{bus:02x}:00.0",
+                vendor=0x15B3,
+                device=0x101B,
+                class_code=0x020000,
+                driver="mlx5_core",
+                net="ens1f0np0",
+                rdma="mlx5_0",
+                link=(4, 16, 4, 16),
+                iommu_group=20,
+                numa_node=0,
+                vfs=[
+                    endpoint(
+                        f"{bus:02x}:00.{k + 1}",
+                        vendor=0x15B3,
+                        device=0x101C,
+                        class_code=0x020000,
+                        driver="mlx5_core",
+                        link=None,
+                        iommu_group=40 + k,
+                        numa_node=0,
+                    )
+                    for k in range(vfs)
+                ],
+            )
             ports.append(downstream(f"02:{i:02x}.0", nic, link=(4, 16, 4, 16), iommu_group=10 + i))
         else:
             ssd = endpoint(
-                f"{bus:02x}:00.0", nvme=f"nvme{i - 1}", link=(4, 4, 4, 4), iommu_group=20 + i, numa_node=0,
-                p2pmem=((i * 64) << 20, (i * 32) << 20, True, i % 2 == 1), acs=None,
-            )  # fmt: skip
+                f"{bus:02x}:00.0",
+                nvme=f"nvme{i - 1}",
+                link=(4, 4, 4, 4),
+                iommu_group=20 + i,
+                numa_node=0,
+                p2pmem=((i * 64) << 20, (i * 32) << 20, True, i % 2 == 1),
+                acs=None,
+            )
             ports.append(downstream(f"02:{i:02x}.0", ssd, link=(4, 4, 4, 4), iommu_group=10 + i, acs=(0x5F, 0x0D)))
     sw = upstream("01:00.0", *ports, vendor=0x1000, device=0xC010, link=(4, 16, 4, 16), iommu_group=2)
     rp = root_port("00:01.0", sw, link=(4, 16, 4, 16), iommu_group=1, acs=(0x1F, 0x00))
@@ -374,8 +401,9 @@ def large_spec(functions: int, ports_per_switch: int = 15) -> dict[str, list[Fn]
             ports = []
             for p in range(ports_per_switch):
                 ep_bus = dsp_bus + 1 + p
-                drive = endpoint(f"{ep_bus:02x}:00.0", nvme=None, link=(4, 4, 4, 4), iommu_group=None,
-                                 numa_node=domain % 2)  # fmt: skip
+                drive = endpoint(
+                    f"{ep_bus:02x}:00.0", nvme=None, link=(4, 4, 4, 4), iommu_group=None, numa_node=domain % 2
+                )
                 ports.append(downstream(f"{dsp_bus:02x}:{p:02x}.0", drive, link=(4, 4, 4, 4)))
             sw = upstream(f"{up_bus:02x}:00.0", *ports)
             fns.append(root_port(f"00:{g + 1:02x}.0", sw, numa_node=domain % 2))

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from real_data import require
 
 from p2ptui.cli.main import main
 from p2ptui.fabric import load_fabric
 from p2ptui.fabric.gallery import find_bundled
 from p2ptui.sources import detect, hwloc, lspci, nccl
-from real_data import require
 
 DATA = require()
 
@@ -71,11 +71,18 @@ def test_unknown_output_extension_exits_2_before_reading(tmp_path: Path, capsys)
     ("name", "content", "message"),
     [
         ("cut.xml", (DATA / "hwloc" / "nvidiaDGX2.xml").read_text()[:5000], "error: malformed XML"),
-        ("bad.xml", '<system version="1"><cpu numaid="0"><pci class="0x010802"/></cpu></system>\n',
-         "error: <pci> without busid"),
+        (
+            "bad.xml",
+            '<system version="1"><cpu numaid="0"><pci class="0x010802"/></cpu></system>\n',
+            "error: <pci> without busid",
+        ),
         ("graph.xml", '<graphs version="1"><graph id="0"/></graphs>\n', "error: an NCCL graph file"),
-        ("lspci.txt", "00:01.0 PCI bridge: Intel Corporation Device 2030\n\tBus: primary=00, secondary=zz, "
-         "subordinate=01, sec-latency=0\n", "secondary bus 'zz' is not a two-digit hex number"),
+        (
+            "lspci.txt",
+            "00:01.0 PCI bridge: Intel Corporation Device 2030\n\tBus: primary=00, secondary=zz, "
+            "subordinate=01, sec-latency=0\n",
+            "secondary bus 'zz' is not a two-digit hex number",
+        ),
         ("random.bin", "\x00\x01\x02 not a topology", "error: unrecognised format"),
     ],
 )

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from real_data import require
 from sysfs_fixtures import switch_fabric, tar_root, write_sysfs
 
 from p2ptui.cli.main import main
@@ -17,7 +18,6 @@ from p2ptui.fabric import dumps_fabric, load_fabric
 from p2ptui.fabric.gallery import bundled
 from p2ptui.sources import SOURCES, detect_source, open_fabric, sysfs, yaml_source
 from p2ptui.sources.resolve import open_fabric as resolve_open_fabric
-from real_data import require
 
 DATA = require()
 # Every input file in the shared data and the source that must claim it; the .console and nvidia-smi texts are

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from real_data import require
 from test_lspci_vvv import DUMP_NN_D
 
 from p2ptui.cli.main import main
@@ -16,7 +17,6 @@ from p2ptui.errors import InputError
 from p2ptui.fabric import Fabric, load_fabric
 from p2ptui.p2p import check, find_provider, pair_matrix
 from p2ptui.sources import hwloc, lspci, nccl
-from real_data import require
 
 DATA = require()
 HWLOC = DATA / "hwloc" / "24em64t-2n6c2t-pci.xml"

@@ -5,19 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from real_data import require
 
 from p2ptui.errors import InputError
 from p2ptui.sources import hwloc
-from real_data import require
 
 DATA = require()
 DGX2 = DATA / "hwloc" / "nvidiaDGX2.xml"
 
-BRIDGE = (
-    '<object type="Bridge" bridge_type="0-1" depth="0" bridge_pci="0000:[00-02]">\n'
-    '{inner}\n'
-    "</object>"
-)
+BRIDGE = '<object type="Bridge" bridge_type="0-1" depth="0" bridge_pci="0000:[00-02]">\n{inner}\n</object>'
 DOC = '<?xml version="1.0"?>\n<topology version="2.0">\n<object type="Machine" os_index="0">\n{body}\n</object>\n</topology>\n'
 
 
@@ -55,7 +51,11 @@ def test_mismatched_tag_names_its_line_and_column(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [
-        ("nccl.xml", (DATA / "nccl" / "ndv4-topo.xml").read_text(), "not an hwloc topology: the root element is <system>"),
+        (
+            "nccl.xml",
+            (DATA / "nccl" / "ndv4-topo.xml").read_text(),
+            "not an hwloc topology: the root element is <system>",
+        ),
         ("empty.xml", "", "malformed XML: no element found"),
         ("text.xml", "lspci -tv output\n", "malformed XML: syntax error"),
     ],
@@ -77,7 +77,10 @@ def test_unreadable_paths(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("inner", "message"),
     [
-        ('<object type="PCIDev" pci_busid="0000:01:00" pci_type="0200 [8086:1521] [8086:0001] 01"/>', "malformed pci_busid"),
+        (
+            '<object type="PCIDev" pci_busid="0000:01:00" pci_type="0200 [8086:1521] [8086:0001] 01"/>',
+            "malformed pci_busid",
+        ),
         ('<object type="PCIDev" pci_busid="0000:01:20.0" pci_type="0200 [8086:1521] [8086:0001] 01"/>', "out of range"),
     ],
 )
@@ -92,7 +95,10 @@ def test_bad_attribute_is_reported_on_its_element_line(tmp_path: Path, inner: st
 @pytest.mark.parametrize(
     ("inner", "words"),
     [
-        ('<object type="PCIDev" pci_busid="0000:00:01.0" pci_type="0200 8086:1521"/>', "pci_type values not of the form"),
+        (
+            '<object type="PCIDev" pci_busid="0000:00:01.0" pci_type="0200 8086:1521"/>',
+            "pci_type values not of the form",
+        ),
         (
             '<object type="PCIDev" pci_busid="0000:00:01.0" pci_type="0200 [8086:1521] [8086:0001] 01" '
             'pci_link_speed="1e9"/>',

@@ -7,16 +7,18 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
-from p2ptui.fabric import AcsSource, BDF, DeviceKind, IommuMode, dumps_fabric, loads_fabric
-from p2ptui.sources import hwloc
 from real_data import require
+
+from p2ptui.fabric import BDF, AcsSource, DeviceKind, IommuMode, dumps_fabric, loads_fabric
+from p2ptui.sources import hwloc
 
 DATA = require("hwloc")
 XML_FILES = sorted(DATA.glob("*.xml"))
 CONSOLE_FILES = sorted(DATA.glob("*.console"))
 
-_LINE = re.compile(r"^(?P<indent> *)(?:(?P<count>\d+) x \{ )?(?P<type>HostBridge|PCIBridge|PCI) L#\S+ \((?P<attrs>[^)]*)")
+_LINE = re.compile(
+    r"^(?P<indent> *)(?:(?P<count>\d+) x \{ )?(?P<type>HostBridge|PCIBridge|PCI) L#\S+ \((?P<attrs>[^)]*)"
+)
 _BUSID = re.compile(r"busid=(?:([0-9a-f]{4,8}):)?([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])(?:-([0-7]))?")
 _BUSES = re.compile(r"buses=([0-9a-f]{4,8}):\[([0-9a-f]{2})-([0-9a-f]{2})\]")
 _IDS = re.compile(r"id=([0-9a-f]{4}):([0-9a-f]{4}) class=([0-9a-f]{4})")

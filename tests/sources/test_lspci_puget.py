@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from real_data import require
 
 from p2ptui.fabric import BDF, DeviceKind, Link, dumps_fabric, loads_fabric
 from p2ptui.fabric.acs import AcsSource
@@ -19,7 +20,6 @@ from p2ptui.fabric.model import Fabric
 from p2ptui.p2p.context import fabric_index
 from p2ptui.p2p.topo import topo_class
 from p2ptui.sources import lspci
-from real_data import require
 
 DATA = require("lspci")
 STEM = "stelline-puget-threadripper-pro-wrx90"
@@ -34,7 +34,9 @@ def nvidia_smi_matrix() -> dict[tuple[BDF, BDF], str]:
     p2p = (DATA / f"{STEM}.p2pBandwidthLatencyTest.txt").read_text()
     gpus = {
         f"GPU{m[1]}": BDF(int(m[4]), int(m[2], 16), int(m[3], 16), 0)
-        for m in re.finditer(r"Device: (\d+), .*?pciBusID: ([0-9a-f]+), pciDeviceID: ([0-9a-f]+), pciDomainID:(\d+)", p2p)
+        for m in re.finditer(
+            r"Device: (\d+), .*?pciBusID: ([0-9a-f]+), pciDeviceID: ([0-9a-f]+), pciDomainID:(\d+)", p2p
+        )
     }
     nics = {m[1]: NIC_FUNCTIONS[m[2]] for m in re.finditer(r"^\s+(NIC\d+): (\S+)$", text, re.M)}
     where = gpus | nics
@@ -44,7 +46,7 @@ def nvidia_smi_matrix() -> dict[tuple[BDF, BDF], str]:
     matrix = {}
     for line in lines[header + 1 : header + 1 + len(where)]:
         row, *cells = line.split()
-        for column, cell in zip(columns, cells):
+        for column, cell in zip(columns, cells, strict=False):
             matrix[(where[row], where[column])] = cell
     return matrix
 
@@ -124,10 +126,7 @@ def test_nvidia_smi_classes_for_gpus_and_nics(path: Path) -> None:
     index = fabric_index(fabric)
     expected = nvidia_smi_matrix()
     assert len(expected) == 16 and set(expected.values()) == {"X", "PHB", "NODE", "PIX"}
-    got = {
-        (a, b): topo_class(index, index.index[a], index.index[b]).value
-        for a, b in expected
-    }
+    got = {(a, b): topo_class(index, index.index[a], index.index[b]).value for a, b in expected}
     assert got == expected
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from real_data import require
 from test_lspci_tree_shapes import SINGLE_ROOT, TVNN
 
 from p2ptui.errors import InputError
 from p2ptui.sources import lspci
 from p2ptui.sources.lspci_tree import parse_tree
-from real_data import require
 
 REAL_TV = require("lspci") / "stelline-puget-threadripper-pro-wrx90.lspci-tv.txt"
 REAL_MD = require("lspci") / "stelline-puget-threadripper-pro-wrx90.md"

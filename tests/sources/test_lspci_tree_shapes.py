@@ -85,7 +85,10 @@ def test_a_re_indented_line_is_an_error_with_its_position() -> None:
 
 
 def test_conflicting_duplicate_is_kept_aside_and_reversed_range_is_an_error() -> None:
-    twice = SINGLE_ROOT.splitlines() + ["-[0000:05]-+-00.0  again", "           \\-03.0  Red Hat, Inc. Virtio network device"]
+    twice = SINGLE_ROOT.splitlines() + [
+        "-[0000:05]-+-00.0  again",
+        "           \\-03.0  Red Hat, Inc. Virtio network device",
+    ]
     assert parse_tree(twice, "t")  # 0000:05:03.0 is another function: fine
     clash = SINGLE_ROOT.splitlines() + ["-[0000:00]-+-03.0-[07]--"]
     tree = parse_tree(clash, "t")  # was an error; the fabric sets the second drawing aside (issue 10)

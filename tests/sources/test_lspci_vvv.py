@@ -288,10 +288,13 @@ RCIEP_BLOCK = """
 
 def test_rciep_and_link_down_port(tmp_path: Path, capsys) -> None:
     # A CBDMA engine on the root bus (an RCiEP, as `lspci -vvv` names it) and a switch port whose link is down.
-    text = DUMP_NN_D.replace(
-        "Port #5, Speed 8GT/s, Width x16, ASPM L1\n\t\tLnkSta:\tSpeed 8GT/s (ok), Width x16 (ok)",
-        "Port #5, Speed 8GT/s, Width x16, ASPM L1\n\t\tLnkSta:\tSpeed unknown (downgraded), Width x0 (downgraded)",
-    ) + RCIEP_BLOCK
+    text = (
+        DUMP_NN_D.replace(
+            "Port #5, Speed 8GT/s, Width x16, ASPM L1\n\t\tLnkSta:\tSpeed 8GT/s (ok), Width x16 (ok)",
+            "Port #5, Speed 8GT/s, Width x16, ASPM L1\n\t\tLnkSta:\tSpeed unknown (downgraded), Width x0 (downgraded)",
+        )
+        + RCIEP_BLOCK
+    )
     f = load(tmp_path, text)
     cbdma = f.find("0000:00:04.0")
     assert cbdma.integrated and cbdma.link is None and f.upstream_bridge(cbdma) is None

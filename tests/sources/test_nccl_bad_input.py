@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from real_data import require
 
 from p2ptui.errors import InputError
 from p2ptui.sources import nccl
-from real_data import require
 
 DATA = require()
 
@@ -101,7 +101,9 @@ def test_truncated_and_wrong_files(tmp_path: Path) -> None:
 
 def test_unknown_link_speed_is_kept_unknown_with_a_note(tmp_path: Path) -> None:
     path = tmp_path / "topo.xml"
-    path.write_text(HEAD + '    <pci busid="0000:0e:00.0" class="0x030200" link_speed="fast" link_width="16"/>\n' + TAIL)
+    path.write_text(
+        HEAD + '    <pci busid="0000:0e:00.0" class="0x030200" link_speed="fast" link_width="16"/>\n' + TAIL
+    )
     fabric = nccl.load(path)
     gpu = fabric.find("0000:0e:00.0")
     assert gpu.link.max_gen is None and gpu.link.max_width == 16

@@ -12,13 +12,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from real_data import require, unlicensed
 
-from p2ptui.fabric import AcsSource, BDF, DeviceKind, dumps_fabric, loads_fabric
+from p2ptui.fabric import BDF, AcsSource, DeviceKind, dumps_fabric, loads_fabric
 from p2ptui.fabric.model import Fabric
 from p2ptui.p2p.context import fabric_index
 from p2ptui.p2p.topo import topo_class
 from p2ptui.sources import nccl
-from real_data import require, unlicensed
 
 DATA = require("nccl")
 FILES = sorted(DATA.glob("*.xml"))
@@ -30,11 +30,7 @@ def topo(fabric: Fabric, a: str, b: str) -> str:
 
 
 def real_pci(path: Path) -> list[ET.Element]:
-    return [
-        e
-        for e in ET.parse(path).getroot().iter("pci")
-        if not e.get("busid", "").startswith("ffff:ff:")
-    ]
+    return [e for e in ET.parse(path).getroot().iter("pci") if not e.get("busid", "").startswith("ffff:ff:")]
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

@@ -53,8 +53,10 @@ def test_a_fifo_is_refused_at_once_by_every_command(capsys, tmp_path, command):
     started = time.monotonic()
     code, _, err = run(capsys, *argv)  # would block forever if anything opened the FIFO
     assert code == 2 and time.monotonic() - started < 5
-    assert only_error(err) == (f"{fifo}: error: is a named pipe; p2ptui reads fabrics from files and directories "
-                               "(to read standard input, pass '-' and pipe the fabric in)")  # fmt: skip
+    assert only_error(err) == (
+        f"{fifo}: error: is a named pipe; p2ptui reads fabrics from files and directories "
+        "(to read standard input, pass '-' and pipe the fabric in)"
+    )
 
 
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
@@ -85,8 +87,9 @@ def feed_stdin(monkeypatch, data: bytes) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
 
 
-@pytest.mark.parametrize("name", ["lspci/stelline-puget-threadripper-pro-wrx90.md", "hwloc/nvidiaDGX2.xml",
-                                  "nccl/ndv4-topo.xml"])  # fmt: skip
+@pytest.mark.parametrize(
+    "name", ["lspci/stelline-puget-threadripper-pro-wrx90.md", "hwloc/nvidiaDGX2.xml", "nccl/ndv4-topo.xml"]
+)
 def test_dash_reads_any_format_from_standard_input(monkeypatch, name):
     path = Path(__file__).resolve().parents[1] / "data" / name
     feed_stdin(monkeypatch, path.read_bytes())
@@ -178,8 +181,11 @@ def test_a_110_bridge_lspci_chain_keeps_what_fits_and_loads_back(capsys, tmp_pat
     assert code == 0, err
     fabric = open_fabric(str(chain))
     assert max(depth for depth, _ in fabric.walk()) == MAX_BRIDGE_DEPTH
-    assert any(f"0000:41:00.0 sits {MAX_BRIDGE_DEPTH + 1} bridges below its root bus; p2ptui reads trees at most "
-               f"{MAX_BRIDGE_DEPTH} bridges deep" in note for note in fabric.notes)  # fmt: skip
+    assert any(
+        f"0000:41:00.0 sits {MAX_BRIDGE_DEPTH + 1} bridges below its root bus; p2ptui reads trees at most "
+        f"{MAX_BRIDGE_DEPTH} bridges deep" in note
+        for note in fabric.notes
+    )
     assert run(capsys, "validate", str(out))[0] == 0
     assert load_fabric(out) == fabric
 
@@ -297,8 +303,14 @@ def test_streaming_reader_matches_tarfile_on_every_member(tmp_path):
 
 
 # -- numbers longer than Python converts ------------------------------------------------------------------------------
-@pytest.mark.parametrize("line", ["\tNUMA node: {n}", "\tIOMMU group: {n}", "\tCapabilities: [40] Express (v2) Root Port "
-                                  "(Slot+), MSI 00\n\t\tLnkCap:\tPort #0, Speed 8GT/s, Width x{n}"])  # fmt: skip
+@pytest.mark.parametrize(
+    "line",
+    [
+        "\tNUMA node: {n}",
+        "\tIOMMU group: {n}",
+        "\tCapabilities: [40] Express (v2) Root Port (Slot+), MSI 00\n\t\tLnkCap:\tPort #0, Speed 8GT/s, Width x{n}",
+    ],
+)
 def test_a_number_of_thousands_of_digits_in_lspci_is_no_traceback(tmp_path, line):
     # Python's int() refuses more than 4,300 digits: the reader must not get that far. Either outcome is fine: the
     # value left unknown (with the fabric converting back to itself), or a refusal naming the line.

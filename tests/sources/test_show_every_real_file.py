@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from real_data import require
 
 from p2ptui.cli.main import main
 from p2ptui.fabric.gallery import bundled
 from p2ptui.sources import hwloc
-from real_data import require
 
 DATA = require()
 NOT_TOPOLOGIES = {

@@ -200,10 +200,22 @@ def _scan_as_nobody(base: Path) -> None:
     (target / "numa_node").chmod(0)
     (target / "config").chmod(0)
     res = subprocess.run(
-        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", str(Path(os.sys.executable)),
-         "-m", "p2ptui", "scan", str(root)],
-        capture_output=True, text=True, cwd="/", timeout=120,
-    )  # fmt: skip
+        [
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            str(Path(os.sys.executable)),
+            "-m",
+            "p2ptui",
+            "scan",
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert "0000:04:00.0/numa_node: Permission denied" in res.stderr
     assert "0000:04:00.0/config: Permission denied" in res.stderr
@@ -214,4 +226,3 @@ def test_input_error_type_for_library_callers(tmp_path):
     with pytest.raises(InputError) as info:
         sysfs.load(tmp_path / "missing")
     assert info.value.diagnostics[0].location.file.endswith("missing")
-

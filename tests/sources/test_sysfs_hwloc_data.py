@@ -14,15 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from real_data import require
 
 from p2ptui.fabric import Fabric
 from p2ptui.fabric.pcie import raw_gbps
 from p2ptui.sources import open_fabric, sysfs
-from real_data import require
 
 DATA = require("sysfs")
 TARBALLS = sorted(DATA.glob("*.tar.bz2"))
-LINE_RE = re.compile(r"^(?P<indent> *)(?P<type>HostBridge|PCIBridge|PCI) L#\d+ \((?P<attrs>[^()]*(?:\([^()]*\)[^()]*)*)\)")
+LINE_RE = re.compile(
+    r"^(?P<indent> *)(?P<type>HostBridge|PCIBridge|PCI) L#\d+ \((?P<attrs>[^()]*(?:\([^()]*\)[^()]*)*)\)"
+)
 ATTR_RE = re.compile(r"(\w+)=(\S+)")
 BDF_MEMBER_RE = re.compile(r"/sys/bus/pci/devices/([0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])$")
 
@@ -31,7 +33,7 @@ BDF_MEMBER_RE = re.compile(r"/sys/bus/pci/devices/([0-9a-f]{4,8}:[0-9a-f]{2}:[0-
 class Node:
     type: str
     attrs: dict[str, str]
-    children: list["Node"] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
 
     def key(self) -> tuple:
         a = self.attrs

@@ -28,19 +28,32 @@ LNKCAP_RE = re.compile(r"LnkCap:\s+Port #\d+, Speed ([\d.]+)GT/s, Width x(\d+)")
 DEVCTL_RE = re.compile(r"MaxPayload (\d+) bytes, MaxReadReq (\d+) bytes")
 BUS_RE = re.compile(r"Bus: primary=([0-9a-f]+), secondary=([0-9a-f]+), subordinate=([0-9a-f]+)")
 ACS_RE = re.compile(r"ACS(Cap|Ctl):\s+(.*)$")
-LSPCI_ACS = {"SrcValid": "SV", "TransBlk": "TB", "ReqRedir": "RR", "CmpltRedir": "CR", "UpstreamFwd": "UF",
-             "EgressCtrl": "EC", "DirectTrans": "DT"}  # fmt: skip
-PORT_KINDS = {"Root Port": DeviceKind.ROOT_PORT, "Upstream Port": DeviceKind.SWITCH_UPSTREAM,
-              "Downstream Port": DeviceKind.SWITCH_DOWNSTREAM,
-              "PCI-Express to PCI/PCI-X Bridge": DeviceKind.PCI_BRIDGE}  # fmt: skip
+LSPCI_ACS = {
+    "SrcValid": "SV",
+    "TransBlk": "TB",
+    "ReqRedir": "RR",
+    "CmpltRedir": "CR",
+    "UpstreamFwd": "UF",
+    "EgressCtrl": "EC",
+    "DirectTrans": "DT",
+}
+PORT_KINDS = {
+    "Root Port": DeviceKind.ROOT_PORT,
+    "Upstream Port": DeviceKind.SWITCH_UPSTREAM,
+    "Downstream Port": DeviceKind.SWITCH_DOWNSTREAM,
+    "PCI-Express to PCI/PCI-X Bridge": DeviceKind.PCI_BRIDGE,
+}
 GENS = {"2.5": 1, "5": 2, "8": 3, "16": 4, "32": 5, "64": 6}
 
 
 def lspci(root: Path, *flags: str) -> str:
     res = subprocess.run(
         [LSPCI, "-A", "linux-sysfs", "-O", f"sysfs.path={root}/sys/bus/pci", *flags],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return res.stdout
 
 
@@ -131,11 +144,19 @@ def test_switch_fabric_agrees_with_lspci(tmp_path):
 def test_mixed_domains_bridges_and_link_states_agree_with_lspci(tmp_path):
     legacy = Fn("05:01.0", port_type=None, link=None, class_code=0x020000)
     spec = {
-        "0000:00": [Fn("00:1e.0", class_code=0x060401, port_type=None, link=None, children=[legacy]),
-                    root_port("00:1c.0", secondary=7, acs=(0x7F, 0x1D))],
-        "0001:40": [root_port("40:01.0", Fn("41:00.0", class_code=0x030200, link=(3, 8, 5, 16), mps=128,
-                                            mrrs=4096), link=(3, 8, 5, 16), acs=(0x5F, 0x00))],
-    }  # fmt: skip
+        "0000:00": [
+            Fn("00:1e.0", class_code=0x060401, port_type=None, link=None, children=[legacy]),
+            root_port("00:1c.0", secondary=7, acs=(0x7F, 0x1D)),
+        ],
+        "0001:40": [
+            root_port(
+                "40:01.0",
+                Fn("41:00.0", class_code=0x030200, link=(3, 8, 5, 16), mps=128, mrrs=4096),
+                link=(3, 8, 5, 16),
+                acs=(0x5F, 0x00),
+            )
+        ],
+    }
     root = write_sysfs(tmp_path / "mixed", spec)
     fabric = sysfs.load(root)
     check_against_lspci(root, fabric)

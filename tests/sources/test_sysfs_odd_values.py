@@ -94,8 +94,12 @@ def test_one_note_per_kind_of_oddity_not_per_device(tmp_path, capsys):
 
 def test_rciep_is_shown_as_integrated_without_a_link(tmp_path, capsys):
     # As Linux 6.1 shows QEMU's NVMe on q35's pcie.0: port type 9, max_link_width 255, speed Unknown, width 0.
-    files = {"max_link_width": b"255\n", "current_link_width": b"0\n", "max_link_speed": b"Unknown\n",
-             "current_link_speed": b"Unknown\n"}  # fmt: skip
+    files = {
+        "max_link_width": b"255\n",
+        "current_link_width": b"0\n",
+        "max_link_speed": b"Unknown\n",
+        "current_link_speed": b"Unknown\n",
+    }
     rciep = endpoint("00:06.0", nvme="nvme0", port_type=PT_RC_ENDPOINT, extra_files=files)
     root = write_sysfs(tmp_path / "r", {"0000:00": [host_bridge("00:00.0"), rciep]})
     f = sysfs.load(root)
@@ -110,8 +114,13 @@ def test_rciep_is_shown_as_integrated_without_a_link(tmp_path, capsys):
 
 
 def test_endpoint_on_a_root_bus_without_config_is_inferred_integrated(tmp_path):
-    rciep = endpoint("00:06.0", nvme="nvme0", port_type=PT_RC_ENDPOINT, config_size=64,
-                     extra_files={"max_link_width": b"255\n", "current_link_width": b"0\n"})  # fmt: skip
+    rciep = endpoint(
+        "00:06.0",
+        nvme="nvme0",
+        port_type=PT_RC_ENDPOINT,
+        config_size=64,
+        extra_files={"max_link_width": b"255\n", "current_link_width": b"0\n"},
+    )
     f = sysfs.load(write_sysfs(tmp_path / "r", {"0000:00": [host_bridge("00:00.0"), rciep]}))
     assert f.find("nvme0").integrated
     (note,) = notes_with(f, "taken as integrated in the root complex")

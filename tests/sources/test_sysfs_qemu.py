@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from test_sysfs_lspci_check import LSPCI, check_against_lspci
 
+from p2ptui.cli.main import main
 from p2ptui.fabric import AcsSource, DeviceKind, IommuMode
 from p2ptui.fabric.acs import CR, RR
-from p2ptui.cli.main import main
 from p2ptui.sources import sysfs
 
 pytestmark = pytest.mark.slow
@@ -38,24 +38,41 @@ BOOT_TIMEOUT_S = 240
 # directly on pcie.0 (a Root Complex Integrated Endpoint: no link registers, as Sapphire Rapids' DSA/IAA/QAT
 # engines are) and, on the expander, a root port with nothing behind it.
 DEVICES = [
-    "-device", "intel-iommu,intremap=off",
-    "-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1,addr=0x2",
-    "-device", "x3130-upstream,id=up1,bus=rp1",
-    "-device", "xio3130-downstream,id=dn1,bus=up1,chassis=2,slot=0",
-    "-device", "xio3130-downstream,id=dn2,bus=up1,chassis=3,slot=1",
-    "-device", "nvme,serial=p2p0,drive=nv0,bus=dn1",
-    "-device", "nvme,serial=p2p1,drive=nv1,bus=dn2",
-    "-device", "pcie-root-port,id=rp2,bus=pcie.0,chassis=4,slot=2,addr=0x3",
-    "-device", "virtio-net-pci,netdev=n0,bus=rp2",
-    "-netdev", "user,id=n0",
-    "-device", "pcie-root-port,id=rp3,bus=pcie.0,chassis=5,slot=3,addr=0x4",
-    "-device", "pcie-pci-bridge,id=pb1,bus=rp3",
-    "-device", "e1000,netdev=n1,bus=pb1,addr=0x1",
-    "-netdev", "user,id=n1",
-    "-device", "pxb-pcie,id=pxb1,bus_nr=0x80,bus=pcie.0,addr=0x5",
-    "-device", "pcie-root-port,id=rp4,bus=pxb1,chassis=6,slot=4",
-    "-device", "nvme,serial=rciep,drive=nv2,bus=pcie.0,addr=0x6",
-]  # fmt: skip
+    "-device",
+    "intel-iommu,intremap=off",
+    "-device",
+    "pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1,addr=0x2",
+    "-device",
+    "x3130-upstream,id=up1,bus=rp1",
+    "-device",
+    "xio3130-downstream,id=dn1,bus=up1,chassis=2,slot=0",
+    "-device",
+    "xio3130-downstream,id=dn2,bus=up1,chassis=3,slot=1",
+    "-device",
+    "nvme,serial=p2p0,drive=nv0,bus=dn1",
+    "-device",
+    "nvme,serial=p2p1,drive=nv1,bus=dn2",
+    "-device",
+    "pcie-root-port,id=rp2,bus=pcie.0,chassis=4,slot=2,addr=0x3",
+    "-device",
+    "virtio-net-pci,netdev=n0,bus=rp2",
+    "-netdev",
+    "user,id=n0",
+    "-device",
+    "pcie-root-port,id=rp3,bus=pcie.0,chassis=5,slot=3,addr=0x4",
+    "-device",
+    "pcie-pci-bridge,id=pb1,bus=rp3",
+    "-device",
+    "e1000,netdev=n1,bus=pb1,addr=0x1",
+    "-netdev",
+    "user,id=n1",
+    "-device",
+    "pxb-pcie,id=pxb1,bus_nr=0x80,bus=pcie.0,addr=0x5",
+    "-device",
+    "pcie-root-port,id=rp4,bus=pxb1,chassis=6,slot=4",
+    "-device",
+    "nvme,serial=rciep,drive=nv2,bus=pcie.0,addr=0x6",
+]
 DISKS = 3
 
 INIT = r"""#!/bin/busybox sh
@@ -123,8 +140,9 @@ def _initramfs(work: Path, release: str) -> Path:
             shutil.copy(mod_base / name, stage / "lib/modules" / release / name)
     image = work / "initrd.gz"
     names = subprocess.run(["find", "."], cwd=stage, capture_output=True, check=True).stdout
-    cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=stage, input=names, capture_output=True,
-                          check=True).stdout  # fmt: skip
+    cpio = subprocess.run(
+        ["cpio", "-o", "-H", "newc", "--quiet"], cwd=stage, input=names, capture_output=True, check=True
+    ).stdout
     image.write_bytes(gzip.compress(cpio))
     return image
 
@@ -150,14 +168,33 @@ def run_capture(work: Path) -> Path:
     # TCG by default: /dev/kvm inside a VM often exists but hangs or rejects MSRs; opt in where it works.
     accel = "kvm" if os.environ.get("P2PTUI_QEMU_KVM") == "1" and os.access("/dev/kvm", os.R_OK | os.W_OK) else "tcg"
     cmd = [
-        QEMU, "-machine", f"q35,accel={accel}", "-cpu", "max", "-m", "512",
-        "-smp", "1", "-display", "none", "-monitor", "none", "-no-reboot",
-        "-serial", f"file:{work / 'console.log'}", "-serial", f"file:{work / 'data.b64'}",
-        "-kernel", str(kernel), "-initrd", str(initrd),
-        "-append", "console=ttyS0 intel_iommu=on panic=-1 loglevel=4",
+        QEMU,
+        "-machine",
+        f"q35,accel={accel}",
+        "-cpu",
+        "max",
+        "-m",
+        "512",
+        "-smp",
+        "1",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-no-reboot",
+        "-serial",
+        f"file:{work / 'console.log'}",
+        "-serial",
+        f"file:{work / 'data.b64'}",
+        "-kernel",
+        str(kernel),
+        "-initrd",
+        str(initrd),
+        "-append",
+        "console=ttyS0 intel_iommu=on panic=-1 loglevel=4",
         *(arg for i in range(DISKS) for arg in ("-drive", f"if=none,id=nv{i},format=raw,file={work / f'nv{i}.img'}")),
         *DEVICES,
-    ]  # fmt: skip
+    ]
     subprocess.run(cmd, check=True, timeout=BOOT_TIMEOUT_S, capture_output=True)
     text = (work / "data.b64").read_text(errors="replace")
     assert "P2PTUI-CAPTURE-DONE" in text, (work / "console.log").read_text(errors="replace")[-3000:]

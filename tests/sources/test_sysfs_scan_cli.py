@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sysfs_fixtures import iter_functions, switch_fabric, tar_root, write_sysfs
+from unprivileged import skip_unless_nobody_can_run
 
 from p2ptui.cli.main import main
 from p2ptui.fabric import AcsSource, load_fabric, loads_fabric
@@ -19,7 +20,6 @@ from p2ptui.sources import open_fabric, sysfs
 from p2ptui.sources.sysfs_device import EXPECTED_ENTRIES
 from p2ptui.sources.sysfs_files import Kind
 from p2ptui.sources.sysfs_host import NAME_CLASSES
-from unprivileged import skip_unless_nobody_can_run
 
 LIVE = Path("/sys/bus/pci/devices")
 needs_live = pytest.mark.skipif(not LIVE.is_dir() or not os.listdir(LIVE), reason="no PCI in this machine's sysfs")
@@ -107,7 +107,7 @@ def test_copy_with_64_byte_configs_reads_like_non_root(tmp_path, capsys):
     # Root-bus endpoints without a readable capability list are inferred integrated (no link of their own).
     same = [
         dataclasses.replace(d, acs=w.acs, link=w.link, integrated=w.integrated)
-        for d, w in zip(cut.devices, whole.devices)
+        for d, w in zip(cut.devices, whole.devices, strict=False)
     ]
     assert same == list(whole.devices)
     assert sysfs.load_local().devices == whole.devices or os.geteuid() != 0
@@ -119,8 +119,11 @@ def test_scan_as_nobody_says_acs_is_unknown():
     skip_unless_nobody_can_run()
     res = subprocess.run(
         ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-m", "p2ptui", "scan"],
-        capture_output=True, text=True, cwd="/", timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd="/",
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     fabric = loads_fabric(res.stdout)
     assert "Traceback" not in res.stderr
@@ -212,7 +215,7 @@ def test_scan_to_a_directory_leaves_no_temporary_file_anywhere(tmp_path, capsys)
             os.unlink(Path("/", name))
     assert new_at_root == set()
     assert sorted(os.listdir(tmp_path)) == ["box", "d.yaml"] and os.listdir(tmp_path / "d.yaml") == []
-    for target, (code, _, err) in zip(targets, results):
+    for target, (code, _, err) in zip(targets, results, strict=False):
         assert code == 2 and err.startswith(f"{target}: error: cannot write: it is a directory"), err
 
 
@@ -224,7 +227,12 @@ def test_scan_to_a_full_standard_output_is_one_line(tmp_path):
     except PermissionError:
         pytest.skip("creating device nodes needs CAP_MKNOD")
     with open(node, "wb") as full:
-        res = subprocess.run([sys.executable, "-m", "p2ptui", "scan", str(root)], stdout=full, stderr=subprocess.PIPE,
-                             text=True, timeout=60)  # fmt: skip
+        res = subprocess.run(
+            [sys.executable, "-m", "p2ptui", "scan", str(root)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
     assert res.returncode == 2
     assert res.stderr == "p2ptui: error: cannot write the output: No space left on device\n"

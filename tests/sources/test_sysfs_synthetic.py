@@ -100,8 +100,13 @@ def test_names_from_classes_then_kind_and_index(switch_root):
 
 def test_class_name_wins_and_defaults_skip_it(tmp_path):
     # The class name "nvme0" belongs to the second drive; the first, unnamed one must not also become nvme0.
-    spec = {"0000:00": [endpoint("00:02.0"), endpoint("00:03.0", nvme="nvme0"), endpoint("00:04.0", rdma="mlx5_0",
-                        class_code=0x020700)]}  # fmt: skip
+    spec = {
+        "0000:00": [
+            endpoint("00:02.0"),
+            endpoint("00:03.0", nvme="nvme0"),
+            endpoint("00:04.0", rdma="mlx5_0", class_code=0x020700),
+        ]
+    }
     f = load(write_sysfs(tmp_path / "r", spec))
     assert [d.name for d in f] == ["nvme1", "nvme0", "mlx5_0"]
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from sysfs_fixtures import HostSpec, switch_fabric, write_sysfs
 from test_sysfs_bad_input import DenyFiles
+from unprivileged import skip_unless_nobody_can_run
 
 from p2ptui.errors import InputError
 from p2ptui.sources import sysfs
-from unprivileged import skip_unless_nobody_can_run
 
 
 def build(tmp_path: Path) -> Path:
@@ -91,10 +91,22 @@ def test_as_an_unprivileged_user_the_failing_path_is_named(chmod: str, mode: int
         root = write_sysfs(base / "r", switch_fabric(3), HostSpec())
         (root / chmod).chmod(mode)
         res = subprocess.run(
-            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-m", "p2ptui",
-             "scan", str(root)],
-            capture_output=True, text=True, cwd="/", timeout=120,
-        )  # fmt: skip
+            [
+                "setpriv",
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                sys.executable,
+                "-m",
+                "p2ptui",
+                "scan",
+                str(root),
+            ],
+            capture_output=True,
+            text=True,
+            cwd="/",
+            timeout=120,
+        )
         (root / chmod).chmod(0o755)
     finally:
         shutil.rmtree(base)

@@ -8,10 +8,10 @@ import pathlib
 from pathlib import Path
 
 import pytest
+from real_data import require
 
 from p2ptui.errors import InputError
 from p2ptui.sources import hwloc, lspci, nccl, xml_input
-from real_data import require
 
 DATA = require()
 LOADERS = {"lspci": lspci.load, "hwloc": hwloc.load, "nccl": nccl.load}

@@ -20,8 +20,9 @@ def test_verdict_follows_the_selection_and_explains_the_refusal():
         assert "✔ P2P supported  distance 4" in panel.text
         assert "path nvme-a → dsp0 → [usp0] → dsp1 → rnic0" in panel.text
         await mark(pilot, "dsa0", "i")
-        expected = check(screen.fabric, screen.fabric.find("nvme-a"),
-                         [screen.fabric.find("rnic0"), screen.fabric.find("dsa0")])
+        expected = check(
+            screen.fabric, screen.fabric.find("nvme-a"), [screen.fabric.find("rnic0"), screen.fabric.find("dsa0")]
+        )
         assert not expected.supported
         assert "✘ P2P not supported" in panel.text and "refused for dsa0" in panel.text
         for message in expected.messages:
@@ -194,9 +195,10 @@ def test_verdict_panel_states_what_it_depends_on_then_each_outcome():
     rows = verdict_rows(v, prof)
     text = ["".join(t for t, _ in parts) for _, parts in rows]
     assert rows[0][0] == "verdict" and text[0].startswith("? depends on") and "ACS of dsp2" in text[0]
-    outcomes = [t for (key, _), t in zip(rows, text) if key == "  outcome"]
-    assert len(outcomes) == len(v.outcomes) >= 2 and any("BUS_ADDR 4  if ACS redirect clear on dsp2, dsp3" in t
-                                                         for t in outcomes)  # fmt: skip
+    outcomes = [t for (key, _), t in zip(rows, text, strict=False) if key == "  outcome"]
+    assert len(outcomes) == len(v.outcomes) >= 2 and any(
+        "BUS_ADDR 4  if ACS redirect clear on dsp2, dsp3" in t for t in outcomes
+    )
     filled = profile(fabric, WhatIf(assume=("acs-clear", "kernel=6.8")))
     sure = check(fabric, "gpu0", ["gpu1"], filled)
     assert sure.certain and "".join(t for t, _ in verdict_rows(sure, filled)[0][1]).startswith("✔ P2P supported")

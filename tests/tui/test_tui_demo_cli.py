@@ -45,8 +45,10 @@ def test_without_a_terminal_fabric_prints_the_tree_and_bad_names_exit_2(capsys):
 
 
 def test_bare_command_in_a_pipe_prints_help_and_never_imports_textual():
-    code = ("import sys; from p2ptui.cli import main; rc = main([]); "
-            "sys.exit(3 if any(m.startswith('textual') for m in sys.modules) else rc)")
+    code = (
+        "import sys; from p2ptui.cli import main; rc = main([]); "
+        "sys.exit(3 if any(m.startswith('textual') for m in sys.modules) else rc)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "usage: p2ptui" in result.stdout

@@ -84,7 +84,7 @@ def test_unknown_link_and_subsystem_facts_are_left_out_not_shown_as_question_mar
 
 
 def test_other_devices_say_what_they_are_when_the_source_knows():
-    fabric = loads_fabric(ODD.replace("kind: nvme, name: \"nvme[0]\"", "kind: other, name: \"nvme[0]\""))
+    fabric = loads_fabric(ODD.replace('kind: nvme, name: "nvme[0]"', 'kind: other, name: "nvme[0]"'))
     dev = fabric.find("nvme[0]")
     assert "[link down] [/dev/nvme0n1]" in plain(device_label(fabric, dev))
 

@@ -143,8 +143,21 @@ def test_help_lists_every_key_and_closes():
             text += screen_text(pilot.app)
             body_widget.scroll_page_down(animate=False)
             await pilot.pause()
-        for words in ("Exporter", "Importer", "Clear", "Copy", "Jump", "Filter", "Zoom", "Copy verdict",
-                      "Cancel copy", "Clear finished", "Quit", "Theme", "Tree legend"):
+        for words in (
+            "Exporter",
+            "Importer",
+            "Clear",
+            "Copy",
+            "Jump",
+            "Filter",
+            "Zoom",
+            "Copy verdict",
+            "Cancel copy",
+            "Clear finished",
+            "Quit",
+            "Theme",
+            "Tree legend",
+        ):
             assert words in text
         await pilot.press("escape")
         await pilot.pause()

@@ -54,6 +54,7 @@ def test_typing_names_reaches_gpu15_to_gpu14_which_previews_then_selects():
 
 def test_the_cursor_stays_on_screen_to_the_last_column_at_any_width():
     for size in ((80, 24), (120, 40), (133, 40)):
+
         async def body(pilot):
             _, grid = await open_matrix(pilot)
             for _ in range(len(grid.cols) - 1):
@@ -91,11 +92,11 @@ def test_names_label_both_axes_and_row_labels_align():
         _, grid = await open_matrix(pilot)
         lines = screen_text(pilot.app).splitlines()
         header = next(line for line in lines if line.split()[:2] == ["gpu0", "gpu1"])
-        assert [d.name for d in grid.matrix.cols][:len(header.split())] == header.split()
+        assert [d.name for d in grid.matrix.cols][: len(header.split())] == header.split()
         rows = [line for line in lines if line[:6].strip() in {d.name for d in grid.matrix.rows}]
         assert len(rows) == len(grid.matrix.rows) == 16
         # every row's first cell starts in the same column, whatever the row's name ("gpu9" / "gpu10")
-        starts = {len(line) - len(line[grid.label_width:].lstrip()) for line in rows}
+        starts = {len(line) - len(line[grid.label_width :].lstrip()) for line in rows}
         assert len(starts) == 1
 
     run(body, dgx2_app(), size=(120, 40))

@@ -94,8 +94,9 @@ def test_poll_shows_exactly_what_the_simulator_reports_on_a_virtual_clock(fabric
         assert view.rate == expected.transfers[0].rate and view.history == (view.rate, view.rate)  # one per poll
         assert snap.time == 0.5 and snap.total_rate == view.rate
         nvme_a = fabric.find("nvme-a").bdf
-        assert snap.loads[nvme_a] == pytest.approx(max(expected.utilisation["link:nvme-a:down"],
-                                                       expected.utilisation["link:nvme-a:up"]))
+        assert snap.loads[nvme_a] == pytest.approx(
+            max(expected.utilisation["link:nvme-a:down"], expected.utilisation["link:nvme-a:up"])
+        )
         assert snap.busiest[0][0] == "nvme-a link ↓"
         clock.advance(10)
         done = ops.poll()

@@ -102,6 +102,7 @@ def test_the_link_load_view_lists_the_busiest_links_first_and_plots_their_histor
     from textual.widgets import DataTable
 
     from p2ptui.tui.screens.links import LinkLoadScreen, LinkPlot
+
     clock = VirtualClock()
 
     async def body(pilot):

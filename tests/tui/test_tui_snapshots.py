@@ -9,8 +9,11 @@ from p2ptui.sources import open_fabric
 
 
 def test_launcher(snap_compare):
-    assert snap_compare(build_app(None, live_scan=lambda: open_fabric("skylake-2s")), terminal_size=SIZE,
-                        run_before=lambda pilot: pilot.app.workers.wait_for_complete())
+    assert snap_compare(
+        build_app(None, live_scan=lambda: open_fabric("skylake-2s")),
+        terminal_size=SIZE,
+        run_before=lambda pilot: pilot.app.workers.wait_for_complete(),
+    )
 
 
 def test_fabric_tree_and_detail(snap_compare):

@@ -111,7 +111,9 @@ def test_real_engine_over_a_refused_path_is_locked_with_nothing_to_unlock_it():
         await press_start(pilot, form)
         assert pilot.app.screen is form
         assert form.gate_text.startswith("locked Linux refuses P2P between nvme-a and dsa0")
-        assert "unlock nothing: the kernel or the device does not allow it; engine sim can still model" in form.gate_text
+        assert (
+            "unlock nothing: the kernel or the device does not allow it; engine sim can still model" in form.gate_text
+        )
 
     run(body, build_app("kernel-scenarios"))
 

@@ -54,8 +54,16 @@ def build_app(fabric: str | None = "nvmeof-target", **options) -> P2PApp:
 def screen_text(app: P2PApp) -> str:
     """What the terminal shows, as text (the same render export_screenshot turns into SVG)."""
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, record=True,
-                      color_system="truecolor", legacy_windows=False, safe_box=False)
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        record=True,
+        color_system="truecolor",
+        legacy_windows=False,
+        safe_box=False,
+    )
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
 

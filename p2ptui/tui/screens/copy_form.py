@@ -25,9 +25,11 @@ from ..operate import CopyChoice, CopyFormValues, build_spec
 from ..styled import palette_from, to_text
 from ..transfer_text import gate_rows
 
+
 def engine_choices() -> list[tuple[Text, str]]:
     """Every registered engine with its one-line summary."""
     return [(Text(f"{name:<5} {backend(name).summary}"), name) for name in engine_names()]
+
 
 Gate = Callable[[TransferSpec, str], GateDecision | None]
 
@@ -59,8 +61,13 @@ class CopyForm(ModalScreen[CopyRequest | None]):
             form.border_title = "Copy from the selection"
             with Horizontal(classes="cp-row"):
                 yield Label("Copy", classes="cp-key")
-                yield Select([(Text(c.text), c.key) for c in self.choices.values()], value=v.choice,
-                             allow_blank=False, compact=True, id="cp-choice")  # fmt: skip
+                yield Select(
+                    [(Text(c.text), c.key) for c in self.choices.values()],
+                    value=v.choice,
+                    allow_blank=False,
+                    compact=True,
+                    id="cp-choice",
+                )
             with Horizontal(classes="cp-row"):
                 yield Label("Size", classes="cp-key")
                 yield Input(v.size, compact=True, id="cp-size")
@@ -153,5 +160,6 @@ class CopyForm(ModalScreen[CopyRequest | None]):
         """The gate's answer as plain text, one row a line (tests read it)."""
         if not self.gate_shown:
             return ""
-        return "\n".join(key[0] + " " + "".join(t for t, _ in parts)
-                         for key, parts in gate_rows(self.decision, self.values.engine))
+        return "\n".join(
+            key[0] + " " + "".join(t for t, _ in parts) for key, parts in gate_rows(self.decision, self.values.engine)
+        )

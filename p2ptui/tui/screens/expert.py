@@ -23,11 +23,18 @@ class ExpertConfirm(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="expert-box") as box:
             box.border_title = "Turn on expert mode?"
-            yield Static(Content.assemble(
-                ("Expert mode unlocks actions the kernel or p2ptui's gate would otherwise refuse: simulating P2P "
-                 "that Linux calls NOT_SUPPORTED, what-ifs that give up ACS isolation, real copies that overwrite "
-                 "data. It lasts for this session only. On this fabric:", ""),
-            ), id="expert-intro")
+            yield Static(
+                Content.assemble(
+                    (
+                        "Expert mode unlocks actions the kernel or p2ptui's gate would otherwise refuse: "
+                        "simulating P2P that Linux calls NOT_SUPPORTED, what-ifs that give up ACS isolation, "
+                        "real copies that overwrite "
+                        "data. It lasts for this session only. On this fabric:",
+                        "",
+                    ),
+                ),
+                id="expert-intro",
+            )
             with VerticalScroll(id="expert-pitfalls"):
                 yield Static(_table(self.pitfalls))
             with Horizontal(id="expert-buttons"):

@@ -41,44 +41,134 @@ class FabricScreen(OperatingMixin, Screen):
     BINDING_GROUP_TITLE = "Fabric"
     HELP_WIDGETS = (TransfersPanel,)
     BINDINGS = [
-        Binding("e", "mark_exporter", "Exporter", id="exporter",
-                tooltip="Use the highlighted device's P2P memory (the provider)"),
-        Binding("i", "toggle_importer", "Importer", id="importer",
-                tooltip="Add or remove the highlighted device as a DMA client; several are allowed"),
+        Binding(
+            "e",
+            "mark_exporter",
+            "Exporter",
+            id="exporter",
+            tooltip="Use the highlighted device's P2P memory (the provider)",
+        ),
+        Binding(
+            "i",
+            "toggle_importer",
+            "Importer",
+            id="importer",
+            tooltip="Add or remove the highlighted device as a DMA client; several are allowed",
+        ),
         Binding("c", "clear_selection", "Clear", id="clear", tooltip="Forget the exporter and importers"),
-        Binding("f", "find_provider", "Find provider", id="find",
-                tooltip="The kernel's pick of a published P2P pool for the importers, ties shown"),
+        Binding(
+            "f",
+            "find_provider",
+            "Find provider",
+            id="find",
+            tooltip="The kernel's pick of a published P2P pool for the importers, ties shown",
+        ),
         Binding("m", "matrix", "Matrix", id="matrix", tooltip="Every pair of endpoints, colour-coded"),
-        Binding("w", "what_if", "What-if", id="whatif",
-                tooltip="Another kernel, CPU, IOMMU mode or command line: verdict before and after"),
-        Binding("t", "copy", "Copy", id="copy",
-                tooltip="Launch a copy between the selected devices; the expert gate is asked before it starts"),
-        Binding("x", "expert", "Expert", id="expert",
-                tooltip="Turn expert mode on (after a confirmation listing this fabric's pitfalls) or off"),
-        Binding("slash", "filter", "Filter", id="filter",
-                tooltip="Show only devices whose name, address, kind, IDs or product match (commas: alternatives, "
-                        "e.g. 'gpu, nic'), with their ancestors; esc clears"),
-        Binding("ctrl+p", "jump", "Jump", id="jump", show=False, tooltip="Go to a device by name or address, or "
-                "run any action (the command palette)"),
+        Binding(
+            "w",
+            "what_if",
+            "What-if",
+            id="whatif",
+            tooltip="Another kernel, CPU, IOMMU mode or command line: verdict before and after",
+        ),
+        Binding(
+            "t",
+            "copy",
+            "Copy",
+            id="copy",
+            tooltip="Launch a copy between the selected devices; the expert gate is asked before it starts",
+        ),
+        Binding(
+            "x",
+            "expert",
+            "Expert",
+            id="expert",
+            tooltip="Turn expert mode on (after a confirmation listing this fabric's pitfalls) or off",
+        ),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            id="filter",
+            tooltip="Show only devices whose name, address, kind, IDs or product match (commas: alternatives, "
+            "e.g. 'gpu, nic'), with their ancestors; esc clears",
+        ),
+        Binding(
+            "ctrl+p",
+            "jump",
+            "Jump",
+            id="jump",
+            show=False,
+            tooltip="Go to a device by name or address, or run any action (the command palette)",
+        ),
         Binding("o", "open_launcher", "Open…", id="open", show=False, tooltip="Choose another fabric"),
-        Binding("escape", "clear_filter", "Clear filter", id="clear-filter", show=False,
-                tooltip="Clear the tree's filter"),
-        Binding("y", "copy_verdict", "Copy verdict", id="copy-verdict", show=False,
-                tooltip="The verdict as `p2ptui check` prints it, to the clipboard (OSC 52: works over SSH)"),
-        Binding("Y", "copy_device", "Copy device", id="copy-device", show=False,
-                tooltip="The highlighted device's details as text, to the clipboard"),
-        Binding("C", "clear_finished", "Clear finished", id="clear-finished-transfers", show=False,
-                tooltip="Take done, cancelled and failed transfers off the panel (they also go by themselves)"),
-        Binding("l", "links", "Link load", id="links", show=False,
-                tooltip="The links the simulated transfers load, busiest first, with their history as a plot"),
-        Binding("n", "notes", "Load notes", id="notes", show=False,
-                tooltip="What the source could not say about this fabric (the header counts them)"),
-        Binding("z", "zoom", "Zoom", id="zoom", show=False,
-                tooltip="Maximise the focused pane (tree, device, verdict, transfers) or restore it; esc restores"),
-        Binding("d", "toggle_detail", "Device pane", id="toggle-detail", show=False,
-                tooltip="Hide or show the device pane, giving its rows to the verdict"),
-        Binding("p", "toggle_transfers", "Transfers pane", id="toggle-transfers", show=False,
-                tooltip="Hide or show the transfers panel (it comes back when a copy starts)"),
+        Binding(
+            "escape", "clear_filter", "Clear filter", id="clear-filter", show=False, tooltip="Clear the tree's filter"
+        ),
+        Binding(
+            "y",
+            "copy_verdict",
+            "Copy verdict",
+            id="copy-verdict",
+            show=False,
+            tooltip="The verdict as `p2ptui check` prints it, to the clipboard (OSC 52: works over SSH)",
+        ),
+        Binding(
+            "Y",
+            "copy_device",
+            "Copy device",
+            id="copy-device",
+            show=False,
+            tooltip="The highlighted device's details as text, to the clipboard",
+        ),
+        Binding(
+            "C",
+            "clear_finished",
+            "Clear finished",
+            id="clear-finished-transfers",
+            show=False,
+            tooltip="Take done, cancelled and failed transfers off the panel (they also go by themselves)",
+        ),
+        Binding(
+            "l",
+            "links",
+            "Link load",
+            id="links",
+            show=False,
+            tooltip="The links the simulated transfers load, busiest first, with their history as a plot",
+        ),
+        Binding(
+            "n",
+            "notes",
+            "Load notes",
+            id="notes",
+            show=False,
+            tooltip="What the source could not say about this fabric (the header counts them)",
+        ),
+        Binding(
+            "z",
+            "zoom",
+            "Zoom",
+            id="zoom",
+            show=False,
+            tooltip="Maximise the focused pane (tree, device, verdict, transfers) or restore it; esc restores",
+        ),
+        Binding(
+            "d",
+            "toggle_detail",
+            "Device pane",
+            id="toggle-detail",
+            show=False,
+            tooltip="Hide or show the device pane, giving its rows to the verdict",
+        ),
+        Binding(
+            "p",
+            "toggle_transfers",
+            "Transfers pane",
+            id="toggle-transfers",
+            show=False,
+            tooltip="Hide or show the transfers panel (it comes back when a copy starts)",
+        ),
     ]
     ALLOW_IN_MAXIMIZED_VIEW = "#title-bar, Footer"
 
@@ -157,8 +247,11 @@ class FabricScreen(OperatingMixin, Screen):
         if dev is not None:
             self.selection = self.selection.with_exporter(dev.bdf)
             if dev.pool is None:
-                self.notify(f"{dev.name} has no P2P memory pool: the verdict still applies, but nothing can be "
-                            "allocated from it.", severity="warning")
+                self.notify(
+                    f"{dev.name} has no P2P memory pool: the verdict still applies, but nothing can be "
+                    "allocated from it.",
+                    severity="warning",
+                )
 
     def action_toggle_importer(self) -> None:
         dev = self._endpoint_under_cursor("importer")
@@ -195,8 +288,10 @@ class FabricScreen(OperatingMixin, Screen):
             panel.show(None)
             return
         if self.profile is self.booted:
-            panel.show(verdict_rows(before, self.booted, self.topo_of, decide.fix(self.fabric, before)),
-                       f"Verdict · {self.booted.label}")
+            panel.show(
+                verdict_rows(before, self.booted, self.topo_of, decide.fix(self.fabric, before)),
+                f"Verdict · {self.booted.label}",
+            )
             return
         after = decide.verdict(self.fabric, self.selection, self.profile)
         rows = compare_rows(before, after, self.whatif.describe()) + [("", [])]
@@ -212,7 +307,8 @@ class FabricScreen(OperatingMixin, Screen):
         if not whatif.empty:
             # Giving up ACS isolation is gated: a what-if that clears redirect bits needs expert mode.
             cleared = decide.redirect_devices(self.fabric, self.booted) - decide.redirect_devices(
-                self.fabric, decide.profile(self.fabric, whatif))
+                self.fabric, decide.profile(self.fabric, whatif)
+            )
             if cleared:
                 from ...p2p.gate import gate_acs_whatif
 
@@ -238,8 +334,10 @@ class FabricScreen(OperatingMixin, Screen):
         self.show_verdict()
         self.query_one("#title-bar", TitleBar).set_whatif(None if whatif.empty else whatif.describe())
         if not whatif.empty:
-            self.notify(f"What-if: {whatif.describe()}. The tree's ACS marks and the verdict follow it; "
-                        "w → As booted returns.", timeout=4)
+            self.notify(
+                f"What-if: {whatif.describe()}. The tree's ACS marks and the verdict follow it; w → As booted returns.",
+                timeout=4,
+            )
 
     # -- expert mode --------------------------------------------------------------------------------------------
     def action_expert(self) -> None:
@@ -252,26 +350,39 @@ class FabricScreen(OperatingMixin, Screen):
     def _expert_done(self, confirmed: bool | None) -> None:
         self.app.expert = bool(confirmed)
         if confirmed:
-            self.notify("Expert mode on for this session: locked actions now run (simulated ones are labelled).",
-                        title="EXPERT", severity="warning", timeout=6)
+            self.notify(
+                "Expert mode on for this session: locked actions now run (simulated ones are labelled).",
+                title="EXPERT",
+                severity="warning",
+                timeout=6,
+            )
 
     # -- find provider, matrix ----------------------------------------------------------------------------------
     def action_find_provider(self) -> None:
         importers = [self.fabric.device(b) for b in self.selection.importers]
         if not importers:
-            self.notify("Mark one or more importers (i) first: the search looks for the pool closest to them.",
-                        severity="warning")
+            self.notify(
+                "Mark one or more importers (i) first: the search looks for the pool closest to them.",
+                severity="warning",
+            )
             return
         search = decide.find(self.fabric, importers, self.profile, self.app.options.seed)
         if not search.found:
-            self.notify("No published P2P pool is usable by all these importers.", title="Find provider",
-                        severity="error", timeout=8)
+            self.notify(
+                "No published P2P pool is usable by all these importers.",
+                title="Find provider",
+                severity="error",
+                timeout=8,
+            )
             return
         ties = ", ".join(d.name for d in search.ties)
-        self.notify(f"{search.chosen.name} chosen (distance {search.distance}); "
-                    f"{len(search.ties)} tied: {ties}" if len(search.ties) > 1 else
-                    f"{search.chosen.name} (distance {search.distance}), no tie",
-                    title="Find provider", timeout=8)
+        self.notify(
+            f"{search.chosen.name} chosen (distance {search.distance}); {len(search.ties)} tied: {ties}"
+            if len(search.ties) > 1
+            else f"{search.chosen.name} (distance {search.distance}), no tie",
+            title="Find provider",
+            timeout=8,
+        )
         self.select(search.chosen.bdf, self.selection.importers)
 
     def action_matrix(self) -> None:
@@ -288,7 +399,11 @@ class FabricScreen(OperatingMixin, Screen):
         """Commands the palette offers on this screen: the same actions as the keys."""
         return [
             ("Mark as exporter", "e · the highlighted device's P2P memory is used", self.action_mark_exporter),
-            ("Toggle importer", "i · add or remove the highlighted device as a DMA client", self.action_toggle_importer),
+            (
+                "Toggle importer",
+                "i · add or remove the highlighted device as a DMA client",
+                self.action_toggle_importer,
+            ),
             ("Clear selection", "c · forget exporter and importers", self.action_clear_selection),
             ("Find provider", "f · the kernel's choice of pool for the importers", self.action_find_provider),
             ("Open the matrix", "m · every pair of endpoints", self.action_matrix),
@@ -323,8 +438,9 @@ class FabricScreen(OperatingMixin, Screen):
     @on(Input.Changed, "#tree-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         count = self.tree.set_filter(event.value)
-        self.tree.border_title = (f"filter “{self.tree.filter}”: {count} match{'es' if count != 1 else ''}"
-                                  if self.tree.filter else None)  # fmt: skip
+        self.tree.border_title = (
+            f"filter “{self.tree.filter}”: {count} match{'es' if count != 1 else ''}" if self.tree.filter else None
+        )
 
     @on(Input.Submitted, "#tree-filter")
     def _filter_done(self) -> None:
@@ -352,8 +468,9 @@ class FabricScreen(OperatingMixin, Screen):
     def action_copy_verdict(self) -> None:
         verdict = decide.verdict(self.fabric, self.selection, self.profile)
         if verdict is None:
-            self.notify("Choose an exporter (e) and an importer (i) first: then y copies the verdict.",
-                        severity="warning")  # fmt: skip
+            self.notify(
+                "Choose an exporter (e) and an importer (i) first: then y copies the verdict.", severity="warning"
+            )
             return
         self.app.copy_to_clipboard(export.verdict_text(self.fabric, verdict, self.app.expert))
         self.notify("The verdict, as `p2ptui check` prints it, is on the clipboard.", timeout=3)
@@ -370,8 +487,9 @@ class FabricScreen(OperatingMixin, Screen):
         from .links import LinkLoadScreen
 
         options = self.app.options
-        self.app.push_screen(LinkLoadScreen(self.fabric.name, self.operations, 1.0 / options.meter_hz,
-                                            options.auto_tick))  # fmt: skip
+        self.app.push_screen(
+            LinkLoadScreen(self.fabric.name, self.operations, 1.0 / options.meter_hz, options.auto_tick)
+        )
 
     def action_notes(self) -> None:
         self.app.push_screen(NotesScreen(f"Load notes · {self.fabric.name}", self.fabric.notes))
@@ -403,8 +521,10 @@ class FabricScreen(OperatingMixin, Screen):
 
 def empty_fabric_text(fabric: Fabric) -> Content:
     """What to show instead of an empty tree: that the file holds no PCI devices, and what the source said."""
-    parts: list[tuple[str, str]] = [("No PCI devices in this fabric.", "bold"),
-                                    ("\nThere is nothing to choose or copy between. ", "")]  # fmt: skip
+    parts: list[tuple[str, str]] = [
+        ("No PCI devices in this fabric.", "bold"),
+        ("\nThere is nothing to choose or copy between. ", ""),
+    ]
     if fabric.notes:
         parts.append(("The source says:\n", ""))
         parts += [(f"\n• {note}", "$text-warning") for note in fabric.notes]

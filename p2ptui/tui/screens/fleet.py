@@ -41,8 +41,10 @@ class FleetScreen(Screen[None]):
         subtitle = f"{len(d.nodes)} nodes · reference {d.reference} ({d.reference_why})"
         yield TitleBar(f"fleet · {self.label or d.reference}", subtitle, id="title-bar")
         counts = d.kind_counts()
-        summary = [(f"{len(d.matching)} match the reference", "$text-success bold"),
-                   (f"   {len(d.drifted)} drifted in {len(d.groups)} groups", "$text-warning bold" if d.groups else "")]
+        summary = [
+            (f"{len(d.matching)} match the reference", "$text-success bold"),
+            (f"   {len(d.drifted)} drifted in {len(d.groups)} groups", "$text-warning bold" if d.groups else ""),
+        ]
         summary += [(f"   {k.value} {n}", "dim") for k, n in counts.items()]
         if d.unavailable:
             summary.append((f"   {len(d.unavailable)} not compared: {fold(list(d.unavailable))}", "$text-error"))
@@ -125,8 +127,9 @@ class FleetNodeScreen(Screen[None]):
         self.drift_lines = drift_lines
 
     def compose(self) -> ComposeResult:
-        yield TitleBar(f"fleet · {self.node}", f"{len(self.fabric)} functions · {len(self.marked)} marked",
-                       id="title-bar")  # fmt: skip
+        yield TitleBar(
+            f"fleet · {self.node}", f"{len(self.fabric)} functions · {len(self.marked)} marked", id="title-bar"
+        )
         yield Tree(self.node, id="fleet-node-tree")
         text = "\n".join(self.drift_lines) or "no drift: this node matches the reference"
         yield Static(text, id="fleet-node-drift")

@@ -86,16 +86,26 @@ def legend() -> Content:
         rows.append(Content.assemble((f"  {icon}  ", "$text-accent"), kind.label))
     rows += [
         Content.assemble(("  gen3 x4", "dim"), "  link speed and width as trained (on the device below the link)"),
-        Content.assemble((f"  gen3 x8{WIDTH_DEGRADED_MARK}", "$text-error"),
-                         "  narrower than both ends can do: lanes lost, a fault"),
-        Content.assemble((f"  gen1 x16{SPEED_BELOW_MAX_MARK}", "$text-warning"),
-                         "  slower than both ends can do: may be power saving while idle"),
+        Content.assemble(
+            (f"  gen3 x8{WIDTH_DEGRADED_MARK}", "$text-error"), "  narrower than both ends can do: lanes lost, a fault"
+        ),
+        Content.assemble(
+            (f"  gen1 x16{SPEED_BELOW_MAX_MARK}", "$text-warning"),
+            "  slower than both ends can do: may be power saving while idle",
+        ),
         Content.assemble((f"  {POOL_MARK}512 MiB", "$text-success"), "  P2P memory pool (dim: not published)"),
         Content.assemble((f"  {ACS_REDIRECT_MARK}", "$text-error"), "  ACS redirects P2P up to the root complex"),
         Content.assemble(("  ACS?", "dim"), "  ACS control not known from the registers alone"),
         Content.assemble(("  g35", "dim"), "  IOMMU group"),
-        Content.assemble(("  ", ""), (" E ", "bold reverse $text-accent"), (" ", ""), (" I ", "bold reverse $text-primary"),
-                         "  exporter (P2P memory) and importers (DMA clients)"),
-        Content.assemble(("  gen3 x4 73%", "$text-warning"), "  link load while transfers run: green < 60% ≤ amber < 90% ≤ red"),
+        Content.assemble(
+            ("  ", ""),
+            (" E ", "bold reverse $text-accent"),
+            (" ", ""),
+            (" I ", "bold reverse $text-primary"),
+            "  exporter (P2P memory) and importers (DMA clients)",
+        ),
+        Content.assemble(
+            ("  gen3 x4 73%", "$text-warning"), "  link load while transfers run: green < 60% ≤ amber < 90% ≤ red"
+        ),
     ]
     return Content("\n").join(rows)

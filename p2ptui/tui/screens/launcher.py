@@ -27,8 +27,13 @@ class LauncherScreen(Screen):
     BINDINGS = [
         Binding("r", "rescan", "Rescan this machine", tooltip="Scan /sys/bus/pci again"),
         Binding("slash", "find", "Find", id="launcher-find", tooltip="Type to narrow the list (letters start it)"),
-        Binding("escape", "back", "Back", id="launcher-back",
-                tooltip="Clear the find field, or go back to the fabric the launcher was opened from"),
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            id="launcher-back",
+            tooltip="Clear the find field, or go back to the fabric the launcher was opened from",
+        ),
     ]
 
     def __init__(self, came_back_to: Screen | None = None) -> None:
@@ -42,7 +47,8 @@ class LauncherScreen(Screen):
         yield OptionList(*self._options(), id="fabrics")
         yield Static(
             Content.assemble(
-                ("Enter", "bold"), (" opens the highlighted fabric.  ", "dim"),
+                ("Enter", "bold"),
+                (" opens the highlighted fabric.  ", "dim"),
                 ("p2ptui FABRIC", "bold"),
                 (" opens a file directly: YAML fabric, sysfs snapshot, lspci dump, hwloc or NCCL XML.", "dim"),
             ),
@@ -52,8 +58,9 @@ class LauncherScreen(Screen):
 
     def _options(self, query: str = "") -> list[Option | None]:
         words = query.lower().split()
-        options: list[Option | None] = [self._live_option()] if not words or _matches("this machine local", words) \
-            else []  # fmt: skip
+        options: list[Option | None] = (
+            [self._live_option()] if not words or _matches("this machine local", words) else []
+        )
         entries = [e for e in self.entries.values() if _matches(f"{e.name} {e.title} {e.description}", words)]
         if options and entries:
             options.append(None)

@@ -40,8 +40,9 @@ class LinkLoadScreen(Screen[None]):
         self.live = live  # redraw on a timer (False in tests, which call refresh_view)
 
     def compose(self) -> ComposeResult:
-        yield TitleBar(f"{self.fabric_name} · link load", "simulated transfers: share of each link in use",
-                       id="title-bar")  # fmt: skip
+        yield TitleBar(
+            f"{self.fabric_name} · link load", "simulated transfers: share of each link in use", id="title-bar"
+        )
         yield Static("", id="links-empty")
         yield DataTable(id="links-table", cursor_type="row", zebra_stripes=True)
         yield LinkPlot(id="links-plot")
@@ -63,8 +64,7 @@ class LinkLoadScreen(Screen[None]):
         row = table.cursor_row
         table.clear()
         for link in links:
-            table.add_row(Text(link.name), _percent(link.share), _percent(link.peak), Text(_spark(link)),
-                          key=link.key)  # fmt: skip
+            table.add_row(Text(link.name), _percent(link.share), _percent(link.peak), Text(_spark(link)), key=link.key)
         if links:
             table.move_cursor(row=min(row, len(links) - 1))
         self._plot(links[:PLOTTED])

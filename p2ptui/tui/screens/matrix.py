@@ -34,22 +34,41 @@ from ..widgets.verdict_panel import VerdictPanel
 LEGENDS = {
     "verdict": Content.assemble(
         # Short enough for one line at 120 columns, so no mark wraps away from its meaning.
-        ("B4", "$text-success bold"), (" BUS_ADDR, distance 4  ", "dim"),
-        ("T8", "$text-warning bold"), (" THRU_HOST_BRIDGE  ", "dim"),
-        ("✘", "$text-error bold"), (" NOT_SUPPORTED  ", "dim"),
-        (f"B4{UNCERTAIN_MARK}", "bold"), (" depends on facts not read  ", "dim"),
-        ("▐B4▌", "reverse bold"), (" cursor", "dim"),
+        ("B4", "$text-success bold"),
+        (" BUS_ADDR, distance 4  ", "dim"),
+        ("T8", "$text-warning bold"),
+        (" THRU_HOST_BRIDGE  ", "dim"),
+        ("✘", "$text-error bold"),
+        (" NOT_SUPPORTED  ", "dim"),
+        (f"B4{UNCERTAIN_MARK}", "bold"),
+        (" depends on facts not read  ", "dim"),
+        ("▐B4▌", "reverse bold"),
+        (" cursor", "dim"),
     ),
     "topo": Content.assemble(
-        ("PIX", "$text-success bold"), (" one bridge  ", "dim"), ("PXB", "$text-success bold"),
-        (" several bridges  ", "dim"), ("PHB", "$text-warning bold"), (" a host bridge  ", "dim"),
-        ("NODE", "$text-warning bold"), (" host bridges, same NUMA  ", "dim"),
-        ("SYS", "$text-error bold"), (" across NUMA nodes  ", "dim"), ("X", "dim bold"), (" self", "dim"),
+        ("PIX", "$text-success bold"),
+        (" one bridge  ", "dim"),
+        ("PXB", "$text-success bold"),
+        (" several bridges  ", "dim"),
+        ("PHB", "$text-warning bold"),
+        (" a host bridge  ", "dim"),
+        ("NODE", "$text-warning bold"),
+        (" host bridges, same NUMA  ", "dim"),
+        ("SYS", "$text-error bold"),
+        (" across NUMA nodes  ", "dim"),
+        ("X", "dim bold"),
+        (" self", "dim"),
     ),
 }
 # The kinds k cycles through, in this order, when the matrix has them.
-FILTER_KINDS = (DeviceKind.GPU, DeviceKind.NIC, DeviceKind.NVME, DeviceKind.FPGA, DeviceKind.ACCELERATOR,
-                DeviceKind.OTHER)  # fmt: skip
+FILTER_KINDS = (
+    DeviceKind.GPU,
+    DeviceKind.NIC,
+    DeviceKind.NVME,
+    DeviceKind.FPGA,
+    DeviceKind.ACCELERATOR,
+    DeviceKind.OTHER,
+)
 TERMS = re.compile(r"\s*(?:→|->|>|\s)\s*")
 
 
@@ -76,18 +95,43 @@ class MatrixScreen(Screen[tuple[BDF, BDF] | None]):
     COMMANDS = {FabricCommands}
     BINDING_GROUP_TITLE = "Matrix"
     BINDINGS = [
-        Binding("enter", "choose", "Preview / select", id="matrix-choose",
-                tooltip="First Enter previews the pair's verdict beside the grid; a second selects it "
-                        "(exporter = row, importer = column)"),
-        Binding("slash", "find", "Find", id="matrix-find",
-                tooltip="Type a device's name (row), or two names (row and column): the cursor follows"),
+        Binding(
+            "enter",
+            "choose",
+            "Preview / select",
+            id="matrix-choose",
+            tooltip="First Enter previews the pair's verdict beside the grid; a second selects it "
+            "(exporter = row, importer = column)",
+        ),
+        Binding(
+            "slash",
+            "find",
+            "Find",
+            id="matrix-find",
+            tooltip="Type a device's name (row), or two names (row and column): the cursor follows",
+        ),
         Binding("k", "next_kind", "Kind", id="matrix-kind", tooltip="Show only GPUs, NICs, NVMe, … or all"),
-        Binding("v", "toggle_view", "Verdict / topo -m", id="matrix-view",
-                tooltip="Switch between the kernel's map type with distance and nvidia-smi topo -m classes"),
-        Binding("s", "export", "Export", id="matrix-export",
-                tooltip="Save what the matrix shows (the kind filter applies) as CSV and JSON in the export directory"),
-        Binding("escape", "back", "Back", id="matrix-back", tooltip="Close the preview or the find field; "
-                "else back to the tree with the selection unchanged"),
+        Binding(
+            "v",
+            "toggle_view",
+            "Verdict / topo -m",
+            id="matrix-view",
+            tooltip="Switch between the kernel's map type with distance and nvidia-smi topo -m classes",
+        ),
+        Binding(
+            "s",
+            "export",
+            "Export",
+            id="matrix-export",
+            tooltip="Save what the matrix shows (the kind filter applies) as CSV and JSON in the export directory",
+        ),
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            id="matrix-back",
+            tooltip="Close the preview or the find field; else back to the tree with the selection unchanged",
+        ),
     ]
 
     def __init__(self, fabric: Fabric, profile: KernelProfile, label: str) -> None:
@@ -107,8 +151,10 @@ class MatrixScreen(Screen[tuple[BDF, BDF] | None]):
         with Horizontal(id="matrix-main"):
             yield PairGrid(self.matrix, id="grid")
             yield VerdictPanel(id="matrix-preview")
-        yield Input(placeholder="device name or address; two for row and column (gpu15 gpu14); enter keeps, esc "
-                    "closes", id="matrix-jump")  # fmt: skip
+        yield Input(
+            placeholder="device name or address; two for row and column (gpu15 gpu14); enter keeps, esc closes",
+            id="matrix-jump",
+        )
         yield Static("", id="matrix-status")
         yield KeyFooter()
 
@@ -154,7 +200,9 @@ class MatrixScreen(Screen[tuple[BDF, BDF] | None]):
 
         grid = self.grid
         shown = export.sub_matrix(self.matrix, grid.rows, grid.cols)
-        stem = "-".join(x for x in ("p2ptui-matrix", _slug(self.fabric.name), self.kind.value if self.kind else "") if x)
+        stem = "-".join(
+            x for x in ("p2ptui-matrix", _slug(self.fabric.name), self.kind.value if self.kind else "") if x
+        )
         directory = export.export_dir(self.app.options.export_dir)
         written = []
         try:
@@ -245,13 +293,19 @@ class MatrixScreen(Screen[tuple[BDF, BDF] | None]):
             outcomes = " or ".join(f"{t.value} {d}" for t, d in m.outcomes_at(r, c))
             verdict = [("   depends: ", "bold $text-warning"), (outcomes, "")]
         action = "enter selects this pair" if self.preview.display else "enter previews the verdict"
-        status.update(Content.assemble(
-            ("exporter ", "dim"), (m.rows[r].name, "bold"), (" → importer ", "dim"), (m.cols[c].name, "bold"),
-            *verdict,
-            (f"  topo -m {m.topo_at(r, c).value}", "dim"),
-            (f"   row {grid.cursor[0] + 1}/{len(grid.rows)} col {grid.cursor[1] + 1}/{len(grid.cols)}", "dim"),
-            (f"   {action}", "dim"),
-        ), layout=False)  # one line, fixed height: no layout pass per keypress  # fmt: skip
+        status.update(
+            Content.assemble(
+                ("exporter ", "dim"),
+                (m.rows[r].name, "bold"),
+                (" → importer ", "dim"),
+                (m.cols[c].name, "bold"),
+                *verdict,
+                (f"  topo -m {m.topo_at(r, c).value}", "dim"),
+                (f"   row {grid.cursor[0] + 1}/{len(grid.rows)} col {grid.cursor[1] + 1}/{len(grid.cols)}", "dim"),
+                (f"   {action}", "dim"),
+            ),
+            layout=False,
+        )  # one line, fixed height: no layout pass per keypress
 
     def _preview(self, r: int, c: int) -> None:
         m = self.matrix
@@ -265,8 +319,10 @@ class MatrixScreen(Screen[tuple[BDF, BDF] | None]):
         def topo_of(dev: Device) -> str:
             return decide.topo(self.fabric, exporter, dev).value
 
-        self.preview.show(verdict_rows(verdict, self.profile, topo_of, decide.fix(self.fabric, verdict)),
-                          f"{exporter.name} → {importer.name} · enter selects")  # fmt: skip
+        self.preview.show(
+            verdict_rows(verdict, self.profile, topo_of, decide.fix(self.fabric, verdict)),
+            f"{exporter.name} → {importer.name} · enter selects",
+        )
         self.preview.scroll_home(animate=False)
 
     @on(PairGrid.Chosen)

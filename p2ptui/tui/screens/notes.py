@@ -47,8 +47,7 @@ class NotesScreen(ModalScreen[None]):
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(notes_text(self.title_text, self.notes))
-        self.notify(f"{len(self.notes)} note{'s' if len(self.notes) != 1 else ''} copied to the clipboard.",
-                    timeout=3)  # fmt: skip
+        self.notify(f"{len(self.notes)} note{'s' if len(self.notes) != 1 else ''} copied to the clipboard.", timeout=3)
 
     def action_close(self) -> None:
         self.dismiss(None)

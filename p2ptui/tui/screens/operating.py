@@ -72,7 +72,9 @@ class OperatingMixin:
             return
         cap = max(4, min(MAX_PANEL_LINES + 2, int(self.size.height * PANEL_SHARE)))
         self.panel_height = min(1 + 3 * len(snap.views) + 2, cap)
-        if self.maximized is not panel and (not panel.has_class("-on") or panel.styles.height.value != self.panel_height):
+        if self.maximized is not panel and (
+            not panel.has_class("-on") or panel.styles.height.value != self.panel_height
+        ):
             panel.styles.height = self.panel_height
         panel.add_class("-on")
 
@@ -107,8 +109,11 @@ class OperatingMixin:
     def action_copy(self) -> None:
         choices = copy_choices(self.fabric, self.selection)
         if not choices:
-            self.notify("Mark an exporter (e) and at least one other device as importer (i) first: copies run "
-                        "between them and the exporter's P2P memory.", severity="warning")  # fmt: skip
+            self.notify(
+                "Mark an exporter (e) and at least one other device as importer (i) first: copies run "
+                "between them and the exporter's P2P memory.",
+                severity="warning",
+            )
             return
         notes = [staging_note(self.fabric, self.selection)]
         if not self.whatif.empty:
@@ -136,8 +141,7 @@ class OperatingMixin:
             self.transfers.remove_class("-hidden")  # a new copy shows its panel even if p hid it
             self._wake_meters()
         except InputError as exc:
-            self.notify("\n".join(str(d) for d in exc.diagnostics), title="Copy refused", severity="error",
-                        timeout=10)  # fmt: skip
+            self.notify("\n".join(str(d) for d in exc.diagnostics), title="Copy refused", severity="error", timeout=10)
             return None
         except Exception as exc:  # noqa: BLE001 - an engine bug is reported, the app stays up
             self.notify(f"{type(exc).__name__}: {exc}", title="Engine error", severity="error", timeout=15)
@@ -176,18 +180,32 @@ class OperatingMixin:
         except Exception as exc:  # noqa: BLE001
             self.notify(f"{type(exc).__name__}: {exc}", title="Engine error", severity="error", timeout=15)
             return
-        self.notify(f"{dev.name} hot-unplugged in the simulation: simulated transfers through it fail, new ones are "
-                    "refused. Real copies are not affected.", title="Unplug", severity="warning", timeout=6)  # fmt: skip
+        self.notify(
+            f"{dev.name} hot-unplugged in the simulation: simulated transfers through it fail, new ones are "
+            "refused. Real copies are not affected.",
+            title="Unplug",
+            severity="warning",
+            timeout=6,
+        )
         self.tick()
 
     def operating_actions(self) -> list[tuple[str, str, Callable[[], object]]]:
         return [
-            ("Copy between the selected devices", "t · size, chunk, threads, engine; the gate is asked first",
-             self.action_copy),
+            (
+                "Copy between the selected devices",
+                "t · size, chunk, threads, engine; the gate is asked first",
+                self.action_copy,
+            ),
             ("Cancel the highlighted transfer", "k in the transfers panel", self.transfers.action_cancel_transfer),
-            ("Clear finished transfers", "C · done, cancelled and failed copies leave the panel",
-             self.action_clear_finished),
+            (
+                "Clear finished transfers",
+                "C · done, cancelled and failed copies leave the panel",
+                self.action_clear_finished,
+            ),
             ("Focus the transfers panel", "tab also gets there", self.transfers.focus),
-            ("Unplug the highlighted device (simulation)", "simulated transfers through it fail: see how errors "
-             "arrive", self.action_unplug),
+            (
+                "Unplug the highlighted device (simulation)",
+                "simulated transfers through it fail: see how errors arrive",
+                self.action_unplug,
+            ),
         ]

@@ -30,8 +30,10 @@ class TooSmallScreen(Screen[None]):
 
     def _say(self) -> None:
         width, height = self.app.size
-        self.query_one(Static).update(Content.assemble(
-            ("Terminal too small", "bold $text-error"),
-            (f"\n\n{width} × {height}; p2ptui needs at least {MIN_WIDTH} × {MIN_HEIGHT}.", ""),
-            ("\nEnlarge the window (or make the font smaller); q quits.", "dim"),
-        ))
+        self.query_one(Static).update(
+            Content.assemble(
+                ("Terminal too small", "bold $text-error"),
+                (f"\n\n{width} × {height}; p2ptui needs at least {MIN_WIDTH} × {MIN_HEIGHT}.", ""),
+                ("\nEnlarge the window (or make the font smaller); q quits.", "dim"),
+            )
+        )

@@ -44,8 +44,11 @@ class WhatIfScreen(ModalScreen[WhatIf | None]):
             yield Input(cmdline, placeholder="e.g. pci=disable_acs_redir=0000:19:00.0", id="wi-cmdline")
             unknown = ", ".join(sorted(f.value for f in profile(self.fabric).unknown)) or "none"
             yield Label(Content.assemble(("Assume", "bold"), (f"   unknown here: {unknown}", "dim")))
-            yield Input(", ".join(self.current.assume),
-                        placeholder="e.g. acs-clear, cpu=amd:0x19, iommu=on, kernel=6.8", id="wi-assume")  # fmt: skip
+            yield Input(
+                ", ".join(self.current.assume),
+                placeholder="e.g. acs-clear, cpu=amd:0x19, iommu=on, kernel=6.8",
+                id="wi-assume",
+            )
             yield Static("", id="wi-error")
             with Horizontal(id="wi-buttons"):
                 yield Button("Cancel", id="wi-cancel")

@@ -200,10 +200,20 @@ def device_matches(dev: Device, query: str) -> bool:
     """Whether a device answers a filter: any comma-separated alternative whose words all appear in its name,
     address, kind, IDs, product or vendor/device names."""
     names = device_names(dev)
-    haystack = " ".join(str(x) for x in (
-        dev.name, dev.bdf, dev.bdf.short(), dev.kind.value, dev.kind.label, dev.ids, dev.product or "",
-        names.vendor or "", names.device or "",
-    )).lower()  # fmt: skip
+    haystack = " ".join(
+        str(x)
+        for x in (
+            dev.name,
+            dev.bdf,
+            dev.bdf.short(),
+            dev.kind.value,
+            dev.kind.label,
+            dev.ids,
+            dev.product or "",
+            names.vendor or "",
+            names.device or "",
+        )
+    ).lower()
     for alternative in query.lower().split(","):
         words = alternative.split()
         if words and all(w in haystack for w in words):

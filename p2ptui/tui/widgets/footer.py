@@ -28,8 +28,9 @@ class KeyFooter(Footer):
     def compose(self) -> ComposeResult:
         pinned: list[FooterKey] = []
         for widget in super().compose():
-            if isinstance(widget, FooterKey) and (widget.action in PINNED_ACTIONS or
-                                                  widget.has_class("-command-palette")):  # fmt: skip
+            if isinstance(widget, FooterKey) and (
+                widget.action in PINNED_ACTIONS or widget.has_class("-command-palette")
+            ):
                 pinned.append(widget)
             else:
                 yield widget

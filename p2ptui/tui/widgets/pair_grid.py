@@ -100,7 +100,9 @@ class PairGrid(ThemeStyles, ScrollView, can_focus=True):
         self.label_width = min(LABEL_MAX, max(names, default=4)) + 1
         # One cell of slack: the view scrolls by whole cells, and the last column must be reachable whatever
         # part-cell is left over at the right edge.
-        self.virtual_size = Size(self.label_width + self.cell_width * (len(self.cols) + 1), len(self.rows) + HEADER_ROWS)
+        self.virtual_size = Size(
+            self.label_width + self.cell_width * (len(self.cols) + 1), len(self.rows) + HEADER_ROWS
+        )
         self.refresh()
 
     @property
@@ -158,7 +160,7 @@ class PairGrid(ThemeStyles, ScrollView, can_focus=True):
         styles = {role: base + style for role, style in self._styles.items()}
         gap = Segment(" ", base)
         pad = cw - 1
-        for c, (text, role) in zip(view_cols, self.row_cells(full_r, [self.cols[c] for c in view_cols])):
+        for c, (text, role) in zip(view_cols, self.row_cells(full_r, [self.cols[c] for c in view_cols]), strict=False):
             style = styles.get(role, base)
             if (r, c) == (cr, cc):
                 style = style + Style(reverse=True, bold=True)
@@ -175,7 +177,7 @@ class PairGrid(ThemeStyles, ScrollView, can_focus=True):
             return [(name, TOPO_ROLE.get(name, "")) for name in names]
         out = []
         certain = self.certain[r, cols].tolist() if self.certain is not None else None
-        for i, (code, dist) in enumerate(zip(m.map_type[r, cols].tolist(), m.distance[r, cols].tolist())):
+        for i, (code, dist) in enumerate(zip(m.map_type[r, cols].tolist(), m.distance[r, cols].tolist(), strict=False)):
             letter, role = MAP_CELL[self._map_values[code]]
             text = letter if letter == "✘" else f"{letter}{dist}"
             if certain is not None and not certain[i]:
@@ -258,4 +260,3 @@ class PairGrid(ThemeStyles, ScrollView, can_focus=True):
         if r < len(self.rows) and c < len(self.cols):
             self.cursor = (r, c)
             self.action_choose()  # a click is an Enter: the first previews, a second on the same pair selects
-

@@ -28,13 +28,22 @@ class TransfersPanel(ThemeStyles, ScrollView, can_focus=True):
     BINDINGS = [
         Binding("up", "move(-1)", show=False),
         Binding("down", "move(1)", show=False),
-        Binding("k", "cancel_transfer", "Cancel copy", id="cancel-transfer",
-                tooltip="Cancel the highlighted transfer"),
+        Binding("k", "cancel_transfer", "Cancel copy", id="cancel-transfer", tooltip="Cancel the highlighted transfer"),
         Binding("delete", "cancel_transfer", "Cancel copy", show=False),
-        Binding("c", "clear_finished", "Clear finished", id="clear-finished",
-                tooltip="Take done, cancelled and failed transfers off the panel (C does it anywhere)"),
-        Binding("enter", "notes", "Notes", id="transfer-notes",
-                tooltip="What the engine assumed for the highlighted transfer (defaults, fallbacks, labels)"),
+        Binding(
+            "c",
+            "clear_finished",
+            "Clear finished",
+            id="clear-finished",
+            tooltip="Take done, cancelled and failed transfers off the panel (C does it anywhere)",
+        ),
+        Binding(
+            "enter",
+            "notes",
+            "Notes",
+            id="transfer-notes",
+            tooltip="What the engine assumed for the highlighted transfer (defaults, fallbacks, labels)",
+        ),
     ]
 
     cursor: reactive[int] = reactive(0)

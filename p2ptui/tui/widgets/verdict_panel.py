@@ -11,7 +11,10 @@ from ..styled import palette_from
 from .detail_pane import render_rows
 
 HINT = Content.assemble(
-    ("Choose an exporter with ", "dim"), ("e", "bold"), (" and one or more importers with ", "dim"), ("i", "bold"),
+    ("Choose an exporter with ", "dim"),
+    ("e", "bold"),
+    (" and one or more importers with ", "dim"),
+    ("i", "bold"),
     (": the kernel's verdict appears here.", "dim"),
 )
 
