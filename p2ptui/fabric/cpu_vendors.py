@@ -57,3 +57,18 @@ AMD_ROOT_COMPLEX_FAMILY: dict[int, tuple[int, str]] = {
     0x1566: (0x16, "Family 16h (Models 30h-3fh) Processor Root Complex"),
     0x1705: (0x12, "Family 12h Processor Root Complex"),
 }
+
+ZEN_FAMILY = 0x17  # AMD family 17h: the first Zen CPUs, where the kernel's AMD rule (v5.9) begins
+
+
+def root_complex_fits(vendor_id: int, device_id: int | None, cpu: str | None, family: int | None) -> bool:
+    """Could a host bridge with these IDs be the root complex of a machine with this CPU? A host bridge of a CPU
+    vendor belongs to that vendor's CPUs only, and an AMD root complex named for a family sits on its side of Zen;
+    other vendors' host bridges (SoCs, chipsets) and unknown CPUs rule nothing out."""
+    own = HOST_BRIDGE_VENDORS.get(vendor_id)
+    if own is None or cpu is None:
+        return True
+    if own != cpu:
+        return False
+    pinned = AMD_ROOT_COMPLEX_FAMILY.get(device_id) if own == "amd" and device_id is not None else None
+    return pinned is None or family is None or (pinned[0] >= ZEN_FAMILY) == (family >= ZEN_FAMILY)

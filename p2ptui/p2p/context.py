@@ -15,7 +15,7 @@ import numpy as np
 from ..fabric import acs as acsbits
 from ..fabric.acs import AcsSource
 from ..fabric.bdf import BDF
-from ..fabric.cpu_vendors import HOST_BRIDGE_VENDORS
+from ..fabric.cpu_vendors import root_complex_fits
 from ..fabric.kinds import DeviceKind
 from ..fabric.model import Device, Fabric
 from . import messages
@@ -108,9 +108,9 @@ class VerdictContext:
         return False
 
     def _could_be_listed(self, req_same: bool) -> bool:
-        cpu = self.profile.cpu_vendor
+        cpu, family = self.profile.cpu_vendor, self.profile.cpu_family
         return any(
-            e.req_same_host_bridge == req_same and HOST_BRIDGE_VENDORS.get(e.vendor) in (None, cpu)
+            e.req_same_host_bridge == req_same and root_complex_fits(e.vendor, e.device, cpu, family)
             for e in self.profile.whitelist
         )
 

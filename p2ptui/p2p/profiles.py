@@ -19,6 +19,7 @@ from ..fabric.cpu_vendors import (
     HOST_BRIDGE_VENDORS,
     KNOWN_VENDORS,
     VENDOR_WORDS,
+    ZEN_FAMILY,
 )
 from ..fabric.kernel_version import KernelVersionError, is_newest, parse_kernel_version
 from ..fabric.model import Fabric, IommuMode
@@ -65,7 +66,6 @@ POOLLESS_PROVIDER_HIDDEN = (6, 19, 0)
 X86_ARCHES = frozenset({"x86_64", "x86", "i386", "i686", "amd64"})
 MAX_CPU_FAMILY = 0xFFF  # as a fabric file allows; real x86 families stop at 0x10e (base 0xf + extended 0xff)
 DEFAULT_AMD_FAMILY = 0x19  # "--cpu amd" means a current EPYC/Ryzen (Zen 3/4)
-ZEN_FAMILY = 0x17
 PRE_ZEN_FAMILY = 0x15  # an AMD family the AMD rule refuses (Bulldozer), for "depends on the CPU family"
 IOMMU_WORDS = {
     "off": IommuMode.OFF,

@@ -33,9 +33,11 @@ THREADRIPPER = DATA / "lspci" / "stelline-puget-threadripper-pro-wrx90.lspci-tv.
 # Kernels a machine may run: every release where a rule changes and others between them (which must add nothing).
 KERNELS = [".".join(str(x) for x in (v if v[2] else v[:2])) for v in RULE_RELEASES] + ["5.5", "5.10", "6.1", "7.1.5"]
 CPUS = ["intel", "amd:0x15", "amd:0x17", "amd:0x19", "hygon:0x18"]
-# Host-bridge IDs to fill a hidden one with: one of each standing in each era, and one never whitelisted.
+# Host-bridge IDs to fill a hidden one with: one of each standing in each era, and ones never whitelisted — for
+# every CPU the truth may have (a pre-Zen AMD machine's own root complex, 1022:1410, is not on the list either).
 HOST_BRIDGE_IDS = [
     (0x1022, 0x1450),
+    (0x1022, 0x1410),
     (0x8086, 0x2030),
     (0x8086, 0x09A2),
     (0x8086, 0x2F00),
