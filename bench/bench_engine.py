@@ -40,9 +40,9 @@ from p2ptui.engine.real_memory import copy_memory, make_source
 from p2ptui.engine.resources import DeviceRate, RcCap, SimConfig
 from p2ptui.engine.sim import Simulation
 from p2ptui.engine.transfer import HOST, Op, TransferSpec
-from p2ptui.fabric import loads_fabric
 from p2ptui.fabric.synth import large_fabric
 from p2ptui.fabric.units import format_size, parse_size
+from p2ptui.formats import loads_fabric
 
 GB = 10**9
 USABLE16 = 8e9 * 128 / 130 / 8 * 16 * (1 - 4 / 1538)  # Gen3 x16 wire bytes/s after SKP (spec §1.1)

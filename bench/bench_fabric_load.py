@@ -16,8 +16,8 @@ import time
 
 import yaml
 
-from p2ptui.fabric import dumps_fabric, load_fabric
-from p2ptui.fabric.gallery import find_bundled
+from p2ptui.formats import dumps_fabric, load_fabric
+from p2ptui.formats.gallery import find_bundled
 
 BUDGET_S = 0.3
 

@@ -59,7 +59,7 @@ def run(keys: int, seed: int, size: tuple[int, int]) -> float:
     from rich.console import Console
     from textual import events
 
-    from p2ptui.fabric import loads_fabric
+    from p2ptui.formats import loads_fabric
     from p2ptui.tui import make_app
     from p2ptui.tui.screens.matrix import MatrixScreen
     from p2ptui.tui.widgets.pair_grid import PairGrid

@@ -5,7 +5,15 @@ import sys
 
 import pytest
 
-CORE_MODULES = ["p2ptui.fabric", "p2ptui.sources", "p2ptui.cli", "p2ptui.p2p", "p2ptui.engine", "p2ptui.fleet"]
+CORE_MODULES = [
+    "p2ptui.fabric",
+    "p2ptui.formats",
+    "p2ptui.sources",
+    "p2ptui.cli",
+    "p2ptui.p2p",
+    "p2ptui.engine",
+    "p2ptui.fleet",
+]
 
 
 @pytest.mark.parametrize("module", CORE_MODULES)

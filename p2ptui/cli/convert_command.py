@@ -7,12 +7,12 @@ import os
 import sys
 from pathlib import Path
 
-from ..fabric.gallery import find_bundled
-from ..fabric.input_paths import display
-from ..fabric.safe_write import check_target, refuse_input_as_output
+from ..formats.gallery import find_bundled
+from ..formats.input_paths import display
+from ..formats.safe_write import check_target, refuse_input_as_output
+from ..formats.writers import FORMATS, format_for, write_fabric
 from ..sources import open_fabric, sysfs
 from ..sources.stdin_input import STDIN
-from ..sources.writers import FORMATS, format_for, write_fabric
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -6,9 +6,9 @@ import argparse
 import json
 
 from ..fabric.endpoints import p2p_endpoints
-from ..fabric.export import fabric_to_dict
-from ..fabric.gallery import bundled
-from ..fabric.input_paths import display
+from ..formats.export import fabric_to_dict
+from ..formats.gallery import bundled
+from ..formats.input_paths import display
 from ..sources import open_fabric
 from .tree import render_fabric
 

@@ -10,12 +10,12 @@ from pathlib import Path
 from ClusterShell.NodeSet import NodeSet
 
 from ..errors import Diagnostic, InputError
-from ..fabric.safe_write import ensure_directory
 from ..fleet.collect import CollectOptions, CollectReport, collect, parse_nodeset
 from ..fleet.drift import DriftOptions
 from ..fleet.fleet import diff_fleet
 from ..fleet.report import diff_to_dict, render_diff
 from ..fleet.snapshots import NodeResult, Status, write_manifest
+from ..formats.safe_write import ensure_directory
 
 EXIT_ALL_COLLECTED = 0
 EXIT_SOME_FAILED = 1

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from ..errors import Diagnostic, InputError, Location
-from ..fabric import dumps_fabric, save_fabric
-from ..fabric.input_paths import check_input, display
-from ..fabric.safe_write import check_target, refuse_input_as_output
+from ..formats import dumps_fabric, save_fabric
+from ..formats.input_paths import check_input, display
+from ..formats.safe_write import check_target, refuse_input_as_output
 from ..sources import sysfs
 from ..sources.text_safety import printable_fabric
 

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from ..fabric.units import format_size, parse_bandwidth
-from ..fabric.yaml_nodes import MAX_BANDWIDTH_GBPS
+from ..formats.yaml_nodes import MAX_BANDWIDTH_GBPS
 
 MAX_SIZE = 1 << 50  # 1 PiB
 MAX_CHUNK = 1 << 30  # 1 GiB

@@ -1,7 +1,7 @@
 """Copy plans: several transfers (each with its own start time), device rates, model knobs and injected faults,
 read from YAML with every problem reported as file:line:column (format in docs/copy.md).
 
-Plans are read like fabric files (p2ptui/fabric/yaml_text.py): size-limited, binary and non-UTF-8 input refused
+Plans are read like fabric files (p2ptui/formats/yaml_text.py): size-limited, binary and non-UTF-8 input refused
 with a position, nesting bounded, syntax errors explained. Values are checked against the bounds of limits.py, the
 same the copy CLI applies to its flags.
 """
@@ -16,8 +16,8 @@ import yaml
 from ..errors import Diagnostic, InputError, Location
 from ..fabric.model import Fabric
 from ..fabric.units import parse_size
-from ..fabric.yaml_nodes import Node, NodeReader, is_null
-from ..fabric.yaml_text import compose, decode, read_limited, too_big
+from ..formats.yaml_nodes import Node, NodeReader, is_null
+from ..formats.yaml_text import compose, decode, read_limited, too_big
 from .limits import IOMMU_PAGE_HINT, iommu_page_problem, parse_number, parse_rate, seconds_problem
 from .resources import DeviceRate, RcCap, SimConfig
 from .transfer import DEFAULT_CHUNK, HOST, Op, TransferSpec

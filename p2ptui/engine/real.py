@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import Diagnostic, InputError
 from ..fabric.model import Fabric
-from ..fabric.safe_write import TemporaryOutput
+from ..formats.safe_write import TemporaryOutput
 from .backends import REAL
 from .p2pmem import SYSFS_DEVICES, CopyBuffer, HostBuffer, MappingError, P2PMemBuffer, allocate_path
 from .pools import PoolError, PoolLedger

@@ -1,1 +1,1 @@
-"""The bundled sample fabrics (YAML files beside this module); see p2ptui.fabric.gallery."""
+"""The bundled sample fabrics (YAML files beside this module); see p2ptui.formats.gallery."""

@@ -20,7 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from ..errors import Diagnostic, InputError, Location
-from ..fabric.safe_write import write_output
+from ..formats.safe_write import write_output
 from ..sources import sysfs
 
 BEGIN = b"P2PTUI-COLLECT 1"

@@ -19,9 +19,10 @@ from pathlib import Path
 from types import ModuleType
 
 from ..errors import Diagnostic, InputError, Location
-from ..fabric import Fabric, load_fabric
-from ..fabric.gallery import bundled, find_bundled
-from ..fabric.input_paths import check_input, display
+from ..fabric import Fabric
+from ..formats import load_fabric
+from ..formats.gallery import bundled, find_bundled
+from ..formats.input_paths import check_input, display
 from .stdin_input import STDIN, load_stdin
 from .text_safety import printable_fabric
 

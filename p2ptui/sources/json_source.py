@@ -1,4 +1,4 @@
-"""JSON fabrics, as ``p2ptui convert X out.json`` and ``p2ptui show --json`` write them (fabric/export.py), read
+"""JSON fabrics, as ``p2ptui convert X out.json`` and ``p2ptui show --json`` write them (formats/export.py), read
 back to the same Fabric.
 
 The JSON is the model flat: devices in a list, each naming its parent. Fields the export derives (a device's
@@ -35,7 +35,7 @@ from ..fabric.model import (
     RootBus,
 )
 from ..fabric.units import parse_bandwidth
-from ..fabric.yaml_nodes import MAX_BANDWIDTH_GBPS
+from ..formats.yaml_nodes import MAX_BANDWIDTH_GBPS
 from .xml_input import read_input
 
 T = TypeVar("T")

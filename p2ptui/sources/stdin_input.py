@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import Diagnostic, InputError, Location
 from ..fabric.model import Fabric
-from ..fabric.yaml_text import too_big
+from ..formats.yaml_text import too_big
 from .xml_input import MAX_TOPOLOGY_BYTES
 
 STDIN = "-"

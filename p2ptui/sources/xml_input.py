@@ -16,7 +16,7 @@ from pathlib import Path
 from xml.parsers import expat
 
 from ..errors import Diagnostic, InputError, Location
-from ..fabric.yaml_text import read_limited, too_big
+from ..formats.yaml_text import read_limited, too_big
 
 # Topology inputs (lspci text, hwloc and NCCL XML) are refused above this size before they are read: parsing holds
 # the text plus structures several times its size (a 315 MB lspci file took 1 GB). Real files are far smaller: the

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..fabric import Fabric, load_fabric
+from ..fabric import Fabric
+from ..formats import load_fabric
 
 SUFFIXES = (".yaml", ".yml")
 # The format tag or the one key every fabric has, at the start of a line: what no other input format writes.

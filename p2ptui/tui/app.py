@@ -136,7 +136,7 @@ class P2PApp(App[None]):
         )
 
         from ..errors import InputError
-        from ..fabric.safe_write import write_output
+        from ..formats.safe_write import write_output
         from .export import export_dir
 
         name = filename or generate_datetime_filename(self.title, ".svg", time_format)

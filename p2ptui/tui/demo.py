@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Diagnostic, InputError
-from ..fabric.safe_write import check_target, ensure_directory, write_output
+from ..formats.safe_write import check_target, ensure_directory, write_output
 from .screens.too_small import MIN_HEIGHT, MIN_WIDTH
 
 DEMO_FABRIC = "kernel-scenarios"

@@ -7,7 +7,7 @@ import pytest
 
 from p2ptui import __version__
 from p2ptui.cli.main import main
-from p2ptui.fabric.gallery import bundled
+from p2ptui.formats.gallery import bundled
 
 
 def run(capsys, *args):
@@ -62,7 +62,7 @@ def test_show_every_bundled_fabric(capsys):
         code, out, err = run(capsys, "show", entry.name)
         assert code == 0, err
         # Every function appears once in the tree.
-        from p2ptui.fabric import load_fabric
+        from p2ptui.formats import load_fabric
 
         fabric = load_fabric(entry.path)
         body = out.splitlines()

@@ -21,8 +21,8 @@ from unprivileged import skip_unless_nobody_can_run
 
 from p2ptui.cli import convert_command
 from p2ptui.cli.main import main
-from p2ptui.fabric import load_fabric
-from p2ptui.fabric.gallery import find_bundled
+from p2ptui.formats import load_fabric
+from p2ptui.formats.gallery import find_bundled
 
 P2PTUI = [sys.executable, "-m", "p2ptui"]
 FULL_LINE = "p2ptui: error: cannot write the output: No space left on device\n"

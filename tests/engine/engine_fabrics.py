@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from p2ptui.fabric import loads_fabric
+from p2ptui.formats import loads_fabric
 
 # Closed forms, written out from the spec's formulas (§1.1–§1.3), independent of the engine's code.
 GEN3_LANE = 8e9 * 128 / 130 / 8  # bytes/s per lane after 128b/130b

@@ -4,7 +4,8 @@ import dataclasses
 
 import pytest
 
-from p2ptui.fabric import BDF, Acs, AcsSource, Device, DeviceKind, Fabric, FabricError, Link, RootBus, loads_fabric
+from p2ptui.fabric import BDF, Acs, AcsSource, Device, DeviceKind, Fabric, FabricError, Link, RootBus
+from p2ptui.formats import loads_fabric
 
 TOPOLOGY = """
 name: model-test

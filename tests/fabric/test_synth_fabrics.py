@@ -1,8 +1,8 @@
 from collections import Counter
 
-from p2ptui.fabric import dumps_fabric, load_fabric, loads_fabric
-from p2ptui.fabric.gallery import find_bundled
 from p2ptui.fabric.synth import large_fabric, random_fabric
+from p2ptui.formats import dumps_fabric, load_fabric, loads_fabric
+from p2ptui.formats.gallery import find_bundled
 
 
 def test_random_fabrics_are_valid_deterministic_and_varied():

@@ -16,7 +16,6 @@ import pytest
 from fleet_fixtures import TRANSPORT, gpu_box, write_node
 
 from p2ptui.cli.main import main
-from p2ptui.fabric.export import fabric_to_dict
 from p2ptui.fleet.collect import (
     CollectOptions,
     collect,
@@ -24,6 +23,7 @@ from p2ptui.fleet.collect import (
     parse_nodeset,
 )
 from p2ptui.fleet.snapshots import Status, decode_stream
+from p2ptui.formats.export import fabric_to_dict
 from p2ptui.sources import open_fabric, sysfs
 
 

@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from p2ptui.errors import InputError
-from p2ptui.fabric import dumps_fabric, load_fabric, loads_fabric
-from p2ptui.fabric.gallery import bundled
 from p2ptui.fabric.model import Fabric
+from p2ptui.formats import dumps_fabric, load_fabric, loads_fabric
+from p2ptui.formats.gallery import bundled
+from p2ptui.formats.writers import dumps_json
 from p2ptui.sources import open_fabric
 from p2ptui.sources.json_source import loads_json
-from p2ptui.sources.writers import dumps_json
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from p2ptui.fabric import Fabric, load_fabric
+from p2ptui.fabric import Fabric
 from p2ptui.fabric import acs as acsbits
-from p2ptui.fabric.gallery import find_bundled
+from p2ptui.formats import load_fabric
+from p2ptui.formats.gallery import find_bundled
 from p2ptui.p2p import whatif
 from p2ptui.p2p.profiles import profile_for
 from p2ptui.p2p.verdict import Verdict, check

@@ -7,9 +7,9 @@ import random
 import numpy as np
 import pytest
 
-from p2ptui.fabric import load_fabric
-from p2ptui.fabric.gallery import bundled
 from p2ptui.fabric.synth import random_fabric
+from p2ptui.formats import load_fabric
+from p2ptui.formats.gallery import bundled
 from p2ptui.p2p.context import verdict_context
 from p2ptui.p2p.matrix import pair_matrix, pair_table
 from p2ptui.p2p.profiles import profile_for

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from p2ptui.cli.main import main
-from p2ptui.fabric import load_fabric
-from p2ptui.fabric.gallery import find_bundled
+from p2ptui.formats import load_fabric
+from p2ptui.formats.gallery import find_bundled
 
 FABRIC = "kernel-scenarios"
 

@@ -288,7 +288,7 @@ def test_parse_kernel_rejects_what_is_not_a_release(text):
 
 def test_pre_p2pdma_fabric_file_loads_and_the_verdict_says_p2pdma_is_absent():
     # Intended change (issue 11): a 3.10 kernel has no P2PDMA, so the verdict is a certain refusal, never "supported".
-    from p2ptui.fabric import loads_fabric
+    from p2ptui.formats import loads_fabric
     from p2ptui.p2p.verdict import check
 
     text = (

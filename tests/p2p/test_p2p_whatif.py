@@ -7,10 +7,10 @@ from p2p_scenario_support import NON_WL_INTEL, RR_CR, dsp_redirect, scenario_fab
 
 from p2ptui.errors import InputError
 from p2ptui.fabric import acs as acsbits
-from p2ptui.fabric import load_fabric
 from p2ptui.fabric.acs import AcsSource
-from p2ptui.fabric.gallery import find_bundled
 from p2ptui.fabric.model import IommuMode
+from p2ptui.formats import load_fabric
+from p2ptui.formats.gallery import find_bundled
 from p2ptui.p2p import whatif
 from p2ptui.p2p.fix import acs_fix
 from p2ptui.p2p.profiles import profile_for

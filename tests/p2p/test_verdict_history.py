@@ -7,11 +7,11 @@ import pytest
 from p2p_scenario_support import NON_WL_INTEL, dsp_redirect, one, scenario_fabric, summary, verdict, with_hb0, with_hb1
 
 from p2ptui.fabric import acs as acsbits
-from p2ptui.fabric import loads_fabric
 from p2ptui.fabric.acs import Acs, AcsSource
 from p2ptui.fabric.bdf import BDF
 from p2ptui.fabric.kinds import DeviceKind
 from p2ptui.fabric.model import Device, Fabric, Host, RootBus
+from p2ptui.formats import loads_fabric
 from p2ptui.p2p import whatif
 from p2ptui.p2p.messages import NonPciClient
 

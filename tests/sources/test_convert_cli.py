@@ -10,8 +10,8 @@ import pytest
 from real_data import require
 
 from p2ptui.cli.main import main
-from p2ptui.fabric import load_fabric
-from p2ptui.fabric.gallery import find_bundled
+from p2ptui.formats import load_fabric
+from p2ptui.formats.gallery import find_bundled
 from p2ptui.sources import detect, hwloc, lspci, nccl
 
 DATA = require()

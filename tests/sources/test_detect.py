@@ -14,8 +14,8 @@ from sysfs_fixtures import switch_fabric, tar_root, write_sysfs
 
 from p2ptui.cli.main import main
 from p2ptui.errors import InputError
-from p2ptui.fabric import dumps_fabric, load_fabric
-from p2ptui.fabric.gallery import bundled
+from p2ptui.formats import dumps_fabric, load_fabric
+from p2ptui.formats.gallery import bundled
 from p2ptui.sources import SOURCES, detect_source, open_fabric, sysfs, yaml_source
 from p2ptui.sources.resolve import open_fabric as resolve_open_fabric
 

@@ -14,7 +14,8 @@ from test_lspci_vvv import DUMP_NN_D
 
 from p2ptui.cli.main import main
 from p2ptui.errors import InputError
-from p2ptui.fabric import Fabric, load_fabric
+from p2ptui.fabric import Fabric
+from p2ptui.formats import load_fabric
 from p2ptui.p2p import check, find_provider, pair_matrix
 from p2ptui.sources import hwloc, lspci, nccl
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from real_data import require
 
-from p2ptui.fabric import BDF, AcsSource, DeviceKind, IommuMode, dumps_fabric, loads_fabric
+from p2ptui.fabric import BDF, AcsSource, DeviceKind, IommuMode
+from p2ptui.formats import dumps_fabric, loads_fabric
 from p2ptui.sources import hwloc
 
 DATA = require("hwloc")

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from real_data import require
 from sysfs_fixtures import HostSpec, switch_fabric, write_sysfs
 
-from p2ptui.fabric import dumps_fabric, loads_fabric
+from p2ptui.formats import dumps_fabric, loads_fabric
 from p2ptui.sources import hwloc, sysfs
 
 DATA = require("hwloc")

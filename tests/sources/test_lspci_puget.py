@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from real_data import require
 
-from p2ptui.fabric import BDF, DeviceKind, Link, dumps_fabric, loads_fabric
+from p2ptui.fabric import BDF, DeviceKind, Link
 from p2ptui.fabric.acs import AcsSource
 from p2ptui.fabric.model import Fabric
+from p2ptui.formats import dumps_fabric, loads_fabric
 from p2ptui.p2p.context import fabric_index
 from p2ptui.p2p.topo import topo_class
 from p2ptui.sources import lspci

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from real_data import require, unlicensed
 
-from p2ptui.fabric import BDF, AcsSource, DeviceKind, dumps_fabric, loads_fabric
+from p2ptui.fabric import BDF, AcsSource, DeviceKind
 from p2ptui.fabric.model import Fabric
+from p2ptui.formats import dumps_fabric, loads_fabric
 from p2ptui.p2p.context import fabric_index
 from p2ptui.p2p.topo import topo_class
 from p2ptui.sources import nccl

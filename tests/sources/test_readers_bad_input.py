@@ -19,16 +19,16 @@ from sysfs_fixtures import HostSpec, switch_fabric, tar_root, write_sysfs
 
 from p2ptui.cli.main import main
 from p2ptui.errors import InputError
-from p2ptui.fabric import dumps_fabric, load_fabric, loads_fabric
-from p2ptui.fabric.gallery import bundled
 from p2ptui.fabric.limits import (
     MAX_BRIDGE_DEPTH,
     MAX_YAML_NESTING,
     yaml_nesting_for_depth,
 )
+from p2ptui.formats import dumps_fabric, load_fabric, loads_fabric
+from p2ptui.formats.gallery import bundled
+from p2ptui.formats.writers import dumps_json
 from p2ptui.sources import open_fabric, sysfs, tarball
 from p2ptui.sources.json_source import loads_json
-from p2ptui.sources.writers import dumps_json
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -12,7 +12,7 @@ import pytest
 from real_data import require
 
 from p2ptui.cli.main import main
-from p2ptui.fabric.gallery import bundled
+from p2ptui.formats.gallery import bundled
 from p2ptui.sources import hwloc
 
 DATA = require()

@@ -22,7 +22,8 @@ from sysfs_fixtures import (
 )
 
 from p2ptui.cli.main import main
-from p2ptui.fabric import AcsSource, DeviceKind, dumps_fabric, loads_fabric
+from p2ptui.fabric import AcsSource, DeviceKind
+from p2ptui.formats import dumps_fabric, loads_fabric
 from p2ptui.sources import sysfs
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -15,7 +15,8 @@ from sysfs_fixtures import iter_functions, switch_fabric, tar_root, write_sysfs
 from unprivileged import skip_unless_nobody_can_run
 
 from p2ptui.cli.main import main
-from p2ptui.fabric import AcsSource, load_fabric, loads_fabric
+from p2ptui.fabric import AcsSource
+from p2ptui.formats import load_fabric, loads_fabric
 from p2ptui.sources import open_fabric, sysfs
 from p2ptui.sources.sysfs_device import EXPECTED_ENTRIES
 from p2ptui.sources.sysfs_files import Kind
@@ -163,7 +164,7 @@ def test_scan_to_an_unwritable_place(tmp_path, capsys):
     assert code == 2 and "cannot write" in err and "Traceback" not in err
 
 
-# Output safety: scan -o writes through p2ptui.fabric.safe_write, like convert (tests/cli/test_cli_output_errors.py).
+# Output safety: scan -o writes through p2ptui.formats.safe_write, like convert (tests/cli/test_cli_output_errors.py).
 
 
 def test_scan_keeps_an_existing_output_unless_forced(tmp_path, capsys):

@@ -21,8 +21,9 @@ from sysfs_fixtures import (
     write_sysfs,
 )
 
-from p2ptui.fabric import BDF, AcsSource, DeviceKind, IommuMode, Link, dumps_fabric, loads_fabric
+from p2ptui.fabric import BDF, AcsSource, DeviceKind, IommuMode, Link
 from p2ptui.fabric.acs import CR, RR, SV
+from p2ptui.formats import dumps_fabric, loads_fabric
 from p2ptui.sources import sysfs
 
 

@@ -78,7 +78,7 @@ def test_every_real_file_is_far_below_the_cap() -> None:
 
 
 def test_yaml_keeps_its_own_cap() -> None:
-    from p2ptui.fabric import yaml_text
+    from p2ptui.formats import yaml_text
 
     assert yaml_text.MAX_INPUT_BYTES == 16 << 20
     assert xml_input.MAX_TOPOLOGY_BYTES == 64 << 20

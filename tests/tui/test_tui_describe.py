@@ -2,8 +2,8 @@
 
 from tui_helpers import ODD
 
-from p2ptui.fabric import loads_fabric
 from p2ptui.fabric.bdf import BDF
+from p2ptui.formats import loads_fabric
 from p2ptui.sources import open_fabric
 from p2ptui.tui.describe import (
     device_label,

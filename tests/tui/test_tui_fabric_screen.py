@@ -9,7 +9,7 @@ from tui_helpers import (
     wait_for_palette_hit,
 )
 
-from p2ptui.fabric import loads_fabric
+from p2ptui.formats import loads_fabric
 from p2ptui.tui import make_app
 from p2ptui.tui.screens.help import HelpScreen
 from p2ptui.tui.widgets.detail_pane import DetailPane

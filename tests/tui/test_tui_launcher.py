@@ -4,7 +4,7 @@ from textual.widgets import OptionList
 from tui_helpers import build_app, run, screen_text, wait_for
 
 from p2ptui.errors import InputError
-from p2ptui.fabric.gallery import bundled
+from p2ptui.formats.gallery import bundled
 from p2ptui.sources import open_fabric
 from p2ptui.tui.screens.fabric import FabricScreen
 from p2ptui.tui.screens.launcher import LIVE_ID, LauncherScreen

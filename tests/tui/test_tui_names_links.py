@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from p2ptui.fabric import loads_fabric, pciids
+from p2ptui.fabric import pciids
+from p2ptui.formats import loads_fabric
 from p2ptui.sources import open_fabric
 from p2ptui.tui.describe import SPEED_BELOW_MAX_MARK, WIDTH_DEGRADED_MARK, device_label, device_rows
 from p2ptui.tui.styled import plain

@@ -14,8 +14,8 @@ from textual.widgets.option_list import Option, OptionDoesNotExist
 from textual.worker import Worker, WorkerState
 
 from ...errors import InputError
-from ...fabric.gallery import GalleryEntry, bundled
 from ...fabric.model import Fabric
+from ...formats.gallery import GalleryEntry, bundled
 from ..widgets.bars import TitleBar
 from ..widgets.footer import KeyFooter
 

@@ -196,7 +196,7 @@ class MatrixScreen(Screen[tuple[BDF, BDF] | None]):
 
     def action_export(self) -> None:
         from ...errors import InputError
-        from ...fabric.safe_write import write_output
+        from ...formats.safe_write import write_output
 
         grid = self.grid
         shown = export.sub_matrix(self.matrix, grid.rows, grid.cols)

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from p2ptui.cli.main import main
 from p2ptui.errors import Diagnostic, InputError
-from p2ptui.fabric import BDF, DeviceKind, Fabric, IommuMode, load_fabric, loads_fabric, yaml_load
+from p2ptui.fabric import BDF, DeviceKind, Fabric, IommuMode
+from p2ptui.formats import load_fabric, loads_fabric, yaml_load
 
 MARK = "# <-"
 

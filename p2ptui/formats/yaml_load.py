@@ -10,12 +10,18 @@ from pathlib import Path
 import yaml
 
 from ..errors import Diagnostic, InputError, Location
-from .bdf import BDF, format_bus, parse_bus
-from .kernel_version import kernel_release
-from .kinds import CLASS_HOST_BRIDGE, CLASS_PCI_BRIDGE, DeviceKind, bridge_kind_for_position, endpoint_kind_from_class
-from .limits import CPU_FAMILY, IOMMU_GROUP, NUMA_NODE, REVISION
-from .model import AerCounts, Device, Fabric, FabricError, Host, IommuMode, RootBus
-from .naming import default_names
+from ..fabric.bdf import BDF, format_bus, parse_bus
+from ..fabric.kernel_version import kernel_release
+from ..fabric.kinds import (
+    CLASS_HOST_BRIDGE,
+    CLASS_PCI_BRIDGE,
+    DeviceKind,
+    bridge_kind_for_position,
+    endpoint_kind_from_class,
+)
+from ..fabric.limits import CPU_FAMILY, IOMMU_GROUP, NUMA_NODE, REVISION
+from ..fabric.model import AerCounts, Device, Fabric, FabricError, Host, IommuMode, RootBus
+from ..fabric.naming import default_names
 from .yaml_nodes import DEFAULT_KERNEL_ACS_CAP, Node, ValueReader, describe_node, given, is_null, parse_int, shorten
 from .yaml_text import compose, decode, read_limited
 

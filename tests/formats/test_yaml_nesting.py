@@ -4,7 +4,7 @@ below libyaml's own limit (so the composer's own check answers, not libyaml's re
 import pytest
 
 from p2ptui.errors import InputError
-from p2ptui.fabric.yaml_text import MAX_NESTING, compose
+from p2ptui.formats.yaml_text import MAX_NESTING, compose
 
 
 def _block(depth: int) -> str:

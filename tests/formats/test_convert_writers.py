@@ -13,10 +13,10 @@ import pytest
 from real_data import require
 
 from p2ptui.errors import InputError
-from p2ptui.fabric import load_fabric
-from p2ptui.fabric.gallery import bundled
+from p2ptui.formats import load_fabric
+from p2ptui.formats.gallery import bundled
+from p2ptui.formats.writers import dumps_dot, dumps_json, format_for, write_fabric
 from p2ptui.sources import hwloc, lspci, nccl
-from p2ptui.sources.writers import dumps_dot, dumps_json, format_for, write_fabric
 
 DATA = require()
 LOADERS = {"hwloc": hwloc.load, "nccl": nccl.load, "lspci": lspci.load}

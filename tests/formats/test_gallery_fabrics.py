@@ -11,11 +11,11 @@ import pytest
 
 from p2ptui.cli.main import main
 from p2ptui.fabric import acs as acsbits
-from p2ptui.fabric import dumps_fabric, load_fabric, loads_fabric, save_fabric
 from p2ptui.fabric.acs import AcsSource
-from p2ptui.fabric.gallery import bundled, find_bundled
 from p2ptui.fabric.kinds import DeviceKind
 from p2ptui.fabric.model import Device, Fabric, IommuMode
+from p2ptui.formats import dumps_fabric, load_fabric, loads_fabric, save_fabric
+from p2ptui.formats.gallery import bundled, find_bundled
 
 ALL = [entry.name for entry in bundled()]
 HAND_WRITTEN = (

@@ -14,11 +14,11 @@ from typing import TypeVar
 import yaml
 
 from ..errors import Diagnostic, Location
-from . import acs as acsbits
-from .acs import ACS_NONE, ACS_UNKNOWN, Acs, AcsSource
-from .checks import LINK_GENS, LINK_WIDTHS, MAX_POOL_BYTES, PAYLOAD_SIZES
-from .model import Link, P2PPool
-from .units import format_size, parse_bandwidth, parse_size
+from ..fabric import acs as acsbits
+from ..fabric.acs import ACS_NONE, ACS_UNKNOWN, Acs, AcsSource
+from ..fabric.checks import LINK_GENS, LINK_WIDTHS, MAX_POOL_BYTES, PAYLOAD_SIZES
+from ..fabric.model import Link, P2PPool
+from ..fabric.units import format_size, parse_bandwidth, parse_size
 
 Node = yaml.Node
 T = TypeVar("T")

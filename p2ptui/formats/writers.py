@@ -11,12 +11,13 @@ import os
 from pathlib import Path
 
 from ..errors import Diagnostic, InputError, Location
-from ..fabric import Fabric, dumps_fabric
+from ..fabric import Fabric
 from ..fabric.acs import AcsSource, describe
-from ..fabric.export import fabric_to_dict
 from ..fabric.model import Device, Link, RootBus
-from ..fabric.safe_write import write_output
 from ..fabric.units import human_size
+from .export import fabric_to_dict
+from .safe_write import write_output
+from .yaml_save import dumps_fabric
 
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".dot": "dot", ".gv": "dot"}
 

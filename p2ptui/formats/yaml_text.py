@@ -13,8 +13,8 @@ from pathlib import Path
 import yaml
 
 from ..errors import Diagnostic, InputError, Location
+from ..fabric.limits import MAX_YAML_NESTING
 from .input_paths import check_input, display
-from .limits import MAX_YAML_NESTING
 
 Node = yaml.Node
 

@@ -11,12 +11,12 @@ import os
 
 import yaml
 
-from . import acs as acsbits
-from .acs import Acs, AcsSource
-from .bdf import format_bus
-from .model import Device, Fabric, Host, Link, P2PPool, RootBus
+from ..fabric import acs as acsbits
+from ..fabric.acs import Acs, AcsSource
+from ..fabric.bdf import format_bus
+from ..fabric.model import Device, Fabric, Host, Link, P2PPool, RootBus
+from ..fabric.units import format_size
 from .safe_write import write_output
-from .units import format_size
 from .yaml_load import FORMAT_TAG
 from .yaml_nodes import DEFAULT_KERNEL_ACS_CAP
 

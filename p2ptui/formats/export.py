@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from . import acs as acsbits
-from .model import Device, Fabric, Link
-from .naming import device_names
+from ..fabric import acs as acsbits
+from ..fabric.model import Device, Fabric, Link
+from ..fabric.naming import device_names
 
 
 def fabric_to_dict(fabric: Fabric) -> dict:

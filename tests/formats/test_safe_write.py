@@ -19,8 +19,8 @@ from device_nodes import full_device
 from unprivileged import skip_unless_nobody_can_run
 
 from p2ptui.errors import InputError
-from p2ptui.fabric import safe_write
-from p2ptui.fabric.safe_write import check_target, ensure_directory, refuse_input_as_output, write_output
+from p2ptui.formats import safe_write
+from p2ptui.formats.safe_write import check_target, ensure_directory, refuse_input_as_output, write_output
 
 
 def one_message(info: pytest.ExceptionInfo[InputError]) -> tuple[str, str, str]:
@@ -306,7 +306,7 @@ def test_permission_denied_is_an_input_error_and_leaves_nothing(searchable: bool
         locked.chmod(0o755 if searchable else 0o700)  # mkdir's mode is cut by the umask
         target = locked / "x.yaml"
         code = (
-            "import sys; from p2ptui.errors import InputError; from p2ptui.fabric.safe_write import write_output\n"
+            "import sys; from p2ptui.errors import InputError; from p2ptui.formats.safe_write import write_output\n"
             "try:\n    write_output(sys.argv[1], 'x', overwrite=False)\n"
             "except InputError as exc:\n    print(exc); sys.exit(2)\n"
         )
@@ -320,16 +320,16 @@ def test_permission_denied_is_an_input_error_and_leaves_nothing(searchable: bool
 
 
 def _writers():
-    from p2ptui.fabric import save_fabric
-    from p2ptui.sources.writers import write_fabric
+    from p2ptui.formats import save_fabric
+    from p2ptui.formats.writers import write_fabric
 
     return {"save_fabric": save_fabric, "write_fabric": write_fabric}
 
 
 @pytest.mark.parametrize("writer", ["save_fabric", "write_fabric"])
 def test_every_fabric_writer_goes_through_safe_write(tmp_path: Path, writer: str) -> None:
-    from p2ptui.fabric import load_fabric
-    from p2ptui.fabric.gallery import find_bundled
+    from p2ptui.formats import load_fabric
+    from p2ptui.formats.gallery import find_bundled
 
     write = _writers()[writer]
     fabric = load_fabric(find_bundled("nvmeof-target"))

@@ -12,25 +12,10 @@ import yaml
 from fabric_strategies import TRICKY, fabrics
 from hypothesis import HealthCheck, given, settings
 
-from p2ptui.fabric import (
-    BDF,
-    Acs,
-    AcsSource,
-    Device,
-    DeviceKind,
-    Fabric,
-    Host,
-    IommuMode,
-    Link,
-    P2PPool,
-    RootBus,
-    dumps_fabric,
-    load_fabric,
-    loads_fabric,
-    save_fabric,
-)
+from p2ptui.fabric import BDF, Acs, AcsSource, Device, DeviceKind, Fabric, Host, IommuMode, Link, P2PPool, RootBus
 from p2ptui.fabric import acs as acsbits
-from p2ptui.fabric.gallery import bundled
+from p2ptui.formats import dumps_fabric, load_fabric, loads_fabric, save_fabric
+from p2ptui.formats.gallery import bundled
 
 PROPERTY = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
