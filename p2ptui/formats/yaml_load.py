@@ -96,6 +96,11 @@ class _Entry:
         return self.keys[key][0].start_mark.line + 1
 
 
+def _file_order(diagnostic: Diagnostic) -> tuple[int, int]:
+    where = diagnostic.location
+    return (where.line or 0, where.column or 0) if where is not None else (0, 0)
+
+
 def load_fabric(path: str | os.PathLike) -> Fabric:
     """Read a fabric file; raises InputError listing every problem as file:line:column."""
     return loads_fabric(read_limited(path), str(path), default_name=Path(path).stem)
@@ -161,7 +166,7 @@ class _FabricReader:
         )
         if r.diagnostics or fabric is None:
             # Structure was still checked on what did read cleanly, so one run shows every problem, in file order.
-            raise InputError(sorted(r.diagnostics, key=lambda d: (d.location.line or 0, d.location.column or 0)))
+            raise InputError(sorted(r.diagnostics, key=_file_order))
         return fabric
 
     # -- host ---------------------------------------------------------------------------------------------------
@@ -181,8 +186,8 @@ class _FabricReader:
                 r.parsed(keys["kernel"][1], "kernel", kernel_release)  # a check only: the text is kept as written
         if "cmdline" in keys:
             values["cmdline"] = r.optional_text(keys["cmdline"][1], "kernel command line")
-        if node := given(keys, "iommu"):
-            values["iommu"] = r.choice(node, "IOMMU mode", IOMMU_MODES)
+        if iommu_node := given(keys, "iommu"):
+            values["iommu"] = r.choice(iommu_node, "IOMMU mode", IOMMU_MODES)
         if "memory_bandwidth" in keys:
             values["memory_bandwidth"] = self.r.bandwidth(keys["memory_bandwidth"][1], "memory_bandwidth")
         return Host(**{k: v for k, v in values.items() if v is not None})
@@ -280,8 +285,7 @@ class _FabricReader:
                     f"{format_bus(*e.bdf.bus_id)}",
                     "a root complex lists the functions on its root bus; put the others in their bridge's children",
                 )
-        self._device_values(e)
-        self._misplaced(e)
+        self._misplaced(e, self._device_values(e))
         e.ok = bus_ok and len(r.diagnostics) == before
         self.entries.append(e)
         child_domain = e.bdf.domain if e.bdf is not None else domain
@@ -309,12 +313,12 @@ class _FabricReader:
             if "bdf" in keys:
                 e.bdf = r.parsed(e.value("bdf"), "bdf", BDF.parse)
             parent = r.parsed(e.value("parent"), "parent", BDF.parse) if given(keys, "parent") else None
-            self._device_values(e)
+            kind = self._device_values(e)
             if len(r.diagnostics) == before and e.bdf is not None and e.name:
                 out.append(
                     Device(
                         e.bdf,
-                        e.kind,
+                        kind,
                         e.name,
                         parent=parent,
                         physfn=e.physfn_bdf,
@@ -323,10 +327,10 @@ class _FabricReader:
                 )
         return out
 
-    def _misplaced(self, e: _Entry) -> None:
+    def _misplaced(self, e: _Entry, kind: DeviceKind) -> None:
         """Children of an endpoint and VFs of a bridge or of a VF: reported at the key, as the file says them."""
-        what = f"{e.bdf or 'this device'} ({e.kind.label})"
-        if "children" in e.keys and not e.kind.is_bridge:
+        what = f"{e.bdf or 'this device'} ({kind.label})"
+        if "children" in e.keys and not kind.is_bridge:
             self.r.error(
                 e.keys["children"][0],
                 f"{what} has no secondary bus for children",
@@ -334,10 +338,11 @@ class _FabricReader:
             )
         if "vfs" in e.keys and (e.pf_entry is not None or given(e.keys, "physfn")):
             self.r.error(e.keys["vfs"][0], "a VF cannot have VFs of its own", "list VFs under their PF")
-        elif "vfs" in e.keys and not e.kind.is_endpoint:
+        elif "vfs" in e.keys and not kind.is_endpoint:
             self.r.error(e.keys["vfs"][0], f"{what} cannot have VFs", "only endpoints have VFs")
 
-    def _device_values(self, e: _Entry) -> None:
+    def _device_values(self, e: _Entry) -> DeviceKind:
+        """Read the entry's own values into it; returns its kind, as written or inferred."""
         r, v = self.r, e.values
         text = {
             k: r.optional_text(e.value(k), k) for k in ("name", "product", "driver", "conflict", "slot") if k in e.keys
@@ -375,8 +380,9 @@ class _FabricReader:
             else:
                 domain = e.bdf.domain if e.bdf else 0
                 e.physfn_bdf = r.parsed(e.value("physfn"), "physfn", lambda t: BDF.parse(t, domain))
-        kind = r.choice(node, "device kind", KINDS) if (node := given(e.keys, "kind")) else None
+        kind = r.choice(kind_node, "device kind", KINDS) if (kind_node := given(e.keys, "kind")) else None
         e.kind = kind or self._infer_kind(e)
+        return e.kind
 
     def _infer_kind(self, e: _Entry) -> DeviceKind:
         """A VF is what its PF is; a bridge (children, or a bridge class code) is what its position makes it."""
@@ -429,19 +435,24 @@ class _FabricReader:
                 if e.ok and any(up is not None and not up.ok for up in (e.parent, e.pf_entry)):
                     e.ok, changed = False, True
         usable = [e for e in self.entries if e.ok]
-        unnamed = sorted((e for e in usable if e.name is None), key=lambda e: e.bdf)
-        names = default_names((e.kind for e in unnamed), (e.name for e in usable if e.name))
-        for e, name in zip(unnamed, names, strict=False):
-            e.name = name
+        # An entry that read cleanly has its BDF (a missing or malformed one is a diagnostic, so not ok) and its
+        # kind (read or inferred by _device_values); only the name may still be missing.
+        clean = [(e, e.bdf, e.kind) for e in usable if e.bdf is not None and e.kind is not None]
+        assert len(clean) == len(usable), "a usable device entry lacks its BDF or kind"
+        unnamed = sorted(((e, bdf, kind) for e, bdf, kind in clean if e.name is None), key=lambda c: c[1])
+        names = default_names((kind for _, _, kind in unnamed), (e.name for e in usable if e.name))
+        default_name = {id(e): name for (e, _, _), name in zip(unnamed, names, strict=True)}
         devices = []
-        for e in usable:
+        for e, bdf, kind in clean:
+            name = e.name if e.name is not None else default_name[id(e)]
+            e.name = name
             physfn = e.pf_entry.bdf if e.pf_entry is not None else None
             parent = e.parent.bdf if e.parent is not None else None
             devices.append(
                 Device(
-                    e.bdf,
-                    e.kind,
-                    e.name,
+                    bdf,
+                    kind,
+                    name,
                     parent=parent,
                     physfn=physfn,
                     **{k: x for k, x in e.values.items() if x is not None},

@@ -193,8 +193,8 @@ class ValueReader(NodeReader):
             return None
         values: dict = {}
         ok = True
-        if node := given(keys, "down"):  # the source saw the link down (an empty slot, a device off)
-            values["down"] = self.boolean(node, "link down")
+        if down_node := given(keys, "down"):  # the source saw the link down (an empty slot, a device off)
+            values["down"] = self.boolean(down_node, "link down")
             ok = values["down"] is not None
         for key in LINK_KEYS:
             if key in keys:
@@ -240,7 +240,9 @@ class ValueReader(NodeReader):
             self.error(node, "acs mapping without 'cap'", "list the capability bits, e.g. cap: [SV, RR, CR, UF, EC]")
             return None
         cap = self.acs_bits(keys["cap"][1], "ACS cap")
-        source, ctrl, firmware = AcsSource.HARDWARE, 0, 0
+        source = AcsSource.HARDWARE
+        ctrl: int | None = 0
+        firmware: int | None = 0
         if "ctrl" in keys:
             ctrl_node = keys["ctrl"][1]
             if isinstance(ctrl_node, yaml.ScalarNode) and ctrl_node.value.strip().lower() == "kernel-default":
@@ -262,13 +264,14 @@ class ValueReader(NodeReader):
 
     def acs_bits(self, node: Node, what: str, cap: int | None = None) -> int | None:
         """Bits as a list of names (``[SV, RR]``, hex items allowed) or one number; with ``cap``, only those bits."""
-        value: int | None = 0
+        value: int | None
         if isinstance(node, yaml.ScalarNode) and not is_null(node):
             value = self.integer(node, what, 0, 0xFFFF)
         else:
             items = self.sequence(node, what)
             if items is None:
                 return None
+            value = 0
             for item in items:
                 name = self.text(item, f"{what} bit")
                 bit = acsbits.BIT_NAMES.get(name.strip().upper()) if name is not None else None
@@ -304,10 +307,10 @@ class ValueReader(NodeReader):
             self.error(node, "p2pmem without 'size'", "write e.g. p2pmem: {size: 256MiB}")
             return None
         size = self.size(keys["size"][1], "p2pmem size")
-        available = self.size(node, "p2pmem available") if (node := given(keys, "available")) else size
-        published = self.boolean(node, "published") if (node := given(keys, "published")) else True
-        allocate = self.boolean(node, "allocate") if (node := given(keys, "allocate")) else True
-        if None in (size, available, published, allocate):
+        available = self.size(avail_node, "p2pmem available") if (avail_node := given(keys, "available")) else size
+        published = self.boolean(pub_node, "published") if (pub_node := given(keys, "published")) else True
+        allocate = self.boolean(alloc_node, "allocate") if (alloc_node := given(keys, "allocate")) else True
+        if size is None or available is None or published is None or allocate is None:
             return None
         if available > size:
             self.error(

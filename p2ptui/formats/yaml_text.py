@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 
@@ -56,7 +57,7 @@ class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
         return super().resolve(kind, value, implicit)
 
 
-def read_limited(path: str | os.PathLike, what: str = "fabric", limit: int = MAX_INPUT_BYTES) -> bytes:
+def read_limited(path: str | os.PathLike[str], what: str = "fabric", limit: int = MAX_INPUT_BYTES) -> bytes:
     """The bytes of a regular file, refusing one over ``limit`` before reading it. FIFOs, sockets, devices and
     directories are refused without being opened (a FIFO would block until a writer comes)."""
     name = display(path)
@@ -134,7 +135,7 @@ def compose(text: str, filename: str) -> Node | None:
         ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = Location(filename, mark.line + 1, mark.column + 1) if mark else Location(filename)
+        where = mark_location(filename, mark)
         problem, hint = _explain(exc, text)
         raise InputError(Diagnostic(f"YAML syntax error: {problem}", where, hint)) from None
     except yaml.YAMLError as exc:
@@ -165,11 +166,10 @@ def _scan_nesting(text: str, filename: str, loader: type) -> None:
         if event.__class__ in starts:
             depth += 1
             if depth > MAX_NESTING:
-                mark = event.start_mark
                 raise InputError(
                     Diagnostic(
                         f"nested more than {MAX_NESTING} levels deep",
-                        Location(filename, mark.line + 1, mark.column + 1),
+                        mark_location(filename, event.start_mark),
                         "nothing p2ptui reads nests this deep; is this the right file?",
                     )
                 )
@@ -177,10 +177,27 @@ def _scan_nesting(text: str, filename: str, loader: type) -> None:
             depth -= 1
 
 
+class _Mark(Protocol):
+    """A position as both PyYAML's Python parser and its libyaml binding give it (0-based)."""
+
+    line: int
+    column: int
+
+
+def mark_location(filename: str, mark: _Mark | None) -> Location:
+    """Where a parser mark points, 1-based; the file alone for the rare event the parser gives no mark."""
+    if mark is None:
+        return Location(filename)
+    return Location(filename, mark.line + 1, mark.column + 1)
+
+
 def _offset_location(data: bytes | str, offset: int, filename: str) -> Location:
-    newline = b"\n" if isinstance(data, bytes) else "\n"
-    line_start = data.rfind(newline, 0, offset) + 1
-    return Location(filename, data.count(newline, 0, offset) + 1, offset - line_start + 1)
+    # A byte offset into raw data (decode errors) or a character offset into text (reader errors): same arithmetic.
+    if isinstance(data, bytes):
+        lines_before, line_start = data.count(b"\n", 0, offset), data.rfind(b"\n", 0, offset) + 1
+    else:
+        lines_before, line_start = data.count("\n", 0, offset), data.rfind("\n", 0, offset) + 1
+    return Location(filename, lines_before + 1, offset - line_start + 1)
 
 
 def _char_at(text: str, line: int, column: int) -> str:
