@@ -82,7 +82,7 @@ def cmd_open(args: argparse.Namespace) -> int:
         return EXIT_DRIFT if result.groups else EXIT_NO_DRIFT
     from ..tui import make_app
 
-    make_app(None, extra={"fleet": result}).run()
+    make_app(None, fleet=result).run()
     return EXIT_NO_DRIFT
 
 

@@ -79,15 +79,6 @@ def parse_number(text: str) -> float:
     return value
 
 
-def parse_seconds(text: str) -> float:
-    """A time in seconds for a run: finite, not negative, at most a day (see seconds_problem)."""
-    value = parse_number(text)
-    problem = seconds_problem(value, "the")
-    if problem is not None:
-        raise ValueError(problem)
-    return value
-
-
 def parse_rate(text: str) -> float:
     """A positive rate in GB/s (``3.2``, ``900 MB/s``), at most 10 TB/s (more is a unit slip). ValueError messages
     read after the rate's name: "read rate must be ..."."""

@@ -134,10 +134,3 @@ def _partitions(rdev: int) -> set[int]:
             major, _, minor = dev_file.read_text().strip().partition(":")
             out.add(os.makedev(int(major), int(minor)))
     return out
-
-
-def forced_p2p_allowed(engine: str) -> bool:
-    """Only the simulator may take a path the kernel refuses; real hardware would fail the DMA mapping."""
-    from .backends import Capability, backend
-
-    return backend(engine).can(Capability.FORCES_PATHS)

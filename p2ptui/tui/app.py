@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import App
@@ -22,6 +23,9 @@ from .screens.fabric import FabricScreen
 from .screens.help import HelpScreen
 from .screens.launcher import LauncherScreen
 from .screens.too_small import TooSmallScreen, too_small
+
+if TYPE_CHECKING:
+    from ..fleet.fleet import FleetDiff
 
 # The themes ctrl+t cycles through; every built-in theme works (ctrl+p → Theme lists them all).
 THEME_CYCLE = ["textual-dark", "textual-light", "nord", "gruvbox", "tokyo-night", "solarized-light"]
@@ -41,7 +45,8 @@ class TuiOptions:
     seed: int | None = None  # provider ties are broken at random, as the kernel does; seeded in tests
     export_dir: str | None = None  # screenshots and matrix exports; None: the current directory
     clear_finished_after: float | None = 60.0  # clock seconds a finished transfer stays in the panel; None: kept
-    extra: dict = field(default_factory=dict)
+    fleet: FleetDiff | None = None  # p2ptui fleet DIR: open on the fleet screen with this drift report
+    demo_pace: float = 0.0  # seconds the demo tour waits after each meter tick; 0: as soon as the app settles
 
 
 class P2PApp(App[None]):
@@ -72,10 +77,10 @@ class P2PApp(App[None]):
             self.animation_level = "none"
 
     def on_mount(self) -> None:
-        if "fleet" in self.options.extra:  # p2ptui fleet DIR: a FleetDiff from p2ptui.fleet
+        if self.options.fleet is not None:
             from .screens.fleet import FleetScreen
 
-            self.push_screen(FleetScreen(self.options.extra["fleet"]))
+            self.push_screen(FleetScreen(self.options.fleet))
         elif self.initial_fabric is not None:
             self.push_screen(FabricScreen(self.initial_fabric))
         else:

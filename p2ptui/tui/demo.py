@@ -137,7 +137,7 @@ async def _ticks(pilot, n: int) -> None:
     for _ in range(n):
         app.options.clock.advance(step)
         app.screen.tick()
-        await pilot.pause(app.options.extra.get("pace", 0.0) or None)
+        await pilot.pause(app.options.demo_pace or None)
 
 
 STEPS: list[Step] = [
@@ -186,7 +186,7 @@ def _app(size: tuple[int, int], pace: float = 0.0):
         auto_tick=False,
         seed=7,
         clock=VirtualClock(),
-        extra={"pace": pace},
+        demo_pace=pace,
     )
 
 

@@ -30,9 +30,6 @@ class Selection:
             return Selection(self.exporter, tuple(b for b in self.importers if b != bdf))
         return Selection(self.exporter, self.importers + (bdf,))
 
-    def with_importers(self, importers: tuple[BDF, ...]) -> Selection:
-        return Selection(self.exporter, tuple(dict.fromkeys(importers)))
-
     def role_of(self, bdf: BDF) -> str:
         exporter = bdf == self.exporter
         importer = bdf in self.importers

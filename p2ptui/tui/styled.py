@@ -58,10 +58,6 @@ def to_content(parts: Iterable[Part]) -> Content:
     return Content.assemble(*((text, ROLE_STYLES.get(role, "")) for text, role in parts if text))
 
 
-def lines_to_content(lines: Iterable[Iterable[Part]]) -> Content:
-    return Content("\n").join(to_content(line) for line in lines)
-
-
 def palette_from(theme_variables: Mapping[str, str]) -> dict[str, str]:
     """Rich styles per role for the current theme (colours as #rrggbb, which Rich understands)."""
     palette: dict[str, str] = {}

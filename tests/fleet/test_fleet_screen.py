@@ -31,9 +31,7 @@ def diff(tmp_path_factory):
 
 
 def app_for(diff):
-    return make_app(
-        None, theme="textual-dark", animations=False, live_scan=None, auto_tick=False, seed=7, extra={"fleet": diff}
-    )
+    return make_app(None, theme="textual-dark", animations=False, live_scan=None, auto_tick=False, seed=7, fleet=diff)
 
 
 async def wait_for(pilot, condition, tries=300):

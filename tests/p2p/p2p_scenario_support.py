@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import fabric_edits
+
 from p2ptui.fabric import Fabric
 from p2ptui.fabric import acs as acsbits
 from p2ptui.formats import load_fabric
 from p2ptui.formats.gallery import find_bundled
-from p2ptui.p2p import whatif
 from p2ptui.p2p.profiles import profile_for
 from p2ptui.p2p.verdict import Verdict, check
 
@@ -33,17 +34,17 @@ def verdict(fabric: Fabric, provider: str, clients: list, verbose: bool = True, 
 
 
 def with_hb0(fabric: Fabric, ids: tuple[int, int]) -> Fabric:
-    return whatif.with_ids(fabric, "hb0", *ids)
+    return fabric_edits.with_ids(fabric, "hb0", *ids)
 
 
 def with_hb1(fabric: Fabric, ids: tuple[int, int]) -> Fabric:
-    return whatif.with_ids(fabric, "hb1", *ids)
+    return fabric_edits.with_ids(fabric, "hb1", *ids)
 
 
 def dsp_redirect(fabric: Fabric, bits: int = RR_CR, ports: tuple[str, ...] = ("dsp0", "dsp1")) -> Fabric:
     """The ports with live redirect bits, as an IOMMU-on boot leaves them."""
     for port in ports:
-        fabric = whatif.with_acs(fabric, port, set_bits=bits)
+        fabric = fabric_edits.with_acs(fabric, port, set_bits=bits)
     return fabric
 
 

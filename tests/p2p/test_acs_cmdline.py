@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import fabric_edits
 import pytest
 from p2p_scenario_support import NON_WL_INTEL, RR_CR, scenario_fabric, summary, verdict, with_hb0
 
@@ -12,7 +13,6 @@ from p2ptui.fabric.acs import Acs, AcsSource
 from p2ptui.fabric.bdf import BDF
 from p2ptui.fabric.kinds import DeviceKind
 from p2ptui.fabric.model import Device
-from p2ptui.p2p import whatif
 from p2ptui.p2p.acs_cmdline import (
     AcsHandling,
     BootAcs,
@@ -33,7 +33,7 @@ SV, TB, RR, CR, UF, EC, DT = (acsbits.SV, acsbits.TB, acsbits.RR, acsbits.CR, ac
 
 def _kernel_default(fabric, firmware: int = 0, ports=("dsp0", "dsp1", "dsp2", "dsp3", "dsp4")):
     for port in ports:
-        fabric = whatif.with_firmware_acs(fabric, port, firmware)
+        fabric = fabric_edits.with_firmware_acs(fabric, port, firmware)
     return fabric
 
 
@@ -47,7 +47,7 @@ def test_iommu_adds_kernel_defaults_to_capable_ports():
     assert _ctrl(f, "dsp0", iommu="off")[0] == 0
     assert _ctrl(f, "dsp0", iommu="on")[0] == SV | RR | CR | UF
     assert _ctrl(f, "dsp0", iommu="pt")[0] == SV | RR | CR | UF  # passthrough still requests ACS
-    limited = whatif.with_firmware_acs(F(), "dsp0", EC, cap=RR | EC)
+    limited = fabric_edits.with_firmware_acs(F(), "dsp0", EC, cap=RR | EC)
     assert _ctrl(limited, "dsp0", iommu="on")[0] == RR | EC  # only what the capability offers, firmware bits kept
 
 
@@ -215,7 +215,7 @@ def test_no_capability_warning_before_6_11_only():
 
 
 def test_hardware_bits_rederived_for_a_changed_command_line():
-    f = whatif.with_acs(whatif.with_acs(F(), "dsp0", set_bits=RR_CR), "dsp1", set_bits=RR_CR)
+    f = fabric_edits.with_acs(fabric_edits.with_acs(F(), "dsp0", set_bits=RR_CR), "dsp1", set_bits=RR_CR)
     f = f.replace(host=replace(f.host, iommu=f.host.iommu.__class__("translated")))
     cmd = "pci=disable_acs_redir=0000:02:00.0;0000:02:01.0"
     v = verdict(f, "nvme-a", ["rnic0"], cmdline=cmd, kernel="6.12")  # buggy window: IOMMU on => bits were the kernel's

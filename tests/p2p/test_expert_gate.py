@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import stat
 
+import fabric_edits
 from p2p_scenario_support import NON_WL_INTEL, dsp_redirect, scenario_fabric, verdict, with_hb0
 
-from p2ptui.p2p import whatif
 from p2ptui.p2p.fix import acs_fix
 from p2ptui.p2p.gate import (
     SIMULATED_LABEL,
@@ -66,7 +66,7 @@ def test_cross_socket_needs_expert_for_real_transfers():
 def test_pools():
     f = F()
     assert gate_pool(f.find("nvme-a")).decision is Decision.ALLOWED
-    hidden = whatif.with_pool_published(f, "nvme-a", False)
+    hidden = fabric_edits.with_pool_published(f, "nvme-a", False)
     g = gate_pool(hidden.find("nvme-a"))
     assert g.decision is Decision.NEEDS_EXPERT and any("not published" in r.text for r in g.reasons)
     assert gate_pool(f.find("rnic0")).decision is Decision.REFUSED  # no P2P memory at all

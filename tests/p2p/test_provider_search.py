@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import fabric_edits
 import pytest
 from p2p_scenario_support import NON_WL_INTEL, dsp_redirect, scenario_fabric, with_hb0
 
 from p2ptui.fabric.synth import random_fabric
-from p2ptui.p2p import providers, whatif
+from p2ptui.p2p import providers
 from p2ptui.p2p.messages import NonPciClient
 from p2ptui.p2p.profiles import profile_for
 from p2ptui.p2p.providers import find_provider
@@ -16,7 +17,7 @@ F = scenario_fabric
 
 
 def test_unpublished_pools_are_not_candidates():
-    f = whatif.with_pool_published(F(), "nvme-a", False)
+    f = fabric_edits.with_pool_published(F(), "nvme-a", False)
     s = find_provider(f, ["rnic0", "nvme-a"], seed=1)
     assert "nvme-a" not in [c.provider.name for c in s.candidates]
     assert s.chosen.name == "nvme-b" and s.distance == 8

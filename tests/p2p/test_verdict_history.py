@@ -3,6 +3,7 @@ representative-device rule and the ACS list buffer by era."""
 
 from __future__ import annotations
 
+import fabric_edits
 import pytest
 from p2p_scenario_support import NON_WL_INTEL, dsp_redirect, one, scenario_fabric, summary, verdict, with_hb0, with_hb1
 
@@ -12,7 +13,6 @@ from p2ptui.fabric.bdf import BDF
 from p2ptui.fabric.kinds import DeviceKind
 from p2ptui.fabric.model import Device, Fabric, Host, RootBus
 from p2ptui.formats import loads_fabric
-from p2ptui.p2p import whatif
 from p2ptui.p2p.messages import NonPciClient
 
 F = scenario_fabric
@@ -42,10 +42,10 @@ def test_old_eras_acs_redirect_is_minus_two(kernel, setup):
         f = dsp_redirect(f)
         listed = "0000:02:00.0;0000:02:01.0"
     elif setup == "9":
-        f = whatif.with_acs(f, "dsp0", ctrl=acsbits.EC)
+        f = fabric_edits.with_acs(f, "dsp0", ctrl=acsbits.EC)
         listed = "0000:02:00.0"
     else:
-        f = whatif.with_acs(f, "usp0", cap=acsbits.RR, ctrl=acsbits.RR)
+        f = fabric_edits.with_acs(f, "usp0", cap=acsbits.RR, ctrl=acsbits.RR)
         listed = "0000:01:00.0"
     if setup == "7":
         f = with_hb0(f, NON_WL_INTEL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fabric_edits
 import pytest
 from p2p_scenario_support import (
     NON_WL_INTEL,
@@ -16,7 +17,6 @@ from p2p_scenario_support import (
 )
 
 from p2ptui.fabric import acs as acsbits
-from p2ptui.p2p import whatif
 from p2ptui.p2p.messages import NonPciClient
 from p2ptui.p2p.providers import find_provider
 
@@ -57,7 +57,7 @@ def test_01_provider_is_its_own_client():
     ],
 )
 def test_02_self_with_acs_redirect_on_the_endpoint(hb0, cpu, expect):
-    f = whatif.with_acs(with_hb0(F(), hb0), "nvme-a", cap=acsbits.ALL_BITS, ctrl=RR_CR)
+    f = fabric_edits.with_acs(with_hb0(F(), hb0), "nvme-a", cap=acsbits.ALL_BITS, ctrl=RR_CR)
     v = verdict(f, "nvme-a", ["nvme-a"], cpu=cpu)
     assert summary(v) == expect
     assert v.messages[:2] == [
@@ -125,7 +125,7 @@ def test_08_disable_acs_redir_clears_the_path(kernel):
 def _firmware_ports(firmware: int):
     f = with_hb0(F(), NON_WL_INTEL)
     for port in ("dsp0", "dsp1"):
-        f = whatif.with_firmware_acs(f, port, firmware)
+        f = fabric_edits.with_firmware_acs(f, port, firmware)
     return f
 
 
@@ -147,7 +147,7 @@ def test_08b_disable_acs_redir_on_6_11_to_6_14(firmware, expect):
 
 @pytest.mark.parametrize("hb0, expect", [((0x8086, 0x2020), "THRU_HOST_BRIDGE"), (NON_WL_INTEL, "NOT_SUPPORTED")])
 def test_09_egress_control_counts_as_redirect(hb0, expect):
-    f = whatif.with_acs(with_hb0(F(), hb0), "dsp0", ctrl=acsbits.EC)
+    f = fabric_edits.with_acs(with_hb0(F(), hb0), "dsp0", ctrl=acsbits.EC)
     v = verdict(f, "nvme-a", ["rnic0"])
     assert one(v).map_type.value == expect and one(v).distance == 4
     assert [d.name for d in one(v).acs_redirect] == ["dsp0"]
@@ -156,7 +156,7 @@ def test_09_egress_control_counts_as_redirect(hb0, expect):
 
 @pytest.mark.parametrize("hb0, expect", [((0x8086, 0x2020), "THRU_HOST_BRIDGE"), (NON_WL_INTEL, "NOT_SUPPORTED")])
 def test_10_the_common_device_is_inspected(hb0, expect):
-    f = whatif.with_acs(with_hb0(F(), hb0), "usp0", cap=RR_CR, ctrl=acsbits.RR)
+    f = fabric_edits.with_acs(with_hb0(F(), hb0), "usp0", cap=RR_CR, ctrl=acsbits.RR)
     v = verdict(f, "nvme-a", ["rnic0"])
     assert one(v).map_type.value == expect
     assert [d.name for d in one(v).acs_redirect] == ["usp0"]
@@ -171,7 +171,7 @@ def test_11_cascaded_switches():
 
 def test_12_two_root_ports_whitelisted_same_host_bridge():
     f = with_hb0(F(), (0x8086, 0x2F00))  # REQ_SAME_HOST_BRIDGE, satisfied
-    f = whatif.with_acs(whatif.with_acs(f, "rp1", set_bits=RR_CR), "rp2", set_bits=RR_CR)
+    f = fabric_edits.with_acs(fabric_edits.with_acs(f, "rp1", set_bits=RR_CR), "rp2", set_bits=RR_CR)
     v = verdict(f, "nvme-d", ["gpu0"])
     assert summary(v) == (["THRU_HOST_BRIDGE"], [4], 4)
     assert v.messages == [] and one(v).common is None
@@ -180,7 +180,7 @@ def test_12_two_root_ports_whitelisted_same_host_bridge():
 
 
 def test_13_two_root_ports_not_whitelisted_intel():
-    f = whatif.with_acs(with_hb0(F(), NON_WL_INTEL), "rp1", set_bits=RR_CR)
+    f = fabric_edits.with_acs(with_hb0(F(), NON_WL_INTEL), "rp1", set_bits=RR_CR)
     v = verdict(f, "nvme-d", ["gpu0"])
     assert summary(v) == (["NOT_SUPPORTED"], [4], -1)
     assert v.messages == [NO_SHARE_GPU]  # no whitelist warning, no ACS lines

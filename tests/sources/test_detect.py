@@ -17,7 +17,6 @@ from p2ptui.errors import InputError
 from p2ptui.formats import dumps_fabric, load_fabric
 from p2ptui.formats.gallery import bundled
 from p2ptui.sources import SOURCES, detect_source, open_fabric, sysfs, yaml_source
-from p2ptui.sources.resolve import open_fabric as resolve_open_fabric
 
 DATA = require()
 # Every input file in the shared data and the source that must claim it; the .console and nvidia-smi texts are
@@ -42,10 +41,6 @@ def test_the_contract_modules_are_all_listed():
     assert set(names) == {"yaml_source", "json_source", "sysfs", "lspci", "hwloc", "nccl"}
     for module in SOURCES:
         assert callable(module.sniff) and callable(module.load)
-
-
-def test_resolve_delegates_to_detection():
-    assert resolve_open_fabric is open_fabric
 
 
 def test_bundled_names_and_paths():

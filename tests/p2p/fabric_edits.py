@@ -1,22 +1,18 @@
-"""What-if copies of a fabric: the same machine with other ACS bits, IDs, kernel, CPU, IOMMU mode or command line.
+"""Scenario builders for verdict tests: a copy of a fabric with one device's ACS bits, IDs or P2P pool changed.
 
-Every function returns a new Fabric and leaves its argument alone, so a view can show before and after. Changes to
-what Linux does at boot (IOMMU, command line, kernel) also rewrite ACS control values that were read from hardware,
-as the re-booted machine would have them (acs_cmdline.live_ctrl); values marked kernel-default follow by themselves.
+Every function returns a new Fabric and leaves its argument alone. Host-level changes (kernel, CPU, IOMMU mode,
+command line) need no builder: tests pass them to profile_for, as the CLI's flags and the TUI's what-if dialog do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import replace
 
-from ..errors import Diagnostic, InputError
-from ..fabric import acs as acsbits
-from ..fabric.acs import Acs, AcsSource
-from ..fabric.model import Device, Fabric, Host
-from .acs_cmdline import BootLog, cmdline_with_disable_acs_redir, live_ctrl
-from .context import verdict_context
-from .profiles import parse_cpu, parse_iommu, parse_kernel, profile_for
+from p2ptui.errors import Diagnostic, InputError
+from p2ptui.fabric import acs as acsbits
+from p2ptui.fabric.acs import Acs, AcsSource
+from p2ptui.fabric.model import Device, Fabric
+from p2ptui.p2p.context import verdict_context
 
 
 def _device(fabric: Fabric, ref: Device | str) -> Device:
@@ -84,43 +80,3 @@ def with_pool_published(fabric: Fabric, device: Device | str, published: bool) -
     if dev.pool is None:
         raise InputError(Diagnostic(f"{dev.bdf} ({dev.name}) has no P2P memory pool"))
     return fabric.with_devices([replace(dev, pool=replace(dev.pool, published=published))])
-
-
-def with_kernel(fabric: Fabric, kernel: str) -> Fabric:
-    parse_kernel(kernel)  # reject what is not a P2PDMA kernel before building anything
-    return _reboot(fabric, replace(fabric.host, kernel=kernel.strip()))
-
-
-def with_cpu(fabric: Fabric, cpu: str) -> Fabric:
-    vendor, family, arch = parse_cpu(cpu)
-    return fabric.replace(host=replace(fabric.host, cpu_vendor=vendor, cpu_family=family, arch=arch))
-
-
-def with_iommu(fabric: Fabric, mode: str) -> Fabric:
-    return _reboot(fabric, replace(fabric.host, iommu=parse_iommu(mode)))
-
-
-def with_cmdline(fabric: Fabric, cmdline: str) -> Fabric:
-    return _reboot(fabric, replace(fabric.host, cmdline=cmdline))
-
-
-def with_disable_acs_redir(fabric: Fabric, devices: Iterable[Device | str]) -> Fabric:
-    """The machine booted with these devices added to pci=disable_acs_redir= (by address)."""
-    bdfs = [str(_device(fabric, d).bdf) for d in devices]
-    return with_cmdline(fabric, cmdline_with_disable_acs_redir(fabric.host.cmdline, bdfs)[0])
-
-
-def _reboot(fabric: Fabric, host: Host) -> Fabric:
-    """The fabric as the machine would come up with ``host``: hardware-read ACS values re-derived."""
-    before = profile_for(fabric)
-    after_fabric = fabric.replace(host=host)
-    after = profile_for(after_fabric)
-    log = BootLog([], set())
-    changed = []
-    for dev in fabric.devices:
-        if dev.acs.source is not AcsSource.HARDWARE:
-            continue
-        value, _ = live_ctrl(dev, after.acs, before.booted, fabric.upstream_bridge, log)
-        if value != dev.acs.ctrl:
-            changed.append(replace(dev, acs=replace(dev.acs, ctrl=value)))
-    return after_fabric.with_devices(changed) if changed else after_fabric
