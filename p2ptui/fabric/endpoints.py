@@ -111,10 +111,6 @@ def endpoint_class(dev: Device) -> EndpointClass | None:
     return None
 
 
-def is_p2p_endpoint(dev: Device) -> bool:
-    return endpoint_class(dev) is not None
-
-
 def p2p_endpoints(
     fabric: Fabric, *, everything: bool = False, only: Iterable[EndpointClass] | None = None
 ) -> list[Device]:

@@ -66,12 +66,6 @@ class ExpertMode:
         """The TUI toggle counts only once the person confirmed the warning dialog."""
         return cls(True, "tui") if confirmed else cls()
 
-    @classmethod
-    def from_config(cls, value: object) -> ExpertMode:
-        """A configuration file may mention expert mode but never turns it on by itself."""
-        del value
-        return cls()
-
 
 @dataclass(frozen=True)
 class GateDecision:

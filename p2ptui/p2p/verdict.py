@@ -88,10 +88,6 @@ class ClientVerdict:
             return self.path
         return self.provider_chain + self.client_chain[::-1]
 
-    @property
-    def hop_count(self) -> int:
-        return len(self.path) - 1
-
 
 @dataclass(frozen=True)
 class Verdict:

@@ -1,8 +1,7 @@
-"""Styled text as (text, role) parts, rendered for the two places Textual shows text.
+"""Styled text as (text, role) parts, rendered as Rich Text in the current theme's colours.
 
-Roles name what a piece of text means (ok, warn, bad, ...), never a colour, so every built-in theme works: Content
-resolves them to theme variables itself; Tree labels are Rich Text and get the current theme's colours from a
-palette that the tree rebuilds when the theme changes.
+Roles name what a piece of text means (ok, warn, bad, ...), never a colour, so every built-in theme works: each role
+maps to a theme variable, and widgets rebuild their palette (palette_from) when the theme changes.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from collections.abc import Iterable, Mapping
 from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 from rich.text import Text
-from textual.content import Content
 
 Part = tuple[str, str]  # (text, role); the role "" is plain text
 
@@ -51,11 +49,6 @@ _ROLE_ATTRIBUTES = {
     "importer": "bold reverse",
     "locked": "bold",
 }
-
-
-def to_content(parts: Iterable[Part]) -> Content:
-    """Parts as Content for Static widgets; the text is never parsed as markup, so data may contain [ ]."""
-    return Content.assemble(*((text, ROLE_STYLES.get(role, "")) for text, role in parts if text))
 
 
 def palette_from(theme_variables: Mapping[str, str]) -> dict[str, str]:

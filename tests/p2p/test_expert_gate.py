@@ -26,8 +26,6 @@ def test_expert_mode_is_off_unless_explicit():
     assert not ExpertMode().enabled
     assert not ExpertMode.from_cli(False).enabled and ExpertMode.from_cli(True).enabled
     assert not ExpertMode.from_tui(confirmed=False).enabled and ExpertMode.from_tui(confirmed=True).enabled
-    for value in (True, "yes", 1, {"expert": True}):
-        assert not ExpertMode.from_config(value).enabled  # a config file alone never turns it on
 
 
 def test_bus_addr_transfer_is_allowed():
