@@ -1,8 +1,8 @@
-"""The copy engine against its anchors: spec/pcie-performance.md §6, cases B1–B9, plus the large-fabric budget.
+"""The copy engine against its anchors: cases B1–B9 below, plus the large-fabric budget.
 
 Run: python bench/bench_engine.py [--size 256MiB] [--repeat 5] [--skip-real]
-* B1–B7: the simulator's rates and completion times against the closed forms of §6 (protocol bound, efficiency
-  1.0 so the numbers read like the spec's table), printed as expected vs measured (simulated).
+* B1–B7: the simulator's rates and completion times against their closed forms (protocol bound, efficiency
+  1.0 so the numbers read like the protocol-bound table), printed as expected vs measured (simulated).
 * 1,000 concurrent simulated transfers (random sizes 256 MiB–4 GiB, half of them staged through a random provider,
   1–4 threads) on p2ptui.fabric.synth.large_fabric(1024) (≥ 2,000 functions): wall time from the first add() to the
   last completion, median of --repeat runs; budget 2 s.
@@ -45,8 +45,8 @@ from p2ptui.fabric.units import format_size, parse_size
 from p2ptui.formats import loads_fabric
 
 GB = 10**9
-USABLE16 = 8e9 * 128 / 130 / 8 * 16 * (1 - 4 / 1538)  # Gen3 x16 wire bytes/s after SKP (spec §1.1)
-W16, W4 = USABLE16 * 256 / 280, USABLE16 / 4 * 256 / 280  # posted writes, MPS 256, 24-B overhead (spec §1.3)
+USABLE16 = 8e9 * 128 / 130 / 8 * 16 * (1 - 4 / 1538)  # Gen3 x16 wire bytes/s after 128b/130b and SKP
+W16, W4 = USABLE16 * 256 / 280, USABLE16 / 4 * 256 / 280  # posted writes, MPS 256, 24-B overhead
 
 
 def _fabric(ports: list[tuple[str, int]], cpu="amd", acs=False, iommu="off", memory=None, rc=None, switch=True):

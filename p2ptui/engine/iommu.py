@@ -1,13 +1,15 @@
 """IOMMU translation cost: page walks as a shared throughput resource of the host bridge's IOMMU.
 
-pcie-bench (spec §3) shows the cost is per *translation*: past the IOTLB's reach (64 entries × page size) every
+pcie-bench (Neugebauer et al., "Understanding PCIe performance for end host networking", SIGCOMM 2018; data in
+github.com/pcie-bench/data) shows the cost is per *translation*: past the IOTLB's reach (64 entries × page size) every
 DMA to a new page misses and costs a page walk, and the rate falls to what the walker can serve. Its 64-B DMAs
 over a 64 MiB window with 4 KiB pages ran at 9.8 Gb/s (reads) and 11.2 Gb/s (writes) against 28.1 and 24.3 Gb/s
 without the IOMMU. Read as "walks per second the unit can do", both points of each direction agree within a few
 per cent (128-B reads: 19.0 M/s), which is why a throughput model, not a per-walk latency, is used here.
 
 Only flows whose DMAs are translated pay: host-bridge P2P (THRU_HOST_BRIDGE) and DMA to or from host memory with
-translation on. BUS_ADDR traffic never reaches the IOMMU (spec §4.3).
+translation on. BUS_ADDR traffic never reaches the IOMMU: the switch routes it below the root complex, and the
+client is given the provider's bus address rather than an IOVA.
 """
 
 from __future__ import annotations

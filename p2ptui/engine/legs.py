@@ -3,7 +3,7 @@
 A leg moves data from ``data_from`` to ``data_to`` (devices, or None for host memory). A posted write loads the
 data direction of each link with (payload + header)/payload wire bytes per data byte and the reverse direction
 with one DLLP per TLP; a non-posted read loads the data direction with completions ((C + 20)/C) and the reverse
-direction with its requests (24 B per MRRS) and the completions' DLLPs (spec §1.2, §1.3, notes after §6).
+direction with its requests (24 B per MRRS) and the completions' DLLPs (the overheads of fabric/pcie.py).
 """
 
 from __future__ import annotations

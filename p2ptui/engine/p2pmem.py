@@ -1,8 +1,9 @@
 """Copy buffers: page-aligned host memory, or a provider's P2P memory mapped from its sysfs ``allocate`` file.
 
-Kernel ≥ 6.2 (spec p2pdma-verdict §6.1): each mmap of ``/sys/bus/pci/devices/<bdf>/p2pmem/allocate`` allocates a
-fresh chunk of the pool, MAP_SHARED and at offset 0 only; the pages go back to the pool on munmap. Such pages can
-only be handed to O_DIRECT I/O on queues that support P2PDMA; the CPU must not copy through them (they are MMIO).
+Kernel ≥ 6.2 (Documentation/ABI/testing/sysfs-bus-pci, p2pmem/allocate): each mmap of
+``/sys/bus/pci/devices/<bdf>/p2pmem/allocate`` allocates a fresh chunk of the pool, MAP_SHARED and at offset 0
+only; the pages go back to the pool on munmap. Such pages can only be handed to O_DIRECT I/O on queues that support
+P2PDMA; the CPU must not copy through them (they are MMIO).
 """
 
 from __future__ import annotations

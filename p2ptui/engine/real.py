@@ -78,7 +78,7 @@ class RealEngine:
         copy RAM cannot hold, and for file copies every check of real_inputs.py - source, destination safety,
         free space, the P2P memory file."""
         expert = self.expert if expert is None else expert
-        # Only file copies stage in P2P memory: the CPU never copies through a BAR (spec §5.1).
+        # Only file copies stage in P2P memory: the CPU never copies through a BAR (its pages are uncached MMIO).
         plan = self.planner.plan(spec, expert, real=True, uses_pool=spec.src_file is not None)
         if (spec.src_file is None) != (spec.dst_file is None):
             raise InputError(Diagnostic("give both --src-file and --dst-file, or neither (memory to memory)"))
@@ -181,8 +181,8 @@ class RealEngine:
         else:
             if plan.provider is not None:
                 result.note(
-                    "memory → memory copies never run through P2P memory (CPU access to a BAR is MMIO, "
-                    "spec §5.1): the provider only shapes the predicted route"
+                    "memory → memory copies never run through P2P memory (CPU access to a BAR is uncached MMIO): "
+                    "the provider only shapes the predicted route"
                 )
             job.buffer_kind = "system memory"
         self.results[tid] = result

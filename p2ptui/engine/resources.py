@@ -1,9 +1,10 @@
 """The shared capacities a simulated transfer competes for, built from a fabric's facts.
 
-Kinds of resource (shared/spec/pcie-performance.md §1, §2, §4.4 and the notes after §6):
+Kinds of resource (the link arithmetic is fabric/pcie.py's; the sharing is max-min fair, maxmin.py):
 * one per PCIe link *direction*: capacity is the link's usable wire bytes per second (raw rate less SKP ordered
   sets) × the per-link efficiency (default 0.90); flows load it with wire bytes per data byte, so a lone posted
-  write gets exactly the §1.4 protocol bound × efficiency and a read's completions get the completion bound;
+  write gets exactly the protocol bound (pcie.write_gbps) × efficiency and a read's completions get the completion
+  bound;
 * a root complex's P2P forwarding caps, reads and writes separately (``root_complexes[].p2p`` in the fabric);
 * host memory (DRAM) bandwidth, which a bounce crosses twice;
 * a device's own media rates (an NVMe drive's read and write rate), which the fabric does not hold and which a
@@ -28,12 +29,14 @@ from ..fabric.pcie import SKP_OVERHEAD, generation, write_gbps
 from .limits import check_rate, iommu_page_problem
 
 GB = 1e9
-DEFAULT_EFFICIENCY = 0.90  # spec §1.5: realistic = protocol bound × 0.85–0.92; 0.90 for writes
+# Measured single-link DMA rates sit at 0.85-0.92 of the protocol bound (flow-control stalls, DLLPs both ways,
+# endpoint limits: e.g. GPU copy engines at Gen3/Gen4 x16 in rocm_bandwidth_test and nvbandwidth results).
+DEFAULT_EFFICIENCY = 0.90
 DEFAULT_GEN = 3  # for links a source could not read; stated in a note whenever used
 DEFAULT_WIDTH = 16
 DEFAULT_MPS = 256
 DEFAULT_MRRS = 512
-DLLP_BYTES = 8  # one ACK or UpdateFC DLLP (2 framing + 6) per TLP on the reverse lane, spec §1.2
+DLLP_BYTES = 8  # one ACK or UpdateFC DLLP (2 framing + 6) per TLP, on the lane opposite the data it acknowledges
 
 
 class ResourceKind(StrEnum):

@@ -1,9 +1,10 @@
 """PCIe bandwidth math: line rates per generation and protocol-limited throughput of writes and reads.
 
-All rates are GB/s (10^9 bytes per second) in one direction. The formulas and constants are those of
-shared/spec/pcie-performance.md §1: raw = GT/s × encoding efficiency / 8 × lanes; non-flit links lose SKP
-ordered sets (4 symbols in 1538) and pay per-TLP framing, header and LCRC; flit links (Gen6+) carry TLPs in
-236 of every 256 flit bytes and pay only the TLP header.
+All rates are GB/s (10^9 bytes per second) in one direction. raw = GT/s × encoding efficiency / 8 × lanes
+(8b/10b for Gen1-2, 128b/130b for Gen3-5; PCI Express Base Specification, Physical Layer). Non-flit links lose SKP
+ordered sets (4 symbols in 1538) and pay per-TLP framing, sequence number, header and LCRC (24 B for a 64-bit
+memory write, 20 B for a completion with data, as Intel's AN 708 "Understanding PCI Express Throughput" counts
+them); flit links (Gen6+) carry TLPs in 236 of every 256 flit bytes and pay only the TLP header.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def gen_from_rate(gt_per_s: float) -> int:
 
 
 def raw_gbps(gen: int, width: int) -> float:
-    """Raw payload capacity of the link (line code removed, nothing else): the "raw" column of §1.4."""
+    """Raw payload capacity of the link: line code removed, nothing else (Gen3 x16: 15.75 GB/s)."""
     return generation(gen).lane_gbps * width
 
 

@@ -1,5 +1,6 @@
 """ACS control values as Linux programs them at boot: the IOMMU default, then pci=disable_acs_redir= and
-pci=config_acs= (spec §2.4, §2.5), with the kernel's own selector syntax and the three ways releases applied them.
+pci=config_acs= (drivers/pci/pci.c: pci_std_enable_acs(), __pci_config_acs()), with the kernel's own selector
+syntax and the three ways releases applied them.
 
 The P2PDMA verdict only looks at the live RR/CR/EC bits; this module says what they are for a device under a given
 boot configuration, and what the kernel logs while setting them.

@@ -3,7 +3,8 @@
 Every decision is allowed, needs expert mode, or refused, with the reasons a person needs. P2P that Linux calls
 NOT_SUPPORTED is never allowed: a real transfer is refused, and in expert mode the simulator may run it, labelled as
 such. Expert mode is off unless turned on explicitly: --expert on the command line or a confirmed toggle in the TUI,
-never a configuration file alone. The kernel has no such switch (it refuses, spec §7); this is p2ptui's own policy.
+never a configuration file alone. The kernel has no such switch (CONFIG_PCI_P2PDMA never depended on
+CONFIG_EXPERT, and NOT_SUPPORTED makes the mapping fail); this is p2ptui's own policy.
 """
 
 from __future__ import annotations

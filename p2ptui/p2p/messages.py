@@ -1,4 +1,5 @@
-"""The lines p2pdma.c prints, word for word per era (spec §2.6), with dev_printk's "<driver or bus> <name>: "
+"""The lines drivers/pci/p2pdma.c prints (upstream_bridge_distance_warn(), __host_bridge_whitelist()), word for word
+per era, with dev_printk's "<driver or bus> <name>: "
 prefix."""
 
 from __future__ import annotations

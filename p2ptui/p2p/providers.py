@@ -1,4 +1,5 @@
-"""pci_p2pmem_find_many(): the published provider with the smallest summed distance to all clients (spec §5.2).
+"""pci_p2pmem_find_many(): the published provider with the smallest summed distance to all clients
+(drivers/pci/p2pdma.c).
 
 Candidates are scored in device-list (bus) order with pci_p2pdma_distance_many(verbose=false); the minimum wins and
 ties are broken uniformly at random (get_random_u32_below) among at most 512 kept candidates. Scores come from the

@@ -1,5 +1,5 @@
 """What Linux decides for a P2P provider and its clients: pci_p2pdma_distance_many() and the map type of each
-client, with the kernel's messages (spec §1, §2.6, §5.1).
+client, with the kernel's messages (drivers/pci/p2pdma.c: calc_map_type_and_dist(), upstream_bridge_distance()).
 
 One walk serves every era; the profile decides what the walk's outcome means: v4.20/v5.2 return -2/-1 from an int
 distance, v5.4+ return a map type plus distance, v5.9+ let AMD Zen through, v5.14+ warn about the whitelist.

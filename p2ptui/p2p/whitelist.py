@@ -1,5 +1,5 @@
 """The host-bridge whitelist of drivers/pci/p2pdma.c, release by release, and the rule that picks the device that
-stands for a host bridge (spec §3).
+stands for a host bridge (drivers/pci/p2pdma.c: pci_p2pdma_whitelist[], pci_host_bridge_dev()).
 
 Entries carry the release that added them (and removed them, for the AMD ones the CPU-family rule replaced), and
 the stable releases that got them by backport, so a profile's table is the entries in force for its full version.

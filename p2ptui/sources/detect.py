@@ -1,11 +1,11 @@
 """Pick the source for a FABRIC argument from what it is, not what it is called.
 
 ``local`` is this machine; ``-`` is standard input (read whole, bounded, then detected like a file); a bundled
-fabric's name works when no such path exists; any path is offered to each source's ``sniff(path, head)`` in
-order, and the first that claims it loads it (contract: notes/sources-api.md). Order matters only where two formats
-could look alike: precise sniffs go first: the YAML fabric (it names its format), p2ptui's JSON (an object with
-its keys), sysfs (directories and tar archives), hwloc and NCCL XML (by root element); lspci's text last, as its
-sniff accepts any line shaped like lspci output.
+fabric's name works when no such path exists; any path is offered to each source's ``sniff(path, head)`` in order,
+and the first that claims it loads it (the contract is in p2ptui/sources/__init__.py). Order matters only where two
+formats could look alike: precise sniffs go first: the YAML fabric (it names its format), p2ptui's JSON (an object
+with its keys), sysfs (directories and tar archives), hwloc and NCCL XML (by root element); lspci's text last, as
+its sniff accepts any line shaped like lspci output.
 
 A path is checked before anything opens it: FIFOs, sockets and devices are refused (opening a FIFO would wait for
 a writer forever), and every stat or open error is one line naming the path.

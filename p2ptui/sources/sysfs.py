@@ -1,7 +1,7 @@
 """The sysfs source: this machine (``local``), a root directory holding sys/ (and proc/), or a tarball snapshot
 of one as hwloc-gather-topology writes it.
 
-Follows the source contract (notes/sources-api.md): ``sniff(path, head)`` and ``load(path)``; ``load_local()``
+Follows the source contract (p2ptui/sources/__init__.py): ``sniff(path, head)`` and ``load(path)``; ``load_local()``
 reads the live /sys. What cannot be read is listed in Fabric.notes; an odd value leaves that one fact unknown, with
 one note per kind of oddity (sysfs_device.py).
 """

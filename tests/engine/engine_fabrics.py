@@ -1,10 +1,10 @@
-"""Small fabrics for the engine tests, shaped like the benchmark cases of spec/pcie-performance.md §6."""
+"""Small fabrics for the engine tests, shaped like the benchmark cases of bench/bench_engine.py."""
 
 from __future__ import annotations
 
 from p2ptui.formats import loads_fabric
 
-# Closed forms, written out from the spec's formulas (§1.1–§1.3), independent of the engine's code.
+# Closed forms, written out from the PCIe line codes and TLP overheads, independent of the engine's code.
 GEN3_LANE = 8e9 * 128 / 130 / 8  # bytes/s per lane after 128b/130b
 SKP = 4 / 1538
 

@@ -1,4 +1,4 @@
-"""The simulator against the closed forms of benchmark cases B1–B7 (spec/pcie-performance.md §6), to 1e-9."""
+"""The simulator against the closed forms of benchmark cases B1–B7 (bench/bench_engine.py), to 1e-9."""
 
 import math
 
@@ -33,7 +33,7 @@ def test_b1_single_p2p_write_under_one_switch(eff):
     assert r.seconds == pytest.approx(GB / expected, rel=REL)
     assert r.p2p_bytes_per_s == pytest.approx(expected, rel=REL)
     if eff == 1.0:
-        assert r.bytes_per_s / 1e9 == pytest.approx(14.37, abs=0.005)  # the spec's table
+        assert r.bytes_per_s / 1e9 == pytest.approx(14.37, abs=0.005)  # the Gen3 x16 MPS 256 protocol bound
         assert r.seconds == pytest.approx(0.0696, abs=5e-5)
     assert not any(k.startswith("rc:") or k == "host-memory" for k in r.route.loads())
 
@@ -157,9 +157,9 @@ def test_b6_full_duplex_does_not_halve():
     assert (ab.bytes_per_s + ba.bytes_per_s) / write_rate(16) > 1.9
 
 
-# B7(b), from the spec alone (pcie-performance.md §6 B7 and the §3 table): pcie-bench's NFP moved 64-B DMAs scattered
+# B7(b), from the published measurements alone (pcie-bench, Neugebauer et al., SIGCOMM 2018): pcie-bench's NFP moved 64-B DMAs scattered
 # over a 64 MiB window at 28.1 Gb/s (reads) and 24.3 Gb/s (writes) without the IOMMU, and lost 65 % and 54 % of it
-# with 4 KiB IOVA pages. The spec states the losses to the whole per cent, so they hold to ±0.5 point.
+# with 4 KiB IOVA pages. The losses are stated to the whole per cent, so they hold to ±0.5 point.
 NFP_GBPS = {"read": 28.1, "write": 24.3}  # no IOMMU, "any window"
 SPEC_LOSS = {"read": 0.65, "write": 0.54}
 LOSS_TOLERANCE = 0.005

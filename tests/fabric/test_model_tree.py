@@ -1,4 +1,4 @@
-"""The model's tree operations, on a fabric shaped like the spec's §9 topology plus an RCiEP with VFs."""
+"""The model's tree operations, on a fabric shaped like the bundled kernel-scenarios fabric plus an RCiEP with VFs."""
 
 import dataclasses
 

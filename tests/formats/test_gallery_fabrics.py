@@ -78,7 +78,7 @@ KNOWN_IDS = {
     "8086:a340": "Cannon Lake PCH PCI Express Root Port #17",
     "8086:f1a8": "SSD 660P Series",
 }
-# The only root-complex P2P figure the fabrics use: pcie-performance.md §2.2's Gen3-era default anchor.
+# The only root-complex P2P figure the fabrics use: a Gen3-era root complex's P2P write rate (GB/s).
 RC_WRITE_ANCHOR = 7.1
 WHITELIST_IDS = Path(__file__).resolve().parents[1] / "data" / "p2pdma-whitelist-ids.txt"
 

@@ -1,4 +1,4 @@
-"""Shared by the P2P verdict tests: the spec §9 topology (the bundled kernel-scenarios fabric) and short helpers.
+"""Shared by the P2P verdict tests: the bundled kernel-scenarios fabric and short helpers.
 
 The fabric: HB0 00:00.0 and HB1 80:00.0 (both 8086:2020), RP0 00:01.0 - USP 01:00.0 - DSP0..3 02:0x.0 with NVMe-A
 03:00.0, RNIC 04:00.0/.1 (+VF 04:00.2), NVMe-B 05:00.0, and USP2 06:00.0 - DSP4 07:00.0 - NVMe-C 08:00.0 below DSP3;

@@ -1,4 +1,5 @@
-"""ACS control values from the IOMMU mode and the kernel command line (spec §2.4, §2.5)."""
+"""ACS control values from the IOMMU mode and the kernel command line (drivers/pci/pci.c: pci_std_enable_acs(), the
+pci=disable_acs_redir= and pci=config_acs= parameters)."""
 
 from __future__ import annotations
 

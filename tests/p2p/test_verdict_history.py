@@ -1,4 +1,4 @@
-"""Spec §9 "historical profiles": the same scenarios under v4.20, v5.2, v5.4-v5.8, v5.9-v5.13 rules, plus the
+"""Historical profiles: the kernel-scenarios fabric's scenarios under v4.20, v5.2, v5.4-v5.8, v5.9-v5.13 rules, plus the
 representative-device rule and the ACS list buffer by era."""
 
 from __future__ import annotations

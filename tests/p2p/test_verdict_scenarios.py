@@ -1,4 +1,4 @@
-"""The 24 scenarios of spec §9 under the default profile: modern mainline (v5.14+), Intel CPU, verbose."""
+"""The 24 scenarios of the bundled kernel-scenarios fabric under the default profile: modern mainline (v5.14+), Intel CPU, verbose."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """hwloc v1 and v2 exports (shared/data holds v3 only): the layout and the attribute conventions each version uses.
 
-The documents follow the shapes FORMATS.md §1 describes for each version: v1 has no version attribute, ``Socket``
+The documents follow the shapes tests/data/FORMATS.md §1 describes for each version: v1 has no version attribute, ``Socket``
 or ``Package``, I/O below NUMANode objects, a ``name`` attribute and 4-field ``pci_type``; v2 hangs I/O below the
 Package and numbers OS devices 0 block / 2 network / 3 OpenFabrics; v3 uses a bitmask for ``osdev_type``.
 """

@@ -1,6 +1,6 @@
 """``lspci -vvv`` dumps on their own: port types, links, ACS, SR-IOV, NUMA and IOMMU groups, with and without -nn/-D.
 
-The dump below is written in the line shapes lspci prints (FORMATS.md §7; tabs as lspci indents): an Intel root
+The dump below is written in the line shapes lspci prints (tests/data/FORMATS.md §7; tabs as lspci indents): an Intel root
 port, a PLX switch with two downstream ports, an NVMe drive and a ConnectX-5 with two enabled VFs.
 """
 
