@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..engine.backends import REAL
 from ..errors import Diagnostic, InputError
 from ..fabric import acs as acsbits
 from ..fabric.endpoints import p2p_endpoints
@@ -138,7 +139,7 @@ def check_gates(fabric: Fabric, verdict: Verdict, fix, expert: ExpertMode) -> di
     return {
         # Without a pool the simulator can still model direct DMA into the provider's BAR; real copies need p2pmem.
         "simulate": gate_transfer(fabric, verdict, expert, real=False, uses_pool=provider.pool is not None),
-        "real": gate_transfer(fabric, verdict, expert, real=True),
+        REAL: gate_transfer(fabric, verdict, expert, real=True),
         "disable_acs_redir": gate_acs_whatif(fabric, fix.devices, expert) if fix else None,
     }
 
@@ -185,7 +186,7 @@ def render_check(fabric, verdict: Verdict, fix, gate, expert: ExpertMode) -> str
     lines.append(f"gate (expert mode {'on' if expert.enabled else 'off'}):")
     for key, label in (
         ("simulate", "simulated transfer"),
-        ("real", "real transfer"),
+        (REAL, "real transfer"),
         ("disable_acs_redir", "what-if without ACS redirect"),
     ):
         decision = gate.get(key)

@@ -18,12 +18,15 @@ from ..fabric.model import Fabric
 from ..fabric.units import parse_size
 from ..formats.yaml_nodes import Node, NodeReader, is_null
 from ..formats.yaml_text import compose, decode, read_limited, too_big
+from .backends import SIM
 from .limits import IOMMU_PAGE_HINT, iommu_page_problem, parse_number, parse_rate, seconds_problem
 from .resources import DeviceRate, RcCap, SimConfig
 from .transfer import DEFAULT_CHUNK, HOST, Op, TransferSpec
 
 FORMAT_TAG = "p2ptui-plan/1"
-TOP_KEYS = ("format", "description", "sim", "devices", "transfers", "events")
+# The section that tunes the model (SimConfig) is named after the simulator, whose model it is: users write "sim:".
+SIM_SECTION = SIM
+TOP_KEYS = ("format", "description", SIM_SECTION, "devices", "transfers", "events")
 SIM_KEYS = (
     "efficiency",
     "completion_size",
@@ -123,7 +126,7 @@ class _PlanReader:
         description = ""
         if "description" in top and not is_null(top["description"][1]):
             description = (r.text(top["description"][1], "description") or "").strip()
-        config = self._sim(top["sim"][1]) if "sim" in top else self.base
+        config = self._sim(top[SIM_SECTION][1]) if SIM_SECTION in top else self.base
         if "devices" in top:
             rates = {**config.device_rates, **self._devices(top["devices"][1])}
             config = self._config(top["devices"][1], config, device_rates=rates)
@@ -149,7 +152,7 @@ class _PlanReader:
     # -- sections -----------------------------------------------------------------------------------------------
     def _sim(self, node: Node) -> SimConfig:
         r = self.r
-        keys = r.mapping(node, "sim", SIM_KEYS) or {}
+        keys = r.mapping(node, SIM_SECTION, SIM_KEYS) or {}
         values: dict = {}
         if "efficiency" in keys:
             value = r.parsed(keys["efficiency"][1], "efficiency", parse_number)

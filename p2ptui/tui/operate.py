@@ -347,7 +347,8 @@ class Operations:
 
     def links(self, top: int | None = None) -> list[LinkLoad]:
         """Every resource the simulator has reported, busiest now first (then busiest ever), with its history."""
-        feed = self._feeds.get("sim")
+        # The engine on the fabric's clock reports utilisation (poll records it); its catalog names the resources.
+        feed = next((f for n, f in self._feeds.items() if backend(n).can(Capability.TAKES_EVENTS)), None)
         if feed is None:
             return []
         rows = [
