@@ -1,4 +1,4 @@
-"""``p2ptui convert IN OUT``: read a fabric from any source and write it as YAML, JSON or Graphviz DOT."""
+"""``p2ptui convert IN OUT``: read a fabric from any source and write it as YAML, JSON, Graphviz DOT or GraphML."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ from ..sources.stdin_input import STDIN
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "convert",
-        help="convert a fabric (YAML, sysfs, lspci, hwloc or NCCL XML) to YAML, JSON or Graphviz DOT",
+        help="convert a fabric (YAML, sysfs, lspci, hwloc or NCCL XML) to YAML, JSON, Graphviz DOT or GraphML",
         description="Read IN (anything FABRIC accepts) and write it to OUT; OUT's extension picks the format: "
         f"{', '.join(FORMATS)}. YAML output loads back as the same fabric. OUT is written atomically; an existing "
         "OUT is replaced only with --force, and never when it is IN itself, a link, a directory or a device.",
     )
     p.add_argument("input", metavar="IN", help="the fabric to read")
-    p.add_argument("output", metavar="OUT", help="the file to write (.yaml, .yml, .json, .dot or .gv)")
+    p.add_argument("output", metavar="OUT", help="the file to write (.yaml, .yml, .json, .dot, .gv or .graphml)")
     p.add_argument("-f", "--force", action="store_true", help="replace OUT if it is an existing regular file")
     p.set_defaults(run=cmd_convert)
 

@@ -60,7 +60,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "convert",
         "convert_command",
-        "convert a fabric (YAML, sysfs, lspci, hwloc or NCCL XML) to YAML, JSON or Graphviz DOT",
+        "convert a fabric (YAML, sysfs, lspci, hwloc or NCCL XML) to YAML, JSON, Graphviz DOT or GraphML",
     ),
     Command("open", "tui_commands", "open a fabric in the TUI (same as 'p2ptui FABRIC')"),
     Command("demo", "tui_commands", "play a scripted tour of the TUI, with captions; ends by itself"),

@@ -1,7 +1,9 @@
-"""Writing a Fabric out, in the format the file name's extension asks for: YAML, JSON or Graphviz DOT.
+"""Writing a Fabric out, in the format the file name's extension asks for: YAML, JSON, Graphviz DOT or GraphML.
 
 YAML is the model's own format (load_fabric reads it back to an equal Fabric); JSON is the flat, scriptable model
-of ``show --json``; DOT draws the tree (``dot -Tsvg fabric.dot``), one cluster per root bus.
+of ``show --json``; DOT draws the tree (``dot -Tsvg fabric.dot``), one cluster per root bus; GraphML is the fabric
+as a graph for graph tools (graphml.py). A new output format is a ``dumps_X(fabric) -> str`` and a row in FORMATS
+and in write_fabric's table.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from ..fabric.acs import AcsSource, describe
 from ..fabric.model import Device, Link, RootBus
 from ..fabric.units import human_size
 from .export import fabric_to_dict
+from .graphml import dumps_graphml
 from .safe_write import write_output
 from .yaml_save import dumps_fabric
 
-FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".dot": "dot", ".gv": "dot"}
+FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".dot": "dot", ".gv": "dot", ".graphml": "graphml"}
 
 
 def format_for(path: str | os.PathLike) -> str:
@@ -70,7 +73,7 @@ def write_fabric(fabric: Fabric, path: str | os.PathLike, *, overwrite: bool = T
 
     The write goes through safe_write (atomic, no links or devices, an existing file only with ``overwrite``)."""
     fmt = format_for(path)
-    text = {"yaml": dumps_fabric, "json": dumps_json, "dot": dumps_dot}[fmt](fabric)
+    text = {"yaml": dumps_fabric, "json": dumps_json, "dot": dumps_dot, "graphml": dumps_graphml}[fmt](fabric)
     write_output(path, text, overwrite=overwrite)
     return fmt
 

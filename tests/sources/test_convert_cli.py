@@ -63,7 +63,7 @@ def test_unknown_output_extension_exits_2_before_reading(tmp_path: Path, capsys)
     assert code == 2 and out == ""
     assert err.strip().splitlines() == [
         f"{tmp_path / 'out.svg'}: error: cannot tell the output format from the extension '.svg' "
-        "(use one of .yaml, .yml, .json, .dot, .gv)"
+        "(use one of .yaml, .yml, .json, .dot, .gv, .graphml)"
     ]
 
 
