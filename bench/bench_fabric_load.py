@@ -1,7 +1,7 @@
 """Time loading the bundled ≥2,000-device fabric from YAML (issue 14 budget: ≤ 0.3 s).
 
 Run: python bench/bench_fabric_load.py [--repeat N]
-Measures wall time of p2ptui.fabric.load_fabric (read + YAML compose + validation + model build) with
+Measures wall time of p2ptui.formats.load_fabric (read + YAML compose + validation + model build) with
 time.perf_counter, N runs after one warm-up, and prints min/median/max and the median CPU time (process_time:
 less moved by other processes on a shared machine). The anchor is yaml.compose with PyYAML's C loader alone (the floor for a reader that keeps line
 numbers). Exit 1 when the median misses the budget twice (the machine is shared: a miss is measured once more).

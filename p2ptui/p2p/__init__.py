@@ -1,5 +1,6 @@
 """What Linux's PCI P2PDMA code decides for a fabric: verdicts, kernel profiles, the all-pairs matrix, provider
-search, the expert gate and what-if copies. Textual-free: the CLI and the TUI both build on it."""
+search, the ACS fix and the expert gate. Textual-free: the CLI and the TUI both build on it. A new kernel rule goes
+in profiles.py (see its docstring); a what-if is a profile with other host facts (profile_for's overrides)."""
 
 from .fix import AcsFix, acs_fix
 from .gate import (

@@ -5,6 +5,11 @@ give is either inferred, with the evidence in a note (the CPU vendor from its ho
 groups), or left unknown: the profile lists it in ``unknown`` and the verdict evaluates every value it can take
 (p2p/outcomes.py). ``--assume`` fills unknown facts. A profile is immutable and hashable, so per-fabric indexes can be
 cached by it.
+
+A new kernel rule goes here: a release that changes behaviour is an ``Era`` member, and what it changes is a method
+or property of KernelProfile (like common_outcome or host_bridge_warning) that both the single verdict (verdict.py)
+and the vectorised matrix (matrix.py) call. A host bridge added to the kernel's whitelist is an entry in
+whitelist.py.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The YAML fabric source (p2ptui-fabric/1): a thin wrapper that lets detection pick p2ptui.fabric.load_fabric."""
+"""The YAML fabric source (p2ptui-fabric/1): a thin wrapper that lets detection pick p2ptui.formats.load_fabric."""
 
 from __future__ import annotations
 
