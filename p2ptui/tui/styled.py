@@ -8,11 +8,20 @@ palette that the tree rebuilds when the theme changes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 from rich.text import Text
 from textual.content import Content
+
+if TYPE_CHECKING:
+    from textual.theme import Theme
+    from textual.widget import Widget
+
+    _WidgetMixinBase = Widget  # the mixin is only ever mixed into widgets: it uses their app and refresh
+else:
+    _WidgetMixinBase = object
 
 Part = tuple[str, str]  # (text, role); the role "" is plain text
 
@@ -112,7 +121,7 @@ def _rich_colour(value: str) -> str:
     return ""
 
 
-class ThemeStyles:
+class ThemeStyles(_WidgetMixinBase):
     """For widgets that paint lines themselves with Rich styles: the role → Style table from the theme's palette,
     rebuilt (and the widget repainted) whenever the theme changes."""
 
@@ -120,7 +129,11 @@ class ThemeStyles:
 
     def on_mount(self) -> None:
         self._set_styles()
-        self.app.theme_changed_signal.subscribe(self, lambda _t: (self._set_styles(), self.refresh()))
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: Theme) -> None:
+        self._set_styles()
+        self.refresh()
 
     def _set_styles(self) -> None:
         self._styles = {
