@@ -49,7 +49,7 @@ def os_problem(exc: OSError) -> str:
     return f"cannot read: {(exc.strerror or str(exc)).lower()}"
 
 
-def check_input(ref: str | os.PathLike, allow_dir: bool = True) -> os.stat_result | None:
+def check_input(ref: str | os.PathLike[str], allow_dir: bool = True) -> os.stat_result | None:
     """The stat of input ``ref`` (links followed); None when nothing exists there. InputError when it cannot be
     read as an input: a stat error, a dangling link, a FIFO, socket or device (or a directory with
     ``allow_dir=False``)."""
