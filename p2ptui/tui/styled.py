@@ -15,14 +15,6 @@ from rich.style import Style
 from rich.text import Text
 from textual.content import Content
 
-if TYPE_CHECKING:
-    from textual.theme import Theme
-    from textual.widget import Widget
-
-    _WidgetMixinBase = Widget  # the mixin is only ever mixed into widgets: it uses their app and refresh
-else:
-    _WidgetMixinBase = object
-
 Part = tuple[str, str]  # (text, role); the role "" is plain text
 
 ROLE_STYLES: dict[str, str] = {
@@ -119,6 +111,15 @@ def _rich_colour(value: str) -> str:
     if value.startswith("#") and len(value) in (7, 9):
         return value[:7]
     return ""
+
+
+if TYPE_CHECKING:
+    from textual.theme import Theme
+    from textual.widget import Widget
+
+    _WidgetMixinBase = Widget  # the mixin is only ever mixed into widgets: it uses their app and refresh
+else:
+    _WidgetMixinBase = object
 
 
 class ThemeStyles(_WidgetMixinBase):
