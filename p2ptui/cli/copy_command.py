@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import stat
@@ -14,12 +15,12 @@ from ..engine.backends import default as default_engine
 from ..engine.backends import names as engine_names
 from ..engine.limits import parse_device_rate
 from ..engine.plan import Plan, load_plan
-from ..engine.real import RealEngine
 from ..engine.real_inputs import kind_of, source_size
 from ..engine.real_paths import examine_source, path_error
 from ..engine.report import result_dict, text_report
 from ..engine.resources import DeviceRate, SimConfig
 from ..engine.runner import Runner
+from ..engine.runner_real import RealRunner
 from ..engine.samples import Sample, TransferEvent
 from ..engine.sim import Simulation
 from ..engine.transfer import DEFAULT_CHUNK, Op, TransferSpec, TransferState
@@ -187,12 +188,14 @@ FLAGS = {"size": "--size", "chunk": "--chunk", "threads": "--threads", "via": "-
 
 
 def _plan(args: argparse.Namespace, fabric, config: SimConfig) -> Plan:
-    for name in list(config.device_rates):
+    rates: dict[str, DeviceRate] = {}  # by the device's own name, however the flag named it
+    for name, rate in config.device_rates.items():
         try:
             real = fabric.find(name).name
         except KeyError:
             raise InputError(Diagnostic(f"--device-rate: no device {name!r} in the fabric")) from None
-        config.device_rates[real] = config.device_rates.pop(name)
+        rates[real] = rate
+    config = dataclasses.replace(config, device_rates=rates)
     if args.plan:
         if args.src or args.dst or args.via or args.size:
             raise InputError(Diagnostic("--plan replaces --src/--dst/--via/--size: give one or the other"))
@@ -340,7 +343,7 @@ async def _run(engine, plan: Plan, speed: float | None, show_progress: bool):
 
     def quit_now(signum: int) -> None:
         for r in results:  # unfinished temporary files go now; the kernel frees buffers and mappings at exit
-            if isinstance(engine, RealEngine) and not r.state.finished:
+            if isinstance(runner, RealRunner) and not r.state.finished:
                 runner.job(r.id).abandon()
         _say(f"p2ptui: {signals.name(signum)} again: quitting at once")
         os._exit(signals.status(signum))

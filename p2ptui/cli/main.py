@@ -185,7 +185,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     restore_streams = streams.prepare()  # encodings that cannot show every character, a standard error that is gone
     stdout = sys.stdout
-    sys.stdout = GuardedStdout(stdout)  # type: ignore[assignment]
+    sys.stdout = GuardedStdout(stdout)
     debug = False
     try:
         argv = route_fabric_argument(list(sys.argv[1:] if argv is None else argv))
@@ -273,7 +273,8 @@ def _discard_stdout(stream: TextIO | None) -> None:
     """Point the process's standard output at /dev/null once writing it failed. What is still buffered cannot be
     written; without this, Python's flush at exit fails again, prints 'Exception ignored' and exits 120. Only the
     real standard output is touched: callers that replaced sys.stdout (tests) keep theirs."""
-    if stream is None or stream is not sys.__stdout__:
+    real = sys.__stdout__  # None when Python started without one
+    if stream is None or real is None or stream is not real:
         return
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)

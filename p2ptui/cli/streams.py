@@ -105,7 +105,7 @@ def prepare() -> Callable[[], None]:
     """Set up sys.stdout and sys.stderr for a CLI run; returns what puts them back (for in-process callers)."""
     stderr = sys.stderr
     restores = [_degrading(sys.stdout), _degrading(stderr)]
-    sys.stderr = QuietStream(stderr)  # type: ignore[assignment]
+    sys.stderr = QuietStream(stderr)
 
     def restore() -> None:
         sys.stderr = stderr

@@ -30,7 +30,8 @@ _REFRESH_SOLVES = 256
 class FluidFlows:
     def __init__(self) -> None:
         self.capacity = np.zeros(0)
-        self.load = np.zeros(0)  # Σ coef × rate of the running flows, per resource
+        # Σ coef × rate of the running flows, per resource (float: numpy's stubs type a weighted bincount as int)
+        self.load: np.ndarray = np.zeros(0)
         self.peak = np.zeros(0)  # highest load / capacity seen, per resource
         self.ids: list[int] = []  # transfer id of each slot
         self.slot: dict[int, int] = {}

@@ -248,11 +248,12 @@ class RealJob:
             if self.cancel_event.is_set():
                 raise CopyCancelled()
             if self.buffer_kind == "p2pmem":
-                provider = self.plan.provider
+                provider, path = self.plan.provider, self.p2pmem_path
+                assert provider is not None and path is not None  # a P2P memory buffer: checked when planned
                 with self.engine._lock:
                     self.engine.pools.take(result.id, provider, spec.buffer_bytes, f"transfer {spec.label}")
                 held = True
-                self.buffer = P2PMemBuffer(self.p2pmem_path, spec.chunk, spec.threads, provider.name)
+                self.buffer = P2PMemBuffer(path, spec.chunk, spec.threads, provider.name)
                 result.note(f"buffer: {spec.buffer_bytes} B of {provider.name}'s P2P memory ({self.p2pmem_path})")
             if spec.src_file is not None:
                 self._run_files()
@@ -281,6 +282,7 @@ class RealJob:
         existing destination is only ever replaced whole. A block device is written in place (the user named it)."""
         result, spec = self.result, self.result.spec
         src, dst = spec.src_file, spec.dst_file
+        assert src is not None and dst is not None  # a file copy: the spec names both files
         expected = None
         src_stat = self.src_stat
         if spec.check:
@@ -360,8 +362,10 @@ class RealJob:
 
     def _timed(self, nbytes: int, seconds: float) -> None:
         # The copy's own timing (threads start to fsync), without the --check data preparation.
+        started = self.result.started_at
+        assert started is not None  # run() sets it first
         self.result.bytes_done = nbytes
-        self.result.ended_at = self.result.started_at + seconds
+        self.result.ended_at = started + seconds
 
     def _fail(self, state: TransferState, message: str) -> None:
         result = self.result

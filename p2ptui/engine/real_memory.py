@@ -58,7 +58,7 @@ def make_source(
 def digest(buf: np.ndarray, cancel: threading.Event | None = None) -> str:
     """BLAKE2b of the buffer, hashed in slices so a cancel is not held up by a multi-second digest."""
     h = hashlib.blake2b()
-    view = memoryview(buf)
+    view = buf.data  # the array's memory as a memoryview (numpy types memoryview(buf) for Python ≥ 3.12 only)
     for lo in range(0, len(view), PREPARE_CHUNK):
         _check(cancel)
         h.update(view[lo : lo + PREPARE_CHUNK])

@@ -100,10 +100,10 @@ class SimConfig:
         for op in ("read", "write"):
             rates += [("device_rates", f"{name} {op} rate", getattr(r, op)) for name, r in self.device_rates.items()]
             rates += [("rc_caps", f"{name} P2P {op} cap", getattr(r, op)) for name, r in self.rc_caps.items()]
-        for field_name, what, value in rates:
-            if value is not None:
+        for field_name, what, rate in rates:
+            if rate is not None:
                 try:
-                    check_rate(value)
+                    check_rate(rate)
                 except ValueError as exc:
                     raise FieldValueError(field_name, f"{what} {exc}") from None
 

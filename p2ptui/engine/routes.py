@@ -186,7 +186,7 @@ class RoutePlanner:
         )
         if via is not None:
             verdict = self.verdicts.verdict(via, [src, dst])
-            legs = (
+            legs: tuple[Leg, ...] = (
                 self._p2p_leg(verdict.clients[0], src, via, Op.WRITE, spec, notes),
                 self._p2p_leg(verdict.clients[1], via, dst, Op.READ, spec, notes),
             )

@@ -48,8 +48,9 @@ class Runner:
         self.tick = tick  # clock seconds between progress polls when no subscriber asks for more (copies in threads)
         self.history = History(history)
         self._subs: list[Subscription] = []
-        self._wake: asyncio.Event | None = None
-        self._changed: asyncio.Event | None = None  # set whenever a transfer changes state
+        # Made here, bound to the event loop that first waits on them (the driver's): asyncio.Event needs no loop yet.
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Event()  # set whenever a transfer changes state
         self._driver: asyncio.Task | None = None
         self._t0: float | None = None  # clock reading when the run began
         self._latest: Sample | None = None
@@ -135,7 +136,6 @@ class Runner:
     def _ensure_driver(self) -> None:
         if self._driver is None:
             loop = asyncio.get_running_loop()
-            self._wake, self._changed = asyncio.Event(), asyncio.Event()
             self._t0 = self.clock()
             self._driver = loop.create_task(self._drive())
 
@@ -144,8 +144,7 @@ class Runner:
         raise NotImplementedError
 
     def _poke(self) -> None:
-        if self._wake is not None:
-            self._wake.set()
+        self._wake.set()
 
     async def _sleep_or_wake(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True when woken early. (asyncio.wait_for on 3.11 can swallow a cancellation
@@ -162,7 +161,7 @@ class Runner:
         return min((s.next_due for s in self._subs if s.wants_samples), default=math.inf)
 
     def _publish_events(self, events: list[TransferEvent]) -> None:
-        if events and self._changed is not None:
+        if events:
             self._changed.set()
         for event in events:
             for sub in self._subs:
@@ -183,5 +182,4 @@ class Runner:
                 result.state, result.error = TransferState.FAILED, message
                 events.append(TransferEvent(self.now(), result.id, result.spec.label, result.state, message))
         self._publish_events(events)
-        if self._changed is not None:
-            self._changed.set()
+        self._changed.set()

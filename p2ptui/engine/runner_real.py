@@ -118,9 +118,9 @@ class RealRunner(Runner):
         polled = {} if measure or self._latest is None else {t.id: t.rate for t in self._latest.transfers}
         rows = []
         for tid, result in self.results.items():
-            job = self._jobs.get(tid)
-            running = result.state is TransferState.RUNNING and job is not None
-            done = job.progress.total if running and job.progress.per_thread else result.bytes_done
+            job = self._jobs.get(tid) if result.state is TransferState.RUNNING else None
+            running = job is not None
+            done = job.progress.total if job is not None and job.progress.per_thread else result.bytes_done
             if measure:
                 t_prev, b_prev = self._last.get(tid, (result.started_at or now, 0))
                 rate = (done - b_prev) / (now - t_prev) if running and now > t_prev else 0.0

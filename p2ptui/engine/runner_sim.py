@@ -72,9 +72,9 @@ class SimRunner(Runner):
         if until is None:
             if self.speed is None:
                 raise ValueError("an unpaced runner has no clock to step to: give until")
-            if self._t0 is None:
-                return
             until = self._clock_target()
+            if until is None:  # no transfer yet: the clock has not started
+                return
         try:
             while not self.broken:
                 if sim.idle:
@@ -97,7 +97,10 @@ class SimRunner(Runner):
                 self._break(exc)
         return self._latest or Sample(self.now(), (), {})
 
-    def _clock_target(self) -> float:
+    def _clock_target(self) -> float | None:
+        """The virtual time a paced runner's clock has reached; None unpaced or before the first transfer."""
+        if self.speed is None or self._t0 is None:
+            return None
         return (self.clock() - self._t0) * self.speed
 
     def _catch_up(self) -> None:
@@ -144,9 +147,10 @@ class SimRunner(Runner):
                 if math.isinf(t):  # nothing will ever happen by itself (no rate, no sample due): wait for a request
                     await self._wake.wait()
                     continue
-                if self.speed is not None:
+                target = self._clock_target()
+                if self.speed is not None and target is not None:
                     # Only ever to a stop the clock has reached: the same stops step() makes, whoever gets there first.
-                    delay = (t - self._clock_target()) / self.speed
+                    delay = (t - target) / self.speed
                     if delay > 0:
                         await self._sleep_or_wake(delay)
                         continue

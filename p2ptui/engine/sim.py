@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ..errors import InputError
 from ..fabric.model import Fabric
 from .backends import SIM
 from .fluid import FluidFlows
@@ -102,7 +103,10 @@ class Simulation:
         self._fault("unpublish", device, at)
 
     def _fault(self, kind: str, device: str, at: float | None) -> None:
-        name = self.planner.endpoint(device, "device").name
+        dev = self.planner.endpoint(device, "device")
+        if dev is None:
+            raise InputError(f"cannot {kind} {device!r}: it is host memory, not a device")
+        name = dev.name
         self._seq += 1
         heapq.heappush(self._faults, (self.now if at is None else max(at, self.now), self._seq, kind, name))
 

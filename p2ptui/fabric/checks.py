@@ -111,7 +111,7 @@ def _check_device(dev: Device, i: int, by_bdf: dict[BDF, Device], bus_ids: dict,
             "integrated",
         )
     if dev.physfn is not None:
-        _check_vf(dev, i, by_bdf, add)
+        _check_vf(dev, dev.physfn, i, by_bdf, add)
     if dev.parent is None:
         if dev.bdf.bus_id not in bus_ids and not dev.is_vf:  # VFs of RCiEPs may sit on virtual buses
             add(
@@ -154,8 +154,8 @@ def _check_device(dev: Device, i: int, by_bdf: dict[BDF, Device], bus_ids: dict,
         )
 
 
-def _check_vf(dev: Device, i: int, by_bdf: dict[BDF, Device], add) -> None:
-    pf = by_bdf.get(dev.physfn)
+def _check_vf(dev: Device, physfn: BDF, i: int, by_bdf: dict[BDF, Device], add) -> None:
+    pf = by_bdf.get(physfn)
     if pf is None:
         add(f"VF {dev.bdf} names physical function {dev.physfn}, which is not in the fabric", i, "physfn")
         return

@@ -45,6 +45,8 @@ def parse_size(value: int | str) -> int:
     """
     if isinstance(value, bool):
         raise ValueError(f"expected a size, got {value!r}")
+    number: float  # an int stays an int: only text is read as a float
+    factor: int
     if isinstance(value, int):
         number, factor = value, 1
     else:

@@ -21,6 +21,7 @@ from ..fabric.bdf import BDF
 from ..fabric.model import Device, Fabric
 
 ROOT = "host"
+Vertex = str | BDF  # ROOT and ``rootbusN`` by name, devices by address
 HASH_DIGEST = 16
 
 
@@ -39,10 +40,10 @@ class FabricTree:
     """A fabric as a labelled rooted tree (vertices: ROOT, ``rootbusN``, device addresses)."""
 
     fabric: Fabric
-    graph: nx.DiGraph = field(init=False)
+    graph: nx.DiGraph[Vertex] = field(init=False)
 
     def __post_init__(self) -> None:
-        g = nx.DiGraph()
+        g: nx.DiGraph[Vertex] = nx.DiGraph()
         g.add_node(ROOT, label="host")
         for i in range(len(self.fabric.root_buses)):
             g.add_node(_rb_vertex(i), label="rootbus")
@@ -145,7 +146,7 @@ def _pair_children(ref: FabricTree, node: FabricTree, r, n, out: Alignment) -> l
 
 def _match(ref: FabricTree, node: FabricTree, rs: list, ns: list) -> list[tuple]:
     """Pair same-label children when the counts differ: alike subtrees first, then the same port position."""
-    g = nx.Graph()
+    g: nx.Graph[tuple[str, Vertex]] = nx.Graph()  # ("r", reference vertex) and ("n", node vertex)
     for a in rs:
         for b in ns:
             weight = 1 + 10 * (_position(a) == _position(b)) + 100 * (ref.subtree_shape(a) == node.subtree_shape(b))

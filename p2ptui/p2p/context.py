@@ -172,7 +172,11 @@ def fabric_index(fabric: Fabric) -> FabricIndex:
         return entry[1]
     index = _build_index(fabric)
     key = id(fabric)
-    _CACHE[key] = (weakref.ref(fabric, lambda _ref, key=key, cache=_CACHE: cache.pop(key, None)), index, {})
+
+    def forget(_ref: weakref.ref, key: int = key, cache: dict = _CACHE) -> None:
+        cache.pop(key, None)
+
+    _CACHE[key] = (weakref.ref(fabric, forget), index, {})
     return index
 
 
@@ -183,9 +187,9 @@ def verdict_context(fabric: Fabric, profile: KernelProfile | None = None) -> Ver
         default = contexts.get(None)  # the fabric's own profile, computed once
         if default is not None:
             return default
-        ctx = verdict_context(fabric, profile_for(fabric))
-        contexts[None] = ctx
-        return ctx
+        default = verdict_context(fabric, profile_for(fabric))
+        contexts[None] = default
+        return default
     ctx = contexts.get(profile)
     if ctx is None:
         ctx = _build_context(index, profile)

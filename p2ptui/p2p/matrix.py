@@ -136,7 +136,7 @@ def _completions(ctx: VerdictContext) -> list[VerdictContext]:
     fabric = ctx.index.fabric
     values = dict(prof.unknown_values())
     kernels, cpus, iommus = (values.get(f, [None]) for f in (Fact.KERNEL, Fact.CPU, Fact.IOMMU))
-    out = []
+    out: list[VerdictContext] = []
     for kernel, cpu, iommu in itertools.product(kernels, cpus, iommus):
         done = prof.completed(kernel, cpu, iommu)
         c = verdict_context(fabric, done) if done != prof else ctx

@@ -60,10 +60,10 @@ def find_provider(
     columns: list[int] = []
     pci_only = True
     for client in clients:
-        if client is None or (isinstance(client, NonPciClient) and client.pci_parent is None):
+        if client is None:
             pci_only = False
         elif isinstance(client, NonPciClient):
-            if client.dma_virt_ops and ctx.profile.dma_virt_ops_check:
+            if client.pci_parent is None or (client.dma_virt_ops and ctx.profile.dma_virt_ops_check):
                 pci_only = False
             else:
                 columns.append(_index_of(ctx, client.pci_parent))
@@ -75,10 +75,10 @@ def find_provider(
     if providers and clients and pci_only:
         rows = np.array([ctx.index.index[p.bdf] for p in providers], dtype=np.int64)
         table = pair_table(ctx, rows, np.array(columns, dtype=np.int64))
-        refused = (table.map_type == NOT).any(axis=1)
+        refused = (table.map_type == NOT).any(axis=1, out=refused)  # one row per provider, as ``refused``
         scores = np.where(refused, -1, table.distance.astype(np.int64).sum(axis=1))
         if table.certain is not None:
-            uncertain = ~table.certain.all(axis=1)
+            uncertain = (~table.certain).any(axis=1, out=uncertain)  # a cell of the row is uncertain
     candidates = [Candidate(p, int(s)) for p, s in zip(providers, scores, strict=False)]
     for k in np.flatnonzero(uncertain):
         # The row's cells may be uncertain through different facts: the single verdict knows which combine.

@@ -145,11 +145,10 @@ def check_certain(ctx: VerdictContext, provider: Device | str, clients: Sequence
     failed = not clients  # distance_many with no clients is -1
     stopped = False
     for client in clients:
-        foreign = client if isinstance(client, NonPciClient) or client is None else None
-        if client is None:
-            foreign = NonPciClient()
-        c = None
-        if foreign is not None:
+        foreign: NonPciClient | None = None  # a client that is not a PCI function
+        c: int | None = None
+        if client is None or isinstance(client, NonPciClient):
+            foreign = NonPciClient() if client is None else client
             if foreign.pci_parent is not None and not (foreign.dma_virt_ops and ctx.profile.dma_virt_ops_check):
                 c = _index_of(ctx, foreign.pci_parent)
         else:
@@ -219,7 +218,7 @@ def pair_verdict(ctx: VerdictContext, p: int, c: int, verbose: bool) -> ClientVe
     lines: list[str] = []
     acs_redirects = common >= 0 and bool(hits)
     rb_p, rb_c = index.root_bus[p], index.root_bus[c]
-    host_ok, warnings = True, ()
+    host_ok, warnings = True, tuple[str, ...]()
     if not (common >= 0 and not hits) and era >= Era.V5_4 and not ctx.profile.cpu_allows_p2p:
         host_ok, warnings = ctx.host_bridges_allowed(rb_p, rb_c, acs_redirects)
     # What the walk's outcome means is the profile's rule, shared with the vectorised matrix.

@@ -243,7 +243,10 @@ class _Merge:
     def _link_drawn_parents(self, drafts: list[Draft]) -> None:
         """Each tree entry's parent is the bridge drawn where the tree says, not merely one at that address."""
         drawn = {(d.bdf, d.location.line): i for i, d in enumerate(drafts)}
-        entries = {(e.bdf, e.line): e for e in [*self.entries.values(), *self.conflicts]}
+        # by address and line; a lookup by a draft without a line finds nothing
+        entries: dict[tuple[BDF, int | None], TreeEntry] = {
+            (e.bdf, e.line): e for e in [*self.entries.values(), *self.conflicts]
+        }
         for draft in drafts:
             entry = entries.get((draft.bdf, draft.location.line))
             if entry is not None and entry.parent is not None and draft.parent == entry.parent:
@@ -266,7 +269,7 @@ class _Merge:
         )
 
     def _record_values(self, rec: Record, physfn: BDF | None) -> dict:
-        values = {
+        values: dict[str, object] = {
             "vendor_id": rec.vendor_id,
             "device_id": rec.device_id,
             "class_code": rec.class_code,

@@ -71,7 +71,8 @@ def build_fabric(
     port_types: dict[BDF, int | None] = {}
     for raw in raws:
         parent = raw.found.parent
-        kind, port_type = _kind(raw, kinds.get(parent) if parent else None, port_types.get(parent), problems, tally)
+        parent_kind, parent_type = (kinds.get(parent), port_types.get(parent)) if parent else (None, None)
+        kind, port_type = _kind(raw, parent_kind, parent_type, problems, tally)
         kinds[raw.found.bdf] = kind
         port_types[raw.found.bdf] = port_type
     drafts = [
@@ -84,12 +85,12 @@ def build_fabric(
             name=class_names.get(raw.found.bdf),
             label=str(raw.found.bdf),
             values={
-                "vendor_id": _first(raw.vendor_id, raw.config and raw.config.vendor_id),
-                "device_id": _first(raw.device_id, raw.config and raw.config.device_id),
-                "class_code": _first(raw.class_code, raw.config and raw.config.class_code),
+                "vendor_id": _first(raw.vendor_id, raw.config.vendor_id if raw.config is not None else None),
+                "device_id": _first(raw.device_id, raw.config.device_id if raw.config is not None else None),
+                "class_code": _first(raw.class_code, raw.config.class_code if raw.config is not None else None),
                 "subsystem_vendor_id": raw.subsystem_vendor_id,
                 "subsystem_device_id": raw.subsystem_device_id,
-                "revision": _first(raw.revision, raw.config and raw.config.revision),
+                "revision": _first(raw.revision, raw.config.revision if raw.config is not None else None),
                 "driver": raw.driver,
                 "numa_node": raw.numa_node,
                 "iommu_group": raw.iommu_group,

@@ -170,7 +170,8 @@ def _kernel(files: SysfsFiles, info: dict[str, str], skipped: list[str]) -> str 
         kernel, note = release_or_note(text, where)
         if kernel is not None:
             return kernel
-        skipped.append(note)
+        if note is not None:
+            skipped.append(note)
     return None
 
 

@@ -157,6 +157,7 @@ def _walk_root(files: SysfsFiles, scan: TreeScan, root_rel: str, bus_id: tuple[i
             if nested_root is not None:
                 _walk_root(files, scan, child_rel, nested_root, seen)  # a domain behind an endpoint (VMD)
                 continue
+            assert bdf is not None  # not a domain, so a function (anything else was skipped above)
             if depth >= MAX_DEPTH:
                 scan.errors.append(
                     Diagnostic(f"PCI tree nested more than {MAX_DEPTH} levels deep", Location(files.show(rel)))

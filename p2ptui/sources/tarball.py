@@ -23,7 +23,7 @@ import stat
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from ..errors import Diagnostic, InputError, Location
 from ..fabric.units import format_size
@@ -146,6 +146,18 @@ def read_tarball(path: Path) -> TarFiles:
     return files
 
 
+class _Decompressor(Protocol):
+    """What zlib's, bz2's and lzma's decompressor objects have in common, as used here."""
+
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+    def decompress(self, data: bytes, max_length: int, /) -> bytes: ...
+
+
 class _Inflater:
     """The archive's uncompressed bytes, a chunk at a time, never more than MAX_TOTAL_BYTES in all. Concatenated
     compressed streams (pbzip2, several gzip members) follow one another, as the command-line tools read them."""
@@ -180,7 +192,8 @@ class _Inflater:
                     if not rest:
                         return b""
                     rest = rest.lstrip(b"\0")
-                self._dec, self._input = self._make(), rest  # type: ignore[misc]
+                assert self._make is not None  # a compressed archive: the decompressor came from it
+                self._dec, self._input = self._make(), rest
                 continue
             out = dec.decompress(self._input, CHUNK)
             self._input = getattr(dec, "unconsumed_tail", b"")  # zlib hands unused input back; bz2 and xz keep it
@@ -201,7 +214,7 @@ class _Inflater:
         return data
 
 
-def _decompressor_for(head: bytes) -> Callable[[], object] | None:
+def _decompressor_for(head: bytes) -> Callable[[], _Decompressor] | None:
     if head.startswith(b"BZh"):
         return bz2.BZ2Decompressor
     if head.startswith(b"\x1f\x8b"):

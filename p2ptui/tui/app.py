@@ -64,12 +64,16 @@ class P2PApp(App[None]):
         super().__init__()
         self.options = options or TuiOptions()
         self.initial_fabric = fabric
-        if self.options.live_scan == AUTO:
-            self.live_scan, self.live_scan_reason = default_live_scan()
-        elif self.options.live_scan is None:
+        self.live_scan: LiveScan | None
+        live_scan = self.options.live_scan
+        if live_scan is None:
             self.live_scan, self.live_scan_reason = None, "no live scan in this session"
+        elif isinstance(live_scan, str):
+            if live_scan != AUTO:
+                raise ValueError(f"live_scan is {AUTO!r}, a scanner or None, not {live_scan!r}")
+            self.live_scan, self.live_scan_reason = default_live_scan()
         else:
-            self.live_scan, self.live_scan_reason = self.options.live_scan, ""
+            self.live_scan, self.live_scan_reason = live_scan, ""
         self.live_fabric: Fabric | None = None
         self.live_scan_error = ""
         self.theme = self.options.theme
@@ -126,7 +130,8 @@ class P2PApp(App[None]):
         # Textual's own placeholder says "Search for commands…"; here the palette finds devices first.
         from textual.command import CommandPalette
 
-        if self.use_command_palette and not CommandPalette.is_open(self):
+        # isinstance rather than CommandPalette.is_open(self), which Textual types for an App[object] only
+        if self.use_command_palette and not isinstance(self.screen, CommandPalette):
             self.push_screen(
                 CommandPalette(placeholder="Device name or address, an action, or a theme…", id="--command-palette")
             )

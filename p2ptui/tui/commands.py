@@ -5,19 +5,38 @@ Hits call the same methods as the key bindings, so a palette command and its key
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
+from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
 
+from ..fabric.bdf import BDF
+from ..fabric.model import Fabric
+
+PaletteAction = tuple[str, str, Callable[[], object]]  # title, help, what it runs
+
+
+@runtime_checkable
+class PaletteScreen(Protocol):
+    """A screen the palette serves: its fabric's devices to jump to, and its actions (the fabric and matrix
+    screens)."""
+
+    fabric: Fabric
+
+    def palette_actions(self) -> list[PaletteAction]: ...
+
+    def jump_to(self, bdf: BDF) -> None: ...
+
 
 class FabricCommands(Provider):
     async def search(self, query: str) -> Hits:
         screen = self.screen
-        fabric = getattr(screen, "fabric", None)
-        if fabric is None:
+        if not isinstance(screen, PaletteScreen):
             return
+        fabric = screen.fabric
         matcher = self.matcher(query)
         for title, help_text, callback in screen.palette_actions():
             score = matcher.match(title)
@@ -38,7 +57,7 @@ class FabricCommands(Provider):
 
     async def discover(self) -> Hits:
         screen = self.screen
-        if getattr(screen, "fabric", None) is None:
+        if not isinstance(screen, PaletteScreen):
             return
         for title, help_text, callback in screen.palette_actions():
             yield DiscoveryHit(Content(title), callback, text=title, help=help_text)

@@ -59,6 +59,7 @@ def profile(fabric: Fabric, whatif: WhatIf | None = None) -> KernelProfile:
 def verdict(fabric: Fabric, selection: Selection, prof: KernelProfile) -> Verdict | None:
     if not selection.complete:
         return None
+    assert selection.exporter is not None  # complete: an exporter and at least one importer
     provider = fabric.device(selection.exporter)
     return check(fabric, provider, [fabric.device(b) for b in selection.importers], prof)
 

@@ -45,6 +45,7 @@ def copy_choices(fabric: Fabric, selection: Selection) -> list[CopyChoice]:
     and the exporter's memory."""
     if not selection.complete:
         return []
+    assert selection.exporter is not None  # complete: an exporter and at least one importer
     exporter_dev = fabric.device(selection.exporter)
     exporter = exporter_dev.name
     importers = [fabric.device(b).name for b in selection.importers if b != selection.exporter]
@@ -79,6 +80,7 @@ def staging_note(fabric: Fabric, selection: Selection) -> str:
     """Why the form offers no staged copy, when it offers none: "" when staging is possible or not asked for."""
     if not selection.complete:
         return ""
+    assert selection.exporter is not None  # complete: an exporter and at least one importer
     exporter = fabric.device(selection.exporter)
     if exporter.pool is not None:
         return ""

@@ -7,6 +7,7 @@ maps to a theme variable, and widgets rebuild their palette (palette_from) when 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len, set_cell_size
 from rich.style import Style
@@ -101,7 +102,16 @@ def _rich_colour(value: str) -> str:
     return ""
 
 
-class ThemeStyles:
+if TYPE_CHECKING:
+    from textual.theme import Theme
+    from textual.widget import Widget
+
+    _WidgetMixinBase = Widget  # the mixin is only ever mixed into widgets: it uses their app and refresh
+else:
+    _WidgetMixinBase = object
+
+
+class ThemeStyles(_WidgetMixinBase):
     """For widgets that paint lines themselves with Rich styles: the role → Style table from the theme's palette,
     rebuilt (and the widget repainted) whenever the theme changes."""
 
@@ -109,7 +119,11 @@ class ThemeStyles:
 
     def on_mount(self) -> None:
         self._set_styles()
-        self.app.theme_changed_signal.subscribe(self, lambda _t: (self._set_styles(), self.refresh()))
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: Theme) -> None:
+        self._set_styles()
+        self.refresh()
 
     def _set_styles(self) -> None:
         self._styles = {

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from textual.notifications import SeverityLevel
+
 from ..engine.backends import Capability, backend
 from ..engine.backends import names as engine_names
 from ..engine.report import gbps
@@ -275,7 +277,7 @@ def gate_rows(decision: GateDecision | None, engine: str) -> list[tuple[Part, li
     return rows
 
 
-def event_notice(view: TransferView | None, event: TransferEvent) -> tuple[str, str, str] | None:
+def event_notice(view: TransferView | None, event: TransferEvent) -> tuple[str, str, SeverityLevel] | None:
     """(title, message, severity) for a notification, or None for events not worth one (a start)."""
     name = f"#{view.number} {event.label}" if view is not None else event.label
     if event.state is TransferState.DONE:

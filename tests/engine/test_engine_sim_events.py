@@ -42,6 +42,14 @@ def test_a_pool_too_small_refuses_the_transfer_with_a_clear_error(target):
     assert any(e.is_error and e.id == bigger.id for e in events)
 
 
+def test_host_memory_cannot_be_unplugged_or_unpublished(target):
+    sim = Simulation(target)
+    with pytest.raises(InputError, match="cannot unplug 'host': it is host memory, not a device"):
+        sim.unplug("host")
+    with pytest.raises(InputError, match="cannot unpublish 'host'"):
+        sim.unpublish("host", at=1.0)
+
+
 def test_hot_unplug_ends_the_transfers_using_the_provider_and_returns_their_space(target):
     sim = Simulation(target)
     staged = sim.add(TransferSpec("nvme0", "nvme1", 10 * GB, via="nvme2", threads=2))

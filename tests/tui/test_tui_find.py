@@ -33,7 +33,7 @@ def shown(tree: FabricTree) -> list[str]:
 def test_slash_filters_the_tree_to_matches_with_their_ancestors_and_esc_clears():
     async def body(pilot):
         screen = pilot.app.screen
-        tree = screen.tree
+        tree = screen.fabric_tree
         everything = len(shown(tree))
         await pilot.press("slash", *"mlx")
         await pilot.pause()
@@ -60,7 +60,7 @@ def test_filter_by_kind_alternatives_address_and_ids():
         fabric = screen.fabric
         await pilot.press("slash", *"nic, nvme")
         await pilot.pause()
-        kinds = {d.kind.value for d in screen.tree.matches}
+        kinds = {d.kind.value for d in screen.fabric_tree.matches}
         assert kinds == {"nic", "nvme"}
         nvme0 = fabric.find("nvme0")
         assert device_matches(nvme0, str(nvme0.bdf)) and device_matches(nvme0, nvme0.ids)
@@ -75,14 +75,14 @@ def test_a_jump_to_a_device_the_filter_hides_shows_everything_again():
         await pilot.press("slash", *"mlx", "enter")
         await to_device(pilot, "nvme2")
         await pilot.pause()
-        assert screen.tree.highlighted.name == "nvme2"
+        assert screen.fabric_tree.highlighted.name == "nvme2"
 
     run(body)
 
 
 def test_the_palette_jump_leaves_the_device_visible_on_a_large_fabric():
     async def body(pilot):
-        tree = pilot.app.screen.tree
+        tree = pilot.app.screen.fabric_tree
         target = pilot.app.screen.fabric.endpoints()[-1]
         await pilot.press("ctrl+p")
         await pilot.pause()

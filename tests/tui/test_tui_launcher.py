@@ -1,11 +1,13 @@
 """The launcher: this machine and the bundled fabrics, opened with Enter."""
 
+import pytest
 from textual.widgets import OptionList
 from tui_helpers import build_app, run, screen_text, wait_for
 
 from p2ptui.errors import InputError
 from p2ptui.formats.gallery import bundled
 from p2ptui.sources import open_fabric
+from p2ptui.tui.app import make_app
 from p2ptui.tui.screens.fabric import FabricScreen
 from p2ptui.tui.screens.launcher import LIVE_ID, LauncherScreen
 
@@ -86,3 +88,8 @@ def test_a_fabric_that_fails_to_load_is_a_notification_not_a_crash(monkeypatch):
         assert any("unreadable" in m for m in messages)
 
     run(body, build_app(None))
+
+
+def test_a_live_scan_option_other_than_auto_a_scanner_or_none_is_refused():
+    with pytest.raises(ValueError, match="live_scan is 'auto', a scanner or None, not 'local'"):
+        make_app(None, live_scan="local")

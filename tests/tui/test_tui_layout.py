@@ -72,8 +72,8 @@ def test_z_maximises_the_focused_pane_and_d_hides_the_detail_pane():
         screen = pilot.app.screen
         await pilot.press("z")
         await pilot.pause()
-        assert screen.maximized is screen.tree
-        assert screen.tree.region.height >= 20
+        assert screen.maximized is screen.fabric_tree
+        assert screen.fabric_tree.region.height >= 20
         await pilot.press("z")
         await pilot.pause()
         assert screen.maximized is None
@@ -102,7 +102,7 @@ def test_the_transfers_panel_zooms_and_hides():
         await pilot.press("escape")
         await pilot.pause()
         assert screen.maximized is None
-        screen.tree.focus()
+        screen.fabric_tree.focus()
         await pilot.press("p")
         await pilot.pause()
         assert not screen.transfers.display

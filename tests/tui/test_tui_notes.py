@@ -63,7 +63,7 @@ def test_a_file_without_pci_objects_explains_itself_instead_of_an_empty_tree():
 
     async def body(pilot):
         screen = pilot.app.screen
-        assert not screen.tree.display
+        assert not screen.fabric_tree.display
         text = " ".join(screen_text(pilot.app).split())
         assert "No PCI devices in this fabric" in text
         assert "no PCI objects" in text and "lstopo --whole-io" in text

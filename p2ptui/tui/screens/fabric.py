@@ -11,7 +11,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, Static, Tree
 
@@ -36,7 +35,7 @@ from .operating import OperatingMixin
 from .whatif import WhatIfScreen
 
 
-class FabricScreen(OperatingMixin, Screen):
+class FabricScreen(OperatingMixin):
     COMMANDS = {FabricCommands}
     BINDING_GROUP_TITLE = "Fabric"
     HELP_WIDGETS = (TransfersPanel,)
@@ -205,17 +204,17 @@ class FabricScreen(OperatingMixin, Screen):
         self.query_one("#tree-filter").display = False
         self.query_one("#title-bar", TitleBar).set_notes(len(self.fabric.notes))
         if not self.fabric.devices:
-            self.tree.display = False
+            self.fabric_tree.display = False
         self.query_one(FabricTree).focus()
         self.query_one(SelectionBar).show(self.fabric, self.selection)
         self.watch(self.app, "expert", self._expert_changed)
         self.start_operations()
 
     def _expert_changed(self, on: bool) -> None:
-        self.query_one("#title-bar").set_expert(on)
+        self.query_one("#title-bar", TitleBar).set_expert(on)
 
     @property
-    def tree(self) -> FabricTree:
+    def fabric_tree(self) -> FabricTree:
         return self.query_one(FabricTree)
 
     def _role_of(self, bdf: BDF) -> str:
@@ -228,11 +227,11 @@ class FabricScreen(OperatingMixin, Screen):
 
     @property
     def highlighted_device(self) -> Device | None:
-        item = self.tree.highlighted
+        item = self.fabric_tree.highlighted
         return item if isinstance(item, Device) else None
 
     def _endpoint_under_cursor(self, what: str) -> Device | None:
-        item = self.tree.highlighted
+        item = self.fabric_tree.highlighted
         if isinstance(item, RootBus) or item is None:
             self.notify(f"Move the cursor to an endpoint to choose it as {what}.", severity="warning")
             return None
@@ -266,7 +265,7 @@ class FabricScreen(OperatingMixin, Screen):
         self.selection = Selection(exporter, tuple(dict.fromkeys(importers)))
 
     def watch_selection(self, old: Selection, new: Selection) -> None:
-        self.tree.relabel(old.touched(new))
+        self.fabric_tree.relabel(old.touched(new))
         self.query_one(SelectionBar).show(self.fabric, new)
         self.show_verdict()
         self.selection_changed(new)
@@ -294,6 +293,7 @@ class FabricScreen(OperatingMixin, Screen):
             )
             return
         after = decide.verdict(self.fabric, self.selection, self.profile)
+        assert after is not None  # the same complete selection as ``before``, under the what-if's profile
         rows = compare_rows(before, after, self.whatif.describe()) + [("", [])]
         rows += verdict_rows(after, self.profile, self.topo_of, decide.fix(self.fabric, after))
         panel.show(rows, f"Verdict · what-if · {self.profile.label}")
@@ -329,7 +329,7 @@ class FabricScreen(OperatingMixin, Screen):
     def watch_whatif(self, whatif: WhatIf) -> None:
         self.profile = self.booted if whatif.empty else decide.profile(self.fabric, whatif)
         self._redirect = decide.acs_redirect_fn(self.fabric, self.profile)
-        self.tree.relabel()
+        self.fabric_tree.relabel()
         self.query_one(DetailPane).refresh_item()
         self.show_verdict()
         self.query_one("#title-bar", TitleBar).set_whatif(None if whatif.empty else whatif.describe())
@@ -367,7 +367,8 @@ class FabricScreen(OperatingMixin, Screen):
             )
             return
         search = decide.find(self.fabric, importers, self.profile, self.app.options.seed)
-        if not search.found:
+        chosen = search.chosen
+        if chosen is None:  # nothing found
             self.notify(
                 "No published P2P pool is usable by all these importers.",
                 title="Find provider",
@@ -377,13 +378,13 @@ class FabricScreen(OperatingMixin, Screen):
             return
         ties = ", ".join(d.name for d in search.ties)
         self.notify(
-            f"{search.chosen.name} chosen (distance {search.distance}); {len(search.ties)} tied: {ties}"
+            f"{chosen.name} chosen (distance {search.distance}); {len(search.ties)} tied: {ties}"
             if len(search.ties) > 1
-            else f"{search.chosen.name} (distance {search.distance}), no tie",
+            else f"{chosen.name} (distance {search.distance}), no tie",
             title="Find provider",
             timeout=8,
         )
-        self.select(search.chosen.bdf, self.selection.importers)
+        self.select(chosen.bdf, self.selection.importers)
 
     def action_matrix(self) -> None:
         label = self.profile.label if self.whatif.empty else f"what-if: {self.whatif.describe()}"
@@ -419,8 +420,8 @@ class FabricScreen(OperatingMixin, Screen):
         ]
 
     def jump_to(self, bdf: BDF) -> None:
-        self.tree.reveal(bdf)
-        self.tree.focus()
+        self.fabric_tree.reveal(bdf)
+        self.fabric_tree.focus()
 
     def action_jump(self) -> None:
         self.app.action_command_palette()
@@ -437,14 +438,16 @@ class FabricScreen(OperatingMixin, Screen):
 
     @on(Input.Changed, "#tree-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        count = self.tree.set_filter(event.value)
-        self.tree.border_title = (
-            f"filter “{self.tree.filter}”: {count} match{'es' if count != 1 else ''}" if self.tree.filter else None
+        count = self.fabric_tree.set_filter(event.value)
+        self.fabric_tree.border_title = (
+            f"filter “{self.fabric_tree.filter}”: {count} match{'es' if count != 1 else ''}"
+            if self.fabric_tree.filter
+            else None
         )
 
     @on(Input.Submitted, "#tree-filter")
     def _filter_done(self) -> None:
-        self.tree.focus()  # the filter stays; / changes it, esc in the field clears it
+        self.fabric_tree.focus()  # the filter stays; / changes it, esc in the field clears it
 
     def action_clear_filter(self) -> None:
         self.clear_filter()
@@ -452,13 +455,13 @@ class FabricScreen(OperatingMixin, Screen):
     def clear_filter(self) -> bool:
         """Close the filter field and show every device again; False when there was nothing to clear."""
         field = self.filter_input
-        if not field.display and not self.tree.filter:
+        if not field.display and not self.fabric_tree.filter:
             return False
         field.value = ""
         field.display = False
-        self.tree.set_filter("")
-        self.tree.border_title = None
-        self.tree.focus()
+        self.fabric_tree.set_filter("")
+        self.fabric_tree.border_title = None
+        self.fabric_tree.focus()
         return True
 
     def action_open_launcher(self) -> None:

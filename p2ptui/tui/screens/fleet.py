@@ -10,7 +10,9 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, Tree
+from textual.widgets.tree import TreeNode
 
+from ...fabric.bdf import BDF
 from ...fabric.model import Device, Fabric
 from ...fleet.drift import DriftKind
 from ...fleet.fleet import FleetDiff
@@ -137,7 +139,7 @@ class FleetNodeScreen(Screen[None]):
 
     def on_mount(self) -> None:
         tree = self.query_one(Tree)
-        nodes = {}
+        nodes: dict[BDF | None, TreeNode[None]] = {}  # a device's parent bridge, None under a root bus
         for _, dev in self.fabric.walk():
             parent = nodes.get(dev.parent, tree.root)
             nodes[dev.bdf] = parent.add(self._label(dev), expand=True, allow_expand=bool(self.fabric.children(dev)))

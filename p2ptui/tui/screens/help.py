@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -22,7 +22,7 @@ from ..describe import (
     WIDTH_DEGRADED_MARK,
 )
 
-KeySection = tuple[str, Sequence[Binding]]
+KeySection = tuple[str, Sequence[BindingType]]  # a screen's or widget's BINDINGS as Textual types them
 
 TREE_KEYS: list[tuple[str, str, str]] = [
     ("↑ ↓ / click", "Move", "in the tree; the detail pane follows the cursor"),
@@ -60,10 +60,11 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-def _unique(bindings: Sequence[Binding]) -> list[Binding]:
+def _unique(bindings: Sequence[BindingType]) -> list[Binding]:
     seen: set[str] = set()
     out = []
-    for binding in bindings:
+    for item in bindings:
+        binding = item if isinstance(item, Binding) else Binding(*item)  # (key, action[, description]) as Textual
         if binding.description and binding.action not in seen:
             seen.add(binding.action)
             out.append(binding)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -18,12 +20,13 @@ from ...fabric.model import Fabric
 from ...formats.gallery import GalleryEntry, bundled
 from ..widgets.bars import TitleBar
 from ..widgets.footer import KeyFooter
+from .base import AppScreen
 
 LIVE_ID = "live"
 NAME_WIDTH = 20
 
 
-class LauncherScreen(Screen):
+class LauncherScreen(AppScreen[None]):
     BINDINGS = [
         Binding("r", "rescan", "Rescan this machine", tooltip="Scan /sys/bus/pci again"),
         Binding("slash", "find", "Find", id="launcher-find", tooltip="Type to narrow the list (letters start it)"),
@@ -86,7 +89,7 @@ class LauncherScreen(Screen):
         self.query_one(OptionList).focus()
         app = self.app
         if app.live_scan is not None and app.live_fabric is None and not app.live_scan_error:
-            self._scan()
+            self._scan(app.live_scan)
 
     # -- find, back -------------------------------------------------------------------------------------------------
     def action_find(self, text: str = "") -> None:
@@ -130,17 +133,18 @@ class LauncherScreen(Screen):
 
     # -- live scan --------------------------------------------------------------------------------------------------
     @work(thread=True, group="live-scan", exclusive=True, exit_on_error=False)
-    def _scan(self) -> Fabric:
-        return self.app.live_scan()
+    def _scan(self, scan: Callable[[], Fabric]) -> Fabric:  # the app's live scan
+        return scan()
 
     def action_rescan(self) -> None:
-        if self.app.live_scan is None:
+        scan = self.app.live_scan
+        if scan is None:
             self.notify(f"This machine: {self.app.live_scan_reason}", severity="warning")
             return
         self.app.live_fabric = None
         self.app.live_scan_error = ""
         self._refresh_live()
-        self._scan()
+        self._scan(scan)
 
     def _refresh_live(self) -> None:
         options = self.query_one(OptionList)
@@ -168,7 +172,7 @@ class LauncherScreen(Screen):
             self._refresh_live()
         elif worker.group == "load":
             self.query_one(OptionList).loading = event.state is WorkerState.RUNNING
-            if event.state is WorkerState.SUCCESS:
+            if event.state is WorkerState.SUCCESS and isinstance(worker.result, Fabric):  # what _load returns
                 self.app.show_fabric(worker.result)
             elif event.state is WorkerState.ERROR:
                 self.notify(_reason(worker.error), title="Cannot open this fabric", severity="error", timeout=10)

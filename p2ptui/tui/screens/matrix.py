@@ -15,7 +15,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from ...fabric.bdf import BDF
@@ -30,6 +29,7 @@ from ..widgets.bars import TitleBar
 from ..widgets.footer import KeyFooter
 from ..widgets.pair_grid import UNCERTAIN_MARK, PairGrid
 from ..widgets.verdict_panel import VerdictPanel
+from .base import AppScreen
 
 LEGENDS = {
     "verdict": Content.assemble(
@@ -91,7 +91,7 @@ def best_match(devices: list[Device], indices: list[int], term: str) -> int | No
     return starts if starts is not None else contains
 
 
-class MatrixScreen(Screen[tuple[BDF, BDF] | None]):
+class MatrixScreen(AppScreen[tuple[BDF, BDF] | None]):
     COMMANDS = {FabricCommands}
     BINDING_GROUP_TITLE = "Matrix"
     BINDINGS = [

@@ -9,6 +9,7 @@ it would close the app.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ...engine.backends import default as default_engine
 from ...engine.transfer import TransferSpec
@@ -17,16 +18,41 @@ from ...p2p.gate import GateDecision
 from ..operate import CopyFormValues, Operations, copy_choices, staging_note
 from ..transfer_text import event_notice
 from ..widgets.transfers_panel import TransfersPanel
+from .base import AppScreen
 from .copy_form import CopyForm, CopyRequest
 from .notes import NotesScreen
+
+if TYPE_CHECKING:
+    from ...fabric.model import Device, Fabric
+    from ...p2p.gate import Reason
+    from ..decide import WhatIf
+    from ..selection import Selection
+    from ..widgets.fabric_tree import FabricTree
 
 MAX_PANEL_LINES = 12
 PANEL_SHARE = 0.4  # of the screen's height at most, so the tree and verdict keep room on a 24-row terminal
 
 
-class OperatingMixin:
+class OperatingMixin(AppScreen[None]):
+    """The transfers part of the fabric screen, which provides what is declared below."""
+
     operations: Operations
     copy_values: CopyFormValues
+
+    if TYPE_CHECKING:
+        # The fabric screen's own: its fabric, selection and what-if, the tree's cursor, and how it says an action
+        # is locked.
+        fabric: Fabric
+        selection: Selection
+        whatif: WhatIf
+
+        @property
+        def fabric_tree(self) -> FabricTree: ...
+
+        @property
+        def highlighted_device(self) -> Device | None: ...
+
+        def locked(self, title: str, reasons: tuple[Reason, ...]) -> None: ...
 
     def start_operations(self) -> None:
         options = self.app.options
@@ -62,28 +88,30 @@ class OperatingMixin:
                 self.notify(message, title=title, severity=severity, timeout=10 if severity == "error" else 5)
         for problem in snap.problems:
             self.notify(problem, title="Engine error", severity="error", timeout=15)
-        self.tree.set_loads(snap.loads)
+        self.fabric_tree.set_loads(snap.loads)
         panel = self.transfers
         panel.show(snap)
         if not ops.busy:
-            self._sleep_meters(bool(snap.views) and after is not None)
+            self._sleep_meters(clear_after=after if snap.views else None)
         if not snap.views:
             panel.remove_class("-on")
             return
         cap = max(4, min(MAX_PANEL_LINES + 2, int(self.size.height * PANEL_SHARE)))
         self.panel_height = min(1 + 3 * len(snap.views) + 2, cap)
+        height = panel.styles.height
         if self.maximized is not panel and (
-            not panel.has_class("-on") or panel.styles.height.value != self.panel_height
+            not panel.has_class("-on") or height is None or height.value != self.panel_height
         ):
             panel.styles.height = self.panel_height
         panel.add_class("-on")
 
-    def _sleep_meters(self, wake_to_clear: bool) -> None:
+    def _sleep_meters(self, clear_after: float | None) -> None:
+        """Pause the meters; with ``clear_after`` (finished transfers still shown), wake once to clear them."""
         self.meters_asleep = True
         self.meter.pause()
-        if wake_to_clear and self.app.options.auto_tick:
+        if clear_after is not None and self.app.options.auto_tick:
             # one tick later, when the last finished transfer is due to go (the tick clears it)
-            self.set_timer(self.app.options.clear_finished_after + 0.05, self.tick)
+            self.set_timer(clear_after + 0.05, self.tick)
 
     def _wake_meters(self) -> None:
         self.meters_asleep = False

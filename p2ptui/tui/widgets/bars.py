@@ -66,8 +66,9 @@ class SelectionBar(Static):
         self.update(selection_content(fabric, selection, self.size.width or 120), layout=False)
 
     def on_resize(self) -> None:
-        if getattr(self, "_shown", None) is not None:
-            self.show(*self._shown)
+        shown = getattr(self, "_shown", None)  # a resize may come before on_mount
+        if shown is not None:
+            self.show(*shown)
 
 
 def selection_content(fabric: Fabric, selection: Selection, width: int) -> Content:

@@ -127,7 +127,7 @@ class PairGrid(ThemeStyles, ScrollView, can_focus=True):
 
     # -- drawing ------------------------------------------------------------------------------------------------------
     @property
-    def visible(self) -> tuple[int, int]:
+    def cells_on_screen(self) -> tuple[int, int]:
         """How many rows and columns of cells fit on screen now."""
         region = self.scrollable_content_region  # without the scrollbars, which would hide the last row
         return max(1, region.height - HEADER_ROWS), max(1, (region.width - self.label_width) // self.cell_width)
@@ -191,7 +191,7 @@ class PairGrid(ThemeStyles, ScrollView, can_focus=True):
 
     def action_page(self, direction: int) -> None:
         """A page is what is on screen: the cursor moves by the rows visible, and the view with it."""
-        self.move_to(self.cursor[0] + direction * self.visible[0], self.cursor[1])
+        self.move_to(self.cursor[0] + direction * self.cells_on_screen[0], self.cursor[1])
 
     def action_row_edge(self, direction: int) -> None:
         self.move_to(self.cursor[0], 0 if direction < 0 else len(self.cols) - 1)
@@ -207,7 +207,7 @@ class PairGrid(ThemeStyles, ScrollView, can_focus=True):
     def watch_cursor(self, cursor: tuple[int, int]) -> None:
         r, c = cursor
         x, y = self.scroll_offset
-        rows_visible, cols_visible = self.visible
+        rows_visible, cols_visible = self.cells_on_screen
         if r < y:
             y = r
         elif r >= y + rows_visible:
@@ -234,7 +234,7 @@ class PairGrid(ThemeStyles, ScrollView, can_focus=True):
         """Whether the cursor's cell is drawn in full inside the view (tests and the status line rely on it)."""
         r, c = self.cursor
         x, y = self.scroll_offset
-        rows_visible, cols_visible = self.visible
+        rows_visible, cols_visible = self.cells_on_screen
         col0 = x // self.cell_width
         return y <= r < y + rows_visible and col0 <= c < col0 + cols_visible
 
