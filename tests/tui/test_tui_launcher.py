@@ -1,7 +1,7 @@
 """The launcher: this machine and the bundled fabrics, opened with Enter."""
 
 from textual.widgets import OptionList
-from tui_helpers import build_app, run, screen_text, wait_for
+from tui_helpers import build_app, messages, run, screen_text, wait_for
 
 from p2ptui.errors import InputError
 from p2ptui.fabric.gallery import bundled
@@ -82,7 +82,6 @@ def test_a_fabric_that_fails_to_load_is_a_notification_not_a_crash(monkeypatch):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         assert isinstance(pilot.app.screen, LauncherScreen)
-        messages = [n.message for n in pilot.app._notifications]
-        assert any("unreadable" in m for m in messages)
+        assert any("unreadable" in m for m in messages(pilot.app))
 
     run(body, build_app(None))

@@ -2,7 +2,7 @@
 copyable; a file without PCI devices explains itself instead of showing an empty tree. Transfer notes use the same
 list instead of a toast."""
 
-from tui_helpers import build_app, run, screen_text, start_two_transfers
+from tui_helpers import build_app, notifications, run, screen_text, start_two_transfers
 
 from p2ptui.sources import open_fabric
 from p2ptui.tui import make_app
@@ -76,12 +76,13 @@ def test_transfer_notes_open_in_the_notes_list_not_a_toast():
 
     async def body(pilot):
         await start_two_transfers(pilot, clock)
+        shown_before = len(notifications(pilot.app))
         screen = pilot.app.screen
         screen.transfers.focus()
         await pilot.press("enter")
         await pilot.pause()
         notes = pilot.app.screen
         assert isinstance(notes, NotesScreen) and notes.title_text.startswith("#1 ")
-        assert not pilot.app._notifications
+        assert notifications(pilot.app)[shown_before:] == []
 
     run(body, build_app("kernel-scenarios", clock=clock), size=(120, 40))

@@ -9,6 +9,7 @@ from textual.widgets import Checkbox, Input
 from tui_helpers import (
     build_app,
     messages,
+    notifications,
     open_form,
     press_start,
     run,
@@ -169,7 +170,7 @@ def test_cancel_the_highlighted_transfer_with_k():
         first, second = screen.operations.last.views
         assert first.state is TransferState.RUNNING and second.state is TransferState.CANCELLED
         assert 0 < second.bytes_done < second.size
-        assert any(n.title.startswith("#2 nvme-a → rnic0: cancelled") for n in pilot.app._notifications)
+        assert any(n.title.startswith("#2 nvme-a → rnic0: cancelled") for n in notifications(pilot.app))
         await pilot.press("k")  # again: nothing left to cancel
         await pilot.pause()
         assert any("#2 has already finished" in m for m in messages(pilot.app, "warning"))

@@ -7,8 +7,11 @@ import asyncio
 import io
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from rich.console import Console
+from textual.message import Message
+from textual.notifications import Notification, Notify
 
 from p2ptui.sources import open_fabric
 from p2ptui.tui import P2PApp, make_app
@@ -52,7 +55,9 @@ def build_app(fabric: str | None = "nvmeof-target", **options) -> P2PApp:
 
 
 def screen_text(app: P2PApp) -> str:
-    """What the terminal shows, as text (the same render export_screenshot turns into SVG)."""
+    """What the terminal shows, as text (the same render export_screenshot turns into SVG). Textual exports the
+    screen only as SVG; this mirrors App.export_screenshot line for line with a text export instead, and is the one
+    place the tests reach into Textual's compositor."""
     width, height = app.size
     console = Console(
         width=width,
@@ -68,12 +73,22 @@ def screen_text(app: P2PApp) -> str:
     return console.export_text()
 
 
+# Every notification each running app posted, in order, read through run_test's public message hook: Textual keeps
+# the ones on screen privately and drops them on a wall-clock timeout, which a loaded machine would make flaky.
+_posted: WeakKeyDictionary[P2PApp, list[Notification]] = WeakKeyDictionary()
+
+
 def run(body: Callable[..., Awaitable[None]], app: P2PApp | None = None, size: tuple[int, int] = SIZE) -> P2PApp:
     """Run ``body(pilot)`` against ``app`` headless (pytest-asyncio is not a dependency)."""
     app = app or build_app()
+    posted = _posted.setdefault(app, [])
+
+    def record(message: Message) -> None:
+        if isinstance(message, Notify):
+            posted.append(message.notification)
 
     async def main() -> None:
-        async with app.run_test(size=size, notifications=True) as pilot:
+        async with app.run_test(size=size, notifications=True, message_hook=record) as pilot:
             await pilot.pause()
             await body(pilot)
 
@@ -175,6 +190,12 @@ async def wait_for(pilot, condition: Callable[[], object], tries: int = 200) -> 
     raise AssertionError("condition never became true")
 
 
+def notifications(app: P2PApp) -> list[Notification]:
+    """Every notification the app has posted while ``run`` ran it, oldest first (clear_notifications does not
+    forget them: it only takes them off the screen)."""
+    return list(_posted.get(app, ()))
+
+
 def messages(app: P2PApp, severity: str | None = None) -> list[str]:
-    """The notifications shown so far (their text)."""
-    return [n.message for n in app._notifications if severity is None or n.severity == severity]
+    """The text of the notifications posted so far, optionally of one severity."""
+    return [n.message for n in notifications(app) if severity is None or n.severity == severity]
