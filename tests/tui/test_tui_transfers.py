@@ -294,8 +294,9 @@ def test_quitting_while_a_4_gib_real_copy_prepares_is_prompt(tmp_path, monkeypat
             await asyncio.sleep(0.005)
         seen["job"] = job
         seen["quit"] = time.perf_counter()
-        # As a terminal sends it: pilot.press would wait for the process to go idle, which a busy copy never lets it.
-        pilot.app._driver.send_message(events.Key("q", "q"))
+        # Posted as the terminal driver posts a key: pilot.press would wait for the process to go idle, which a busy
+        # copy never lets it.
+        pilot.app.post_message(events.Key("q", "q"))
 
     run(body, build_app("kernel-scenarios"))  # returns once the app has stopped, the engines closed
     took = time.perf_counter() - seen["quit"]
