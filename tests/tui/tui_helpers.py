@@ -182,7 +182,7 @@ async def start_two_transfers(pilot, clock) -> None:
     await pilot.pause()
 
 
-async def wait_for(pilot, condition: Callable[[], object], tries: int = 200) -> None:
+async def wait_for(pilot, condition: Callable[[], object], tries: int = 300) -> None:
     for _ in range(tries):
         if condition():
             return
