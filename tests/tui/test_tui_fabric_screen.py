@@ -11,7 +11,6 @@ from tui_helpers import (
 )
 
 from p2ptui.fabric import loads_fabric
-from p2ptui.tui import make_app
 from p2ptui.tui.screens.help import HelpScreen
 from p2ptui.tui.widgets.detail_pane import DetailPane
 from p2ptui.tui.widgets.fabric_tree import FabricTree
@@ -141,7 +140,7 @@ def test_device_names_with_markup_are_shown_literally():
         text = screen_text(pilot.app)
         assert "nvme[0]" in text and "[link down] [/dev/nvme0n1]" in text
 
-    run(body, make_app(loads_fabric(ODD), animations=False, live_scan=None))
+    run(body, build_app(loads_fabric(ODD)))
 
 
 def test_help_lists_every_key_and_closes():

@@ -5,7 +5,6 @@ list instead of a toast."""
 from tui_helpers import build_app, notifications, run, screen_text, start_two_transfers
 
 from p2ptui.sources import open_fabric
-from p2ptui.tui import make_app
 from p2ptui.tui.clock import VirtualClock
 from p2ptui.tui.screens.fabric import FabricScreen
 from p2ptui.tui.screens.notes import NotesScreen, notes_text
@@ -15,7 +14,7 @@ NOIO = "tests/data/hwloc/32em64t-2n8c2t-pci-noio.xml"
 
 
 def app_for(path: str):
-    return make_app(open_fabric(path), theme="textual-dark", animations=False, live_scan=None, auto_tick=False)
+    return build_app(path)
 
 
 def test_the_header_counts_the_notes_and_n_opens_every_one_which_c_copies():

@@ -13,6 +13,7 @@ from rich.console import Console
 from textual.message import Message
 from textual.notifications import Notification, Notify
 
+from p2ptui.fabric import Fabric
 from p2ptui.sources import open_fabric
 from p2ptui.tui import P2PApp, make_app
 
@@ -44,14 +45,15 @@ def fixture_fabric(name: str):
     return open_fabric(str(path) if path.exists() else name)
 
 
-def build_app(fabric: str | None = "nvmeof-target", **options) -> P2PApp:
-    """Deterministic: fixed theme, no animation, no live scan, meters stepped by hand on a virtual clock."""
+def build_app(fabric: str | Fabric | None = "nvmeof-target", **options) -> P2PApp:
+    """The app on a fabric (a name, a path, or a loaded Fabric; None: the launcher). Deterministic: fixed theme, no
+    animation, no live scan, meters stepped by hand on a virtual clock."""
     options.setdefault("theme", "textual-dark")
     options.setdefault("animations", False)
     options.setdefault("live_scan", None)
     options.setdefault("auto_tick", False)
     options.setdefault("seed", 7)
-    return make_app(fixture_fabric(fabric) if fabric else None, **options)
+    return make_app(fixture_fabric(fabric) if isinstance(fabric, str) else fabric, **options)
 
 
 def screen_text(app: P2PApp) -> str:
