@@ -36,3 +36,13 @@ def loop_device(image: Path) -> Iterator[str]:
         yield device
     finally:
         subprocess.run(["losetup", "-d", device], check=True)
+
+
+def mounted_block_device() -> str | None:
+    """A block device this machine has mounted (from /proc/self/mounts), or None when none is visible here."""
+    with open("/proc/self/mounts") as mounts:
+        for line in mounts:
+            source = line.split()[0]
+            if source.startswith("/dev/") and os.path.exists(source) and stat.S_ISBLK(os.stat(source).st_mode):
+                return source
+    return None

@@ -6,6 +6,7 @@ import os
 import threading
 
 import pytest
+from device_nodes import mounted_block_device
 from engine_fabrics import switch_fabric
 
 from p2ptui.engine import real_files
@@ -17,7 +18,7 @@ MiB = 1 << 20
 
 
 @pytest.fixture
-def fabric():
+def switch():
     return switch_fabric()  # ep1 and ep2 have 1 GiB P2P pools with allocate files
 
 
@@ -47,29 +48,29 @@ def _run(engine, spec):
     return job
 
 
-def test_memory_copy_verifies_a_seeded_digest(fabric):
-    job = _run(RealEngine(fabric), TransferSpec("ep1", "ep2", 6 * MiB + 5, chunk=MiB, threads=2, check=True, seed=9))
+def test_memory_copy_verifies_a_seeded_digest(switch):
+    job = _run(RealEngine(switch), TransferSpec("ep1", "ep2", 6 * MiB + 5, chunk=MiB, threads=2, check=True, seed=9))
     r = job.result
     assert r.state is TransferState.DONE and r.verified is True and r.bytes_done == 6 * MiB + 5
     assert r.seconds > 0 and r.bytes_per_s > 0
     assert not any("P2P memory" in n for n in r.notes)  # no provider given
 
 
-def test_file_copy_with_o_direct_and_an_unaligned_tail(fabric, tmp_path):
+def test_file_copy_with_o_direct_and_an_unaligned_tail(switch, tmp_path):
     src, dst = str(tmp_path / "src"), str(tmp_path / "dst")
     spec = TransferSpec(
         "ep1", "ep2", 5 * MiB + 123, chunk=MiB, threads=3, check=True, seed=1, src_file=src, dst_file=dst
     )
-    r = _run(RealEngine(fabric), spec).result
+    r = _run(RealEngine(switch), spec).result
     assert r.state is TransferState.DONE and r.verified is True
     with open(src, "rb") as a, open(dst, "rb") as b:
         assert a.read() == b.read()
     assert not any("O_DIRECT" in n for n in r.notes)  # ext4/tmpfs here take O_DIRECT
 
 
-def test_copy_through_p2p_memory_maps_the_allocate_file_and_releases_it(fabric, tmp_path, standin):
+def test_copy_through_p2p_memory_maps_the_allocate_file_and_releases_it(switch, tmp_path, standin):
     src, dst = str(tmp_path / "src"), str(tmp_path / "dst")
-    engine = RealEngine(fabric, p2pmem_files={"ep1": standin})
+    engine = RealEngine(switch, p2pmem_files={"ep1": standin})
     spec = TransferSpec("ep2", "ep2", 4 * MiB, via="ep1", chunk=MiB, threads=2, check=True, src_file=src, dst_file=dst)
     job = engine.prepare(spec)
     assert job.buffer_kind == "p2pmem"
@@ -93,8 +94,8 @@ def test_copy_through_p2p_memory_maps_the_allocate_file_and_releases_it(fabric, 
     assert any("P2P memory" in n for n in r.notes)
 
 
-def test_p2pmem_needs_page_multiple_chunks(fabric, tmp_path, standin):
-    engine = RealEngine(fabric, p2pmem_files={"ep1": standin})
+def test_p2pmem_needs_page_multiple_chunks(switch, tmp_path, standin):
+    engine = RealEngine(switch, p2pmem_files={"ep1": standin})
     spec = TransferSpec(
         "ep2", "ep2", MiB, via="ep1", chunk=6000, check=True, src_file=str(tmp_path / "s"), dst_file=str(tmp_path / "d")
     )
@@ -117,9 +118,9 @@ def _failing_pwritev(after: int, code=errno.EIO):
     return pwritev
 
 
-def test_a_failed_copy_leaves_no_destination_no_mapping_no_open_file(fabric, tmp_path, standin, monkeypatch):
+def test_a_failed_copy_leaves_no_destination_no_mapping_no_open_file(switch, tmp_path, standin, monkeypatch):
     src, dst = str(tmp_path / "src"), str(tmp_path / "dst")
-    engine = RealEngine(fabric, p2pmem_files={"ep1": standin})
+    engine = RealEngine(switch, p2pmem_files={"ep1": standin})
     spec = TransferSpec("ep2", "ep2", 4 * MiB, via="ep1", chunk=MiB, threads=2, check=True, src_file=src, dst_file=dst)
     job = engine.prepare(spec)
     before = _open_fds()
@@ -136,9 +137,9 @@ def test_a_failed_copy_leaves_no_destination_no_mapping_no_open_file(fabric, tmp
     assert sorted(os.listdir(tmp_path)) == ["allocate", "src"]
 
 
-def test_a_cancelled_copy_leaves_nothing_behind(fabric, tmp_path, standin, monkeypatch):
+def test_a_cancelled_copy_leaves_nothing_behind(switch, tmp_path, standin, monkeypatch):
     src, dst = str(tmp_path / "src"), str(tmp_path / "dst")
-    engine = RealEngine(fabric, p2pmem_files={"ep1": standin})
+    engine = RealEngine(switch, p2pmem_files={"ep1": standin})
     spec = TransferSpec("ep2", "ep2", 4 * MiB, via="ep1", chunk=MiB, check=True, src_file=src, dst_file=dst)
     job = engine.prepare(spec)
     started = threading.Event()
@@ -161,7 +162,7 @@ def test_a_cancelled_copy_leaves_nothing_behind(fabric, tmp_path, standin, monke
     assert not os.path.exists(dst) and not _maps_mention(standin)
 
 
-def test_a_mismatch_fails_the_copy_and_removes_the_destination(fabric, tmp_path, monkeypatch):
+def test_a_mismatch_fails_the_copy_and_removes_the_destination(switch, tmp_path, monkeypatch):
     src, dst = str(tmp_path / "src"), str(tmp_path / "dst")
     real = os.pwritev
 
@@ -171,13 +172,13 @@ def test_a_mismatch_fails_the_copy_and_removes_the_destination(fabric, tmp_path,
         return real(fd, buffers, offset)
 
     monkeypatch.setattr(os, "pwritev", corrupt)
-    r = _run(RealEngine(fabric), TransferSpec("ep1", "ep2", 2 * MiB, check=True, src_file=src, dst_file=dst)).result
+    r = _run(RealEngine(switch), TransferSpec("ep1", "ep2", 2 * MiB, check=True, src_file=src, dst_file=dst)).result
     assert r.state is TransferState.FAILED and r.verified is False
     assert f"MISMATCH on data check: destination differs from the source at byte {MiB + 7}" in r.error
     assert not os.path.exists(dst) and os.path.exists(src)
 
 
-def test_buffered_fallback_where_the_filesystem_refuses_o_direct(fabric, tmp_path, monkeypatch):
+def test_buffered_fallback_where_the_filesystem_refuses_o_direct(switch, tmp_path, monkeypatch):
     src, dst = str(tmp_path / "src"), str(tmp_path / "dst")
     real_open = os.open
 
@@ -187,56 +188,44 @@ def test_buffered_fallback_where_the_filesystem_refuses_o_direct(fabric, tmp_pat
         return real_open(path, flags, mode, **kw)
 
     monkeypatch.setattr(real_files.os, "open", no_direct)
-    r = _run(RealEngine(fabric), TransferSpec("ep1", "ep2", 3 * MiB, check=True, src_file=src, dst_file=dst)).result
+    r = _run(RealEngine(switch), TransferSpec("ep1", "ep2", 3 * MiB, check=True, src_file=src, dst_file=dst)).result
     assert r.state is TransferState.DONE and r.verified is True
     assert any("refuses O_DIRECT: buffered I/O" in n for n in r.notes)
 
 
-def test_safety_existing_files_need_expert_and_yes(fabric, tmp_path):
+def test_safety_existing_files_need_expert_and_yes(switch, tmp_path):
     src, dst = tmp_path / "src", tmp_path / "dst"
     src.write_bytes(os.urandom(MiB))
     dst.write_bytes(b"keep me")
     spec = TransferSpec("ep1", "ep2", MiB, src_file=str(src), dst_file=str(dst))
     with pytest.raises(InputError, match="exists"):
-        RealEngine(fabric).prepare(spec)
+        RealEngine(switch).prepare(spec)
     with pytest.raises(InputError, match="--yes"):
-        RealEngine(fabric, expert=True).prepare(spec)
+        RealEngine(switch, expert=True).prepare(spec)
     assert dst.read_bytes() == b"keep me"
-    r = _run(RealEngine(fabric, expert=True, yes=True), spec).result
+    r = _run(RealEngine(switch, expert=True, yes=True), spec).result
     assert r.state is TransferState.DONE and dst.read_bytes() == src.read_bytes()
     # --check writes the source first, so an existing source is protected the same way.
     with pytest.raises(InputError, match="exists"):
-        RealEngine(fabric).prepare(
+        RealEngine(switch).prepare(
             TransferSpec("ep1", "ep2", MiB, check=True, src_file=str(src), dst_file=str(tmp_path / "new"))
         )
     with pytest.raises(InputError, match="does not exist"):
-        RealEngine(fabric).prepare(
+        RealEngine(switch).prepare(
             TransferSpec("ep1", "ep2", MiB, src_file=str(tmp_path / "missing"), dst_file=str(tmp_path / "new"))
         )
 
 
-def _mounted_block_device() -> str | None:
-    with open("/proc/self/mounts") as f:
-        for line in f:
-            source = line.split()[0]
-            if source.startswith("/dev/") and os.path.exists(source):
-                import stat
-
-                if stat.S_ISBLK(os.stat(source).st_mode):
-                    return source
-    return None
-
-
-def test_safety_block_devices(fabric, tmp_path):
+def test_safety_block_devices(switch, tmp_path):
     src = tmp_path / "src"
     src.write_bytes(os.urandom(MiB))
-    mounted = _mounted_block_device()
+    mounted = mounted_block_device()
     if mounted is None:
         pytest.skip("no mounted block device visible")
     spec = TransferSpec("ep1", "ep2", MiB, src_file=str(src), dst_file=mounted)
     with pytest.raises(InputError, match="in use|mounted"):
-        RealEngine(fabric, expert=True, yes=True).prepare(spec)
+        RealEngine(switch, expert=True, yes=True).prepare(spec)
     loops = [f"/dev/loop{i}" for i in range(8) if os.path.exists(f"/dev/loop{i}")]
     if loops:
         with pytest.raises(InputError, match="block device"):
-            RealEngine(fabric).prepare(TransferSpec("ep1", "ep2", MiB, src_file=str(src), dst_file=loops[-1]))
+            RealEngine(switch).prepare(TransferSpec("ep1", "ep2", MiB, src_file=str(src), dst_file=loops[-1]))

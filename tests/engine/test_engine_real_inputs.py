@@ -9,7 +9,7 @@ import subprocess
 from types import SimpleNamespace
 
 import pytest
-from device_nodes import loop_device as attached_loop_device
+from device_nodes import mounted_block_device
 from engine_fabrics import switch_fabric
 
 from p2ptui.cli.main import main
@@ -136,20 +136,8 @@ def test_an_existing_file_still_asks_for_expert_mode(capsys, source, tmp_path):
     assert code == 2 and "--expert" in err and "--yes" in err and dst.read_bytes() == b"keep"
 
 
-def _mounted_block_device() -> str | None:
-    with open("/proc/self/mounts") as f:
-        for line in f:
-            device = line.split()[0]
-            if device.startswith("/dev/") and os.path.exists(device) and os.path.isfile(device) is False:
-                import stat
-
-                if stat.S_ISBLK(os.stat(device).st_mode):
-                    return device
-    return None
-
-
 def test_a_mounted_block_device_is_refused_without_suggesting_expert_mode(capsys, source):
-    device = _mounted_block_device()
+    device = mounted_block_device()
     if device is None:
         pytest.skip("no mounted block device visible")
     code, _, err = cli(capsys, *REAL, "--size", "1MiB", "--src-file", source, "--dst-file", device, "--expert", "--yes")
@@ -256,17 +244,8 @@ def test_source_size_of_a_regular_file_and_of_things_that_are_not_sources(tmp_pa
         source_size("/dev/null")
 
 
-@pytest.fixture
-def loop_device(tmp_path):
-    """A loop device over a 3 MiB + 512 B image (needs root and losetup; skipped otherwise)."""
-    image = tmp_path / "image"
-    image.write_bytes(os.urandom(3 * MiB + 512))
-    with attached_loop_device(image) as device:
-        yield device, image
-
-
 def test_a_block_device_source_is_sized_by_blkgetsize64(capsys, tmp_path, loop_device):
-    device, image = loop_device
+    device, image = loop_device(os.urandom(3 * MiB + 512))
     assert os.stat(device).st_size == 0  # what the old code used
     assert source_size(device) == 3 * MiB + 512
     dst = tmp_path / "copy"

@@ -16,7 +16,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from device_nodes import loop_device as attached_loop_device
 from engine_fabrics import switch_fabric
 from unprivileged import AS_NOBODY, skip_unless_nobody_can_run
 
@@ -400,17 +399,8 @@ def test_a_cancel_from_another_thread_removes_the_temporary(tmp_path, src, monke
 
 
 # -- block devices -------------------------------------------------------------------------------------------------
-@pytest.fixture
-def loop_device(tmp_path):
-    """A loop device over a 4 MiB image (needs root and losetup; skipped otherwise)."""
-    image = tmp_path / "image"
-    image.write_bytes(bytes(4 * MiB))
-    with attached_loop_device(image) as device:
-        yield device, image
-
-
 def test_a_block_device_destination_must_be_named_to_be_written(capsys, tmp_path, loop_device):
-    device, image = loop_device
+    device, image = loop_device(bytes(4 * MiB))
     src = tmp_path / "src"
     src.write_bytes(os.urandom(MiB))
     args = [*REAL, "--src-file", src, "--dst-file", device]

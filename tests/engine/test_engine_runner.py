@@ -106,15 +106,15 @@ def test_history_is_bounded():
 
     async def main():
         runner = Runner(Simulation(switch_fabric()), history=5)
-        runner.subscribe(interval=0.001, maxsize=3)
+        unread = runner.subscribe(interval=0.001, maxsize=3)
         t = await runner.start(TransferSpec("ep1", "ep2", GB))
         await runner.wait()
         await runner.close()
-        return runner, t
+        return runner, t, unread
 
-    runner, t = asyncio.run(main())
+    runner, t, unread = asyncio.run(main())
     assert len(runner.history.transfers[t.id]) == 5
-    assert runner._subs[0].dropped > 0  # the subscriber never read: its oldest samples went
+    assert unread.dropped > 0  # the subscriber never read: its oldest samples went
 
 
 def test_real_engine_through_the_runner(tmp_path):

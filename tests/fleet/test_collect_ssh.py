@@ -36,7 +36,7 @@ def sshd(tmp_path_factory) -> LoopbackSshd:
 
 
 @pytest.fixture(scope="module")
-def roots(tmp_path_factory) -> Path:
+def node_roots(tmp_path_factory) -> Path:
     roots = tmp_path_factory.mktemp("roots")
     for node, knobs in NODE_KNOBS.items():
         write_node(roots / node, dgx_spec(**knobs), amd_host())
@@ -64,8 +64,8 @@ def p2ptui(capsys):
     return run
 
 
-def test_eight_nodes_over_ssh_then_diff(sshd: LoopbackSshd, roots: Path, tmp_path: Path, p2ptui):
-    nodes = {node: str(roots / node) for node in NODE_KNOBS}
+def test_eight_nodes_over_ssh_then_diff(sshd: LoopbackSshd, node_roots: Path, tmp_path: Path, p2ptui):
+    nodes = {node: str(node_roots / node) for node in NODE_KNOBS}
     config = sshd.ssh_config(nodes, refused=("node8",))
     out = tmp_path / "fleet"
     started = time.monotonic()
@@ -94,8 +94,12 @@ def test_eight_nodes_over_ssh_then_diff(sshd: LoopbackSshd, roots: Path, tmp_pat
     assert time.monotonic() - started < 60
 
 
-def test_failures_over_ssh_each_reported_cleanly(sshd: LoopbackSshd, roots: Path, tmp_path: Path, p2ptui):
-    nodes = {"good1": str(roots / "small"), "hang1": str(roots / "hung"), "exit1": str(roots / "no-such-root")}
+def test_failures_over_ssh_each_reported_cleanly(sshd: LoopbackSshd, node_roots: Path, tmp_path: Path, p2ptui):
+    nodes = {
+        "good1": str(node_roots / "small"),
+        "hang1": str(node_roots / "hung"),
+        "exit1": str(node_roots / "no-such-root"),
+    }
     config = sshd.ssh_config(nodes, refused=("refused1",), garbage=("garbage1",))
     out = tmp_path / "fleet"
     collect = p2ptui(

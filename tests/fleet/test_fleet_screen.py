@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from fleet_fixtures import amd_host, dgx_spec, write_node
 from sysfs_fixtures import tar_root
 from textual.widgets import DataTable
+from tui_helpers import build_app, run, screen_text, wait_for
 
 from p2ptui.fleet.fleet import diff_fleet
-from p2ptui.tui import make_app
 from p2ptui.tui.screens.fabric import FabricScreen
 from p2ptui.tui.screens.fleet import FleetNodeScreen, FleetScreen
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tui"))
-from tui_helpers import run, screen_text  # noqa: E402
 
 KNOBS = {"n1": {}, "n2": {}, "n3": {"shift": 8, "redirect_port": 0}, "n4": {"shift": 4, "narrow_gpu": 5}, "n5": {}}
 
@@ -31,15 +25,7 @@ def diff(tmp_path_factory):
 
 
 def app_for(diff):
-    return make_app(None, theme="textual-dark", animations=False, live_scan=None, auto_tick=False, seed=7, fleet=diff)
-
-
-async def wait_for(pilot, condition, tries=300):
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.01)
-    raise AssertionError("condition never became true")
+    return build_app(None, fleet=diff)
 
 
 def test_groups_counts_and_sorting(diff):

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from lspci_samples import DUMP_NN_D
 from real_data import require
-from test_lspci_vvv import DUMP_NN_D
 
 from p2ptui.cli.main import main
 from p2ptui.errors import InputError

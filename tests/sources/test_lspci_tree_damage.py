@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lspci_samples import SINGLE_ROOT, TVNN
 from real_data import require
-from test_lspci_tree_shapes import SINGLE_ROOT, TVNN
 
 from p2ptui.errors import InputError
 from p2ptui.sources import lspci

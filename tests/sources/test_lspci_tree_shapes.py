@@ -5,28 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lspci_samples import SINGLE_ROOT, TVNN
 
 from p2ptui.errors import InputError
 from p2ptui.fabric import BDF, DeviceKind
 from p2ptui.sources import lspci
 from p2ptui.sources.lspci_tree import is_tree_line, parse_tree
-
-SINGLE_ROOT = """\
--[0000:00]-+-00.0  Intel Corporation 440FX - 82441FX PMC [Natoma]
-           +-01.0  Intel Corporation 82371SB PIIX3 ISA [Natoma/Triton II]
-           +-02.0-[01-03]----00.0-[02-03]--+-01.0-[03]----00.0  Samsung Electronics Co Ltd NVMe SSD Controller SM981/PM981/PM983
-           |                               \\-02.0-[04]--
-           \\-03.0  Red Hat, Inc. Virtio network device
-"""
-
-TVNN = """\
--+-[0000:00]-+-00.0  Intel Corporation Sky Lake-E DMI3 Registers [8086:2020]
- |           \\-1f.0  Intel Corporation C620 Series Chipset Family LPC Controller [8086:a1c2]
- \\-[0000:17]-+-00.0-[18-1a]----00.0-[19-1a]--+-00.0-[1a]--+-00.0  Mellanox Technologies MT27800 Family [ConnectX-5] [15b3:1017]
-             |                               |            \\-00.1  Mellanox Technologies MT27800 Family [ConnectX-5] [15b3:1017]
-             |                               \\-01.0-[1b]--
-             \\-05.0  Intel Corporation Sky Lake-E VT-d [8086:2024]
-"""
 
 
 def test_single_root_tree_with_a_switch_and_an_empty_port() -> None:

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from test_lspci_vvv import DUMP_NN_D, plain
+from lspci_samples import DUMP_NN_D, plain
 
 from p2ptui.errors import InputError
 from p2ptui.fabric import Fabric

@@ -3,7 +3,6 @@ they can and list what they skipped. Odd values in a readable tree load as unkno
 
 from __future__ import annotations
 
-import errno
 import io
 import os
 import shutil
@@ -13,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from denied_files import DenyFiles
 from sysfs_fixtures import (
     HostSpec,
     endpoint,
@@ -27,7 +27,6 @@ from unprivileged import skip_unless_nobody_can_run
 from p2ptui.cli.main import main
 from p2ptui.errors import InputError
 from p2ptui.sources import sysfs, tarball
-from p2ptui.sources.sysfs_files import DirFiles
 
 
 def cli_error(capsys, *argv: str) -> list[str]:
@@ -143,26 +142,6 @@ def test_links_inside_the_tree_are_not_followed(tmp_path):
     f = sysfs.load(root)
     assert len(f) == 3
     assert sum("is a link, not a directory" in n for n in f.notes) == 2
-
-
-class DenyFiles(DirFiles):
-    """As a non-root user sees a root where some files and directories are not readable."""
-
-    def __init__(self, root: Path, denied: set[str]):
-        super().__init__(root)
-        self.denied = denied
-
-    def _check(self, rel: str) -> None:
-        if any(rel == d or rel.endswith("/" + d) for d in self.denied):
-            raise PermissionError(errno.EACCES, "Permission denied", rel)
-
-    def read(self, rel, limit=65536):
-        self._check(rel)
-        return super().read(rel, limit)
-
-    def entries(self, rel):
-        self._check(rel)
-        return super().entries(rel)
 
 
 def test_partly_readable_root_loads_what_it_can(tmp_path):

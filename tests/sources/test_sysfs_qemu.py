@@ -18,7 +18,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from test_sysfs_lspci_check import LSPCI, check_against_lspci
+from lspci_check import LSPCI, check_against_lspci
 
 from p2ptui.cli.main import main
 from p2ptui.fabric import AcsSource, DeviceKind, IommuMode

@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from denied_files import DenyFiles
 from sysfs_fixtures import HostSpec, switch_fabric, write_sysfs
-from test_sysfs_bad_input import DenyFiles
 from unprivileged import skip_unless_nobody_can_run
 
 from p2ptui.errors import InputError

@@ -1,6 +1,6 @@
 """Verdict panel, what-if, find-provider, matrix and the expert gate, driven through the keys."""
 
-from tui_helpers import build_app, mark, run, screen_text
+from tui_helpers import build_app, mark, messages, run, screen_text
 
 from p2ptui.p2p import check, find_provider, pair_matrix, profile_for
 from p2ptui.tui.screens.expert import ExpertConfirm
@@ -96,7 +96,7 @@ def test_giving_up_acs_isolation_is_locked_until_expert_mode():
         screen = pilot.app.screen
         await apply(pilot)
         assert screen.whatif.empty  # not applied
-        assert any("Press x to turn on expert mode" in n.message for n in pilot.app._notifications)
+        assert any("Press x to turn on expert mode" in m for m in messages(pilot.app))
         await pilot.press("x")
         await pilot.pause()
         assert isinstance(pilot.app.screen, ExpertConfirm)
@@ -136,8 +136,7 @@ def test_find_provider_shows_ties_and_selects_the_pick():
         await pilot.pause()
         expected = find_provider(screen.fabric, [screen.fabric.find("mlx5_0")], profile_for(screen.fabric), seed=7)
         assert screen.selection.exporter == expected.chosen.bdf
-        note = pilot.app._notifications
-        assert any(f"{len(expected.ties)} tied" in n.message for n in note)
+        assert any(f"{len(expected.ties)} tied" in m for m in messages(pilot.app))
 
     run(body)
 

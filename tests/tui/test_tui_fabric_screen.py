@@ -3,6 +3,7 @@
 from tui_helpers import (
     ODD,
     build_app,
+    messages,
     run,
     screen_text,
     to_device,
@@ -10,16 +11,26 @@ from tui_helpers import (
 )
 
 from p2ptui.formats import loads_fabric
-from p2ptui.tui import make_app
 from p2ptui.tui.screens.help import HelpScreen
 from p2ptui.tui.widgets.detail_pane import DetailPane
 from p2ptui.tui.widgets.fabric_tree import FabricTree
 
 
+def loaded_devices(tree: FabricTree) -> int:
+    """How many of the fabric's devices have a node in the tree so far (the tree loads children lazily)."""
+    return sum(tree.node_for(dev.bdf) is not None for dev in tree.fabric.devices)
+
+
+def label_styles(node) -> list[tuple[str, str]]:
+    """A tree node's label as (text, style) runs: what the theme colours."""
+    label = node.label
+    return [(label.plain[span.start : span.end], str(span.style)) for span in label.spans]
+
+
 def test_small_fabric_opens_fully_expanded_and_detail_follows_cursor():
     async def body(pilot):
         tree = pilot.app.screen.query_one(FabricTree)
-        assert len(tree._device_nodes) == len(pilot.app.screen.fabric)
+        assert loaded_devices(tree) == len(pilot.app.screen.fabric)
         await to_device(pilot, "nvme2")
         assert tree.highlighted.name == "nvme2"
         detail = pilot.app.screen.query_one(DetailPane)
@@ -39,7 +50,7 @@ def test_large_fabric_loads_children_only_when_expanded():
     async def body(pilot):
         tree = pilot.app.screen.query_one(FabricTree)
         fabric = pilot.app.screen.fabric
-        loaded = len(tree._device_nodes)
+        loaded = loaded_devices(tree)
         assert loaded < 100 < len(fabric)  # root complexes and their first level only
         switch = next(d for d in fabric.devices if d.kind.value == "switch_upstream")
         assert tree.node_for(switch.bdf) is None
@@ -48,7 +59,7 @@ def test_large_fabric_loads_children_only_when_expanded():
         await pilot.pause()
         assert tree.highlighted == deep
         path_children = sum(len(fabric.children(d)) for d in fabric.ancestors(deep))
-        assert len(tree._device_nodes) <= loaded + path_children
+        assert loaded_devices(tree) <= loaded + path_children
         port = fabric.parent(switch)
         node = tree.node_for(port.bdf)
         assert node is not None and not node.children and node.allow_expand
@@ -90,7 +101,7 @@ def test_bridges_cannot_be_chosen_and_say_why():
         await to_device(pilot, "dsp1")
         await pilot.press("e")
         assert pilot.app.screen.selection.empty
-        assert any("dsp1 is a switch downstream port" in n.message for n in pilot.app._notifications)
+        assert any("dsp1 is a switch downstream port" in m for m in messages(pilot.app))
 
     run(body)
 
@@ -129,7 +140,7 @@ def test_device_names_with_markup_are_shown_literally():
         text = screen_text(pilot.app)
         assert "nvme[0]" in text and "[link down] [/dev/nvme0n1]" in text
 
-    run(body, make_app(loads_fabric(ODD), animations=False, live_scan=None))
+    run(body, build_app(loads_fabric(ODD)))
 
 
 def test_help_lists_every_key_and_closes():
@@ -169,10 +180,13 @@ def test_help_lists_every_key_and_closes():
 def test_theme_cycles_and_tree_labels_follow():
     async def body(pilot):
         tree = pilot.app.screen.query_one(FabricTree)
-        before = dict(tree._palette)
+        nvme2 = tree.node_for(pilot.app.screen.fabric.find("nvme2").bdf)
+        before = label_styles(nvme2)
         await pilot.press("ctrl+t")
         await pilot.pause()
         assert pilot.app.theme == "textual-light"
-        assert tree._palette != before
+        after = label_styles(nvme2)
+        assert [text for text, _ in after] == [text for text, _ in before]  # the same words, in the new colours
+        assert after != before
 
     run(body)

@@ -2,7 +2,7 @@
 
 import pytest
 from textual.widgets import OptionList
-from tui_helpers import build_app, run, screen_text, wait_for
+from tui_helpers import build_app, messages, run, screen_text, wait_for
 
 from p2ptui.errors import InputError
 from p2ptui.formats.gallery import bundled
@@ -84,8 +84,7 @@ def test_a_fabric_that_fails_to_load_is_a_notification_not_a_crash(monkeypatch):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         assert isinstance(pilot.app.screen, LauncherScreen)
-        messages = [n.message for n in pilot.app._notifications]
-        assert any("unreadable" in m for m in messages)
+        assert any("unreadable" in m for m in messages(pilot.app))
 
     run(body, build_app(None))
 

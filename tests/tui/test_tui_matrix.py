@@ -3,8 +3,6 @@ view and described, names on both axes, Enter to preview and Enter again to sele
 
 from tui_helpers import build_app, run, screen_text
 
-from p2ptui.sources import open_fabric
-from p2ptui.tui import make_app
 from p2ptui.tui.screens.fabric import FabricScreen
 from p2ptui.tui.screens.matrix import MatrixScreen
 from p2ptui.tui.widgets.pair_grid import PairGrid
@@ -13,7 +11,7 @@ DGX2 = "tests/data/hwloc/nvidiaDGX2.xml"
 
 
 def dgx2_app():
-    return make_app(open_fabric(DGX2), theme="textual-dark", animations=False, live_scan=None, auto_tick=False)
+    return build_app(DGX2)
 
 
 async def open_matrix(pilot) -> tuple[MatrixScreen, PairGrid]:

@@ -2,10 +2,9 @@
 copyable; a file without PCI devices explains itself instead of showing an empty tree. Transfer notes use the same
 list instead of a toast."""
 
-from tui_helpers import build_app, run, screen_text, start_two_transfers
+from tui_helpers import build_app, notifications, run, screen_text, start_two_transfers
 
 from p2ptui.sources import open_fabric
-from p2ptui.tui import make_app
 from p2ptui.tui.clock import VirtualClock
 from p2ptui.tui.screens.fabric import FabricScreen
 from p2ptui.tui.screens.notes import NotesScreen, notes_text
@@ -15,7 +14,7 @@ NOIO = "tests/data/hwloc/32em64t-2n8c2t-pci-noio.xml"
 
 
 def app_for(path: str):
-    return make_app(open_fabric(path), theme="textual-dark", animations=False, live_scan=None, auto_tick=False)
+    return build_app(path)
 
 
 def test_the_header_counts_the_notes_and_n_opens_every_one_which_c_copies():
@@ -76,12 +75,13 @@ def test_transfer_notes_open_in_the_notes_list_not_a_toast():
 
     async def body(pilot):
         await start_two_transfers(pilot, clock)
+        shown_before = len(notifications(pilot.app))
         screen = pilot.app.screen
         screen.transfers.focus()
         await pilot.press("enter")
         await pilot.pause()
         notes = pilot.app.screen
         assert isinstance(notes, NotesScreen) and notes.title_text.startswith("#1 ")
-        assert not pilot.app._notifications
+        assert notifications(pilot.app)[shown_before:] == []
 
     run(body, build_app("kernel-scenarios", clock=clock), size=(120, 40))

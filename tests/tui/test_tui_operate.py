@@ -25,7 +25,7 @@ GIB = 1 << 30
 
 
 @pytest.fixture(scope="module")
-def fabric():
+def scenarios():
     return fixture_fabric("kernel-scenarios")
 
 
@@ -33,8 +33,8 @@ def selection(fabric, exporter, *importers):
     return Selection(fabric.find(exporter).bdf, tuple(fabric.find(i).bdf for i in importers))
 
 
-def test_choices_stage_between_importers_and_offer_direct_dma_each_way(fabric):
-    choices = copy_choices(fabric, selection(fabric, "nvme-a", "rnic0", "dsa0"))
+def test_choices_stage_between_importers_and_offer_direct_dma_each_way(scenarios):
+    choices = copy_choices(scenarios, selection(scenarios, "nvme-a", "rnic0", "dsa0"))
     by_key = {c.key: c for c in choices}
     assert [c.key for c in choices][:2] == ["staged:rnic0:dsa0", "staged:dsa0:rnic0"]
     staged = by_key["staged:rnic0:dsa0"]
@@ -43,11 +43,11 @@ def test_choices_stage_between_importers_and_offer_direct_dma_each_way(fabric):
     assert (write.src, write.dst, write.op) == ("rnic0", "nvme-a", Op.WRITE)
     assert (read.src, read.dst, read.op) == ("nvme-a", "rnic0", Op.READ)
     assert len(choices) == 2 + 4
-    assert copy_choices(fabric, Selection(fabric.find("nvme-a").bdf)) == []  # no importer: nothing to copy
+    assert copy_choices(scenarios, Selection(scenarios.find("nvme-a").bdf)) == []  # no importer: nothing to copy
 
 
-def test_form_values_become_a_spec_or_every_problem_at_once(fabric):
-    choice = copy_choices(fabric, selection(fabric, "nvme-a", "rnic0"))[0]
+def test_form_values_become_a_spec_or_every_problem_at_once(scenarios):
+    choice = copy_choices(scenarios, selection(scenarios, "nvme-a", "rnic0"))[0]
     spec = build_spec(CopyFormValues(size="2 GiB", chunk="4 MiB", threads="3"), choice)
     assert (spec.src, spec.dst, spec.size, spec.chunk, spec.threads) == ("rnic0", "nvme-a", 2 * GIB, 4 << 20, 3)
     with pytest.raises(InputError) as exc:
@@ -61,12 +61,12 @@ def test_form_values_become_a_spec_or_every_problem_at_once(fabric):
         build_spec(CopyFormValues(threads="0"), choice)
 
 
-def test_the_engine_not_the_form_refuses_a_real_copy_ram_cannot_hold(fabric, tmp_path, monkeypatch):
+def test_the_engine_not_the_form_refuses_a_real_copy_ram_cannot_hold(scenarios, tmp_path, monkeypatch):
     meminfo = tmp_path / "meminfo"
     meminfo.write_text(f"MemTotal: {16 * GIB // 1024} kB\nMemAvailable: {8 * GIB // 1024} kB\n")
     monkeypatch.setattr(real_memory, "MEMINFO", meminfo)  # the engine reads it: 8 GiB available
-    choice = copy_choices(fabric, selection(fabric, "nvme-a", "rnic0"))[0]
-    ops = Operations(fabric, VirtualClock())
+    choice = copy_choices(scenarios, selection(scenarios, "nvme-a", "rnic0"))[0]
+    ops = Operations(scenarios, VirtualClock())
     big = build_spec(CopyFormValues(size="8 GiB", engine="real"), choice)  # the form itself has no opinion on RAM
     with pytest.raises(InputError, match="needs 16 GiB of RAM"):
         ops.gate(big, "real", expert=False)
@@ -75,17 +75,17 @@ def test_the_engine_not_the_form_refuses_a_real_copy_ram_cannot_hold(fabric, tmp
     assert ops.gate(big, "sim", expert=False).permitted  # the simulator moves no bytes
 
 
-def test_poll_shows_exactly_what_the_simulator_reports_on_a_virtual_clock(fabric):
+def test_poll_shows_exactly_what_the_simulator_reports_on_a_virtual_clock(scenarios):
     async def body():
         clock = VirtualClock(100.0)
-        ops = Operations(fabric, clock, sim_speed=2.0)
+        ops = Operations(scenarios, clock, sim_speed=2.0)
         spec = TransferSpec("rnic0", "nvme-a", 8 * GIB)
         assert await ops.start(spec, "sim", expert=False) == 1
         first = ops.poll()
         assert first.views[0].state is TransferState.RUNNING and first.views[0].bytes_done == 0
         clock.advance(0.25)  # 0.5 s of simulated time at speed 2
         snap = ops.poll()
-        twin = Simulation(fabric)  # the same copy on a fresh simulator, stepped by hand
+        twin = Simulation(scenarios)  # the same copy on a fresh simulator, stepped by hand
         twin.add(spec)
         twin.advance(0.5)
         expected = twin.sample()
@@ -93,7 +93,7 @@ def test_poll_shows_exactly_what_the_simulator_reports_on_a_virtual_clock(fabric
         assert view.bytes_done == expected.transfers[0].bytes_done > 0
         assert view.rate == expected.transfers[0].rate and view.history == (view.rate, view.rate)  # one per poll
         assert snap.time == 0.5 and snap.total_rate == view.rate
-        nvme_a = fabric.find("nvme-a").bdf
+        nvme_a = scenarios.find("nvme-a").bdf
         assert snap.loads[nvme_a] == pytest.approx(
             max(expected.utilisation["link:nvme-a:down"], expected.utilisation["link:nvme-a:up"])
         )
@@ -107,10 +107,10 @@ def test_poll_shows_exactly_what_the_simulator_reports_on_a_virtual_clock(fabric
     asyncio.run(body())
 
 
-def test_cancel_and_refusal_arrive_as_events_not_exceptions(fabric):
+def test_cancel_and_refusal_arrive_as_events_not_exceptions(scenarios):
     async def body():
         clock = VirtualClock()
-        ops = Operations(fabric, clock)
+        ops = Operations(scenarios, clock)
         big = TransferSpec("rnic0", "nvme-b", GIB, via="nvme-a", chunk=256 << 20, threads=2)  # 512 MiB > 256 MiB pool
         await ops.start(big, "sim", expert=False)
         snap = ops.poll()
@@ -132,10 +132,10 @@ def test_sparkline_is_scaled_to_the_predicted_rate_and_the_bar_to_the_size():
     assert bar(1.2, 4) == ("━" * 4, "")
 
 
-def test_panel_lines_and_gate_rows_say_what_the_engine_and_gate_said(fabric):
+def test_panel_lines_and_gate_rows_say_what_the_engine_and_gate_said(scenarios):
     async def body():
         clock = VirtualClock()
-        ops = Operations(fabric, clock)
+        ops = Operations(scenarios, clock)
         await ops.start(TransferSpec("rnic0", "dsa0", 4 * GIB, via="nvme-a", threads=2), "sim", expert=True)
         clock.advance(0.5)
         snap = ops.poll()

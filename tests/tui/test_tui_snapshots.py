@@ -69,7 +69,11 @@ def test_whatif_form(snap_compare):
 def test_whatif_before_after(snap_compare):
     async def run_before(pilot):
         await select(pilot, "nvme0", "mlx5_0", reveal=True)
-        pilot.app.screen._what_if_done(__import__("p2ptui.tui.decide", fromlist=["WhatIf"]).WhatIf(iommu="translated"))
+        await pilot.press("w")
+        await pilot.pause()
+        form = pilot.app.screen
+        form.query_one("#wi-iommu").value = "translated"
+        form.apply()
         await pilot.pause()
         pilot.app.clear_notifications()
         await pilot.pause()

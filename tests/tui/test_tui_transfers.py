@@ -9,6 +9,7 @@ from textual.widgets import Checkbox, Input
 from tui_helpers import (
     build_app,
     messages,
+    notifications,
     open_form,
     press_start,
     run,
@@ -169,7 +170,7 @@ def test_cancel_the_highlighted_transfer_with_k():
         first, second = screen.operations.last.views
         assert first.state is TransferState.RUNNING and second.state is TransferState.CANCELLED
         assert 0 < second.bytes_done < second.size
-        assert any(n.title.startswith("#2 nvme-a → rnic0: cancelled") for n in pilot.app._notifications)
+        assert any(n.title.startswith("#2 nvme-a → rnic0: cancelled") for n in notifications(pilot.app))
         await pilot.press("k")  # again: nothing left to cancel
         await pilot.pause()
         assert any("#2 has already finished" in m for m in messages(pilot.app, "warning"))
@@ -293,8 +294,9 @@ def test_quitting_while_a_4_gib_real_copy_prepares_is_prompt(tmp_path, monkeypat
             await asyncio.sleep(0.005)
         seen["job"] = job
         seen["quit"] = time.perf_counter()
-        # As a terminal sends it: pilot.press would wait for the process to go idle, which a busy copy never lets it.
-        pilot.app._driver.send_message(events.Key("q", "q"))
+        # Posted as the terminal driver posts a key: pilot.press would wait for the process to go idle, which a busy
+        # copy never lets it.
+        pilot.app.post_message(events.Key("q", "q"))
 
     run(body, build_app("kernel-scenarios"))  # returns once the app has stopped, the engines closed
     took = time.perf_counter() - seen["quit"]

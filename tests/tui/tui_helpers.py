@@ -7,9 +7,13 @@ import asyncio
 import io
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from rich.console import Console
+from textual.message import Message
+from textual.notifications import Notification, Notify
 
+from p2ptui.fabric import Fabric
 from p2ptui.sources import open_fabric
 from p2ptui.tui import P2PApp, make_app
 
@@ -41,18 +45,21 @@ def fixture_fabric(name: str):
     return open_fabric(str(path) if path.exists() else name)
 
 
-def build_app(fabric: str | None = "nvmeof-target", **options) -> P2PApp:
-    """Deterministic: fixed theme, no animation, no live scan, meters stepped by hand on a virtual clock."""
+def build_app(fabric: str | Fabric | None = "nvmeof-target", **options) -> P2PApp:
+    """The app on a fabric (a name, a path, or a loaded Fabric; None: the launcher). Deterministic: fixed theme, no
+    animation, no live scan, meters stepped by hand on a virtual clock."""
     options.setdefault("theme", "textual-dark")
     options.setdefault("animations", False)
     options.setdefault("live_scan", None)
     options.setdefault("auto_tick", False)
     options.setdefault("seed", 7)
-    return make_app(fixture_fabric(fabric) if fabric else None, **options)
+    return make_app(fixture_fabric(fabric) if isinstance(fabric, str) else fabric, **options)
 
 
 def screen_text(app: P2PApp) -> str:
-    """What the terminal shows, as text (the same render export_screenshot turns into SVG)."""
+    """What the terminal shows, as text (the same render export_screenshot turns into SVG). Textual exports the
+    screen only as SVG; this mirrors App.export_screenshot line for line with a text export instead, and is the one
+    place the tests reach into Textual's compositor."""
     width, height = app.size
     console = Console(
         width=width,
@@ -68,12 +75,22 @@ def screen_text(app: P2PApp) -> str:
     return console.export_text()
 
 
+# Every notification each running app posted, in order, read through run_test's public message hook: Textual keeps
+# the ones on screen privately and drops them on a wall-clock timeout, which a loaded machine would make flaky.
+_posted: WeakKeyDictionary[P2PApp, list[Notification]] = WeakKeyDictionary()
+
+
 def run(body: Callable[..., Awaitable[None]], app: P2PApp | None = None, size: tuple[int, int] = SIZE) -> P2PApp:
     """Run ``body(pilot)`` against ``app`` headless (pytest-asyncio is not a dependency)."""
     app = app or build_app()
+    posted = _posted.setdefault(app, [])
+
+    def record(message: Message) -> None:
+        if isinstance(message, Notify):
+            posted.append(message.notification)
 
     async def main() -> None:
-        async with app.run_test(size=size, notifications=True) as pilot:
+        async with app.run_test(size=size, notifications=True, message_hook=record) as pilot:
             await pilot.pause()
             await body(pilot)
 
@@ -167,7 +184,7 @@ async def start_two_transfers(pilot, clock) -> None:
     await pilot.pause()
 
 
-async def wait_for(pilot, condition: Callable[[], object], tries: int = 200) -> None:
+async def wait_for(pilot, condition: Callable[[], object], tries: int = 300) -> None:
     for _ in range(tries):
         if condition():
             return
@@ -175,6 +192,12 @@ async def wait_for(pilot, condition: Callable[[], object], tries: int = 200) -> 
     raise AssertionError("condition never became true")
 
 
+def notifications(app: P2PApp) -> list[Notification]:
+    """Every notification the app has posted while ``run`` ran it, oldest first (clear_notifications does not
+    forget them: it only takes them off the screen)."""
+    return list(_posted.get(app, ()))
+
+
 def messages(app: P2PApp, severity: str | None = None) -> list[str]:
-    """The notifications shown so far (their text)."""
-    return [n.message for n in app._notifications if severity is None or n.severity == severity]
+    """The text of the notifications posted so far, optionally of one severity."""
+    return [n.message for n in notifications(app) if severity is None or n.severity == severity]
