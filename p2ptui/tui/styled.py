@@ -1,4 +1,5 @@
-"""Styled text as (text, role) parts, rendered for the two places Textual shows text.
+"""The TUI's skin of the presentation layer (p2ptui/present): (text, role) parts rendered for the two places
+Textual shows text.
 
 Roles name what a piece of text means (ok, warn, bad, ...), never a colour, so every built-in theme works: Content
 resolves them to theme variables itself; Tree labels are Rich Text and get the current theme's colours from a
@@ -14,7 +15,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.content import Content
 
-Part = tuple[str, str]  # (text, role); the role "" is plain text
+from ..present.rows import Part
 
 ROLE_STYLES: dict[str, str] = {
     "": "",
@@ -58,10 +59,6 @@ def to_content(parts: Iterable[Part]) -> Content:
     return Content.assemble(*((text, ROLE_STYLES.get(role, "")) for text, role in parts if text))
 
 
-def lines_to_content(lines: Iterable[Iterable[Part]]) -> Content:
-    return Content("\n").join(to_content(line) for line in lines)
-
-
 def palette_from(theme_variables: Mapping[str, str]) -> dict[str, str]:
     """Rich styles per role for the current theme (colours as #rrggbb, which Rich understands)."""
     palette: dict[str, str] = {}
@@ -99,10 +96,6 @@ def fit_parts(parts: Iterable[Part], width: int) -> list[Part]:
         break
     out.append(("…", "muted"))
     return [(t, r) for t, r in out if t]
-
-
-def plain(parts: Iterable[Part]) -> str:
-    return "".join(text for text, _ in parts)
 
 
 def _rich_colour(value: str) -> str:

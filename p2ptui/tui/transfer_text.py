@@ -17,9 +17,9 @@ from ..engine.samples import TransferEvent
 from ..engine.transfer import TransferState
 from ..fabric.units import human_size
 from ..p2p.gate import Decision, GateDecision
-from .describe import load_role
+from ..present.device import load_role
+from ..present.rows import Part
 from .operate import HISTORY, Snapshot, TransferView
-from .styled import Part
 
 LABEL_MIN, LABEL_MAX = 14, 34
 RATE_WIDTH = 10

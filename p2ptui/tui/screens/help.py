@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..describe import (
+from ...present.device import (
     ACS_REDIRECT_MARK,
     KIND_ICONS,
     POOL_MARK,

@@ -16,7 +16,7 @@ from textual.widgets.tree import TreeNode
 from ...fabric.bdf import BDF
 from ...fabric.model import Device, Fabric, RootBus
 from ...fabric.naming import device_names
-from ..describe import AcsRedirect, device_label, hardware_acs_redirect, root_bus_label
+from ...present.device import AcsRedirect, device_label, hardware_acs_redirect, root_bus_label
 from ..styled import palette_from, to_text
 
 Item = Device | RootBus
