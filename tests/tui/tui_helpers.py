@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from p2ptui.fabric.model import Fabric
 from p2ptui.sources import open_fabric
 from p2ptui.tui import P2PApp, make_app
 
@@ -41,14 +42,15 @@ def fixture_fabric(name: str):
     return open_fabric(str(path) if path.exists() else name)
 
 
-def build_app(fabric: str | None = "nvmeof-target", **options) -> P2PApp:
-    """Deterministic: fixed theme, no animation, no live scan, meters stepped by hand on a virtual clock."""
+def build_app(fabric: str | Fabric | None = "nvmeof-target", **options) -> P2PApp:
+    """Deterministic: fixed theme, no animation, no live scan, meters stepped by hand on a virtual clock. A fabric
+    named by a string is the test fixture of that name (or the bundled one); a Fabric opens as it is."""
     options.setdefault("theme", "textual-dark")
     options.setdefault("animations", False)
     options.setdefault("live_scan", None)
     options.setdefault("auto_tick", False)
     options.setdefault("seed", 7)
-    return make_app(fixture_fabric(fabric) if fabric else None, **options)
+    return make_app(fixture_fabric(fabric) if isinstance(fabric, str) else fabric, **options)
 
 
 def screen_text(app: P2PApp) -> str:
