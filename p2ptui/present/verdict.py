@@ -19,7 +19,6 @@ from .rows import Part, Row, rows_text
 
 MAP_ROLE = {MapType.BUS_ADDR: "ok", MapType.THRU_HOST_BRIDGE: "warn", MapType.NOT_SUPPORTED: "bad"}
 MAP_MARK = {MapType.BUS_ADDR: "✔", MapType.THRU_HOST_BRIDGE: "◐", MapType.NOT_SUPPORTED: "✘"}
-KIND_WIDTH = 22  # the longest kind label ("switch downstream port") and a little room
 
 
 def summary(v: Verdict) -> list[Part]:
@@ -106,31 +105,32 @@ def hop_acs_parts(hop: Hop) -> list[Part]:
     elif hop.acs_present and hop.acs_ctrl is not None:
         parts.append((f"ACS {acsbits.describe(hop.acs_ctrl)}", "muted"))
     if hop.redirects and hop.assumed != "outcome":
-        parts.append(("  ← redirect", "bad"))
+        parts.append(("← redirect" if not parts else "  ← redirect", "bad"))
     elif hop.ignored:
-        parts.append(("  (redirect ignored: no common device)", "muted"))
+        parts.append(
+            ("(redirect ignored: no common device)" if not parts else "  (redirect ignored: no common device)", "muted")
+        )
     return parts
 
 
 def hop_rows(fabric: Fabric, cv: ClientVerdict) -> list[Row]:
     """The path as a table, one hop a row: the common device marked, the host bridges where the path leaves the
     tree, each hop's ACS."""
-    width = max(len(h.device.name) for h in cv.hops)
     top = len(cv.provider_chain) if cv.common is None else None
     rows: list[Row] = []
     for k, hop in enumerate(cv.hops):
         if top is not None and k == top:
-            rows.extend(("", [(f"  == host bridge {name} ==", "warn")]) for name in _host_bridges(fabric, cv))
+            rows.extend(("", [(f"== host bridge {name} ==", "warn")]) for name in _host_bridges(fabric, cv))
         dev = hop.device
         common = hop.role is HopRole.COMMON
+        # No column padding: the TUI's pane is narrow and wraps each row under its own value column.
         parts: list[Part] = [
-            ("* " if common else "  ", "accent"),
-            (f"{dev.name:<{width}}", "accent" if common else "name"),
-            (f"  {dev.bdf}  {dev.kind.label:<{KIND_WIDTH}} ", "muted"),
-            ("(common) " if common else " " * 9, "accent"),
-            *hop_acs_parts(hop),
+            (dev.name, "accent" if common else "name"),
+            (" (common)" if common else "", "accent"),
+            (f"  {dev.bdf.short()}  {dev.kind.label}", "muted"),
         ]
-        rows.append(("  hops" if k == 0 else "", parts))
+        acs = hop_acs_parts(hop)
+        rows.append(("  hops" if k == 0 else "", parts + ([("  ", "")] + acs if acs else [])))
     return rows
 
 
@@ -147,7 +147,8 @@ def client_rows(fabric: Fabric, cv: ClientVerdict, prof: KernelProfile) -> list[
     head: list[Part] = [map_type_part(cv), (f"  distance {cv.distance}", "key")]
     if cv.topo is not None:
         head.append((f"  topo -m {cv.topo.value}", "muted"))
-    rows: list[Row] = [(cv.client.name, head), ("  address", [(str(cv.client.bdf), "muted")])]
+    head.append((f"  ({cv.client.bdf})", "muted"))
+    rows: list[Row] = [(cv.client.name, head)]
     if not cv.hops:  # a kernel without P2PDMA walks nothing
         return rows + [("", [("no P2PDMA in this kernel: no path walked", "muted")])]
     if not cv.evaluated:
@@ -190,14 +191,10 @@ def fix_rows(fix: AcsFix) -> list[Row]:
 def verdict_rows(fabric: Fabric, v: Verdict, fix: AcsFix | None = None) -> list[Row]:
     """The verdict pane (and the middle of ``p2ptui check``)."""
     assert v.profile is not None, "a verdict from p2p.verdict.check carries its profile"
+    # The answer first (headline, the kernel's own words, the fix), then each client's path in detail: a small
+    # pane shows what matters without scrolling, and the command's output reads top-down the same way.
     rows: list[Row] = [("verdict", summary(v))]
-    if not v.certain:
-        rows.extend(outcome_rows(v))
-        rows.append(("", [("worst outcome, client by client (what the gate judges by):", "muted")]))
-    for cv in v.clients:
-        rows.append(("", []))
-        rows.extend(client_rows(fabric, cv, v.profile))
-    rows.append(("", []))
+    rows.extend(outcome_rows(v))
     if v.messages:
         for i, message in enumerate(v.messages):
             rows.append(("kernel log" if i == 0 else "", [(message, "warn" if "ACS" in message else "bad")]))
@@ -208,6 +205,12 @@ def verdict_rows(fabric: Fabric, v: Verdict, fix: AcsFix | None = None) -> list[
     if fix is not None:
         rows.extend(fix_rows(fix))
     rows.extend(("note", [(note, "muted")]) for note in v.notes)
+    if not v.certain:
+        rows.append(("", []))
+        rows.append(("", [("worst outcome, client by client (what the gate judges by):", "muted")]))
+    for cv in v.clients:
+        rows.append(("", []))
+        rows.extend(client_rows(fabric, cv, v.profile))
     return rows
 
 

@@ -72,7 +72,7 @@ def test_check_text_marks_the_common_device_and_host_bridges(capsys):
     assert "== host bridge pci0000:80 ==" in out and "== host bridge pci0000:00 ==" in out
     assert "platform dma0chan0: cannot be used for peer-to-peer DMA as it is not a PCI device" in out
     code, out, _ = run(capsys, "check", FABRIC, "nvme-c", "rnic0")
-    assert code == 0 and "* usp0" in out and "(common)" in out
+    assert code == 0 and "usp0 (common)  01:00.0  switch upstream port" in out
 
 
 @pytest.mark.parametrize(
