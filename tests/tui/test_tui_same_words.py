@@ -13,7 +13,13 @@ from p2ptui.cli.main import main
 from p2ptui.fabric.endpoints import p2p_endpoints
 from p2ptui.fabric.gallery import bundled
 from p2ptui.fabric.model import Device, Fabric
+from p2ptui.p2p import check
+from p2ptui.p2p.fix import acs_fix
+from p2ptui.present.device import device_rows, fabric_rows
+from p2ptui.present.rows import ROLES
+from p2ptui.present.verdict import verdict_rows
 from p2ptui.sources import open_fabric
+from p2ptui.tui.styled import ROLE_STYLES
 
 FABRICS = [entry.name for entry in bundled()]
 DEVICES_PER_FABRIC = 12  # large-synthetic has thousands: a sample of every kind of row is enough
@@ -145,3 +151,16 @@ def test_health_conflicts_and_unplaced_entries_show_in_both_skins(tmp_path, caps
         fabric_text
     )
     assert "conflicts    gpu0 (01:00.0): the source also gives 0000:01:00.0 at line 9" in fabric_text
+
+
+def test_every_role_the_layer_uses_has_a_style_in_the_tui_skin():
+    assert set(ROLE_STYLES) == set(ROLES)
+    used: set[str] = set()
+    for name in ("nvmeof-target-iommu", "kernel-scenarios"):
+        fabric = open_fabric(name)
+        rows = fabric_rows(fabric) + [row for dev in fabric.devices for row in device_rows(fabric, dev, None)]
+        for provider, clients in verdict_cases(fabric):
+            v = check(fabric, provider, clients)
+            rows += verdict_rows(fabric, v, acs_fix(fabric, v))
+        used |= {role for _, parts in rows for _, role in parts}
+    assert used <= set(ROLES) and {"ok", "bad", "warn", "name", "muted", "accent"} <= used

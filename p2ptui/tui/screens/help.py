@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from ...present.device import (
     ACS_REDIRECT_MARK,
+    CONFLICT_MARK,
     KIND_ICONS,
     POOL_MARK,
     ROOT_BUS_ICON,
@@ -97,6 +98,7 @@ def legend() -> Content:
         Content.assemble((f"  {ACS_REDIRECT_MARK}", "$text-error"), "  ACS redirects P2P up to the root complex"),
         Content.assemble(("  ACS?", "dim"), "  ACS control not known from the registers alone"),
         Content.assemble(("  g35", "dim"), "  IOMMU group"),
+        Content.assemble((f"  {CONFLICT_MARK}", "$text-error"), "  the source contradicts itself about its place"),
         Content.assemble(
             ("  ", ""),
             (" E ", "bold reverse $text-accent"),
