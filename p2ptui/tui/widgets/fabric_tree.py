@@ -2,7 +2,7 @@
 
 Children are added only when a node is first expanded, in one synchronous burst, so the Tree rebuilds its visible
 lines once per expansion; a 2,000-function fabric starts with a few dozen lines. Labels are Rich Text built from
-describe.py parts and the current theme's palette, and are redrawn in place (set_label) when the selection, the
+present/device.py parts and the current theme's palette, and are redrawn in place (set_label) when the selection, the
 link load or the theme changes.
 """
 
