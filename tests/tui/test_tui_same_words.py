@@ -1,7 +1,9 @@
 """Both skins of the presentation layer say the same things in the same words: on every bundled fabric, the text
 the TUI's detail and verdict panes render (their styled rows, drawn by Rich and read back as plain text) is, line
-for line, what ``p2ptui describe`` and ``p2ptui check`` print."""
+for line, what ``p2ptui describe`` and ``p2ptui check`` print; the transfers panel's route and prediction lines
+are the rows ``p2ptui copy`` prints."""
 
+import asyncio
 import io
 
 import pytest
@@ -10,18 +12,23 @@ from textual.widgets import Static
 from tui_helpers import build_app, run, select, to_device
 
 from p2ptui.cli.main import main
+from p2ptui.engine.transfer import TransferSpec
 from p2ptui.fabric.endpoints import p2p_endpoints
 from p2ptui.fabric.gallery import bundled
 from p2ptui.fabric.model import Device, Fabric
 from p2ptui.p2p import check
 from p2ptui.p2p.fix import acs_fix
 from p2ptui.present.device import device_rows, fabric_rows
-from p2ptui.present.rows import ROLES
+from p2ptui.present.rows import ROLES, plain
 from p2ptui.present.verdict import verdict_rows
 from p2ptui.sources import open_fabric
+from p2ptui.tui.clock import VirtualClock
+from p2ptui.tui.operate import Operations
 from p2ptui.tui.styled import ROLE_STYLES
+from p2ptui.tui.transfer_text import transfer_lines
 
 FABRICS = [entry.name for entry in bundled()]
+GIB = 1 << 30
 DEVICES_PER_FABRIC = 12  # large-synthetic has thousands: a sample of every kind of row is enough
 
 
@@ -164,3 +171,34 @@ def test_every_role_the_layer_uses_has_a_style_in_the_tui_skin():
             rows += verdict_rows(fabric, v, acs_fix(fabric, v))
         used |= {role for _, parts in rows for _, role in parts}
     assert used <= set(ROLES) and {"ok", "bad", "warn", "name", "muted", "accent"} <= used
+
+
+@pytest.mark.parametrize(
+    "name, argv, spec",
+    [
+        ("nvmeof-target", ["--src", "nvme0", "--dst", "nvme1", "--via", "nvme2"], ("nvme0", "nvme1", "nvme2")),
+        (
+            "kernel-scenarios",
+            ["--src", "rnic0", "--dst", "dsa0", "--via", "nvme-a", "--expert"],
+            ("rnic0", "dsa0", "nvme-a"),
+        ),
+    ],
+)
+def test_transfers_panel_says_what_copy_prints(name, argv, spec, capsys):
+    """The panel's route and prediction lines for a simulated copy are the rows ``p2ptui copy`` prints for it."""
+    printed = cli(capsys, "copy", name, *argv, "--size", "1GiB", "--yes")
+    src, dst, via = spec
+
+    async def lines():
+        clock = VirtualClock()
+        ops = Operations(open_fabric(name), clock)
+        await ops.start(TransferSpec(src, dst, GIB, via=via), "sim", expert="--expert" in argv)
+        clock.advance(0.25)
+        _, route, compare = transfer_lines(ops.poll().views[0], True)
+        await ops.close()
+        return plain(route).strip(), plain(compare).strip()
+
+    route, compare = asyncio.run(lines())
+    assert f"    route        {route.removeprefix('route ')}" in printed
+    (predicted,) = [line.strip() for line in printed if line.strip().startswith("predicted alone")]
+    assert compare.startswith(predicted + "   "), (compare, predicted)
