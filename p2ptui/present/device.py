@@ -95,6 +95,17 @@ def link_state_parts(link: Link) -> list[Part]:
     return parts
 
 
+def shown_link(fabric: Fabric, dev: Device) -> Link | None:
+    """The link a tree line shows: the one above the device (both ends agreeing), so each link is shown once, on
+    the device below it; a port with nothing below, or whose link is down, shows its own (an empty slot's or a
+    dead link's "link down" lives there)."""
+    link = fabric.uplink(dev)
+    port = dev.kind in (DeviceKind.ROOT_PORT, DeviceKind.SWITCH_DOWNSTREAM)
+    if link is None and port and dev.link is not None and (dev.link.down or not fabric.children(dev)):
+        return dev.link
+    return link
+
+
 def load_role(load: float) -> str:
     """Utilisation tiers shared by the tree and the transfers panel."""
     if load >= 0.9:
@@ -200,7 +211,7 @@ def device_label(
     parts += [(KIND_ICONS[dev.kind] + " ", "accent"), (dev.name, "name"), ("  ", ""), (dev.bdf.short(), "muted")]
     if dev.kind is DeviceKind.OTHER and device_title(dev):
         parts += [("  ", ""), (device_title(dev), "muted")]  # "• dev0" alone says nothing: an NVSwitch, a BMC…
-    link = fabric.uplink(dev)
+    link = shown_link(fabric, dev)
     if link is not None:
         if load is not None:
             parts += [
@@ -237,10 +248,10 @@ def tree_line_parts(fabric: Fabric, dev: Device, in_tree: bool = True) -> list[P
         fields.append([(device_title(dev), "")])
     if dev.integrated:
         fields.append([(f"{RCIEP_LABEL}: {NO_LINK_INTEGRATED}", "muted")])
-    link = fabric.uplink(dev) if in_tree else dev.link
+    link = shown_link(fabric, dev) if in_tree else dev.link
     if link is not None and link_parts(link):
         capable = link_text(link.max_gen, link.max_width)
-        below = link.width_degraded or link.speed_below_max
+        below = link.width_degraded or link.speed_below_max or link.down
         state = [(part, role) for part, role in link_state_parts(link)]
         if below and capable:
             state.insert(0, (f" (capable {capable})", "muted"))

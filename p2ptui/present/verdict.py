@@ -140,15 +140,22 @@ def _host_bridges(fabric: Fabric, cv: ClientVerdict) -> list[str]:
     return [a.host_bridge] if a.bus_id == b.bus_id else [a.host_bridge, b.host_bridge]
 
 
-def client_rows(fabric: Fabric, cv: ClientVerdict, prof: KernelProfile) -> list[Row]:
+def client_head(cv: ClientVerdict) -> Row:
+    """One line per client under the headline: its map type, distance, topo -m class and address."""
     if cv.client is None:
         name = cv.foreign.name if cv.foreign is not None else "(not PCI)"
-        return [(name, [map_type_part(cv), (f"  distance {cv.distance}", "key"), ("  not a PCI device", "muted")])]
+        return (name, [map_type_part(cv), (f"  distance {cv.distance}", "key"), ("  not a PCI device", "muted")])
     head: list[Part] = [map_type_part(cv), (f"  distance {cv.distance}", "key")]
     if cv.topo is not None:
         head.append((f"  topo -m {cv.topo.value}", "muted"))
-    head.append((f"  ({cv.client.bdf})", "muted"))
-    rows: list[Row] = [(cv.client.name, head)]
+    return (cv.client.name, head + [(f"  ({cv.client.bdf})", "muted")])
+
+
+def client_rows(fabric: Fabric, cv: ClientVerdict, prof: KernelProfile) -> list[Row]:
+    """A client's path in detail, under its name."""
+    if cv.client is None:
+        return []
+    rows: list[Row] = [("", []), (cv.client.name, [])]
     if not cv.hops:  # a kernel without P2PDMA walks nothing
         return rows + [("", [("no P2PDMA in this kernel: no path walked", "muted")])]
     if not cv.evaluated:
@@ -191,10 +198,13 @@ def fix_rows(fix: AcsFix) -> list[Row]:
 def verdict_rows(fabric: Fabric, v: Verdict, fix: AcsFix | None = None) -> list[Row]:
     """The verdict pane (and the middle of ``p2ptui check``)."""
     assert v.profile is not None, "a verdict from p2p.verdict.check carries its profile"
-    # The answer first (headline, the kernel's own words, the fix), then each client's path in detail: a small
-    # pane shows what matters without scrolling, and the command's output reads top-down the same way.
+    # The answer first (headline, each client's map type, the kernel's own words, the fix), then each client's path
+    # in detail: a small pane shows what matters without scrolling, and the command's output reads the same way.
     rows: list[Row] = [("verdict", summary(v))]
     rows.extend(outcome_rows(v))
+    if not v.certain:
+        rows.append(("", [("worst outcome, client by client (what the gate judges by):", "muted")]))
+    rows.extend(client_head(cv) for cv in v.clients)
     if v.messages:
         for i, message in enumerate(v.messages):
             rows.append(("kernel log" if i == 0 else "", [(message, "warn" if "ACS" in message else "bad")]))
@@ -205,11 +215,7 @@ def verdict_rows(fabric: Fabric, v: Verdict, fix: AcsFix | None = None) -> list[
     if fix is not None:
         rows.extend(fix_rows(fix))
     rows.extend(("note", [(note, "muted")]) for note in v.notes)
-    if not v.certain:
-        rows.append(("", []))
-        rows.append(("", [("worst outcome, client by client (what the gate judges by):", "muted")]))
     for cv in v.clients:
-        rows.append(("", []))
         rows.extend(client_rows(fabric, cv, v.profile))
     return rows
 
