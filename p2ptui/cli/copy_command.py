@@ -17,7 +17,7 @@ from ..engine.limits import parse_device_rate
 from ..engine.plan import Plan, load_plan
 from ..engine.real_inputs import kind_of, source_size
 from ..engine.real_paths import examine_source, path_error
-from ..engine.report import result_dict, text_report
+from ..engine.report import result_dict
 from ..engine.resources import DeviceRate, SimConfig
 from ..engine.runner import Runner
 from ..engine.runner_real import RealRunner
@@ -26,6 +26,7 @@ from ..engine.sim import Simulation
 from ..engine.transfer import DEFAULT_CHUNK, Op, TransferSpec, TransferState
 from ..errors import Diagnostic, InputError, Location
 from ..fabric.units import parse_size
+from ..present.transfer import report_lines
 from ..sources import open_fabric
 from . import signals
 
@@ -155,7 +156,7 @@ def cmd_copy(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
     else:
         for r in results:
-            print("\n".join(text_report(r, plan.config.efficiency)))
+            print("\n".join(report_lines(r, plan.config.efficiency)))
         if peaks:
             busiest = sorted(peaks.items(), key=lambda kv: -kv[1])[:5]
             print(

@@ -80,9 +80,9 @@ def cmd_open(args: argparse.Namespace) -> int:
         print("\n".join(render_diff(result)))
         print("(not a terminal: printed the diff; run in a terminal for the TUI)", file=sys.stderr)
         return EXIT_DRIFT if result.groups else EXIT_NO_DRIFT
-    from ..tui import make_app
+    from .tui_commands import launch
 
-    make_app(None, fleet=result).run()
+    launch(None, fleet=result)
     return EXIT_NO_DRIFT
 
 

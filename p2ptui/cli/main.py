@@ -52,6 +52,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("fabrics", "fabric_commands", "list the bundled sample fabrics"),
     Command("show", "fabric_commands", "print a fabric's tree (like lspci -tv) with links, ACS and P2P pools"),
     Command("validate", "fabric_commands", "check a fabric file and report every problem with its line"),
+    Command("describe", "describe_command", "a fabric's or its devices' facts, as the TUI's detail pane shows them"),
     Command(
         "scan",
         "source_commands",

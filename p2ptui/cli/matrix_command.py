@@ -8,8 +8,6 @@ with the row names again, so no line is wider than the terminal (70 columns or m
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import shutil
 import textwrap
@@ -76,32 +74,11 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.matrix_json(m)))
     elif args.csv:
-        print(render_csv(m), end="")
+        print(report.matrix_csv(m), end="")
     else:
         width = args.width if args.width is not None else shutil.get_terminal_size().columns
         print(render_matrix(fabric, m, max(width, MIN_WIDTH), everything=args.all_functions, only=only))
     return 0
-
-
-def render_csv(m: PairMatrix) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["provider", "provider_name", "client", "client_name", "map_type", "distance", "topo", "certain"])
-    for i, prov in enumerate(m.rows):
-        for j, client in enumerate(m.cols):
-            writer.writerow(
-                [
-                    prov.bdf,
-                    prov.name,
-                    client.bdf,
-                    client.name,
-                    m.map_type_at(i, j).value,
-                    int(m.distance[i, j]),
-                    m.topo_at(i, j).value,
-                    m.certain_at(i, j),
-                ]
-            )
-    return out.getvalue()
 
 
 def render_matrix(

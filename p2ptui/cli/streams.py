@@ -48,6 +48,13 @@ ASCII = {
     "°": " deg",
     "✓": "ok",
     "✗": "x",
+    "✔": "ok",
+    "✘": "x",
+    "◐": "~",
+    "↓": "v",
+    "⇡": "^",
+    "≠": "!=",
+    "◈": "*",
 }
 _SURROGATE_BYTES = range(0xDC80, 0xDD00)  # surrogateescape: byte 0x80..0xff of a name that is not UTF-8
 

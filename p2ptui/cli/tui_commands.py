@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import Diagnostic, InputError
+from ..fabric.model import Fabric
 from ..sources import open_fabric
 from . import fabric_commands
 
@@ -61,9 +63,7 @@ def bare(parser: argparse.ArgumentParser) -> int:
     """Bare ``p2ptui``: the launcher in a terminal, the help and the gallery otherwise."""
     if not interactive():
         return fabric_commands.welcome(parser)
-    from ..tui import make_app
-
-    make_app().run()
+    launch()
     return 0
 
 
@@ -75,20 +75,25 @@ def cmd_open(args: argparse.Namespace) -> int:
         print(render_fabric(fabric))
         print("(not a terminal: printed the tree; run in a terminal for the TUI)", file=sys.stderr)
         return 0
-    from ..tui import make_app
-
-    make_app(fabric).run()
+    launch(fabric)
     return 0
 
 
+def launch(fabric: Fabric | None = None, **options: Any) -> None:
+    """Start the TUI: the CLI's one import of p2ptui.tui (import-linter's layers contract names it)."""
+    from ..tui import make_app
+
+    make_app(fabric, **options).run()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ..tui.demo import play
+    from ..tui import play
 
     return play(fast=args.fast, headless=args.headless or not interactive())
 
 
 def cmd_screenshot(args: argparse.Namespace) -> int:
-    from ..tui.demo import write_screenshots  # checks the size's range and the output directory before the tour
+    from ..tui import write_screenshots  # checks the size's range and the output directory before the tour
 
     for path in write_screenshots(Path(args.out), _screen_size(args.size)):
         print(path)

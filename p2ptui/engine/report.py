@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .routes import Route
-from .transfer import TransferResult, TransferState
+from .transfer import TransferResult
 
 _BIG = ("", "k", "M", "G", "T", "P", "E")
 _SMALL = ("m", "u", "n", "p")
@@ -91,30 +91,3 @@ def result_dict(result: TransferResult) -> dict:
         "bounce_route": route_dict(result.bounce_route),
         "notes": list(result.notes),
     }
-
-
-def text_report(result: TransferResult, efficiency: float) -> list[str]:
-    """What the CLI prints for a transfer: route, predictions (with the efficiency they assume), the outcome."""
-    spec, route = result.spec, result.route
-    error = result.error if result.error and result.error != result.state.value else ""
-    lines = [f"[{result.id}] {spec.label}: {result.state.value}" + (f": {error}" if error else "")]
-    if route is not None:
-        lines.append(f"    route ({route.kind.value}, {route.map_type}): {route.describe()}")
-    if result.p2p_route is not None and result.p2p_route is not route:
-        lines.append(f"    P2P route ({result.p2p_route.map_type}): {result.p2p_route.describe()}")
-    lines.append(
-        f"    predicted alone, links at {efficiency:.2f} efficiency: P2P {gbps(result.p2p_bytes_per_s)}, "
-        f"bounce through host memory {gbps(result.bounce_bytes_per_s)}"
-    )
-    lines.extend(f"    note: {note}" for note in result.notes)
-    if result.verified is not None:
-        lines.append("    MATCH on data check" if result.verified else "    MISMATCH on data check")
-    if result.state in (TransferState.CANCELLED, TransferState.FAILED) and result.started_at is not None:
-        b, bs = si(result.bytes_done)
-        total, ts = si(spec.size)
-        share = result.bytes_done / spec.size if spec.size else 0.0
-        lines.append(f"    {result.state.value} after {b:.2f}{bs}B of {total:.2f}{ts}B ({share:.1%})")
-    if result.state is TransferState.DONE and result.seconds is not None:
-        lines.append("Transfer:")
-        lines.append(transfer_line(result.bytes_done, result.seconds))
-    return lines

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 from ..fabric.model import Device
 from .fix import AcsFix
 from .gate import GateDecision
@@ -160,3 +163,25 @@ def search_json(search: ProviderSearch) -> dict:
         "seed": search.seed,
         "messages": list(search.messages),
     }
+
+
+def matrix_csv(m: PairMatrix) -> str:
+    """``p2ptui matrix --csv`` and the TUI's matrix export: one line per pair."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["provider", "provider_name", "client", "client_name", "map_type", "distance", "topo", "certain"])
+    for i, prov in enumerate(m.rows):
+        for j, client in enumerate(m.cols):
+            writer.writerow(
+                [
+                    prov.bdf,
+                    prov.name,
+                    client.bdf,
+                    client.name,
+                    m.map_type_at(i, j).value,
+                    int(m.distance[i, j]),
+                    m.topo_at(i, j).value,
+                    m.certain_at(i, j),
+                ]
+            )
+    return out.getvalue()

@@ -15,13 +15,11 @@ from ..p2p.fabric_state import (
     acs_redirect_states,
     redirecting,
     refused_root_complexes,
-    topo_between,
 )
 from ..p2p.fix import AcsFix, acs_fix
 from ..p2p.matrix import PairMatrix, pair_matrix
 from ..p2p.profiles import KernelProfile, profile_for
 from ..p2p.providers import ProviderSearch, find_provider
-from ..p2p.topo import TopoClass
 from ..p2p.verdict import Verdict, check
 from .selection import Selection
 
@@ -68,10 +66,6 @@ def acs_redirect_fn(fabric: Fabric, prof: KernelProfile) -> Callable[[Device], b
     """Whether each device's live ACS control redirects P2P under this profile (kernel defaults derived)."""
     states = acs_redirect_states(fabric, prof)
     return lambda dev: states[dev.bdf]
-
-
-def topo(fabric: Fabric, a: Device, b: Device) -> TopoClass:
-    return topo_between(fabric, a, b)
 
 
 def matrix(fabric: Fabric, prof: KernelProfile, everything: bool = False) -> PairMatrix:

@@ -1,6 +1,6 @@
 """What the TUI hands out: the verdict as `p2ptui check` prints it, a device's details as text, the matrix as CSV
-or JSON, and where files go. Textual-free; the verdict text and the matrix JSON come from the CLI's and the core's
-own renderers, so the TUI and the command line can never disagree."""
+or JSON, and where files go. Textual-free; the texts come from the presentation layer and the core's reports, the
+same renderers the CLI prints with, so the TUI and the command line can never disagree."""
 
 from __future__ import annotations
 
@@ -11,15 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli.matrix_command import render_csv
-from ..cli.p2p_commands import check_text
 from ..fabric.model import Device, Fabric
 from ..p2p import report
 from ..p2p.gate import ExpertMode
 from ..p2p.matrix import PairMatrix
 from ..p2p.verdict import Verdict
-from .describe import device_rows
-from .styled import plain
+from ..present.device import device_rows
+from ..present.rows import rows_text
+from ..present.verdict import check_text
 
 
 def export_dir(configured: str | os.PathLike | None) -> Path:
@@ -33,11 +32,8 @@ def verdict_text(fabric: Fabric, verdict: Verdict, expert: bool) -> str:
 
 
 def device_text(fabric: Fabric, dev: Device, acs_redirect: bool | None) -> str:
-    """The detail pane as plain text: one "key  value" line per row."""
-    lines = []
-    for key, parts in device_rows(fabric, dev, acs_redirect):
-        lines.append(f"{key:<12} {plain(parts)}".rstrip())
-    return "\n".join(lines)
+    """The detail pane as plain text, as ``p2ptui describe`` prints it: one "key  value" line per row."""
+    return rows_text(device_rows(fabric, dev, acs_redirect))
 
 
 def sub_matrix(m: PairMatrix, rows: list[int], cols: list[int]) -> PairMatrix:
@@ -57,7 +53,7 @@ def sub_matrix(m: PairMatrix, rows: list[int], cols: list[int]) -> PairMatrix:
 
 def matrix_csv(m: PairMatrix) -> str:
     """The same CSV as `p2ptui matrix --csv`: one line per pair."""
-    return render_csv(m)
+    return report.matrix_csv(m)
 
 
 def matrix_json_text(m: PairMatrix) -> str:

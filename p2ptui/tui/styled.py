@@ -1,4 +1,5 @@
-"""Styled text as (text, role) parts, rendered as Rich Text in the current theme's colours.
+"""The TUI's skin of the presentation layer (p2ptui/present): (text, role) parts rendered for the two places
+Textual shows text.
 
 Roles name what a piece of text means (ok, warn, bad, ...), never a colour, so every built-in theme works: each role
 maps to a theme variable, and widgets rebuild their palette (palette_from) when the theme changes.
@@ -12,8 +13,9 @@ from typing import TYPE_CHECKING
 from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 from rich.text import Text
+from textual.content import Content
 
-Part = tuple[str, str]  # (text, role); the role "" is plain text
+from ..present.rows import Part
 
 ROLE_STYLES: dict[str, str] = {
     "": "",
@@ -50,6 +52,11 @@ _ROLE_ATTRIBUTES = {
     "importer": "bold reverse",
     "locked": "bold",
 }
+
+
+def to_content(parts: Iterable[Part]) -> Content:
+    """Parts as Content for Static widgets; the text is never parsed as markup, so data may contain [ ]."""
+    return Content.assemble(*((text, ROLE_STYLES.get(role, "")) for text, role in parts if text))
 
 
 def palette_from(theme_variables: Mapping[str, str]) -> dict[str, str]:
@@ -89,10 +96,6 @@ def fit_parts(parts: Iterable[Part], width: int) -> list[Part]:
         break
     out.append(("…", "muted"))
     return [(t, r) for t, r in out if t]
-
-
-def plain(parts: Iterable[Part]) -> str:
-    return "".join(text for text, _ in parts)
 
 
 def _rich_colour(value: str) -> str:

@@ -19,9 +19,10 @@ from ..engine.samples import TransferEvent
 from ..engine.transfer import TransferState
 from ..fabric.units import human_size
 from ..p2p.gate import Decision, GateDecision
-from .describe import load_role
+from ..present.device import load_role
+from ..present.rows import Part
+from ..present.transfer import predicted_parts, route_parts, verified_parts
 from .operate import HISTORY, Snapshot, TransferView
-from .styled import Part
 
 LABEL_MIN, LABEL_MAX = 14, 34
 RATE_WIDTH = 10
@@ -147,53 +148,21 @@ def head_line(view: TransferView, selected: bool, width: int = 120) -> list[Part
 
 
 def route_line(view: TransferView) -> list[Part]:
+    """The route in the words ``p2ptui copy`` prints (p2ptui/present/transfer.py)."""
     route = view.result.route
     if route is None:
         return [(INDENT + "route unknown", "muted")]
-    kind = route.kind.value.upper() if route.kind.value == "p2p" else route.kind.value
-    role = "ok" if route.map_type == "BUS_ADDR" else "bad" if route.forced else "warn"
-    parts: list[Part] = [(INDENT + "route ", "muted"), (f"{kind} {route.map_type}", role)]
-    if route.forced:
-        parts.append((" SIMULATED, Linux refuses it", "bad"))
-    return parts + [("  ", ""), (" → ".join(route.hops), "")]
+    return [(INDENT + "route ", "muted"), *route_parts(route)]
 
 
 def compare_line(view: TransferView) -> list[Part]:
     r = view.result
-    taken_p2p = r.p2p_route is not None and r.route is r.p2p_route
-    parts: list[Part] = [(INDENT + "predicted alone  ", "muted")]
-    if r.p2p_route is not None:
-        parts += [
-            ("P2P ", "muted"),
-            (rate_text(r.p2p_bytes_per_s), "key" if taken_p2p else ""),
-            (" ◀ taken" if taken_p2p else "", "accent"),
-            ("  bounce ", "muted"),
-        ]
-    else:
-        parts.append(("host DMA ", "muted"))
-    parts += [
-        (rate_text(r.bounce_bytes_per_s), "" if taken_p2p else "key"),
-        (" ◀ taken" if not taken_p2p and r.p2p_route is not None else "", "accent"),
-        ("   ", ""),
-        (f"{human_size(view.bytes_done)} of {human_size(view.size)}", ""),
-        ("   ", ""),
-    ]
-    parts += verified_parts(view)
+    parts: list[Part] = [(INDENT, ""), *predicted_parts(r)]
+    parts += [("   ", ""), (f"{human_size(view.bytes_done)} of {human_size(view.size)}", ""), ("   ", "")]
+    parts += verified_parts(r)
     if r.error and view.state.finished and view.state is not TransferState.DONE:
         parts += [("   ", ""), (r.error, "bad")]
     return parts
-
-
-def verified_parts(view: TransferView) -> list[Part]:
-    r = view.result
-    if r.verified is True:
-        return [(f"✔ {human_size(r.bytes_done)} verified", "ok")]
-    if r.verified is False:
-        return [("✘ verification failed", "bad")]
-    if not r.spec.check:
-        moves = r.engine in engine_names() and backend(r.engine).can(Capability.MOVES_BYTES)
-        return [("not verified" if moves else "simulated: no bytes move", "muted")]
-    return [("verify when done", "muted")]
 
 
 def transfer_lines(view: TransferView, selected: bool, width: int = 120) -> list[list[Part]]:

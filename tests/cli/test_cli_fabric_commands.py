@@ -51,7 +51,7 @@ def test_show_prints_the_tree(capsys):
     assert "[0000:17] pci0000:17" in out
     nvme_line = next(line for line in lines if " nvme0 " in line)
     assert nvme_line.lstrip("│ ").startswith("└─ 1b:00.0  nvme  nvme0  [1de5:3000]")
-    assert "gen3 x4" in nvme_line and "p2pmem 512 MiB (512 MiB free, published)" in nvme_line
+    assert "gen3 x4" in nvme_line and "P2P pool 512 MiB, 512 MiB free, published" in nvme_line
     # Tree drawing: the NVMe sits three levels below the root port.
     root_port_line = next(line for line in lines if line.startswith("└─ 17:00.0"))
     assert nvme_line.index("1b:00.0") == root_port_line.index("17:00.0") + 9

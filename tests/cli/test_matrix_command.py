@@ -167,7 +167,7 @@ def test_bad_flags_are_one_line_errors(capsys, argv, message):
 
 def test_check_still_takes_a_chipset_function(capsys):
     code, out, _ = run(capsys, "check", DELL, "dev11", "nvme0")
-    assert code in (0, 1, 3) and "provider dev11 (0000:00:16.0)" in out  # 3: depends on unknown facts
+    assert code in (0, 1, 3) and "provider     dev11 (0000:00:16.0)" in out  # 3: depends on unknown facts
 
 
 def test_validate_counts_p2p_endpoints(capsys):

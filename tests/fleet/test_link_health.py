@@ -41,7 +41,8 @@ def test_sysfs_reader_takes_aer_totals_and_slot_names(tmp_path: Path):
     assert gpu.aer == AerCounts(correctable=4, nonfatal=2, fatal=0)
     assert gpu.slot == "GPU-3"
     assert fabric.find("0000:04:00.0").aer is None and fabric.find("0000:04:00.0").slot is None
-    assert "slot GPU-3" in device_line(gpu) and "AER 4 corr/2 nonfatal/0 fatal" in device_line(gpu)
+    line = device_line(fabric, gpu)
+    assert "slot GPU-3" in line and "AER 4 correctable, 2 nonfatal, 0 fatal since boot" in line
 
 
 def test_yaml_round_trip_keeps_health(tmp_path: Path):

@@ -64,9 +64,9 @@ def test_dgx2_gpu_pair_depends_on_the_two_switch_ports(capsys):
     assert v.clients[0].map_type.value == "NOT_SUPPORTED"  # the worst outcome, which the gate judges
     assert not any("taken as" in n for n in v.notes)
     code, out = _run_cli(capsys, "check", str(DGX2), "gpu0", "gpu1")
-    assert code == 3 and "verdict: DEPENDS on" in out and "ACS of dsp2 (0000:33:00.0), dsp3 (0000:33:10.0)" in out
+    assert code == 3 and "verdict      ? depends on" in out and "ACS of dsp2 (0000:33:00.0), dsp3 (0000:33:10.0)" in out
     code, out = _run_cli(capsys, "check", str(DGX2), "gpu0", "gpu1", "--assume", "acs-clear")
-    assert code == 0 and "verdict (certain): P2P supported, distance 4" in out
+    assert code == 0 and "verdict      ✔ P2P supported  distance 4" in out
 
 
 def test_threadripper_gpus_across_root_ports_are_not_a_certain_refusal(capsys, monkeypatch):
@@ -104,7 +104,7 @@ def test_a_3_10_sysfs_snapshot_has_no_p2pdma(capsys):
     v = check(fabric, a, [b])
     assert v.certain and v.p2pdma_absent and not v.supported and v.distance == -1
     code, out = _run_cli(capsys, "check", str(snapshot), str(a.bdf), str(b.bdf))
-    assert code == 1 and "P2PDMA is not in this kernel (3.10.0-1160" in out and "P2P supported" not in out
+    assert code == 1 and "P2PDMA is not in this kernel  (3.10.0-1160" in out and "P2P supported" not in out
     assert "no P2PDMA (kernel 3.10.0-1160" in out.splitlines()[1]
     code, out = _run_cli(capsys, "matrix", str(snapshot), "--json")
     doc = __import__("json").loads(out)

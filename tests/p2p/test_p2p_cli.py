@@ -45,8 +45,8 @@ def test_check_redirected_path_prints_messages_and_a_working_fix(capsys):
     assert "mlx5_core 0000:04:00.0: ACS redirect is set between the client and provider (0000:03:00.0)" in out
     assert f"mlx5_core 0000:04:00.0: to disable ACS redirect for this path, add the kernel parameter: {fix}" in out
     assert "do not share an upstream bridge or whitelisted host bridge" in out
-    assert f"fix: add to the kernel command line: {fix}" in out and "(fixes the path)" in out
-    assert "IOMMU group" in out and "<- redirect" in out
+    assert f"\nfix          {fix}\n" in out and "(fixes the path)" in out
+    assert "IOMMU group" in out and "← redirect" in out
     cmdline = load_fabric(find_bundled(FABRIC)).host.cmdline + " " + fix
     code, out, _ = run(
         capsys, "check", FABRIC, "nvme-a", "rnic0", "--iommu", "on", "--kernel", "5.4", "--cmdline", cmdline, "--json"
@@ -72,7 +72,7 @@ def test_check_text_marks_the_common_device_and_host_bridges(capsys):
     assert "== host bridge pci0000:80 ==" in out and "== host bridge pci0000:00 ==" in out
     assert "platform dma0chan0: cannot be used for peer-to-peer DMA as it is not a PCI device" in out
     code, out, _ = run(capsys, "check", FABRIC, "nvme-c", "rnic0")
-    assert code == 0 and "* usp0" in out and "(common)" in out
+    assert code == 0 and "usp0 (common)  01:00.0  switch upstream port" in out
 
 
 @pytest.mark.parametrize(
@@ -165,9 +165,9 @@ def test_fix_drops_an_unparsable_existing_entry_and_still_works(capsys):
     argv = ["check", fabric, "nvme0", "nvme1", "--kernel", "6.12", "--cmdline", "pci=disable_acs_redir=zz;0000:19:03.0"]
     code, out, _ = run(capsys, *argv)
     fix = "pci=disable_acs_redir=0000:19:03.0;0000:19:01.0;0000:19:02.0"
-    assert f"fix: add to the kernel command line: {fix}\n" in out
+    assert f"\nfix          {fix}\n" in out
     assert "(fixes the path)" in out and "does NOT fix" not in out
-    assert "  note: dropped 'zz': not a device selector the kernel parses" in out
+    assert "  note       dropped 'zz': not a device selector the kernel parses" in out
     code, out, _ = run(capsys, *argv, "--json")
     j = json.loads(out)
     assert j["disable_acs_redir"] == j["fix"]["option"] == fix

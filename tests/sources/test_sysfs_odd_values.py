@@ -135,7 +135,10 @@ def test_link_down_root_port_and_empty_slot(tmp_path, capsys):
     f = sysfs.load(root)
     link = f.find("0000:00:02.0").link
     assert link.down and link.gen is None and link.width is None and link.max_width == 16
-    assert "rp0  [8086:2030]  link down (of gen3 x16)  nothing below (empty slot or link down)" in show(capsys, root)
+    assert (
+        "rp0  [8086:2030]  link down (capable gen3 x16)  no traffic crosses it until it retrains  nothing below (empty slot or link down)"
+        in show(capsys, root)
+    )
     assert loads_fabric(dumps_fabric(f)) == f  # `down: true` in the YAML link
 
 

@@ -18,7 +18,7 @@ def test_verdict_follows_the_selection_and_explains_the_refusal():
         await mark(pilot, "nvme-a", "e")
         await mark(pilot, "rnic0", "i")
         assert "✔ P2P supported  distance 4" in panel.text
-        assert "path nvme-a → dsp0 → [usp0] → dsp1 → rnic0" in panel.text
+        assert "  path       nvme-a → dsp0 → [usp0] → dsp1 → rnic0" in panel.text
         await mark(pilot, "dsa0", "i")
         expected = check(
             screen.fabric, screen.fabric.find("nvme-a"), [screen.fabric.find("rnic0"), screen.fabric.find("dsa0")]
@@ -41,8 +41,8 @@ def test_acs_redirect_shows_the_fix_and_its_cost():
         await mark(pilot, "mlx5_0", "i")
         panel = pilot.app.screen.query_one(VerdictPanel)
         assert "THRU_HOST_BRIDGE" in panel.text
-        assert "fix pci=disable_acs_redir=" in panel.text
-        assert "cost removes ACS isolation on" in panel.text
+        assert "fix          pci=disable_acs_redir=" in panel.text
+        assert "  cost       removes ACS isolation on" in panel.text
 
     run(body, build_app("nvmeof-target-iommu"))
 
@@ -62,8 +62,8 @@ def test_what_if_shows_before_and_after():
         screen = pilot.app.screen
         assert isinstance(screen, FabricScreen)
         panel = screen.query_one(VerdictPanel)
-        assert panel.text.startswith("what-if IOMMU translated")
-        assert "mlx5_0 ✔ BUS_ADDR d4  →  ◐ THRU_HOST_BRIDGE d4" in panel.text
+        assert panel.text.startswith("what-if      IOMMU translated")
+        assert "mlx5_0       ✔ BUS_ADDR d4  →  ◐ THRU_HOST_BRIDGE d4" in panel.text
         assert "⇡ACS" in screen_text(pilot.app)  # the tree's ACS marks follow the what-if
 
     run(body)
@@ -184,14 +184,14 @@ def test_verdict_panel_states_what_it_depends_on_then_each_outcome():
     the what-if's --assume field makes it certain."""
     from pathlib import Path
 
+    from p2ptui.present.verdict import verdict_rows
     from p2ptui.sources import open_fabric
     from p2ptui.tui.decide import WhatIf, profile
-    from p2ptui.tui.verdict_text import verdict_rows
 
     fabric = open_fabric(str(Path(__file__).resolve().parents[1] / "data" / "hwloc" / "nvidiaDGX2.xml"))
     prof = profile(fabric)
     v = check(fabric, "gpu0", ["gpu1"], prof)
-    rows = verdict_rows(v, prof)
+    rows = verdict_rows(fabric, v)
     text = ["".join(t for t, _ in parts) for _, parts in rows]
     assert rows[0][0] == "verdict" and text[0].startswith("? depends on") and "ACS of dsp2" in text[0]
     outcomes = [t for (key, _), t in zip(rows, text, strict=False) if key == "  outcome"]
@@ -200,4 +200,4 @@ def test_verdict_panel_states_what_it_depends_on_then_each_outcome():
     )
     filled = profile(fabric, WhatIf(assume=("acs-clear", "kernel=6.8")))
     sure = check(fabric, "gpu0", ["gpu1"], filled)
-    assert sure.certain and "".join(t for t, _ in verdict_rows(sure, filled)[0][1]).startswith("✔ P2P supported")
+    assert sure.certain and "".join(t for t, _ in verdict_rows(fabric, sure)[0][1]).startswith("✔ P2P supported")

@@ -5,15 +5,17 @@ from tui_helpers import ODD
 from p2ptui.fabric.bdf import BDF
 from p2ptui.formats import loads_fabric
 from p2ptui.sources import open_fabric
-from p2ptui.tui.describe import (
+from p2ptui.present.device import (
     device_label,
     device_rows,
     hardware_acs_redirect,
     load_role,
     root_bus_rows,
 )
+from p2ptui.present.rows import plain
+from p2ptui.sources import open_fabric
 from p2ptui.tui.selection import Selection
-from p2ptui.tui.styled import palette_from, plain, to_text
+from p2ptui.tui.styled import palette_from, to_text
 
 
 def test_label_shows_link_pool_group_and_downtraining():

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from p2ptui.fabric import pciids
 from p2ptui.formats import loads_fabric
+from p2ptui.present.device import SPEED_BELOW_MAX_MARK, WIDTH_DEGRADED_MARK, device_label, device_rows
+from p2ptui.present.rows import plain
 from p2ptui.sources import open_fabric
-from p2ptui.tui.describe import SPEED_BELOW_MAX_MARK, WIDTH_DEGRADED_MARK, device_label, device_rows
-from p2ptui.tui.styled import plain
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -17,11 +17,11 @@ from textual.widgets import Input, Static, Tree
 from ...fabric.bdf import BDF
 from ...fabric.model import Device, Fabric, RootBus
 from ...p2p.gate import Reason
+from ...present.verdict import compare_rows, verdict_rows
 from .. import decide, export
 from ..commands import FabricCommands
 from ..decide import WhatIf
 from ..selection import Selection
-from ..verdict_text import compare_rows, verdict_rows
 from ..widgets.bars import SelectionBar, TitleBar, fabric_title_bar
 from ..widgets.detail_pane import DetailPane
 from ..widgets.fabric_tree import FabricTree
@@ -274,10 +274,6 @@ class FabricScreen(OperatingMixin):
         """Hook for panels that follow the selection."""
 
     # -- the verdict ------------------------------------------------------------------------------------------------
-    def topo_of(self, dev: Device) -> str:
-        exporter = self.fabric.get(self.selection.exporter)
-        return decide.topo(self.fabric, exporter, dev).value if exporter is not None else "?"
-
     def show_verdict(self, new_subject: bool = True) -> None:
         panel = self.query_one(VerdictPanel)
         if new_subject:  # the headline first, whatever was scrolled to for the previous selection
@@ -288,14 +284,14 @@ class FabricScreen(OperatingMixin):
             return
         if self.profile is self.booted:
             panel.show(
-                verdict_rows(before, self.booted, self.topo_of, decide.fix(self.fabric, before)),
+                verdict_rows(self.fabric, before, decide.fix(self.fabric, before)),
                 f"Verdict · {self.booted.label}",
             )
             return
         after = decide.verdict(self.fabric, self.selection, self.profile)
         assert after is not None  # the same complete selection as ``before``, under the what-if's profile
         rows = compare_rows(before, after, self.whatif.describe()) + [("", [])]
-        rows += verdict_rows(after, self.profile, self.topo_of, decide.fix(self.fabric, after))
+        rows += verdict_rows(self.fabric, after, decide.fix(self.fabric, after))
         panel.show(rows, f"Verdict · what-if · {self.profile.label}")
 
     def action_what_if(self) -> None:

@@ -13,8 +13,9 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..describe import (
+from ...present.device import (
     ACS_REDIRECT_MARK,
+    CONFLICT_MARK,
     KIND_ICONS,
     POOL_MARK,
     ROOT_BUS_ICON,
@@ -98,6 +99,7 @@ def legend() -> Content:
         Content.assemble((f"  {ACS_REDIRECT_MARK}", "$text-error"), "  ACS redirects P2P up to the root complex"),
         Content.assemble(("  ACS?", "dim"), "  ACS control not known from the registers alone"),
         Content.assemble(("  g35", "dim"), "  IOMMU group"),
+        Content.assemble((f"  {CONFLICT_MARK}", "$text-error"), "  the source contradicts itself about its place"),
         Content.assemble(
             ("  ", ""),
             (" E ", "bold reverse $text-accent"),

@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
-from ..describe import load_role
+from ...present.device import load_role
 from ..operate import LinkLoad, Operations
 from ..widgets.bars import TitleBar
 from ..widgets.footer import KeyFooter

@@ -21,10 +21,10 @@ from ...fabric.bdf import BDF
 from ...fabric.kinds import DeviceKind
 from ...fabric.model import Device, Fabric
 from ...p2p.profiles import KernelProfile
+from ...present.verdict import verdict_rows
 from .. import decide, export
 from ..commands import FabricCommands
 from ..selection import Selection
-from ..verdict_text import verdict_rows
 from ..widgets.bars import TitleBar
 from ..widgets.footer import KeyFooter
 from ..widgets.pair_grid import UNCERTAIN_MARK, PairGrid
@@ -315,12 +315,8 @@ class MatrixScreen(AppScreen[tuple[BDF, BDF] | None]):
         if verdict is None:
             self.preview.show(None)
             return
-
-        def topo_of(dev: Device) -> str:
-            return decide.topo(self.fabric, exporter, dev).value
-
         self.preview.show(
-            verdict_rows(verdict, self.profile, topo_of, decide.fix(self.fabric, verdict)),
+            verdict_rows(self.fabric, verdict, decide.fix(self.fabric, verdict)),
             f"{exporter.name} → {importer.name} · enter selects",
         )
         self.preview.scroll_home(animate=False)

@@ -7,7 +7,8 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ...fabric.model import Fabric
-from ..describe import host_summary
+from ...present.device import host_parts
+from ...present.rows import plain
 from ..selection import Selection
 
 
@@ -51,7 +52,7 @@ class NotesBadge(Static):
 
 
 def fabric_title_bar(fabric: Fabric) -> TitleBar:
-    return TitleBar(fabric.name, host_summary(fabric.host), id="title-bar")
+    return TitleBar(fabric.name, plain(host_parts(fabric.host)), id="title-bar")
 
 
 class SelectionBar(Static):

@@ -8,16 +8,9 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ...fabric.model import Device, Fabric, RootBus
-from ..describe import (
-    AcsRedirect,
-    Row,
-    device_rows,
-    hardware_acs_redirect,
-    root_bus_rows,
-)
+from ...present.device import AcsRedirect, device_rows, fabric_rows, hardware_acs_redirect, root_bus_rows
+from ...present.rows import KEY_WIDTH, Row
 from ..styled import palette_from, to_text
-
-KEY_WIDTH = 12
 
 
 class DetailPane(VerticalScroll):
@@ -41,7 +34,9 @@ class DetailPane(VerticalScroll):
             return
         if isinstance(item, RootBus):
             self.border_title = Content(f"Root complex {item.host_bridge}")
-            rows = root_bus_rows(self.fabric, item)
+            # The root complex's pane also holds the whole fabric's facts: its notes, and the functions whose place
+            # the source contradicts or could not give (those have no node of their own in the tree).
+            rows = root_bus_rows(self.fabric, item) + [("", [])] + fabric_rows(self.fabric)
         else:
             self.border_title = Content(f"{item.name} · {item.bdf}")
             rows = device_rows(self.fabric, item, self.acs_redirect(item))

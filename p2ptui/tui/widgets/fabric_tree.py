@@ -2,7 +2,7 @@
 
 Children are added only when a node is first expanded, in one synchronous burst, so the Tree rebuilds its visible
 lines once per expansion; a 2,000-function fabric starts with a few dozen lines. Labels are Rich Text built from
-describe.py parts and the current theme's palette, and are redrawn in place (set_label) when the selection, the
+present/device.py parts and the current theme's palette, and are redrawn in place (set_label) when the selection, the
 link load or the theme changes.
 """
 
@@ -16,7 +16,7 @@ from textual.widgets.tree import TreeNode
 from ...fabric.bdf import BDF
 from ...fabric.model import Device, Fabric, RootBus
 from ...fabric.naming import device_names
-from ..describe import AcsRedirect, device_label, hardware_acs_redirect, root_bus_label
+from ...present.device import AcsRedirect, device_label, hardware_acs_redirect, root_bus_label
 from ..styled import palette_from, to_text
 
 Item = Device | RootBus

@@ -6,7 +6,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from ..describe import Row
+from ...present.rows import Row, row_text
 from ..styled import palette_from
 from .detail_pane import render_rows
 
@@ -41,5 +41,5 @@ class VerdictPanel(VerticalScroll):
 
     @property
     def text(self) -> str:
-        """The panel as plain text, one row a line (tests and the demo's captions read it)."""
-        return "\n".join(f"{key} " + "".join(t for t, _ in parts) for key, parts in self.rows)
+        """The panel as plain text, one row a line, as the CLI prints rows (tests and the demo's captions read it)."""
+        return "\n".join(row_text(row) for row in self.rows)
