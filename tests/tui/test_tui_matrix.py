@@ -70,7 +70,7 @@ def test_the_cursor_stays_on_screen_to_the_last_column_at_any_width():
 def test_home_end_page_keys_move_the_cursor_by_what_is_on_screen():
     async def body(pilot):
         _, grid = await open_matrix(pilot)
-        rows_visible, _ = grid.visible
+        rows_visible, _ = grid.cells_on_screen
         await pilot.press("pagedown")
         assert grid.cursor == (rows_visible, 0) and grid.cursor_on_screen()
         await pilot.press("end")
