@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from textual import events
-from textual.app import App
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.reactive import reactive
@@ -22,6 +21,7 @@ from .screens.fabric import FabricScreen
 from .screens.help import HelpScreen
 from .screens.launcher import LauncherScreen
 from .screens.too_small import TooSmallScreen, too_small
+from .typeahead import TypeAhead
 
 # The themes ctrl+t cycles through; every built-in theme works (ctrl+p → Theme lists them all).
 THEME_CYCLE = ["textual-dark", "textual-light", "nord", "gruvbox", "tokyo-night", "solarized-light"]
@@ -44,7 +44,7 @@ class TuiOptions:
     extra: dict = field(default_factory=dict)
 
 
-class P2PApp(App[None]):
+class P2PApp(TypeAhead):
     CSS_PATH = "app.tcss"
     TITLE = "p2ptui"
     BINDINGS = [
