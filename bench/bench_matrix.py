@@ -3,7 +3,7 @@
 How it is measured
 * the fabric: one root complex with 64 root ports, 64 endpoints below each (GPUs, NICs and NVMe in turn), built as
   YAML text here and loaded through the normal loader, so nothing depends on files outside the repository;
-* the app runs headless at --size (default 120x40) with production settings, opens the matrix (m) and waits for
+* the app runs headless at --size (default 200x60) with production settings, opens the matrix (m) and waits for
   its first frame; the time to compute the 4,096 x 4,096 verdict and draw it is printed too;
 * --keys keypresses are sent the way a terminal sends them (driver.send_message of a Key event, no Pilot waits),
   at seeded random gaps of 60-160 ms: arrows, Page Up/Down, Home/End, Ctrl+Home/Ctrl+End in a seeded mix, so the
@@ -146,7 +146,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keys", type=int, default=120)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--size", default="120x40", help="terminal WxH")
+    parser.add_argument("--size", default="200x60", help="terminal WxH (200x60: the most cells a keypress redraws)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     p95 = run(args.keys, args.seed, (width, height))
