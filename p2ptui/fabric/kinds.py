@@ -77,10 +77,16 @@ CLASS_HOST_BRIDGE = 0x0600
 CLASS_PCI_BRIDGE = 0x0604
 
 
-def endpoint_kind_from_class(class_code: int | None) -> DeviceKind:
+# Vendors whose display controllers are the video output of a baseboard management controller, not GPUs: they
+# do no DMA of interest, and naming them gpuN made a BMC's VGA look like one more GPU for P2P.
+BMC_DISPLAY_VENDORS = {0x1A03: "ASPEED"}
+
+
+def endpoint_kind_from_class(class_code: int | None, vendor_id: int | None = None) -> DeviceKind:
     """The endpoint kind a 24-bit class code suggests (base class, subclass, prog-if); OTHER when it says nothing.
 
-    FPGAs present whatever class their design chooses, so no class code maps to FPGA.
+    FPGAs present whatever class their design chooses, so no class code maps to FPGA. A BMC's display controller
+    (an ASPEED VGA) is OTHER, never a GPU.
     """
     if class_code is None:
         return DeviceKind.OTHER
@@ -92,7 +98,7 @@ def endpoint_kind_from_class(class_code: int | None) -> DeviceKind:
     if base == 0x0C and sub == 0x06:  # InfiniBand serial bus controller (older HCAs)
         return DeviceKind.NIC
     if base == 0x03:
-        return DeviceKind.GPU
+        return DeviceKind.OTHER if vendor_id in BMC_DISPLAY_VENDORS else DeviceKind.GPU
     if base == 0x12 or (base == 0x0B and sub == 0x40):  # processing accelerator, co-processor
         return DeviceKind.ACCELERATOR
     return DeviceKind.OTHER

@@ -7,20 +7,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import pciids
-from .kinds import NAME_PREFIX, DeviceKind
+from .kinds import BMC_DISPLAY_VENDORS, NAME_PREFIX, DeviceKind
 from .model import Device
 from .pciids import PciIds
 
 _SYSTEM = object()  # device_names' default: the process's database
 
 
-def default_names(kinds: Iterable[DeviceKind | None], taken: Iterable[str]) -> list[str]:
-    """One fresh name per kind, numbered per prefix in the given order and skipping names already used."""
+def default_names(kinds: Iterable[DeviceKind | str | None], taken: Iterable[str]) -> list[str]:
+    """One fresh name per kind, numbered per prefix in the given order and skipping names already used. A string
+    instead of a kind is the prefix itself, for functions the kind's prefix would misname (see name_prefix)."""
     used = set(taken)
     counters: dict[str, int] = {}
     names = []
     for kind in kinds:
-        prefix = NAME_PREFIX[kind or DeviceKind.OTHER]
+        # DeviceKind is a str enum: test for the kind first, a plain string is a prefix
+        prefix = NAME_PREFIX[kind or DeviceKind.OTHER] if kind is None or isinstance(kind, DeviceKind) else kind
         n = counters.get(prefix, 0)
         while f"{prefix}{n}" in used:
             n += 1
@@ -29,6 +31,19 @@ def default_names(kinds: Iterable[DeviceKind | None], taken: Iterable[str]) -> l
         used.add(name)
         names.append(name)
     return names
+
+
+def name_prefix(kind: DeviceKind | None, class_code: int | None, vendor_id: int | None) -> DeviceKind | str | None:
+    """What default_names numbers a function by: its kind, except a BMC's display controller, which is "vga"
+    (vga0) rather than the "dev" of any other function (or the "gpu" its class code once earned it)."""
+    if (
+        kind is DeviceKind.OTHER
+        and class_code is not None
+        and class_code >> 16 == 0x03
+        and vendor_id in BMC_DISPLAY_VENDORS
+    ):
+        return "vga"
+    return kind
 
 
 def unique_name(wanted: str, used: set[str]) -> str:

@@ -393,7 +393,7 @@ class _FabricReader:
             return bridge_kind_for_position(e.parent.kind if e.parent else None)
         if base_class == CLASS_HOST_BRIDGE and e.parent is None:
             return DeviceKind.HOST_BRIDGE
-        return endpoint_kind_from_class(e.values.get("class_code"))
+        return endpoint_kind_from_class(e.values.get("class_code"), e.values.get("vendor_id"))
 
     # -- assembly -----------------------------------------------------------------------------------------------
     def _devices(self) -> tuple[list[Device], list[_Entry]]:

@@ -149,12 +149,12 @@ def gate_transfer(
         elif cv.map_type is MapType.THRU_HOST_BRIDGE:
             parts.add(
                 Decision.ALLOWED,
-                f"{verdict.provider.name} -> {who}: through the host bridge (mapped by the "
+                f"{verdict.provider.name} → {who}: through the host bridge (mapped by the "
                 "IOMMU or as CPU physical addresses)",
             )
         else:
             turn = cv.common.name if cv.common else "?"
-            parts.add(Decision.ALLOWED, f"{verdict.provider.name} -> {who}: bus addresses, turns around at {turn}")
+            parts.add(Decision.ALLOWED, f"{verdict.provider.name} → {who}: bus addresses, turns around at {turn}")
     _cross_socket(fabric, verdict, parts, real)
     if uses_pool:
         _pool(verdict.provider, parts, real, verdict.profile)
@@ -168,7 +168,7 @@ def _cross_socket(fabric: Fabric, verdict: Verdict, parts: _Parts, real: bool) -
         if cv.topo is TopoClass.SYS:
             numa_p, numa_c = _numa(fabric, verdict.provider), _numa(fabric, cv.client)
             why = (
-                f"{verdict.provider.name} (NUMA {numa_p}) -> {cv.client.name} (NUMA {numa_c}) crosses the "
+                f"{verdict.provider.name} (NUMA {numa_p}) → {cv.client.name} (NUMA {numa_c}) crosses the "
                 "inter-socket link (UPI/xGMI): slow and load on the SMP interconnect"
             )
             parts.add(Decision.NEEDS_EXPERT if real else Decision.ALLOWED, why)

@@ -21,7 +21,7 @@ from ..fabric.bdf import BDF
 from ..fabric.cpu_vendors import cpu_vendor  # noqa: F401 - the readers import it from here
 from ..fabric.kinds import DeviceKind, bridge_kind_for_position, endpoint_kind_from_class
 from ..fabric.model import Device, Fabric, FabricError, Host, RootBus
-from ..fabric.naming import default_names, unique_name
+from ..fabric.naming import default_names, name_prefix, unique_name
 from .tolerate import tolerant_fabric
 
 
@@ -94,7 +94,7 @@ def settle_kinds(drafts: list[Draft]) -> tuple[list[DeviceKind], list[str]]:
             elif host_bridge_class(class_code):
                 kind = DeviceKind.HOST_BRIDGE
             else:
-                kind = endpoint_kind_from_class(class_code)
+                kind = endpoint_kind_from_class(class_code, draft.values.get("vendor_id"))
             if kind is DeviceKind.HOST_BRIDGE and draft.parent is not None:
                 kind = DeviceKind.OTHER  # the model keeps host bridges on root buses
         kinds.setdefault(draft.bdf, kind)
@@ -138,7 +138,10 @@ def assign_names(drafts: list[Draft], kinds: list[DeviceKind]) -> list[str]:
         if drafts[i].name:
             names[i] = unique_name(drafts[i].name, used)  # type: ignore[arg-type]
     rest = [i for i in order if i not in names]
-    for i, name in zip(rest, default_names((kinds[i] for i in rest), used), strict=False):
+    prefixes = (
+        name_prefix(kinds[i], drafts[i].values.get("class_code"), drafts[i].values.get("vendor_id")) for i in rest
+    )
+    for i, name in zip(rest, default_names(prefixes, used), strict=False):
         names[i] = name
     return [names[i] for i in range(len(drafts))]
 

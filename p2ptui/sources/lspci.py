@@ -31,7 +31,8 @@ _PORT_TYPES = {
 }
 _BRIDGE_CLASSES = (0x0604, 0x0609)
 # lspci -tv prints no class: endpoint kinds are guessed from the vendor and device names it prints instead.
-_NOT_GUESSED = re.compile(r"RAID|SATA|\bSAS\b|AHCI|Audio|USB|SMBus", re.I)
+# ASPEED: a BMC's VGA ("ASPEED Graphics Family"), not a GPU.
+_NOT_GUESSED = re.compile(r"RAID|SATA|\bSAS\b|AHCI|Audio|USB|SMBus|ASPEED", re.I)
 _NAME_KINDS = (
     (re.compile(r"NVMe|Non-Volatile memory", re.I), DeviceKind.NVME),
     (re.compile(r"Ethernet|Network|ConnectX|InfiniBand|BlueField|\bEFA\b", re.I), DeviceKind.NIC),

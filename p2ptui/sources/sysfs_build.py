@@ -142,8 +142,9 @@ def _kind(
     class_code = _first(raw.class_code, cfg.class_code if cfg else None)
     pcie = cfg.pcie if cfg else None
     port_type = pcie.port_type if pcie else None
+    vendor_id = _first(raw.vendor_id, cfg.vendor_id if cfg else None)
     if raw.physfn is not None:
-        return endpoint_kind_from_class(class_code), port_type
+        return endpoint_kind_from_class(class_code, vendor_id), port_type
     header = cfg.header_type if cfg else None
     class16 = class_code >> 8 if class_code is not None else None
     if header == 0 and raw.found.children:
@@ -156,7 +157,7 @@ def _kind(
         if class16 == HOST_BRIDGE_CLASS:
             # A host bridge function below a bridge is some other device wearing the class (NTB, emulation).
             return (DeviceKind.HOST_BRIDGE if raw.found.parent is None else DeviceKind.OTHER), port_type
-        return endpoint_kind_from_class(class_code), port_type
+        return endpoint_kind_from_class(class_code, vendor_id), port_type
     if port_type in (pc.TYPE_UPSTREAM, pc.TYPE_DOWNSTREAM) and raw.found.parent is None:
         # A switch port cannot sit on a root bus; the kernel walks on, and VMs show such ports. On a root bus it
         # does what a root port does.

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual import events
-from textual.app import App
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.reactive import reactive
@@ -23,6 +22,7 @@ from .screens.fabric import FabricScreen
 from .screens.help import HelpScreen
 from .screens.launcher import LauncherScreen
 from .screens.too_small import TooSmallScreen, too_small
+from .typeahead import TypeAhead
 
 if TYPE_CHECKING:
     from ..fleet.fleet import FleetDiff
@@ -49,7 +49,7 @@ class TuiOptions:
     demo_pace: float = 0.0  # seconds the demo tour waits after each meter tick; 0: as soon as the app settles
 
 
-class P2PApp(App[None]):
+class P2PApp(TypeAhead):
     CSS_PATH = "app.tcss"
     TITLE = "p2ptui"
     BINDINGS = [

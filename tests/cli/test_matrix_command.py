@@ -96,7 +96,7 @@ def test_matrix_lists_the_dell_endpoints_with_names_and_a_legend(capsys):
     lines = out.splitlines()
     assert "6 P2P endpoints of 127 non-bridge functions; --all shows all 127" in " ".join(lines[:2])
     header = next(line for line in lines if line.split()[:1] == ["nvme0"])
-    assert header.split() == ["nvme0", "eth0", "eth1", "gpu0", "ib0", "accel0"]
+    assert header.split() == ["nvme0", "eth0", "eth1", "vga0", "ib0", "accel0"]
     assert any("B BUS_ADDR" in line for line in lines) and any("PIX one bridge" in line for line in lines)
     eth0 = next(line for line in lines if line.startswith("eth0 "))
     assert eth0.split()[1:] == ["H3/PHB", "B0/X", "B2/PIX", "H5/PHB", "N4/SYS", "N4/SYS"]

@@ -170,6 +170,9 @@ class FabricScreen(OperatingMixin):
         ),
     ]
     ALLOW_IN_MAXIMIZED_VIEW = "#title-bar, Footer"
+    # Textual focuses the first focusable widget when a screen opens: that was the hidden filter field, for a
+    # frame or two before on_mount moved focus to the tree (and the footer showed the field's keys meanwhile).
+    AUTO_FOCUS = "#tree"
 
     selection: reactive[Selection] = reactive(Selection, init=False, bindings=True)
     whatif: reactive[WhatIf] = reactive(WhatIf, init=False)
@@ -206,6 +209,9 @@ class FabricScreen(OperatingMixin):
         if not self.fabric.devices:
             self.fabric_tree.display = False
         self.query_one(FabricTree).focus()
+        # The tree put its cursor on its first line while mounting: describe it now, so the first frame is whole
+        # (the highlight message would fill the pane a frame later).
+        self.query_one(DetailPane).show(self.tree.highlighted)
         self.query_one(SelectionBar).show(self.fabric, self.selection)
         self.watch(self.app, "expert", self._expert_changed)
         self.start_operations()

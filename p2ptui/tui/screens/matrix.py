@@ -250,7 +250,10 @@ class MatrixScreen(AppScreen[tuple[BDF, BDF] | None]):
         if event.character and (event.character.isalnum() or event.character in "_-.:"):
             event.stop()
             event.prevent_default()
-            self.action_find(event.character)
+            if self.jump.display:  # the field is taking focus: keys typed meanwhile still go into it, in order
+                self.jump.insert_text_at_cursor(event.character)
+            else:
+                self.action_find(event.character)
 
     @on(Input.Changed, "#matrix-jump")
     def _find_changed(self, event: Input.Changed) -> None:

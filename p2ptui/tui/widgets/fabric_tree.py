@@ -68,7 +68,10 @@ class FabricTree(Tree[Item]):
         if self._keep is not None and self.matches:
             first = self._device_nodes.get(self.matches[0].bdf, first)
         if first is not None:
-            self.call_after_refresh(self.move_cursor, first)
+            # Lay the lines out now (the Tree would on its next idle) so the cursor, and the device pane that
+            # follows it, are on the very first frame rather than one frame later.
+            self.get_node_at_line(0)
+            self.move_cursor(first)
 
     def _children_of(self, item: Item) -> list[Device]:
         children = self.fabric.on_root_bus(item) if isinstance(item, RootBus) else self.fabric.children(item)

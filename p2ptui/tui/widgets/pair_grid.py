@@ -9,12 +9,13 @@ scroll, and the cursor's row label and column header are highlighted so the curs
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -30,6 +31,16 @@ MAP_CELL = {"BUS_ADDR": ("B", "ok"), "THRU_HOST_BRIDGE": ("T", "warn"), "NOT_SUP
 TOPO_ROLE = {"X": "muted", "PIX": "ok", "PXB": "ok", "PHB": "warn", "NODE": "warn", "SYS": "bad"}
 UNCERTAIN_MARK = "?"  # a verdict that depends on facts the source could not read
 HEADER_ROWS = 1
+
+
+@dataclass(frozen=True)
+class Look:
+    """The Rich styles one frame of the grid is drawn with."""
+
+    base: Style
+    muted: Style
+    key: Style
+    roles: dict[str, Style]
 
 
 def clip(text: str, width: int) -> str:
@@ -81,6 +92,7 @@ class PairGrid(ThemeStyles, ScrollView, can_focus=True):
         self.label_width = 0
         self._styles: dict[str, Style] = {}
         self._drawn: tuple[int, int] | None = None  # where the cursor was last drawn
+        self._look: Look | None = None
         self._layout()
 
     # -- what is shown ------------------------------------------------------------------------------------------------
@@ -132,40 +144,82 @@ class PairGrid(ThemeStyles, ScrollView, can_focus=True):
         region = self.scrollable_content_region  # without the scrollbars, which would hide the last row
         return max(1, region.height - HEADER_ROWS), max(1, (region.width - self.label_width) // self.cell_width)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The styles are worked out once per frame, not once per line: the widget's own style walks the DOM.
+        self._look = self._make_look()
+        return super().render_lines(crop)
+
+    def _make_look(self) -> Look:
+        base = self.rich_style  # the widget's own colours under every cell: bare segments show the terminal's
+        return Look(
+            base=base,
+            muted=base + self._styles.get("muted", Style()),
+            key=base + self._styles.get("key", Style()) + Style(reverse=True),
+            roles={role: base + style for role, style in self._styles.items()},
+        )
+
     def render_line(self, y: int) -> Strip:
+        look = self._look if self._look is not None else self._make_look()
+        base = look.base
         width = self.size.width
         cw = self.cell_width
         scroll_x, scroll_y = self.scroll_offset
         col0 = scroll_x // cw
         ncols = max(0, (width - self.label_width) // cw)
         view_cols = range(col0, min(col0 + ncols, len(self.cols)))
-        # The widget's own colours under every cell: bare segments would show the terminal's default background.
-        base = self.rich_style
-        muted = base + self._styles.get("muted", Style())
-        key = base + self._styles.get("key", Style()) + Style(reverse=True)
         cr, cc = self.cursor
         if y == 0:
+            names = [clip(self.matrix.cols[self.cols[c]].name, cw - 1) for c in view_cols]
+            at = cc - col0  # the cursor's column header, highlighted; the others in one muted run each side
             segments = [Segment(" " * self.label_width, base)]
-            for c in view_cols:
-                name = clip(self.matrix.cols[self.cols[c]].name, cw - 1)
-                segments.append(Segment(name, key if c == cc else muted))
-                segments.append(Segment(" ", base))
-            return Strip(segments).adjust_cell_length(width, base)
+            if 0 <= at < len(names):
+                segments += [
+                    Segment("".join(f"{n} " for n in names[:at]), look.muted),
+                    Segment(names[at], look.key),
+                    Segment(" ", base),
+                    Segment("".join(f"{n} " for n in names[at + 1 :]), look.muted),
+                ]
+            else:
+                segments.append(Segment("".join(f"{n} " for n in names), look.muted))
+            return self._strip(segments, width, base)
         r = scroll_y + y - HEADER_ROWS
         if r >= len(self.rows):
             return Strip.blank(width, base)
         full_r = self.rows[r]
         label = clip(self.matrix.rows[full_r].name, self.label_width - 1) + " "
-        segments = [Segment(label, key if r == cr else base)]
-        styles = {role: base + style for role, style in self._styles.items()}
-        gap = Segment(" ", base)
+        segments = [Segment(label, look.key if r == cr else base)]
+        cells = self.row_cells(full_r, [self.cols[c] for c in view_cols])
         pad = cw - 1
-        for c, (text, role) in zip(view_cols, self.row_cells(full_r, [self.cols[c] for c in view_cols]), strict=False):
-            style = styles.get(role, base)
-            if (r, c) == (cr, cc):
-                style = style + Style(reverse=True, bold=True)
-            segments.append(Segment(f"{text:^{pad}}", style))
-            segments.append(gap)
+        # Neighbouring cells of one role make one segment (the gap after a cell takes its colour, which a space
+        # does not show): a few segments a line instead of two a cell keeps a full-screen scroll cheap to
+        # composite, filter and write.
+        run: list[str] = []
+        run_role = ""
+        for c, (text, role) in zip(view_cols, cells, strict=False):
+            if r == cr and c == cc:
+                if run:
+                    segments.append(Segment("".join(run), look.roles.get(run_role, base)))
+                    run = []
+                style = look.roles.get(role, base) + Style(reverse=True, bold=True)
+                segments += [Segment(f"{text:^{pad}}", style), Segment(" ", base)]
+                continue
+            if role != run_role and run:
+                segments.append(Segment("".join(run), look.roles.get(run_role, base)))
+                run = []
+            run_role = role
+            run.append(f"{text:^{pad}} ")
+        if run:
+            segments.append(Segment("".join(run), look.roles.get(run_role, base)))
+        return self._strip(segments, width, base)
+
+    @staticmethod
+    def _strip(segments: list[Segment], width: int, base: Style) -> Strip:
+        """The line padded to the widget's width; every text above is clipped to its cells, so the length is known
+        without measuring it again."""
+        used = sum(len(s.text) for s in segments)
+        if used < width:
+            segments.append(Segment(" " * (width - used), base))
+            return Strip(segments, width)
         return Strip(segments).adjust_cell_length(width, base)
 
     def row_cells(self, r: int, cols: list[int]) -> list[tuple[str, str]]:
