@@ -11,6 +11,7 @@ import yaml
 
 from ..errors import Diagnostic, InputError, Location
 from .bdf import BDF, format_bus, parse_bus
+from .gc_pause import gc_paused
 from .kernel_version import kernel_release
 from .kinds import CLASS_HOST_BRIDGE, CLASS_PCI_BRIDGE, DeviceKind, bridge_kind_for_position, endpoint_kind_from_class
 from .limits import CPU_FAMILY, IOMMU_GROUP, NUMA_NODE, REVISION
@@ -98,6 +99,12 @@ def load_fabric(path: str | os.PathLike) -> Fabric:
 def loads_fabric(data: bytes | str, filename: str = "<string>", default_name: str = "fabric") -> Fabric:
     """Read a fabric from YAML text or bytes; raises InputError listing every problem (and nothing else)."""
     text = decode(data, filename)
+    with gc_paused():
+        return _read_text(text, filename, default_name)
+
+
+def _read_text(text: str, filename: str, default_name: str) -> Fabric:
+    """The fabric in decoded YAML text (loads_fabric without the decoding)."""
     root = compose(text, filename)
     if root is None:
         what = "file is empty" if not text.strip() else "file holds only comments"
