@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..fabric.bdf import BDF, BDFSyntaxError
+from ..fabric.gc_pause import gc_paused
 from ..fabric.kernel_version import release_or_note
 from ..fabric.limits import CPU_FAMILY, decimal_within
 from ..fabric.model import Fabric, Host, IommuMode, RootBus
@@ -38,15 +39,19 @@ def sniff(path: Path, head: bytes) -> bool:
 
 def load(path: Path) -> Fabric:
     path = Path(path)
-    doc = parse_xml(path, read_input(path))
-    if doc.root.tag != "topology":
-        hint = (
-            "an NCCL topology starts with <system>" if doc.root.tag == "system" else "hwloc XML starts with <topology>"
-        )
-        raise doc.error(doc.root, f"not an hwloc topology: the root element is <{doc.root.tag}>", hint)
-    reader = _Reader(doc, _major_version(doc))
-    reader.walk()
-    return reader.fabric(path)
+    data = read_input(path)
+    with gc_paused():  # the element tree and the drafts are all kept until the fabric is built
+        doc = parse_xml(path, data)
+        if doc.root.tag != "topology":
+            hint = (
+                "an NCCL topology starts with <system>"
+                if doc.root.tag == "system"
+                else "hwloc XML starts with <topology>"
+            )
+            raise doc.error(doc.root, f"not an hwloc topology: the root element is <{doc.root.tag}>", hint)
+        reader = _Reader(doc, _major_version(doc))
+        reader.walk()
+        return reader.fabric(path)
 
 
 def _major_version(doc: XmlDocument) -> int:
