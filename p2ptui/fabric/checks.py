@@ -263,7 +263,7 @@ def _check_tree(devices: tuple[Device, ...], by_bdf: dict[BDF, Device], add) -> 
     """
     depth: dict[BDF, int] = {}
     for i, dev in enumerate(devices):
-        chain = []
+        chain: list[BDF] = []
         up: BDF | None = dev.bdf
         while up is not None and up not in depth:
             if len(chain) > len(devices):  # more steps than functions: the chain came round
