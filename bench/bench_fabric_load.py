@@ -2,9 +2,11 @@
 
 Run: python bench/bench_fabric_load.py [--repeat N]
 Measures wall time of p2ptui.formats.load_fabric (read + YAML compose + validation + model build) with
-time.perf_counter, N runs after one warm-up, and prints min/median/max and the median CPU time (process_time:
-less moved by other processes on a shared machine). The anchor is yaml.compose with PyYAML's C loader alone (the floor for a reader that keeps line
-numbers). Exit 1 when the median misses the budget twice (the machine is shared: a miss is measured once more).
+time.perf_counter, N runs after one warm-up, and prints min/median/max and the median CPU time (process_time).
+The budget is judged on the median CPU time: the load is single-threaded and reads a cached file, so on an idle
+machine its wall time is its CPU time, while on a shared one the wall time mostly measures the other processes
+(both are printed). The anchor is yaml.compose with PyYAML's C loader alone (the floor for a reader that keeps
+line numbers). Exit 1 when the median misses the budget twice (the machine is shared: a miss is measured again).
 """
 
 from __future__ import annotations
@@ -51,19 +53,20 @@ def measure(path, fabric, repeat: int, attempt: int) -> bool:
         start = time.perf_counter()
         dumps_fabric(fabric)
         save_times.append(time.perf_counter() - start)
-    median = statistics.median(times)
+    median, cpu_median = statistics.median(times), statistics.median(cpu)
     print(
         f"run {attempt}: {path.name}: {len(fabric)} functions, {len(fabric.endpoints())} endpoints, "
         f"{path.stat().st_size / 1e6:.2f} MB; load average {os.getloadavg()[0]:.2f}"
     )
     print(
         f"  load_fabric: min {min(times):.3f} s  median {median:.3f} s  max {max(times):.3f} s  ({repeat} runs); "
-        f"CPU median {statistics.median(cpu):.3f} s"
+        f"CPU median {cpu_median:.3f} s"
     )
     print(f"  anchor yaml.compose ({loader.__name__}) alone: median {statistics.median(compose):.3f} s")
     print(f"  dumps_fabric: median {statistics.median(save_times):.3f} s")
-    print(f"  budget {BUDGET_S} s: {'PASS' if median <= BUDGET_S else 'FAIL'}")
-    return median <= BUDGET_S
+    ok = cpu_median <= BUDGET_S
+    print(f"  budget {BUDGET_S} s (median CPU time {cpu_median:.3f} s): {'PASS' if ok else 'FAIL'}")
+    return ok
 
 
 if __name__ == "__main__":

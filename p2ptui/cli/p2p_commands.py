@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..engine.backends import REAL
 from ..errors import Diagnostic, InputError
 from ..fabric.endpoints import p2p_endpoints
 from ..fabric.model import Device, Fabric

@@ -96,9 +96,7 @@ def structure_problems(root_buses: tuple[RootBus, ...], devices: tuple[Device, .
                     bus_conflict=True,
                 )
     if not problems:
-        _check_cycles(devices, by_bdf, add)
-    if not problems:
-        _check_depth(devices, by_bdf, add)
+        _check_tree(devices, by_bdf, add)
     return problems
 
 
@@ -254,28 +252,23 @@ def _check_values(dev: Device, i: int, add) -> None:
         )
 
 
-def _check_cycles(devices: tuple[Device, ...], by_bdf: dict[BDF, Device], add) -> None:
-    # Bus numbers grow downward, so a cycle is already impossible; this guards programmatic builders that bypass
-    # bus numbering rules in future changes.
-    for i, dev in enumerate(devices):
-        seen = {dev.bdf}
-        up = dev.parent
-        while up is not None:
-            if up in seen:
-                add(f"{dev.bdf} is its own ancestor", i, "parent")
-                break
-            seen.add(up)
-            up = by_bdf[up].parent
+def _check_tree(devices: tuple[Device, ...], by_bdf: dict[BDF, Device], add) -> None:
+    """Every chain of parents ends on a root bus, at most MAX_BRIDGE_DEPTH bridges up.
 
-
-def _check_depth(devices: tuple[Device, ...], by_bdf: dict[BDF, Device], add) -> None:
-    # Shared with the YAML writer and loader (limits.py): a deeper tree would be written as YAML nested beyond
-    # what the loader reads back. Reported once per chain, at the first function past the limit.
+    The depth limit is shared with the YAML writer and loader (limits.py): a deeper tree would be written as YAML
+    nested beyond what the loader reads back; it is reported once per chain, at the first function past it. Each
+    function's depth is computed once (memoised), so the walk is linear in the number of functions. A cycle is
+    impossible once the other checks pass (bus numbers grow downward), but the walk still stops on one, which
+    guards builders that bypass the numbering rules.
+    """
     depth: dict[BDF, int] = {}
     for i, dev in enumerate(devices):
-        chain = []
+        chain: list[BDF] = []
         up: BDF | None = dev.bdf
         while up is not None and up not in depth:
+            if len(chain) > len(devices):  # more steps than functions: the chain came round
+                add(f"{dev.bdf} is its own ancestor, or below one that is", i, "parent")
+                return
             chain.append(up)
             up = by_bdf[up].parent
         below = depth[up] if up is not None else -1

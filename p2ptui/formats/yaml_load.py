@@ -11,6 +11,7 @@ import yaml
 
 from ..errors import Diagnostic, InputError, Location
 from ..fabric.bdf import BDF, format_bus, parse_bus
+from ..fabric.gc_pause import gc_paused
 from ..fabric.kernel_version import kernel_release
 from ..fabric.kinds import (
     CLASS_HOST_BRIDGE,
@@ -109,6 +110,12 @@ def load_fabric(path: str | os.PathLike) -> Fabric:
 def loads_fabric(data: bytes | str, filename: str = "<string>", default_name: str = "fabric") -> Fabric:
     """Read a fabric from YAML text or bytes; raises InputError listing every problem (and nothing else)."""
     text = decode(data, filename)
+    with gc_paused():
+        return _read_text(text, filename, default_name)
+
+
+def _read_text(text: str, filename: str, default_name: str) -> Fabric:
+    """The fabric in decoded YAML text (loads_fabric without the decoding)."""
     root = compose(text, filename)
     if root is None:
         what = "file is empty" if not text.strip() else "file holds only comments"

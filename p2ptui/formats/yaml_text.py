@@ -27,6 +27,7 @@ MAX_NESTING = MAX_YAML_NESTING
 _BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's C parser where PyYAML was built with it
 _COLLECTION_STARTS = frozenset({yaml.MappingStartEvent, yaml.SequenceStartEvent})
 _COLLECTION_ENDS = frozenset({yaml.MappingEndEvent, yaml.SequenceEndEvent})
+_STR_TAG = _BASE_LOADER.DEFAULT_SCALAR_TAG
 
 
 class _TooDeep(Exception):
@@ -41,6 +42,7 @@ class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
+        self._plain_tags: dict[str | None, str] = {}  # plain scalar text -> its tag, within this document
 
     def descend_resolver(self, current_node: object, current_index: object) -> None:
         self._depth += 1  # the node about to be composed; SafeLoader has no path resolvers to descend
@@ -51,8 +53,17 @@ class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
         self._depth -= 1
 
     def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:  # quoted or block text: no implicit type applies, PyYAML would say str too
+                return _STR_TAG
+            # A plain scalar's tag depends on its text only: files repeat the same words (kinds, links, flags), and
+            # PyYAML's regex walk per scalar was a fifth of the load of a large fabric.
+            tag = self._plain_tags.get(value)
+            if tag is None:
+                tag = self._plain_tags[value] = super().resolve(kind, value, implicit)
+            return tag
         # Called for a collection before its children are composed: the place to stop one nested too deep.
-        if kind is not yaml.ScalarNode and self._depth > MAX_NESTING:
+        if self._depth > MAX_NESTING:
             raise _TooDeep
         return super().resolve(kind, value, implicit)
 

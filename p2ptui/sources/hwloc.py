@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..fabric.bdf import BDF, BDFSyntaxError
+from ..fabric.gc_pause import gc_paused
 from ..fabric.kernel_version import release_or_note
 from ..fabric.limits import CPU_FAMILY, decimal_within
 from ..fabric.model import Fabric, Host, IommuMode, RootBus
@@ -38,15 +39,19 @@ def sniff(path: Path, head: bytes) -> bool:
 
 def load(path: Path) -> Fabric:
     path = Path(path)
-    doc = parse_xml(path, read_input(path))
-    if doc.root.tag != "topology":
-        hint = (
-            "an NCCL topology starts with <system>" if doc.root.tag == "system" else "hwloc XML starts with <topology>"
-        )
-        raise doc.error(doc.root, f"not an hwloc topology: the root element is <{doc.root.tag}>", hint)
-    reader = _Reader(doc, _major_version(doc))
-    reader.walk()
-    return reader.fabric(path)
+    data = read_input(path)
+    with gc_paused():  # the element tree and the drafts are all kept until the fabric is built
+        doc = parse_xml(path, data)
+        if doc.root.tag != "topology":
+            hint = (
+                "an NCCL topology starts with <system>"
+                if doc.root.tag == "system"
+                else "hwloc XML starts with <topology>"
+            )
+            raise doc.error(doc.root, f"not an hwloc topology: the root element is <{doc.root.tag}>", hint)
+        reader = _Reader(doc, _major_version(doc))
+        reader.walk()
+        return reader.fabric(path)
 
 
 def _major_version(doc: XmlDocument) -> int:
@@ -127,7 +132,8 @@ class _Reader:
         ids = self._pci_type(elem)
         if ids is not None:
             values.update(ids)
-        product = _product(elem)
+        infos, osdevs = _infos_and_osdevs(elem)
+        product = _product(elem, infos, osdevs)
         if product:
             values["product"] = product
         self._link_speed(elem)
@@ -141,7 +147,7 @@ class _Reader:
                 parent=ctx.parent,
                 location=self.doc.where(elem),
                 bridge=bridge,
-                name=None if bridge else self._os_name(elem),
+                name=None if bridge else self._os_name(osdevs),
                 values=values,
             )
         )
@@ -225,10 +231,10 @@ class _Reader:
             return None
         return value
 
-    def _os_name(self, pcidev: ET.Element) -> str | None:
+    def _os_name(self, osdevs: list[ET.Element]) -> str | None:
         """The name users know the function by: its NVMe controller, network interface or RDMA device."""
         nvme = net = rdma = None
-        for osdev in pcidev.iterfind("object[@type='OSDev']"):
+        for osdev in osdevs:
             name = osdev.get("name", "")
             try:
                 code = int(osdev.get("osdev_type", "-1"))
@@ -313,11 +319,23 @@ def _single_node(nodeset: str) -> int | None:
     return value.bit_length() - 1
 
 
-def _product(elem: ET.Element) -> str | None:
-    infos = {i.get("name"): i.get("value", "") for i in elem.iterfind("info")}
+def _infos_and_osdevs(elem: ET.Element) -> tuple[dict[str | None, str], list[ET.Element]]:
+    """A PCI object's ``info`` name -> value (the last of a name wins) and its OS devices, in one look at its
+    children (ElementPath's iterfind costs more than the loop for each query)."""
+    infos: dict[str | None, str] = {}
+    osdevs = []
+    for child in elem:
+        if child.tag == "info":
+            infos[child.get("name")] = child.get("value", "")
+        elif child.tag == "object" and child.get("type") == "OSDev":
+            osdevs.append(child)
+    return infos, osdevs
+
+
+def _product(elem: ET.Element, infos: dict[str | None, str], osdevs: list[ET.Element]) -> str | None:
     vendor, device = infos.get("PCIVendor", ""), infos.get("PCIDevice", "")
     # A GPU's OS device (NVML, RSMI ...) names the exact model: "Tesla V100-SXM3-32GB-H" beside pci.ids' family.
-    gpu = {i.get("name"): i.get("value", "") for i in elem.iterfind("object[@type='OSDev']/info")}
+    gpu = {i.get("name"): i.get("value", "") for osdev in osdevs for i in osdev if i.tag == "info"}
     if gpu.get("GPUModel"):
         vendor, device = vendor or gpu.get("GPUVendor", ""), gpu["GPUModel"]
     text = f"{vendor} {device}".strip()

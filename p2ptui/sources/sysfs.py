@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from ..errors import Diagnostic, InputError, Location
+from ..fabric.gc_pause import gc_paused
 from ..fabric.model import Fabric
 from .detect import LOCAL as LOCAL  # one name for this machine, defined where a FABRIC argument is resolved
 from .sysfs_build import build_fabric
@@ -40,18 +41,20 @@ def sniff(path: Path, head: bytes) -> bool:
 
 def load(path: Path) -> Fabric:
     path = Path(path)
-    files, live = open_root(path)
     name = path.name
     for suffix in TAR_SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix):
             name = name[: -len(suffix)]
             break
-    return read_fabric(files, None if live else name or str(path), live, str(path))
+    with gc_paused():  # tens of thousands of members and attributes, all kept until the fabric is built
+        files, live = open_root(path)
+        return read_fabric(files, None if live else name or str(path), live, str(path))
 
 
 def load_local() -> Fabric:
     """This machine, as its live /sys and /proc show it to the current user."""
-    return read_fabric(DirFiles(Path("/")), None, True, "this machine")
+    with gc_paused():
+        return read_fabric(DirFiles(Path("/")), None, True, "this machine")
 
 
 def open_root(path: Path) -> tuple[SysfsFiles, bool]:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 import re
 import stat
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.parsers import expat
+from typing import TYPE_CHECKING
 
 from ..errors import Diagnostic, InputError, Location
 from ..formats.yaml_text import read_limited, too_big
+
+if TYPE_CHECKING:  # the parsers are imported when XML is parsed: reading stdin or lspci text does without them
+    import xml.etree.ElementTree as ET
 
 # Topology inputs (lspci text, hwloc and NCCL XML) are refused above this size before they are read: parsing holds
 # the text plus structures several times its size (a 315 MB lspci file took 1 GB). Real files are far smaller: the
@@ -75,6 +77,9 @@ class XmlDocument:
 
 def parse_xml(path: Path, data: bytes) -> XmlDocument:
     """Parse ``data`` (the bytes of ``path``); malformed or truncated XML is an InputError at the parser's position."""
+    import xml.etree.ElementTree as ET
+    from xml.parsers import expat
+
     builder = ET.TreeBuilder()
     parser = expat.ParserCreate()
     positions: dict[int, tuple[int, int]] = {}

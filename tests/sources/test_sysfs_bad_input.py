@@ -7,6 +7,7 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
@@ -27,6 +28,7 @@ from unprivileged import skip_unless_nobody_can_run
 from p2ptui.cli.main import main
 from p2ptui.errors import InputError
 from p2ptui.sources import sysfs, tarball
+from p2ptui.sources.sysfs_files import Kind
 
 
 def cli_error(capsys, *argv: str) -> list[str]:
@@ -107,6 +109,43 @@ def test_oversized_archive_stops_early(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(tarball, "MAX_TOTAL_BYTES", 4096)
     (line,) = cli_error(capsys, "scan", str(good))
     assert "archive unpacks to more than 4 KiB" in line
+
+
+def test_member_types_hard_links_and_long_names(tmp_path):
+    path = tmp_path / "kinds.tar.gz"
+    with tarfile.open(path, "w:gz", format=tarfile.GNU_FORMAT) as tar:
+        data = tarfile.TarInfo("box/sys/config")
+        data.size = 3
+        tar.addfile(data, io.BytesIO(b"abc"))
+        for name, kind, target in (
+            ("box/sys/hard", tarfile.LNKTYPE, "box/sys/config"),
+            ("box/sys/soft", tarfile.SYMTYPE, "../devices/x"),
+            ("box/sys/fifo", tarfile.FIFOTYPE, ""),
+        ):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, target
+            tar.addfile(info)
+        long = tarfile.TarInfo("box/sys/" + "n" * 300)  # a GNU long name (over ustar's 100 bytes)
+        long.size = 1
+        tar.addfile(long, io.BytesIO(b"z"))
+    files = tarball.read_tarball(path)
+    kinds = dict(files.entries("box/sys"))
+    assert kinds == {
+        "config": Kind.FILE,
+        "hard": Kind.FILE,
+        "soft": Kind.LINK,
+        "fifo": Kind.OTHER,
+        "n" * 300: Kind.FILE,
+    }
+    assert files.read("box/sys/hard") == b"abc" and files.read("box/sys/" + "n" * 300) == b"z"
+    assert files.readlink("box/sys/soft") == "../devices/x"
+
+
+def test_tarballs_without_libarchive_are_a_clear_error(tmp_path, capsys, monkeypatch):
+    good = tar_root(small_root(tmp_path), tmp_path / "snap.tar.gz")
+    monkeypatch.setitem(sys.modules, "libarchive", None)  # what an import finds when the package is missing
+    (line,) = cli_error(capsys, "scan", str(good))
+    assert "libarchive is not installed" in line and "snap.tar.gz" in line
 
 
 # -- directories ------------------------------------------------------------------------------------------------

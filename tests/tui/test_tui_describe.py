@@ -4,7 +4,6 @@ from tui_helpers import ODD
 
 from p2ptui.fabric.bdf import BDF
 from p2ptui.formats import loads_fabric
-from p2ptui.sources import open_fabric
 from p2ptui.present.device import (
     device_label,
     device_rows,

@@ -7,6 +7,7 @@ import asyncio
 import io
 
 import pytest
+from p2ptui.fabric.gallery import bundled
 from rich.console import Console
 from textual.widgets import Static
 from tui_helpers import build_app, run, select, to_device
@@ -14,7 +15,6 @@ from tui_helpers import build_app, run, select, to_device
 from p2ptui.cli.main import main
 from p2ptui.engine.transfer import TransferSpec
 from p2ptui.fabric.endpoints import p2p_endpoints
-from p2ptui.fabric.gallery import bundled
 from p2ptui.fabric.model import Device, Fabric
 from p2ptui.p2p import check
 from p2ptui.p2p.fix import acs_fix

@@ -211,7 +211,7 @@ class FabricScreen(OperatingMixin):
         self.query_one(FabricTree).focus()
         # The tree put its cursor on its first line while mounting: describe it now, so the first frame is whole
         # (the highlight message would fill the pane a frame later).
-        self.query_one(DetailPane).show(self.tree.highlighted)
+        self.query_one(DetailPane).show(self.fabric_tree.highlighted)
         self.query_one(SelectionBar).show(self.fabric, self.selection)
         self.watch(self.app, "expert", self._expert_changed)
         self.start_operations()
