@@ -167,24 +167,30 @@ class FluidFlows:
             chosen = np.arange(n)
         coef2 = self._coef[chosen]
         cols, at = np.nonzero(coef2)
-        rows, coef = self._rows[chosen][cols, at], coef2[cols, at]
+        coef = coef2[cols, at]
+        # The resources the re-filled flows cross, numbered densely: every array below is as small as the solve.
+        used, rows = np.unique(self._rows[chosen][cols, at], return_inverse=True)
+        k = used.size
+        capacity = self.capacity[used]
         old = self.rate[chosen]
-        n_res = len(self.capacity)
         if floor > 0:
             # What the flows not re-filled leave of each resource: their rates stay as they are.
-            mine = np.bincount(rows, weights=coef * old[cols], minlength=n_res)
-            free = np.maximum(self.capacity - (self.load - mine), 0.0)
+            mine = np.bincount(rows, weights=coef * old[cols], minlength=k)
+            free = np.maximum(capacity - (self.load[used] - mine), 0.0)
         else:
-            free = self.capacity
-        new = max_min_rates(chosen.size, rows, cols, coef, free, self.bound[chosen])
+            free = capacity
+        new = max_min_rates(chosen.size, rows, cols, coef, free, self.bound[chosen], compact=True)
         self.rate[chosen] = new
         if floor > 0:
-            self.load += np.bincount(rows, weights=coef * (new - old)[cols], minlength=n_res)
+            self.load[used] += np.bincount(rows, weights=coef * (new - old)[cols], minlength=k)
+            # Loads of resources no re-filled flow crosses only fell: their peaks stand.
+            self.peak[used] = np.maximum(self.peak[used], self.load[used] / capacity)
         else:
-            self.load = np.bincount(rows, weights=coef * new[cols], minlength=n_res)
-            self.weight = np.bincount(rows, weights=coef, minlength=n_res)
-        # Loads of resources no re-filled flow crosses only fell: their peaks stand, and the maximum is harmless.
-        np.maximum(self.peak, self.load / self.capacity, out=self.peak)
+            self.load[:] = 0.0
+            self.weight[:] = 0.0
+            self.load[used] = np.bincount(rows, weights=coef * new[cols], minlength=k)
+            self.weight[used] = np.bincount(rows, weights=coef, minlength=k)
+            np.maximum(self.peak, self.load / self.capacity, out=self.peak)
 
     def utilisation(self) -> np.ndarray:
         return self.load / self.capacity if len(self.capacity) else self.load

@@ -31,11 +31,15 @@ def max_min_rates(
     coef: np.ndarray,
     capacity: np.ndarray,
     bound: np.ndarray | None = None,
+    *,
+    compact: bool = False,
 ) -> np.ndarray:
     """Max-min fair rates for ``n_flows`` flows.
 
     ``rows``/``cols``/``coef`` are the non-zero entries of the load matrix (resource index, flow index, load per
     unit rate, > 0); ``capacity`` has one entry per resource (> 0); ``bound`` one per flow (``inf`` for none).
+    ``compact``: the caller promises every resource is crossed by some entry (numbered densely already), so the
+    renumbering is skipped.
     Raises UnboundedFlowError when a flow would be infinitely fast.
     """
     rows = np.asarray(rows, dtype=np.intp)
@@ -54,13 +58,9 @@ def max_min_rates(
         return rate
     # Work on the resources actually used, numbered densely: every round's arrays are then as small as can be.
     capacity = np.asarray(capacity, dtype=np.float64)
-    present = np.zeros(capacity.shape[0], dtype=bool)
-    present[rows] = True
-    used_res = np.flatnonzero(present)
-    dense = np.zeros(capacity.shape[0], dtype=np.intp)
-    dense[used_res] = np.arange(used_res.size)
-    rows = dense[rows]
-    capacity = capacity[used_res]
+    if not compact:
+        used_res, rows = np.unique(rows, return_inverse=True)
+        capacity = capacity[used_res]
     n_res = capacity.shape[0]
 
     open_bound = np.where(has_resource, bound, np.inf)  # bounds of the flows still rising
