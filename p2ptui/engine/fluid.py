@@ -39,6 +39,10 @@ class FluidFlows:
         self.weight = np.zeros(0)  # Σ coef of the running flows, per resource (arrivals' bound on L*)
         self._arriving = np.zeros(0)  # Σ coef of the flows started since the last solve, per resource
         self.peak = np.zeros(0)  # highest load / capacity seen, per resource
+        self._n_res = 0  # resources added (the arrays above have spare room beyond)
+        # Scratch for numbering a solve's resources densely (cheaper than np.unique on a few hundred entries).
+        self._mark = np.zeros(0, dtype=bool)
+        self._dense = np.zeros(0, dtype=np.intp)
         self.ids: list[int] = []  # transfer id of each slot
         self.slot: dict[int, int] = {}
         self.remaining = np.zeros(0)
@@ -62,12 +66,20 @@ class FluidFlows:
         return bool(self._new) or not math.isinf(self._floor)
 
     def add_resource(self, capacity: float) -> int:
-        self.capacity = np.append(self.capacity, capacity)
-        self.load = np.append(self.load, 0.0)
-        self.weight = np.append(self.weight, 0.0)
-        self._arriving = np.append(self._arriving, 0.0)
-        self.peak = np.append(self.peak, 0.0)
-        return len(self.capacity) - 1
+        index = self._n_res
+        if index == len(self.capacity):
+            # Room for twice as many: resources appear one by one as routes reach them (thousands on a large fabric).
+            # Spare entries have infinite capacity, so they never saturate and show no utilisation.
+            grow = max(64, index)
+            self.capacity = np.concatenate((self.capacity, np.full(grow, np.inf)))
+            self.load, self.weight, self._arriving, self.peak = (
+                np.concatenate((a, np.zeros(grow))) for a in (self.load, self.weight, self._arriving, self.peak)
+            )
+            self._mark = np.zeros(len(self.capacity), dtype=bool)
+            self._dense = np.zeros(len(self.capacity), dtype=np.intp)
+        self.capacity[index] = capacity
+        self._n_res = index + 1
+        return index
 
     # -- flows arriving and leaving -------------------------------------------------------------------------------
     def start(self, tid: int, size: float, rows: np.ndarray, coef: np.ndarray, bound: float) -> None:
@@ -169,8 +181,13 @@ class FluidFlows:
         cols, at = np.nonzero(coef2)
         coef = coef2[cols, at]
         # The resources the re-filled flows cross, numbered densely: every array below is as small as the solve.
-        used, rows = np.unique(self._rows[chosen][cols, at], return_inverse=True)
+        flat = self._rows[chosen][cols, at]
+        self._mark[flat] = True
+        used = np.flatnonzero(self._mark)
+        self._mark[used] = False
         k = used.size
+        self._dense[used] = np.arange(k)
+        rows = self._dense[flat]
         capacity = self.capacity[used]
         old = self.rate[chosen]
         if floor > 0:
@@ -193,4 +210,9 @@ class FluidFlows:
             np.maximum(self.peak, self.load / self.capacity, out=self.peak)
 
     def utilisation(self) -> np.ndarray:
-        return self.load / self.capacity if len(self.capacity) else self.load
+        n = self._n_res
+        return self.load[:n] / self.capacity[:n]
+
+    def peaks(self) -> np.ndarray:
+        """Highest load / capacity each resource reached, in the order they were added."""
+        return self.peak[: self._n_res]

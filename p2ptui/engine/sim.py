@@ -242,4 +242,5 @@ class Simulation:
 
     def peak_utilisation(self) -> dict[str, float]:
         """Highest share of capacity each resource any transfer touched reached during the run."""
-        return {key: float(self._flows.peak[i]) for key, i in self._res_index.items()}
+        peaks = self._flows.peaks()
+        return {key: float(peaks[i]) for key, i in self._res_index.items()}
