@@ -27,7 +27,7 @@ from .transfer import HOST, Op
 HOST_MEMORY = "HOST_MEMORY"  # map type shown for legs to or from host memory
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Leg:
     data_from: str  # device name, or "host"
     data_to: str

@@ -31,7 +31,7 @@ class RouteKind(StrEnum):
     HOST = "host"  # a DMA to or from host memory (one end is host memory)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Route:
     kind: RouteKind
     legs: tuple[Leg, ...]
@@ -94,7 +94,7 @@ class Route:
         return text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoutePlan:
     chosen: Route
     p2p: Route | None  # None for transfers to or from host memory

@@ -17,7 +17,7 @@ MAP_NOT_SUPPORTED = "NOT_SUPPORTED"
 
 # Verdicts kept at most: a simulation of 100,000 transfers between random pairs would otherwise hold 100,000 of them
 # (1-2 KB each) for pairs that never come back; the oldest goes first (a repeated pair is computed again, exactly).
-MAX_CACHED = 8192
+MAX_CACHED = 1024
 
 
 class VerdictCache:
