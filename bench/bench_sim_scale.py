@@ -5,10 +5,13 @@ Workload on p2ptui.fabric.synth.large_fabric(1024) (2,120 functions, 8 root comp
 random endpoint pairs (seeded), sizes 256 MiB–4 GiB, half staged through a random provider, 1–4 threads,
 arriving at --rate transfers per virtual second (a steady load: about as many finish as arrive, so the number
 running stays level, a few hundred, whatever the total). Wall time from the first add() to the last completion
-(route planning included) and peak RSS of a child process per size, and the growth of both per ×10 transfers.
-Budgets: 10,000 ≤ 5 s; 100,000 ≤ 60 s; time growth per ×10 ≤ ×15. Also printed, no budget: 1,000 transfers all
-started at once (every one running together: a departure moves about half the rates, so that case is quadratic
-by nature). Exit 1 on a miss (a miss is measured once more: the machine is shared).
+(route planning included), its CPU time, and peak RSS of a child process per size, and the growth per ×10 transfers.
+Budgets: 10,000 ≤ 5 s; 100,000 ≤ 60 s; time growth per ×10 ≤ ×15. They are judged on the child's CPU time always,
+and on its wall time too when the machine is quiet (1-minute load average below the number of CPUs at the start):
+on a development machine shared by several jobs, wall time measures the others (2-5× the CPU time at load 6-8 on
+2 cores), and the load average is printed beside it. Also printed, no budget: 1,000 transfers all started at once
+(every one running together: a departure moves about half the rates, so that case is quadratic by nature).
+Exit 1 on a miss (a miss is measured once more: the machine is shared).
 """
 
 from __future__ import annotations
@@ -68,25 +71,34 @@ def one(n: int, rate: float) -> None:
 
 
 def measure(sizes: list[int], rate: float) -> bool:
+    quiet = os.getloadavg()[0] < (os.cpu_count() or 1)
+    print(
+        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: budgets judged on CPU time"
+        f"{' and wall time' if quiet else ' (wall printed, not judged: the machine is busy)'}"
+    )
     ok, previous = True, None
     for n in sizes:
         wall, peak, horizon, done, cpu = run(n, rate)
-        line = f"{n:>8,} transfers: {wall:8.2f} s wall ({cpu:.2f} s CPU)  {peak / 1e6:8.1f} MB peak RSS  {horizon:9.1f} virtual s  {done:,} done"
+        line = (
+            f"{n:>8,} transfers: {cpu:7.2f} s CPU ({wall:.2f} s wall, load {os.getloadavg()[0]:.1f})  "
+            f"{peak / 1e6:7.1f} MB peak RSS  {horizon:8.1f} virtual s  {done:,} done"
+        )
         if previous is not None:
-            growth, mem_growth = wall / previous[0], peak / previous[1]
+            growth, wall_growth, mem_growth = cpu / previous[0], wall / previous[3], peak / previous[1]
             scale = n / previous[2]
             allowed = GROWTH ** (len(str(int(scale))) - 1) if scale >= 10 else None
-            line += f"  growth ×{growth:.1f} time, ×{mem_growth:.1f} memory per ×{scale:g}"
-            if allowed is not None and growth > allowed:
-                ok = False
-                line += f"  FAIL (≤ ×{allowed:g})"
+            line += f"  growth per ×{scale:g}: ×{growth:.1f} CPU, ×{wall_growth:.1f} wall, ×{mem_growth:.1f} memory"
+            if allowed is not None:
+                passed = growth <= allowed and (not quiet or wall_growth <= allowed)
+                ok &= passed
+                line += f" (≤ ×{allowed:g}: {'PASS' if passed else 'FAIL'})"
         budget = BUDGETS.get(n)
         if budget is not None:
-            passed = wall <= budget and done == n
+            passed = cpu <= budget and (not quiet or wall <= budget) and done == n
             ok &= passed
             line += f"  budget {budget:g} s: {'PASS' if passed else 'FAIL'}"
         print(line, flush=True)
-        previous = (wall, peak, n)
+        previous = (cpu, peak, n, wall)
     return ok
 
 
@@ -100,7 +112,7 @@ def main() -> int:
         one(args.one, args.rate)
         return 0
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"large_fabric(1024); arrivals {args.rate:g}/virtual s; load average {os.getloadavg()[0]:.2f}")
+    print(f"large_fabric(1024); arrivals {args.rate:g}/virtual s")
     wall, peak, horizon, done, cpu = run(1000, None)
     print(
         f"   1,000 started together: {wall:.2f} s wall ({cpu:.2f} s CPU), {peak / 1e6:.1f} MB peak RSS, {done:,} done (no budget)"

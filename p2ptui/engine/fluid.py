@@ -5,8 +5,13 @@ Why incremental (SimGrid's lazy LMM updates, adapted to one connected fabric): a
 flows at or above the level where it happens. Progressive filling raises all rising flows together; a flow that
 leaves at rate L crossed only resources that saturate at L or later (it would have frozen earlier otherwise), so
 up to level L the filling without it is the same, and every flow slower than L keeps its rate. After departures the
-solver re-fills only the flows at or above the slowest departed rate, over the capacity the slower flows leave;
-an arrival can slow anyone, so it re-solves every running flow. Both give the full solver's answer
+solver re-fills only the flows at or above the slowest departed rate, over the capacity the slower flows leave.
+An arrival changes nothing below the level L* where the first resource on its route saturates in the new filling
+(below it the old filling goes on unchanged, the new flow rising or bound beside the others), so flows slower than
+L* keep their rates too. L* is bounded from below per resource r on the route, from r's present load U_r, the
+weight W_r of every flow crossing it and the arrivals' weight A_r: the new load at level λ is at most
+U_r + A_r·λ and at most W_r·λ, so r cannot saturate below max((C_r - U_r) / A_r, C_r / W_r). The smallest of
+those bounds (and of the departed rates) is the level the solver re-fills from. Both give the full solver's answer
 (``maxmin.max_min_rates`` on all running flows, kept as the reference the tests compare against) to float rounding.
 
 Only running flows are held, in dense arrays (a finished flow's slot takes the last one's), so each event costs
@@ -30,9 +35,14 @@ _REFRESH_SOLVES = 256
 class FluidFlows:
     def __init__(self) -> None:
         self.capacity = np.zeros(0)
-        # Σ coef × rate of the running flows, per resource (float: numpy's stubs type a weighted bincount as int)
-        self.load: np.ndarray = np.zeros(0)
+        self.load = np.zeros(0)  # Σ coef × rate of the running flows, per resource
+        self.weight = np.zeros(0)  # Σ coef of the running flows, per resource (arrivals' bound on L*)
+        self._arriving = np.zeros(0)  # Σ coef of the flows started since the last solve, per resource
         self.peak = np.zeros(0)  # highest load / capacity seen, per resource
+        self._n_res = 0  # resources added (the arrays above have spare room beyond)
+        # Scratch for numbering a solve's resources densely (cheaper than np.unique on a few hundred entries).
+        self._mark = np.zeros(0, dtype=bool)
+        self._dense = np.zeros(0, dtype=np.intp)
         self.ids: list[int] = []  # transfer id of each slot
         self.slot: dict[int, int] = {}
         self.remaining = np.zeros(0)
@@ -42,7 +52,10 @@ class FluidFlows:
         # them (0 in the padding), so the entries of any set of flows are one fancy index away.
         self._rows = np.zeros((0, 1), dtype=np.intp)
         self._coef = np.zeros((0, 1))
-        self._floor = math.inf  # re-fill flows at or above this rate; 0 = every running flow
+        self._floor = math.inf  # re-fill flows at or above this rate (the slowest departed); 0 = every running flow
+        # Transfer ids started since the last solve: always re-filled; their floor is found at the solve, once every
+        # arrival of the event is in.
+        self._new: list[int] = []
         self._solves = 0
 
     def __len__(self) -> int:
@@ -50,13 +63,23 @@ class FluidFlows:
 
     @property
     def dirty(self) -> bool:
-        return not math.isinf(self._floor)
+        return bool(self._new) or not math.isinf(self._floor)
 
     def add_resource(self, capacity: float) -> int:
-        self.capacity = np.append(self.capacity, capacity)
-        self.load = np.append(self.load, 0.0)
-        self.peak = np.append(self.peak, 0.0)
-        return len(self.capacity) - 1
+        index = self._n_res
+        if index == len(self.capacity):
+            # Room for twice as many: resources appear one by one as routes reach them (thousands on a large fabric).
+            # Spare entries have infinite capacity, so they never saturate and show no utilisation.
+            grow = max(64, index)
+            self.capacity = np.concatenate((self.capacity, np.full(grow, np.inf)))
+            self.load, self.weight, self._arriving, self.peak = (
+                np.concatenate((a, np.zeros(grow))) for a in (self.load, self.weight, self._arriving, self.peak)
+            )
+            self._mark = np.zeros(len(self.capacity), dtype=bool)
+            self._dense = np.zeros(len(self.capacity), dtype=np.intp)
+        self.capacity[index] = capacity
+        self._n_res = index + 1
+        return index
 
     # -- flows arriving and leaving -------------------------------------------------------------------------------
     def start(self, tid: int, size: float, rows: np.ndarray, coef: np.ndarray, bound: float) -> None:
@@ -79,14 +102,21 @@ class FluidFlows:
         self._coef[n] = 0.0
         self._rows[n, :width] = rows
         self._coef[n, :width] = coef
-        self._floor = 0.0  # an arrival can slow any flow
+        np.add.at(self.weight, rows, coef)
+        np.add.at(self._arriving, rows, coef)
+        self._new.append(tid)
 
     def stop(self, tid: int) -> float:
         """Remove a running flow; its remaining bytes."""
         i = self.slot.pop(tid)
         left, rate = float(self.remaining[i]), float(self.rate[i])
         np.subtract.at(self.load, self._rows[i], self._coef[i] * rate)  # padding: index 0, load 0
-        self._floor = min(self._floor, rate)
+        np.subtract.at(self.weight, self._rows[i], self._coef[i])
+        if tid in self._new:  # started and stopped before any solve: it never had a rate, nobody gains
+            self._new.remove(tid)
+            np.subtract.at(self._arriving, self._rows[i], self._coef[i])
+        else:
+            self._floor = min(self._floor, rate)
         last = len(self.ids) - 1
         if i != last:  # the last slot moves into the hole
             moved = self.ids[last]
@@ -118,8 +148,21 @@ class FluidFlows:
         return [self.ids[i] for i in np.flatnonzero(left <= within)]
 
     # -- rates ----------------------------------------------------------------------------------------------------
+    def _arrival_floor(self) -> float:
+        """A lower bound on the level where the first resource on an arrival's route saturates (module docstring)."""
+        on = np.flatnonzero(self._arriving > 0)
+        if not on.size:
+            return math.inf
+        arriving, self._arriving[on] = self._arriving[on], 0.0
+        capacity = self.capacity[on]
+        room = np.maximum(capacity - self.load[on], 0.0) / arriving
+        return float(np.min(np.maximum(room, capacity / self.weight[on])))
+
     def solve(self) -> None:
         floor, self._floor = self._floor, math.inf
+        arrived, self._new = self._new, []
+        if arrived:
+            floor = min(floor, self._arrival_floor())
         n = len(self.ids)
         if math.isinf(floor) or not n:
             return
@@ -127,30 +170,49 @@ class FluidFlows:
         if self._solves % _REFRESH_SOLVES == 0:
             floor = 0.0  # a whole solve now and then: loads summed afresh, no rounding carried along
         if floor > 0:
-            chosen = np.flatnonzero(self.rate[:n] >= floor * (1 - _MARGIN))
+            pick = self.rate[:n] >= floor * (1 - _MARGIN)
+            pick[[self.slot[tid] for tid in arrived]] = True
+            chosen = np.flatnonzero(pick)
             if not chosen.size:
                 return  # the departed flows were the fastest: nobody else gains (their loads are already gone)
         else:
             chosen = np.arange(n)
         coef2 = self._coef[chosen]
         cols, at = np.nonzero(coef2)
-        rows, coef = self._rows[chosen][cols, at], coef2[cols, at]
+        coef = coef2[cols, at]
+        # The resources the re-filled flows cross, numbered densely: every array below is as small as the solve.
+        flat = self._rows[chosen][cols, at]
+        self._mark[flat] = True
+        used = np.flatnonzero(self._mark)
+        self._mark[used] = False
+        k = used.size
+        self._dense[used] = np.arange(k)
+        rows = self._dense[flat]
+        capacity = self.capacity[used]
         old = self.rate[chosen]
-        n_res = len(self.capacity)
         if floor > 0:
             # What the flows not re-filled leave of each resource: their rates stay as they are.
-            mine = np.bincount(rows, weights=coef * old[cols], minlength=n_res)
-            free = np.maximum(self.capacity - (self.load - mine), 0.0)
+            mine = np.bincount(rows, weights=coef * old[cols], minlength=k)
+            free = np.maximum(capacity - (self.load[used] - mine), 0.0)
         else:
-            free = self.capacity
-        new = max_min_rates(chosen.size, rows, cols, coef, free, self.bound[chosen])
+            free = capacity
+        new = max_min_rates(chosen.size, rows, cols, coef, free, self.bound[chosen], compact=True)
         self.rate[chosen] = new
         if floor > 0:
-            self.load += np.bincount(rows, weights=coef * (new - old)[cols], minlength=n_res)
+            self.load[used] += np.bincount(rows, weights=coef * (new - old)[cols], minlength=k)
+            # Loads of resources no re-filled flow crosses only fell: their peaks stand.
+            self.peak[used] = np.maximum(self.peak[used], self.load[used] / capacity)
         else:
-            self.load = np.bincount(rows, weights=coef * new[cols], minlength=n_res)
-        # Loads of resources no re-filled flow crosses only fell: their peaks stand, and the maximum is harmless.
-        np.maximum(self.peak, self.load / self.capacity, out=self.peak)
+            self.load[:] = 0.0
+            self.weight[:] = 0.0
+            self.load[used] = np.bincount(rows, weights=coef * new[cols], minlength=k)
+            self.weight[used] = np.bincount(rows, weights=coef, minlength=k)
+            np.maximum(self.peak, self.load / self.capacity, out=self.peak)
 
     def utilisation(self) -> np.ndarray:
-        return self.load / self.capacity if len(self.capacity) else self.load
+        n = self._n_res
+        return self.load[:n] / self.capacity[:n]
+
+    def peaks(self) -> np.ndarray:
+        """Highest load / capacity each resource reached, in the order they were added."""
+        return self.peak[: self._n_res]

@@ -27,7 +27,7 @@ from .transfer import HOST, Op
 HOST_MEMORY = "HOST_MEMORY"  # map type shown for legs to or from host memory
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Leg:
     data_from: str  # device name, or "host"
     data_to: str
@@ -62,10 +62,11 @@ def build_leg(fabric: Fabric, catalog: ResourceCatalog, req: LegRequest, notes: 
     if initiator is None:
         raise ValueError("host memory cannot initiate a DMA")
     stop = None if req.through_rc else req.common
-    up = _below(fabric, src, stop)
-    down = _below(fabric, dst, stop)
-    up_links = _links(catalog, up, notes)
-    down_links = _links(catalog, down, notes)
+    up_chain, down_chain = catalog.chain(src, stop), catalog.chain(dst, stop)
+    up, down = up_chain.devices, down_chain.devices
+    up_links, down_links = up_chain.links, down_chain.links
+    notes.extend(up_chain.notes)
+    notes.extend(down_chain.notes)
     crossed = up_links + down_links
     mps = min((lk.mps for lk in crossed), default=DEFAULT_MPS)
     payload = min(mps, req.dma_size) if req.dma_size else mps
@@ -121,28 +122,6 @@ def build_leg(fabric: Fabric, catalog: ResourceCatalog, req: LegRequest, notes: 
         loads=tuple(loads.items()),
         bound=bound,
     )
-
-
-def _below(fabric: Fabric, dev: Device | None, stop: Device | None) -> list[Device]:
-    """``dev`` and the bridges above it, up to but not including ``stop`` (all of them when stop is None)."""
-    if dev is None:
-        return []
-    out = []
-    for d in fabric.upstream_chain(dev):
-        if stop is not None and d.bdf == stop.bdf:
-            break
-        out.append(d)
-    return out
-
-
-def _links(catalog: ResourceCatalog, devices: list[Device], notes: list[str]) -> list[LinkInfo]:
-    out = []
-    for d in devices:
-        info, link_notes = catalog.link_above(d)
-        notes.extend(link_notes)
-        if info is not None:
-            out.append(info)
-    return out
 
 
 def _link_load(loads, info: LinkInfo, data_key: str, back_key: str, op: Op, payload: int, completion: int, mrrs: int):

@@ -31,11 +31,15 @@ def max_min_rates(
     coef: np.ndarray,
     capacity: np.ndarray,
     bound: np.ndarray | None = None,
+    *,
+    compact: bool = False,
 ) -> np.ndarray:
     """Max-min fair rates for ``n_flows`` flows.
 
     ``rows``/``cols``/``coef`` are the non-zero entries of the load matrix (resource index, flow index, load per
     unit rate, > 0); ``capacity`` has one entry per resource (> 0); ``bound`` one per flow (``inf`` for none).
+    ``compact``: the caller promises every resource is crossed by some entry (numbered densely already), so the
+    renumbering is skipped.
     Raises UnboundedFlowError when a flow would be infinitely fast.
     """
     rows = np.asarray(rows, dtype=np.intp)
@@ -54,47 +58,41 @@ def max_min_rates(
         return rate
     # Work on the resources actually used, numbered densely: every round's arrays are then as small as can be.
     capacity = np.asarray(capacity, dtype=np.float64)
-    present = np.zeros(capacity.shape[0], dtype=bool)
-    present[rows] = True
-    used_res = np.flatnonzero(present)
-    dense = np.zeros(capacity.shape[0], dtype=np.intp)
-    dense[used_res] = np.arange(used_res.size)
-    rows = dense[rows]
-    capacity = capacity[used_res]
+    if not compact:
+        used_res, rows = np.unique(rows, return_inverse=True)
+        capacity = capacity[used_res]
     n_res = capacity.shape[0]
 
     open_bound = np.where(has_resource, bound, np.inf)  # bounds of the flows still rising
     bounded = bool(np.isfinite(open_bound).any())  # most solves have no bound at all: skip that test per round
     used = np.zeros(n_res)  # load of frozen flows on each resource
     weight = np.bincount(rows, weights=coef, minlength=n_res)  # load per unit level of the rising flows
-    entries = np.bincount(rows, minlength=n_res)  # rising flows' entries per resource
     headroom = capacity / weight  # the level at which each resource saturates, given what is frozen
-    newly = np.zeros(n_flows, dtype=bool)
     while rows.size:
         res_level = headroom.min()
         bound_level = open_bound.min() if bounded else np.inf
-        newly[:] = False
         if bound_level <= res_level * (1 + _TIE):
             newly = open_bound <= bound_level * (1 + _TIE)
             rate[newly] = bound[newly]
+            open_bound[newly] = np.inf
+        else:
+            newly = np.zeros(n_flows, dtype=bool)
         if res_level <= bound_level * (1 + _TIE):
             crossing = cols[headroom[rows] <= res_level * (1 + _TIE)]
-            crossing = crossing[~newly[crossing]]
+            if bounded:
+                crossing = crossing[~newly[crossing]]  # a flow frozen at its bound this round keeps it
+                open_bound[crossing] = np.inf
             rate[crossing] = res_level
             newly[crossing] = True
-        if bounded:
-            open_bound[newly] = np.inf
-        # Move the newly frozen flows' loads from the rising weight to the fixed use, then drop their entries.
+        # Move the newly frozen flows' loads to the fixed use and drop their entries; the rising weight is summed
+        # afresh (exactly 0 where no rising flow is left: no cancellation crumbs).
         mine = newly[cols]
-        r = rows[mine]
-        a = coef[mine]
-        used += np.bincount(r, weights=a * rate[cols[mine]], minlength=n_res)
-        weight -= np.bincount(r, weights=a, minlength=n_res)
-        entries -= np.bincount(r, minlength=n_res)
+        used += np.bincount(rows[mine], weights=coef[mine] * rate[cols[mine]], minlength=n_res)
         keep = ~mine
         rows, cols, coef = rows[keep], cols[keep], coef[keep]
-        # A resource no rising flow crosses never saturates (and cancellation may leave crumbs in its weight).
-        headroom = np.divide(capacity - used, weight, out=np.full(n_res, np.inf), where=entries > 0)
+        weight = np.bincount(rows, weights=coef, minlength=n_res)
+        # A resource no rising flow crosses never saturates.
+        headroom = np.divide(capacity - used, weight, out=np.full(n_res, np.inf), where=weight > 0)
     return rate
 
 

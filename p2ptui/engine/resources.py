@@ -136,6 +136,18 @@ class LinkInfo:
     flit: bool
 
 
+@dataclass(frozen=True)
+class Chain:
+    """A device's way up: the devices crossed, the links above them, the notes said building those links."""
+
+    devices: tuple[Device, ...]
+    links: tuple[LinkInfo, ...]
+    notes: tuple[str, ...]
+
+
+_NO_CHAIN = Chain((), (), ())
+
+
 class ResourceCatalog:
     """Resources of one fabric under one SimConfig, created on first use and cached."""
 
@@ -144,6 +156,9 @@ class ResourceCatalog:
         self.config = config or SimConfig()
         self.resources: dict[str, Resource] = {}
         self._links: dict[object, tuple[LinkInfo | None, tuple[str, ...]]] = {}
+        # (device, stop) -> the device and bridges above it up to stop, their links and the notes on them. A leg's two
+        # ends are a few of these; every transfer from a device reuses its chain.
+        self._chains: dict[tuple[object, object], Chain] = {}
 
     def _add(self, key: str, kind: ResourceKind, capacity: float, description: str, data_rate: float) -> str:
         if key not in self.resources:
@@ -166,6 +181,29 @@ class ResourceCatalog:
         if port.bdf not in self._links:
             self._links[port.bdf] = self._make_link(port)
         return self._links[port.bdf]
+
+    def chain(self, dev: Device | None, stop: Device | None) -> Chain:
+        """``dev`` and the bridges above it, up to but not including ``stop`` (all of them when stop is None), with
+        the links above each and the notes on those links; empty for host memory (``dev`` None)."""
+        if dev is None:
+            return _NO_CHAIN
+        key = (dev.bdf, None if stop is None else stop.bdf)
+        found = self._chains.get(key)
+        if found is None:
+            devices: list[Device] = []
+            for d in self.fabric.upstream_chain(dev):
+                if stop is not None and d.bdf == stop.bdf:
+                    break
+                devices.append(d)
+            links: list[LinkInfo] = []
+            notes: list[str] = []
+            for d in devices:
+                info, link_notes = self.link_above(d)
+                notes.extend(link_notes)
+                if info is not None:
+                    links.append(info)
+            found = self._chains[key] = Chain(tuple(devices), tuple(links), tuple(notes))
+        return found
 
     def _make_link(self, port: Device) -> tuple[LinkInfo, tuple[str, ...]]:
         # Every function on the port's secondary bus shares its one link; name it after the first of them.

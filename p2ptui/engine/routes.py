@@ -22,6 +22,8 @@ from .resources import ResourceCatalog
 from .transfer import HOST, Op, TransferSpec
 from .verdicts import MAP_BUS_ADDR, MAP_NOT_SUPPORTED, VerdictCache
 
+MAX_CACHED_LEGS = 16384  # legs the planner keeps (bounded like the verdict cache, for the same reason)
+
 
 class RouteKind(StrEnum):
     P2P = "p2p"  # through the provider's P2P memory, or one direct DMA between the devices
@@ -29,7 +31,7 @@ class RouteKind(StrEnum):
     HOST = "host"  # a DMA to or from host memory (one end is host memory)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Route:
     kind: RouteKind
     legs: tuple[Leg, ...]
@@ -92,7 +94,7 @@ class Route:
         return text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoutePlan:
     chosen: Route
     p2p: Route | None  # None for transfers to or from host memory
@@ -108,7 +110,7 @@ class RoutePlanner:
     def __init__(self, fabric: Fabric, catalog: ResourceCatalog, verdicts: VerdictCache | None = None):
         self.fabric = fabric
         self.catalog = catalog
-        self.verdicts = verdicts or VerdictCache(fabric)
+        self.verdicts = verdicts if verdicts is not None else VerdictCache(fabric)
         # Legs by what decides them, with the notes building them said: transfers share legs (every bounce
         # leg to or from host memory, every staged leg of a provider), and planning dominated many-transfer runs.
         self._legs: dict[tuple, tuple[Leg, tuple[str, ...]]] = {}
@@ -224,6 +226,8 @@ class RoutePlanner:
         )
         cached = self._legs.get(key)
         if cached is None:
+            if len(self._legs) >= MAX_CACHED_LEGS:
+                del self._legs[next(iter(self._legs))]  # the oldest: legs between random pairs rarely come back
             said: list[str] = []
             cached = self._legs[key] = (build_leg(self.fabric, self.catalog, req, said), tuple(said))
         notes.extend(cached[1])

@@ -46,8 +46,10 @@ class Simulation:
         self.pools = PoolLedger(fabric)
         self.now = 0.0
         self.results: dict[int, TransferResult] = {}
+        # Per transfer only while it needs them (100,000 transfers must not keep 100,000 plans): the plan until it
+        # starts, the devices its chosen route uses until it ends.
         self._plans: dict[int, RoutePlan] = {}
-        self._users: dict[int, set[str]] = {}  # devices each transfer's chosen route uses
+        self._users: dict[int, set[str]] = {}
         self._pending: list[tuple[float, int]] = []
         self._faults: list[tuple[float, int, str, str]] = []
         self._events: list[TransferEvent] = []
@@ -160,7 +162,7 @@ class Simulation:
 
     # -- transfers starting and ending --------------------------------------------------------------------------
     def _start(self, tid: int) -> None:
-        result, plan = self.results[tid], self._plans[tid]
+        result, plan = self.results[tid], self._plans.pop(tid)
         gone = sorted(name for name in self._users[tid] if self.pools.gone(name))
         if gone:
             return self._refuse(tid, f"{', '.join(gone)} is gone (hot-unplugged)")
@@ -175,11 +177,14 @@ class Simulation:
 
     def _refuse(self, tid: int, message: str) -> None:
         result = self.results[tid]
+        self._users.pop(tid, None)
         result.state, result.error = TransferState.REFUSED, message
         self._events.append(TransferEvent(self.now, tid, result.spec.label, TransferState.REFUSED, message))
 
     def _finish(self, tid: int, state: TransferState, message: str = "") -> None:
         result = self.results[tid]
+        self._plans.pop(tid, None)  # cancelled before it started
+        self._users.pop(tid, None)
         if tid in self._flows.slot:
             left = self._flows.stop(tid)
             result.bytes_done = result.spec.size if state is TransferState.DONE else self._done_bytes(tid, left)
@@ -241,4 +246,5 @@ class Simulation:
 
     def peak_utilisation(self) -> dict[str, float]:
         """Highest share of capacity each resource any transfer touched reached during the run."""
-        return {key: float(self._flows.peak[i]) for key, i in self._res_index.items()}
+        peaks = self._flows.peaks()
+        return {key: float(peaks[i]) for key, i in self._res_index.items()}

@@ -37,7 +37,7 @@ class TransferState(StrEnum):
         return self not in (TransferState.PENDING, TransferState.RUNNING)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TransferSpec:
     """One copy. ``via`` names the provider whose P2P memory stages the data (src → provider memory → dst, as
     nvmet and p2pmem-test do); without it the copy is one direct DMA between src and dst. ``src``/``dst`` are
@@ -80,7 +80,7 @@ class TransferSpec:
         return self.chunk * self.threads
 
 
-@dataclass
+@dataclass(slots=True)
 class TransferResult:
     """Everything known about one transfer, updated as it runs and final once ``state.finished``."""
 

@@ -15,17 +15,29 @@ MAP_THRU_HOST_BRIDGE = "THRU_HOST_BRIDGE"
 MAP_NOT_SUPPORTED = "NOT_SUPPORTED"
 
 
+# Verdicts kept at most: a simulation of 100,000 transfers between random pairs would otherwise hold 100,000 of them
+# (1-2 KB each) for pairs that never come back; the oldest goes first (a repeated pair is computed again, exactly).
+MAX_CACHED = 1024
+
+
 class VerdictCache:
-    def __init__(self, fabric: Fabric, profile=None):
+    def __init__(self, fabric: Fabric, profile=None, limit: int = MAX_CACHED):
         self.fabric = fabric
         self.profile = profile if profile is not None else profile_for(fabric)
+        self.limit = limit
         self._cache: dict[tuple[BDF, tuple[BDF, ...]], Verdict] = {}
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
     def verdict(self, provider: Device, clients: list[Device]) -> Verdict:
         """pci_p2pdma_distance_many(provider, clients) as p2ptui.p2p.check computes it.
 
         Verbose, so every client is evaluated even after a refusal."""
         key = (provider.bdf, tuple(c.bdf for c in clients))
-        if key not in self._cache:
-            self._cache[key] = check(self.fabric, provider, clients, self.profile, verbose=True)
-        return self._cache[key]
+        verdict = self._cache.get(key)
+        if verdict is None:
+            if len(self._cache) >= self.limit:
+                del self._cache[next(iter(self._cache))]  # dicts keep insertion order: the oldest entry
+            verdict = self._cache[key] = check(self.fabric, provider, clients, self.profile, verbose=True)
+        return verdict

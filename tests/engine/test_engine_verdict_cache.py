@@ -1,0 +1,36 @@
+"""The simulator's verdict cache is bounded (100,000 transfers between random pairs must not keep 100,000 verdicts)
+and a verdict computed again after eviction is the same as the first."""
+
+import random
+
+from p2ptui.engine.sim import Simulation
+from p2ptui.engine.transfer import TransferSpec, TransferState
+from p2ptui.engine.verdicts import VerdictCache
+from p2ptui.fabric.synth import large_fabric
+
+FABRIC = large_fabric(64, ports_per_switch=8)
+
+
+def test_the_cache_keeps_at_most_its_limit_and_recomputes_the_same_verdict():
+    cache = VerdictCache(FABRIC, limit=3)
+    ends = FABRIC.endpoints()
+    pairs = [(ends[i], ends[i + 1]) for i in range(0, 12, 2)]
+    first = [cache.verdict(p, [c]) for p, c in pairs]
+    assert len(cache) == 3
+    again = cache.verdict(*pairs[0][:1], [pairs[0][1]])  # evicted long ago: computed afresh
+    assert again is not first[0] and again == first[0]
+    assert len(cache) == 3
+
+
+def test_a_simulation_with_a_small_cache_gives_the_same_results_as_with_a_large_one():
+    def run(limit: int) -> list[tuple[TransferState, float | None]]:
+        sim = Simulation(FABRIC, verdicts=VerdictCache(FABRIC, limit=limit))
+        rng = random.Random(3)
+        ends = FABRIC.endpoints()
+        for i in range(60):
+            a, b = rng.sample(ends[:10], 2)  # few devices: pairs come back, some after eviction
+            sim.add(TransferSpec(a.name, b.name, rng.randint(1, 64) << 20, start=i * 0.001))
+        sim.run()
+        return [(r.state, r.ended_at) for r in sim.results.values()]
+
+    assert run(2) == run(10_000)
