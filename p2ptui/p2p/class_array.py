@@ -101,3 +101,14 @@ def _is_int(x) -> bool:
 
 def _index(x):
     return x if isinstance(x, int | np.integer | slice) else np.asarray(x)
+
+
+def as_class_array(a: ClassArray | np.ndarray) -> ClassArray:
+    """``a`` itself, or a dense array as a ClassArray whose every row and column is a class of its own (one table row
+    per row; no cell meets itself, so the extra column is never read)."""
+    if isinstance(a, ClassArray):
+        return a
+    dense = np.asarray(a)
+    rows, cols = dense.shape
+    table = np.concatenate([dense, np.zeros((rows, 1), dtype=dense.dtype)], axis=1)
+    return ClassArray(table, np.arange(rows), np.arange(cols), np.arange(rows), -1 - np.arange(cols))

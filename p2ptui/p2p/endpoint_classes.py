@@ -91,3 +91,9 @@ def endpoint_classes(index: FabricIndex, chosen: np.ndarray, redirects: list[np.
     last_pos[of_member] = np.arange(m)
     second = np.where(last_pos != first_pos, members[last_pos], -1)
     return EndpointClasses(members, of_member, members[first_pos], second)
+
+
+def singleton_classes(chosen: np.ndarray) -> EndpointClasses:
+    """Every chosen function a class of its own: no compression."""
+    members = np.unique(chosen)
+    return EndpointClasses(members, np.arange(len(members)), members, np.full(len(members), -1, dtype=np.int64))

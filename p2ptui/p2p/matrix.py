@@ -28,7 +28,7 @@ import numpy as np
 from ..fabric.model import Device, Fabric
 from .class_array import ClassArray
 from .context import VerdictContext, verdict_context
-from .endpoint_classes import EndpointClasses, endpoint_classes
+from .endpoint_classes import EndpointClasses, endpoint_classes, singleton_classes
 from .profiles import Era, Fact, HostBridgeAssumption, KernelProfile
 from .topo import TOPO_CLASSES, TOPO_CODE, TopoClass
 from .verdict import V52_HOST_BRIDGE_PENALTY, MapType
@@ -106,17 +106,19 @@ def pair_matrix(
     return pair_table(ctx, ends, ends)
 
 
-def pair_table(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray) -> PairMatrix:
+def pair_table(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray, compress: bool = True) -> PairMatrix:
     """The verdict for every (rows[i], cols[j]) pair of device indices, with its certainty.
 
     Computed over classes of functions with identical rows and columns (p2p/endpoint_classes.py): a table over one
-    or two members of each class, kept as a class x class table that ClassArray expands where it is read."""
+    or two members of each class, kept as a class x class table that ClassArray expands where it is read. With
+    ``compress`` False every function is a class of its own: the same computation uncompressed (what the tests hold
+    the classes to)."""
     rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
     uncertain = ctx.profile.has_p2pdma and ctx.has_unknowns
     contexts = _completions(ctx) if uncertain else [ctx]
-    classes = endpoint_classes(
-        ctx.index, np.concatenate([rows, cols]), [np.asarray(c.redirect, dtype=np.int8) for c in contexts]
-    )
+    chosen = np.concatenate([rows, cols])
+    redirects = [np.asarray(c.redirect, dtype=np.int8) for c in contexts]
+    classes = endpoint_classes(ctx.index, chosen, redirects) if compress else singleton_classes(chosen)
     row_class, col_class = classes.class_of(rows), classes.class_of(cols)
     devs = ctx.index.devices
     ends = ([devs[i] for i in rows], [devs[i] for i in cols])

@@ -4,7 +4,7 @@ own renderers, so the TUI and the command line can never disagree."""
 
 from __future__ import annotations
 
-import json
+import io
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -14,9 +14,9 @@ import numpy as np
 from ..cli.matrix_command import render_csv
 from ..cli.p2p_commands import check_text
 from ..fabric.model import Device, Fabric
-from ..p2p import report
 from ..p2p.gate import ExpertMode
 from ..p2p.matrix import PairMatrix
+from ..p2p.matrix_stream import write_matrix_json
 from ..p2p.verdict import Verdict
 from .describe import device_rows
 from .styled import plain
@@ -61,5 +61,7 @@ def matrix_csv(m: PairMatrix) -> str:
 
 
 def matrix_json_text(m: PairMatrix) -> str:
-    """The same JSON as `p2ptui matrix --json`."""
-    return json.dumps(report.matrix_json(m))
+    """The same JSON as `p2ptui matrix --json` (without its final newline)."""
+    out = io.StringIO()
+    write_matrix_json(m, out)
+    return out.getvalue().rstrip("\n")
