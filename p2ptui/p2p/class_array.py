@@ -74,7 +74,9 @@ class ClassArray:
         return np.asarray(self).tolist()
 
     @property
-    def T(self) -> ClassArray:  # noqa: N802 - numpy's name for the transpose
+    def T(self) -> ClassArray | np.ndarray:  # noqa: N802 - numpy's name for the transpose
+        if self.table.shape[0] != self.self_column:  # not one numbering of row and column classes: expand
+            return np.asarray(self).T
         return ClassArray(_transposed(self.table), self.col_class, self.row_class, self.col_dev, self.row_dev)
 
     def __eq__(self, other):  # type: ignore[override]
