@@ -50,6 +50,28 @@ class ClassArray:
         """Another array with these rows and columns and cells from ``table``."""
         return ClassArray(table, self.row_class, self.col_class, self.row_dev, self.col_dev)
 
+    def take(self, rows, cols) -> ClassArray:
+        """These rows and columns (index lists), still kept per class: a cut of the matrix costs its index vectors."""
+        rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        return ClassArray(
+            self.table, self.row_class[rows], self.col_class[cols], self.row_dev[rows], self.col_dev[cols]
+        )
+
+    def same_cells_as(self, other: ClassArray) -> bool:
+        """Do both index their tables with the same classes and functions (so one row class means one row text)?"""
+        return (
+            all(
+                np.array_equal(a, b)
+                for a, b in (
+                    (self.row_class, other.row_class),
+                    (self.col_class, other.col_class),
+                    (self.row_dev, other.row_dev),
+                    (self.col_dev, other.col_dev),
+                )
+            )
+            and self.table.shape[0] == other.table.shape[0]
+        )
+
     def row(self, i: int) -> np.ndarray:
         """Row i expanded: one vector of the columns' length."""
         return self[i, :]

@@ -52,7 +52,8 @@ def write_matrix_csv(m: PairMatrix, out: TextIO) -> None:
     if not m.cols:
         return
     given = [m.map_type, m.distance, m.topo] + ([m.certain] if m.certain is not None else [])
-    shared = all(isinstance(a, ClassArray) and a.row_class is given[0].row_class for a in given)  # type: ignore[union-attr]
+    first = given[0]
+    shared = isinstance(first, ClassArray) and all(isinstance(a, ClassArray) and a.same_cells_as(first) for a in given)
     if not shared:  # cut from another matrix (tui/export.py): dense, every row its own class
         given = [np.asarray(a) for a in given]
     arrays = [as_class_array(a) for a in given[:3]]

@@ -21,14 +21,17 @@ from p2ptui.p2p.profiles import profile_for
 
 
 def whole_csv(m: PairMatrix) -> str:
-    """The CSV as the command wrote it before streaming: csv.writer, one row per cell lookup."""
+    """The CSV as the command wrote it before streaming: csv.writer over every cell of the expanded arrays."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
+    maps, topos = np.array(m.map_names(), dtype=object), np.array(m.topo_names(), dtype=object)
+    distance = np.asarray(m.distance).tolist()
+    certain = np.ones(maps.shape, dtype=bool) if m.certain is None else np.asarray(m.certain)
+    clients = [(c.bdf, c.name) for c in m.cols]
     for i, prov in enumerate(m.rows):
-        for j, client in enumerate(m.cols):
-            cells = [m.map_type_at(i, j).value, int(m.distance[i, j]), m.topo_at(i, j).value, m.certain_at(i, j)]
-            writer.writerow([prov.bdf, prov.name, client.bdf, client.name, *cells])
+        cells = zip(clients, maps[i].tolist(), distance[i], topos[i].tolist(), certain[i].tolist(), strict=True)
+        writer.writerows([prov.bdf, prov.name, bdf, name, mt, d, t, c] for (bdf, name), mt, d, t, c in cells)
     return out.getvalue()
 
 
@@ -101,3 +104,22 @@ def test_class_array_indexes_like_the_dense_array():
         assert np.array_equal(arr[2], dense[2]) and np.array_equal(arr.row(3), dense[3])
         assert np.array_equal(arr.T, dense.T)
         assert arr.shape == dense.shape and arr.tolist() == dense.tolist()
+
+
+def test_a_cut_kept_per_class_streams_too():
+    """ClassArray.take cuts rows and columns without expanding: the cut streams as its expansion would."""
+    fabric = random_fabric(11, max_endpoints=30)
+    m = pair_matrix(fabric, profile_for(fabric, kernel="5.4", iommu="on"))
+    rows, cols = list(range(1, len(m.rows), 3)), list(range(0, len(m.cols), 2))
+    cut = replace(
+        m,
+        rows=[m.rows[i] for i in rows],
+        cols=[m.cols[j] for j in cols],
+        map_type=m.map_type.take(rows, cols),
+        distance=m.distance.take(rows, cols),
+        topo=m.topo.take(rows, cols),
+        certain=None if m.certain is None else m.certain.take(rows, cols),
+        alternatives=tuple((t.take(rows, cols), d.take(rows, cols)) for t, d in m.alternatives),
+    )
+    assert np.array_equal(np.asarray(cut.distance), np.asarray(m.distance)[np.ix_(rows, cols)])
+    assert_streams_match(cut)
