@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from p2ptui.fabric import acs as acsbits
+from p2ptui.fabric import loads_fabric
 from p2ptui.fabric.acs import Acs, AcsSource
 from p2ptui.fabric.kinds import DeviceKind
 from p2ptui.fabric.model import Fabric
@@ -115,3 +116,44 @@ def test_functions_that_differ_behind_one_switch_get_classes_of_their_own():
     ctx = verdict_context(changed)
     ends = np.array([ctx.index.index[d.bdf] for d in changed.endpoints()], dtype=np.int64)
     assert_same_matrix(m, pair_table(ctx, ends, ends, compress=False))
+
+
+BRIDGE_UNITS_YAML = """\
+format: p2ptui-fabric/1
+name: bridge-units
+host: {cpu: intel, kernel: "6.12", iommu: "off"}
+root_complexes:
+  - bus: 0000:00
+    devices:
+      - {bdf: 00:00.0, kind: host_bridge, id: 8086:2020}
+      - bdf: 00:01.0
+        kind: root_port
+        children:
+          - {bdf: 01:00.0, kind: gpu}
+          - bdf: 01:01.0
+            kind: switch_upstream
+            children:
+              - bdf: 02:00.0
+                kind: switch_downstream
+                children:
+                  - {bdf: 03:00.0, kind: gpu}
+          - bdf: 01:02.0
+            kind: pci_bridge
+            children:
+              - bdf: 04:00.0
+                kind: pci_bridge
+                children:
+                  - {bdf: 05:00.0, kind: nic}
+"""
+
+
+def test_ends_as_deep_but_below_different_bridge_units_stay_apart():
+    """03:00.0 (below a switch: one bridge unit) and 05:00.0 (below two PCI bridges: two) join the root port at
+    the same depth; against the root port itself, a row here, nvidia-smi says PIX for one and PXB for the other."""
+    fabric = loads_fabric(BRIDGE_UNITS_YAML)
+    ctx = verdict_context(fabric)
+    index = ctx.index.index
+    picked = np.array([index[fabric.find(ref).bdf] for ref in ("00:01.0", "01:00.0", "03:00.0", "05:00.0")])
+    m = pair_table(ctx, picked, picked)
+    assert_same_matrix(m, pair_table(ctx, picked, picked, compress=False))
+    assert [m.topo_at(0, j).value for j in (2, 3)] == ["PIX", "PXB"]
