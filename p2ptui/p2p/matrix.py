@@ -4,7 +4,7 @@ The single-pair verdict walks chains; here the same decision is taken block by b
 by DFS preorder of the forest that pci_upstream_bridge() defines, so every subtree is a contiguous range of rows and
 of columns:
 * pairs in different trees (different root ports, RCiEPs) have no common device: their verdict depends only on the
-  two root buses, so each root-bus block is filled with one value, and the distance is len(P)+len(C);
+  two root buses, so each cell looks its case up in a (root bus x root bus) table; the distance is len(P)+len(C);
 * pairs in one tree have a common device, the deepest bridge whose subtree holds both: writing each bridge's values
   into its (rows x columns) block, shallow to deep, leaves the lowest common ancestor's values in every cell.
 Distances come out of one identity: da+db = (len(P)) + (len(C)) - 2*(depth(LCA)+1).
@@ -15,6 +15,11 @@ redirecting; unknown host bridges all whitelisted or none). A pair's outcome dep
 through "some redirect on its path or none", and on an unknown host bridge only through "allowed or not", both
 monotone, so the corners give exactly the outcomes a pair can have. A cell is certain when every table agrees; it
 shows its worst outcome, as the single verdict does.
+
+All of this runs on a member or two of each endpoint class (p2p/endpoint_classes.py: functions whose rows and
+columns are identical but where they meet themselves), never on every function: 16,384 endpoints of a regular
+fabric are 512 classes. The result stays a class table (p2p/class_array.py), expanded cell by cell or row by row as
+the TUI, the exports and `matrix --json` read it.
 """
 
 from __future__ import annotations
@@ -195,7 +200,7 @@ def _completions(ctx: VerdictContext) -> list[VerdictContext]:
     fabric = ctx.index.fabric
     values = dict(prof.unknown_values())
     kernels, cpus, iommus = (values.get(f, [None]) for f in (Fact.KERNEL, Fact.CPU, Fact.IOMMU))
-    out = []
+    out: list[VerdictContext] = []
     for kernel, cpu, iommu in itertools.product(kernels, cpus, iommus):
         done = prof.completed(kernel, cpu, iommu)
         c = verdict_context(fabric, done) if done != prof else ctx
