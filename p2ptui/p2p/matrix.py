@@ -11,10 +11,10 @@ Distances come out of one identity: da+db = (len(P)) + (len(C)) - 2*(depth(LCA)+
 
 Facts the fabric does not give (p2p/outcomes.py) are evaluated the same way, table by table: every completion of the
 machine-wide facts (kernel, CPU, IOMMU), each at the corners of the per-function facts (unknown ACS all clear or all
-redirecting; unknown host bridges all whitelisted or none). A pair's outcome depends on an unknown ACS control only
-through "some redirect on its path or none", and on an unknown host bridge only through "allowed or not", both
-monotone, so the corners give exactly the outcomes a pair can have. A cell is certain when every table agrees; it
-shows its worst outcome, as the single verdict does.
+redirecting; unknown host bridges all whitelisted, all for their own bridge only, or none). A pair's outcome depends
+on an unknown ACS control only through "some redirect on its path or none", and on an unknown host bridge only
+through "allowed or not", both monotone, so the corners give exactly the outcomes a pair can have. A cell is certain
+when every table agrees; it shows its worst outcome, as the single verdict does.
 
 All of this runs on a member or two of each endpoint class (p2p/endpoint_classes.py: functions whose rows and
 columns are identical but where they meet themselves), never on every function: 16,384 endpoints of a regular
@@ -194,6 +194,17 @@ def _score(map_type: np.ndarray, distance: np.ndarray) -> np.ndarray:
     return _RANK_ARRAY[map_type].astype(np.int64) * (1 << 40) + distance.astype(np.int64)
 
 
+# Unknown host bridges all at one standing. Whether a pair may go through the host bridge is one boolean, monotone in
+# each bridge's standing, but which standing allows it depends on the machine: a whitelist entry that fits this CPU
+# may exist only for REQ_SAME_HOST_BRIDGE (then "whitelisted" allows nothing and "same bridge only" allows pairs on
+# one bridge). So all three are corners, as the single verdict (outcomes.py) enumerates all three per bridge.
+HB_CORNERS = (
+    HostBridgeAssumption.NOT_WHITELISTED,
+    HostBridgeAssumption.SAME_BRIDGE_ONLY,
+    HostBridgeAssumption.WHITELISTED,
+)
+
+
 def _completions(ctx: VerdictContext) -> list[VerdictContext]:
     """Contexts for every completion of the machine-wide facts, each at the corners of the per-function ones."""
     prof = ctx.profile
@@ -206,14 +217,7 @@ def _completions(ctx: VerdictContext) -> list[VerdictContext]:
         c = verdict_context(fabric, done) if done != prof else ctx
         acs_corners = [False, True] if any(c.acs_maybe) else [False]
         open_buses = [k for k, u in enumerate(c.rep_unknown) if u and k not in c.hb_state]
-        hb_corners = (
-            [
-                {k: state for k in open_buses}
-                for state in (HostBridgeAssumption.NOT_WHITELISTED, HostBridgeAssumption.WHITELISTED)
-            ]
-            if open_buses
-            else [{}]
-        )
+        hb_corners = [{k: state for k in open_buses} for state in HB_CORNERS] if open_buses else [{}]
         out.extend(c.with_facts(acs, hb) for acs in acs_corners for hb in hb_corners)
     return out
 
