@@ -8,16 +8,16 @@ with the row names again, so no line is wider than the terminal (70 columns or m
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
+import sys
 import textwrap
 from collections.abc import Iterable
 
 from ..errors import Diagnostic, InputError
 from ..fabric.endpoints import CLASS_NAMES, EndpointClass, p2p_endpoints, parse_only
 from ..fabric.model import Fabric
-from ..p2p import report
 from ..p2p.matrix import PairMatrix, pair_matrix
+from ..p2p.matrix_stream import write_matrix_csv, write_matrix_json
 from ..sources import open_fabric
 from .p2p_commands import MAP_LETTER, _profile, _profile_flags
 
@@ -71,10 +71,10 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     fabric = open_fabric(args.fabric)
     chosen = p2p_endpoints(fabric, everything=args.all_functions, only=only)
     m = pair_matrix(fabric, _profile(fabric, args), chosen)
-    if args.json:
-        print(json.dumps(report.matrix_json(m)))
+    if args.json:  # written as it is produced: 16,384 endpoints make gigabytes of JSON
+        write_matrix_json(m, sys.stdout)
     elif args.csv:
-        print(report.matrix_csv(m), end="")
+        write_matrix_csv(m, sys.stdout)
     else:
         width = args.width if args.width is not None else shutil.get_terminal_size().columns
         print(render_matrix(fabric, m, max(width, MIN_WIDTH), everything=args.all_functions, only=only))

@@ -157,6 +157,17 @@ class VerdictContext:
             derived={},
         )
 
+    def host_path_allowed_all(self) -> np.ndarray:
+        """host_path_allowed() for every pair of root buses, as a boolean matrix. Two bridges pass when each passes
+        on its own, so it takes two checks per bridge (alone, and beside another), not one per pair."""
+        buses = len(self.representatives)
+        if self.profile.cpu_allows_p2p:
+            return np.ones((buses, buses), dtype=bool)
+        apart = np.array([self._one_bridge(k, False, False, []) for k in range(buses)], dtype=bool)
+        out = np.logical_and.outer(apart, apart)
+        np.fill_diagonal(out, [self._one_bridge(k, True, False, []) for k in range(buses)])
+        return out
+
     def host_path_allowed(self, rb_a: int, rb_b: int) -> bool:
         """Would a path through the host bridge(s) of these root buses be THRU_HOST_BRIDGE (v5.4+)?"""
         return self.profile.cpu_allows_p2p or self.host_bridges_allowed(rb_a, rb_b, False)[0]
@@ -237,10 +248,12 @@ def _build_index(fabric: Fabric) -> FabricIndex:
         units[i] = (units[parent] if parent >= 0 else 0) + (0 if joins_parent else 1)
         stack.append((i, True))
         stack.extend((c, False) for c in reversed(children[i]))
-    rb_range = []
-    for k in range(len(fabric.root_buses)):
-        members = [tin[i] for i in range(n) if root_bus[i] == k]
-        rb_range.append((int(min(members)), int(max(members)) + 1) if members else (0, 0))
+    # Each root bus's preorder range, in one pass over the devices (a scan per root bus is quadratic).
+    buses = len(fabric.root_buses)
+    lo, hi = np.full(buses, n, dtype=np.int64), np.full(buses, -1, dtype=np.int64)
+    np.minimum.at(lo, np.asarray(root_bus, dtype=np.int64), tin)
+    np.maximum.at(hi, np.asarray(root_bus, dtype=np.int64), tin)
+    rb_range = [(int(a), int(b) + 1) if b >= 0 else (0, 0) for a, b in zip(lo, hi, strict=True)]
     rb_numa = [_root_bus_numa(fabric, k) for k in range(len(fabric.root_buses))]
     return FabricIndex(fabric, devices, index, up, chains, root_bus, rb_numa, units, tin, tout, depth, rb_range)
 
@@ -290,8 +303,9 @@ def _build_context(index: FabricIndex, profile: KernelProfile) -> VerdictContext
         if note:
             notes[i] = note
     rule = profile.representative_rule
-    reps = [pick_representative(fabric.on_root_bus(rb), rule) for rb in fabric.root_buses]
-    slot00 = [pick_representative(fabric.on_root_bus(rb), RepresentativeRule.SLOT_00) for rb in fabric.root_buses]
+    tops = _tops_by_root_bus(fabric)
+    reps = [pick_representative(top, rule) for top in tops]
+    slot00 = [pick_representative(top, RepresentativeRule.SLOT_00) for top in tops]
     rc_v52 = [
         profile.era is Era.V5_2
         and not profile.iommu_active
@@ -319,6 +333,15 @@ def _build_context(index: FabricIndex, profile: KernelProfile) -> VerdictContext
         inferred_clear,
         assumed,
     )
+
+
+def _tops_by_root_bus(fabric: Fabric) -> list[list[Device]]:
+    """Fabric.on_root_bus() of every root bus, grouped in one pass over the top-level functions."""
+    slot = {rb.bus_id: k for k, rb in enumerate(fabric.root_buses)}
+    tops: list[list[Device]] = [[] for _ in fabric.root_buses]
+    for dev in fabric.children(None):
+        tops[slot[fabric.root_bus_of(dev).bus_id]].append(dev)
+    return tops
 
 
 def assumed_ctrl(fabric: Fabric, dev: Device, profile: KernelProfile, redirect: bool) -> int:

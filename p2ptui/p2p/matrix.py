@@ -4,31 +4,38 @@ The single-pair verdict walks chains; here the same decision is taken block by b
 by DFS preorder of the forest that pci_upstream_bridge() defines, so every subtree is a contiguous range of rows and
 of columns:
 * pairs in different trees (different root ports, RCiEPs) have no common device: their verdict depends only on the
-  two root buses, so each root-bus block is filled with one value, and the distance is len(P)+len(C);
+  two root buses, so each cell looks its case up in a (root bus x root bus) table; the distance is len(P)+len(C);
 * pairs in one tree have a common device, the deepest bridge whose subtree holds both: writing each bridge's values
   into its (rows x columns) block, shallow to deep, leaves the lowest common ancestor's values in every cell.
 Distances come out of one identity: da+db = (len(P)) + (len(C)) - 2*(depth(LCA)+1).
 
 Facts the fabric does not give (p2p/outcomes.py) are evaluated the same way, table by table: every completion of the
 machine-wide facts (kernel, CPU, IOMMU), each at the corners of the per-function facts (unknown ACS all clear or all
-redirecting; unknown host bridges all whitelisted or none). A pair's outcome depends on an unknown ACS control only
-through "some redirect on its path or none", and on an unknown host bridge only through "allowed or not", both
-monotone, so the corners give exactly the outcomes a pair can have. A cell is certain when every table agrees; it
-shows its worst outcome, as the single verdict does.
+redirecting; unknown host bridges all whitelisted, all for their own bridge only, or none). A pair's outcome depends
+on an unknown ACS control only through "some redirect on its path or none", and on an unknown host bridge only
+through "allowed or not", both monotone, so the corners give exactly the outcomes a pair can have. A cell is certain
+when every table agrees; it shows its worst outcome, as the single verdict does.
+
+All of this runs on a member or two of each endpoint class (p2p/endpoint_classes.py: functions whose rows and
+columns are identical but where they meet themselves), never on every function: 16,384 endpoints of a regular
+fabric are 512 classes. The result stays a class table (p2p/class_array.py), expanded cell by cell or row by row as
+the TUI, the exports and `matrix --json` read it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..fabric.model import Device, Fabric
+from .class_array import ClassArray
 from .context import VerdictContext, verdict_context
+from .endpoint_classes import EndpointClasses, endpoint_classes, singleton_classes
 from .profiles import Era, Fact, HostBridgeAssumption, KernelProfile
-from .topo import TOPO_CLASSES, TOPO_CODE, TopoClass, cross_root_class
+from .topo import TOPO_CLASSES, TOPO_CODE, TopoClass
 from .verdict import V52_HOST_BRIDGE_PENALTY, MapType
 
 MAP_TYPES = (MapType.NOT_SUPPORTED, MapType.BUS_ADDR, MapType.THRU_HOST_BRIDGE)
@@ -41,16 +48,20 @@ _PIX, _PXB, _X = TOPO_CODE[TopoClass.PIX], TOPO_CODE[TopoClass.PXB], TOPO_CODE[T
 
 @dataclass
 class PairMatrix:
-    """Rows are providers, columns clients; ``map_type`` and ``topo`` hold codes into MAP_TYPES / TOPO_CLASSES."""
+    """Rows are providers, columns clients; ``map_type`` and ``topo`` hold codes into MAP_TYPES / TOPO_CLASSES.
+
+    The cell arrays are ClassArrays from pair_table (indexed like numpy arrays, expanded only where read) or plain
+    numpy arrays (a matrix cut from another, tui/export.py)."""
 
     rows: list[Device]
     cols: list[Device]
-    map_type: np.ndarray  # int8
-    distance: np.ndarray  # per-client distance, as ClientVerdict.distance
-    topo: np.ndarray  # int8
+    map_type: ClassArray | np.ndarray  # int8
+    distance: ClassArray | np.ndarray  # per-client distance, as ClientVerdict.distance: int16 (int32 if it must)
+    topo: ClassArray | np.ndarray  # int8
     profile: KernelProfile
-    certain: np.ndarray | None = None  # bool per cell; None: every cell certain
-    alternatives: tuple[tuple[np.ndarray, np.ndarray], ...] = ()  # (map_type, distance) of every table evaluated
+    certain: ClassArray | np.ndarray | None = None  # bool per cell; None: every cell certain
+    # (map_type, distance) of every table evaluated
+    alternatives: tuple[tuple[ClassArray | np.ndarray, ClassArray | np.ndarray], ...] = ()
 
     def certain_at(self, i: int, j: int) -> bool:
         return self.certain is None or bool(self.certain[i, j])
@@ -63,9 +74,16 @@ class PairMatrix:
         return [(MAP_TYPES[m], d) for m, d in sorted(seen, key=lambda md: (_RANK[md[0]], md[1]))]
 
     def uncertain_cells(self) -> list[tuple[int, int]]:
-        if self.certain is None:
+        return [(i, j) for i in range(len(self.rows)) for j in self.uncertain_in_row(i)]
+
+    def uncertain_in_row(self, i: int) -> list[int]:
+        """Columns of row i whose cell depends on facts the fabric does not give, in order."""
+        certain = self.certain
+        if certain is None:
             return []
-        return [(int(i), int(j)) for i, j in zip(*np.nonzero(~self.certain), strict=False)]
+        if isinstance(certain, ClassArray) and certain.table[certain.row_class[i]].all():
+            return []  # the row's class is certain against every class and itself: nothing to expand
+        return np.flatnonzero(~np.asarray(certain[i, :], dtype=bool)).tolist()
 
     def map_type_at(self, i: int, j: int) -> MapType:
         return MAP_TYPES[int(self.map_type[i, j])]
@@ -74,10 +92,10 @@ class PairMatrix:
         return TOPO_CLASSES[int(self.topo[i, j])]
 
     def map_names(self) -> list[list[str]]:
-        return np.array([m.value for m in MAP_TYPES], dtype=object)[self.map_type].tolist()
+        return np.array([m.value for m in MAP_TYPES], dtype=object)[np.asarray(self.map_type)].tolist()
 
     def topo_names(self) -> list[list[str]]:
-        return np.array([t.value for t in TOPO_CLASSES], dtype=object)[self.topo].tolist()
+        return np.array([t.value for t in TOPO_CLASSES], dtype=object)[np.asarray(self.topo)].tolist()
 
 
 def pair_matrix(
@@ -93,41 +111,98 @@ def pair_matrix(
     return pair_table(ctx, ends, ends)
 
 
-def pair_table(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray) -> PairMatrix:
-    """The verdict for every (rows[i], cols[j]) pair of device indices, with its certainty."""
-    if not ctx.profile.has_p2pdma:
-        return _absent(ctx, rows, cols)
-    if not ctx.has_unknowns:
-        return _table(ctx, rows, cols)
+def pair_table(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray, compress: bool = True) -> PairMatrix:
+    """The verdict for every (rows[i], cols[j]) pair of device indices, with its certainty.
+
+    Computed over classes of functions with identical rows and columns (p2p/endpoint_classes.py): a table over one
+    or two members of each class, kept as a class x class table that ClassArray expands where it is read. With
+    ``compress`` False every function is a class of its own: the same computation uncompressed (what the tests hold
+    the classes to)."""
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    uncertain = ctx.profile.has_p2pdma and ctx.has_unknowns
+    contexts = _completions(ctx) if uncertain else [ctx]
+    chosen = np.concatenate([rows, cols])
+    redirects = [np.asarray(c.redirect, dtype=np.int8) for c in contexts]
+    classes = endpoint_classes(ctx.index, chosen, redirects) if compress else singleton_classes(chosen)
+    row_class, col_class = classes.class_of(rows), classes.class_of(cols)
+    devs = ctx.index.devices
+    ends = ([devs[i] for i in rows], [devs[i] for i in cols])
+
+    def expand(table: np.ndarray) -> ClassArray:
+        return ClassArray(table, row_class, col_class, rows, cols)
+
+    if not ctx.profile.has_p2pdma:  # a kernel without P2PDMA refuses every pair
+        _, distance, topo = _class_table(ctx, classes)
+        map_type = np.full(distance.shape, NOT, dtype=np.int8)
+        return PairMatrix(*ends, expand(map_type), expand(np.full_like(distance, -1)), expand(topo), ctx.profile)
+    if not uncertain:
+        map_type, distance, topo = _class_table(ctx, classes)
+        return PairMatrix(*ends, expand(map_type), expand(distance), expand(topo), ctx.profile)
     # Tables are folded in one at a time and kept only when new: most completions repeat one another (a kernel
     # range with the same rules), and memory stays a few tables wide.
-    first: PairMatrix | None = None
     seen: set[bytes] = set()
     alts: list[tuple[np.ndarray, np.ndarray]] = []
-    for completed in _completions(ctx):
-        t = _table(completed, rows, cols)
-        key = hashlib.blake2b(t.map_type.tobytes() + t.distance.tobytes(), digest_size=16).digest()
+    for completed in contexts:
+        t_map, t_dist, t_topo = _class_table(completed, classes)
+        key = hashlib.blake2b(t_map.tobytes() + t_dist.tobytes(), digest_size=16).digest()
         if key in seen:
             continue
         seen.add(key)
-        alts.append((t.map_type, t.distance))
-        score = _score(t.map_type, t.distance)
-        if first is None:
-            first, certain, worst_score = t, np.ones(t.map_type.shape, dtype=bool), score
-            map_type, distance = t.map_type.copy(), t.distance.copy()
+        alts.append((t_map, t_dist))
+        score = _score(t_map, t_dist)
+        if len(alts) == 1:
+            first_map, first_dist, topo = t_map, t_dist, t_topo
+            certain, worst_score = np.ones(t_map.shape, dtype=bool), score
+            map_type, distance = t_map.copy(), t_dist.copy()
             continue
-        certain &= (t.map_type == first.map_type) & (t.distance == first.distance)
+        certain &= (t_map == first_map) & (t_dist == first_dist)
         # The worst outcome per cell: refused, then through the host bridge, then the larger distance.
         worse = score > worst_score
         worst_score = np.where(worse, score, worst_score)
-        map_type = np.where(worse, t.map_type, map_type)
-        distance = np.where(worse, t.distance, distance)
-    assert first is not None
-    return PairMatrix(first.rows, first.cols, map_type, distance, first.topo, ctx.profile, certain, tuple(alts))
+        map_type = np.where(worse, t_map, map_type)
+        distance = np.where(worse, t_dist, distance)
+    return PairMatrix(
+        *ends,
+        expand(map_type),
+        expand(distance),
+        expand(topo),
+        ctx.profile,
+        expand(certain),
+        tuple((expand(m), expand(d)) for m, d in alts),
+    )
+
+
+def _class_table(ctx: VerdictContext, classes: EndpointClasses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(map type, distance, topo) per pair of classes, K x (K + 1): column K holds each class against itself.
+
+    Evaluated densely on a member of each class, then a second member of each class that has one (the pair of two
+    members of one class meets at their junction, not at the function itself)."""
+    k = len(classes)
+    paired = np.flatnonzero(classes.second >= 0)
+    reps = np.concatenate([classes.first, classes.second[paired]])
+    out: list[np.ndarray] = []
+    for dense in _dense(ctx, reps, reps):
+        table = np.empty((k, k + 1), dtype=dense.dtype)
+        table[:, :k] = dense[:k, :k]
+        table[:, k] = np.diagonal(dense)[:k]
+        table[paired, paired] = dense[paired, k + np.arange(len(paired))]
+        out.append(table)
+    return out[0], out[1], out[2]
 
 
 def _score(map_type: np.ndarray, distance: np.ndarray) -> np.ndarray:
     return _RANK_ARRAY[map_type].astype(np.int64) * (1 << 40) + distance.astype(np.int64)
+
+
+# Unknown host bridges all at one standing. Whether a pair may go through the host bridge is one boolean, monotone in
+# each bridge's standing, but which standing allows it depends on the machine: a whitelist entry that fits this CPU
+# may exist only for REQ_SAME_HOST_BRIDGE (then "whitelisted" allows nothing and "same bridge only" allows pairs on
+# one bridge). So all three are corners, as the single verdict (outcomes.py) enumerates all three per bridge.
+HB_CORNERS = (
+    HostBridgeAssumption.NOT_WHITELISTED,
+    HostBridgeAssumption.SAME_BRIDGE_ONLY,
+    HostBridgeAssumption.WHITELISTED,
+)
 
 
 def _completions(ctx: VerdictContext) -> list[VerdictContext]:
@@ -142,29 +217,13 @@ def _completions(ctx: VerdictContext) -> list[VerdictContext]:
         c = verdict_context(fabric, done) if done != prof else ctx
         acs_corners = [False, True] if any(c.acs_maybe) else [False]
         open_buses = [k for k, u in enumerate(c.rep_unknown) if u and k not in c.hb_state]
-        hb_corners = (
-            [
-                {k: state for k in open_buses}
-                for state in (HostBridgeAssumption.NOT_WHITELISTED, HostBridgeAssumption.WHITELISTED)
-            ]
-            if open_buses
-            else [{}]
-        )
+        hb_corners = [{k: state for k in open_buses} for state in HB_CORNERS] if open_buses else [{}]
         out.extend(c.with_facts(acs, hb) for acs in acs_corners for hb in hb_corners)
     return out
 
 
-def _absent(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray) -> PairMatrix:
-    """A kernel without P2PDMA refuses every pair."""
-    table = _table(ctx, rows, cols)
-    shape = table.map_type.shape
-    return replace(
-        table, map_type=np.full(shape, NOT, dtype=np.int8), distance=np.full(shape, -1, dtype=table.distance.dtype)
-    )
-
-
-def _table(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray) -> PairMatrix:
-    """The verdict for every pair with the facts in ``ctx`` taken as they are."""
+def _dense(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(map type, distance, topo) of every pair, densely, with the facts in ``ctx`` taken as they are."""
     idx = ctx.index
     a = _arrays(ctx)
     tin = idx.tin
@@ -172,35 +231,55 @@ def _table(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray) -> PairMatri
     c_order = np.argsort(tin[cols], kind="stable")
     rs, cs = rows[r_order], cols[c_order]
     rt, ct = tin[rs], tin[cs]
-    n_r, n_c = len(rs), len(cs)
     len_r = (a["depth"][rs] + 1).astype(a["dtype"])
     len_c = (a["depth"][cs] + 1).astype(a["dtype"])
     distance = np.add.outer(len_r, len_c)  # no common device: len(chain P) + len(chain C)
-    map_type = np.empty((n_r, n_c), dtype=np.int8)
-    topo = np.empty((n_r, n_c), dtype=np.int8)
-    era = ctx.profile.era
-    spans = [
-        (np.searchsorted(rt, lo), np.searchsorted(rt, hi), np.searchsorted(ct, lo), np.searchsorted(ct, hi))
-        for lo, hi in idx.rb_range
-    ]
-    for ra, (r0, r1, _, _) in enumerate(spans):
-        if r0 == r1:
-            continue
-        for rb, (_, _, c0, c1) in enumerate(spans):
-            if c0 == c1:
-                continue
-            block = (slice(r0, r1), slice(c0, c1))
-            topo[block] = TOPO_CODE[cross_root_class(idx, ra, rb)]
-            allowed = era >= Era.V5_4 and ctx.host_path_allowed(ra, rb)
-            kind, dist = ctx.profile.no_common_outcome(allowed, ctx.rc_v52[ra] and ctx.rc_v52[rb], distance[block])
-            map_type[block] = MAP_CODE[kind]
-            distance[block] = dist
+    # Pairs without a common device: their outcome depends only on the two root buses (one case per pair of buses),
+    # looked up cell by cell; pairs with one are overwritten below.
+    rb_of = np.asarray(idx.root_bus, dtype=np.int64)
+    rbr, rbc = rb_of[rs][:, None], rb_of[cs][None, :]
+    topo = _cross_root_topo(idx)[rbr, rbc]
+    kind, constant, value = _no_common_cases(ctx.profile)
+    case = _no_common_case(ctx)[rbr, rbc]
+    map_type = kind[case]
+    distance = np.where(constant[case], value[case], distance + value[case]).astype(distance.dtype)
     _common_blocks(ctx, a, rs, cs, rt, ct, len_r, len_c, distance, map_type, topo)
     if not _is_identity(r_order) or not _is_identity(c_order):
         r_inv, c_inv = np.argsort(r_order), np.argsort(c_order)
         distance, map_type, topo = (m[r_inv][:, c_inv] for m in (distance, map_type, topo))
-    devs = idx.devices
-    return PairMatrix([devs[i] for i in rows], [devs[i] for i in cols], map_type, distance, topo, ctx.profile)
+    return map_type, distance, topo
+
+
+def _cross_root_topo(idx) -> np.ndarray:
+    """topo.cross_root_class() for every pair of root buses: PHB on one, SYS across known different NUMA nodes."""
+    numa = np.array([-1 if n is None else n for n in idx.rb_numa], dtype=np.int64)
+    known = numa >= 0
+    apart = np.logical_and.outer(known, known) & np.not_equal.outer(numa, numa)
+    out = np.where(apart, TOPO_CODE[TopoClass.SYS], TOPO_CODE[TopoClass.NODE]).astype(np.int8)
+    np.fill_diagonal(out, TOPO_CODE[TopoClass.PHB])
+    return out
+
+
+def _no_common_case(ctx: VerdictContext) -> np.ndarray:
+    """Per pair of root buses, which of the four no-common-device cases applies: 2*(host path allowed) + (both root
+    complexes pass v5.2's rule)."""
+    allowed = ctx.host_path_allowed_all() if ctx.profile.era >= Era.V5_4 else np.zeros((len(ctx.rc_v52),) * 2, bool)
+    rc = np.asarray(ctx.rc_v52, dtype=bool)
+    return 2 * allowed.astype(np.int8) + np.logical_and.outer(rc, rc).astype(np.int8)
+
+
+def _no_common_cases(profile: KernelProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The profile's no_common_outcome() for each case: its map code, and whether the distance is a constant (the
+    value) or the hop count plus the value. Asked at two hop counts to tell which."""
+    kinds, constant, value = [], [], []
+    for allowed in (False, True):
+        for v52 in (False, True):
+            kind, at0 = profile.no_common_outcome(allowed, v52, 0)
+            _, at1 = profile.no_common_outcome(allowed, v52, 1)
+            kinds.append(MAP_CODE[kind])
+            constant.append(at1 == at0)
+            value.append(at0)
+    return np.array(kinds, dtype=np.int8), np.array(constant, dtype=bool), np.array(value, dtype=np.int64)
 
 
 def _common_blocks(ctx, a, rs, cs, rt, ct, len_r, len_c, distance, map_type, topo) -> None:

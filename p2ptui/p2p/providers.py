@@ -75,10 +75,11 @@ def find_provider(
     if providers and clients and pci_only:
         rows = np.array([ctx.index.index[p.bdf] for p in providers], dtype=np.int64)
         table = pair_table(ctx, rows, np.array(columns, dtype=np.int64))
-        refused = (table.map_type == NOT).any(axis=1, out=refused)  # one row per provider, as ``refused``
-        scores = np.where(refused, -1, table.distance.astype(np.int64).sum(axis=1))
+        # A few clients per provider: the table is small, expanded whole.
+        refused = (np.asarray(table.map_type) == NOT).any(axis=1)
+        scores = np.where(refused, -1, np.asarray(table.distance, dtype=np.int64).sum(axis=1))
         if table.certain is not None:
-            uncertain = (~table.certain).any(axis=1, out=uncertain)  # a cell of the row is uncertain
+            uncertain = ~np.asarray(table.certain, dtype=bool).all(axis=1)
     candidates = [Candidate(p, int(s)) for p, s in zip(providers, scores, strict=False)]
     for k in np.flatnonzero(uncertain):
         # The row's cells may be uncertain through different facts: the single verdict knows which combine.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 
 from ..fabric.model import Device
@@ -166,22 +165,9 @@ def search_json(search: ProviderSearch) -> dict:
 
 
 def matrix_csv(m: PairMatrix) -> str:
-    """``p2ptui matrix --csv`` and the TUI's matrix export: one line per pair."""
+    """``p2ptui matrix --csv`` as one string (the TUI's matrix export); the command streams the same writer."""
+    from .matrix_stream import write_matrix_csv  # matrix_stream reads this module's JSON field names
+
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["provider", "provider_name", "client", "client_name", "map_type", "distance", "topo", "certain"])
-    for i, prov in enumerate(m.rows):
-        for j, client in enumerate(m.cols):
-            writer.writerow(
-                [
-                    prov.bdf,
-                    prov.name,
-                    client.bdf,
-                    client.name,
-                    m.map_type_at(i, j).value,
-                    int(m.distance[i, j]),
-                    m.topo_at(i, j).value,
-                    m.certain_at(i, j),
-                ]
-            )
+    write_matrix_csv(m, out)
     return out.getvalue()

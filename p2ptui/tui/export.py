@@ -4,7 +4,7 @@ same renderers the CLI prints with, so the TUI and the command line can never di
 
 from __future__ import annotations
 
-import json
+import io
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from ..fabric.model import Device, Fabric
-from ..p2p import report
+from ..p2p.class_array import ClassArray
 from ..p2p.gate import ExpertMode
 from ..p2p.matrix import PairMatrix
+from ..p2p.matrix_stream import write_matrix_json
 from ..p2p.verdict import Verdict
 from ..present.device import device_rows
 from ..present.rows import rows_text
@@ -37,17 +38,22 @@ def device_text(fabric: Fabric, dev: Device, acs_redirect: bool | None) -> str:
 
 
 def sub_matrix(m: PairMatrix, rows: list[int], cols: list[int]) -> PairMatrix:
-    """The pairs of these rows and columns (what a kind filter shows), as a matrix of its own."""
+    """The pairs of these rows and columns (what a kind filter shows), as a matrix of its own. Arrays kept per
+    endpoint class stay so (nothing is expanded); plain arrays are cut."""
     ix = np.ix_(rows, cols)
+
+    def cut(a):
+        return a.take(rows, cols) if isinstance(a, ClassArray) else a[ix]
+
     return replace(
         m,
         rows=[m.rows[i] for i in rows],
         cols=[m.cols[j] for j in cols],
-        map_type=m.map_type[ix],
-        distance=m.distance[ix],
-        topo=m.topo[ix],
-        certain=None if m.certain is None else m.certain[ix],
-        alternatives=tuple((t[ix], d[ix]) for t, d in m.alternatives),
+        map_type=cut(m.map_type),
+        distance=cut(m.distance),
+        topo=cut(m.topo),
+        certain=None if m.certain is None else cut(m.certain),
+        alternatives=tuple((cut(t), cut(d)) for t, d in m.alternatives),
     )
 
 
@@ -57,5 +63,7 @@ def matrix_csv(m: PairMatrix) -> str:
 
 
 def matrix_json_text(m: PairMatrix) -> str:
-    """The same JSON as `p2ptui matrix --json`."""
-    return json.dumps(report.matrix_json(m))
+    """The same JSON as `p2ptui matrix --json` (without its final newline)."""
+    out = io.StringIO()
+    write_matrix_json(m, out)
+    return out.getvalue().rstrip("\n")
