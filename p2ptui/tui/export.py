@@ -15,7 +15,7 @@ from ..fabric.model import Device, Fabric
 from ..p2p.class_array import ClassArray
 from ..p2p.gate import ExpertMode
 from ..p2p.matrix import PairMatrix
-from ..p2p.matrix_stream import write_matrix_json
+from ..p2p.matrix_stream import write_matrix_csv, write_matrix_json
 from ..p2p.verdict import Verdict
 from ..present.device import device_rows
 from ..present.rows import rows_text
@@ -59,7 +59,9 @@ def sub_matrix(m: PairMatrix, rows: list[int], cols: list[int]) -> PairMatrix:
 
 def matrix_csv(m: PairMatrix) -> str:
     """The same CSV as `p2ptui matrix --csv`: one line per pair."""
-    return report.matrix_csv(m)
+    out = io.StringIO()
+    write_matrix_csv(m, out)
+    return out.getvalue()
 
 
 def matrix_json_text(m: PairMatrix) -> str:
