@@ -101,10 +101,10 @@ class ClassArray:
             return np.asarray(self).T
         return ClassArray(_transposed(self.table), self.col_class, self.row_class, self.col_dev, self.row_dev)
 
-    def __eq__(self, other):  # type: ignore[override]
+    def __eq__(self, other):
         return np.asarray(self) == np.asarray(other)
 
-    def __ne__(self, other):  # type: ignore[override]
+    def __ne__(self, other):
         return np.asarray(self) != np.asarray(other)
 
     __hash__ = None  # type: ignore[assignment]

@@ -76,10 +76,10 @@ def find_provider(
         rows = np.array([ctx.index.index[p.bdf] for p in providers], dtype=np.int64)
         table = pair_table(ctx, rows, np.array(columns, dtype=np.int64))
         # A few clients per provider: the table is small, expanded whole.
-        refused = (np.asarray(table.map_type) == NOT).any(axis=1)
+        refused = (np.asarray(table.map_type) == NOT).any(axis=1, out=refused)
         scores = np.where(refused, -1, np.asarray(table.distance, dtype=np.int64).sum(axis=1))
         if table.certain is not None:
-            uncertain = ~np.asarray(table.certain, dtype=bool).all(axis=1)
+            uncertain = (~np.asarray(table.certain, dtype=bool)).any(axis=1, out=uncertain)
     candidates = [Candidate(p, int(s)) for p, s in zip(providers, scores, strict=False)]
     for k in np.flatnonzero(uncertain):
         # The row's cells may be uncertain through different facts: the single verdict knows which combine.
