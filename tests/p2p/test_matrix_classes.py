@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from p2ptui.fabric import acs as acsbits
-from p2ptui.fabric import loads_fabric
 from p2ptui.fabric.acs import Acs, AcsSource
 from p2ptui.fabric.kinds import DeviceKind
 from p2ptui.fabric.model import Fabric
 from p2ptui.fabric.synth import REPRESENTATIVE_IDS, large_fabric, random_fabric
+from p2ptui.formats import loads_fabric
 from p2ptui.p2p.context import verdict_context
 from p2ptui.p2p.matrix import pair_matrix, pair_table
 from p2ptui.p2p.profiles import profile_for

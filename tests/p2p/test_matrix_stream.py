@@ -10,10 +10,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from p2ptui.fabric.gallery import bundled
 
-from p2ptui.fabric import load_fabric
 from p2ptui.fabric.synth import random_fabric
+from p2ptui.formats import load_fabric
+from p2ptui.formats.gallery import bundled
 from p2ptui.p2p import report
 from p2ptui.p2p.matrix import PairMatrix, pair_matrix
 from p2ptui.p2p.matrix_stream import CSV_HEADER, write_matrix_csv, write_matrix_json

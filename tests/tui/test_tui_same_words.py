@@ -7,7 +7,6 @@ import asyncio
 import io
 
 import pytest
-from p2ptui.fabric.gallery import bundled
 from rich.console import Console
 from textual.widgets import Static
 from tui_helpers import build_app, run, select, to_device
@@ -16,6 +15,7 @@ from p2ptui.cli.main import main
 from p2ptui.engine.transfer import TransferSpec
 from p2ptui.fabric.endpoints import p2p_endpoints
 from p2ptui.fabric.model import Device, Fabric
+from p2ptui.formats.gallery import bundled
 from p2ptui.p2p import check
 from p2ptui.p2p.fix import acs_fix
 from p2ptui.present.device import device_rows, fabric_rows
