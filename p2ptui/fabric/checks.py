@@ -7,7 +7,7 @@ loader can point at the line it came from.
 
 from __future__ import annotations
 
-from .acs import AcsSource
+from .acs import ACS_NONE, ACS_UNKNOWN, AcsSource
 from .bdf import BDF, format_bus
 from .kinds import DeviceKind
 from .limits import CPU_FAMILY, IOMMU_GROUP, MAX_BRIDGE_DEPTH, NUMA_NODE, spell, within
@@ -20,6 +20,14 @@ LINK_GENS = range(1, 8)
 LINK_WIDTHS = (1, 2, 4, 8, 12, 16, 32)
 PAYLOAD_SIZES = (128, 256, 512, 1024, 2048, 4096)
 
+_ID_FIELDS = (
+    ("vendor id", 0xFFFF),
+    ("device id", 0xFFFF),
+    ("subsystem vendor id", 0xFFFF),
+    ("subsystem device id", 0xFFFF),
+    ("class code", 0xFFFFFF),
+    ("revision", 0xFF),
+)
 _ALLOWED_PARENTS = {
     DeviceKind.SWITCH_DOWNSTREAM: {DeviceKind.SWITCH_UPSTREAM},
     DeviceKind.SWITCH_UPSTREAM: {DeviceKind.ROOT_PORT, DeviceKind.SWITCH_DOWNSTREAM, DeviceKind.PCI_BRIDGE},
@@ -66,29 +74,31 @@ def structure_problems(root_buses: tuple[RootBus, ...], devices: tuple[Device, .
             names[dev.name] = i
 
     by_bdf = {d.bdf: d for d in devices}
-    # Which bridge (or root bus) owns each bus number: two owners of one bus is a tree no kernel enumerates.
-    bus_owner: dict[tuple[int, int], str] = {bid: f"root bus {format_bus(*bid)}" for bid in bus_ids}
+    # Which bridge (or root bus, None) owns each bus number: two owners of one bus is a tree no kernel enumerates.
+    bus_owner: dict[tuple[int, int], BDF | None] = dict.fromkeys(bus_ids)
     # And the converse: a bridge has one secondary bus, so its (non-VF) children all sit on the same one.
     secondary: dict[BDF, Device] = {}
     for i, dev in enumerate(devices):
         _check_device(dev, i, by_bdf, bus_ids, add)
         _check_values(dev, i, add)
         # A function marked as conflicting stands where its source put it, on a bus another bridge also claims.
-        if dev.parent is not None and not dev.is_vf and dev.parent in by_bdf and not dev.conflict:
-            owner = bus_owner.setdefault(dev.bdf.bus_id, f"bridge {dev.parent}")
-            first = secondary.setdefault(dev.parent, dev)
-            if owner != f"bridge {dev.parent}":
+        parent = dev.parent
+        if parent is not None and dev.physfn is None and parent in by_bdf and not dev.conflict:
+            bus_id = dev.bdf.bus_id
+            owner = bus_owner.setdefault(bus_id, parent)
+            first = secondary.setdefault(parent, dev)
+            if owner != parent:
                 add(
-                    f"{dev.bdf} is below bridge {dev.parent} but bus {format_bus(*dev.bdf.bus_id)} "
-                    f"already belongs to {owner}",
+                    f"{dev.bdf} is below bridge {parent} but bus {format_bus(*bus_id)} "
+                    f"already belongs to {_owner_name(owner, bus_id)}",
                     i,
                     "bdf",
                     "every function below one bridge sits on that bridge's secondary bus",
                     bus_conflict=True,
                 )
-            elif first.bdf.bus_id != dev.bdf.bus_id:
+            elif first.bdf.bus_id != bus_id:
                 add(
-                    f"{dev.bdf} is below bridge {dev.parent}, whose secondary bus is {format_bus(*first.bdf.bus_id)} "
+                    f"{dev.bdf} is below bridge {parent}, whose secondary bus is {format_bus(*first.bdf.bus_id)} "
                     f"(where {first.bdf} sits)",
                     i,
                     "bdf",
@@ -98,6 +108,10 @@ def structure_problems(root_buses: tuple[RootBus, ...], devices: tuple[Device, .
     if not problems:
         _check_tree(devices, by_bdf, add)
     return problems
+
+
+def _owner_name(owner: BDF | None, bus_id: tuple[int, int]) -> str:
+    return f"bridge {owner}" if owner is not None else f"root bus {format_bus(*bus_id)}"
 
 
 def _check_device(dev: Device, i: int, by_bdf: dict[BDF, Device], bus_ids: dict, add) -> None:
@@ -201,6 +215,12 @@ def _check_values(dev: Device, i: int, add) -> None:
                 add(f"{dev.bdf}: unknown PCIe link generation {value} ({name})", i, "link", "known: 1 to 7")
             else:
                 add(f"{dev.bdf}: link {name} {value} is not a PCIe value", i, "link", f"one of {_spell(allowed)}")
+    if dev.acs is not ACS_UNKNOWN and dev.acs is not ACS_NONE:  # the shared constants need no check (most)
+        _check_acs(dev, i, add)
+    _check_numbers(dev, i, add)
+
+
+def _check_acs(dev: Device, i: int, add) -> None:
     acs = dev.acs
     # Each ACS source carries only the registers it can mean; anything else is a builder's mistake that a saved
     # file could not express.
@@ -229,14 +249,11 @@ def _check_values(dev: Device, i: int, add) -> None:
                 "acs",
                 "hardware keeps unimplemented control bits at 0",
             )
-    for name, value, top in (
-        ("vendor id", dev.vendor_id, 0xFFFF),
-        ("device id", dev.device_id, 0xFFFF),
-        ("subsystem vendor id", dev.subsystem_vendor_id, 0xFFFF),
-        ("subsystem device id", dev.subsystem_device_id, 0xFFFF),
-        ("class code", dev.class_code, 0xFFFFFF),
-        ("revision", dev.revision, 0xFF),
-    ):
+
+
+def _check_numbers(dev: Device, i: int, add) -> None:
+    values = (dev.vendor_id, dev.device_id, dev.subsystem_vendor_id, dev.subsystem_device_id, dev.class_code)
+    for (name, top), value in zip(_ID_FIELDS, (*values, dev.revision), strict=True):
         if value is not None and not 0 <= value <= top:
             add(f"{dev.bdf}: {name} {value:#x} is out of range", i, None)
     if dev.numa_node is not None and not within(dev.numa_node, NUMA_NODE):

@@ -239,12 +239,10 @@ class Fabric:
             children.setdefault(dev.parent, []).append(dev)
         buses = {rb.bus_id: rb for rb in root_buses}
         root_of: dict[BDF, RootBus] = {}
-        for dev in devices:
+        for dev in devices:  # in address order: a bridge (its bus below its children's, checked) comes first
             # A VF of a root-bus PF may sit on a virtual bus of its own; it belongs to its PF's root bus.
             top = by_bdf[dev.physfn] if dev.physfn is not None else dev
-            while top.parent is not None:
-                top = by_bdf[top.parent]
-            root_of[dev.bdf] = buses[top.bdf.bus_id]
+            root_of[dev.bdf] = root_of[top.parent] if top.parent is not None else buses[top.bdf.bus_id]
         object.__setattr__(self, "_by_bdf", by_bdf)
         object.__setattr__(self, "_by_name", {d.name: d for d in devices})
         object.__setattr__(self, "_children", children)

@@ -83,6 +83,9 @@ class _Reader:
         self.hostless: list[str] = []
         self.link_speeds: set[float] = set()
         self.oddities: dict[str, list[str]] = {}
+        # Parsed attribute texts: a machine repeats a few device types and link speeds many times over.
+        self.pci_types: dict[str, dict | None] = {}
+        self.speed_texts: set[str] = set()
 
     # -- walking the object tree ----------------------------------------------------------------------------------
     def walk(self) -> None:
@@ -185,29 +188,20 @@ class _Reader:
         text = elem.get("pci_type")
         if text is None:
             return None
-        match = _PCI_TYPE.match(text.strip())
-        if not match:
+        if text not in self.pci_types:
+            self.pci_types[text] = _parse_pci_type(text)
+        ids = self.pci_types[text]
+        if ids is None:
             self._odd(
                 elem,
                 "pci_type values not of the form 'CCCC [VVVV:DDDD] [SVVV:SDDD] RR', IDs and class left unknown",
                 repr(text[:40]),
             )
-            return None
-        cls, vendor, device, sub_vendor, sub_device, rev = (int(match[i], 16) for i in range(1, 7))
-        prog_if = int(match[7], 16) if match[7] else 0
-        masked = vendor == 0  # vendor 0 is no vendor: hwloc's tests blank out IDs this way
-        return {
-            "class_code": None if masked and cls == 0 else (cls << 8) | prog_if,
-            "vendor_id": None if masked else vendor,
-            "device_id": None if masked else device,
-            "subsystem_vendor_id": sub_vendor or None,
-            "subsystem_device_id": sub_device if sub_vendor else None,
-            "revision": rev,
-        }
+        return ids
 
     def _link_speed(self, elem: ET.Element) -> None:
         text = elem.get("pci_link_speed")
-        if text is None:
+        if text is None or text in self.speed_texts:
             return
         try:
             speed = float(text)
@@ -216,6 +210,7 @@ class _Reader:
         if not math.isfinite(speed) or not 0 <= speed <= MAX_LINK_GBPS:
             self._odd(elem, "pci_link_speed values that are no PCIe link bandwidth in GB/s, ignored", repr(text[:30]))
             return
+        self.speed_texts.add(text)
         if speed > 0:
             self.link_speeds.add(round(speed, 2))
 
@@ -302,6 +297,24 @@ class _Reader:
             notes.append(f"no host bridge above {listing(self.hostless)}: each is taken to sit on a root bus")
         notes.extend(f"{kind}: {listing(where)}" for kind, where in self.oddities.items())
         return notes
+
+
+def _parse_pci_type(text: str) -> dict | None:
+    """Class code, IDs and revision from hwloc's pci_type text; None when it is not of that form."""
+    match = _PCI_TYPE.match(text.strip())
+    if not match:
+        return None
+    cls, vendor, device, sub_vendor, sub_device, rev = (int(match[i], 16) for i in range(1, 7))
+    prog_if = int(match[7], 16) if match[7] else 0
+    masked = vendor == 0  # vendor 0 is no vendor: hwloc's tests blank out IDs this way
+    return {
+        "class_code": None if masked and cls == 0 else (cls << 8) | prog_if,
+        "vendor_id": None if masked else vendor,
+        "device_id": None if masked else device,
+        "subsystem_vendor_id": sub_vendor or None,
+        "subsystem_device_id": sub_device if sub_vendor else None,
+        "revision": rev,
+    }
 
 
 def _single_node(nodeset: str) -> int | None:
