@@ -9,8 +9,8 @@ becomes a function) rather than one padded with CPU objects. Run:
 
 It prints the file's size and function count, the time ElementTree alone needs to parse it (the anchor: the
 floor of any reader built on it), and the time p2ptui.sources.hwloc.load needs (parse + tree + Fabric checks),
-best and median of the repeats, alternating the two. Exit 1 when the median load exceeds 2 × the median parse
-(a miss is measured once more: the machine is shared).
+medians of the repeats (CPU and wall time), alternating the two. Exit 1 when the median load exceeds 2 × the
+median parse on CPU time (a miss is measured once more: the machine is shared).
 """
 
 from __future__ import annotations
@@ -56,17 +56,21 @@ def build(target_bytes: int) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(tree.getroot())
 
 
-def measure(path: Path, repeat: int) -> tuple[list[float], list[float], object]:
-    parse_times, load_times = [], []
+def measure(path: Path, repeat: int) -> tuple[dict[str, list[float]], object]:
+    """CPU and wall seconds of each parse and load, alternating the two. Both are single-threaded work on a file
+    in the page cache, so CPU time is what the code costs, whatever else the shared machine runs; wall time is
+    printed beside it."""
+    times: dict[str, list[float]] = {"parse cpu": [], "parse wall": [], "load cpu": [], "load wall": []}
     fabric = None
     for _ in range(repeat):
-        start = time.perf_counter()
-        ET.parse(path)
-        parse_times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        fabric = hwloc.load(path)
-        load_times.append(time.perf_counter() - start)
-    return parse_times, load_times, fabric
+        for name, step in (("parse", lambda: ET.parse(path)), ("load", lambda: hwloc.load(path))):
+            wall, cpu = time.perf_counter(), time.process_time()
+            result = step()
+            times[f"{name} cpu"].append(time.process_time() - cpu)
+            times[f"{name} wall"].append(time.perf_counter() - wall)
+            if name == "load":
+                fabric = result
+    return times, fabric
 
 
 def main() -> int:
@@ -80,17 +84,23 @@ def main() -> int:
         path.write_bytes(data)
         hwloc.load(path)  # warm: imports, page cache
         for attempt in (1, 2):
-            parse_times, load_times, fabric = measure(path, args.repeat)
-            parse, load = statistics.median(parse_times), statistics.median(load_times)
+            times, fabric = measure(path, args.repeat)
+            median = {name: statistics.median(values) for name, values in times.items()}
+            parse, load = median["parse cpu"], median["load cpu"]
             ok = load <= FACTOR * parse
             print(
                 f"run {attempt}: file {len(data) / 1e6:.2f} MB from {SOURCE.name}, {len(fabric)} functions on "
                 f"{len(fabric.root_buses)} root buses; load average {os.getloadavg()[0]:.2f}"
             )
-            print(f"  ElementTree parse alone: best {min(parse_times):.3f} s, median {parse:.3f} s")
+            for name in ("parse", "load"):
+                what = "ElementTree parse alone" if name == "parse" else "hwloc.load"
+                print(
+                    f"  {what}: median {median[name + ' cpu']:.3f} s CPU (best {min(times[name + ' cpu']):.3f}), "
+                    f"{median[name + ' wall']:.3f} s wall, over {args.repeat} runs"
+                )
             print(
-                f"  hwloc.load: best {min(load_times):.3f} s, median {load:.3f} s over {args.repeat} runs "
-                f"= {load / parse:.2f} × the parse (budget ≤ {FACTOR:g} ×): {'PASS' if ok else 'FAIL'}"
+                f"  load / parse = {load / parse:.2f} × on CPU ({median['load wall'] / median['parse wall']:.2f} × on "
+                f"wall; budget ≤ {FACTOR:g} × on CPU): {'PASS' if ok else 'FAIL'}"
             )
             if ok:
                 return 0

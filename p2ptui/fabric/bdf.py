@@ -9,6 +9,8 @@ from typing import NamedTuple
 _BDF_RE = re.compile(
     r"^(?:(?P<domain>[0-9a-fA-F]{1,8}):)?(?P<bus>[0-9a-fA-F]{1,2}):(?P<device>[0-9a-fA-F]{1,2})\.(?P<function>[0-7])$"
 )
+# DDDD:BB:DD.F at full widths, the device number at most 1f: parsed without the range checks of BDF().
+_FULL_FORM = re.compile(r"([0-9a-fA-F]{4}):([0-9a-fA-F]{2}):([01][0-9a-fA-F])\.([0-7])")
 _BUS_RE = re.compile(r"^(?:(?P<domain>[0-9a-fA-F]{1,8}):)?(?P<bus>[0-9a-fA-F]{1,2})$")
 
 
@@ -48,6 +50,10 @@ class BDF(_Fields):
     def parse(cls, text: str, default_domain: int = 0, *, domain_required: bool = False) -> BDF:
         """Parse ``[DDDD:]BB:DD.F`` (the one address parser every source uses); raises BDFSyntaxError for text of
         another shape and ValueError for numbers out of range, saying what is wrong."""
+        full = _FULL_FORM.fullmatch(text)
+        if full is not None:  # the form nearly every source writes; its shape alone keeps each number in range
+            domain, bus, device, function = full.groups()
+            return tuple.__new__(cls, (int(domain, 16), int(bus, 16), int(device, 16), int(function)))
         match = _BDF_RE.match(text.strip())
         if not match or (domain_required and match["domain"] is None):
             form = "DDDD:BB:DD.F" if domain_required else "[DDDD:]BB:DD.F"

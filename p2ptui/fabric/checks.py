@@ -7,6 +7,8 @@ loader can point at the line it came from.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .acs import ACS_NONE, ACS_UNKNOWN, AcsSource
 from .bdf import BDF, format_bus
 from .kinds import DeviceKind
@@ -251,11 +253,19 @@ def _check_acs(dev: Device, i: int, add) -> None:
             )
 
 
+@lru_cache(maxsize=4096)  # a machine repeats a few device types many times over: each is checked once
+def _ids_out_of_range(ids: tuple[int | None, ...]) -> tuple[tuple[str, int], ...]:
+    return tuple(
+        (name, value)
+        for (name, top), value in zip(_ID_FIELDS, ids, strict=True)
+        if value is not None and not 0 <= value <= top
+    )
+
+
 def _check_numbers(dev: Device, i: int, add) -> None:
-    values = (dev.vendor_id, dev.device_id, dev.subsystem_vendor_id, dev.subsystem_device_id, dev.class_code)
-    for (name, top), value in zip(_ID_FIELDS, (*values, dev.revision), strict=True):
-        if value is not None and not 0 <= value <= top:
-            add(f"{dev.bdf}: {name} {value:#x} is out of range", i, None)
+    ids = (dev.vendor_id, dev.device_id, dev.subsystem_vendor_id, dev.subsystem_device_id, dev.class_code, dev.revision)
+    for name, value in _ids_out_of_range(ids):
+        add(f"{dev.bdf}: {name} {value:#x} is out of range", i, None)
     if dev.numa_node is not None and not within(dev.numa_node, NUMA_NODE):
         add(f"{dev.bdf}: NUMA node {dev.numa_node} is out of range", i, "numa_node")
     if dev.iommu_group is not None and dev.iommu_group < 0:

@@ -24,9 +24,10 @@ def default_names(kinds: Iterable[DeviceKind | str | None], taken: Iterable[str]
         # DeviceKind is a str enum: test for the kind first, a plain string is a prefix
         prefix = NAME_PREFIX[kind or DeviceKind.OTHER] if kind is None or isinstance(kind, DeviceKind) else kind
         n = counters.get(prefix, 0)
-        while f"{prefix}{n}" in used:
-            n += 1
         name = f"{prefix}{n}"
+        while name in used:
+            n += 1
+            name = f"{prefix}{n}"
         counters[prefix] = n + 1
         used.add(name)
         names.append(name)

@@ -11,7 +11,7 @@ built with what contradicts the rest set aside or marked (tolerate.py), each nam
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -44,7 +44,9 @@ class Draft:
 
     bdf: BDF
     parent: BDF | None
-    location: Location
+    # Where the file gives it; a reader whose positions cost a pass of their own (XML) gives a function that
+    # works it out, called only for the entries a note or an error names.
+    location: Location | Callable[[], Location]
     bridge: bool = False  # owns a secondary bus (functions may sit below it)
     kind: DeviceKind | None = None  # as the file states it; None: from the class code or the position
     name: str | None = None  # the OS's name for it (nvme0, eth0, mlx5_0), when the file has one
@@ -54,6 +56,9 @@ class Draft:
     # gives twice, which entry a child sits below.
     parent_at: int | None = None
     label: str = ""  # how notes name the entry when the location has no line (a sysfs function: its address)
+
+    def where(self) -> Location:
+        return self.location if isinstance(self.location, Location) else self.location()
 
 
 def host_bridge_class(class_code: int | None) -> bool:
@@ -65,19 +70,19 @@ def settle_kinds(drafts: list[Draft]) -> tuple[list[DeviceKind], list[str]]:
     """Each draft's kind (in the drafts' order), settled parents first; and a line per stated port type that had
     to give way to position. A child of an address the file gives twice follows the first entry's kind."""
     by_bdf: dict[BDF, Draft] = {}
+    early: list[Draft] = []  # drafts listed before their parent's address first appears (or whose parent is absent)
     for d in drafts:
+        if d.parent is not None and d.parent not in by_bdf:
+            early.append(d)
         by_bdf.setdefault(d.bdf, d)
+    order: Sequence[int] = range(len(drafts))
+    if any(d.parent in by_bdf for d in early):  # readers list parents first; only a broken file needs sorting
+        order = sorted(order, key=lambda i: (_depth(drafts[i], by_bdf), drafts[i].bdf))
     kinds: dict[BDF, DeviceKind] = {}
-    settled: dict[int, DeviceKind] = {}
+    settled: list[DeviceKind] = [DeviceKind.OTHER] * len(drafts)
     overridden: list[str] = []
-    order = drafts
-    seen: set[BDF] = set()
-    for draft in drafts:  # readers list parents first; only a broken file needs sorting by depth
-        if draft.parent is not None and draft.parent in by_bdf and draft.parent not in seen:
-            order = sorted(drafts, key=lambda d: (_depth(d, by_bdf), d.bdf))
-            break
-        seen.add(draft.bdf)
-    for draft in order:
+    for i in order:
+        draft = drafts[i]
         parent_kind = kinds.get(draft.parent) if draft.parent is not None else None
         stated = draft.kind
         if draft.bridge or (stated is not None and stated.is_bridge):
@@ -98,14 +103,14 @@ def settle_kinds(drafts: list[Draft]) -> tuple[list[DeviceKind], list[str]]:
             if kind is DeviceKind.HOST_BRIDGE and draft.parent is not None:
                 kind = DeviceKind.OTHER  # the model keeps host bridges on root buses
         kinds.setdefault(draft.bdf, kind)
-        settled[id(draft)] = kind
+        settled[i] = kind
     notes = []
     if overridden:
         notes.append(
             "port types that cannot stand where the function sits were replaced by the kind its position implies: "
             + listing(overridden)
         )
-    return [settled[id(d)] for d in drafts], notes
+    return settled, notes
 
 
 def _depth(draft: Draft, by_bdf: dict[BDF, Draft]) -> int:
@@ -161,10 +166,9 @@ def build_fabric(
     kinds, kind_notes = settle_kinds(drafts)
     names = assign_names(drafts, kinds)
     devices = [
-        Device(bdf=d.bdf, kind=kind, name=name, parent=d.parent, **{"acs": ACS_UNKNOWN, **d.values})
+        Device(d.bdf, kind, name, d.parent, **(d.values if "acs" in d.values else {"acs": ACS_UNKNOWN, **d.values}))
         for d, kind, name in zip(drafts, kinds, names, strict=False)
     ]
-    where = [d.label or _line(d.location) for d in drafts]
     inferred = []
     for i, (draft, dev) in enumerate(zip(drafts, devices, strict=False)):
         if "integrated" not in draft.values and _linkless_on_root_bus(dev):
@@ -180,7 +184,7 @@ def build_fabric(
             name,
             root_buses,
             devices,
-            where,
+            lambda i: drafts[i].label or _line(drafts[i].where()),
             host,
             description,
             tuple(notes) + tuple(kind_notes),
@@ -191,7 +195,7 @@ def build_fabric(
             [
                 Diagnostic(
                     p.message,
-                    drafts[p.index].location if p.index is not None else Location(path),
+                    drafts[p.index].where() if p.index is not None else Location(path),
                     _hint(p.hint, drafts),
                 )
                 for p in exc.problems
@@ -224,7 +228,7 @@ def _hint(hint: str, drafts: list[Draft]) -> str:
     """The model counts devices in the order given; a file's reader wants the line instead."""
     match = re.fullmatch(r"first used by device #(\d+)", hint)
     if match and 0 < int(match[1]) <= len(drafts):
-        first = drafts[int(match[1]) - 1].location
+        first = drafts[int(match[1]) - 1].where()
         return f"first on line {first.line}" if first.line is not None else hint
     return hint
 

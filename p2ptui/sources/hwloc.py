@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
+from ..fabric.acs import ACS_UNKNOWN
 from ..fabric.bdf import BDF, BDFSyntaxError
 from ..fabric.gc_pause import gc_paused
 from ..fabric.kernel_version import release_or_note
@@ -40,18 +42,22 @@ def sniff(path: Path, head: bytes) -> bool:
 def load(path: Path) -> Fabric:
     path = Path(path)
     data = read_input(path)
-    with gc_paused():  # the element tree and the drafts are all kept until the fabric is built
-        doc = parse_xml(path, data)
-        if doc.root.tag != "topology":
-            hint = (
-                "an NCCL topology starts with <system>"
-                if doc.root.tag == "system"
-                else "hwloc XML starts with <topology>"
-            )
-            raise doc.error(doc.root, f"not an hwloc topology: the root element is <{doc.root.tag}>", hint)
-        reader = _Reader(doc, _major_version(doc))
-        reader.walk()
-        return reader.fabric(path)
+    # The element tree and the drafts are all kept until the fabric is built, and freed (by reference counts) as
+    # _read returns, so the one collection after the pause walks only the fabric.
+    with gc_paused():
+        return _read(path, data)
+
+
+def _read(path: Path, data: bytes) -> Fabric:
+    doc = parse_xml(path, data)
+    if doc.root.tag != "topology":
+        hint = (
+            "an NCCL topology starts with <system>" if doc.root.tag == "system" else "hwloc XML starts with <topology>"
+        )
+        raise doc.error(doc.root, f"not an hwloc topology: the root element is <{doc.root.tag}>", hint)
+    reader = _Reader(doc, _major_version(doc))
+    reader.walk()
+    return reader.fabric(path)
 
 
 def _major_version(doc: XmlDocument) -> int:
@@ -64,8 +70,7 @@ def _major_version(doc: XmlDocument) -> int:
     return int(match[1])
 
 
-@dataclass(frozen=True)
-class _Context:
+class _Context(NamedTuple):  # a tuple: one is made per bridge, and a tuple is the cheapest immutable record
     numa: int | None  # the NUMA node of the nearest CPU-side object, when it is exactly one
     host: tuple[int, int] | None  # (domain, secondary bus) of the enclosing host bridge
     parent: BDF | None  # the enclosing PCI-to-PCI bridge
@@ -131,8 +136,8 @@ class _Reader:
         bdf = self._busid(elem)
         if bridge and elem.get("bridge_pci") is not None:
             self._range(elem)  # not needed (children say where they sit), but a broken range is a broken file
-        values: dict = {"numa_node": ctx.numa}
         ids = self._pci_type(elem)
+        values: dict = {"numa_node": ctx.numa, "acs": ACS_UNKNOWN}
         if ids is not None:
             values.update(ids)
         infos, osdevs = _infos_and_osdevs(elem)
@@ -143,17 +148,10 @@ class _Reader:
         if ctx.parent is None:
             if ctx.host is None:
                 self.hostless.append(str(bdf))
-            self.root_buses.setdefault(bdf.bus_id, RootBus(bdf.domain, bdf.bus, numa_node=ctx.numa))
-        self.drafts.append(
-            Draft(
-                bdf=bdf,
-                parent=ctx.parent,
-                location=self.doc.where(elem),
-                bridge=bridge,
-                name=None if bridge else self._os_name(osdevs),
-                values=values,
-            )
-        )
+            if bdf.bus_id not in self.root_buses:
+                self.root_buses[bdf.bus_id] = RootBus(bdf.domain, bdf.bus, numa_node=ctx.numa)
+        name = None if bridge or not osdevs else self._os_name(osdevs)
+        self.drafts.append(Draft(bdf, ctx.parent, partial(self.doc.where, elem), bridge, name=name, values=values))
         return bdf
 
     # -- attributes ---------------------------------------------------------------------------------------------
@@ -348,7 +346,7 @@ def _infos_and_osdevs(elem: ET.Element) -> tuple[dict[str | None, str], list[ET.
 def _product(elem: ET.Element, infos: dict[str | None, str], osdevs: list[ET.Element]) -> str | None:
     vendor, device = infos.get("PCIVendor", ""), infos.get("PCIDevice", "")
     # A GPU's OS device (NVML, RSMI ...) names the exact model: "Tesla V100-SXM3-32GB-H" beside pci.ids' family.
-    gpu = {i.get("name"): i.get("value", "") for osdev in osdevs for i in osdev if i.tag == "info"}
+    gpu = {i.get("name"): i.get("value", "") for osdev in osdevs for i in osdev if i.tag == "info"} if osdevs else {}
     if gpu.get("GPUModel"):
         vendor, device = vendor or gpu.get("GPUVendor", ""), gpu["GPUModel"]
     text = f"{vendor} {device}".strip()

@@ -243,13 +243,13 @@ class _Merge:
 
     def _link_drawn_parents(self, drafts: list[Draft]) -> None:
         """Each tree entry's parent is the bridge drawn where the tree says, not merely one at that address."""
-        drawn = {(d.bdf, d.location.line): i for i, d in enumerate(drafts)}
+        drawn = {(d.bdf, d.where().line): i for i, d in enumerate(drafts)}
         # by address and line; a lookup by a draft without a line finds nothing
         entries: dict[tuple[BDF, int | None], TreeEntry] = {
             (e.bdf, e.line): e for e in [*self.entries.values(), *self.conflicts]
         }
         for draft in drafts:
-            entry = entries.get((draft.bdf, draft.location.line))
+            entry = entries.get((draft.bdf, draft.where().line))
             if entry is not None and entry.parent is not None and draft.parent == entry.parent:
                 draft.parent_at = drawn.get((entry.parent, entry.parent_line))
 

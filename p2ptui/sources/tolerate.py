@@ -16,7 +16,7 @@ YAML format is a contract and never comes through here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -92,19 +92,20 @@ def tolerant_fabric(
     name: str,
     root_buses: Iterable[RootBus],
     devices: Sequence[Device],
-    where: Sequence[str],
+    where: Callable[[int], str],
     host: Host,
     description: str = "",
     notes: Iterable[str] = (),
     parents: Sequence[int | None] | None = None,
 ) -> Fabric:
-    """The Fabric of ``devices`` (``where[i]`` names the line or path device i came from, for notes), with every
+    """The Fabric of ``devices`` (``where(i)`` names the line or path device i came from, for notes: asked only
+    for the devices a note names), with every
     structural problem answered as the module says. ``parents[i]``, where given, is the index of the entry device
     i sits below in the source, so that what sits below a set-aside entry follows it (an address the source gives
     twice says nothing about which entry a child's parent address means). FabricError only when a problem cannot
     be answered."""
     buses = tuple({rb.bus_id: rb for rb in reversed(list(root_buses))}.values())  # one per bus, the first kept
-    state = _State(list(devices), list(where), list(range(len(devices))), list(parents or [None] * len(devices)))
+    state = _State(list(devices), where, list(range(len(devices))), list(parents or [None] * len(devices)))
     given = tuple(notes)
     for _ in range(len(devices) + 3):  # each round fixes at least one device; the bound stops a loop on a bug
         try:  # the model checks the structure itself: a sound source costs one check
@@ -128,7 +129,7 @@ def tolerant_fabric(
 @dataclass
 class _State:
     devs: list[Device]
-    places: list[str]
+    where: Callable[[int], str]  # how notes name a device, by its position in the list given
     ids: list[int]  # each device's position in the list given, which ``parent_ids`` refers to
     parent_ids: list[int | None]
     unplaced: list[Device] = field(default_factory=list)
@@ -137,7 +138,7 @@ class _State:
 
     def answer(self, problems: list[StructureProblem]) -> bool:
         """Answer one round of problems in place; whether anything changed."""
-        devs, places = self.devs, self.places
+        devs, place = self.devs, self.place
         by_bdf: dict = {}
         for dev in devs:
             by_bdf.setdefault(dev.bdf, dev)
@@ -148,7 +149,7 @@ class _State:
             if i is None or i in drop:
                 continue
             dev = devs[i]
-            label = f"{dev.bdf} ({places[i]})"
+            label = f"{dev.bdf} ({place(i)})"
             if p.field == "acs" and dev.acs.source is AcsSource.HARDWARE and dev.acs.ctrl & ~dev.acs.cap & 0xFFFF:
                 # Hardware keeps control bits it does not offer at 0, and the kernel tests only the offered ones.
                 devs[i] = replace(dev, acs=replace(dev.acs, ctrl=dev.acs.ctrl & dev.acs.cap))
@@ -164,10 +165,10 @@ class _State:
                 tally.retyped.append(f"{label}: {dev.kind.label} in the source, {kind.label} here")
             elif p.other is not None and p.other not in drop:
                 first = devs[p.other]
-                self._set_aside(i, f"the source also gives {dev.bdf} at {places[p.other]}", drop)
+                self._set_aside(i, f"the source also gives {dev.bdf} at {place(p.other)}", drop)
                 if not first.conflict:
-                    devs[p.other] = replace(first, conflict=f"the source also gives {dev.bdf} at {places[i]}")
-                tally.set_aside.append(f"{label}, a second entry for {places[p.other]}")
+                    devs[p.other] = replace(first, conflict=f"the source also gives {dev.bdf} at {place(i)}")
+                tally.set_aside.append(f"{label}, a second entry for {place(p.other)}")
             elif p.bus_conflict and not dev.conflict:
                 devs[i] = replace(dev, conflict=p.message)
                 tally.marked.append(f"{label}: {p.message}")
@@ -176,9 +177,12 @@ class _State:
                 tally.set_aside.append(f"{label}: {p.message}")
         self._follow(drop)
         for i in sorted(drop, reverse=True):
-            for column in (devs, places, self.ids):
+            for column in (devs, self.ids):
                 del column[i]
         return any(p.index is not None for p in problems)
+
+    def place(self, i: int) -> str:
+        return self.where(self.ids[i])
 
     def _set_aside(self, i: int, reason: str, drop: set[int]) -> None:
         self.unplaced.append(replace(self.devs[i], conflict=reason))
@@ -194,7 +198,7 @@ class _State:
                 parent = self.parent_ids[self.ids[j]]
                 if j not in drop and parent is not None and parent in self.set_aside_ids:
                     self._set_aside(j, f"below {dev.parent} in the source, an entry set aside", drop)
-                    self.tally.followed.append(f"{dev.bdf} ({self.places[j]})")
+                    self.tally.followed.append(f"{dev.bdf} ({self.place(j)})")
                     changed = True
 
 
