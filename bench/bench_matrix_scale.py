@@ -145,7 +145,7 @@ def main() -> int:
     if args.one_matrix:
         one_matrix(args.one_matrix)
         return 0
-    from p2ptui.sources.writers import write_fabric
+    from p2ptui.formats.writers import write_fabric
 
     from p2ptui.fabric.synth import large_fabric
 
