@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from copy_argv import copy_argv
 from device_nodes import full_device
 from unprivileged import skip_unless_nobody_can_run
 
@@ -154,7 +155,7 @@ def test_convert_into_a_directory_nobody_may_write_is_one_line() -> None:
     [
         ["show", "nvmeof-target"],
         ["matrix", "large-synthetic", "--json"],
-        ["copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--size", "1GiB", "--json"],
+        copy_argv(src="nvme0", dst="nvme1", size="1GiB", json=True),
         ["fabrics"],
         ["--help"],
     ],
@@ -287,7 +288,7 @@ def test_the_smallest_screenshot_size_works(tmp_path: Path, capsys) -> None:
 ENCODING_ARGV = {
     "show": ["show", "nvmeof-target"],
     "check": ["check", "nvmeof-target", "nvme2", "nvme0", "nvme1"],
-    "copy": ["copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--via", "nvme2", "--size", "1GiB"],
+    "copy": copy_argv(src="nvme0", dst="nvme1", via="nvme2", size="1GiB"),
 }
 
 
@@ -316,19 +317,7 @@ def test_a_file_name_that_is_not_utf8_is_shown_with_escapes(tmp_path: Path, enco
     src = tmp_path / "src"
     src.write_bytes(os.urandom(1 << 20))
     odd = os.fsencode(tmp_path) + b"/caf\xe9"  # Latin-1 bytes: not UTF-8
-    argv = [
-        *P2PTUI,
-        "copy",
-        "nvmeof-target",
-        "--src",
-        "nvme0",
-        "--dst",
-        "nvme1",
-        "--engine",
-        "real",
-        "--src-file",
-        os.fsencode(src),
-    ]
+    argv = [*P2PTUI, *copy_argv(src="nvme0", dst="nvme1", engine="real", src_file=os.fsencode(src))]
     env = {**os.environ, "PYTHONIOENCODING": encoding}
     missing = subprocess.run([*argv, "--dst-file", odd + b"/x"], capture_output=True, timeout=60, env=env)
     assert missing.returncode == 2

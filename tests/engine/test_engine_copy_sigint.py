@@ -18,6 +18,7 @@ import threading
 import time
 
 import pytest
+from copy_argv import copy_argv
 
 from p2ptui.cli import signals
 
@@ -27,10 +28,11 @@ SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
 LIMIT = 60  # seconds any one run may take, however loaded the machine
 
 
-def start(*args: str) -> subprocess.Popen:
+def start(**options) -> subprocess.Popen:
+    """``p2ptui copy nvmeof-target`` with ``options`` (as copy_argv spells them), its output and errors piped."""
     code = "import sys; from p2ptui.cli.main import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.Popen(
-        [sys.executable, "-c", code, "copy", "nvmeof-target", *args],
+        [sys.executable, "-c", code, *copy_argv(**options)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -90,7 +92,7 @@ def temporaries(directory) -> list[str]:
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: s.name)
 def test_each_signal_cancels_a_paced_simulation_and_reports_it(signum):
     # 1 TiB at real-time pace: about five minutes unless cancelled.
-    proc = start("--src", "nvme0", "--dst", "nvme1", "--size", "1TiB", "--speed", "1", "--json")
+    proc = start(src="nvme0", dst="nvme1", size="1TiB", speed=1, json=True)
     code, out, err = interrupt_when_copying(proc, signum=signum)
     assert code == 128 + signum, err
     doc = json.loads(out)
@@ -123,20 +125,7 @@ def test_each_signal_keeps_an_existing_destination_and_leaves_no_temporary(tmp_p
     dst.write_bytes(os.urandom(3 * MiB + 5))  # confirmed to be replaced (--expert --yes), but never half-way
     before = {src: digest(src), dst: digest(dst)}
     proc = start(
-        "--src",
-        "nvme0",
-        "--dst",
-        "nvme1",
-        "--engine",
-        "real",
-        "--src-file",
-        str(src),
-        "--dst-file",
-        str(dst),
-        "--chunk",
-        "4KiB",
-        "--expert",
-        "--yes",
+        src="nvme0", dst="nvme1", engine="real", src_file=src, dst_file=dst, chunk="4KiB", expert=True, yes=True
     )
     code, out, err = interrupt_when_copying(proc, started=lambda: bool(temporaries(tmp_path)), signum=signum)
     assert code == 128 + signum, err
@@ -154,20 +143,7 @@ def test_a_closed_terminal_cancels_like_sighup(tmp_path, slow_source):
     dst.write_bytes(os.urandom(MiB))
     before = {src: digest(src), dst: digest(dst)}
     proc = start(
-        "--src",
-        "nvme0",
-        "--dst",
-        "nvme1",
-        "--engine",
-        "real",
-        "--src-file",
-        str(src),
-        "--dst-file",
-        str(dst),
-        "--chunk",
-        "4KiB",
-        "--expert",
-        "--yes",
+        src="nvme0", dst="nvme1", engine="real", src_file=src, dst_file=dst, chunk="4KiB", expert=True, yes=True
     )
     try:
         while READY not in (line := proc.stderr.readline()):  # the command prints it within a second or two ...
@@ -189,20 +165,7 @@ def test_a_closed_terminal_cancels_like_sighup(tmp_path, slow_source):
 
 def test_ctrl_c_cancels_a_long_real_copy_and_creates_no_destination(tmp_path, slow_source):
     src, dst = slow_source, tmp_path / "dst"
-    proc = start(
-        "--src",
-        "nvme0",
-        "--dst",
-        "nvme1",
-        "--engine",
-        "real",
-        "--src-file",
-        str(src),
-        "--dst-file",
-        str(dst),
-        "--chunk",
-        "4KiB",
-    )
+    proc = start(src="nvme0", dst="nvme1", engine="real", src_file=src, dst_file=dst, chunk="4KiB")
     code, out, err = interrupt_when_copying(proc, started=lambda: bool(temporaries(tmp_path)))
     assert code == 130, err
     lines = out.splitlines()

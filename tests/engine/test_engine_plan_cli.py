@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from copy_argv import copy_argv
 from engine_fabrics import switch_fabric
 
 from p2ptui.cli.main import main
@@ -73,23 +74,7 @@ sim: {efficiency: 1.5}
 
 
 def test_cli_copy_json_contract(capsys):
-    code = main(
-        [
-            "copy",
-            "nvmeof-target",
-            "--src",
-            "nvme0",
-            "--dst",
-            "nvme1",
-            "--via",
-            "nvme2",
-            "--size",
-            "256MiB",
-            "--threads",
-            "2",
-            "--json",
-        ]
-    )
+    code = main(copy_argv(src="nvme0", dst="nvme1", via="nvme2", size="256MiB", threads=2, json=True))
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
     [t] = doc["transfers"]
@@ -126,14 +111,14 @@ def test_cli_plan_runs_transfers_together_with_their_start_times(tmp_path, capsy
   - {name: first, src: nvme0, dst: nvme1, size: 1GiB}
   - {name: second, src: nvme2, dst: nvme1, size: 1GiB, start: 0.1}
 """)
-    assert main(["copy", "nvmeof-target", "--plan", str(plan), "--json"]) == 0
+    assert main(copy_argv(plan=plan, json=True)) == 0
     first, second = json.loads(capsys.readouterr().out)["transfers"]
     assert (first["name"], second["name"], second["start"]) == ("first", "second", 0.1)
     assert first["bytes_per_s"] < first["p2p_bytes_per_s"]  # they shared nvme1's link for a while
 
 
 def test_cli_text_output_ends_like_p2pmem_test(capsys):
-    assert main(["copy", "nvmeof-target", "--src", "nvme0", "--dst", "host", "--size", "1GB", "--no-progress"]) == 0
+    assert main(copy_argv(src="nvme0", dst="host", size="1GB", no_progress=True)) == 0
     out = capsys.readouterr().out.splitlines()
     assert "Transfer:" in out
     line = out[out.index("Transfer:") + 1]
@@ -143,54 +128,22 @@ def test_cli_text_output_ends_like_p2pmem_test(capsys):
 
 def test_cli_real_copy_and_errors(tmp_path, capsys):
     src, dst = tmp_path / "a", tmp_path / "b"
-    args = [
-        "copy",
-        "nvmeof-target",
-        "--src",
-        "nvme0",
-        "--dst",
-        "nvme1",
-        "--engine",
-        "real",
-        "--size",
-        "3MiB",
-        "--src-file",
-        str(src),
-        "--dst-file",
-        str(dst),
-        "--check",
-        "--json",
-    ]
+    args = copy_argv(
+        src="nvme0", dst="nvme1", engine="real", size="3MiB", src_file=src, dst_file=dst, check=True, json=True
+    )
     assert main(args) == 0
     [t] = json.loads(capsys.readouterr().out)["transfers"]
     assert t["verified"] is True and t["engine"] == "real" and dst.read_bytes() == src.read_bytes()
     assert main(args) == 2  # both files now exist: refused without --expert --yes
     err = capsys.readouterr().err
     assert "exists" in err and "--expert" in err
-    assert main(["copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme9", "--size", "1GiB"]) == 2
+    assert main(copy_argv(src="nvme0", dst="nvme9", size="1GiB")) == 2
     assert "nvme9" in capsys.readouterr().err
-    assert main(["copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1"]) == 2
-    assert main(["copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--size", "1GiB", "--src-file", "x"]) == 2
+    assert main(copy_argv(src="nvme0", dst="nvme1")) == 2
+    assert main(copy_argv(src="nvme0", dst="nvme1", size="1GiB", src_file="x")) == 2
 
 
 def test_cli_refused_transfer_exits_1(capsys):
-    code = main(
-        [
-            "copy",
-            "nvmeof-target",
-            "--src",
-            "nvme0",
-            "--dst",
-            "nvme1",
-            "--via",
-            "nvme2",
-            "--size",
-            "1GiB",
-            "--chunk",
-            "512MiB",
-            "--threads",
-            "2",
-        ]
-    )
+    code = main(copy_argv(src="nvme0", dst="nvme1", via="nvme2", size="1GiB", chunk="512MiB", threads=2))
     assert code == 1
     assert "refused" in capsys.readouterr().out
