@@ -2,8 +2,8 @@
 meters on a virtual clock, cancel, and engine errors as notifications that never close the app."""
 
 import asyncio
-import time
 
+from own_time import OwnTime
 from textual import events
 from textual.widgets import Checkbox, Input
 from tui_helpers import (
@@ -293,13 +293,14 @@ def test_quitting_while_a_4_gib_real_copy_prepares_is_prompt(tmp_path, monkeypat
                 break
             await asyncio.sleep(0.005)
         seen["job"] = job
-        seen["quit"] = time.perf_counter()
+        seen["quit"] = OwnTime()  # its own and CPU time, not wall time: see own_time.py for why
         # Posted as the terminal driver posts a key: pilot.press would wait for the process to go idle, which a busy
         # copy never lets it.
         pilot.app.post_message(events.Key("q", "q"))
 
     run(body, build_app("kernel-scenarios"))  # returns once the app has stopped, the engines closed
-    took = time.perf_counter() - seen["quit"]
+    took = seen["quit"]
+    took.stop()
     job = seen["job"]
     assert job.result.state is TransferState.CANCELLED and 0 < job.progress.prepared < 4 * GIB
-    assert took < 1.0, f"quitting took {took:.2f} s"
+    assert took.own < 1.0 and took.cpu < 1.0, f"quitting took {took}"
