@@ -2,7 +2,7 @@
 
 Run: python bench/bench_fleet.py [--nodes 1000] [--collect-nodes 256] [--drift 0.03] [--seed 7]
 
-Diff: a DGX-class fabric (tests/fleet/fleet_fixtures.dgx_spec: 4 root complexes, 4 Gen4 switches, 8 GPUs, 4 NICs,
+Diff: a DGX-class fabric (p2ptui.fleet.synth.dgx_spec: 4 root complexes, 4 Gen4 switches, 8 GPUs, 4 NICs,
 4 NVMe drives; 44 functions) in --nodes variations, seeded: every node is renumbered by its BIOS with probability
 0.1 (bus numbers +4: no drift), and drifts in each way with probability --drift (one way at most): ACS redirect
 on one GPU's switch port, one GPU link at x8, a NIC missing, an extra NVMe drive, another kernel, another command
@@ -30,15 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests" / "sources"))
-sys.path.insert(0, str(HERE.parent / "tests" / "fleet"))
-
-from fleet_fixtures import amd_host, dgx_spec, write_node  # noqa: E402
-
-from p2ptui.fleet.collect import CollectOptions, collect, parse_nodeset  # noqa: E402
-from p2ptui.fleet.fleet import diff_fleet  # noqa: E402
-from p2ptui.fleet.snapshots import Status  # noqa: E402
+from p2ptui.fleet.collect import CollectOptions, collect, parse_nodeset
+from p2ptui.fleet.fleet import diff_fleet
+from p2ptui.fleet.snapshots import Status
+from p2ptui.fleet.synth import amd_host, dgx_spec, write_node
 
 DIFF_BUDGET_S = 10.0
 MEMORY_BUDGET = 2 << 30

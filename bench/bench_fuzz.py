@@ -4,7 +4,7 @@ Run: python bench/bench_fuzz.py [--cases N] [--seed S] [--readers yaml,json,...]
 Cases are split over the readers in proportion to READER_SHARE (the sysfs tarball's cases are the slowest, so it
 gets fewer), 10,000 in all by default. Each case mutates one seed from tests/data or the bundled fabrics (byte
 flips, truncations, line duplications, deletions and swaps, odd attribute values, deep nesting; see
-tests/fuzz/fuzz_cases.py), loads it through detection as `p2ptui show` would, under a per-case timeout, and
+bench/fuzz_cases.py), loads it through detection as `p2ptui show` would, under a per-case timeout, and
 converts what loaded to YAML and JSON and back. Prints counts per reader and outcome (loaded / refused /
 traceback / hang), the share that loads, and the first tracebacks; exits 1 on any traceback or hang.
 """
@@ -15,13 +15,8 @@ import argparse
 import collections
 import sys
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE.parent / "tests" / "fuzz"))
-
-from fuzz_cases import OUTCOMES, READERS, cases, run_case  # noqa: E402
+from fuzz_cases import OUTCOMES, READERS, cases, run_case  # bench/ itself: the script's directory is on sys.path
 
 READER_SHARE = {"yaml": 16, "json": 14, "lspci": 16, "hwloc": 16, "nccl": 16, "sysfs": 8, "plan": 14}
 SHOW_FAILURES = 5

@@ -145,9 +145,8 @@ def main() -> int:
     if args.one_matrix:
         one_matrix(args.one_matrix)
         return 0
-    from p2ptui.formats.writers import write_fabric
-
     from p2ptui.fabric.synth import large_fabric
+    from p2ptui.formats.writers import write_fabric
 
     results = [bench_matrix(4096, args.repeat), bench_matrix(16_384, args.repeat)]
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,7 +1,7 @@
 """Time scanning a 2,000-function sysfs root (budgets: ≤ 1 s; its .tar.gz snapshot ≤ 2× the directory).
 
 Run: python bench/bench_sysfs_scan.py [--functions N] [--repeat N] [--cold]
-Writes a synthetic sysfs root with tests/sources/sysfs_fixtures.py (real config-space bytes, root ports with
+Writes a synthetic sysfs root with p2ptui/sources/sysfs_synth.py (real config-space bytes, root ports with
 Gen4 switches of NVMe drives over several PCI domains) into a temp dir, then times p2ptui.sources.sysfs.load on it
 (tree walk + every attribute and config file read + host facts + model build and validation), wall
 (time.perf_counter) and CPU (time.process_time): one warm-up, then N runs; prints min/median/max. It also times
@@ -23,12 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests" / "sources"))
-
-from sysfs_fixtures import large_spec, tar_root, write_sysfs  # noqa: E402
-
-from p2ptui.sources import sysfs  # noqa: E402
+from p2ptui.sources import sysfs
+from p2ptui.sources.sysfs_synth import large_spec, tar_root, write_sysfs
 
 BUDGET_S = 1.0
 TAR_RATIO_BUDGET = 2.0  # the same tree as a .tar.gz snapshot, against the directory (issue 14 item 7)

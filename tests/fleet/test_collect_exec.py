@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from fleet_fixtures import TRANSPORT, gpu_box, write_node
+from fleet_fixtures import TRANSPORT
 
 from p2ptui.cli.main import main
 from p2ptui.fleet.collect import (
@@ -23,6 +23,7 @@ from p2ptui.fleet.collect import (
     parse_nodeset,
 )
 from p2ptui.fleet.snapshots import Status, decode_stream
+from p2ptui.fleet.synth import gpu_box, write_node
 from p2ptui.formats.export import fabric_to_dict
 from p2ptui.sources import open_fabric, sysfs
 

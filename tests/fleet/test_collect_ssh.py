@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fleet_fixtures import amd_host, dgx_spec, gpu_box, write_node
 from loopback_sshd import LoopbackSshd, start_sshd, why_no_sshd
 
 from p2ptui.cli.main import main
+from p2ptui.fleet.synth import amd_host, dgx_spec, gpu_box, write_node
 
 # Slow: keys, sshd, nine node roots and two collections take 15-25 s on two shared cores.
 pytestmark = [pytest.mark.skipif(why_no_sshd() is not None, reason=why_no_sshd() or ""), pytest.mark.slow]

@@ -6,15 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-from fleet_fixtures import amd_host, dgx_spec, write_node
-from sysfs_fixtures import tar_root
 
 from p2ptui.cli.main import main
 from p2ptui.fleet.align import FabricTree, align
 from p2ptui.fleet.drift import DriftKind, node_drift
 from p2ptui.fleet.fleet import diff_fleet
 from p2ptui.fleet.snapshots import NodeResult, Status, write_manifest
+from p2ptui.fleet.synth import amd_host, dgx_spec, write_node
 from p2ptui.sources import sysfs
+from p2ptui.sources.sysfs_synth import tar_root
 
 VARIANTS = {
     "node01": {},

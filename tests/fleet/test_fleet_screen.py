@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from fleet_fixtures import amd_host, dgx_spec, write_node
-from sysfs_fixtures import tar_root
 from textual.widgets import DataTable
 from tui_helpers import build_app, run, screen_text, wait_for
 
 from p2ptui.fleet.fleet import diff_fleet
+from p2ptui.fleet.synth import amd_host, dgx_spec, write_node
+from p2ptui.sources.sysfs_synth import tar_root
 from p2ptui.tui.screens.fabric import FabricScreen
 from p2ptui.tui.screens.fleet import FleetNodeScreen, FleetScreen
 

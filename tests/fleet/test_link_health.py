@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from fleet_fixtures import gpu_box, write_node
 
 from p2ptui.cli.main import main
 from p2ptui.cli.tree import device_line
 from p2ptui.errors import InputError
 from p2ptui.fabric.model import AerCounts
+from p2ptui.fleet.synth import gpu_box, write_node
 from p2ptui.formats import dumps_fabric
 from p2ptui.formats.yaml_load import loads_fabric
 from p2ptui.sources import sysfs

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from real_data import require
-from sysfs_fixtures import switch_fabric, tar_root, write_sysfs
 
 from p2ptui.cli.main import main
 from p2ptui.errors import InputError
 from p2ptui.formats import dumps_fabric, load_fabric
 from p2ptui.formats.gallery import bundled
 from p2ptui.sources import SOURCES, detect_source, open_fabric, sysfs, yaml_source
+from p2ptui.sources.sysfs_synth import switch_fabric, tar_root, write_sysfs
 
 DATA = require()
 # Every input file in the shared data and the source that must claim it; the .console and nvidia-smi texts are

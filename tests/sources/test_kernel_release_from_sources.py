@@ -4,10 +4,10 @@ fabric it produces saves and loads back (a file validate would refuse is never w
 import xml.etree.ElementTree as ET
 
 from real_data import require
-from sysfs_fixtures import HostSpec, switch_fabric, write_sysfs
 
 from p2ptui.formats import dumps_fabric, loads_fabric
 from p2ptui.sources import hwloc, sysfs
+from p2ptui.sources.sysfs_synth import HostSpec, switch_fabric, write_sysfs
 
 DATA = require("hwloc")
 

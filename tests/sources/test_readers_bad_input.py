@@ -14,8 +14,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from fuzz.fuzz_cases import lspci_chain, yaml_chain
-from sysfs_fixtures import HostSpec, switch_fabric, tar_root, write_sysfs
+from fuzz_cases import lspci_chain, yaml_chain
 
 from p2ptui.cli.main import main
 from p2ptui.errors import InputError
@@ -29,6 +28,7 @@ from p2ptui.formats.gallery import bundled
 from p2ptui.formats.writers import dumps_json
 from p2ptui.sources import open_fabric, sysfs, tarball
 from p2ptui.sources.json_source import loads_json
+from p2ptui.sources.sysfs_synth import HostSpec, switch_fabric, tar_root, write_sysfs
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 from denied_files import DenyFiles
-from sysfs_fixtures import (
+from unprivileged import skip_unless_nobody_can_run
+
+from p2ptui.cli.main import main
+from p2ptui.errors import InputError
+from p2ptui.sources import sysfs, tarball
+from p2ptui.sources.sysfs_files import Kind
+from p2ptui.sources.sysfs_synth import (
     HostSpec,
     endpoint,
     host_bridge,
@@ -23,12 +29,6 @@ from sysfs_fixtures import (
     tar_root,
     write_sysfs,
 )
-from unprivileged import skip_unless_nobody_can_run
-
-from p2ptui.cli.main import main
-from p2ptui.errors import InputError
-from p2ptui.sources import sysfs, tarball
-from p2ptui.sources.sysfs_files import Kind
 
 
 def cli_error(capsys, *argv: str) -> list[str]:

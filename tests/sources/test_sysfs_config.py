@@ -5,9 +5,18 @@ from __future__ import annotations
 import struct
 
 import pytest
-from sysfs_fixtures import ACS_CAP, PCIE_CAP, PT_DOWNSTREAM, PT_ROOT_PORT, Fn, config_bytes, downstream, endpoint
 
 from p2ptui.sources import pci_config as pc
+from p2ptui.sources.sysfs_synth import (
+    ACS_CAP,
+    PCIE_CAP,
+    PT_DOWNSTREAM,
+    PT_ROOT_PORT,
+    Fn,
+    config_bytes,
+    downstream,
+    endpoint,
+)
 
 
 def test_bridge_header_pcie_and_acs_are_decoded():

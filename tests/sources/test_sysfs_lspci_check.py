@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from lspci_check import LSPCI, check_against_lspci
-from sysfs_fixtures import Fn, iter_functions, root_port, switch_fabric, write_sysfs
 
 from p2ptui.sources import sysfs
+from p2ptui.sources.sysfs_synth import Fn, iter_functions, root_port, switch_fabric, write_sysfs
 
 pytestmark = pytest.mark.skipif(LSPCI is None, reason="lspci (Debian package pciutils) is not installed")
 

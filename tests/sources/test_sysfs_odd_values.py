@@ -10,7 +10,12 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from sysfs_fixtures import (
+
+from p2ptui.cli.main import main
+from p2ptui.fabric import AcsSource, DeviceKind
+from p2ptui.formats import dumps_fabric, loads_fabric
+from p2ptui.sources import sysfs
+from p2ptui.sources.sysfs_synth import (
     PCIE_CAP,
     PT_RC_ENDPOINT,
     downstream,
@@ -20,11 +25,6 @@ from sysfs_fixtures import (
     upstream,
     write_sysfs,
 )
-
-from p2ptui.cli.main import main
-from p2ptui.fabric import AcsSource, DeviceKind
-from p2ptui.formats import dumps_fabric, loads_fabric
-from p2ptui.sources import sysfs
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SUPERMICRO = DATA / "sysfs" / "32intel64-2p8co2t+8ve.tar.bz2"

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from sysfs_fixtures import iter_functions, switch_fabric, tar_root, write_sysfs
 from unprivileged import skip_unless_nobody_can_run
 
 from p2ptui.cli.main import main
@@ -21,6 +20,7 @@ from p2ptui.sources import open_fabric, sysfs
 from p2ptui.sources.sysfs_device import EXPECTED_ENTRIES
 from p2ptui.sources.sysfs_files import Kind
 from p2ptui.sources.sysfs_host import NAME_CLASSES
+from p2ptui.sources.sysfs_synth import iter_functions, switch_fabric, tar_root, write_sysfs
 
 LIVE = Path("/sys/bus/pci/devices")
 needs_live = pytest.mark.skipif(not LIVE.is_dir() or not os.listdir(LIVE), reason="no PCI in this machine's sysfs")

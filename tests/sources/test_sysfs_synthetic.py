@@ -1,4 +1,4 @@
-"""The sysfs reader on synthetic roots written by sysfs_fixtures: kinds, links, ACS, pools, VFs, names, host."""
+"""The sysfs reader on synthetic roots written by p2ptui.sources.sysfs_synth: kinds, links, ACS, pools, VFs, names, host."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sysfs_fixtures import (
+
+from p2ptui.fabric import BDF, AcsSource, DeviceKind, IommuMode, Link
+from p2ptui.fabric.acs import CR, RR, SV
+from p2ptui.formats import dumps_fabric, loads_fabric
+from p2ptui.sources import sysfs
+from p2ptui.sources.sysfs_synth import (
     PT_DOWNSTREAM,
     PT_UPSTREAM,
     Fn,
@@ -20,11 +25,6 @@ from sysfs_fixtures import (
     tar_root,
     write_sysfs,
 )
-
-from p2ptui.fabric import BDF, AcsSource, DeviceKind, IommuMode, Link
-from p2ptui.fabric.acs import CR, RR, SV
-from p2ptui.formats import dumps_fabric, loads_fabric
-from p2ptui.sources import sysfs
 
 
 def load(root: Path):

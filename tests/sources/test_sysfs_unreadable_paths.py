@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from denied_files import DenyFiles
-from sysfs_fixtures import HostSpec, switch_fabric, write_sysfs
 from unprivileged import skip_unless_nobody_can_run
 
 from p2ptui.errors import InputError
 from p2ptui.sources import sysfs
+from p2ptui.sources.sysfs_synth import HostSpec, switch_fabric, write_sysfs
 
 
 def build(tmp_path: Path) -> Path:

@@ -16,7 +16,6 @@ import io
 import random
 import re
 import signal
-import sys
 import tarfile
 import tempfile
 import traceback
@@ -32,7 +31,7 @@ from p2ptui.formats.writers import dumps_json
 from p2ptui.sources import open_fabric
 from p2ptui.sources.json_source import loads_json
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 READERS = ("yaml", "json", "lspci", "hwloc", "nccl", "sysfs", "plan")
 OUTCOMES = ("loaded", "refused", "traceback", "hang")
@@ -130,8 +129,7 @@ def seeds() -> dict[str, list[Seed]]:
 
 def synthetic_snapshot() -> Seed:
     """A small snapshot with what the hwloc ones lack (config space with ACS, P2P pools, VFs, IOMMU groups)."""
-    sys.path.insert(0, str(REPO / "tests" / "sources"))
-    from sysfs_fixtures import HostSpec, switch_fabric, tar_root, write_sysfs
+    from p2ptui.sources.sysfs_synth import HostSpec, switch_fabric, tar_root, write_sysfs
 
     with tempfile.TemporaryDirectory(prefix="p2ptui-fuzz-seed-") as tmp:
         root = write_sysfs(Path(tmp) / "box", switch_fabric(3, vfs=2), HostSpec(iommu_units=("dmar0",)))

@@ -1,4 +1,5 @@
-"""Write synthetic sysfs roots with real config-space bytes, for tests and benchmarks.
+"""Write synthetic sysfs roots with real config-space bytes, for tests and benchmarks (the reader's counterpart,
+as fabric.synth is the model's: no p2ptui command writes them).
 
 A root looks like what the kernel shows (and hwloc-gather-topology copies): ``sys/devices/pciDDDD:BB/`` with
 function directories nested along the bridges, the ``sys/bus/pci/devices`` links into them, class links
@@ -9,7 +10,7 @@ MPS/MRRS) and, from 0x100, extended capabilities (AER, then ACS with capability 
 
 Usage::
 
-    from sysfs_fixtures import Fn, HostSpec, write_sysfs, root_port, upstream, downstream, endpoint
+    from p2ptui.sources.sysfs_synth import Fn, HostSpec, write_sysfs, root_port, upstream, downstream, endpoint
     write_sysfs(tmp_path, {"0000:00": [root_port("00:01.0", upstream("01:00.0", downstream("02:00.0",
                 endpoint("03:00.0", nvme="nvme0"))))]})
 """
@@ -21,6 +22,7 @@ import struct
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PT_ENDPOINT = 0x0
 PT_ROOT_PORT = 0x4
@@ -73,29 +75,23 @@ class Fn:
         )
 
 
-def root_port(bdf: str, *children: Fn, **kw) -> Fn:
-    kw.setdefault("vendor", 0x8086)
-    kw.setdefault("device", 0x2030)
-    kw.setdefault("link", (3, 16, 3, 16))
-    kw.setdefault("driver", "pcieport")
-    return Fn(bdf, class_code=0x060400, port_type=PT_ROOT_PORT, children=list(children), **kw)
+def _port(bdf: str, port_type: int, children: tuple[Fn, ...], kw: dict[str, Any], **defaults: Any) -> Fn:
+    """A PCI-to-PCI bridge of ``port_type`` driven by pcieport, with ``defaults`` (IDs, link, ACS) where ``kw`` (the
+    caller's keywords) gives none."""
+    settings = {"driver": "pcieport", **defaults, **kw}
+    return Fn(bdf, class_code=0x060400, port_type=port_type, children=list(children), **settings)
 
 
-def upstream(bdf: str, *children: Fn, **kw) -> Fn:
-    kw.setdefault("vendor", 0x10B5)
-    kw.setdefault("device", 0x8796)
-    kw.setdefault("link", (3, 16, 3, 16))
-    kw.setdefault("driver", "pcieport")
-    return Fn(bdf, class_code=0x060400, port_type=PT_UPSTREAM, children=list(children), **kw)
+def root_port(bdf: str, *children: Fn, **kw: Any) -> Fn:
+    return _port(bdf, PT_ROOT_PORT, children, kw, vendor=0x8086, device=0x2030, link=(3, 16, 3, 16))
 
 
-def downstream(bdf: str, *children: Fn, **kw) -> Fn:
-    kw.setdefault("vendor", 0x10B5)
-    kw.setdefault("device", 0x8796)
-    kw.setdefault("link", (3, 4, 3, 4))
-    kw.setdefault("driver", "pcieport")
-    kw.setdefault("acs", (0x7F, 0x00))
-    return Fn(bdf, class_code=0x060400, port_type=PT_DOWNSTREAM, children=list(children), **kw)
+def upstream(bdf: str, *children: Fn, **kw: Any) -> Fn:
+    return _port(bdf, PT_UPSTREAM, children, kw, vendor=0x10B5, device=0x8796, link=(3, 16, 3, 16))
+
+
+def downstream(bdf: str, *children: Fn, **kw: Any) -> Fn:
+    return _port(bdf, PT_DOWNSTREAM, children, kw, vendor=0x10B5, device=0x8796, link=(3, 4, 3, 4), acs=(0x7F, 0x00))
 
 
 def endpoint(bdf: str, **kw) -> Fn:
@@ -230,8 +226,8 @@ class _Writer:
         for name, data in files.items():
             self.file(d / name, data)
         self.file(d / "config", config_bytes(fn, domain, multi))
-        for name, data in fn.extra_files.items():
-            self.file(d / name, data)
+        for name, raw in fn.extra_files.items():
+            self.file(d / name, raw)
         self.link(self.sys / "bus/pci/devices" / bdf, d)
         if fn.driver:
             drv = self.sys / "bus/pci/drivers" / fn.driver
@@ -242,10 +238,10 @@ class _Writer:
             (group / "devices").mkdir(parents=True, exist_ok=True)
             self.link(d / "iommu_group", group)
             self.link(group / "devices" / bdf, d)
-        for cls, name in (("nvme", fn.nvme), ("net", fn.net), ("infiniband", fn.rdma)):
-            if name:
-                (d / cls / name).mkdir(parents=True)
-                self.link(self.sys / "class" / cls / name, d / cls / name)
+        for cls, member in (("nvme", fn.nvme), ("net", fn.net), ("infiniband", fn.rdma)):
+            if member:
+                (d / cls / member).mkdir(parents=True)
+                self.link(self.sys / "class" / cls / member, d / cls / member)
         if fn.p2pmem is not None:
             size, available, published, allocate = fn.p2pmem
             (d / "p2pmem").mkdir()
@@ -319,8 +315,8 @@ def _groups(fns: list[Fn]) -> set[int]:
 
 def tar_root(root: Path, out: Path, arcname: str = "snapshot") -> Path:
     """Pack a root the way hwloc-gather-topology does (GNU tar, everything under one top directory)."""
-    mode = {".bz2": "w:bz2", ".gz": "w:gz", ".xz": "w:xz"}.get(out.suffix, "w")
-    with tarfile.open(out, mode, format=tarfile.GNU_FORMAT) as tar:
+    compression = {".bz2": "bz2", ".gz": "gz", ".xz": "xz"}.get(out.suffix, "")
+    with tarfile.open(out, f"w:{compression}", format=tarfile.GNU_FORMAT) as tar:  # type: ignore[call-overload]  # a mode made at run time
         tar.add(root, arcname=arcname)
     return out
 
