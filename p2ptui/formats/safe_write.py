@@ -1,6 +1,7 @@
 """The one way p2ptui writes an output file: never through a link, never onto a device, never half a file.
 
-Every writer (``save_fabric``, ``convert``, ``scan -o``, ``screenshot``) goes through :func:`write_output`; writers
+Every writer (``save_fabric``, ``convert``, ``scan -o``, ``screenshot``) goes through :func:`write_output`, or
+:func:`open_output` where the text is written a piece at a time (the TUI's matrix export); writers
 that stream more than fits in memory (the real engine's file copies) use its :class:`TemporaryOutput` directly and
 check the target their own way (engine/real_paths.py), under the same temporary-file-and-rename rules:
 
@@ -26,7 +27,10 @@ import errno
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from ..errors import Diagnostic, InputError, Location
 
@@ -92,13 +96,29 @@ def refuse_input_as_output(source: str | os.PathLike | None, output: str | os.Pa
 
 def write_output(path: str | os.PathLike, data: str | bytes, *, overwrite: bool) -> None:
     """Write ``data`` (str as UTF-8) to ``path`` atomically, under the rules in this module's docstring."""
+    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    with _installed(path, overwrite) as output, os.fdopen(os.dup(output.fd), "wb") as stream:
+        stream.write(payload)
+
+
+@contextmanager
+def open_output(path: str | os.PathLike, *, overwrite: bool) -> Iterator[TextIO]:
+    """``path`` as a UTF-8 text stream, for output written a piece at a time (the matrix as CSV or JSON) under the
+    same rules as write_output: what is written goes to the temporary file, which is renamed into place when the
+    ``with`` block ends. An exception in the block, or a failed write, leaves no temporary file and ``path`` as it
+    was; an OSError comes out as InputError naming ``path``."""
+    with _installed(path, overwrite) as output, open(os.dup(output.fd), "w", encoding="utf-8", newline="") as stream:
+        yield stream
+
+
+@contextmanager
+def _installed(path: str | os.PathLike, overwrite: bool) -> Iterator[TemporaryOutput]:
+    """A checked target's TemporaryOutput, committed when the block ends and discarded when it fails."""
     name = os.fspath(path)
     existing = check_target(name, overwrite=overwrite)
-    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     output = TemporaryOutput(name, existing=existing, overwrite=overwrite)
     try:
-        with os.fdopen(os.dup(output.fd), "wb") as stream:
-            stream.write(payload)
+        yield output
         output.commit()
     except BaseException as exc:  # Ctrl-C too: no temporary file may outlive a failed write
         left = output.discard()

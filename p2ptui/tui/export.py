@@ -1,10 +1,9 @@
 """What the TUI hands out: the verdict as `p2ptui check` prints it, a device's details as text, the matrix as CSV
-or JSON, and where files go. Textual-free; the texts come from the presentation layer and the core's reports, the
-same renderers the CLI prints with, so the TUI and the command line can never disagree."""
+and JSON files, and where files go. Textual-free; the texts come from the presentation layer and the core's
+reports, the same renderers the CLI prints with, so the TUI and the command line can never disagree."""
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fabric.model import Device, Fabric
+from ..formats.safe_write import open_output
 from ..p2p.class_array import ClassArray
 from ..p2p.gate import ExpertMode
 from ..p2p.matrix import PairMatrix
@@ -57,15 +57,15 @@ def sub_matrix(m: PairMatrix, rows: list[int], cols: list[int]) -> PairMatrix:
     )
 
 
-def matrix_csv(m: PairMatrix) -> str:
-    """The same CSV as `p2ptui matrix --csv`: one line per pair."""
-    out = io.StringIO()
-    write_matrix_csv(m, out)
-    return out.getvalue()
-
-
-def matrix_json_text(m: PairMatrix) -> str:
-    """The same JSON as `p2ptui matrix --json` (without its final newline)."""
-    out = io.StringIO()
-    write_matrix_json(m, out)
-    return out.getvalue().rstrip("\n")
+def write_matrix_files(m: PairMatrix, directory: Path, stem: str) -> list[str]:
+    """``stem``.csv and ``stem``.json in ``directory``: the bytes `p2ptui matrix --csv` and `--json` print, streamed
+    by the same writers (p2p/matrix_stream.py) into a temporary file renamed into place (formats/safe_write.py), so
+    the text never exists whole in memory and a failed export leaves no half-written file. The paths written, in
+    order; InputError for a file that cannot be written (the files before it are kept)."""
+    written = []
+    for suffix, write in ((".csv", write_matrix_csv), (".json", write_matrix_json)):
+        path = (directory / f"{stem}{suffix}").resolve()
+        with open_output(path, overwrite=True) as out:
+            write(m, out)
+        written.append(str(path))
+    return written

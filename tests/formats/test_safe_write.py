@@ -20,7 +20,13 @@ from unprivileged import skip_unless_nobody_can_run
 
 from p2ptui.errors import InputError
 from p2ptui.formats import safe_write
-from p2ptui.formats.safe_write import check_target, ensure_directory, refuse_input_as_output, write_output
+from p2ptui.formats.safe_write import (
+    check_target,
+    ensure_directory,
+    open_output,
+    refuse_input_as_output,
+    write_output,
+)
 
 
 def one_message(info: pytest.ExceptionInfo[InputError]) -> tuple[str, str, str]:
@@ -347,6 +353,38 @@ def test_every_fabric_writer_goes_through_safe_write(tmp_path: Path, writer: str
         write(fabric, tmp_path / "out.yaml", overwrite=False)
     assert stat.S_ISCHR(os.lstat(node).st_mode)
     assert listing(tmp_path) == [".out.yaml.tmp", "full.yaml", "link.yaml", "out.yaml", "victim.txt"]
+
+
+# --- open_output: write_output's rules for text written a piece at a time (the TUI's matrix export) ---------------
+def test_streamed_text_appears_whole_when_the_block_ends(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    target.write_text("old\n")
+    with open_output(target, overwrite=True) as out:
+        out.write("a,b\r\n")  # written as given: no newline translation
+        out.write("é\n")
+        assert target.read_text() == "old\n" and len(listing(tmp_path)) == 2  # the new text is still the temporary's
+    assert target.read_bytes() == "a,b\r\né\n".encode() and listing(tmp_path) == ["out.csv"]
+
+
+def test_a_stream_that_fails_midway_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    target.write_text("old\n")
+    with pytest.raises(InputError) as info, open_output(target, overwrite=True) as out:
+        out.write('{"half": ')
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert one_message(info) == (str(target), "cannot write: No space left on device", "")
+    assert target.read_text() == "old\n" and listing(tmp_path) == ["out.json"]
+    with pytest.raises(ValueError, match="a bug"), open_output(target, overwrite=True) as out:
+        out.write("new")
+        raise ValueError("a bug")  # not an output error: passed on as it is, nothing left behind either
+    assert target.read_text() == "old\n" and listing(tmp_path) == ["out.json"]
+
+
+def test_a_stream_is_refused_where_write_output_refuses(tmp_path: Path) -> None:
+    (tmp_path / "link.csv").symlink_to(tmp_path / "elsewhere.csv")
+    with pytest.raises(InputError, match="symbolic link"), open_output(tmp_path / "link.csv", overwrite=True):
+        pytest.fail("the block must not run for a refused target")
+    assert listing(tmp_path) == ["link.csv"]
 
 
 # --- TemporaryOutput: the same rules for writers that stream (the real engine's file copies) -----------------------

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState
 
+from ...errors import InputError
 from ...fabric.bdf import BDF
 from ...fabric.kinds import DeviceKind
 from ...fabric.model import Device, Fabric
+from ...p2p.matrix import PairMatrix
 from ...p2p.profiles import KernelProfile
 from ...present.verdict import verdict_rows
 from .. import decide, export
@@ -195,25 +199,34 @@ class MatrixScreen(AppScreen[tuple[BDF, BDF] | None]):
         self._status()
 
     def action_export(self) -> None:
-        from ...errors import InputError
-        from ...formats.safe_write import write_output
-
         grid = self.grid
         shown = export.sub_matrix(self.matrix, grid.rows, grid.cols)
         stem = "-".join(
             x for x in ("p2ptui-matrix", _slug(self.fabric.name), self.kind.value if self.kind else "") if x
         )
-        directory = export.export_dir(self.app.options.export_dir)
-        written = []
-        try:
-            for suffix, text in ((".csv", export.matrix_csv(shown)), (".json", export.matrix_json_text(shown))):
-                path = (directory / f"{stem}{suffix}").resolve()
-                write_output(path, text, overwrite=True)
-                written.append(str(path))
-        except InputError as exc:
-            self.notify("; ".join(str(d) for d in exc.diagnostics), title="Export failed", severity="error")
+        self._export(shown, export.export_dir(self.app.options.export_dir), stem)
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def _export(self, shown: PairMatrix, directory: Path, stem: str) -> tuple[list[str], str]:
+        """In a thread: a large matrix can take seconds to write (tens of MB of CSV), and the screen keeps answering
+        meanwhile. The paths written and the size, for the notification (_export_done)."""
+        return export.write_matrix_files(shown, directory, stem), f"{len(shown.rows)} × {len(shown.cols)}"
+
+    @on(Worker.StateChanged)
+    def _export_done(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "export":
             return
-        self.notify("\n".join(written), title=f"Matrix exported ({len(grid.rows)} × {len(grid.cols)})", timeout=8)
+        if event.state is WorkerState.SUCCESS and worker.result is not None:
+            written, size = worker.result
+            self.notify("\n".join(written), title=f"Matrix exported ({size})", timeout=8)
+        elif event.state is WorkerState.ERROR:
+            error = worker.error
+            if isinstance(error, InputError):
+                reason = "; ".join(map(str, error.diagnostics))
+            else:  # a bug, not the user's doing: say what it was rather than pass it off as a file problem
+                reason = f"{type(error).__name__}: {error}"
+            self.notify(reason, title="Export failed", severity="error")
 
     # -- palette ----------------------------------------------------------------------------------------------------
     def palette_actions(self) -> list[tuple[str, str, Callable[[], object]]]:
