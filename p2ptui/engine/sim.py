@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..errors import InputError
-from ..fabric.model import Fabric
+from ..fabric.model import Device, Fabric
 from .backends import SIM
 from .fluid import FluidFlows
 from .pools import PoolError, PoolLedger
@@ -46,10 +46,12 @@ class Simulation:
         self.pools = PoolLedger(fabric)
         self.now = 0.0
         self.results: dict[int, TransferResult] = {}
-        # Per transfer only while it needs them (100,000 transfers must not keep 100,000 plans): the plan until it
-        # starts, the devices its chosen route uses until it ends.
-        self._plans: dict[int, RoutePlan] = {}
-        self._users: dict[int, set[str]] = {}
+        # Per transfer only while it needs them (100,000 transfers must not keep 100,000 plans): the provider of a
+        # staged copy until it starts (its route is the result's), the devices its route uses until it ends. Not the
+        # plan (its gate decision and reasons): every object a waiting transfer keeps is walked again by each of the
+        # collector's full passes, and a bench adds 100,000 transfers before the first one starts.
+        self._providers: dict[int, Device] = {}
+        self._users: dict[int, tuple[str, ...]] = {}
         self._pending: list[tuple[float, int]] = []
         self._faults: list[tuple[float, int, str, str]] = []
         self._events: list[TransferEvent] = []
@@ -81,8 +83,12 @@ class Simulation:
             result.p2p_bytes_per_s = self.predict(plan.p2p)
         result.bounce_bytes_per_s = self.predict(plan.bounce)
         self.results[tid] = result
-        self._plans[tid] = plan
-        self._users[tid] = {name for leg in plan.chosen.legs for name in (leg.data_from, leg.data_to) if name != HOST}
+        if plan.provider is not None:
+            self._providers[tid] = plan.provider
+        # A tuple of names: the collector stops tracking it (a set it would walk at every full pass).
+        self._users[tid] = tuple(
+            dict.fromkeys(name for leg in plan.chosen.legs for name in (leg.data_from, leg.data_to) if name != HOST)
+        )
         heapq.heappush(self._pending, (max(spec.start, self.now), tid))
         return result
 
@@ -162,16 +168,18 @@ class Simulation:
 
     # -- transfers starting and ending --------------------------------------------------------------------------
     def _start(self, tid: int) -> None:
-        result, plan = self.results[tid], self._plans.pop(tid)
+        result, provider = self.results[tid], self._providers.pop(tid, None)
+        chosen = result.route
+        assert chosen is not None  # add() set it
         gone = sorted(name for name in self._users[tid] if self.pools.gone(name))
         if gone:
             return self._refuse(tid, f"{', '.join(gone)} is gone (hot-unplugged)")
-        if plan.provider is not None and plan.chosen.kind is RouteKind.P2P:
+        if provider is not None and chosen.kind is RouteKind.P2P:
             try:
-                self.pools.take(tid, plan.provider, result.spec.buffer_bytes, f"transfer {result.spec.label}")
+                self.pools.take(tid, provider, result.spec.buffer_bytes, f"transfer {result.spec.label}")
             except PoolError as exc:
                 return self._refuse(tid, str(exc))
-        self._new_flow(tid, result.spec.size, plan.chosen)
+        self._new_flow(tid, result.spec.size, chosen)
         result.state, result.started_at = TransferState.RUNNING, self.now
         self._events.append(TransferEvent(self.now, tid, result.spec.label, TransferState.RUNNING))
 
@@ -183,7 +191,7 @@ class Simulation:
 
     def _finish(self, tid: int, state: TransferState, message: str = "") -> None:
         result = self.results[tid]
-        self._plans.pop(tid, None)  # cancelled before it started
+        self._providers.pop(tid, None)  # cancelled before it started
         self._users.pop(tid, None)
         if tid in self._flows.slot:
             left = self._flows.stop(tid)
