@@ -143,9 +143,10 @@ class FluidFlows:
     def due(self, within: float) -> list[int]:
         """Transfer ids that complete within ``within`` seconds from now."""
         n = len(self.ids)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            left = np.where(self.rate[:n] > 0, self.remaining[:n] / self.rate[:n], math.inf)
-        return [self.ids[i] for i in np.flatnonzero(left <= within)]
+        moving = np.flatnonzero(self.rate[:n] > 0)  # a stopped flow never completes (and divides by nothing)
+        left = self.remaining[moving] / self.rate[moving]
+        ids = self.ids
+        return [ids[i] for i in moving[left <= within].tolist()]
 
     # -- rates ----------------------------------------------------------------------------------------------------
     def _arrival_floor(self) -> float:

@@ -47,13 +47,17 @@ def max_min_rates(
     coef = np.asarray(coef, dtype=np.float64)
     bound = np.full(n_flows, np.inf) if bound is None else np.asarray(bound, dtype=np.float64)
     rate = np.zeros(n_flows)
-    has_resource = np.zeros(n_flows, dtype=bool)
-    has_resource[cols] = True
-    unbounded = np.flatnonzero(~has_resource & ~np.isfinite(bound))
-    if unbounded.size:
-        raise UnboundedFlowError(unbounded)
-    # Flows that only a bound limits take it at once; they load nothing.
-    rate[~has_resource] = bound[~has_resource]
+    lonely = np.ones(n_flows, dtype=bool)  # flows crossing no resource
+    lonely[cols] = False
+    if lonely.any():  # rare (the simulator's flows all cross something): skip the work when there are none
+        unbounded = np.flatnonzero(lonely & ~np.isfinite(bound))
+        if unbounded.size:
+            raise UnboundedFlowError(unbounded)
+        # Flows that only a bound limits take it at once; they load nothing.
+        rate[lonely] = bound[lonely]
+        open_bound = np.where(lonely, np.inf, bound)  # bounds of the flows still rising
+    else:
+        open_bound = bound.copy()
     if not rows.size:
         return rate
     # Work on the resources actually used, numbered densely: every round's arrays are then as small as can be.
@@ -63,7 +67,6 @@ def max_min_rates(
         capacity = capacity[used_res]
     n_res = capacity.shape[0]
 
-    open_bound = np.where(has_resource, bound, np.inf)  # bounds of the flows still rising
     bounded = bool(np.isfinite(open_bound).any())  # most solves have no bound at all: skip that test per round
     used = np.zeros(n_res)  # load of frozen flows on each resource
     weight = np.bincount(rows, weights=coef, minlength=n_res)  # load per unit level of the rising flows
@@ -87,6 +90,8 @@ def max_min_rates(
         # Move the newly frozen flows' loads to the fixed use and drop their entries; the rising weight is summed
         # afresh (exactly 0 where no rising flow is left: no cancellation crumbs).
         mine = newly[cols]
+        if mine.all():  # the last round: every rate is set, the bookkeeping below would be thrown away
+            break
         used += np.bincount(rows[mine], weights=coef[mine] * rate[cols[mine]], minlength=n_res)
         keep = ~mine
         rows, cols, coef = rows[keep], cols[keep], coef[keep]
