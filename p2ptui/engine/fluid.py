@@ -193,16 +193,18 @@ class FluidFlows:
         old = self.rate[chosen]
         if floor > 0:
             # What the flows not re-filled leave of each resource: their rates stay as they are.
+            load = self.load[used]
             mine = np.bincount(rows, weights=coef * old[cols], minlength=k)
-            free = np.maximum(capacity - (self.load[used] - mine), 0.0)
+            free = np.maximum(capacity - (load - mine), 0.0)
         else:
             free = capacity
         new = max_min_rates(chosen.size, rows, cols, coef, free, self.bound[chosen], compact=True)
         self.rate[chosen] = new
         if floor > 0:
-            self.load[used] += np.bincount(rows, weights=coef * (new - old)[cols], minlength=k)
+            load += np.bincount(rows, weights=coef * (new - old)[cols], minlength=k)
+            self.load[used] = load
             # Loads of resources no re-filled flow crosses only fell: their peaks stand.
-            self.peak[used] = np.maximum(self.peak[used], self.load[used] / capacity)
+            self.peak[used] = np.maximum(self.peak[used], load / capacity)
         else:
             self.load[:] = 0.0
             self.weight[:] = 0.0

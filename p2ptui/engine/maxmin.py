@@ -74,7 +74,8 @@ def max_min_rates(
     while rows.size:
         res_level = headroom.min()
         bound_level = open_bound.min() if bounded else np.inf
-        if bound_level <= res_level * (1 + _TIE):
+        at_bound = bound_level <= res_level * (1 + _TIE)
+        if at_bound:
             newly = open_bound <= bound_level * (1 + _TIE)
             rate[newly] = bound[newly]
             open_bound[newly] = np.inf
@@ -82,8 +83,9 @@ def max_min_rates(
             newly = np.zeros(n_flows, dtype=bool)
         if res_level <= bound_level * (1 + _TIE):
             crossing = cols[headroom[rows] <= res_level * (1 + _TIE)]
-            if bounded:
+            if at_bound:
                 crossing = crossing[~newly[crossing]]  # a flow frozen at its bound this round keeps it
+            if bounded:
                 open_bound[crossing] = np.inf
             rate[crossing] = res_level
             newly[crossing] = True
