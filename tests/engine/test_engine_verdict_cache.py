@@ -2,13 +2,34 @@
 and a verdict computed again after eviction is the same as the first."""
 
 import random
+from pathlib import Path
+
+import pytest
 
 from p2ptui.engine.sim import Simulation
 from p2ptui.engine.transfer import TransferSpec, TransferState
 from p2ptui.engine.verdicts import VerdictCache
 from p2ptui.fabric.synth import large_fabric
+from p2ptui.p2p import check
+from p2ptui.p2p.context import verdict_context
+from p2ptui.sources import open_fabric
 
 FABRIC = large_fabric(64, ports_per_switch=8)
+# hwloc records neither ACS nor the kernel: verdicts on it weigh the outcomes those unknowns allow.
+DGX2 = Path(__file__).resolve().parents[1] / "data" / "hwloc" / "nvidiaDGX2.xml"
+
+
+@pytest.mark.parametrize("unknowns", [False, True], ids=["every fact known", "facts unknown (hwloc)"])
+def test_the_cache_gives_checks_verdict_whether_or_not_facts_are_unknown(unknowns):
+    fabric = open_fabric(str(DGX2)) if unknowns else FABRIC
+    cache = VerdictCache(fabric)
+    assert verdict_context(fabric, cache.profile).has_unknowns is unknowns
+    rng = random.Random(5)
+    ends = fabric.endpoints()
+    for _ in range(12):
+        provider, a, b = rng.sample(ends, 3)
+        assert cache.verdict(provider, [a, b]) == check(fabric, provider, [a, b], cache.profile, verbose=True)
+        assert cache.verdict(a, [b]) == check(fabric, a, [b], cache.profile, verbose=True)
 
 
 def test_the_cache_keeps_at_most_its_limit_and_recomputes_the_same_verdict():
