@@ -14,6 +14,8 @@ import numpy as np
 # Resources whose saturation levels agree to this relative tolerance saturate together. Far below the 1e-9
 # agreement the closed-form tests ask for, far above float rounding of sums of a few dozen terms.
 _TIE = 1e-12
+# ndarray.min without its Python-level wrapper (twice per round of every solve).
+_smallest = np.minimum.reduce
 
 
 class UnboundedFlowError(ValueError):
@@ -72,8 +74,8 @@ def max_min_rates(
     weight = np.bincount(rows, weights=coef, minlength=n_res)  # load per unit level of the rising flows
     headroom = capacity / weight  # the level at which each resource saturates, given what is frozen
     while rows.size:
-        res_level = headroom.min()
-        bound_level = open_bound.min() if bounded else np.inf
+        res_level = _smallest(headroom)
+        bound_level = _smallest(open_bound) if bounded else np.inf
         at_bound = bound_level <= res_level * (1 + _TIE)
         if at_bound:
             newly = open_bound <= bound_level * (1 + _TIE)
