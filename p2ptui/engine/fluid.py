@@ -183,7 +183,7 @@ class FluidFlows:
         else:
             chosen = np.arange(n)
         coef2 = self._coef[chosen]
-        cols, at = np.nonzero(coef2)
+        cols, at = coef2.nonzero()
         coef = coef2[cols, at]
         # The resources the re-filled flows cross, numbered densely: every array below is as small as the solve.
         flat = self._rows[chosen][cols, at]

@@ -49,9 +49,10 @@ def max_min_rates(
     coef = np.asarray(coef, dtype=np.float64)
     bound = np.full(n_flows, np.inf) if bound is None else np.asarray(bound, dtype=np.float64)
     rate = np.zeros(n_flows)
-    lonely = np.ones(n_flows, dtype=bool)  # flows crossing no resource
-    lonely[cols] = False
-    if lonely.any():  # rare (the simulator's flows all cross something): skip the work when there are none
+    crossed = np.zeros(n_flows, dtype=bool)
+    crossed[cols] = True
+    if not crossed.all():  # rare (the simulator's flows all cross something): skip the work when there are none
+        lonely = ~crossed  # flows crossing no resource
         unbounded = np.flatnonzero(lonely & ~np.isfinite(bound))
         if unbounded.size:
             raise UnboundedFlowError(unbounded)
@@ -96,12 +97,15 @@ def max_min_rates(
         mine = newly[cols]
         if mine.all():  # the last round: every rate is set, the bookkeeping below would be thrown away
             break
-        used += np.bincount(rows[mine], weights=coef[mine] * rate[cols[mine]], minlength=n_res)
+        # Summed over every entry left: a rising flow's rate is still exactly 0, and adding 0.0 to a sum of
+        # non-negative terms changes no bit, so this is the newly frozen entries' sum without selecting them.
+        used += np.bincount(rows, weights=coef * rate[cols], minlength=n_res)
         keep = ~mine
         rows, cols, coef = rows[keep], cols[keep], coef[keep]
         weight = np.bincount(rows, weights=coef, minlength=n_res)
         # A resource no rising flow crosses never saturates.
-        headroom = np.divide(capacity - used, weight, out=np.full(n_res, np.inf), where=weight > 0)
+        headroom.fill(np.inf)
+        np.divide(capacity - used, weight, out=headroom, where=weight > 0)
     return rate
 
 
