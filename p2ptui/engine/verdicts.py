@@ -10,6 +10,7 @@ from ..fabric.bdf import BDF
 from ..fabric.model import Device, Fabric
 from ..p2p import Verdict, check, profile_for
 from ..p2p.context import VerdictContext, verdict_context
+from ..p2p.outcomes import is_certain
 from ..p2p.verdict import check_certain
 
 MAP_BUS_ADDR = "BUS_ADDR"
@@ -55,9 +56,7 @@ class VerdictCache:
         change, so the answer does not either (asking cost 12 µs of check's 55 µs, per new pair of a simulation)."""
         if self._certain is None:
             ctx = verdict_context(self.fabric, self.profile)
-            # Where check() goes straight to check_certain (p2p.outcomes.check_under_unknowns): P2PDMA present and
-            # nothing unknown. Otherwise check() weighs every outcome the unknown facts allow, each time.
-            self._certain = ctx if ctx.profile.has_p2pdma and not ctx.has_unknowns else False
+            self._certain = ctx if is_certain(ctx) else False  # else check() weighs the outcomes, each time
         if isinstance(self._certain, VerdictContext):
             return check_certain(self._certain, provider, clients, verbose=True)
         return check(self.fabric, provider, clients, self.profile, verbose=True)

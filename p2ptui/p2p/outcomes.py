@@ -116,15 +116,20 @@ def severity(v: Verdict) -> tuple:
     return (not v.supported, worst_map, v.distance, sum(cv.distance for cv in v.clients))
 
 
+def is_certain(ctx: VerdictContext) -> bool:
+    """Whether check() answers with check_certain alone: P2PDMA is present and every fact the verdict rests on is
+    known. Otherwise it weighs every outcome the unknown facts allow (or says P2PDMA is absent)."""
+    return ctx.profile.has_p2pdma and not ctx.has_unknowns
+
+
 def check_under_unknowns(
     fabric: Fabric, provider: Device | str, clients: Sequence[Client], profile: KernelProfile | None, verbose: bool
 ) -> Verdict:
     base = verdict_context(fabric, profile)
-    prof = base.profile
-    if not prof.has_p2pdma:
-        return _absent(base, provider, clients)
-    if not base.has_unknowns:
+    if is_certain(base):
         return check_certain(base, provider, clients, verbose)
+    if not base.profile.has_p2pdma:
+        return _absent(base, provider, clients)
     dims = _dimensions(base, provider, clients, verbose)
     runs: list[tuple[dict, Verdict]] = []
     acs_values = next((values for fact, values in dims if fact is Fact.ACS), [])
