@@ -119,8 +119,16 @@ async def wait_for_palette_hit(pilot, text: str, timeout: float = 5.0) -> None:
 async def to_device(pilot, name: str) -> None:
     """Put the tree's cursor on a device (loading and expanding the path to it)."""
     screen = pilot.app.screen
-    screen.jump_to(screen.fabric.find(name).bdf)
-    await pilot.pause()
+    target = screen.fabric.find(name)
+    screen.jump_to(target.bdf)
+    # The tree moves its cursor after its next refresh, and the detail pane follows the highlight message that
+    # move posts: a single pause is sometimes not enough for both (a loaded machine showed it).
+    for _ in range(50):
+        await pilot.pause()
+        panes = screen.query("DetailPane")
+        if screen.fabric_tree.highlighted is target and all(pane.item is target for pane in panes):
+            return
+    raise AssertionError(f"the cursor did not reach {name}")
 
 
 async def mark(pilot, name: str, key: str) -> None:

@@ -26,7 +26,8 @@ class DetailPane(VerticalScroll):
 
     def show(self, item: Device | RootBus | None) -> None:
         if item is not self.item:  # a new device starts at its name, not where the last one was scrolled to
-            self.scroll_home(animate=False)
+            # At once, not after the next refresh (the default): a deferred scroll raced the new body's layout.
+            self.scroll_home(animate=False, immediate=True)
         self.item = item
         body = self.query_one("#detail-body", Static)
         if item is None:
