@@ -31,6 +31,7 @@ _PCI_TYPE = re.compile(
     r"([0-9a-fA-F]{2})(?: ([0-9a-fA-F]{2}))?\s*$"
 )
 _NVME_BLOCK = re.compile(r"^(nvme\d+)n\d+$")
+_UNSEEN: dict = {}  # a pci_type text not parsed yet (None is taken: a text that is no pci_type)
 _HOST_INFOS = ("CPUVendor", "CPUFamilyNumber", "CPUModel", "Architecture", "OSRelease", "DMIProductName")
 MAX_LINK_GBPS = 1000.0  # a Gen7 x32 link is under 500 GB/s; anything far beyond is a broken file
 
@@ -112,6 +113,16 @@ class _Reader:
     def _visit(self, elem: ET.Element, ctx: _Context) -> _Context | None:
         """Record one object; the context its children are read in, or None when they hold nothing for us."""
         kind = elem.get("type", "")
+        # PCI objects first: on a PCI-heavy machine nearly every object is one.
+        if kind == "PCIDev":
+            self._draft(elem, ctx, bridge=False)
+            return None
+        if kind == "Bridge":
+            if elem.get("bridge_type", "").startswith("0-") or elem.get("pci_busid") is None:
+                self.host_bridges += 1
+                bus_range = self._range(elem)
+                return _Context(ctx.numa, (bus_range[0], bus_range[1]) if bus_range else (-1, -1), None)
+            return _Context(ctx.numa, ctx.host, self._draft(elem, ctx, bridge=True))
         if kind == "OSDev":
             return None
         node = None
@@ -119,39 +130,39 @@ class _Reader:
             node = self._int(elem, "os_index", 0, 4095)
             if node is not None:
                 self.numa_nodes.add(node)
-        if kind == "Bridge" and (elem.get("bridge_type", "").startswith("0-") or elem.get("pci_busid") is None):
-            self.host_bridges += 1
-            bus_range = self._range(elem)
-            return _Context(ctx.numa, (bus_range[0], bus_range[1]) if bus_range else (-1, -1), None)
-        if kind in ("Bridge", "PCIDev"):
-            bdf = self._draft(elem, ctx, bridge=kind == "Bridge")
-            return _Context(ctx.numa, ctx.host, bdf) if kind == "Bridge" else None
-        if kind == "NUMANode" and elem.get("nodeset") is None and elem.get("os_index") is not None:
-            return _Context(node, ctx.host, ctx.parent)  # v1: I/O below NUMA nodes
+            if elem.get("nodeset") is None:
+                return _Context(node, ctx.host, ctx.parent)  # v1: I/O below NUMA nodes
         if elem.get("nodeset") is not None:
             return _Context(_single_node(elem.get("nodeset", "")), ctx.host, ctx.parent)
         return ctx
 
     def _draft(self, elem: ET.Element, ctx: _Context, bridge: bool) -> BDF:
+        # Run once per PCI function of the file: the texts a machine repeats (device types, link speeds) are
+        # parsed once and looked up after.
+        get = elem.get
         bdf = self._busid(elem)
-        if bridge and elem.get("bridge_pci") is not None:
+        if bridge and get("bridge_pci") is not None:
             self._range(elem)  # not needed (children say where they sit), but a broken range is a broken file
-        ids = self._pci_type(elem)
-        values: dict = {"numa_node": ctx.numa, "acs": ACS_UNKNOWN}
-        if ids is not None:
-            values.update(ids)
-        infos, osdevs = _infos_and_osdevs(elem)
-        product = _product(elem, infos, osdevs)
+        type_text = get("pci_type")
+        ids = self._pci_type(elem, type_text) if type_text is not None else None
+        values: dict = (
+            dict(ids, numa_node=ctx.numa, acs=ACS_UNKNOWN) if ids else {"numa_node": ctx.numa, "acs": ACS_UNKNOWN}
+        )
+        vendor, device, osdevs = _product_infos_and_osdevs(elem)
+        product = _product(elem, vendor, device, osdevs)
         if product:
             values["product"] = product
-        self._link_speed(elem)
-        if ctx.parent is None:
+        speed_text = get("pci_link_speed")
+        if speed_text is not None and speed_text not in self.speed_texts:
+            self._link_speed(elem, speed_text)
+        parent = ctx.parent
+        if parent is None:
             if ctx.host is None:
                 self.hostless.append(str(bdf))
             if bdf.bus_id not in self.root_buses:
                 self.root_buses[bdf.bus_id] = RootBus(bdf.domain, bdf.bus, numa_node=ctx.numa)
-        name = None if bridge or not osdevs else self._os_name(osdevs)
-        self.drafts.append(Draft(bdf, ctx.parent, partial(self.doc.where, elem), bridge, name=name, values=values))
+        name = self._os_name(osdevs) if osdevs and not bridge else None
+        self.drafts.append(Draft(bdf, parent, partial(self.doc.where, elem), bridge, name=name, values=values))
         return bdf
 
     # -- attributes ---------------------------------------------------------------------------------------------
@@ -182,13 +193,10 @@ class _Reader:
         line = self.doc.where(elem).line
         self.oddities.setdefault(kind, []).append(f"line {line} ({value})")
 
-    def _pci_type(self, elem: ET.Element) -> dict | None:
-        text = elem.get("pci_type")
-        if text is None:
-            return None
-        if text not in self.pci_types:
-            self.pci_types[text] = _parse_pci_type(text)
-        ids = self.pci_types[text]
+    def _pci_type(self, elem: ET.Element, text: str) -> dict | None:
+        ids = self.pci_types.get(text, _UNSEEN)
+        if ids is _UNSEEN:
+            ids = self.pci_types[text] = _parse_pci_type(text)
         if ids is None:
             self._odd(
                 elem,
@@ -197,10 +205,7 @@ class _Reader:
             )
         return ids
 
-    def _link_speed(self, elem: ET.Element) -> None:
-        text = elem.get("pci_link_speed")
-        if text is None or text in self.speed_texts:
-            return
+    def _link_speed(self, elem: ET.Element, text: str) -> None:
         try:
             speed = float(text)
         except ValueError:
@@ -330,24 +335,28 @@ def _single_node(nodeset: str) -> int | None:
     return value.bit_length() - 1
 
 
-def _infos_and_osdevs(elem: ET.Element) -> tuple[dict[str | None, str], list[ET.Element]]:
-    """A PCI object's ``info`` name -> value (the last of a name wins) and its OS devices, in one look at its
-    children (ElementPath's iterfind costs more than the loop for each query)."""
-    infos: dict[str | None, str] = {}
+def _product_infos_and_osdevs(elem: ET.Element) -> tuple[str, str, list[ET.Element]]:
+    """A PCI object's PCIVendor and PCIDevice infos (the last of a name wins, "" when absent) and its OS devices,
+    in one look at its children (ElementPath's iterfind costs more than the loop for each query)."""
+    vendor = device = ""
     osdevs = []
     for child in elem:
-        if child.tag == "info":
-            infos[child.get("name")] = child.get("value", "")
-        elif child.tag == "object" and child.get("type") == "OSDev":
+        tag = child.tag
+        if tag == "info":
+            name = child.get("name")
+            if name == "PCIVendor":
+                vendor = child.get("value", "")
+            elif name == "PCIDevice":
+                device = child.get("value", "")
+        elif tag == "object" and child.get("type") == "OSDev":
             osdevs.append(child)
-    return infos, osdevs
+    return vendor, device, osdevs
 
 
-def _product(elem: ET.Element, infos: dict[str | None, str], osdevs: list[ET.Element]) -> str | None:
-    vendor, device = infos.get("PCIVendor", ""), infos.get("PCIDevice", "")
+def _product(elem: ET.Element, vendor: str, device: str, osdevs: list[ET.Element]) -> str | None:
     # A GPU's OS device (NVML, RSMI ...) names the exact model: "Tesla V100-SXM3-32GB-H" beside pci.ids' family.
     gpu = {i.get("name"): i.get("value", "") for osdev in osdevs for i in osdev if i.tag == "info"} if osdevs else {}
     if gpu.get("GPUModel"):
         vendor, device = vendor or gpu.get("GPUVendor", ""), gpu["GPUModel"]
-    text = f"{vendor} {device}".strip()
+    text = f"{vendor} {device}".strip() if vendor or device else ""
     return text or elem.get("name") or None  # v1 wrote "Vendor Device" into the name attribute
