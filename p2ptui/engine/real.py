@@ -35,7 +35,7 @@ from .real_inputs import FileCheck, check_chunk, check_file_copy, check_p2pmem_f
 from .real_memory import available_memory, copy_memory, digest, make_source, memory_problem
 from .real_paths import reason
 from .resources import ResourceCatalog, SimConfig
-from .routes import RouteKind, RoutePlan, RoutePlanner, standalone_rate
+from .routes import RouteKind, RoutePlan, RoutePlanner
 from .transfer import TransferResult, TransferSpec, TransferState
 from .verdicts import VerdictCache
 
@@ -156,18 +156,7 @@ class RealEngine:
         """Check a transfer before any byte moves; InputError for anything unsafe or impossible."""
         plan = self.plan(spec, expert)  # expert: the gate's word for this transfer (default: the engine's)
         tid = len(self.results) + 1
-        result = TransferResult(
-            tid,
-            spec,
-            route=plan.chosen,
-            p2p_route=plan.p2p,
-            bounce_route=plan.bounce,
-            notes=list(plan.notes),
-            engine=self.name,
-        )
-        if plan.p2p is not None:
-            result.p2p_bytes_per_s = standalone_rate(plan.p2p, self.catalog)
-        result.bounce_bytes_per_s = standalone_rate(plan.bounce, self.catalog)
+        result = plan.new_result(tid, spec, self.name, self.catalog)
         job = RealJob(self, result, plan, clock)
         if spec.src_file is not None:
             check, job.p2pmem_path, notes = self._check_files(spec, plan, expert)

@@ -19,7 +19,7 @@ from ..fabric.model import Device, Fabric
 from ..p2p import ExpertMode, GateDecision, gate_transfer
 from .legs import HOST_MEMORY, Leg, LegRequest, build_leg
 from .resources import ResourceCatalog
-from .transfer import HOST, Op, TransferSpec
+from .transfer import HOST, Op, TransferResult, TransferSpec
 from .verdicts import MAP_BUS_ADDR, MAP_NOT_SUPPORTED, VerdictCache
 
 # Legs the planner keeps, bounded like the verdict cache for the same reason. Legs to or from host memory come back
@@ -109,6 +109,23 @@ class RoutePlan:
     notes: tuple[str, ...]  # defaults assumed and decisions taken, for the transfer's result
     provider: Device | None
     gate: GateDecision | None = None  # the expert gate's word on the P2P route
+
+    def new_result(self, tid: int, spec: TransferSpec, engine: str, catalog: ResourceCatalog) -> TransferResult:
+        """The result of a transfer taking this plan, before it runs: its routes and notes, and each route's rate
+        alone on the fabric (what the simulator and the real engine both show beside the measured rate)."""
+        result = TransferResult(
+            tid,
+            spec,
+            route=self.chosen,
+            p2p_route=self.p2p,
+            bounce_route=self.bounce,
+            notes=list(self.notes),
+            engine=engine,
+        )
+        if self.p2p is not None:
+            result.p2p_bytes_per_s = standalone_rate(self.p2p, catalog)
+        result.bounce_bytes_per_s = standalone_rate(self.bounce, catalog)
+        return result
 
 
 class RoutePlanner:

@@ -70,18 +70,7 @@ class Simulation:
         ``expert``: the gate's word for this transfer (default: the simulator's)."""
         plan = self.plan(spec, expert)
         tid = len(self.results) + 1
-        result = TransferResult(
-            tid,
-            spec,
-            route=plan.chosen,
-            p2p_route=plan.p2p,
-            bounce_route=plan.bounce,
-            notes=list(plan.notes),
-            engine=self.name,
-        )
-        if plan.p2p is not None:
-            result.p2p_bytes_per_s = self.predict(plan.p2p)
-        result.bounce_bytes_per_s = self.predict(plan.bounce)
+        result = plan.new_result(tid, spec, self.name, self.catalog)
         self.results[tid] = result
         if plan.provider is not None:
             self._providers[tid] = plan.provider
