@@ -1,6 +1,6 @@
 """The copy engine against its anchors: cases B1–B9 below, plus the large-fabric budget.
 
-Run: python bench/bench_engine.py [--size 256MiB] [--repeat 5] [--skip-real]
+Run: python bench/bench_engine.py [--size 256MiB] [--repeat 5] [--skip-real | --only sim|files|memory]
 * B1–B7: the simulator's rates and completion times against their closed forms (protocol bound, efficiency
   1.0 so the numbers read like the protocol-bound table), printed as expected vs measured (simulated).
 * 1,000 concurrent simulated transfers (random sizes 256 MiB–4 GiB, half of them staged through a random provider,
@@ -347,12 +347,21 @@ def main() -> int:
     parser.add_argument("--size", type=parse_size, default=parse_size("256MiB"), help="B8 file size (default 256MiB)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per simulated and memory case (median)")
     parser.add_argument("--io-repeat", type=int, default=9, help="runs per B8 chunk size (median; VM disks are noisy)")
-    parser.add_argument("--skip-real", action="store_true", help="only the simulator cases")
+    parser.add_argument("--skip-real", action="store_true", help="only the simulator cases (same as --only sim)")
+    parser.add_argument(
+        "--only",
+        choices=("sim", "files", "memory"),
+        default=None,
+        help="run one group alone: sim (B1-B7 and the large fabric), files (B8) or memory (B9)",
+    )
     parser.add_argument("--dir", default=None, help="where B8 writes its files (default: a temp dir under the cwd)")
     args = parser.parse_args()
-    ok = simulated_cases()
-    ok &= large_case(args.repeat)
-    if not args.skip_real:
+    groups = {args.only} if args.only else {"sim"} if args.skip_real else {"sim", "files", "memory"}
+    ok = True
+    if "sim" in groups:
+        ok &= simulated_cases()
+        ok &= large_case(args.repeat)
+    if "files" in groups:
         if shutil.which("dd") is None:
             print("B8: dd not found, skipped")
         else:
@@ -361,6 +370,7 @@ def main() -> int:
                 ok &= file_cases(args.size, args.io_repeat, workdir)
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
+    if "memory" in groups:
         ok &= memory_cases(args.repeat)
     print(f"\noverall: {'PASS' if ok else 'FAIL'}")
     return 0 if ok else 1

@@ -17,6 +17,7 @@ from ..fabric.model import Device
 
 PAGE_SIZE = mmap.PAGESIZE
 SYSFS_DEVICES = Path("/sys/bus/pci/devices")
+PIPELINE_DEPTH = 2  # slots per copy lane: one being read into while the other is written from
 
 
 class MappingError(RuntimeError):
@@ -28,14 +29,19 @@ def allocate_path(dev: Device, sysfs_devices: Path = SYSFS_DEVICES) -> Path:
 
 
 class CopyBuffer:
-    """``threads`` slots of ``chunk`` bytes in one mapping; ``close()`` unmaps it (and closes its file)."""
+    """``threads`` lanes of ``depth`` slots of ``chunk`` bytes each, in one mapping; ``close()`` unmaps it (and closes
+    its file). Two slots per lane let a file copy read chunk k+1 while chunk k is being written; with one the lane
+    reads a chunk, then writes it (p2pmem-test's loop)."""
 
     kind = "system memory"
 
-    def __init__(self, chunk: int, threads: int):
+    def __init__(self, chunk: int, threads: int, depth: int = PIPELINE_DEPTH):
+        if depth < 1:
+            raise ValueError(f"a copy buffer needs at least one slot per lane, not {depth}")
         self.chunk = chunk
         self.threads = threads
-        self.size = chunk * threads
+        self.depth = depth
+        self.size = chunk * threads * depth
         self._map: mmap.mmap | None = None
         self._fd: int | None = None
         self._views: list[memoryview] = []
@@ -43,10 +49,13 @@ class CopyBuffer:
     def _mapped(self, mapping: mmap.mmap) -> None:
         self._map = mapping
         whole = memoryview(mapping)
-        self._views = [whole] + [whole[i * self.chunk : (i + 1) * self.chunk] for i in range(self.threads)]
+        n = self.threads * self.depth
+        self._views = [whole] + [whole[i * self.chunk : (i + 1) * self.chunk] for i in range(n)]
 
-    def slot(self, index: int) -> memoryview:
-        return self._views[1 + index]
+    def slots(self, lane: int) -> list[memoryview]:
+        """Lane ``lane``'s ``depth`` chunk-sized slots (distinct, adjacent pieces of the mapping)."""
+        first = 1 + lane * self.depth
+        return self._views[first : first + self.depth]
 
     @property
     def closed(self) -> bool:
@@ -76,8 +85,8 @@ class CopyBuffer:
 class HostBuffer(CopyBuffer):
     """Anonymous memory: page-aligned, as O_DIRECT needs (p2pmem-test's posix_memalign)."""
 
-    def __init__(self, chunk: int, threads: int):
-        super().__init__(chunk, threads)
+    def __init__(self, chunk: int, threads: int, depth: int = PIPELINE_DEPTH):
+        super().__init__(chunk, threads, depth)
         self._mapped(mmap.mmap(-1, self.size))
 
 
@@ -86,13 +95,20 @@ class P2PMemBuffer(CopyBuffer):
 
     kind = "p2pmem"
 
-    def __init__(self, path: str | os.PathLike, chunk: int, threads: int, provider: str = "the provider"):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        chunk: int,
+        threads: int,
+        provider: str = "the provider",
+        depth: int = PIPELINE_DEPTH,
+    ):
         if chunk % PAGE_SIZE:
             raise MappingError(
                 f"chunk {chunk} B is not a multiple of the page size ({PAGE_SIZE} B): "
                 "P2P memory is mapped in whole pages"
             )
-        super().__init__(chunk, threads)
+        super().__init__(chunk, threads, depth)
         self.path = str(path)
         try:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)

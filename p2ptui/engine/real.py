@@ -25,10 +25,19 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Diagnostic, InputError
-from ..fabric.model import Fabric
+from ..fabric.model import Device, Fabric
+from ..fabric.units import human_size
 from ..formats.safe_write import TemporaryOutput
 from .backends import REAL
-from .p2pmem import SYSFS_DEVICES, CopyBuffer, HostBuffer, MappingError, P2PMemBuffer, allocate_path
+from .p2pmem import (
+    PIPELINE_DEPTH,
+    SYSFS_DEVICES,
+    CopyBuffer,
+    HostBuffer,
+    MappingError,
+    P2PMemBuffer,
+    allocate_path,
+)
 from .pools import PoolError, PoolLedger
 from .real_files import CopyCancelled, CopyFailed, Progress, copy_file, file_digest, first_difference, write_random
 from .real_inputs import FileCheck, check_chunk, check_file_copy, check_p2pmem_file, confirmed_devices
@@ -240,10 +249,11 @@ class RealJob:
                 provider, path = self.plan.provider, self.p2pmem_path
                 assert provider is not None and path is not None  # a P2P memory buffer: checked when planned
                 with self.engine._lock:
-                    self.engine.pools.take(result.id, provider, spec.buffer_bytes, f"transfer {spec.label}")
+                    free = self.engine.pools.available(provider.name)
+                    depth = PIPELINE_DEPTH if free >= PIPELINE_DEPTH * spec.buffer_bytes else 1
+                    self.engine.pools.take(result.id, provider, depth * spec.buffer_bytes, f"transfer {spec.label}")
                 held = True
-                self.buffer = P2PMemBuffer(path, spec.chunk, spec.threads, provider.name)
-                result.note(f"buffer: {spec.buffer_bytes} B of {provider.name}'s P2P memory ({self.p2pmem_path})")
+                self.buffer = self._map_p2pmem(provider, path, depth, free)
             if spec.src_file is not None:
                 self._run_files()
             else:
@@ -265,6 +275,32 @@ class RealJob:
                 if held:
                     self.engine.pools.release(result.id)
                 self.engine._memory_jobs.pop(result.id, None)
+
+    def _map_p2pmem(self, provider: Device, path: str, depth: int, free: int) -> P2PMemBuffer:
+        """The staging buffer in ``provider``'s P2P memory, for which the ledger holds ``depth`` slots per thread
+        (``free`` bytes were available before): two let each thread read the next chunk while the last is written;
+        where the pool or the mapping cannot give two, one (each thread reads a chunk, then writes it), said in a
+        note."""
+        spec, result = self.result.spec, self.result
+        why = f"its pool had {human_size(free)} available"
+        if depth > 1:
+            try:
+                buffer = P2PMemBuffer(path, spec.chunk, spec.threads, provider.name, depth)
+            except MappingError as exc:
+                why = str(exc)
+                with self.engine._lock:  # hand back the second slot of every thread
+                    self.engine.pools.release(result.id)
+                    self.engine.pools.take(result.id, provider, spec.buffer_bytes, f"transfer {spec.label}")
+            else:
+                result.note(f"buffer: {buffer.size} B of {provider.name}'s P2P memory ({path}), two chunks per thread")
+                return buffer
+        buffer = P2PMemBuffer(path, spec.chunk, spec.threads, provider.name, 1)
+        result.note(
+            f"buffer: {buffer.size} B of {provider.name}'s P2P memory ({path}), one chunk per thread ({why}, not "
+            f"the {human_size(PIPELINE_DEPTH * buffer.size)} that lets a thread read the next chunk while it writes "
+            "the last): each thread reads a chunk, then writes it"
+        )
+        return buffer
 
     def _run_files(self) -> None:
         """Copy into a temporary file beside the destination, verify it (--check), then rename it into place: an

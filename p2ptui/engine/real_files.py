@@ -1,5 +1,9 @@
-"""File → file copies with O_DIRECT, p2pmem-test's way: N threads, each owning one chunk-sized slot of the buffer
-and a contiguous 1/N slice of the file, reading a chunk then writing it (QD1 per thread).
+"""File → file copies with O_DIRECT: N lanes (``threads``), each owning a contiguous 1/N slice of the file and two
+chunk-sized slots of the buffer. A lane is a reader and a writer thread handing the slots to each other: the reader
+fills one slot with chunk k+1 while the writer writes chunk k from the other, so one read and one write are in flight
+per lane (queue depth 1 each way, both system calls releasing the GIL) - the same bytes as p2pmem-test's loop (read
+a chunk, then write it), with the two directions overlapped. A buffer with one slot per lane (a P2P pool too small
+for two) gives exactly that loop: the reader waits for the writer to hand the slot back.
 
 The buffer is host memory or a provider's P2P memory (p2pmem.py). O_DIRECT needs the buffer, offsets and lengths
 aligned to the logical block size; 4 KiB covers 512-B and 4Kn devices, so chunks must be multiples of 4 KiB and a
@@ -13,6 +17,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import queue
 import stat
 import threading
 import time
@@ -219,15 +224,7 @@ def copy_file(
         progress.reset(threads)
         errors: list[BaseException] = []
         start = clock()
-        work = ((src, src_fd), (dst, dst_fd), buffer, aligned, cancel, progress, errors)
-        workers = [
-            threading.Thread(target=_worker, args=(i, *work), name=f"p2ptui-copy-{i}", daemon=True)
-            for i in range(threads)
-        ]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
+        _run_lanes(_Lanes((src, src_fd), (dst, dst_fd), buffer, aligned, cancel, progress, errors))
         if errors:
             raise errors[0]
         if cancel.is_set():
@@ -246,49 +243,120 @@ def copy_file(
     return CopyOutcome(size, seconds, None, notes)
 
 
-def _worker(
-    index: int,
-    src: tuple[str, int],
-    dst: tuple[str, int],
-    buffer: CopyBuffer,
-    aligned: int,
-    cancel: threading.Event,
-    progress: Progress,
-    errors: list[BaseException],
-) -> None:
-    chunk, threads = buffer.chunk, buffer.threads
-    n_chunks = -(-aligned // chunk)
-    slot = buffer.slot(index)
+@dataclass
+class _Lanes:
+    """What every lane of one copy shares; ``fail`` records the first error and stops every lane."""
+
+    src: tuple[str, int]
+    dst: tuple[str, int]
+    buffer: CopyBuffer
+    aligned: int
+    cancel: threading.Event
+    progress: Progress
+    errors: list[BaseException]
+
+    def fail(self, exc: BaseException) -> None:
+        self.errors.append(exc)  # list.append is atomic: the first error stays first
+        self.cancel.set()
+
+
+def _run_lanes(lanes: _Lanes) -> None:
+    """Start a reader and a writer thread per lane and join every thread started, however the copy ends (one that
+    cannot be started fails the copy like an I/O error)."""
+    threads, depth, n_chunks = lanes.buffer.threads, lanes.buffer.depth, -(-lanes.aligned // lanes.buffer.chunk)
+    started: list[threading.Thread] = []
     try:
-        for c in range(index * n_chunks // threads, (index + 1) * n_chunks // threads):
-            if cancel.is_set():
+        for i in range(threads):
+            chunks = range(i * n_chunks // threads, (i + 1) * n_chunks // threads)
+            free: queue.SimpleQueue[int] = queue.SimpleQueue()  # slots the reader may fill
+            filled: queue.SimpleQueue[tuple[int, int, int] | None] = queue.SimpleQueue()  # (slot, offset, length)
+            for slot in range(depth):
+                free.put(slot)
+            reader = threading.Thread(
+                target=_reader, args=(lanes, i, chunks, free, filled), name=f"p2ptui-read-{i}", daemon=True
+            )
+            writer = threading.Thread(
+                target=_writer, args=(lanes, i, free, filled), name=f"p2ptui-write-{i}", daemon=True
+            )
+            reader.start()
+            started.append(reader)
+            try:
+                writer.start()
+            except BaseException:
+                lanes.cancel.set()
+                for slot in range(depth):  # a reader without its writer: it finds the copy stopped and returns
+                    free.put(slot)
+                raise
+            started.append(writer)
+    except BaseException as exc:  # noqa: BLE001 - e.g. "can't start new thread": the copy's error
+        lanes.fail(exc)
+    finally:
+        for t in started:
+            t.join()
+
+
+def _reader(
+    lanes: _Lanes,
+    index: int,
+    chunks: range,
+    free: queue.SimpleQueue[int],
+    filled: queue.SimpleQueue[tuple[int, int, int] | None],
+) -> None:
+    """Read the lane's chunks in order, each into a slot the writer has handed back, and pass it on. Always ends
+    the writer's input with None, so the writer never waits for a chunk that will not come."""
+    slots = lanes.buffer.slots(index)
+    chunk, (path, fd) = lanes.buffer.chunk, lanes.src
+    try:
+        for c in chunks:
+            slot = free.get()  # both slots out: the writer holds one, and hands it back after its write
+            if lanes.cancel.is_set():
                 return
             offset = c * chunk
-            length = min(chunk, aligned - offset)
-            with slot[:length] as view:
+            length = min(chunk, lanes.aligned - offset)
+            with slots[slot][:length] as view:
                 try:
-                    got = os.preadv(src[1], [view], offset)
+                    got = os.preadv(fd, [view], offset)
                 except OSError as exc:
-                    raise io_failed(exc, "reading", src[0], offset) from exc
-                if got != length:
-                    raise CopyFailed(
-                        f"short read: {got} of {length} B at offset {offset} of {src[0]} (did the source "
-                        "shrink during the copy?)"
-                    )
-                try:
-                    put = os.pwritev(dst[1], [view], offset)
-                except OSError as exc:
-                    raise io_failed(exc, "writing", dst[0], offset, written=progress.total) from exc
+                    raise io_failed(exc, "reading", path, offset) from exc
+            if got != length:
+                raise CopyFailed(
+                    f"short read: {got} of {length} B at offset {offset} of {path} (did the source shrink during "
+                    "the copy?)"
+                )
+            filled.put((slot, offset, length))
+    except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, which re-raises it
+        lanes.fail(exc)
+    finally:
+        filled.put(None)
+
+
+def _writer(
+    lanes: _Lanes, index: int, free: queue.SimpleQueue[int], filled: queue.SimpleQueue[tuple[int, int, int] | None]
+) -> None:
+    """Write each chunk the reader passes, then hand its slot back. Once the copy is cancelled or failed it writes
+    nothing more but still hands slots back until the reader's None, so the reader never waits for a slot."""
+    slots = lanes.buffer.slots(index)
+    (path, fd), progress = lanes.dst, lanes.progress
+    while (item := filled.get()) is not None:
+        slot, offset, length = item
+        try:
+            if not lanes.cancel.is_set():
+                with slots[slot][:length] as view:
+                    try:
+                        put = os.pwritev(fd, [view], offset)
+                    except OSError as exc:
+                        raise io_failed(exc, "writing", path, offset, written=progress.total) from exc
                 if put != length:
                     # A regular file takes less than asked only when its filesystem runs out of room.
                     raise CopyFailed(
-                        f"disk full after {human_size(progress.total + put)} writing {dst[0]} (the "
-                        f"filesystem took {put} of {length} B at byte {offset})"
+                        f"disk full after {human_size(progress.total + put)} writing {path} (the filesystem took "
+                        f"{put} of {length} B at byte {offset})"
                     )
-            progress.per_thread[index] += length
-    except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, which re-raises it
-        errors.append(exc)
-        cancel.set()
+                progress.per_thread[index] += length
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, which re-raises it
+            lanes.fail(exc)
+        finally:
+            free.put(slot)
 
 
 def _copy_tail(src: tuple[str, int], dst: tuple[str, int], offset: int, length: int, progress: Progress) -> None:

@@ -89,9 +89,9 @@ def test_copy_through_p2p_memory_maps_the_allocate_file_and_releases_it(switch, 
         os.pwritev = saved
     r = job.result
     assert r.state is TransferState.DONE and r.verified is True
-    assert seen == {"mapped": True, "available": (1 << 30) - 2 * MiB}  # chunk × threads taken while it ran
+    assert seen == {"mapped": True, "available": (1 << 30) - 4 * MiB}  # two chunks per thread taken while it ran
     assert not _maps_mention(standin) and engine.pools.available("ep1") == 1 << 30
-    assert any("P2P memory" in n for n in r.notes)
+    assert any("P2P memory" in n and "two chunks per thread" in n for n in r.notes)
 
 
 def test_p2pmem_needs_page_multiple_chunks(switch, tmp_path, standin):
