@@ -8,6 +8,7 @@ P2PDMA; the CPU must not copy through them (they are MMIO).
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import mmap
 import os
@@ -17,6 +18,7 @@ from ..fabric.model import Device
 
 PAGE_SIZE = mmap.PAGESIZE
 SYSFS_DEVICES = Path("/sys/bus/pci/devices")
+HUGE_PAGE = 2 << 20  # x86-64's transparent huge page (PMD size): HostBuffer aligns its slots to it
 PIPELINE_DEPTH = 2  # slots per copy lane: one being read into while the other is written from
 
 
@@ -46,11 +48,12 @@ class CopyBuffer:
         self._fd: int | None = None
         self._views: list[memoryview] = []
 
-    def _mapped(self, mapping: mmap.mmap) -> None:
+    def _mapped(self, mapping: mmap.mmap, start: int = 0) -> None:
+        """Slots laid out from byte ``start`` of ``mapping``."""
         self._map = mapping
         whole = memoryview(mapping)
         n = self.threads * self.depth
-        self._views = [whole] + [whole[i * self.chunk : (i + 1) * self.chunk] for i in range(n)]
+        self._views = [whole] + [whole[start + i * self.chunk : start + (i + 1) * self.chunk] for i in range(n)]
 
     def slots(self, lane: int) -> list[memoryview]:
         """Lane ``lane``'s ``depth`` chunk-sized slots (distinct, adjacent pieces of the mapping)."""
@@ -83,11 +86,31 @@ class CopyBuffer:
 
 
 class HostBuffer(CopyBuffer):
-    """Anonymous memory: page-aligned, as O_DIRECT needs (p2pmem-test's posix_memalign)."""
+    """Anonymous memory, page-aligned as O_DIRECT needs, and asked for in transparent huge pages (2 MiB on x86-64)
+    where the kernel offers them (``madvise`` mode included): a chunk in a huge page is one physically contiguous
+    DMA segment, where in 4 KiB pages a 1 MiB chunk is 256 segments - more than a virtio disk's 254, so the block
+    layer splits each such I/O in two (measured: 512 requests per 256 MiB read instead of 256). Without huge pages
+    the buffer works the same, in 4 KiB pages."""
 
     def __init__(self, chunk: int, threads: int, depth: int = PIPELINE_DEPTH):
         super().__init__(chunk, threads, depth)
-        self._mapped(mmap.mmap(-1, self.size))
+        # Private: MADV_HUGEPAGE applies to private anonymous memory (shared anonymous memory is shmem, which
+        # follows shmem_enabled, "never" by default). One huge page of slack lets the slots start on its boundary.
+        mapping = mmap.mmap(-1, self.size + HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        try:
+            mapping.madvise(mmap.MADV_HUGEPAGE)
+        except (AttributeError, OSError):
+            pass  # no transparent huge pages (kernel built without, or "never"): 4 KiB pages
+        self._mapped(mapping, -_address(mapping) % HUGE_PAGE)
+
+
+def _address(mapping: mmap.mmap) -> int:
+    """The virtual address where ``mapping`` starts (the ctypes view is dropped at once, so close() can unmap)."""
+    view = ctypes.c_char.from_buffer(mapping)
+    try:
+        return ctypes.addressof(view)
+    finally:
+        del view
 
 
 class P2PMemBuffer(CopyBuffer):
