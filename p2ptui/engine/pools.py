@@ -1,7 +1,8 @@
 """Who holds how much of each provider's P2P memory, and which providers are still there to hold it.
 
 A staged copy maps chunk × threads bytes of its provider's pool while it runs (p2pmem-test's mmap of the
-``allocate`` file): ``available`` shrinks and grows back when the copy ends, however it ends.
+``allocate`` file; the real engine twice that when the pool has it, two chunks per thread): ``available`` shrinks
+and grows back when the copy ends, however it ends.
 """
 
 from __future__ import annotations

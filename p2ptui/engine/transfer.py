@@ -76,7 +76,8 @@ class TransferSpec:
 
     @property
     def buffer_bytes(self) -> int:
-        """P2P memory a staged copy holds while it runs: one chunk per thread, as p2pmem-test maps it."""
+        """P2P memory a staged copy needs while it runs: one chunk per thread, as p2pmem-test maps it (the real
+        engine's file copy holds two per thread where the pool has them: real.RealJob._map_p2pmem)."""
         return self.chunk * self.threads
 
 
