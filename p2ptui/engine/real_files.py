@@ -59,7 +59,8 @@ def io_failed(exc: OSError, doing: str, path: str, offset: int | None = None, wr
 
 @dataclass
 class Progress:
-    """Bytes done per thread; each thread writes only its own slot, readers sum them."""
+    """Bytes done per thread (per lane for file copies: its writer counts what it wrote); each updates only its own
+    entry, readers sum them."""
 
     per_thread: list[int] = field(default_factory=list)
     dst_opened: bool = False  # the copy opened a block device for writing: a failure leaves it partly overwritten
@@ -261,8 +262,8 @@ class _Lanes:
 
 
 def _run_lanes(lanes: _Lanes) -> None:
-    """Start a reader and a writer thread per lane and join every thread started, however the copy ends (one that
-    cannot be started fails the copy like an I/O error)."""
+    """Start a reader and a writer thread per lane and join every thread started, however the copy ends: a thread
+    that cannot be started, or an interrupt in the joining thread, fails the copy like an I/O error."""
     threads, depth, n_chunks = lanes.buffer.threads, lanes.buffer.depth, -(-lanes.aligned // lanes.buffer.chunk)
     started: list[threading.Thread] = []
     try:
@@ -288,9 +289,10 @@ def _run_lanes(lanes: _Lanes) -> None:
                     free.put(slot)
                 raise
             started.append(writer)
-    except BaseException as exc:  # noqa: BLE001 - e.g. "can't start new thread": the copy's error
-        lanes.fail(exc)
-    finally:
+        for t in started:
+            t.join()
+    except BaseException as exc:  # noqa: BLE001 - "can't start new thread", or an interrupt while joining
+        lanes.fail(exc)  # the copy's error, re-raised by copy_file; every lane stops at its next chunk
         for t in started:
             t.join()
 
@@ -308,7 +310,7 @@ def _reader(
     chunk, (path, fd) = lanes.buffer.chunk, lanes.src
     try:
         for c in chunks:
-            slot = free.get()  # both slots out: the writer holds one, and hands it back after its write
+            slot = free.get()  # every slot out: wait for the writer to hand one back after its write
             if lanes.cancel.is_set():
                 return
             offset = c * chunk

@@ -323,3 +323,22 @@ def test_the_copy_command_pipelines_n_lanes(tmp_path, capsys):
     [result] = json.loads(capsys.readouterr().out)["transfers"]
     assert result["state"] == "done" and result["verified"] is True
     assert dst.read_bytes() == src.read_bytes()
+
+
+def test_an_interrupt_while_joining_stops_every_lane_and_still_joins_them(tmp_path, monkeypatch):
+    src, dst = _source(tmp_path, 6 * MiB), str(tmp_path / "dst")
+    real_join, joins = threading.Thread.join, []
+
+    def join(thread, timeout=None):
+        joins.append(thread.name)
+        if len(joins) == 1:
+            raise KeyboardInterrupt  # Ctrl-C in the thread running the copy, while it waits for the lanes
+        real_join(thread, timeout)
+
+    monkeypatch.setattr(threading.Thread, "join", join)
+    cancel = threading.Event()
+    with HostBuffer(MiB, 2, 2) as buffer, pytest.raises(KeyboardInterrupt):
+        _copy(src, dst, 6 * MiB, buffer, cancel=cancel)
+    monkeypatch.undo()
+    assert cancel.is_set() and _lane_threads() == []
+    assert joins.count("p2ptui-read-0") == 2 and joins.count("p2ptui-write-1") == 1
