@@ -15,6 +15,7 @@ but started at different times (a plan) are judged by what is running when each 
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import threading
@@ -302,6 +303,21 @@ class RealJob:
         )
         return buffer
 
+    def _host_buffer(self) -> HostBuffer:
+        """Two chunks per thread of system memory, or one where the system cannot map two (ENOMEM), said in a note."""
+        spec = self.result.spec
+        try:
+            return HostBuffer(spec.chunk, spec.threads)
+        except OSError as exc:
+            if exc.errno != errno.ENOMEM:
+                raise
+        buffer = HostBuffer(spec.chunk, spec.threads, 1)
+        self.result.note(
+            f"buffer: {buffer.size} B of system memory, one chunk per thread (mapping two per thread ran out of "
+            "memory): each thread reads a chunk, then writes it"
+        )
+        return buffer
+
     def _run_files(self) -> None:
         """Copy into a temporary file beside the destination, verify it (--check), then rename it into place: an
         existing destination is only ever replaced whole. A block device is written in place (the user named it)."""
@@ -313,7 +329,7 @@ class RealJob:
         if spec.check:
             expected, src_stat = self._write_check_source(src)
         if self.buffer is None:
-            self.buffer = HostBuffer(spec.chunk, spec.threads)
+            self.buffer = self._host_buffer()
         output = None if self.dst_block else self._temporary(dst, self.dst_stat, "the destination")
         outcome = copy_file(
             src,

@@ -4,6 +4,7 @@ Byte-exact results, per-lane progress, cancels and I/O errors that stop both sid
 
 import errno
 import json
+import mmap
 import os
 import threading
 
@@ -12,7 +13,7 @@ from copy_argv import copy_argv
 from engine_fabrics import switch_fabric
 
 from p2ptui.cli.main import main
-from p2ptui.engine.p2pmem import HostBuffer
+from p2ptui.engine.p2pmem import HUGE_PAGE, HostBuffer
 from p2ptui.engine.real import RealEngine
 from p2ptui.engine.real_files import CopyCancelled, CopyFailed, Progress, copy_file, write_random
 from p2ptui.engine.transfer import TransferSpec, TransferState
@@ -342,3 +343,21 @@ def test_an_interrupt_while_joining_stops_every_lane_and_still_joins_them(tmp_pa
     monkeypatch.undo()
     assert cancel.is_set() and _lane_threads() == []
     assert joins.count("p2ptui-read-0") == 2 and joins.count("p2ptui-write-1") == 1
+
+
+def test_host_memory_that_cannot_map_two_slots_falls_back_to_one(tmp_path, monkeypatch):
+    real_mmap = mmap.mmap
+
+    def short_of_memory(fileno, length, *args, **kw):
+        if fileno == -1 and length > 2 * MiB + HUGE_PAGE:  # room for chunk × threads, not twice that
+            raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM))
+        return real_mmap(fileno, length, *args, **kw)
+
+    monkeypatch.setattr(mmap, "mmap", short_of_memory)
+    src, dst = str(tmp_path / "src"), str(tmp_path / "dst")
+    spec = TransferSpec("ep1", "ep2", 5 * MiB + 9, chunk=MiB, threads=2, check=True, src_file=src, dst_file=dst)
+    job = RealEngine(switch_fabric()).prepare(spec)
+    job.run()
+    r = job.result
+    assert r.state is TransferState.DONE and r.verified is True
+    assert any(n.startswith("buffer: 2097152 B of system memory, one chunk per thread") for n in r.notes)
