@@ -2,6 +2,7 @@
 read of chunk k+1 overlaps the write of chunk k), or one slot (read, then write) where a P2P pool cannot hold two.
 Byte-exact results, per-lane progress, cancels and I/O errors that stop both sides and join every thread."""
 
+import ctypes
 import errno
 import json
 import mmap
@@ -361,3 +362,14 @@ def test_host_memory_that_cannot_map_two_slots_falls_back_to_one(tmp_path, monke
     r = job.result
     assert r.state is TransferState.DONE and r.verified is True
     assert any(n.startswith("buffer: 2097152 B of system memory, one chunk per thread") for n in r.notes)
+
+
+@pytest.mark.parametrize(("chunk", "lanes", "depth"), [(MiB, 1, 2), (64 * KiB, 3, 2), (4 * KiB, 2, 1)])
+def test_host_buffer_slots_are_distinct_and_start_on_a_huge_page(chunk, lanes, depth):
+    with HostBuffer(chunk, lanes, depth) as buffer:
+        views = [view for lane in range(lanes) for view in buffer.slots(lane)]
+        starts = [ctypes.addressof(ctypes.c_char.from_buffer(view)) for view in views]
+        assert buffer.size == chunk * lanes * depth and [len(v) for v in views] == [chunk] * lanes * depth
+        # One huge page boundary under the first slot (a 1 MiB chunk in one physically contiguous page), and the
+        # slots side by side without overlap.
+        assert starts[0] % HUGE_PAGE == 0 and starts == [starts[0] + i * chunk for i in range(lanes * depth)]
