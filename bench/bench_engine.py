@@ -13,7 +13,8 @@ Run: python bench/bench_engine.py [--size 256MiB] [--repeat 5] [--skip-real | --
   start-up in either rate. Same bytes and block size, one read and one write at a time each way, but not dd's loop:
   the engine's lane reads chunk k+1 while chunk k is written (two buffer slots), and its host buffer sits in
   transparent huge pages where the kernel gives them, so a 1 MiB chunk is one DMA segment (dd's 4 KiB-page buffer
-  is 256, which a virtio disk's 254-segment limit splits into two requests).
+  is 256, which a virtio disk's 254-segment limit splits into two requests). Beside it, no budget, the engine with
+  --serial: p2pmem-test's loop (one slot, read then write), the same structure as dd's.
   Pass: ≥ 1.0 × dd at 1 MiB, ≥ 0.45 × dd at 64 KiB. Beside it, no budget: fio (psync, queue depth 1, direct, same
   block size) reading the source and writing a file, combined one after the other (dd's loop), and run together
   (one read job and one write job at once: what overlapping the two directions can reach on this disk).
@@ -223,9 +224,9 @@ def _dd(src: str, dst: str, chunk: int) -> float:
     return float(re.search(r"copied, ([0-9.e+-]+) s", out).group(1))
 
 
-def _engine_copy(engine: RealEngine, src: str, dst: str, size: int, chunk: int) -> float:
+def _engine_copy(engine: RealEngine, src: str, dst: str, size: int, chunk: int, serial: bool = False) -> float:
     _quiet(dst)
-    job = engine.prepare(TransferSpec("ep1", "ep2", size, chunk=chunk, src_file=src, dst_file=dst))
+    job = engine.prepare(TransferSpec("ep1", "ep2", size, chunk=chunk, src_file=src, dst_file=dst, serial=serial))
     job.run()
     if job.result.state.value != "done":
         raise RuntimeError(job.result.error)
@@ -290,13 +291,16 @@ def file_cases(size: int, io_repeat: int, workdir: str) -> bool:
         "alternating runs; rates from each tool's own timer (no process start-up)"
     )
     for chunk, floor in ((1 << 20, 1.0), (64 << 10, 0.45)):
-        ours, theirs = [], []
+        ours, theirs, serial = [], [], []
         for i in range(io_repeat):
-            pair = [
+            steps = [
                 lambda chunk=chunk, theirs=theirs: theirs.append(_dd(src, src + ".dd", chunk)),
                 lambda chunk=chunk, ours=ours: ours.append(_engine_copy(engine, src, src + ".p2ptui", size, chunk)),
+                lambda chunk=chunk, serial=serial: serial.append(
+                    _engine_copy(engine, src, src + ".p2ptui", size, chunk, serial=True)
+                ),
             ]
-            for step in pair if i % 2 == 0 else reversed(pair):
+            for step in steps if i % 2 == 0 else reversed(steps):
                 step()
         rate_ours, rate_dd = size / statistics.median(ours), size / statistics.median(theirs)
         ratio = rate_ours / rate_dd
@@ -306,6 +310,11 @@ def file_cases(size: int, io_repeat: int, workdir: str) -> bool:
             f"ratio {ratio:.2f} (need ≥ {floor:.2f}): {'PASS' if ratio >= floor else 'FAIL'}"
         )
         print(f"     spread over {io_repeat} runs: {_spread(ours, theirs, size)}")
+        rate_serial = size / statistics.median(serial)
+        print(
+            f"     --serial (p2pmem-test's loop: one slot, read then write): {rate_serial / 1e9:.3f} GB/s, "
+            f"{rate_serial / rate_dd:.2f} × dd (no budget)"
+        )
         if shutil.which("fio"):
             _quiet(src + ".fio")
             reads = [_fio(src, "read", size, chunk) for _ in range(3)]

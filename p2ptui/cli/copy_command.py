@@ -50,6 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk", type=_size, default=DEFAULT_CHUNK, help="bytes per DMA/read+write (default 1MiB)")
     p.add_argument("--threads", type=int, default=1, metavar="N", help="threads = queue depth (default 1)")
     p.add_argument(
+        "--serial",
+        action="store_true",
+        help="staged copies: one chunk of buffer per thread, read then written (p2pmem-test's loop, for numbers "
+        "comparable with p2pmem-test -t N -s CHUNK); default: two, the next chunk read while the last is written",
+    )
+    p.add_argument(
         "--op",
         choices=[o.value for o in Op],
         default=Op.WRITE.value,
@@ -229,6 +235,7 @@ def _plan(args: argparse.Namespace, fabric, config: SimConfig) -> Plan:
         dst_file=args.dst_file,
         check=args.check,
         seed=args.seed,
+        serial=args.serial,
     )
     problems = spec.field_problems()
     if problems:

@@ -15,11 +15,11 @@ import os
 from pathlib import Path
 
 from ..fabric.model import Device
+from .transfer import PIPELINE_DEPTH
 
 PAGE_SIZE = mmap.PAGESIZE
 SYSFS_DEVICES = Path("/sys/bus/pci/devices")
 HUGE_PAGE = 2 << 20  # x86-64's transparent huge page (PMD size): HostBuffer aligns its slots to it
-PIPELINE_DEPTH = 2  # slots per copy lane: one being read into while the other is written from
 
 
 class MappingError(RuntimeError):

@@ -46,6 +46,7 @@ TRANSFER_KEYS = (
     "size",
     "chunk",
     "threads",
+    "serial",
     "start",
     "op",
     "src_file",
@@ -250,8 +251,9 @@ class _PlanReader:
         for key in ("name", "src_file", "dst_file"):
             if key in keys and not is_null(keys[key][1]):
                 v[key] = r.text(keys[key][1], key)
-        if "check" in keys:
-            v["check"] = r.boolean(keys["check"][1], "check")
+        for key in ("check", "serial"):
+            if key in keys:
+                v[key] = r.boolean(keys[key][1], key)
         if "seed" in keys:
             v["seed"] = r.integer(keys["seed"][1], "seed", 0, (1 << 128) - 1)
         if len(r.diagnostics) > before:

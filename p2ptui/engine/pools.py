@@ -1,14 +1,15 @@
 """Who holds how much of each provider's P2P memory, and which providers are still there to hold it.
 
-A staged copy maps chunk × threads bytes of its provider's pool while it runs (p2pmem-test's mmap of the
-``allocate`` file; the real engine twice that when the pool has it, two chunks per thread): ``available`` shrinks
-and grows back when the copy ends, however it ends.
+A staged copy maps two chunks per thread of its provider's pool while it runs (or one, p2pmem-test's mmap of the
+``allocate`` file, for --serial or where the pool has no room for two): ``available`` shrinks and grows back when
+the copy ends, however it ends. The simulator and the real engine take it the same way (``take_staging``).
 """
 
 from __future__ import annotations
 
 from ..fabric.model import Device, Fabric
 from ..fabric.units import human_size
+from .transfer import PIPELINE_DEPTH, TransferSpec
 
 
 class PoolError(RuntimeError):
@@ -55,6 +56,21 @@ class PoolLedger:
         self._available[name] = free - nbytes
         self._held[transfer_id] = (name, nbytes)
 
+    def take_staging(self, transfer_id: int, provider: Device, spec: TransferSpec) -> str | None:
+        """Hold ``spec``'s staging buffer in ``provider``'s pool: ``spec.staging_depth`` chunks per thread of what
+        is available (PoolError when not even one fits). None when it holds PIPELINE_DEPTH; else why one."""
+        free = self.available(provider.name)
+        depth = spec.staging_depth(free)
+        self.take(transfer_id, provider, depth * spec.buffer_bytes, f"transfer {spec.label}")
+        if depth == PIPELINE_DEPTH:
+            return None
+        if spec.serial:
+            return "--serial"
+        return (
+            f"its pool had {human_size(free)} available, not the {human_size(PIPELINE_DEPTH * spec.buffer_bytes)} "
+            "that lets a thread read the next chunk while it writes the last"
+        )
+
     def release(self, transfer_id: int) -> None:
         held = self._held.pop(transfer_id, None)
         if held is not None:
@@ -71,3 +87,8 @@ class PoolLedger:
 
     def unplug(self, name: str) -> None:
         self._gone.add(name)
+
+
+def one_slot(why: str) -> str:
+    """How a staged copy with one buffer slot per thread runs, and why it has only one."""
+    return f"one chunk per thread ({why}): each thread reads a chunk, then writes it"

@@ -27,19 +27,10 @@ import numpy as np
 
 from ..errors import Diagnostic, InputError
 from ..fabric.model import Device, Fabric
-from ..fabric.units import human_size
 from ..formats.safe_write import TemporaryOutput
 from .backends import REAL
-from .p2pmem import (
-    PIPELINE_DEPTH,
-    SYSFS_DEVICES,
-    CopyBuffer,
-    HostBuffer,
-    MappingError,
-    P2PMemBuffer,
-    allocate_path,
-)
-from .pools import PoolError, PoolLedger
+from .p2pmem import SYSFS_DEVICES, CopyBuffer, HostBuffer, MappingError, P2PMemBuffer, allocate_path
+from .pools import PoolError, PoolLedger, one_slot
 from .real_files import CopyCancelled, CopyFailed, Progress, copy_file, file_digest, first_difference, write_random
 from .real_inputs import FileCheck, check_chunk, check_file_copy, check_p2pmem_file, confirmed_devices
 from .real_memory import available_memory, copy_memory, digest, make_source, memory_problem
@@ -250,11 +241,9 @@ class RealJob:
                 provider, path = self.plan.provider, self.p2pmem_path
                 assert provider is not None and path is not None  # a P2P memory buffer: checked when planned
                 with self.engine._lock:
-                    free = self.engine.pools.available(provider.name)
-                    depth = PIPELINE_DEPTH if free >= PIPELINE_DEPTH * spec.buffer_bytes else 1
-                    self.engine.pools.take(result.id, provider, depth * spec.buffer_bytes, f"transfer {spec.label}")
+                    single = self.engine.pools.take_staging(result.id, provider, spec)
                 held = True
-                self.buffer = self._map_p2pmem(provider, path, depth, free)
+                self.buffer = self._map_p2pmem(provider, path, single)
             if spec.src_file is not None:
                 self._run_files()
             else:
@@ -277,18 +266,16 @@ class RealJob:
                     self.engine.pools.release(result.id)
                 self.engine._memory_jobs.pop(result.id, None)
 
-    def _map_p2pmem(self, provider: Device, path: str, depth: int, free: int) -> P2PMemBuffer:
-        """The staging buffer in ``provider``'s P2P memory, for which the ledger holds ``depth`` slots per thread
-        (``free`` bytes were available before): two let each thread read the next chunk while the last is written;
-        where the pool or the mapping cannot give two, one (each thread reads a chunk, then writes it), said in a
-        note."""
+    def _map_p2pmem(self, provider: Device, path: str, single: str | None) -> P2PMemBuffer:
+        """The staging buffer in ``provider``'s P2P memory, as much as the ledger holds for it: two slots per thread
+        (each thread reads the next chunk while the last is written), or one where ``single`` says why
+        (pools.take_staging) or the mapping cannot give two, said in a note."""
         spec, result = self.result.spec, self.result
-        why = f"its pool had {human_size(free)} available"
-        if depth > 1:
+        if single is None:
             try:
-                buffer = P2PMemBuffer(path, spec.chunk, spec.threads, provider.name, depth)
+                buffer = P2PMemBuffer(path, spec.chunk, spec.threads, provider.name, spec.staging_depth())
             except MappingError as exc:
-                why = str(exc)
+                single = str(exc)
                 with self.engine._lock:  # hand back the second slot of every thread
                     self.engine.pools.release(result.id)
                     self.engine.pools.take(result.id, provider, spec.buffer_bytes, f"transfer {spec.label}")
@@ -296,26 +283,22 @@ class RealJob:
                 result.note(f"buffer: {buffer.size} B of {provider.name}'s P2P memory ({path}), two chunks per thread")
                 return buffer
         buffer = P2PMemBuffer(path, spec.chunk, spec.threads, provider.name, 1)
-        result.note(
-            f"buffer: {buffer.size} B of {provider.name}'s P2P memory ({path}), one chunk per thread ({why}, not "
-            f"the {human_size(PIPELINE_DEPTH * buffer.size)} that lets a thread read the next chunk while it writes "
-            "the last): each thread reads a chunk, then writes it"
-        )
+        result.note(f"buffer: {buffer.size} B of {provider.name}'s P2P memory ({path}), {one_slot(single)}")
         return buffer
 
     def _host_buffer(self) -> HostBuffer:
-        """Two chunks per thread of system memory, or one where the system cannot map two (ENOMEM), said in a note."""
+        """Two chunks per thread of system memory, or one for --serial or where the system cannot map two (ENOMEM),
+        said in a note."""
         spec = self.result.spec
-        try:
-            return HostBuffer(spec.chunk, spec.threads)
-        except OSError as exc:
-            if exc.errno != errno.ENOMEM:
-                raise
+        if not spec.serial:
+            try:
+                return HostBuffer(spec.chunk, spec.threads, spec.staging_depth())
+            except OSError as exc:
+                if exc.errno != errno.ENOMEM:
+                    raise
         buffer = HostBuffer(spec.chunk, spec.threads, 1)
-        self.result.note(
-            f"buffer: {buffer.size} B of system memory, one chunk per thread (mapping two per thread ran out of "
-            "memory): each thread reads a chunk, then writes it"
-        )
+        why = "--serial" if spec.serial else "mapping two per thread ran out of memory"
+        self.result.note(f"buffer: {buffer.size} B of system memory, {one_slot(why)}")
         return buffer
 
     def _run_files(self) -> None:

@@ -83,6 +83,7 @@ def result_dict(result: TransferResult) -> dict:
         "size": spec.size,
         "chunk": spec.chunk,
         "threads": spec.threads,
+        "serial": spec.serial,
         "start": spec.start,
         "p2p_bytes_per_s": result.p2p_bytes_per_s,
         "route_kind": route.kind.value if route is not None else None,

@@ -42,7 +42,7 @@ class RouteKind(StrEnum):
 class Route:
     kind: RouteKind
     legs: tuple[Leg, ...]
-    serial: bool  # legs alternate (one thread: read a chunk, then write it), else they overlap
+    serial: bool  # legs alternate (one thread with one buffer slot: read a chunk, then write it), else they overlap
     allowed: bool = True  # False: the kernel refuses a leg (NOT_SUPPORTED); only the simulator may force it
     forced: bool = False  # simulated although not allowed (expert mode)
 
@@ -188,7 +188,9 @@ class RoutePlanner:
             leg = self._leg(LegRequest(src, dst, op, HOST_MEMORY, None, True, spec.dma_size, spec.window), notes)
             route = Route(RouteKind.HOST, (self._with_rates(leg, src, dst, notes),), False)
             return RoutePlan(route, None, route, tuple(_unique(notes)), None)
-        serial = spec.threads == 1
+        # One thread with one buffer slot reads a chunk, then writes it; with two (the default) or more threads the
+        # legs overlap. A pool without room for two slots makes a copy serial when it starts (sim._start).
+        serial = spec.threads == 1 and spec.serial
         bounce = Route(
             RouteKind.BOUNCE,
             (

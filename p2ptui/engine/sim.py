@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from ..errors import InputError
 from ..fabric.model import Device, Fabric
 from .backends import SIM
 from .fluid import FluidFlows
-from .pools import PoolError, PoolLedger
+from .pools import PoolError, PoolLedger, one_slot
 from .resources import ResourceCatalog, SimConfig
 from .routes import Route, RouteKind, RoutePlan, RoutePlanner, standalone_rate
 from .samples import Sample, TransferEvent, TransferSample
@@ -165,9 +166,13 @@ class Simulation:
             return self._refuse(tid, f"{', '.join(gone)} is gone (hot-unplugged)")
         if provider is not None and chosen.kind is RouteKind.P2P:
             try:
-                self.pools.take(tid, provider, result.spec.buffer_bytes, f"transfer {result.spec.label}")
+                single = self.pools.take_staging(tid, provider, result.spec)
             except PoolError as exc:
                 return self._refuse(tid, str(exc))
+            if single is not None:
+                result.note(f"buffer: {provider.name}'s P2P memory, {one_slot(single)}")
+                if result.spec.threads == 1 and not chosen.serial:  # as the real engine runs it: legs alternate
+                    chosen = result.route = replace(chosen, serial=True)
         self._new_flow(tid, result.spec.size, chosen)
         result.state, result.started_at = TransferState.RUNNING, self.now
         self._events.append(TransferEvent(self.now, tid, result.spec.label, TransferState.RUNNING))

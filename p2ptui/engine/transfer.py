@@ -37,6 +37,12 @@ class TransferState(StrEnum):
         return self not in (TransferState.PENDING, TransferState.RUNNING)
 
 
+# Buffer slots per thread of a staged copy. With two a thread reads the next chunk while the last is written (the
+# real engine's file copy, and so the simulator's model of it); with one it reads a chunk, then writes it
+# (p2pmem-test's loop: --serial, or a provider pool without room for two).
+PIPELINE_DEPTH = 2
+
+
 @dataclass(frozen=True, slots=True)
 class TransferSpec:
     """One copy. ``via`` names the provider whose P2P memory stages the data (src → provider memory → dst, as
@@ -58,6 +64,7 @@ class TransferSpec:
     seed: int = 0
     dma_size: int | None = None  # simulator: bytes per DMA; None = chunk-sized sequential DMAs (the copy engine)
     window: int | None = None  # simulator: DMAs scattered over this many bytes (IOMMU cost); None = sequential
+    serial: bool = False  # one buffer slot per thread: read a chunk, then write it (p2pmem-test's loop)
 
     def problems(self) -> list[str]:
         """Why this spec cannot run on any engine, in words (the bounds of limits.py); empty when it can."""
@@ -76,9 +83,16 @@ class TransferSpec:
 
     @property
     def buffer_bytes(self) -> int:
-        """P2P memory a staged copy needs while it runs: one chunk per thread, as p2pmem-test maps it (the real
-        engine's file copy holds two per thread where the pool has them: real.RealJob._map_p2pmem)."""
+        """The least buffer a staged copy runs with: one chunk per thread, as p2pmem-test maps it
+        (``staging_depth`` says how many chunks per thread it takes)."""
         return self.chunk * self.threads
+
+    def staging_depth(self, available: int | None = None) -> int:
+        """Buffer slots per thread: one for --serial, or where ``available`` bytes (a provider pool's free space)
+        cannot hold PIPELINE_DEPTH per thread; else PIPELINE_DEPTH."""
+        if self.serial or (available is not None and available < PIPELINE_DEPTH * self.buffer_bytes):
+            return 1
+        return PIPELINE_DEPTH
 
 
 @dataclass(slots=True)

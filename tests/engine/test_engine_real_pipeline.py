@@ -248,7 +248,7 @@ def _standin(tmp_path, size: int) -> str:
     return str(path)
 
 
-def _staged(engine: RealEngine, tmp_path, threads: int = 2):
+def _staged(engine: RealEngine, tmp_path, threads: int = 2, serial: bool = False):
     spec = TransferSpec(
         "ep2",
         "ep2",
@@ -256,6 +256,7 @@ def _staged(engine: RealEngine, tmp_path, threads: int = 2):
         via="ep1",
         chunk=MiB,
         threads=threads,
+        serial=serial,
         check=True,
         src_file=str(tmp_path / "src"),
         dst_file=str(tmp_path / "dst"),
@@ -304,6 +305,34 @@ def test_a_pool_too_small_for_two_slots_falls_back_to_one(tmp_path):
     assert r.state is TransferState.DONE and r.verified is True
     assert held == {MiB} and engine.pools.available("ep1") == 3 * MiB
     assert any("one chunk per thread (its pool had 3 MiB available" in n for n in r.notes)
+
+
+def test_serial_staging_takes_one_slot_per_thread_and_says_why(tmp_path):
+    engine = RealEngine(switch_fabric(), p2pmem_files={"ep1": _standin(tmp_path, 4 * MiB)})
+    r, held = _staged(engine, tmp_path, serial=True)
+    assert r.state is TransferState.DONE and r.verified is True
+    assert held == {(1 << 30) - 2 * MiB} and engine.pools.available("ep1") == 1 << 30
+    assert any("2097152 B of ep1's P2P memory" in n and "one chunk per thread (--serial)" in n for n in r.notes)
+
+
+def test_a_serial_host_copy_maps_one_slot_per_thread(tmp_path, monkeypatch):
+    mapped, real_mmap = [], mmap.mmap
+
+    def record(fileno, length, *args, **kw):
+        mapped.append(length)
+        return real_mmap(fileno, length, *args, **kw)
+
+    monkeypatch.setattr(mmap, "mmap", record)
+    src, dst = str(tmp_path / "src"), str(tmp_path / "dst")
+    spec = TransferSpec(
+        "ep1", "ep2", 3 * MiB + 7, chunk=MiB, threads=2, serial=True, check=True, src_file=src, dst_file=dst
+    )
+    job = RealEngine(switch_fabric()).prepare(spec)
+    job.run()
+    r = job.result
+    assert r.state is TransferState.DONE and r.verified is True
+    assert 2 * MiB + HUGE_PAGE in mapped and 4 * MiB + HUGE_PAGE not in mapped
+    assert any(n.startswith("buffer: 2097152 B of system memory, one chunk per thread (--serial)") for n in r.notes)
 
 
 def test_the_copy_command_pipelines_n_lanes(tmp_path, capsys):

@@ -18,13 +18,14 @@ def target():
     return open_fabric("nvmeof-target")  # four NVMe drives with 512 MiB published CMBs behind one switch
 
 
-def test_staged_copy_holds_chunk_times_threads_of_the_pool_while_it_runs(target):
+@pytest.mark.parametrize(("serial", "held"), [(False, 32 * MiB), (True, 16 * MiB)])
+def test_staged_copy_holds_two_chunks_per_thread_of_the_pool_while_it_runs_or_one_when_serial(target, serial, held):
     sim = Simulation(target)
-    r = sim.add(TransferSpec("nvme0", "nvme1", GB, via="nvme2", chunk=4 * MiB, threads=4))
+    r = sim.add(TransferSpec("nvme0", "nvme1", GB, via="nvme2", chunk=4 * MiB, threads=4, serial=serial))
     assert sim.pools.available("nvme2") == 512 * MiB
     sim.advance(0.01)
     assert r.state is TransferState.RUNNING
-    assert sim.pools.available("nvme2") == 512 * MiB - 16 * MiB
+    assert sim.pools.available("nvme2") == 512 * MiB - held
     sim.run()
     assert r.state is TransferState.DONE
     assert sim.pools.available("nvme2") == 512 * MiB
@@ -57,7 +58,7 @@ def test_hot_unplug_ends_the_transfers_using_the_provider_and_returns_their_spac
     later = sim.add(TransferSpec("nvme0", "nvme1", GB, via="nvme2", start=2.0))
     sim.unplug("nvme2", at=0.5)
     sim.advance(0.4)
-    assert sim.pools.available("nvme2") == 512 * MiB - 2 * MiB
+    assert sim.pools.available("nvme2") == 512 * MiB - 4 * MiB  # two 1 MiB chunks for each of two threads
     sim.advance(0.6)
     assert staged.state is TransferState.FAILED and "nvme2 disappeared (hot-unplug at t=0.5 s)" in staged.error
     assert sim.pools.available("nvme2") == 512 * MiB
