@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ..errors import Diagnostic, InputError
+from ..fabric.bounded_dict import BoundedDict
 from ..fabric.model import Device, Fabric
 from ..p2p import ExpertMode, GateDecision, gate_transfer
 from .legs import HOST_MEMORY, Leg, LegRequest, build_leg
@@ -137,8 +138,9 @@ class RoutePlanner:
         self.verdicts = verdicts if verdicts is not None else VerdictCache(fabric)
         # Legs by what decides them, with the notes building them said: transfers share legs (every bounce
         # leg to or from host memory, every staged leg of a provider), and planning dominated many-transfer runs.
-        self._legs: dict[tuple, tuple[Leg, tuple[str, ...]]] = {}
-        self._pair_legs: dict[tuple, tuple[Leg, tuple[str, ...]]] = {}  # device to device (see MAX_CACHED_PAIR_LEGS)
+        # Device-to-device legs have a short cache of their own (see MAX_CACHED_PAIR_LEGS).
+        self._legs: BoundedDict[tuple, tuple[Leg, tuple[str, ...]]] = BoundedDict(MAX_CACHED_LEGS)
+        self._pair_legs: BoundedDict[tuple, tuple[Leg, tuple[str, ...]]] = BoundedDict(MAX_CACHED_PAIR_LEGS)
 
     def endpoint(self, ref: str, what: str) -> Device | None:
         """A device by name or address; None for host memory. Bridges (root and switch ports, PCI bridges) and host
@@ -251,14 +253,9 @@ class RoutePlanner:
             req.dma_size,
             req.window,
         )
-        if req.data_from is None or req.data_to is None:
-            cache, limit = self._legs, MAX_CACHED_LEGS
-        else:
-            cache, limit = self._pair_legs, MAX_CACHED_PAIR_LEGS
+        cache = self._legs if req.data_from is None or req.data_to is None else self._pair_legs
         cached = cache.get(key)
-        if cached is None:
-            if len(cache) >= limit:
-                del cache[next(iter(cache))]  # the oldest
+        if cached is None:  # stored below; a full cache forgets its oldest entry
             said: list[str] = []
             cached = cache[key] = (build_leg(self.fabric, self.catalog, req, said), tuple(said))
         notes.extend(cached[1])

@@ -7,6 +7,7 @@ common upstream device where BUS_ADDR traffic turns around, and the whole Verdic
 from __future__ import annotations
 
 from ..fabric.bdf import BDF
+from ..fabric.bounded_dict import BoundedDict
 from ..fabric.model import Device, Fabric
 from ..p2p import Verdict, check, profile_for
 from ..p2p.context import VerdictContext, verdict_context
@@ -32,7 +33,7 @@ class VerdictCache:
         self.fabric = fabric
         self.profile = profile if profile is not None else profile_for(fabric)
         self.limit = limit
-        self._cache: dict[tuple[BDF, tuple[BDF, ...]], Verdict] = {}
+        self._cache: BoundedDict[tuple[BDF, tuple[BDF, ...]], Verdict] = BoundedDict(limit)
         # The context when every fact the verdict rests on is known, False when some is not; None until asked.
         self._certain: VerdictContext | bool | None = None
 
@@ -46,9 +47,7 @@ class VerdictCache:
         key = (provider.bdf, tuple(c.bdf for c in clients))
         verdict = self._cache.get(key)
         if verdict is None:
-            if len(self._cache) >= self.limit:
-                del self._cache[next(iter(self._cache))]  # dicts keep insertion order: the oldest entry
-            verdict = self._cache[key] = self._check(provider, clients)
+            verdict = self._cache[key] = self._check(provider, clients)  # a full cache forgets its oldest entry
         return verdict
 
     def _check(self, provider: Device, clients: list[Device]) -> Verdict:

@@ -18,13 +18,16 @@ from textual import events
 from textual.app import App
 from textual.screen import Screen
 
+from ..fabric.bounded_dict import BoundedDict
+
 REMEMBERED = 64  # keys a widget handled never come back; the oldest are forgotten
 
 
 class TypeAhead(App):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._routed: dict[int, tuple[events.Key, Screen, bool]] = {}  # id(key) -> (key, screen, had focus)
+        # id(key) -> (key, screen, had focus)
+        self._routed: BoundedDict[int, tuple[events.Key, Screen, bool]] = BoundedDict(REMEMBERED)
         self._waiting: list[events.Key] = []  # keys to send again, in the order typed
 
     async def on_event(self, event: events.Event) -> None:
@@ -43,8 +46,6 @@ class TypeAhead(App):
 
     def _remember(self, key: events.Key) -> None:
         self._routed[id(key)] = (key, self.screen, self.focused is not None)
-        while len(self._routed) > REMEMBERED:
-            del self._routed[next(iter(self._routed))]
 
     def _belongs_elsewhere(self, screen: Screen, had_focus: bool) -> bool:
         """Whether a key routed at ``screen`` was typed for the screen on top now."""
