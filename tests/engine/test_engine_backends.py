@@ -12,6 +12,7 @@ import json
 
 import grimp
 import pytest
+from copy_argv import copy_argv
 
 from p2ptui.cli.main import main
 from p2ptui.engine import backends
@@ -95,9 +96,7 @@ def instant():
 
 
 def test_the_cli_offers_and_runs_a_registered_backend(instant, capsys):
-    code = main(
-        ["copy", "nvmeof-target", "--engine", FAKE, "--src", "nvme0", "--dst", "nvme1", "--size", "1MiB", "--json"]
-    )
+    code = main(copy_argv(engine=FAKE, src="nvme0", dst="nvme1", size="1MiB", json=True))
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
     assert doc["engine"] == FAKE
@@ -107,7 +106,7 @@ def test_the_cli_offers_and_runs_a_registered_backend(instant, capsys):
 
 def test_an_unregistered_backend_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
-        main(["copy", "nvmeof-target", "--engine", FAKE, "--src", "nvme0", "--dst", "nvme1", "--size", "1MiB"])
+        main(copy_argv(engine=FAKE, src="nvme0", dst="nvme1", size="1MiB"))
     assert info.value.code == 2
     assert f"invalid choice: '{FAKE}'" in capsys.readouterr().err
 

@@ -3,6 +3,7 @@ fabric files (yaml_text: binary, encoding, size, nesting, syntax), and every bad
 flag or its file:line:column - never a traceback."""
 
 import pytest
+from copy_argv import copy_argv
 from engine_fabrics import switch_fabric
 
 from p2ptui.cli.main import main
@@ -12,11 +13,12 @@ from p2ptui.engine.resources import DeviceRate, RcCap, SimConfig
 from p2ptui.engine.transfer import TransferSpec
 from p2ptui.errors import InputError
 
-COPY = ["copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1"]
+COPY = {"src": "nvme0", "dst": "nvme1"}
 
 
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
+def cli(capsys, **options) -> tuple[int, str, str]:
+    """``p2ptui copy nvmeof-target`` with ``options`` (as copy_argv spells them), in-process."""
+    code = main(copy_argv(**options))
     out, err = capsys.readouterr()
     assert "Traceback" not in err
     return code, out, err
@@ -51,7 +53,7 @@ def plan_errors(path: str) -> list[str]:
     ],
 )
 def test_bad_device_rates_are_input_errors_naming_the_flag(capsys, item, words):
-    code, out, err = cli(capsys, *COPY, "--size", "1GiB", "--device-rate", item)
+    code, out, err = cli(capsys, **COPY, size="1GiB", device_rate=item)
     assert code == 2 and out == ""
     assert f"--device-rate {item!r}" in err and words in err
 
@@ -59,7 +61,7 @@ def test_bad_device_rates_are_input_errors_naming_the_flag(capsys, item, words):
 def test_a_device_rate_is_used(capsys):
     import json
 
-    code, out, _ = cli(capsys, *COPY, "--size", "1GB", "--device-rate", "nvme0=0.5", "--json")
+    code, out, _ = cli(capsys, **COPY, size="1GB", device_rate="nvme0=0.5", json=True)
     assert code == 0
     assert json.loads(out)["transfers"][0]["bytes_per_s"] == pytest.approx(0.5e9, rel=1e-9)
     assert parse_device_rate("nvme0=,2") == ("nvme0", None, 2.0)
@@ -85,17 +87,17 @@ def test_the_python_api_refuses_rates_the_solver_cannot_use():
     ],
 )
 def test_threads_bound_is_the_same_for_the_cli_and_plans(capsys, tmp_path, threads, message):
-    code, _, err = cli(capsys, *COPY, "--size", "1GiB", "--threads", str(threads))
+    code, _, err = cli(capsys, **COPY, size="1GiB", threads=threads)
     assert code == 2 and f"--threads: {message}" in err
     line = f"  - {{src: nvme0, dst: nvme1, size: 1GiB, threads: {threads}}}"
     path = plan_file(tmp_path, f"transfers:\n{line}\n")
-    code, _, err = cli(capsys, "copy", "nvmeof-target", "--plan", path)
+    code, _, err = cli(capsys, plan=path)
     column = line.index("threads: ") + len("threads: ") + 1
     assert code == 2 and f"{path}:2:{column}: error: {message}" in err
 
 
 def test_1024_threads_run(capsys):
-    assert cli(capsys, *COPY, "--size", "1GiB", "--threads", "1024", "--no-progress")[0] == 0
+    assert cli(capsys, **COPY, size="1GiB", threads=1024, no_progress=True)[0] == 0
 
 
 # -- defect 13: upper bounds and finite numbers ----------------------------------------------------------------------
@@ -118,12 +120,12 @@ def test_spec_bounds_are_inclusive_and_say_why():
 
 
 def test_cli_size_beyond_a_pib_is_refused(capsys):
-    code, out, err = cli(capsys, *COPY, "--size", "1e40", "--no-progress")
+    code, out, err = cli(capsys, **COPY, size="1e40", no_progress=True)
     assert code == 2 and out == ""
     assert "--size: size 1e+40 B is more than 1 PiB" in err
-    code, _, err = cli(capsys, *COPY, "--size", "1GiB", "--chunk", "2GiB")
+    code, _, err = cli(capsys, **COPY, size="1GiB", chunk="2GiB")
     assert code == 2 and "--chunk: chunk 2 GiB is more than 1 GiB" in err
-    code, _, err = cli(capsys, *COPY, "--size", "1GiB", "--efficiency", "nan")
+    code, _, err = cli(capsys, **COPY, size="1GiB", efficiency="nan")
     assert code == 2 and "--efficiency: link efficiency must be in (0, 1], not nan" in err
 
 
@@ -160,13 +162,13 @@ def test_event_times_are_finite_and_bounded(tmp_path):
 
 def test_a_real_plan_that_would_wait_27_hours_is_refused_before_anything_runs(capsys, tmp_path):
     path = plan_file(tmp_path, "transfers:\n  - {src: nvme0, dst: nvme1, size: 1MiB, start: 100000}\n")
-    code, out, err = cli(capsys, "copy", "nvmeof-target", "--plan", path, "--engine", "real")
+    code, out, err = cli(capsys, plan=path, engine="real")
     assert code == 2 and out == "" and "more than a day away" in err
 
 
 def test_a_real_plan_announces_delayed_starts(capsys, tmp_path):
     path = plan_file(tmp_path, "transfers:\n  - {name: later, src: nvme0, dst: nvme1, size: 1MiB, start: 0.2}\n")
-    code, _, err = cli(capsys, "copy", "nvmeof-target", "--plan", path, "--engine", "real", "--no-progress")
+    code, _, err = cli(capsys, plan=path, engine="real", no_progress=True)
     assert code == 0 and "[1] later: starts at t=0.2 s" in err
 
 
@@ -221,7 +223,7 @@ def test_bad_plan_files_get_positions_not_tracebacks(capsys, tmp_path, data, whe
     path = plan_file(tmp_path, data)
     [error] = plan_errors(path)
     assert error.startswith(path + where) and words in error
-    code, out, err = cli(capsys, "copy", "nvmeof-target", "--plan", path)
+    code, out, err = cli(capsys, plan=path)
     assert code == 2 and out == "" and words in err
 
 
@@ -229,7 +231,7 @@ def test_random_bytes_are_refused(capsys, tmp_path):
     import random
 
     data = random.Random(5).randbytes(4096)
-    code, _, err = cli(capsys, "copy", "nvmeof-target", "--plan", plan_file(tmp_path, data))
+    code, _, err = cli(capsys, plan=plan_file(tmp_path, data))
     assert code == 2 and ("binary data" in err or "not UTF-8" in err)
 
 
@@ -246,5 +248,5 @@ def test_a_huge_plan_is_refused_before_it_is_read(tmp_path):
 
 def test_a_missing_plan_names_the_file(capsys, tmp_path):
     missing = str(tmp_path / "nope.yaml")
-    code, _, err = cli(capsys, "copy", "nvmeof-target", "--plan", missing)
+    code, _, err = cli(capsys, plan=missing)
     assert code == 2 and f"{missing}: error: cannot read file" in err

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from copy_argv import copy_argv
 from engine_fabrics import switch_fabric
 from unprivileged import AS_NOBODY, skip_unless_nobody_can_run
 
@@ -26,12 +27,13 @@ from p2ptui.engine.transfer import TransferSpec, TransferState
 from p2ptui.errors import InputError
 
 MiB = 1 << 20
-REAL = ["copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--engine", "real", "--no-progress"]
-CONFIRMED = ["--expert", "--yes"]
+REAL = {"src": "nvme0", "dst": "nvme1", "engine": "real", "no_progress": True}
+CONFIRMED = {"expert": True, "yes": True}
 
 
-def cli(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
+def cli(capsys, **options) -> tuple[int, str, str]:
+    """``p2ptui copy nvmeof-target`` with ``options`` (as copy_argv spells them), in-process."""
+    code = main(copy_argv(**options))
     out, err = capsys.readouterr()
     assert "Traceback" not in err
     return code, out, err
@@ -58,7 +60,7 @@ def test_a_hard_link_to_the_source_is_refused_even_confirmed(capsys, tmp_path, s
     hard = tmp_path / "hard.bin"
     os.link(src, hard)
     before = digests(src)
-    code, out, err = cli(capsys, *REAL, "--src-file", src, "--dst-file", hard, *CONFIRMED)
+    code, out, err = cli(capsys, **REAL, src_file=src, dst_file=hard, **CONFIRMED)
     assert code == 2 and out == ""
     assert err.startswith(f"{hard}: error: source and destination are the same file (compared by identity")
     assert len(err.splitlines()) == 1
@@ -78,7 +80,7 @@ def test_the_same_file_through_a_bind_mount_is_refused(capsys, tmp_path, src):
         alias = other / "src.bin"
         assert os.path.realpath(alias) != os.path.realpath(src)  # what the old name check compared
         before = digests(src)
-        code, _, err = cli(capsys, *REAL, "--src-file", src, "--dst-file", alias, *CONFIRMED)
+        code, _, err = cli(capsys, **REAL, src_file=src, dst_file=alias, **CONFIRMED)
         assert code == 2 and "source and destination are the same file" in err
         assert digests(src) == before
     finally:
@@ -104,7 +106,7 @@ def test_a_symlinked_destination_is_refused_and_its_target_kept(capsys, tmp_path
     link = tmp_path / "link.bin"
     link.symlink_to(target)
     before = digests(src, target)
-    code, out, err = cli(capsys, *REAL, "--src-file", src, "--dst-file", link, *CONFIRMED)
+    code, out, err = cli(capsys, **REAL, src_file=src, dst_file=link, **CONFIRMED)
     assert code == 2 and out == ""
     assert err == (
         f"{link}: error: destination: is a symbolic link (to {target}); the copy renames the finished file "
@@ -113,7 +115,7 @@ def test_a_symlinked_destination_is_refused_and_its_target_kept(capsys, tmp_path
     )
     assert digests(src, target) == before and link.is_symlink()
     # Given the file itself, the copy replaces it whole; the link then shows the new contents.
-    code, _, _ = cli(capsys, *REAL, "--src-file", src, "--dst-file", target, *CONFIRMED)
+    code, _, _ = cli(capsys, **REAL, src_file=src, dst_file=target, **CONFIRMED)
     assert code == 0 and digest(link) == digest(src) and link.is_symlink()
     assert sorted(os.listdir(tmp_path)) == ["link.bin", "precious.bin", "src.bin"]
 
@@ -122,20 +124,20 @@ def test_a_symlink_to_the_source_is_refused(capsys, tmp_path, src):
     link = tmp_path / "link.bin"
     link.symlink_to(src)
     before = digests(src)
-    code, _, err = cli(capsys, *REAL, "--src-file", src, "--dst-file", link, *CONFIRMED)
+    code, _, err = cli(capsys, **REAL, src_file=src, dst_file=link, **CONFIRMED)
     assert code == 2 and "is a symbolic link" in err and digests(src) == before
 
 
 def test_a_dangling_symlink_says_so(capsys, tmp_path, src):
     link = tmp_path / "dangling"
     link.symlink_to(tmp_path / "nowhere")
-    code, _, err = cli(capsys, *REAL, "--src-file", src, "--dst-file", link)
+    code, _, err = cli(capsys, **REAL, src_file=src, dst_file=link)
     assert (code, err) == (
         2,
         f"{link}: error: destination: is a symbolic link to {tmp_path / 'nowhere'}, which does "
         "not exist (name the file to write, not a link)\n",
     )
-    code, _, err = cli(capsys, *REAL, "--src-file", link, "--dst-file", tmp_path / "d")
+    code, _, err = cli(capsys, **REAL, src_file=link, dst_file=tmp_path / "d")
     assert code == 2 and err.startswith(f"{link}: error: --src-file: is a symbolic link to ")
 
 
@@ -160,23 +162,23 @@ def test_stat_errors_on_any_copy_path_are_one_line(capsys, tmp_path, src, proble
     make, reason = PATH_PROBLEMS[problem]
     bad = make(tmp_path)
     files = {
-        "--dst-file": ["--src-file", src, "--dst-file", bad],
-        "--src-file": ["--src-file", bad, "--dst-file", tmp_path / "d"],
-        "--check source": ["--src-file", bad, "--dst-file", tmp_path / "d", "--check", "--size", "1MiB"],
+        "--dst-file": {"src_file": src, "dst_file": bad},
+        "--src-file": {"src_file": bad, "dst_file": tmp_path / "d"},
+        "--check source": {"src_file": bad, "dst_file": tmp_path / "d", "check": True, "size": "1MiB"},
     }[role]
-    code, out, err = cli(capsys, *REAL, *files)
+    code, out, err = cli(capsys, **REAL, **files)
     assert code == 2 and out == "" and len(err.splitlines()) == 1, err
     assert err.startswith(f"{bad}: error: ") and reason in err
     assert "d" not in os.listdir(tmp_path)
 
 
 def test_a_directory_and_a_missing_directory_are_one_line(capsys, tmp_path, src):
-    code, _, err = cli(capsys, *REAL, "--src-file", src, "--dst-file", tmp_path)
+    code, _, err = cli(capsys, **REAL, src_file=src, dst_file=tmp_path)
     assert (code, err) == (2, f"{tmp_path}: error: destination: is a directory (name a file or a block device)\n")
     missing = tmp_path / "no" / "file"
-    code, _, err = cli(capsys, *REAL, "--src-file", src, "--dst-file", missing)
+    code, _, err = cli(capsys, **REAL, src_file=src, dst_file=missing)
     assert (code, err) == (2, f"{missing}: error: destination: the directory {tmp_path / 'no'} does not exist\n")
-    code, _, err = cli(capsys, *REAL, "--src-file", src, "--dst-file", f"{tmp_path}/x/")
+    code, _, err = cli(capsys, **REAL, src_file=src, dst_file=f"{tmp_path}/x/")
     assert code == 2 and "the name ends with a slash" in err
 
 
@@ -200,7 +202,7 @@ def read_only_dir(tmp_path):
 
 def test_a_read_only_destination_directory_is_caught_before_copying(capsys, src, read_only_dir):
     dst = read_only_dir / "dst"
-    code, out, err = cli(capsys, *REAL, "--src-file", src, "--dst-file", dst)
+    code, out, err = cli(capsys, **REAL, src_file=src, dst_file=dst)
     assert (code, out) == (2, "")
     assert err == f"{dst}: error: destination: directory {read_only_dir} is on a read-only file system\n"
 
@@ -234,18 +236,7 @@ def _unwritable_or_unsearchable(tmp_path: Path) -> None:
         "replaced",
     }
     for dst, message in expected.items():
-        argv = [
-            *AS_NOBODY,
-            sys.executable,
-            "-m",
-            "p2ptui",
-            *REAL,
-            "--src-file",
-            str(src),
-            "--dst-file",
-            str(dst),
-            *CONFIRMED,
-        ]
+        argv = [*AS_NOBODY, sys.executable, "-m", "p2ptui", *copy_argv(**REAL, src_file=src, dst_file=dst, **CONFIRMED)]
         done = subprocess.run(
             argv, capture_output=True, text=True, timeout=60, cwd="/", env={**os.environ, "PYTHONPATH": os.getcwd()}
         )
@@ -263,20 +254,18 @@ def test_fifos_and_sockets_are_refused_without_blocking(capsys, tmp_path, src):
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(str(sock_path))
     try:
-        for args, message in (
-            (["--plan", fifo], f"{fifo}: error: --plan: is a pipe, not a regular file: a plan is a YAML file"),
-            (["--plan", sock_path], f"{sock_path}: error: --plan: is a socket, not a regular file"),
-            (["--src-file", src, "--dst-file", fifo], f"{fifo}: error: destination: is a FIFO, not a regular file"),
+        for paths, message in (
+            ({"plan": fifo}, f"{fifo}: error: --plan: is a pipe, not a regular file: a plan is a YAML file"),
+            ({"plan": sock_path}, f"{sock_path}: error: --plan: is a socket, not a regular file"),
+            ({"src_file": src, "dst_file": fifo}, f"{fifo}: error: destination: is a FIFO, not a regular file"),
             (
-                ["--src-file", fifo, "--dst-file", tmp_path / "d", "--size", "1MiB"],
+                {"src_file": fifo, "dst_file": tmp_path / "d", "size": "1MiB"},
                 f"{fifo}: error: source is a pipe, not a regular file or a block device",
             ),
-            (["--src-file", fifo, "--dst-file", tmp_path / "d"], f"{fifo}: error: --src-file is a pipe"),
+            ({"src_file": fifo, "dst_file": tmp_path / "d"}, f"{fifo}: error: --src-file is a pipe"),
         ):
-            argv = ["copy", "nvmeof-target", "--engine", "real", *args]
-            if "--plan" not in args:
-                argv[2:2] = ["--src", "nvme0", "--dst", "nvme1"]
-            code, out, err = cli(capsys, *argv)
+            ends = {} if "plan" in paths else {"src": "nvme0", "dst": "nvme1"}  # a plan names its own
+            code, out, err = cli(capsys, **ends, engine="real", **paths)
             assert code == 2 and out == "" and err.startswith(message), err
     finally:
         sock.close()
@@ -403,8 +392,8 @@ def test_a_block_device_destination_must_be_named_to_be_written(capsys, tmp_path
     device, image = loop_device(bytes(4 * MiB))
     src = tmp_path / "src"
     src.write_bytes(os.urandom(MiB))
-    args = [*REAL, "--src-file", src, "--dst-file", device]
-    code, _, err = cli(capsys, *args, "--expert", "--yes")
+    files = {"src_file": src, "dst_file": device}
+    code, _, err = cli(capsys, **REAL, **files, expert=True, yes=True)
     assert code == 2
     assert err == (
         f"{device}: error: destination: a block device is written in place, so a partial write (a "
@@ -412,35 +401,22 @@ def test_a_block_device_destination_must_be_named_to_be_written(capsys, tmp_path
         f"{device})\n"
     )
     assert image.read_bytes() == bytes(4 * MiB)
-    code, _, err = cli(capsys, *args, "--yes-overwrite", device)
+    code, _, err = cli(capsys, **REAL, **files, yes_overwrite=device)
     assert (code, err) == (2, "p2ptui: error: --yes-overwrite only confirms expert mode: add --expert\n")
-    code, _, err = cli(capsys, *args, "--expert", "--yes-overwrite", src)
+    code, _, err = cli(capsys, **REAL, **files, expert=True, yes_overwrite=src)
     assert code == 2 and err.startswith(f"{src}: error: --yes-overwrite: not a block device")
     alias = tmp_path / "alias"
     alias.symlink_to(device)  # like /dev/disk/by-id/...: the device it names is what counts
-    code, out, err = cli(capsys, *args, "--expert", "--yes-overwrite", alias)
+    code, out, err = cli(capsys, **REAL, **files, expert=True, yes_overwrite=alias)
     assert code == 0, err
     with open(device, "rb") as f:
         assert f.read(MiB) == src.read_bytes()
-    code, _, err = cli(capsys, *REAL, "--src-file", src, "--dst-file", alias, "--expert", "--yes-overwrite", device)
+    code, _, err = cli(capsys, **REAL, src_file=src, dst_file=alias, expert=True, yes_overwrite=device)
     assert code == 0, err  # a link to a block device is followed: no rename happens there
 
 
 def test_yes_overwrite_is_for_the_real_engine_only(capsys):
-    code, _, err = cli(
-        capsys,
-        "copy",
-        "nvmeof-target",
-        "--src",
-        "nvme0",
-        "--dst",
-        "nvme1",
-        "--size",
-        "1MiB",
-        "--expert",
-        "--yes-overwrite",
-        "/dev/null",
-    )
+    code, _, err = cli(capsys, src="nvme0", dst="nvme1", size="1MiB", expert=True, yes_overwrite="/dev/null")
     assert (code, err) == (2, "p2ptui: error: --yes-overwrite is for the real engine; the simulator writes no device\n")
 
 
@@ -451,9 +427,7 @@ def test_yes_overwrite_is_for_the_real_engine_only(capsys):
 )
 @pytest.mark.parametrize("engine", ["sim", "real"])
 def test_bridges_are_refused_as_transfer_ends(capsys, src, dst, kind, engine):
-    code, out, err = cli(
-        capsys, "copy", "nvmeof-target", "--src", src, "--dst", dst, "--size", "1MiB", "--engine", engine
-    )
+    code, out, err = cli(capsys, src=src, dst=dst, size="1MiB", engine=engine)
     bridge = src if src[0] in "dhu" else dst
     what = "source" if bridge == src else "destination"
     assert (code, out) == (2, "")
