@@ -24,8 +24,9 @@ from .xml_input import XmlDocument, looks_like_xml, parse_xml, read_input, root_
 
 _SPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*GT/s")
 _GEN_BY_RATE = {2.5: 1, 5.0: 2, 8.0: 3, 16.0: 4, 32.0: 5, 64.0: 6, 128.0: 7}
-# Cascaded switches are a few levels deep; each <pci> level may need an invented downstream port, so half the
-# shared bridge depth (fabric/limits.py) keeps every accepted file within it.
+# How deeply <pci> elements may nest: each level may need an invented downstream port above it, so half the shared
+# bridge depth (fabric/limits.py) keeps every file accepted here within the model's bound. Cascaded switches are a
+# few levels deep. The reader walks the tree with explicit stacks, so this is the format's limit, not Python's.
 MAX_DEPTH = MAX_BRIDGE_DEPTH // 2
 
 
@@ -106,14 +107,41 @@ class _Reader:
             tops = []
             for child in cpu:
                 if child.tag == "pci":
-                    tops.append(self._pci(child, numa, 0))
+                    tops.append(self._pci_tree(child, numa))
                 elif child.tag == "nic":
                     self.socket_nics.extend(n.get("name", "?") for n in child.iterfind("net"))
             self.cpus.append((numa, tops))
 
-    def _pci(self, elem: ET.Element, numa: int | None, depth: int) -> _Pci:
+    def _pci_tree(self, top: ET.Element, numa: int | None) -> _Pci:
+        """The ``<pci>`` element ``top`` and every one below it, in file order: a node's own attributes first, then
+        its children one whole subtree after another, then what needs its children known (see ``_close``)."""
+        tops: list[_Pci] = []
+        # (element, the node it belongs to, its depth), or a node whose subtree is read and that can be closed.
+        stack: list[tuple[ET.Element, _Pci | None, int] | _Pci] = [(top, None, 0)]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, _Pci):
+                self._close(item)
+                continue
+            elem, parent, depth = item
+            if elem.tag == "pci":
+                node = self._open(elem, numa, depth)
+                (tops if parent is None else parent.children).append(node)
+                stack.append(node)  # closed once every child below it is read
+                stack.extend((child, node, depth + 1) for child in reversed(elem))
+            elif parent is not None:
+                self._inside(parent, elem)
+        return tops[0]
+
+    def _open(self, elem: ET.Element, numa: int | None, depth: int) -> _Pci:
+        """A ``<pci>`` element's own attributes, as a node without children yet."""
         if depth > MAX_DEPTH:
-            raise self.doc.error(elem, f"<pci> elements nested more than {MAX_DEPTH} deep")
+            raise self.doc.error(
+                elem,
+                f"<pci> elements nested more than {MAX_DEPTH} deep",
+                f"each level may need an invented switch port above it, and a PCI tree is at most "
+                f"{MAX_BRIDGE_DEPTH} bridges deep (real machines are under ten)",
+            )
         busid = elem.get("busid")
         if busid is None:
             raise self.doc.error(elem, "<pci> without busid", 'NCCL writes busid="DDDD:BB:DD.F" on every <pci>')
@@ -131,19 +159,24 @@ class _Reader:
         link = self._link(elem)
         if link is not None:
             values["link"] = link
-        node = _Pci(elem, busid, self._bdf(elem, busid), numa, values)
-        for child in elem:
-            if child.tag == "pci":
-                node.children.append(self._pci(child, numa, depth + 1))
-            elif child.tag == "nic":
-                nets = [n.get("name") for n in child.iterfind("net") if n.get("name")]
-                node.name = node.name or (nets[0] if nets else None)
-            elif child.tag == "gpu":
-                dev = self._int(child, "dev", 0, 4095)
-                node.name = node.name or (f"gpu{dev}" if dev is not None else None)
-                self.fabric_links += sum(1 for link_elem in child if link_elem.tag in ("nvlink", "xgmi", "c2c"))
+        return _Pci(elem, busid, self._bdf(elem, busid), numa, values)
+
+    def _inside(self, node: _Pci, child: ET.Element) -> None:
+        """What a ``<pci>`` element's other children say about it: the name of its NIC or GPU."""
+        if child.tag == "nic":
+            nets = [n.get("name") for n in child.iterfind("net") if n.get("name")]
+            node.name = node.name or (nets[0] if nets else None)
+        elif child.tag == "gpu":
+            dev = self._int(child, "dev", 0, 4095)
+            node.name = node.name or (f"gpu{dev}" if dev is not None else None)
+            self.fabric_links += sum(1 for link_elem in child if link_elem.tag in ("nvlink", "xgmi", "c2c"))
+
+    def _close(self, node: _Pci) -> None:
+        """What needs a node's children known: whether an address that does not parse is an error (a leaf) or a
+        placeholder switch's name, and whether the node is a placeholder at all."""
+        elem = node.elem
         if node.bdf is None and not node.children:
-            raise self.doc.error(elem, f"malformed busid {busid!r}", "NCCL writes DDDD:BB:DD.F in lower-case hex")
+            raise self.doc.error(elem, f"malformed busid {node.busid!r}", "NCCL writes DDDD:BB:DD.F in lower-case hex")
         # Cloud files mark switches the VM cannot see by busid ffff:ff:0N.0 or vendor 0xffff.
         node.placeholder = (
             node.bdf is None
@@ -154,7 +187,6 @@ class _Reader:
             node.bdf = None  # its link and class stay: NCCL uses them; blanked IDs were dropped above
         else:
             self.used.add(node.address.bus_id)
-        return node
 
     def _bdf(self, elem: ET.Element, busid: str) -> BDF | None:
         try:
@@ -226,19 +258,32 @@ class _Reader:
                 return bus
         return None
 
-    def _resolve(self, node: _Pci) -> tuple[bool, list[_Pci]]:
-        """Fit ``node``'s subtree into bus numbering, inventing placeholder and downstream-port buses bottom-up.
+    def _resolve(self, top: _Pci) -> tuple[bool, list[_Pci]]:
+        """Fit ``top``'s subtree into bus numbering, inventing placeholder and downstream-port buses bottom-up: each
+        node after its children, children in file order (the order decides which free buses each one takes).
 
-        Returns whether ``node`` stays (with the children that fit) and the nodes that must move to the top level.
+        Returns whether ``top`` stays (with the children that fit) and the nodes that must move to the top level.
         """
-        if not node.children:
+        fitted: dict[int, tuple[bool, list[_Pci]]] = {}  # by id(node): what _fit said, until its parent asks
+        stack: list[tuple[_Pci, bool]] = [(top, False)]  # (node, whether its children are fitted)
+        while stack:
+            node, ready = stack.pop()
+            if ready or not node.children:
+                fitted[id(node)] = self._fit(node, [(c, *fitted.pop(id(c))) for c in node.children])
+            else:
+                stack.append((node, True))
+                stack.extend((c, False) for c in reversed(node.children))
+        return fitted[id(top)]
+
+    def _fit(self, node: _Pci, children: list[tuple[_Pci, bool, list[_Pci]]]) -> tuple[bool, list[_Pci]]:
+        """``_resolve`` for one node, given for each child whether it stays and what moved up from below it."""
+        if not children:
             if node.bdf is None:
                 self.dropped_placeholders.append(f"{node.busid} (empty)")
             return node.bdf is not None, []
         lifted: list[_Pci] = []
         kept: list[_Pci] = []
-        for child in node.children:
-            stays, moved = self._resolve(child)
+        for child, stays, moved in children:
             lifted.extend(moved)
             if stays:
                 kept.append(child)
@@ -308,23 +353,31 @@ class _Reader:
         self.drafts.append(Draft(bdf, parent, self.doc.where(None), bridge=True, values=values))
         return bdf
 
-    def _emit(self, node: _Pci, parent: BDF | None) -> None:
-        address = node.address
-        values = dict(node.values)
-        if node.placeholder:
-            values["product"] = f"VM-hidden switch {node.busid}, invented address"
-        where = self.doc.where(node.elem)
-        self.drafts.append(Draft(address, parent, where, bridge=node.bridge, name=node.name, values=values))
-        if node.secondary is None:
-            for child in node.children:
-                self._emit(child, address)
-            return
-        for k, bus in enumerate(sorted({c.address.bus for c in node.children})):
-            port = BDF(address.domain, node.secondary, k % 32, k // 32)
-            self._invent(port, address, node.numa, "downstream port")
-            for child in node.children:
-                if child.address.bus == bus:
-                    self._emit(child, port)
+    def _emit(self, top: _Pci, parent: BDF | None) -> None:
+        """Drafts for ``top`` below ``parent`` and for its subtree, in the order the file gives them: a switch, then
+        per bus its devices use, an invented downstream port and the devices behind it."""
+        # (node, its parent, None): draft the node; (switch, the switch's address, port): invent the port.
+        stack: list[tuple[_Pci, BDF | None, BDF | None]] = [(top, parent, None)]
+        while stack:
+            node, above, port = stack.pop()
+            if port is not None:
+                self._invent(port, above, node.numa, "downstream port")
+                continue
+            address = node.address
+            values = dict(node.values)
+            if node.placeholder:
+                values["product"] = f"VM-hidden switch {node.busid}, invented address"
+            where = self.doc.where(node.elem)
+            self.drafts.append(Draft(address, above, where, bridge=node.bridge, name=node.name, values=values))
+            below: list[tuple[_Pci, BDF | None, BDF | None]] = []
+            if node.secondary is None:
+                below.extend((child, address, None) for child in node.children)
+            else:
+                for k, bus in enumerate(sorted({c.address.bus for c in node.children})):
+                    invented = BDF(address.domain, node.secondary, k % 32, k // 32)
+                    below.append((node, address, invented))
+                    below.extend((child, invented, None) for child in node.children if child.address.bus == bus)
+            stack.extend(reversed(below))
 
     # -- the result ---------------------------------------------------------------------------------------------
     def fabric(self, path: Path) -> Fabric:

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from real_data import require
 
+from p2ptui.cli.main import main
 from p2ptui.errors import InputError
+from p2ptui.fabric.limits import MAX_BRIDGE_DEPTH
 from p2ptui.sources import nccl
 
 DATA = require()
@@ -80,12 +82,23 @@ def test_duplicate_busid_is_set_aside_naming_both_lines(tmp_path: Path) -> None:
     assert any("0000:0e:00.0 (line 5), a second entry for line 4" in n for n in f.notes)
 
 
-def test_absurdly_deep_nesting_is_refused(tmp_path: Path) -> None:
-    depth = 40
-    opens = "".join(f'<pci busid="0000:{i + 1:02x}:00.0" class="0x060400">\n' for i in range(depth))
-    text = HEAD + opens + "</pci>\n" * depth + TAIL
+def nested(levels: int) -> str:
+    """A chain of ``levels`` switches, one inside the other, the first on line 3; a free bus between each and the
+    next, so every level gets an invented downstream port (the deepest tree a chain can make)."""
+    opens = "".join(f'<pci busid="0000:{3 * (i + 1) % 256:02x}:00.0" class="0x060400">\n' for i in range(levels))
+    return HEAD + opens + "</pci>\n" * levels + TAIL
+
+
+@pytest.mark.parametrize("levels", [nccl.MAX_DEPTH + 2, 40, 5000], ids=["one over", "40", "beyond Python's stack"])
+def test_nesting_beyond_the_limit_is_refused_at_the_first_element_too_deep(tmp_path: Path, capsys, levels: int) -> None:
+    text = nested(levels)
     [diag] = load_text(tmp_path, text).diagnostics
-    assert "nested more than" in diag.message
+    first_too_deep = 3 + nccl.MAX_DEPTH + 1
+    assert diag.message == f"<pci> elements nested more than {nccl.MAX_DEPTH} deep"
+    assert diag.location.line == first_too_deep and f"at most {MAX_BRIDGE_DEPTH} bridges deep" in diag.hint
+    assert main(["show", str(tmp_path / "topo.xml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{tmp_path / 'topo.xml'}:{first_too_deep}:") and "Traceback" not in err
 
 
 def test_truncated_and_wrong_files(tmp_path: Path) -> None:
