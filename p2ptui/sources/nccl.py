@@ -24,9 +24,11 @@ from .xml_input import XmlDocument, looks_like_xml, parse_xml, read_input, root_
 
 _SPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*GT/s")
 _GEN_BY_RATE = {2.5: 1, 5.0: 2, 8.0: 3, 16.0: 4, 32.0: 5, 64.0: 6, 128.0: 7}
-# How deeply <pci> elements may nest: each level may need an invented downstream port above it, so half the shared
-# bridge depth (fabric/limits.py) keeps every file accepted here within the model's bound. Cascaded switches are a
-# few levels deep. The reader walks the tree with explicit stacks, so this is the format's limit, not Python's.
+# How many levels <pci> elements may nest (a <pci> directly in a <cpu> is level 1). Level n may sit 2n - 1 bridges
+# below its root bus (an invented root port, then an invented downstream port above every level but the first), so
+# half the shared bridge depth (fabric/limits.py) keeps every file accepted here within the model's bound; one level
+# more could need 65. Cascaded switches are a few levels deep. The reader walks with explicit stacks, so this is the
+# format's limit, not Python's.
 MAX_DEPTH = MAX_BRIDGE_DEPTH // 2
 
 
@@ -135,7 +137,7 @@ class _Reader:
 
     def _open(self, elem: ET.Element, numa: int | None, depth: int) -> _Pci:
         """A ``<pci>`` element's own attributes, as a node without children yet."""
-        if depth > MAX_DEPTH:
+        if depth >= MAX_DEPTH:  # depth counts from 0: this is level depth + 1
             raise self.doc.error(
                 elem,
                 f"<pci> elements nested more than {MAX_DEPTH} deep",

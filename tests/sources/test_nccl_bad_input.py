@@ -89,11 +89,20 @@ def nested(levels: int) -> str:
     return HEAD + opens + "</pci>\n" * levels + TAIL
 
 
-@pytest.mark.parametrize("levels", [nccl.MAX_DEPTH + 2, 40, 5000], ids=["one over", "40", "beyond Python's stack"])
+def test_nesting_up_to_the_limit_loads_within_the_models_depth(tmp_path: Path) -> None:
+    path = tmp_path / "topo.xml"
+    path.write_text(nested(nccl.MAX_DEPTH))
+    fabric = nccl.load(path)
+    # An invented root port, then a switch and its invented downstream port per level; nothing set aside.
+    assert max(depth for depth, _ in fabric.walk()) == 2 * nccl.MAX_DEPTH - 1 <= MAX_BRIDGE_DEPTH
+    assert not fabric.unplaced and fabric.find(f"0000:{3 * nccl.MAX_DEPTH:02x}:00.0")
+
+
+@pytest.mark.parametrize("levels", [nccl.MAX_DEPTH + 1, 40, 5000], ids=["one over", "40", "beyond Python's stack"])
 def test_nesting_beyond_the_limit_is_refused_at_the_first_element_too_deep(tmp_path: Path, capsys, levels: int) -> None:
     text = nested(levels)
     [diag] = load_text(tmp_path, text).diagnostics
-    first_too_deep = 3 + nccl.MAX_DEPTH + 1
+    first_too_deep = 3 + nccl.MAX_DEPTH  # the first <pci> is on line 3
     assert diag.message == f"<pci> elements nested more than {nccl.MAX_DEPTH} deep"
     assert diag.location.line == first_too_deep and f"at most {MAX_BRIDGE_DEPTH} bridges deep" in diag.hint
     assert main(["show", str(tmp_path / "topo.xml")]) == 2
