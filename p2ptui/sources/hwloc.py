@@ -22,7 +22,7 @@ from ..fabric.kernel_version import release_or_note
 from ..fabric.limits import CPU_FAMILY, decimal_within
 from ..fabric.model import Fabric, Host, IommuMode, RootBus
 from .assemble import IOMMU_UNKNOWN_NOTE, Draft, acs_unknown_note, build_fabric, cpu_vendor, listing
-from .xml_input import XmlDocument, looks_like_xml, parse_xml, read_input, root_tag
+from .xml_input import OddValues, XmlDocument, looks_like_xml, parse_xml, read_input, root_tag
 
 _BUS_RANGE = re.compile(r"^([0-9a-fA-F]{1,8}):\[([0-9a-fA-F]{1,2})-([0-9a-fA-F]{1,2})\]$")
 # "CCCC [VVVV:DDDD] [SVVV:SDDD] RR" and, from hwloc 3.0 on, " PP" (prog-if) at the end.
@@ -88,7 +88,7 @@ class _Reader:
         self.host_bridges = 0
         self.hostless: list[str] = []
         self.link_speeds: set[float] = set()
-        self.oddities: dict[str, list[str]] = {}
+        self.odd = OddValues(doc)
         # Parsed attribute texts: a machine repeats a few device types and link speeds many times over.
         self.pci_types: dict[str, dict | None] = {}
         self.speed_texts: set[str] = set()
@@ -127,7 +127,7 @@ class _Reader:
             return None
         node = None
         if kind == "NUMANode" and elem.get("os_index") is not None:
-            node = self._int(elem, "os_index", 0, 4095)
+            node = self.odd.integer(elem, "os_index", 0, 4095)
             if node is not None:
                 self.numa_nodes.add(node)
             if elem.get("nodeset") is None:
@@ -180,25 +180,20 @@ class _Reader:
         text = elem.get("bridge_pci", "")
         match = _BUS_RANGE.match(text.strip())
         if not match:
-            self._odd(elem, "bridge bus ranges (bridge_pci) not of the form DDDD:[SS-ss], ignored", repr(text[:30]))
+            self.odd.add(elem, "bridge bus ranges (bridge_pci) not of the form DDDD:[SS-ss], ignored", repr(text[:30]))
             return None
         domain, low, high = int(match[1], 16), int(match[2], 16), int(match[3], 16)
         if low > high:
-            self._odd(elem, "bridge bus ranges whose secondary bus is above the subordinate bus, ignored", text)
+            self.odd.add(elem, "bridge bus ranges whose secondary bus is above the subordinate bus, ignored", text)
             return None
         return domain, low, high
-
-    def _odd(self, elem: ET.Element, kind: str, value: str) -> None:
-        """An attribute value left unknown; one note per ``kind`` names the lines."""
-        line = self.doc.where(elem).line
-        self.oddities.setdefault(kind, []).append(f"line {line} ({value})")
 
     def _pci_type(self, elem: ET.Element, text: str) -> dict | None:
         ids = self.pci_types.get(text, _UNSEEN)
         if ids is _UNSEEN:
             ids = self.pci_types[text] = _parse_pci_type(text)
         if ids is None:
-            self._odd(
+            self.odd.add(
                 elem,
                 "pci_type values not of the form 'CCCC [VVVV:DDDD] [SVVV:SDDD] RR', IDs and class left unknown",
                 repr(text[:40]),
@@ -211,23 +206,13 @@ class _Reader:
         except ValueError:
             speed = math.nan
         if not math.isfinite(speed) or not 0 <= speed <= MAX_LINK_GBPS:
-            self._odd(elem, "pci_link_speed values that are no PCIe link bandwidth in GB/s, ignored", repr(text[:30]))
+            self.odd.add(
+                elem, "pci_link_speed values that are no PCIe link bandwidth in GB/s, ignored", repr(text[:30])
+            )
             return
         self.speed_texts.add(text)
         if speed > 0:
             self.link_speeds.add(round(speed, 2))
-
-    def _int(self, elem: ET.Element, attr: str, low: int, high: int) -> int | None:
-        text = elem.get(attr, "")
-        try:
-            value = int(text)
-        except ValueError:
-            self._odd(elem, f"{attr} values that are not numbers, left unknown", repr(text[:30]))
-            return None
-        if not low <= value <= high:
-            self._odd(elem, f"{attr} values out of range {low}-{high}, left unknown", str(value))
-            return None
-        return value
 
     def _os_name(self, osdevs: list[ET.Element]) -> str | None:
         """The name users know the function by: its NVMe controller, network interface or RDMA device."""
@@ -298,7 +283,7 @@ class _Reader:
             )
         if self.hostless:
             notes.append(f"no host bridge above {listing(self.hostless)}: each is taken to sit on a root bus")
-        notes.extend(f"{kind}: {listing(where)}" for kind, where in self.oddities.items())
+        notes.extend(self.odd.notes())
         return notes
 
 

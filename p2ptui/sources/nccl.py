@@ -20,7 +20,7 @@ from ..fabric.checks import LINK_WIDTHS
 from ..fabric.limits import MAX_BRIDGE_DEPTH
 from ..fabric.model import Fabric, Host, IommuMode, Link, RootBus
 from .assemble import IOMMU_UNKNOWN_NOTE, Draft, acs_unknown_note, build_fabric, cpu_vendor, listing
-from .xml_input import XmlDocument, looks_like_xml, parse_xml, read_input, root_tag
+from .xml_input import OddValues, XmlDocument, looks_like_xml, parse_xml, read_input, root_tag
 
 _SPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*GT/s")
 _GEN_BY_RATE = {2.5: 1, 5.0: 2, 8.0: 3, 16.0: 4, 32.0: 5, 64.0: 6, 128.0: 7}
@@ -97,12 +97,12 @@ class _Reader:
         self.socket_nics: list[str] = []
         self.links = 0
         self.fabric_links = 0  # NVLink / xGMI / C2C: not PCIe
-        self.oddities: dict[str, list[str]] = {}
+        self.odd = OddValues(doc)
 
     # -- reading --------------------------------------------------------------------------------------------------
     def read(self) -> None:
         for cpu in self.doc.root.iterfind("cpu"):
-            numa = self._int(cpu, "numaid", -1, 4095)
+            numa = self.odd.integer(cpu, "numaid", -1, 4095)
             numa = None if numa is None or numa < 0 else numa
             if self.first_cpu is None:
                 self.first_cpu = cpu
@@ -169,7 +169,7 @@ class _Reader:
             nets = [n.get("name") for n in child.iterfind("net") if n.get("name")]
             node.name = node.name or (nets[0] if nets else None)
         elif child.tag == "gpu":
-            dev = self._int(child, "dev", 0, 4095)
+            dev = self.odd.integer(child, "dev", 0, 4095)
             node.name = node.name or (f"gpu{dev}" if dev is not None else None)
             self.fabric_links += sum(1 for link_elem in child if link_elem.tag in ("nvlink", "xgmi", "c2c"))
 
@@ -205,30 +205,12 @@ class _Reader:
         try:
             value = int(text, 16)
         except ValueError:
-            self._odd(elem, f"{attr} values that are not hex numbers, left unknown", repr(text[:30]))
+            self.odd.add(elem, f"{attr} values that are not hex numbers, left unknown", repr(text[:30]))
             return None
         if not 0 <= value <= top:
-            self._odd(elem, f"{attr} values beyond {top:#x}, left unknown", text[:30])
+            self.odd.add(elem, f"{attr} values beyond {top:#x}, left unknown", text[:30])
             return None
         return value
-
-    def _int(self, elem: ET.Element, attr: str, low: int, high: int) -> int | None:
-        text = elem.get(attr)
-        if text is None or not text.strip():
-            return None
-        try:
-            value = int(text)
-        except ValueError:
-            self._odd(elem, f"{attr} values that are not numbers, left unknown", repr(text[:30]))
-            return None
-        if not low <= value <= high:
-            self._odd(elem, f"{attr} values out of range {low} to {high}, left unknown", str(value))
-            return None
-        return value
-
-    def _odd(self, elem: ET.Element, kind: str, value: str) -> None:
-        """An attribute value left unknown; one note per ``kind`` names the lines."""
-        self.oddities.setdefault(kind, []).append(f"line {self.doc.where(elem).line} ({value})")
 
     def _link(self, elem: ET.Element) -> Link | None:
         speed = elem.get("link_speed", "").strip()
@@ -238,11 +220,11 @@ class _Reader:
             gen = _GEN_BY_RATE.get(float(match[1])) if match else None
             if gen is None:
                 self.odd_speeds.add(speed)
-        width = self._int(elem, "link_width", 0, 1 << 16)
+        width = self.odd.integer(elem, "link_width", 0, 1 << 16)
         if width == 0:
             width = None  # NCCL's "unknown"
         if width is not None and width not in LINK_WIDTHS:
-            self._odd(elem, "link widths no PCIe link has, left unknown", str(width))
+            self.odd.add(elem, "link widths no PCIe link has, left unknown", str(width))
             width = None
         if gen is None and width is None:
             return None
@@ -389,7 +371,7 @@ class _Reader:
         if cpu is not None:
             host = Host(
                 cpu_vendor=cpu_vendor(cpu.get("vendor")),
-                cpu_family=_x86_family(self._int(cpu, "familyid", 0, 0xFFF)),
+                cpu_family=_x86_family(self.odd.integer(cpu, "familyid", 0, 0xFFF)),
                 arch=cpu.get("arch") or Host().arch,
                 iommu=IommuMode.UNKNOWN,
             )
@@ -437,7 +419,7 @@ class _Reader:
             notes.append(
                 f"network devices without a PCI function in the file are left out: {listing(self.socket_nics)}"
             )
-        notes.extend(f"{kind}: {listing(where)}" for kind, where in self.oddities.items())
+        notes.extend(self.odd.notes())
         return notes
 
 

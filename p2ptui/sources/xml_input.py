@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import Diagnostic, InputError, Location
 from ..formats.yaml_text import read_limited, too_big
+from .assemble import listing
 
 if TYPE_CHECKING:  # the parsers are imported when XML is parsed: reading stdin or lspci text does without them
     import xml.etree.ElementTree as ET
@@ -78,6 +79,36 @@ class XmlDocument:
 
     def error(self, elem: ET.Element | None, message: str, hint: str = "") -> InputError:
         return InputError(Diagnostic(message, self.where(elem), hint))
+
+
+class OddValues:
+    """Attribute values an XML reader could not use and left unknown: one note per kind of oddity, naming the lines
+    (a file that gets one attribute wrong on 15,000 functions says so once, not 15,000 times)."""
+
+    def __init__(self, doc: XmlDocument):
+        self.doc = doc
+        self.lines: dict[str, list[str]] = {}
+
+    def add(self, elem: ET.Element, kind: str, value: str) -> None:
+        self.lines.setdefault(kind, []).append(f"line {self.doc.where(elem).line} ({value})")
+
+    def integer(self, elem: ET.Element, attr: str, low: int, high: int) -> int | None:
+        """A decimal attribute within ``low``..``high``; None when absent or blank, and (noted) when it is not."""
+        text = elem.get(attr)
+        if text is None or not text.strip():
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            self.add(elem, f"{attr} values that are not numbers, left unknown", repr(text[:30]))
+            return None
+        if not low <= value <= high:
+            self.add(elem, f"{attr} values out of range {low} to {high}, left unknown", str(value))
+            return None
+        return value
+
+    def notes(self) -> list[str]:
+        return [f"{kind}: {listing(where)}" for kind, where in self.lines.items()]
 
 
 def parse_xml(path: Path, data: bytes) -> XmlDocument:
