@@ -12,6 +12,7 @@ import threading
 import pytest
 from copy_argv import copy_argv
 from engine_fabrics import switch_fabric
+from job_watch import run_watching
 
 from p2ptui.cli.main import main
 from p2ptui.engine.p2pmem import HUGE_PAGE, HostBuffer
@@ -262,18 +263,7 @@ def _staged(engine: RealEngine, tmp_path, threads: int = 2, serial: bool = False
         dst_file=str(tmp_path / "dst"),
     )
     job = engine.prepare(spec)
-    held = []
-    real_write = os.pwritev
-
-    def spy(fd, buffers, offset):
-        held.append(engine.pools.available("ep1"))
-        return real_write(fd, buffers, offset)
-
-    os.pwritev, saved = spy, os.pwritev
-    try:
-        job.run()
-    finally:
-        os.pwritev = saved
+    held = run_watching(job, lambda: engine.pools.available("ep1"))
     return job.result, set(held)
 
 
