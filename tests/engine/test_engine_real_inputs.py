@@ -9,6 +9,7 @@ import subprocess
 from types import SimpleNamespace
 
 import pytest
+from copy_argv import copy_argv
 from device_nodes import mounted_block_device
 from engine_fabrics import switch_fabric
 
@@ -19,7 +20,7 @@ from p2ptui.engine.transfer import TransferSpec, TransferState
 from p2ptui.errors import InputError
 
 MiB = 1 << 20
-REAL = ["copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--engine", "real"]
+REAL = copy_argv(src="nvme0", dst="nvme1", engine="real")
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -104,19 +105,7 @@ def test_p2pmem_file_without_a_staged_file_copy_is_refused(capsys, source, tmp_p
     assert code == 2 and "--p2pmem-file is used only by file copies staged in a provider's P2P memory" in err
     code, _, err = cli(capsys, *REAL, "--via", "nvme2", "--size", "1MiB", "--p2pmem-file", "/nonexistent")
     assert code == 2 and "memory copies never run through P2P memory" in err
-    code, _, err = cli(
-        capsys,
-        "copy",
-        "nvmeof-target",
-        "--src",
-        "nvme0",
-        "--dst",
-        "nvme1",
-        "--size",
-        "1MiB",
-        "--p2pmem-file",
-        "/nonexistent",
-    )
+    code, _, err = cli(capsys, *copy_argv(src="nvme0", dst="nvme1", size="1MiB", p2pmem_file="/nonexistent"))
     assert code == 2 and "--p2pmem-file is for the real engine" in err
 
 
