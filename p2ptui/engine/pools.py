@@ -11,6 +11,9 @@ from ..fabric.model import Device, Fabric
 from ..fabric.units import human_size
 from .transfer import PIPELINE_DEPTH, TransferSpec
 
+# Why a copy has one slot per thread when its spec says serial (--serial, a plan's serial:, the TUI form's box).
+SERIAL_ASKED = "serial, as asked"
+
 
 class PoolError(RuntimeError):
     """A staged copy cannot get its buffers; the message says why in the user's terms."""
@@ -65,7 +68,7 @@ class PoolLedger:
         if depth == PIPELINE_DEPTH:
             return None
         if spec.serial:
-            return "--serial"
+            return SERIAL_ASKED
         return (
             f"its pool had {human_size(free)} available, not the {human_size(PIPELINE_DEPTH * spec.buffer_bytes)} "
             "that lets a thread read the next chunk while it writes the last"

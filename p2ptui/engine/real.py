@@ -30,7 +30,7 @@ from ..fabric.model import Device, Fabric
 from ..formats.safe_write import TemporaryOutput
 from .backends import REAL
 from .p2pmem import SYSFS_DEVICES, CopyBuffer, HostBuffer, MappingError, P2PMemBuffer, allocate_path
-from .pools import PoolError, PoolLedger, one_slot
+from .pools import SERIAL_ASKED, PoolError, PoolLedger, one_slot
 from .real_files import CopyCancelled, CopyFailed, Progress, copy_file, file_digest, first_difference, write_random
 from .real_inputs import FileCheck, check_chunk, check_file_copy, check_p2pmem_file, confirmed_devices
 from .real_memory import available_memory, copy_memory, digest, make_source, memory_problem
@@ -297,7 +297,7 @@ class RealJob:
                 if exc.errno != errno.ENOMEM:
                     raise
         buffer = HostBuffer(spec.chunk, spec.threads, 1)
-        why = "--serial" if spec.serial else "mapping two per thread ran out of memory"
+        why = SERIAL_ASKED if spec.serial else "mapping two per thread ran out of memory"
         self.result.note(f"buffer: {buffer.size} B of system memory, {one_slot(why)}")
         return buffer
 

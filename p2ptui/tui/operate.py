@@ -100,6 +100,7 @@ class CopyFormValues:
     threads: str = "2"
     engine: str = field(default_factory=default_engine)
     check: bool = False
+    serial: bool = False  # staged copies: one buffer slot per thread (p2pmem-test's loop)
 
 
 def build_spec(values: CopyFormValues, choice: CopyChoice) -> TransferSpec:
@@ -127,7 +128,15 @@ def build_spec(values: CopyFormValues, choice: CopyChoice) -> TransferSpec:
         movers = " or ".join(n for n in engine_names() if backend(n).can(Capability.MOVES_BYTES))
         problems.append(f"check: verifying bytes needs the {movers} engine ({values.engine} moves none)")
     spec = TransferSpec(
-        choice.src, choice.dst, size, via=choice.via, chunk=chunk, threads=threads, op=choice.op, check=values.check
+        choice.src,
+        choice.dst,
+        size,
+        via=choice.via,
+        chunk=chunk,
+        threads=threads,
+        op=choice.op,
+        check=values.check,
+        serial=values.serial,
     )
     if not problems:
         problems += spec.problems()

@@ -302,7 +302,7 @@ def test_serial_staging_takes_one_slot_per_thread_and_says_why(tmp_path):
     r, held = _staged(engine, tmp_path, serial=True)
     assert r.state is TransferState.DONE and r.verified is True
     assert held == {(1 << 30) - 2 * MiB} and engine.pools.available("ep1") == 1 << 30
-    assert any("2097152 B of ep1's P2P memory" in n and "one chunk per thread (--serial)" in n for n in r.notes)
+    assert any("2097152 B of ep1's P2P memory" in n and "one chunk per thread (serial, as asked)" in n for n in r.notes)
 
 
 def test_a_serial_host_copy_maps_one_slot_per_thread(tmp_path, monkeypatch):
@@ -322,7 +322,9 @@ def test_a_serial_host_copy_maps_one_slot_per_thread(tmp_path, monkeypatch):
     r = job.result
     assert r.state is TransferState.DONE and r.verified is True
     assert 2 * MiB + HUGE_PAGE in mapped and 4 * MiB + HUGE_PAGE not in mapped
-    assert any(n.startswith("buffer: 2097152 B of system memory, one chunk per thread (--serial)") for n in r.notes)
+    assert any(
+        n.startswith("buffer: 2097152 B of system memory, one chunk per thread (serial, as asked)") for n in r.notes
+    )
 
 
 def test_the_copy_command_pipelines_n_lanes(tmp_path, capsys):

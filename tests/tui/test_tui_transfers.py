@@ -304,3 +304,26 @@ def test_quitting_while_a_4_gib_real_copy_prepares_is_prompt(tmp_path, monkeypat
     job = seen["job"]
     assert job.result.state is TransferState.CANCELLED and 0 < job.progress.prepared < 4 * GIB
     assert took.own < 1.0 and took.cpu < 1.0, f"quitting took {took}"
+
+
+def test_the_serial_box_runs_a_staged_copy_one_chunk_per_thread():
+    async def body(pilot):
+        await select(pilot, "nvme-a", "rnic0", "nvme-b")
+        screen = pilot.app.screen
+        for serial in (True, False):
+            form = await open_form(pilot, choice="staged:rnic0:nvme-b", threads="1", serial=serial)
+            await press_start(pilot, form)
+            view = screen.operations.last.views[-1]  # the copy just started (the first may still run)
+            assert view.result.spec.serial is serial
+            one_slot = [n for n in view.result.notes if "one chunk per thread" in n]
+            assert one_slot == (
+                [
+                    "buffer: nvme-a's P2P memory, one chunk per thread (serial, as asked): each thread "
+                    "reads a chunk, then writes it"
+                ]
+                if serial
+                else []
+            )
+            assert view.result.route.serial is serial  # one thread, one slot: the legs alternate
+
+    run(body, build_app("kernel-scenarios"))

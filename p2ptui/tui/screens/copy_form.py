@@ -1,5 +1,5 @@
-"""Launch a copy from the selection: which copy, size, chunk, threads, engine and check. The expert gate is asked
-before anything starts; a refusal keeps the form open and says why and what unlocks it."""
+"""Launch a copy from the selection: which copy, size, chunk, threads, engine, check and serial. The expert gate is
+asked before anything starts; a refusal keeps the form open and says why and what unlocks it."""
 
 from __future__ import annotations
 
@@ -81,6 +81,11 @@ class CopyForm(ModalScreen[CopyRequest | None]):
             with Horizontal(classes="cp-row"):
                 yield Label("Check", classes="cp-key")
                 yield Checkbox("seeded data, digest compared after the copy (real engine)", v.check, id="cp-check")
+            with Horizontal(classes="cp-row"):
+                yield Label("Serial", classes="cp-key")
+                yield Checkbox(
+                    "staged: one chunk per thread, read then written (p2pmem-test's loop)", v.serial, id="cp-serial"
+                )
             if self.note:
                 yield Static(Content.styled(self.note, "dim"), id="cp-note")
             yield Static("", id="cp-gate")
@@ -102,6 +107,7 @@ class CopyForm(ModalScreen[CopyRequest | None]):
         v.threads = self.query_one("#cp-threads", Input).value
         v.engine = str(self.query_one("#cp-engine", Select).value)
         v.check = self.query_one("#cp-check", Checkbox).value
+        v.serial = self.query_one("#cp-serial", Checkbox).value
         return v
 
     def _evaluate(self) -> TransferSpec | None:
