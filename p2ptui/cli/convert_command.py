@@ -13,6 +13,7 @@ from ..formats.safe_write import check_target, refuse_input_as_output
 from ..formats.writers import FORMATS, format_for, write_fabric
 from ..sources import open_fabric, sysfs
 from ..sources.stdin_input import STDIN
+from .arguments import path_argument
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,8 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"{', '.join(FORMATS)}. YAML output loads back as the same fabric. OUT is written atomically; an existing "
         "OUT is replaced only with --force, and never when it is IN itself, a link, a directory or a device.",
     )
-    p.add_argument("input", metavar="IN", help="the fabric to read")
-    p.add_argument("output", metavar="OUT", help="the file to write (.yaml, .yml, .json, .dot, .gv or .graphml)")
+    p.add_argument("input", type=path_argument, metavar="IN", help="the fabric to read")
+    p.add_argument(
+        "output",
+        type=path_argument,
+        metavar="OUT",
+        help="the file to write (.yaml, .yml, .json, .dot, .gv or .graphml)",
+    )
     p.add_argument("-f", "--force", action="store_true", help="replace OUT if it is an existing regular file")
     p.set_defaults(run=cmd_convert)
 

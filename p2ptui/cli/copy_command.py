@@ -29,6 +29,7 @@ from ..fabric.units import parse_size
 from ..present.transfer import report_lines
 from ..sources import open_fabric
 from . import signals
+from .arguments import path_argument
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -40,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run a transfer (or a plan of several) and report its route, the P2P and bounce predictions "
         "and the measured rate. Devices are names or addresses in FABRIC; 'host' is host memory.",
     )
-    p.add_argument("fabric", metavar="FABRIC")
+    p.add_argument("fabric", type=path_argument, metavar="FABRIC")
     p.add_argument("--src", help="source device (or 'host')")
     p.add_argument("--dst", help="destination device (or 'host')")
     p.add_argument("--via", metavar="PROVIDER", help="stage the data in this provider's P2P memory")
@@ -62,8 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="direct copies: the source writes (default) or the destination reads",
     )
     p.add_argument("--engine", choices=engine_names(), default=default_engine())
-    p.add_argument("--src-file", metavar="F", help="real engine: copy this file (or block device)")
-    p.add_argument("--dst-file", metavar="G", help="real engine: to this file (or block device)")
+    p.add_argument("--src-file", type=path_argument, metavar="F", help="real engine: copy this file (or block device)")
+    p.add_argument("--dst-file", type=path_argument, metavar="G", help="real engine: to this file (or block device)")
     p.add_argument("--check", action="store_true", help="real engine: write seeded random data, verify the copy")
     p.add_argument("--seed", type=int, default=0, help="seed for --check data (default 0)")
     p.add_argument(
@@ -83,7 +84,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "to the same device (needs --expert; repeatable): a partial write to a device cannot be "
         "undone",
     )
-    p.add_argument("--plan", metavar="PLAN.yaml", help="run the transfers of a plan together (docs/copy.md)")
+    p.add_argument(
+        "--plan", type=path_argument, metavar="PLAN.yaml", help="run the transfers of a plan together (docs/copy.md)"
+    )
     p.add_argument("--efficiency", type=float, help="per-link efficiency on top of the protocol bound (default 0.90)")
     p.add_argument(
         "--device-rate",
@@ -97,7 +100,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="max",
         help="simulator pace: 'max' (as fast as possible) or a factor of real time, e.g. 1 or 10",
     )
-    p.add_argument("--p2pmem-file", metavar="PATH", help="real engine: use PATH as the provider's p2pmem/allocate")
+    p.add_argument(
+        "--p2pmem-file",
+        type=path_argument,
+        metavar="PATH",
+        help="real engine: use PATH as the provider's p2pmem/allocate",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output (docs/copy.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_copy)

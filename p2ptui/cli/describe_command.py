@@ -13,12 +13,13 @@ from ..p2p.fabric_state import acs_redirect_states
 from ..present.device import device_rows, fabric_rows
 from ..present.rows import Row, rows_text
 from ..sources import open_fabric
+from .arguments import path_argument
 from .p2p_commands import _device, _profile, _profile_flags
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("describe", help="a fabric's or its devices' facts, as the TUI's detail pane shows them")
-    p.add_argument("fabric", metavar="FABRIC")
+    p.add_argument("fabric", type=path_argument, metavar="FABRIC")
     p.add_argument("devices", metavar="DEVICE", nargs="*", help="devices to describe (name or BDF; none: the fabric)")
     _profile_flags(p)
     p.set_defaults(run=cmd_describe)

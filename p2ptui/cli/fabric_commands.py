@@ -10,6 +10,7 @@ from ..formats.export import fabric_to_dict
 from ..formats.gallery import bundled
 from ..formats.input_paths import display
 from ..sources import open_fabric
+from .arguments import path_argument
 from .tree import render_fabric
 
 
@@ -19,12 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=cmd_fabrics)
 
     p = sub.add_parser("show", help="print a fabric's tree (like lspci -tv) with links, ACS and P2P pools")
-    p.add_argument("fabric", metavar="FABRIC")
+    p.add_argument("fabric", type=path_argument, metavar="FABRIC")
     p.add_argument("--json", action="store_true", help="the whole model as JSON")
     p.set_defaults(run=cmd_show)
 
     p = sub.add_parser("validate", help="check a fabric file and report every problem with its line")
-    p.add_argument("fabric", metavar="FABRIC")
+    p.add_argument("fabric", type=path_argument, metavar="FABRIC")
     p.set_defaults(run=cmd_validate)
 
 

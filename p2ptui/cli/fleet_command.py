@@ -16,12 +16,15 @@ from ..fleet.fleet import diff_fleet
 from ..fleet.report import diff_to_dict, render_diff
 from ..fleet.snapshots import NodeResult, Status, write_manifest
 from ..formats.safe_write import ensure_directory
+from .arguments import path_argument
 
 EXIT_ALL_COLLECTED = 0
 EXIT_SOME_FAILED = 1
 EXIT_NO_DRIFT = 0
 EXIT_DRIFT = 1
 ACTIONS = ("collect", "diff", "open")
+# ClusterShell waits in epoll, whose timeout is at most 2**31 - 1 ms (24.8 days): a longer one (or inf) overflows.
+MAX_TIMEOUT = 7 * 24 * 3600
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,16 +41,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "when every node was collected, 1 when some failed, 2 on bad input.",
     )
     c.add_argument("nodeset", metavar="NODESET")
-    c.add_argument("-o", "--output", metavar="DIR", required=True, help="directory for the snapshots (created)")
+    c.add_argument(
+        "-o", "--output", type=path_argument, metavar="DIR", required=True, help="directory for the snapshots (created)"
+    )
     c.add_argument(
         "--exec",
         dest="exec_template",
-        metavar="'CMD %%h'",
+        metavar="'CMD %h'",
         help="run through this local command template instead of ssh (%%h is the node name); "
         "'sh -s' is appended and the collector is fed on its standard input",
     )
     c.add_argument("--fanout", type=int, default=64, metavar="N", help="nodes at once (default 64)")
-    c.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds per node (default 60)")
+    c.add_argument(
+        "--timeout", type=float, default=60.0, metavar="S", help="seconds per node, up to a week (default 60)"
+    )
     c.add_argument("--ssh-options", metavar="OPTS", help="extra ssh options, e.g. '-F ./ssh_config'")
     c.set_defaults(run=cmd_collect)
     register_diff(fleet)
@@ -59,8 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sortable; Enter opens a node's tree with the drifted devices marked. Without a terminal, "
         "prints what fleet diff prints.",
     )
-    o.add_argument("directory", metavar="DIR")
-    o.add_argument("--reference", metavar="NODE|FABRIC", help="as for fleet diff")
+    o.add_argument("directory", type=path_argument, metavar="DIR")
+    o.add_argument("--reference", type=path_argument, metavar="NODE|FABRIC", help="as for fleet diff")
     o.set_defaults(run=cmd_open)
 
 
@@ -90,8 +97,12 @@ def cmd_collect(args: argparse.Namespace) -> int:
     nodes = parse_nodeset(args.nodeset)
     if args.fanout < 1:
         raise InputError(Diagnostic(f"--fanout must be at least 1, not {args.fanout}"))
-    if not args.timeout > 0:
-        raise InputError(Diagnostic(f"--timeout must be positive, not {args.timeout:g}"))
+    if not 0 < args.timeout <= MAX_TIMEOUT:
+        raise InputError(
+            Diagnostic(
+                f"--timeout must be more than 0 and at most {MAX_TIMEOUT} seconds (a week), not {args.timeout:.15g}"
+            )
+        )
     out_dir = ensure_directory(args.output)
     options = CollectOptions(args.exec_template, args.fanout, args.timeout, args.ssh_options)
     progress = _Progress(sys.stderr.isatty())
@@ -167,9 +178,10 @@ def register_diff(fleet: argparse._SubParsersAction) -> None:
         "drifted alike are folded together (node[003,017-019]). Exit 0 when no node drifts, 1 when some do, 2 on "
         "bad input.",
     )
-    d.add_argument("directory", metavar="DIR")
+    d.add_argument("directory", type=path_argument, metavar="DIR")
     d.add_argument(
         "--reference",
+        type=path_argument,
         metavar="NODE|FABRIC",
         help="a node in DIR or any fabric (default: a node of the most common shape)",
     )

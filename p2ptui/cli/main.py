@@ -198,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         debug = args.debug
         from ..fabric import pciids  # a command runs: the fabric package is needed anyway
 
+        _refuse_special_database(args.pci_ids, os.environ.get(pciids.ENV_VAR))
         pciids.use_file(args.pci_ids)
         pciids.check_environment()
         code = command_module(OPEN_COMMAND).bare(parser) if args.command is None else args.run(args)
@@ -228,6 +229,26 @@ def main(argv: list[str] | None = None) -> int:
         signals = _loaded("signals")
         if signals is not None:
             signals.forget()
+
+
+def _refuse_special_database(option: str | None, environment: str | None) -> None:
+    """An InputError when the PCI ID database named by --pci-ids (else $P2PTUI_PCI_IDS) is a FIFO, socket or device:
+    pciids reads the whole file, so a FIFO would block and /dev/zero never end. Other problems (no such file, a
+    directory, no database inside) are pciids' to tell."""
+    from ..errors import Diagnostic, InputError
+    from ..fabric.pciids import ENV_VAR
+    from ..formats.input_paths import display, special_kind
+
+    what, path = (f"--pci-ids {option}", option) if option is not None else (f"{ENV_VAR}={environment}", environment)
+    if not path:
+        return
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return
+    kind = special_kind(st)
+    if kind is not None:
+        raise InputError(Diagnostic(f"{display(what)}: cannot read the PCI ID database: it is {kind}, not a file"))
 
 
 def _loaded(name: str) -> Any:

@@ -19,6 +19,7 @@ from ..fabric.model import Fabric
 from ..p2p.matrix import PairMatrix, pair_matrix
 from ..p2p.matrix_stream import write_matrix_csv, write_matrix_json
 from ..sources import open_fabric
+from .arguments import path_argument
 from .p2p_commands import MAP_LETTER, _profile, _profile_flags
 
 MIN_WIDTH = 40
@@ -28,7 +29,7 @@ ELLIPSIS = "…"
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("matrix", help="map type, distance and nvidia-smi class for every pair of P2P endpoints")
-    p.add_argument("fabric", metavar="FABRIC")
+    p.add_argument("fabric", type=path_argument, metavar="FABRIC")
     _endpoint_flags(p)
     p.add_argument("--csv", action="store_true", help="one line per pair, as CSV (fields in the README)")
     p.add_argument(

@@ -21,6 +21,7 @@ from ..p2p.verdict import MapType, check
 from ..present.rows import rows_text
 from ..present.verdict import check_gates, check_rows
 from ..sources import open_fabric
+from .arguments import path_argument
 
 EXIT_SUPPORTED, EXIT_NOT_SUPPORTED, EXIT_DEPENDS = 0, 1, 3
 NONPCI_PREFIX = "nonpci:"
@@ -51,7 +52,7 @@ def _profile_flags(p: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="what Linux decides for P2P between a provider and its clients, and why")
-    p.add_argument("fabric", metavar="FABRIC")
+    p.add_argument("fabric", type=path_argument, metavar="FABRIC")
     p.add_argument("provider", metavar="PROVIDER", help="device whose P2P memory is used (name or BDF)")
     p.add_argument(
         "clients",
@@ -64,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=cmd_check)
 
     p = sub.add_parser("find-provider", help="the P2P provider Linux would pick for these clients (find_many)")
-    p.add_argument("fabric", metavar="FABRIC")
+    p.add_argument("fabric", type=path_argument, metavar="FABRIC")
     p.add_argument("clients", metavar="CLIENT", nargs="+", help="devices that will use the memory")
     p.add_argument("--seed", type=int, help="seed for the kernel's random choice among ties")
     _profile_flags(p)

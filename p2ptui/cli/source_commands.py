@@ -12,6 +12,7 @@ from ..formats.input_paths import check_input, display
 from ..formats.safe_write import check_target, refuse_input_as_output
 from ..sources import sysfs
 from ..sources.text_safety import printable_fabric
+from .arguments import path_argument
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,12 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "root",
         nargs="?",
         default=sysfs.LOCAL,
+        type=path_argument,
         metavar="ROOT",
         help="'local' (default: this machine), a directory holding sys/ (and proc/), or a tarball snapshot of one",
     )
     p.add_argument(
         "-o",
         "--output",
+        type=path_argument,
         metavar="OUT",
         help="write the YAML here (atomically) instead of standard output; an existing file only with --force",
     )

@@ -16,13 +16,16 @@ from ..errors import Diagnostic, InputError
 from ..fabric.model import Fabric
 from ..sources import open_fabric
 from . import fabric_commands
+from .arguments import path_argument
 
 OPEN_COMMAND = "open"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(OPEN_COMMAND, help="open a fabric in the TUI (same as 'p2ptui FABRIC')")
-    p.add_argument("fabric", metavar="FABRIC", help="fabric file, snapshot, dump, bundled name, or 'local'")
+    p.add_argument(
+        "fabric", type=path_argument, metavar="FABRIC", help="fabric file, snapshot, dump, bundled name, or 'local'"
+    )
     p.set_defaults(run=cmd_open)
 
     p = sub.add_parser("demo", help="play a scripted tour of the TUI, with captions; ends by itself")
@@ -31,7 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=cmd_demo)
 
     p = sub.add_parser("screenshot", help="write SVG screenshots of every screen (the demo's steps)")
-    p.add_argument("--out", default="screenshots", metavar="DIR", help="output directory (default: screenshots)")
+    p.add_argument(
+        "--out",
+        type=path_argument,
+        default="screenshots",
+        metavar="DIR",
+        help="output directory (default: screenshots)",
+    )
     p.add_argument("--size", default="120x40", metavar="WxH", help="terminal size (default: 120x40)")
     p.set_defaults(run=cmd_screenshot)
 

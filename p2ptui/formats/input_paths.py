@@ -71,8 +71,14 @@ def check_input(ref: str | os.PathLike[str], allow_dir: bool = True) -> os.stat_
         raise InputError(Diagnostic(message, where)) from None
     if stat.S_ISDIR(st.st_mode) and not allow_dir:
         raise InputError(Diagnostic("is a directory, not a file", where))
-    for test, what in _SPECIAL:
-        if test(st.st_mode):
-            hint = "to read standard input, pass '-' and pipe the fabric in" if what == "a named pipe" else ""
-            raise InputError(Diagnostic(f"is {what}; p2ptui reads fabrics from files and directories", where, hint))
+    what = special_kind(st)
+    if what is not None:
+        hint = "to read standard input, pass '-' and pipe the fabric in" if what == "a named pipe" else ""
+        raise InputError(Diagnostic(f"is {what}; p2ptui reads fabrics from files and directories", where, hint))
     return st
+
+
+def special_kind(st: os.stat_result) -> str | None:
+    """What ``st`` is when it is a FIFO, socket or device (``a named pipe``), else None: such a file is never
+    opened, as reading it may block or never end."""
+    return next((what for test, what in _SPECIAL if test(st.st_mode)), None)

@@ -1,0 +1,151 @@
+"""Bad command-line arguments found by bench/fuzz_cli.py: each is one error line and exit 2, never a hang, a
+traceback or a command that quietly does something else."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from p2ptui.cli.main import main
+from p2ptui.fabric import pciids
+
+P2PTUI = [sys.executable, "-m", "p2ptui"]
+EMPTY = "an empty string names no file"
+
+
+def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --- the PCI ID database: read whole, so a FIFO blocked and /dev/zero never ended --------------------------------
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_a_fifo_as_pci_ids_is_refused_without_opening_it(tmp_path: Path, how: str) -> None:
+    fifo = tmp_path / "pci.ids"
+    os.mkfifo(fifo)
+    argv = [*P2PTUI, "show", "nvmeof-target"]
+    env = dict(os.environ)
+    if how == "option":
+        argv[3:3] = ["--pci-ids", str(fifo)]
+        what = f"--pci-ids {fifo}"
+    else:
+        env[pciids.ENV_VAR] = str(fifo)
+        what = f"{pciids.ENV_VAR}={fifo}"
+    # A subprocess with a timeout: a regression would block on the FIFO's open, and fail here instead of hanging.
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"p2ptui: error: {what}: cannot read the PCI ID database: it is a named pipe, not a file\n"
+
+
+def test_a_character_device_as_pci_ids_is_refused(capsys, monkeypatch) -> None:
+    monkeypatch.setenv(pciids.ENV_VAR, "/dev/zero")  # read whole, it would never end
+    code, out, err = run(capsys, "show", "nvmeof-target")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"p2ptui: error: {pciids.ENV_VAR}=/dev/zero: cannot read the PCI ID database: it is a character device, "
+        "not a file\n"
+    )
+
+
+def test_an_empty_pci_ids_still_means_no_database(capsys) -> None:
+    code, out, err = run(capsys, "--pci-ids", "", "show", "nvmeof-target")
+    assert code == 0, err
+    assert "nvme0" in out
+
+
+# --- fleet collect --timeout: ClusterShell's epoll wait overflowed (OverflowError traceback, exit 1) -------------
+
+
+@pytest.mark.parametrize("timeout", ["inf", "10000000000", "3000000", "nan", "0", "-1"])
+def test_fleet_collect_refuses_a_timeout_it_cannot_wait(timeout: str, tmp_path: Path, capsys) -> None:
+    code, out, err = run(
+        capsys, "fleet", "collect", "n1", "-o", str(tmp_path / "out"), "--exec", "false %h", "--timeout", timeout
+    )
+    assert (code, out) == (2, "")
+    assert err == f"p2ptui: error: --timeout must be more than 0 and at most 604800 seconds (a week), not {timeout}\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_fleet_collect_takes_a_week_long_timeout(tmp_path: Path, capsys) -> None:
+    code, out, err = run(
+        capsys, "fleet", "collect", "n1", "-o", str(tmp_path), "--exec", "false %h", "--timeout", "604800"
+    )
+    assert code == 1  # the node failed (false exits 1): the timeout itself was accepted
+    assert "n1: failed: collector exited 1" in err
+
+
+def test_fleet_collect_usage_shows_the_exec_template_as_typed(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["fleet", "collect", "--help"])
+    out = capsys.readouterr().out
+    assert "--exec 'CMD %h'" in out
+    assert "%%" not in out
+
+
+# --- empty path arguments: ignored (--plan '', scan -o ''), the current directory (fleet diff ''), or a real copy
+# that ran and then failed to put its file in place (--dst-file '', exit 1) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, argument",
+    [
+        (["show", ""], "FABRIC"),
+        (["validate", ""], "FABRIC"),
+        (["describe", "", "nvme0"], "FABRIC"),
+        (["check", "", "nvme0", "mlx5_0"], "FABRIC"),
+        (["find-provider", "", "nvme0"], "FABRIC"),
+        (["matrix", ""], "FABRIC"),
+        (["open", ""], "FABRIC"),
+        (["convert", "", "out.yaml"], "IN"),
+        (["convert", "nvmeof-target", ""], "OUT"),
+        (["scan", ""], "ROOT"),
+        (["scan", "-o", "", "local"], "-o/--output"),
+        (["screenshot", "--out", ""], "--out"),
+        (["fleet", "diff", ""], "DIR"),
+        (["fleet", "diff", "fleet", "--reference", ""], "--reference"),
+        (["fleet", "open", ""], "DIR"),
+        (["fleet", "collect", "n1", "-o", ""], "-o/--output"),
+        (["copy", "", "--src", "nvme0", "--dst", "nvme1", "--size", "1MiB"], "FABRIC"),
+        (["copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--size", "1MiB", "--plan", ""], "--plan"),
+        (
+            ["copy", "nvmeof-target", "--engine", "real", "--src", "nvme0", "--dst", "nvme1", "--src-file", ""],
+            "--src-file",
+        ),
+        (
+            ["copy", "nvmeof-target", "--engine", "real", "--src", "nvme0", "--dst", "nvme1", "--dst-file", ""],
+            "--dst-file",
+        ),
+        (
+            ["copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--via", "nvme2", "--p2pmem-file", ""],
+            "--p2pmem-file",
+        ),
+    ],
+)
+def test_an_empty_path_is_refused_before_anything_runs(argv: list[str], argument: str, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert (exit.value.code, out) == (2, "")
+    assert err.splitlines()[-1].endswith(f"error: argument {argument}: {EMPTY}")
+    assert os.listdir(tmp_path) == []  # nothing written: no copy, no snapshot, no screenshot directory
+
+
+def test_a_real_copy_to_an_empty_dst_file_moves_nothing(tmp_path: Path, monkeypatch, capsys) -> None:
+    source = tmp_path / "src.bin"
+    source.write_bytes(os.urandom(8192))
+    monkeypatch.chdir(tmp_path)
+    argv = ["copy", "nvmeof-target", "--engine", "real", "--src", "nvme0", "--dst", "nvme1", "--no-progress"]
+    with pytest.raises(SystemExit) as exit:
+        main([*argv, "--src-file", str(source), "--dst-file", ""])
+    out, err = capsys.readouterr()
+    assert (exit.value.code, out) == (2, "")
+    assert "copying" not in err  # refused while parsing, before the copy started
+    assert sorted(os.listdir(tmp_path)) == ["src.bin"]
