@@ -98,7 +98,13 @@ def launch(fabric: Fabric | None = None, **options: Any) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..tui import play
 
-    return play(fast=args.fast, headless=args.headless or not interactive())
+    stdout = sys.stdout  # the CLI's guarded stream: Textual redirects print() while it runs, past that guard
+
+    def caption(line: str) -> None:
+        stdout.write(line + "\n")
+        stdout.flush()  # a full or closed standard output fails here, as an OutputError (exit 2), not at exit
+
+    return play(fast=args.fast, headless=args.headless or not interactive(), out=caption)
 
 
 def cmd_screenshot(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from device_nodes import full_device
 
 from p2ptui.cli.main import main
 from p2ptui.fabric import pciids
@@ -149,3 +150,20 @@ def test_a_real_copy_to_an_empty_dst_file_moves_nothing(tmp_path: Path, monkeypa
     assert (exit.value.code, out) == (2, "")
     assert "copying" not in err  # refused while parsing, before the copy started
     assert sorted(os.listdir(tmp_path)) == ["src.bin"]
+
+
+# --- demo's captions went to Textual's saved standard output, past the CLI's guard: a full or closed standard output
+# was an OSError / AttributeError traceback and exit 1 -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stdout", ["full", "closed"])
+def test_demo_into_a_full_or_closed_stdout_is_one_line(stdout: str, tmp_path: Path) -> None:
+    argv = [*P2PTUI, "demo", "--fast", "--headless"]
+    if stdout == "full":
+        with full_device(tmp_path).open("w") as full:
+            done = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+        why = "No space left on device"
+    else:
+        done = subprocess.run(argv, stderr=subprocess.PIPE, text=True, timeout=120, preexec_fn=lambda: os.close(1))
+        why = "Bad file descriptor"
+    assert (done.returncode, done.stderr) == (2, f"p2ptui: error: cannot write the output: {why}\n")
