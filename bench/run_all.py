@@ -36,6 +36,7 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("bench_tui.py", ["--runs", "3"]),
     ("bench_matrix.py", []),
     ("bench_fleet.py", []),
+    ("fuzz_cli.py", []),
 ]
 
 

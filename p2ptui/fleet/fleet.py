@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from ..errors import Diagnostic, InputError, Location
 from ..fabric.model import Fabric
+from ..formats.input_paths import os_problem, special_kind
 from ..sources import open_fabric
 from .align import FabricTree
 from .drift import Drift, DriftKind, DriftOptions, node_drift
@@ -83,20 +85,20 @@ def fleet_members(directory: Path) -> list[Member]:
         hint = "give the -o DIR of fleet collect"
         raise InputError(Diagnostic("not a fleet directory (not a directory)", where, hint))
     members: dict[str, Member] = {}
+    names: dict[str, str] = {}  # node → its file's name
     for path in sorted(directory.iterdir()):
-        if path.name.startswith(".") or not path.is_file():
+        if path.name.startswith("."):
             continue
         for suffix in FABRIC_SUFFIXES:
             if path.name.endswith(suffix) and len(path.name) > len(suffix):
                 node = path.name[: -len(suffix)]
-                if node in members:
-                    other = members[node].path
-                    raise InputError(
-                        Diagnostic(
-                            f"two fabrics for node {node}: {other.name if other else '?'} and {path.name}", where
-                        )
-                    )
-                members[node] = Member(node, path)
+                if node in names:
+                    raise InputError(Diagnostic(f"two fabrics for node {node}: {names[node]} and {path.name}", where))
+                names[node] = path.name
+                # A node's file that is no regular file is named as the node's failure, not silently left out
+                # (a FIFO is never opened: reading it would block).
+                why = _not_a_node_file(path)
+                members[node] = Member(node, None if why else path, error=why)
                 break
     for node, entry in read_manifest(directory).items():
         if node not in members and isinstance(entry, dict):
@@ -110,6 +112,18 @@ def fleet_members(directory: Path) -> list[Member]:
             )
         )
     return [members[n] for n in sorted(members, key=_natural)]
+
+
+def _not_a_node_file(path: Path) -> str:
+    """Why ``path`` cannot hold a node's fabric ('' when it is a regular file)."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        return f"{path.name}: " + ("dangling symbolic link" if path.is_symlink() else os_problem(exc))
+    if stat.S_ISDIR(st.st_mode):
+        return f"{path.name}: is a directory, not a file"
+    kind = special_kind(st)
+    return f"{path.name}: is {kind}, not a file" if kind else ""
 
 
 def _natural(name: str) -> tuple:

@@ -3,6 +3,7 @@ traceback or a command that quietly does something else."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from device_nodes import full_device
 
 from p2ptui.cli.main import main
 from p2ptui.fabric import pciids
+from p2ptui.formats.gallery import find_bundled
 
 P2PTUI = [sys.executable, "-m", "p2ptui"]
 EMPTY = "an empty string names no file"
@@ -167,3 +169,29 @@ def test_demo_into_a_full_or_closed_stdout_is_one_line(stdout: str, tmp_path: Pa
         done = subprocess.run(argv, stderr=subprocess.PIPE, text=True, timeout=120, preexec_fn=lambda: os.close(1))
         why = "Bad file descriptor"
     assert (done.returncode, done.stderr) == (2, f"p2ptui: error: cannot write the output: {why}\n")
+
+
+# --- fleet diff left a node's file out without a word when it was no regular file --------------------------------
+
+
+def test_fleet_diff_names_node_files_it_cannot_read(tmp_path: Path, capsys) -> None:
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    for node in ("a", "b"):
+        (fleet / f"{node}.yaml").write_text(find_bundled("nvmeof-target").read_text())
+    os.mkfifo(fleet / "c.yaml")  # never opened: the diff would block on it
+    (fleet / "d.yaml").symlink_to("nowhere")
+    (fleet / "e.tar.gz").mkdir()
+    code, out, err = run(capsys, "fleet", "diff", str(fleet))
+    assert code == 0, err
+    assert out.splitlines()[-3:] == [
+        "not compared: c: c.yaml: is a named pipe, not a file",
+        "not compared: d: d.yaml: dangling symbolic link",
+        "not compared: e: e.tar.gz: is a directory, not a file",
+    ]
+    code, out, err = run(capsys, "fleet", "diff", "--json", str(fleet))
+    assert json.loads(out)["not_compared"] == {
+        "c": "c.yaml: is a named pipe, not a file",
+        "d": "d.yaml: dangling symbolic link",
+        "e": "e.tar.gz: is a directory, not a file",
+    }
