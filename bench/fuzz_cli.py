@@ -171,6 +171,12 @@ def make_inputs(tmp: Path) -> dict[str, str]:
     files["fleet"] = str(tmp / "fleet")
     (tmp / "fleet-empty").mkdir()
     files["fleet-empty"] = str(tmp / "fleet-empty")
+    (tmp / "fleet-odd").mkdir()  # node files that are no regular files: a FIFO must not be opened
+    shutil.copy(bundled, tmp / "fleet-odd" / "a.yaml")
+    os.mkfifo(tmp / "fleet-odd" / "b.yaml")
+    os.symlink("nowhere", tmp / "fleet-odd" / "c.tar.gz")
+    (tmp / "fleet-odd" / "d.yml").mkdir()
+    files["fleet-odd"] = str(tmp / "fleet-odd")
     (tmp / "fleet-bad").mkdir()
     files["fleet-bad"] = str(tmp / "fleet-bad")
     (tmp / "fleet-bad" / "a.yaml").write_bytes(b"- 1\n")
@@ -410,6 +416,9 @@ def structure_cases(files: dict[str, str]) -> list[Case]:
         ["fleet", "diff", "--json", str(tmp / "fleet")],
         ["fleet", "open", files["fleet-empty"]],
         ["fleet", "diff", "/nonexistent"],
+        ["fleet", "diff", files["fleet-odd"]],
+        ["fleet", "diff", "--json", files["fleet-odd"]],
+        ["fleet", files["fleet-odd"]],
         ["fleet", "collect", "n1", "-o", str(tmp / "c2"), "--exec", "false %h"],
         ["demo"],
         ["demo", "--fast"],
