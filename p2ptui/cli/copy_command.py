@@ -77,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--yes", action="store_true", help="confirm replacing existing files (needs --expert)")
     p.add_argument(
         "--yes-overwrite",
+        type=path_argument,
         action="append",
         default=[],
         metavar="DEVICE",

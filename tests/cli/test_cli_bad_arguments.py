@@ -129,6 +129,10 @@ def test_fleet_collect_usage_shows_the_exec_template_as_typed(capsys) -> None:
             ["copy", "nvmeof-target", "--src", "nvme0", "--dst", "nvme1", "--via", "nvme2", "--p2pmem-file", ""],
             "--p2pmem-file",
         ),
+        (
+            ["copy", "nvmeof-target", "--engine", "real", "--src", "nvme0", "--dst", "nvme1", "--yes-overwrite", ""],
+            "--yes-overwrite",
+        ),
     ],
 )
 def test_an_empty_path_is_refused_before_anything_runs(argv: list[str], argument: str, tmp_path, monkeypatch, capsys):
