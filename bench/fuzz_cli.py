@@ -1,6 +1,6 @@
 """Fuzz the command line itself (budget: 0 tracebacks, 0 undocumented exit codes, 0 hangs, 0 bad JSON).
 
-Run: python bench/fuzz_cli.py [--seed S] [--random N] [--jobs J] [--timeout SECONDS] [--only WORD]
+Run: python bench/fuzz_cli.py [--seed S] [--random N] [--random-only] [--jobs J] [--timeout SECONDS] [--only WORD]
 bench/bench_fuzz.py fuzzes what the readers read; this script fuzzes what the CLI is given: every subcommand's
 options with wrong, empty, repeated, huge, negative, NaN/inf and unicode values, fabric arguments of every kind
 (misspelt bundled names, empty, binary, valid YAML that is no fabric, a huge line, directories, FIFOs, unreadable
@@ -658,6 +658,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0, help="seed of the random cases")
     parser.add_argument("--random", type=int, default=200, help="random cases after the systematic ones")
+    parser.add_argument("--random-only", action="store_true", help="skip the systematic cases")
     parser.add_argument("--jobs", type=int, default=2, help="cases run at once")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds before a case counts as a hang")
     parser.add_argument("--only", default="", help="run only cases whose command line contains this text")
@@ -666,8 +667,9 @@ def main() -> int:
         tmp = Path(name)
         try:
             files = make_inputs(tmp)
-            cases = structure_cases(files) + device_cases() + option_cases(files) + fabric_cases(files)
-            cases += environment_cases(files) + random_cases(files, args.random, args.seed)
+            cases = [] if args.random_only else structure_cases(files) + device_cases() + option_cases(files)
+            cases += [] if args.random_only else fabric_cases(files) + environment_cases(files)
+            cases += random_cases(files, args.random, args.seed)
             cases = [c for c in cases if args.only in c.describe()]
             began = time.perf_counter()
             results = []
