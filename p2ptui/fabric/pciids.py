@@ -16,9 +16,11 @@ the IDs alone.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +48,10 @@ class PciIds:
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> PciIds:
-        """The database in ``path`` (``.gz`` is read compressed); OSError when it cannot be read."""
+        """The database in ``path`` (``.gz`` is read compressed); OSError when it cannot be read, or is no regular
+        file: a FIFO would block the read and a device such as /dev/zero never end it."""
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a named pipe, socket or device)", str(path))
         if str(path).endswith(".gz"):
             with gzip.open(path) as f:
                 raw = f.read()

@@ -170,3 +170,11 @@ def test_the_database_option_value_is_no_fabric_and_no_command(capsys):
     assert code == 0 and "NVIDIA Corporation Tesla V100-SXM3-32GB-H" in out
     code, out, _ = run(capsys, f"--pci-ids={PCI_IDS}", "matrix", DGX2, "--only", "gpu", "--csv")
     assert code == 0 and out.count("\n") == 1 + 16 * 16
+
+
+def test_a_database_that_is_no_regular_file_is_never_read(tmp_path):
+    fifo = tmp_path / "pci.ids"
+    os.mkfifo(fifo)  # a read would block for ever: refused from its stat, before any open
+    for path in (fifo, tmp_path, "/dev/zero"):
+        with pytest.raises(OSError, match="not a regular file|Is a directory"):
+            PciIds.read(path)
