@@ -26,7 +26,7 @@ from ..engine.sim import Simulation
 from ..engine.transfer import DEFAULT_CHUNK, Op, TransferSpec, TransferState
 from ..errors import Diagnostic, InputError, Location
 from ..fabric.units import parse_size
-from ..present.transfer import report_lines
+from ..present.transfer import efficiency_text, report_lines
 from ..sources import open_fabric
 from . import signals
 from .arguments import path_argument
@@ -175,7 +175,7 @@ def cmd_copy(args: argparse.Namespace) -> int:
         if peaks:
             busiest = sorted(peaks.items(), key=lambda kv: -kv[1])[:5]
             print(
-                f"busiest resources (links at {plan.config.efficiency:.2f} efficiency): "
+                f"busiest resources (links at {efficiency_text(plan.config.efficiency)} efficiency): "
                 + ", ".join(f"{k} {v:.0%}" for k, v in busiest)
             )
     good = all(r.state is TransferState.DONE and r.verified is not False for r in results)
@@ -384,7 +384,7 @@ async def _run(engine, plan: Plan, speed: float | None, show_progress: bool):
             bar = None
             if show_progress:
                 note = (
-                    f"{engine.name}, links at {plan.config.efficiency:.2f}"
+                    f"{engine.name}, links at {efficiency_text(plan.config.efficiency)}"
                     if isinstance(engine, Simulation)
                     else engine.name
                 )

@@ -63,6 +63,11 @@ def verified_parts(result: TransferResult) -> list[Part]:
     return [("verify when done", "muted")]
 
 
+def efficiency_text(efficiency: float) -> str:
+    """0.90 as two decimals; a value too small for them (--efficiency 1e-300 is allowed) in three digits."""
+    return f"{efficiency:.2f}" if efficiency >= 0.01 else f"{efficiency:.3g}"
+
+
 def result_rows(result: TransferResult, efficiency: float) -> list[Row]:
     """A transfer's report: route (and the P2P route when the bytes bounced), predictions with the link efficiency
     they assume, the engine's notes, the data check."""
@@ -73,7 +78,7 @@ def result_rows(result: TransferResult, efficiency: float) -> list[Row]:
     if result.p2p_route is not None and result.p2p_route is not route:
         rows.append(("P2P route", route_parts(result.p2p_route)))
     rows.append(("", predicted_parts(result)))
-    rows.append(("", [(f"links at {efficiency:.2f} efficiency", "muted")]))
+    rows.append(("", [(f"links at {efficiency_text(efficiency)} efficiency", "muted")]))
     rows.extend(("note", [(note, "muted")]) for note in result.notes)
     rows.append(("data", verified_parts(result)))
     return rows

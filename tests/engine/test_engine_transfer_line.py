@@ -3,6 +3,7 @@
 import pytest
 
 from p2ptui.engine.report import transfer_line
+from p2ptui.present.transfer import efficiency_text
 
 GiB = 1 << 30
 
@@ -33,3 +34,7 @@ def test_ordinary_copies_read_like_p2pmem_test(nbytes, seconds, line):
 def test_numbers_beyond_the_prefixes_keep_the_shape_in_scientific_notation(nbytes, seconds, line):
     assert transfer_line(nbytes, seconds) == line
     assert len(transfer_line(nbytes, seconds)) < 60  # never hundreds of digits
+
+
+def test_the_link_efficiency_beside_it_reads_at_any_scale():
+    assert [efficiency_text(e) for e in (0.9, 1.0, 0.01, 1e-300)] == ["0.90", "1.00", "0.01", "1e-300"]
