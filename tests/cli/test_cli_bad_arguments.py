@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_run import run_cli
 from device_nodes import full_device
 
 from p2ptui.cli.main import main
@@ -18,12 +19,6 @@ from p2ptui.formats.gallery import find_bundled
 
 P2PTUI = [sys.executable, "-m", "p2ptui"]
 EMPTY = "an empty string names no file"
-
-
-def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # --- the PCI ID database: read whole, so a FIFO blocked and /dev/zero never ended --------------------------------
@@ -49,7 +44,7 @@ def test_a_fifo_as_pci_ids_is_refused_without_opening_it(tmp_path: Path, how: st
 
 def test_a_character_device_as_pci_ids_is_refused(capsys, monkeypatch) -> None:
     monkeypatch.setenv(pciids.ENV_VAR, "/dev/zero")  # read whole, it would never end
-    code, out, err = run(capsys, "show", "nvmeof-target")
+    code, out, err = run_cli(capsys, "show", "nvmeof-target")
     assert (code, out) == (2, "")
     assert err == (
         f"p2ptui: error: {pciids.ENV_VAR}=/dev/zero: cannot read the PCI ID database: it is a character device, "
@@ -58,7 +53,7 @@ def test_a_character_device_as_pci_ids_is_refused(capsys, monkeypatch) -> None:
 
 
 def test_an_empty_pci_ids_still_means_no_database(capsys) -> None:
-    code, out, err = run(capsys, "--pci-ids", "", "show", "nvmeof-target")
+    code, out, err = run_cli(capsys, "--pci-ids", "", "show", "nvmeof-target")
     assert code == 0, err
     assert "nvme0" in out
 
@@ -68,7 +63,7 @@ def test_an_empty_pci_ids_still_means_no_database(capsys) -> None:
 
 @pytest.mark.parametrize("timeout", ["inf", "10000000000", "3000000", "nan", "0", "-1"])
 def test_fleet_collect_refuses_a_timeout_it_cannot_wait(timeout: str, tmp_path: Path, capsys) -> None:
-    code, out, err = run(
+    code, out, err = run_cli(
         capsys, "fleet", "collect", "n1", "-o", str(tmp_path / "out"), "--exec", "false %h", "--timeout", timeout
     )
     assert (code, out) == (2, "")
@@ -77,7 +72,7 @@ def test_fleet_collect_refuses_a_timeout_it_cannot_wait(timeout: str, tmp_path: 
 
 
 def test_fleet_collect_takes_a_week_long_timeout(tmp_path: Path, capsys) -> None:
-    code, out, err = run(
+    code, out, err = run_cli(
         capsys, "fleet", "collect", "n1", "-o", str(tmp_path), "--exec", "false %h", "--timeout", "604800"
     )
     assert code == 1  # the node failed (false exits 1): the timeout itself was accepted
@@ -186,14 +181,14 @@ def test_fleet_diff_names_node_files_it_cannot_read(tmp_path: Path, capsys) -> N
     os.mkfifo(fleet / "c.yaml")  # never opened: the diff would block on it
     (fleet / "d.yaml").symlink_to("nowhere")
     (fleet / "e.tar.gz").mkdir()
-    code, out, err = run(capsys, "fleet", "diff", str(fleet))
+    code, out, err = run_cli(capsys, "fleet", "diff", str(fleet))
     assert code == 0, err
     assert out.splitlines()[-3:] == [
         "not compared: c: c.yaml: is a named pipe, not a file",
         "not compared: d: d.yaml: dangling symbolic link",
         "not compared: e: e.tar.gz: is a directory, not a file",
     ]
-    code, out, err = run(capsys, "fleet", "diff", "--json", str(fleet))
+    code, out, err = run_cli(capsys, "fleet", "diff", "--json", str(fleet))
     assert json.loads(out)["not_compared"] == {
         "c": "c.yaml: is a named pipe, not a file",
         "d": "d.yaml: dangling symbolic link",

@@ -4,16 +4,11 @@ import subprocess
 import sys
 
 import pytest
+from cli_run import run_cli
 
 from p2ptui import __version__
 from p2ptui.cli.main import main
 from p2ptui.formats.gallery import bundled
-
-
-def run(capsys, *args):
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_version(capsys):
@@ -24,7 +19,7 @@ def test_version(capsys):
 
 
 def test_bare_command_shows_help_and_gallery(capsys):
-    code, out, _ = run(capsys)
+    code, out, _ = run_cli(capsys)
     assert code == 0
     assert "usage: p2ptui" in out
     for entry in bundled():
@@ -32,19 +27,19 @@ def test_bare_command_shows_help_and_gallery(capsys):
 
 
 def test_fabrics_lists_names_and_descriptions(capsys):
-    code, out, _ = run(capsys, "fabrics")
+    code, out, _ = run_cli(capsys, "fabrics")
     assert code == 0
     entries = bundled()
     assert len(entries) >= 2
     for entry in entries:
         line = next(line for line in out.splitlines() if line.startswith(entry.name + " "))
         assert entry.description and entry.description in line
-    code, out, _ = run(capsys, "fabrics", "--json")
+    code, out, _ = run_cli(capsys, "fabrics", "--json")
     assert {e["name"] for e in json.loads(out)} == {e.name for e in entries}
 
 
 def test_show_prints_the_tree(capsys):
-    code, out, _ = run(capsys, "show", "nvmeof-target")
+    code, out, _ = run_cli(capsys, "show", "nvmeof-target")
     assert code == 0
     lines = out.splitlines()
     assert lines[1].startswith("host: intel family 0x6")
@@ -59,7 +54,7 @@ def test_show_prints_the_tree(capsys):
 
 def test_show_every_bundled_fabric(capsys):
     for entry in bundled():
-        code, out, err = run(capsys, "show", entry.name)
+        code, out, err = run_cli(capsys, "show", entry.name)
         assert code == 0, err
         # Every function appears once in the tree.
         from p2ptui.formats import load_fabric
@@ -71,7 +66,7 @@ def test_show_every_bundled_fabric(capsys):
 
 
 def test_show_json_is_the_whole_model(capsys):
-    code, out, _ = run(capsys, "show", "nvmeof-target", "--json")
+    code, out, _ = run_cli(capsys, "show", "nvmeof-target", "--json")
     assert code == 0
     data = json.loads(out)
     assert data["host"]["iommu"] == "off"
@@ -88,13 +83,13 @@ def test_show_json_is_the_whole_model(capsys):
 
 
 def test_validate_ok(capsys, tmp_path):
-    code, out, _ = run(capsys, "validate", "nvmeof-target")
+    code, out, _ = run_cli(capsys, "validate", "nvmeof-target")
     assert code == 0
     assert "ok: NVMe-oF target" in out and "14 functions" in out and "4 P2P pools" in out
 
 
 def test_missing_fabric_is_one_clean_line(capsys):
-    code, out, err = run(capsys, "show", "no-such-fabric")
+    code, out, err = run_cli(capsys, "show", "no-such-fabric")
     assert code == 2 and out == ""
     lines = err.splitlines()
     assert len(lines) == 1
@@ -103,12 +98,12 @@ def test_missing_fabric_is_one_clean_line(capsys):
 
 
 def test_directory_is_refused(capsys, tmp_path):
-    code, _, err = run(capsys, "validate", str(tmp_path))
+    code, _, err = run_cli(capsys, "validate", str(tmp_path))
     assert code == 2 and "error:" in err and "Traceback" not in err
 
 
 def test_debug_shows_the_traceback(capsys):
-    code, _, err = run(capsys, "--debug", "show", "no-such-fabric")
+    code, _, err = run_cli(capsys, "--debug", "show", "no-such-fabric")
     assert code == 2 and "Traceback" in err
 
 

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from cli_run import run_cli
 from copy_argv import copy_argv
 from device_nodes import full_device
 from unprivileged import skip_unless_nobody_can_run
@@ -27,12 +28,6 @@ from p2ptui.formats.gallery import find_bundled
 
 P2PTUI = [sys.executable, "-m", "p2ptui"]
 FULL_LINE = "p2ptui: error: cannot write the output: No space left on device\n"
-
-
-def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -49,11 +44,11 @@ def mine(tmp_path: Path) -> Path:
 def test_convert_keeps_an_existing_file_unless_forced(tmp_path: Path, capsys) -> None:
     other = tmp_path / "other.yaml"
     other.write_text("unrelated\n")
-    code, out, err = run(capsys, "convert", "nvmeof-target", str(other))
+    code, out, err = run_cli(capsys, "convert", "nvmeof-target", str(other))
     assert (code, out) == (2, "")
     assert err == f"{other}: error: cannot write: it already exists (use --force to replace it)\n"
     assert other.read_text() == "unrelated\n"
-    code, out, err = run(capsys, "convert", "nvmeof-target", str(other), "--force")
+    code, out, err = run_cli(capsys, "convert", "nvmeof-target", str(other), "--force")
     assert code == 0, err
     assert load_fabric(other) == load_fabric(find_bundled("nvmeof-target"))
     assert sorted(os.listdir(tmp_path)) == ["other.yaml"]
@@ -70,7 +65,7 @@ def test_convert_never_writes_over_its_input(mine: Path, capsys, force: list[str
     elif alias == "symlink":
         out_path = mine.with_name("soft.yaml")
         out_path.symlink_to(mine.name)
-    code, out, err = run(capsys, "convert", str(mine), str(out_path), *force)
+    code, out, err = run_cli(capsys, "convert", str(mine), str(out_path), *force)
     assert (code, out) == (2, "")
     assert err == f"{out_path}: error: cannot write: it is the input {mine} itself (write to another file)\n"
     assert mine.read_text() == text and out_path.read_text() == text
@@ -80,7 +75,7 @@ def test_convert_knows_a_bundled_name_is_its_file(mine: Path, capsys, monkeypatc
     # IN given by name resolves to the bundled file; a stand-in keeps the real bundled file out of harm's way.
     monkeypatch.setattr(convert_command, "find_bundled", lambda name: mine if name == "nvmeof-target" else None)
     text = mine.read_text()
-    code, _, err = run(capsys, "convert", "nvmeof-target", str(mine), "--force")
+    code, _, err = run_cli(capsys, "convert", "nvmeof-target", str(mine), "--force")
     assert code == 2 and "it is the input nvmeof-target itself" in err
     assert mine.read_text() == text
 
@@ -91,7 +86,7 @@ def test_convert_refuses_a_symbolic_link(tmp_path: Path, capsys, force: list[str
     victim.write_text("precious\n")
     link = tmp_path / "link.yaml"
     link.symlink_to(victim)
-    code, _, err = run(capsys, "convert", "nvmeof-target", str(link), *force)
+    code, _, err = run_cli(capsys, "convert", "nvmeof-target", str(link), *force)
     assert code == 2
     assert err.startswith(f"{link}: error: cannot write: it is a symbolic link") and str(victim) in err
     assert link.is_symlink() and victim.read_text() == "precious\n"
@@ -101,7 +96,7 @@ def test_convert_ignores_a_link_planted_at_the_old_temporary_name(tmp_path: Path
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
     (tmp_path / ".out2.yaml.tmp").symlink_to(victim)
-    code, _, err = run(capsys, "convert", "nvmeof-target", str(tmp_path / "out2.yaml"))
+    code, _, err = run_cli(capsys, "convert", "nvmeof-target", str(tmp_path / "out2.yaml"))
     assert code == 0, err
     assert victim.read_text() == "precious\n"
     assert not (tmp_path / "out2.yaml").is_symlink() and load_fabric(tmp_path / "out2.yaml").name.startswith("NVMe")
@@ -111,7 +106,7 @@ def test_convert_ignores_a_link_planted_at_the_old_temporary_name(tmp_path: Path
 def test_convert_refuses_a_device_node(tmp_path: Path, capsys, force: list[str]) -> None:
     node = full_device(tmp_path)
     node = node.rename(tmp_path / "full.yaml")
-    code, _, err = run(capsys, "convert", "nvmeof-target", str(node), *force)
+    code, _, err = run_cli(capsys, "convert", "nvmeof-target", str(node), *force)
     assert code == 2
     assert err == f"{node}: error: cannot write: it is a character device, not a regular file (give a file name)\n"
     assert stat.S_ISCHR(os.lstat(node).st_mode) and sorted(os.listdir(tmp_path)) == ["full.yaml"]
@@ -120,7 +115,7 @@ def test_convert_refuses_a_device_node(tmp_path: Path, capsys, force: list[str])
 def test_convert_to_a_directory_leaves_no_temporary_anywhere(tmp_path: Path, capsys) -> None:
     target = tmp_path / "d.yaml"
     target.mkdir()
-    code, _, err = run(capsys, "convert", "nvmeof-target", str(target))
+    code, _, err = run_cli(capsys, "convert", "nvmeof-target", str(target))
     assert os.listdir(tmp_path) == ["d.yaml"] and os.listdir(target) == []  # the old writer left .d.yaml.tmp
     assert code == 2 and "cannot write: it is a directory" in err
 
@@ -224,7 +219,7 @@ def test_other_os_errors_are_still_bugs_with_a_traceback(capsys, monkeypatch) ->
 
 @pytest.mark.parametrize("size", ["-5x10", "0x0", "1x1", "79x24", "80x23", "501x40", "120x201", "120", "axb", "1x2x3"])
 def test_screenshot_size_out_of_range_is_refused_before_anything_is_written(tmp_path: Path, capsys, size) -> None:
-    code, out, err = run(capsys, "screenshot", "--out", str(tmp_path / "shots"), f"--size={size}")
+    code, out, err = run_cli(capsys, "screenshot", "--out", str(tmp_path / "shots"), f"--size={size}")
     assert (code, out) == (2, "")
     [line] = err.splitlines()
     assert line.startswith("p2ptui: error: ") and ("out of range" in line or "expected WIDTHxHEIGHT" in line)
@@ -259,7 +254,7 @@ def test_a_huge_screenshot_size_is_refused_at_once(tmp_path: Path) -> None:
 def test_screenshot_output_directory_problems_are_one_line(tmp_path: Path, capsys, where: str, message: str) -> None:
     (tmp_path / "file").write_text("mine\n")
     out_dir = where if where.startswith("/") else str(tmp_path / where)
-    code, out, err = run(capsys, "screenshot", "--out", out_dir)
+    code, out, err = run_cli(capsys, "screenshot", "--out", out_dir)
     assert (code, out, err) == (2, "", f"{out_dir}: error: {message}\n")
     assert (tmp_path / "file").read_text() == "mine\n"
 
@@ -270,14 +265,14 @@ def test_screenshot_refuses_a_planted_link_before_the_tour(tmp_path: Path, capsy
     shots = tmp_path / "shots"
     shots.mkdir()
     (shots / "01-launcher.svg").symlink_to(victim)
-    code, out, err = run(capsys, "screenshot", "--out", str(shots))
+    code, out, err = run_cli(capsys, "screenshot", "--out", str(shots))
     assert (code, out) == (2, "")
     assert err.startswith(f"{shots / '01-launcher.svg'}: error: cannot write: it is a symbolic link")
     assert victim.read_text() == "precious\n" and os.listdir(shots) == ["01-launcher.svg"]
 
 
 def test_the_smallest_screenshot_size_works(tmp_path: Path, capsys) -> None:
-    code, out, err = run(capsys, "screenshot", "--out", str(tmp_path), "--size", "80x24")
+    code, out, err = run_cli(capsys, "screenshot", "--out", str(tmp_path), "--size", "80x24")
     assert code == 0, err
     paths = out.splitlines()
     assert len(paths) == 10 and all(Path(p).read_text().startswith("<svg") for p in paths)

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_run import run_cli
 
-from p2ptui.cli.main import main
 from p2ptui.fabric.bdf import BDF
 from p2ptui.fabric.endpoints import (
     EndpointClass,
@@ -26,12 +26,6 @@ DELL = str(DATA / "hwloc" / "linux-32em64t-2n8c+dax+nvme+mic+dimms.xml")  # Dell
 DELL_ENDPOINTS = ["0000:00:02.0", "0000:02:00.0", "0000:02:00.3", "0000:05:00.0", "0000:82:00.0", "0000:83:00.0"]
 # hwloc records neither ACS, the IOMMU mode nor the kernel: these settle them, so every cell is certain.
 KNOWN = ["--assume", "acs-clear", "--iommu", "off", "--kernel", "6.1", "--cpu", "intel:6"]
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _device(kind: DeviceKind, class_code: int | None, **extra) -> Device:
@@ -91,7 +85,7 @@ def test_parse_only_takes_aliases_and_names_a_bad_word():
 
 
 def test_matrix_lists_the_dell_endpoints_with_names_and_a_legend(capsys):
-    code, out, _ = run(capsys, "matrix", DELL, "--width", "100", *KNOWN)
+    code, out, _ = run_cli(capsys, "matrix", DELL, "--width", "100", *KNOWN)
     assert code == 0
     lines = out.splitlines()
     assert "6 P2P endpoints of 127 non-bridge functions; --all shows all 127" in " ".join(lines[:2])
@@ -106,7 +100,7 @@ def test_matrix_lists_the_dell_endpoints_with_names_and_a_legend(capsys):
 
 @pytest.mark.parametrize("width", [70, 80, 132])
 def test_all_functions_fit_the_width_in_column_blocks(capsys, width):
-    code, out, _ = run(capsys, "matrix", DELL, "--all", "--width", str(width))
+    code, out, _ = run_cli(capsys, "matrix", DELL, "--all", "--width", str(width))
     lines = out.splitlines()
     assert code == 0 and max(len(line) for line in lines) <= width
     assert "127 functions" in lines[0]
@@ -117,10 +111,10 @@ def test_all_functions_fit_the_width_in_column_blocks(capsys, width):
 
 
 def test_compact_cells_agree_with_the_json(capsys):
-    code, out, _ = run(capsys, "matrix", "dgx-a100-like", "--width", "70", "--json")
+    code, out, _ = run_cli(capsys, "matrix", "dgx-a100-like", "--width", "70", "--json")
     j = json.loads(out)
     assert code == 0
-    code, text, _ = run(capsys, "matrix", "dgx-a100-like", "--width", "70")
+    code, text, _ = run_cli(capsys, "matrix", "dgx-a100-like", "--width", "70")
     row = next(line for line in text.splitlines() if line.split()[:2] == ["0", "gpu0"])
     assert code == 0
     letters = {"BUS_ADDR": "B", "THRU_HOST_BRIDGE": "H", "NOT_SUPPORTED": "N"}
@@ -129,7 +123,7 @@ def test_compact_cells_agree_with_the_json(capsys):
 
 
 def test_csv_has_one_line_per_pair_and_only_narrows(capsys):
-    code, out, _ = run(capsys, "matrix", DELL, "--csv", "--only", "nic,nvme", *KNOWN)
+    code, out, _ = run_cli(capsys, "matrix", DELL, "--csv", "--only", "nic,nvme", *KNOWN)
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and len(rows) == 16
     pair = next(r for r in rows if r["provider_name"] == "eth0" and r["client_name"] == "eth1")
@@ -146,9 +140,9 @@ def test_csv_has_one_line_per_pair_and_only_narrows(capsys):
 
 
 def test_json_follows_the_same_selection(capsys):
-    code, out, _ = run(capsys, "matrix", DELL, "--json")
+    code, out, _ = run_cli(capsys, "matrix", DELL, "--json")
     assert json.loads(out)["devices"] == DELL_ENDPOINTS
-    code, out, _ = run(capsys, "matrix", DELL, "--json", "--all")
+    code, out, _ = run_cli(capsys, "matrix", DELL, "--json", "--all")
     assert code == 0 and len(json.loads(out)["devices"]) == 127
 
 
@@ -161,26 +155,26 @@ def test_json_follows_the_same_selection(capsys):
     ],
 )
 def test_bad_flags_are_one_line_errors(capsys, argv, message):
-    code, out, err = run(capsys, "matrix", DELL, *argv)
+    code, out, err = run_cli(capsys, "matrix", DELL, *argv)
     assert code == 2 and out == "" and len(err.splitlines()) == 1 and message in err
 
 
 def test_check_still_takes_a_chipset_function(capsys):
-    code, out, _ = run(capsys, "check", DELL, "dev11", "nvme0")
+    code, out, _ = run_cli(capsys, "check", DELL, "dev11", "nvme0")
     assert code in (0, 1, 3) and "provider     dev11 (0000:00:16.0)" in out  # 3: depends on unknown facts
 
 
 def test_validate_counts_p2p_endpoints(capsys):
-    code, out, _ = run(capsys, "validate", DELL)
+    code, out, _ = run_cli(capsys, "validate", DELL)
     assert code == 0 and "6 P2P endpoints of 127 non-bridge functions" in out
 
 
 def test_header_names_the_classes_and_an_empty_choice_says_so(capsys):
-    code, out, _ = run(capsys, "matrix", DELL, "--only", "nic,gpu", "--width", "200")
+    code, out, _ = run_cli(capsys, "matrix", DELL, "--only", "nic,gpu", "--width", "200")
     assert code == 0 and "4 P2P endpoints (gpu, nic) of 127 non-bridge functions;" in out.splitlines()[0]
-    code, out, _ = run(capsys, "matrix", DELL, "--only", "cxl", "--width", "200")
+    code, out, _ = run_cli(capsys, "matrix", DELL, "--only", "cxl", "--width", "200")
     assert (
         code == 0 and out.splitlines()[-1] == "no endpoints to pair (--all lists every function that is not a bridge)"
     )
-    code, out, _ = run(capsys, "matrix", str(DATA / "hwloc" / "32em64t-2n8c2t-pci-noio.xml"))
+    code, out, _ = run_cli(capsys, "matrix", str(DATA / "hwloc" / "32em64t-2n8c2t-pci-noio.xml"))
     assert code == 0 and out.splitlines()[-1] == "no endpoints to pair"

@@ -3,10 +3,10 @@ fabric files (yaml_text: binary, encoding, size, nesting, syntax), and every bad
 flag or its file:line:column - never a traceback."""
 
 import pytest
+from cli_run import run_cli
 from copy_argv import copy_argv
 from engine_fabrics import switch_fabric
 
-from p2ptui.cli.main import main
 from p2ptui.engine.limits import MAX_CHUNK, MAX_SIZE, MAX_START, iommu_page_problem, parse_device_rate
 from p2ptui.engine.plan import MAX_PLAN_BYTES, load_plan, loads_plan
 from p2ptui.engine.resources import DeviceRate, RcCap, SimConfig
@@ -18,10 +18,7 @@ COPY = {"src": "nvme0", "dst": "nvme1"}
 
 def cli(capsys, **options) -> tuple[int, str, str]:
     """``p2ptui copy nvmeof-target`` with ``options`` (as copy_argv spells them), in-process."""
-    code = main(copy_argv(**options))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
+    return run_cli(capsys, *copy_argv(**options))
 
 
 def plan_file(tmp_path, text: str | bytes, name: str = "plan.yaml") -> str:

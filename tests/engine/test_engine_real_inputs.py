@@ -9,11 +9,11 @@ import subprocess
 from types import SimpleNamespace
 
 import pytest
+from cli_run import run_cli
 from copy_argv import copy_argv
 from device_nodes import mounted_block_device
 from engine_fabrics import switch_fabric
 
-from p2ptui.cli.main import main
 from p2ptui.engine.real import RealEngine
 from p2ptui.engine.real_inputs import source_size
 from p2ptui.engine.transfer import TransferSpec, TransferState
@@ -21,13 +21,6 @@ from p2ptui.errors import InputError
 
 MiB = 1 << 20
 REAL = copy_argv(src="nvme0", dst="nvme1", engine="real")
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
 
 
 @pytest.fixture
@@ -40,7 +33,7 @@ def source(tmp_path):
 # -- defect 14: bad real-engine inputs are input errors --------------------------------------------------------------
 def test_a_chunk_o_direct_cannot_use_is_refused_before_anything_is_written(capsys, tmp_path):
     src, dst = tmp_path / "new-src", tmp_path / "dst"
-    code, out, err = cli(
+    code, out, err = run_cli(
         capsys, *REAL, "--size", "1MiB", "--chunk", "1000", "--check", "--src-file", src, "--dst-file", dst
     )
     assert code == 2 and out == ""
@@ -49,31 +42,31 @@ def test_a_chunk_o_direct_cannot_use_is_refused_before_anything_is_written(capsy
 
 
 def test_a_real_memory_copy_needs_at_least_a_page_per_chunk(capsys):
-    code, _, err = cli(capsys, *REAL, "--size", "1MiB", "--chunk", "1000")
+    code, _, err = run_cli(capsys, *REAL, "--size", "1MiB", "--chunk", "1000")
     assert code == 2 and "chunk 1000 B is less than 4 KiB" in err
 
 
 @pytest.mark.parametrize("with_size", [True, False])
 def test_a_directory_or_missing_source_names_its_path(capsys, tmp_path, with_size):
     size = ["--size", "1MiB"] if with_size else []
-    code, _, err = cli(capsys, *REAL, *size, "--src-file", tmp_path, "--dst-file", tmp_path / "d")
+    code, _, err = run_cli(capsys, *REAL, *size, "--src-file", tmp_path, "--dst-file", tmp_path / "d")
     assert code == 2 and err.startswith(f"{tmp_path}: error: ") and "is a directory" in err
     missing = tmp_path / "missing"
-    code, _, err = cli(capsys, *REAL, *size, "--src-file", missing, "--dst-file", tmp_path / "d")
+    code, _, err = run_cli(capsys, *REAL, *size, "--src-file", missing, "--dst-file", tmp_path / "d")
     assert code == 2 and err.startswith(f"{missing}: error: ") and "does not exist" in err
 
 
 def test_a_character_device_is_not_a_p2pmem_file(capsys, source, tmp_path):
     args = [*REAL, "--via", "nvme2", "--size", "1MiB", "--src-file", source, "--dst-file", tmp_path / "d"]
-    code, out, err = cli(capsys, *args, "--p2pmem-file", "/dev/null")
+    code, out, err = run_cli(capsys, *args, "--p2pmem-file", "/dev/null")
     assert code == 2 and out == ""
     assert err.startswith("/dev/null: error: is a character device, not a p2pmem allocate file")
     assert "gone" not in err and "ENODEV" not in err
-    code, _, err = cli(capsys, *args, "--p2pmem-file", tmp_path / "nope")
+    code, _, err = run_cli(capsys, *args, "--p2pmem-file", tmp_path / "nope")
     assert code == 2 and f"{tmp_path / 'nope'}: error: P2P memory file does not exist" in err
     small = tmp_path / "small"
     small.write_bytes(b"\0" * 4096)
-    code, _, err = cli(capsys, *args, "--p2pmem-file", small)
+    code, _, err = run_cli(capsys, *args, "--p2pmem-file", small)
     assert code == 2 and "holds 4 KiB, less than the 1 MiB (chunk × threads)" in err
     assert not (tmp_path / "d").exists()
 
@@ -81,7 +74,7 @@ def test_a_character_device_is_not_a_p2pmem_file(capsys, source, tmp_path):
 def test_a_stand_in_p2pmem_file_of_the_mapped_size_is_used(capsys, source, tmp_path):
     standin = tmp_path / "allocate"
     standin.write_bytes(b"\0" * (2 * MiB))
-    code, out, _ = cli(
+    code, out, _ = run_cli(
         capsys,
         *REAL,
         "--via",
@@ -101,17 +94,17 @@ def test_a_stand_in_p2pmem_file_of_the_mapped_size_is_used(capsys, source, tmp_p
 
 
 def test_p2pmem_file_without_a_staged_file_copy_is_refused(capsys, source, tmp_path):
-    code, _, err = cli(capsys, *REAL, "--size", "1MiB", "--p2pmem-file", "/nonexistent")
+    code, _, err = run_cli(capsys, *REAL, "--size", "1MiB", "--p2pmem-file", "/nonexistent")
     assert code == 2 and "--p2pmem-file is used only by file copies staged in a provider's P2P memory" in err
-    code, _, err = cli(capsys, *REAL, "--via", "nvme2", "--size", "1MiB", "--p2pmem-file", "/nonexistent")
+    code, _, err = run_cli(capsys, *REAL, "--via", "nvme2", "--size", "1MiB", "--p2pmem-file", "/nonexistent")
     assert code == 2 and "memory copies never run through P2P memory" in err
-    code, _, err = cli(capsys, *copy_argv(src="nvme0", dst="nvme1", size="1MiB", p2pmem_file="/nonexistent"))
+    code, _, err = run_cli(capsys, *copy_argv(src="nvme0", dst="nvme1", size="1MiB", p2pmem_file="/nonexistent"))
     assert code == 2 and "--p2pmem-file is for the real engine" in err
 
 
 # -- defect 16: destinations no flag unlocks -------------------------------------------------------------------------
 def test_dev_null_is_refused_without_suggesting_expert_mode(capsys, source):
-    code, _, err = cli(
+    code, _, err = run_cli(
         capsys, *REAL, "--size", "1MiB", "--src-file", source, "--dst-file", "/dev/null", "--expert", "--yes"
     )
     assert code == 2 and err.startswith("/dev/null: error: ")
@@ -121,7 +114,7 @@ def test_dev_null_is_refused_without_suggesting_expert_mode(capsys, source):
 def test_an_existing_file_still_asks_for_expert_mode(capsys, source, tmp_path):
     dst = tmp_path / "dst"
     dst.write_bytes(b"keep")
-    code, _, err = cli(capsys, *REAL, "--size", "1MiB", "--src-file", source, "--dst-file", dst)
+    code, _, err = run_cli(capsys, *REAL, "--size", "1MiB", "--src-file", source, "--dst-file", dst)
     assert code == 2 and "--expert" in err and "--yes" in err and dst.read_bytes() == b"keep"
 
 
@@ -129,7 +122,9 @@ def test_a_mounted_block_device_is_refused_without_suggesting_expert_mode(capsys
     device = mounted_block_device()
     if device is None:
         pytest.skip("no mounted block device visible")
-    code, _, err = cli(capsys, *REAL, "--size", "1MiB", "--src-file", source, "--dst-file", device, "--expert", "--yes")
+    code, _, err = run_cli(
+        capsys, *REAL, "--size", "1MiB", "--src-file", source, "--dst-file", device, "--expert", "--yes"
+    )
     assert code == 2 and err.startswith(f"{device}: error: ") and "--yes" not in err
 
 
@@ -147,14 +142,14 @@ def _statvfs_with(free: int):
 def test_a_copy_the_disk_cannot_hold_is_refused_with_the_numbers(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(os, "statvfs", _statvfs_with(3 * MiB))
     src, dst = tmp_path / "src", tmp_path / "dst"
-    code, _, err = cli(capsys, *REAL, "--size", "2MiB", "--check", "--src-file", src, "--dst-file", dst)
+    code, _, err = run_cli(capsys, *REAL, "--size", "2MiB", "--check", "--src-file", src, "--dst-file", dst)
     assert code == 2 and err.startswith(f"{dst}: error: not enough free space")
     assert "needs 4 MiB (4194304 B) for the destination and the --check source" in err and "has 3 MiB free" in err
     assert not src.exists() and not dst.exists()  # nothing written, --check's source included
-    code, _, err = cli(capsys, *REAL, "--size", "2MiB", "--check", "--src-file", src, "--dst-file", dst, "--json")
+    code, _, err = run_cli(capsys, *REAL, "--size", "2MiB", "--check", "--src-file", src, "--dst-file", dst, "--json")
     assert code == 2  # the same before any output
     src.write_bytes(os.urandom(2 * MiB))
-    assert cli(capsys, *REAL, "--src-file", src, "--dst-file", dst, "--no-progress")[0] == 0  # 2 MiB fit in 3
+    assert run_cli(capsys, *REAL, "--src-file", src, "--dst-file", dst, "--no-progress")[0] == 0  # 2 MiB fit in 3
 
 
 def test_copies_of_a_plan_count_together_against_free_space(tmp_path, monkeypatch):
@@ -211,7 +206,7 @@ def test_a_full_tmpfs_refuses_and_fails_naming_the_file(capsys, tmp_path, small_
     src = tmp_path / "src"
     src.write_bytes(os.urandom(8 * MiB))
     dst = small_tmpfs / "dst"
-    code, _, err = cli(capsys, *REAL, "--size", "8MiB", "--src-file", src, "--dst-file", dst)
+    code, _, err = run_cli(capsys, *REAL, "--size", "8MiB", "--src-file", src, "--dst-file", dst)
     assert code == 2 and f"{dst}: error: not enough free space" in err and "has 4 MiB free" in err
     # Accepted while it fits; the disk fills before the copy runs: ENOSPC, named, and no partial file left.
     job = RealEngine(switch_fabric()).prepare(TransferSpec("ep1", "ep2", 3 * MiB, src_file=str(src), dst_file=str(dst)))
@@ -238,6 +233,6 @@ def test_a_block_device_source_is_sized_by_blkgetsize64(capsys, tmp_path, loop_d
     assert os.stat(device).st_size == 0  # what the old code used
     assert source_size(device) == 3 * MiB + 512
     dst = tmp_path / "copy"
-    code, out, _ = cli(capsys, *REAL, "--src-file", device, "--dst-file", dst, "--no-progress")
+    code, out, _ = run_cli(capsys, *REAL, "--src-file", device, "--dst-file", dst, "--no-progress")
     assert code == 0 and "Transfer:" in out
     assert dst.read_bytes() == image.read_bytes()

@@ -16,11 +16,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from cli_run import run_cli
 from copy_argv import copy_argv
 from engine_fabrics import switch_fabric
 from unprivileged import AS_NOBODY, skip_unless_nobody_can_run
 
-from p2ptui.cli.main import main
 from p2ptui.engine import real_files
 from p2ptui.engine.real import RealEngine
 from p2ptui.engine.transfer import TransferSpec, TransferState
@@ -33,10 +33,7 @@ CONFIRMED = {"expert": True, "yes": True}
 
 def cli(capsys, **options) -> tuple[int, str, str]:
     """``p2ptui copy nvmeof-target`` with ``options`` (as copy_argv spells them), in-process."""
-    code = main(copy_argv(**options))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
+    return run_cli(capsys, *copy_argv(**options))
 
 
 def digest(path) -> str:

@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cli_run import run_cli
 
-from p2ptui.cli.main import main
 from p2ptui.fabric import pciids
 from p2ptui.fabric.bdf import BDF
 from p2ptui.fabric.kinds import DeviceKind
@@ -26,12 +26,6 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 PCI_IDS = DATA / "pci.ids"
 DGX2 = str(DATA / "hwloc" / "nvidiaDGX2.xml")
 SUPERMICRO = str(DATA / "sysfs" / "32intel64-2p8co2t+8ve.tar.bz2")  # sysfs: IDs only, no names in the source
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _dev(vendor: int | None, device: int | None, product: str | None = None) -> Device:
@@ -93,11 +87,11 @@ def test_source_names_win_and_the_database_fills_in(db):
 
 
 def test_dgx2_gpus_show_their_model_in_show_and_json(capsys):
-    code, out, _ = run(capsys, "--pci-ids", str(PCI_IDS), "show", DGX2)
+    code, out, _ = run_cli(capsys, "--pci-ids", str(PCI_IDS), "show", DGX2)
     gpus = [line for line in out.splitlines() if " gpu " in line]
     assert code == 0 and len(gpus) == 16
     assert all("[10de:1db8]  NVIDIA Corporation Tesla V100-SXM3-32GB-H" in line for line in gpus)
-    code, out, _ = run(capsys, "--pci-ids", str(PCI_IDS), "show", DGX2, "--json")
+    code, out, _ = run_cli(capsys, "--pci-ids", str(PCI_IDS), "show", DGX2, "--json")
     gpu0 = next(d for d in json.loads(out)["devices"] if d["name"] == "gpu0")
     assert (gpu0["vendor_name"], gpu0["device_name"]) == ("NVIDIA Corporation", "Tesla V100-SXM3-32GB-H")
     switch = next(d for d in json.loads(out)["devices"] if d["device_id"] == "9781")
@@ -106,13 +100,13 @@ def test_dgx2_gpus_show_their_model_in_show_and_json(capsys):
 
 def test_show_names_ids_from_the_database_and_only_ids_without_one(capsys, monkeypatch):
     monkeypatch.setenv(pciids.ENV_VAR, str(PCI_IDS))
-    code, out, _ = run(capsys, "show", SUPERMICRO)
+    code, out, _ = run_cli(capsys, "show", SUPERMICRO)
     nec = [line for line in out.splitlines() if "[1bcf:001c]" in line]
     assert code == 0 and nec and all("[1bcf:001c]  NEC Corporation Vector Engine 1.0" in line for line in nec)
     monkeypatch.setenv(pciids.ENV_VAR, "")
-    code, out, _ = run(capsys, "show", SUPERMICRO)
+    code, out, _ = run_cli(capsys, "show", SUPERMICRO)
     assert code == 0 and "NEC Corporation" not in out and "[1bcf:001c]" in out
-    code, out, _ = run(capsys, "show", SUPERMICRO, "--json")
+    code, out, _ = run_cli(capsys, "show", SUPERMICRO, "--json")
     assert all(d["vendor_name"] is None and d["device_name"] is None for d in json.loads(out)["devices"])
 
 
@@ -127,7 +121,7 @@ def test_show_names_ids_from_the_database_and_only_ids_without_one(capsys, monke
 def test_a_bad_database_is_a_one_line_error(capsys, monkeypatch, argv, env, message):
     if env is not None:
         monkeypatch.setenv(pciids.ENV_VAR, env)
-    code, out, err = run(capsys, *argv, "show", "nvmeof-target")
+    code, out, err = run_cli(capsys, *argv, "show", "nvmeof-target")
     assert code == 2 and out == "" and len(err.splitlines()) == 1 and message in err
 
 
@@ -159,16 +153,16 @@ def test_names_match_lspci_for_every_id_of_a_real_machine(tmp_path, capsys):
     db = PciIds.read(path)
     ours = [device_names(dev, db) for dev in devices]
     assert [[n.vendor, n.text[len(n.vendor) + 1 :]] for n in ours] == lspci_names
-    code, out, _ = run(capsys, "--pci-ids", path, "show", SUPERMICRO)
+    code, out, _ = run_cli(capsys, "--pci-ids", path, "show", SUPERMICRO)
     for dev, (vendor, device) in zip(devices, lspci_names, strict=True):
         assert f"[{dev.ids}]  {vendor} {device}" in out
 
 
 def test_the_database_option_value_is_no_fabric_and_no_command(capsys):
     """``p2ptui --pci-ids FILE FABRIC`` opens FABRIC (without a terminal: prints its tree), named from FILE."""
-    code, out, _ = run(capsys, "--pci-ids", str(PCI_IDS), DGX2)
+    code, out, _ = run_cli(capsys, "--pci-ids", str(PCI_IDS), DGX2)
     assert code == 0 and "NVIDIA Corporation Tesla V100-SXM3-32GB-H" in out
-    code, out, _ = run(capsys, f"--pci-ids={PCI_IDS}", "matrix", DGX2, "--only", "gpu", "--csv")
+    code, out, _ = run_cli(capsys, f"--pci-ids={PCI_IDS}", "matrix", DGX2, "--only", "gpu", "--csv")
     assert code == 0 and out.count("\n") == 1 + 16 * 16
 
 

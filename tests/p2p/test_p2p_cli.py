@@ -5,22 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_run import run_cli
 
-from p2ptui.cli.main import main
 from p2ptui.formats import load_fabric
 from p2ptui.formats.gallery import find_bundled
 
 FABRIC = "kernel-scenarios"
 
 
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_check_bus_addr_json(capsys):
-    code, out, _ = run(capsys, "check", FABRIC, "nvme-a", "rnic0", "--json")
+    code, out, _ = run_cli(capsys, "check", FABRIC, "nvme-a", "rnic0", "--json")
     assert code == 0
     j = json.loads(out)
     assert j["provider"] == "0000:03:00.0" and j["distance"] == 4 and j["messages"] == []
@@ -39,7 +33,7 @@ def test_check_bus_addr_json(capsys):
 
 
 def test_check_redirected_path_prints_messages_and_a_working_fix(capsys):
-    code, out, _ = run(capsys, "check", FABRIC, "nvme-a", "rnic0", "--iommu", "on", "--kernel", "5.4")
+    code, out, _ = run_cli(capsys, "check", FABRIC, "nvme-a", "rnic0", "--iommu", "on", "--kernel", "5.4")
     assert code == 1  # Skylake-E 8086:2020 joined the whitelist in v5.6
     fix = "pci=disable_acs_redir=0000:02:00.0;0000:02:01.0"
     assert "mlx5_core 0000:04:00.0: ACS redirect is set between the client and provider (0000:03:00.0)" in out
@@ -48,30 +42,30 @@ def test_check_redirected_path_prints_messages_and_a_working_fix(capsys):
     assert f"\nfix          {fix}\n" in out and "(fixes the path)" in out
     assert "IOMMU group" in out and "← redirect" in out
     cmdline = load_fabric(find_bundled(FABRIC)).host.cmdline + " " + fix
-    code, out, _ = run(
+    code, out, _ = run_cli(
         capsys, "check", FABRIC, "nvme-a", "rnic0", "--iommu", "on", "--kernel", "5.4", "--cmdline", cmdline, "--json"
     )
     assert code == 0 and json.loads(out)["clients"][0]["map_type"] == "BUS_ADDR"
 
 
 def test_check_not_supported_exit_code_and_gate(capsys):
-    code, out, _ = run(capsys, "check", FABRIC, "nvme-d", "gpu0", "--kernel", "4.20", "--json")
+    code, out, _ = run_cli(capsys, "check", FABRIC, "nvme-d", "gpu0", "--kernel", "4.20", "--json")
     j = json.loads(out)
     assert code == 1 and j["distance"] == -1 and j["clients"][0]["distance"] == -1
     assert j["gate"]["real"]["decision"] == "refused"
     assert j["gate"]["simulate"]["decision"] == "needs-expert" and j["gate"]["simulate"]["permitted"] is False
-    code, out, _ = run(capsys, "check", FABRIC, "nvme-d", "gpu0", "--kernel", "4.20", "--json", "--expert")
+    code, out, _ = run_cli(capsys, "check", FABRIC, "nvme-d", "gpu0", "--kernel", "4.20", "--json", "--expert")
     j = json.loads(out)
     assert code == 1 and j["gate"]["expert"] is True and j["gate"]["simulate"]["permitted"] is True
     assert j["gate"]["simulate"]["simulated_only"] is True and j["gate"]["real"]["permitted"] is False
 
 
 def test_check_text_marks_the_common_device_and_host_bridges(capsys):
-    code, out, _ = run(capsys, "check", FABRIC, "nvme-e", "nvme-d", "rnic0", "nonpci:dma0chan0")
+    code, out, _ = run_cli(capsys, "check", FABRIC, "nvme-e", "nvme-d", "rnic0", "nonpci:dma0chan0")
     assert code == 1
     assert "== host bridge pci0000:80 ==" in out and "== host bridge pci0000:00 ==" in out
     assert "platform dma0chan0: cannot be used for peer-to-peer DMA as it is not a PCI device" in out
-    code, out, _ = run(capsys, "check", FABRIC, "nvme-c", "rnic0")
+    code, out, _ = run_cli(capsys, "check", FABRIC, "nvme-c", "rnic0")
     assert code == 0 and "usp0 (common)  01:00.0  switch upstream port" in out
 
 
@@ -96,12 +90,12 @@ def test_check_text_marks_the_common_device_and_host_bridges(capsys):
     ],
 )
 def test_input_errors_exit_2(capsys, argv, text):
-    code, out, err = run(capsys, *argv)
+    code, out, err = run_cli(capsys, *argv)
     assert code == 2 and text in err and "Traceback" not in err and out == ""
 
 
 def test_matrix_json(capsys):
-    code, out, _ = run(capsys, "matrix", FABRIC, "--json")
+    code, out, _ = run_cli(capsys, "matrix", FABRIC, "--json")
     assert code == 0
     j = json.loads(out)
     fabric = load_fabric(find_bundled(FABRIC))
@@ -117,45 +111,45 @@ def test_matrix_json(capsys):
 
 
 def test_matrix_text_and_kernel_flag(capsys):
-    code, out, _ = run(capsys, "matrix", FABRIC, "--kernel", "4.20", "--width", "200")
+    code, out, _ = run_cli(capsys, "matrix", FABRIC, "--kernel", "4.20", "--width", "200")
     assert code == 0 and "N-1/PHB" in out and "B4/PIX" in out
 
 
 def test_find_provider(capsys):
-    code, out, _ = run(capsys, "find-provider", FABRIC, "rnic0", "nvme-c", "--seed", "3", "--json")
+    code, out, _ = run_cli(capsys, "find-provider", FABRIC, "rnic0", "nvme-c", "--seed", "3", "--json")
     j = json.loads(out)
     assert code == 0 and j["distance"] == 10 and j["ties"] == ["0000:03:00.0", "0000:05:00.0"]
     assert j["chosen"] in j["ties"] and j["seed"] == 3
     assert {c["bdf"]: c["distance"] for c in j["candidates"]}["0000:09:00.0"] == 14
-    again = json.loads(run(capsys, "find-provider", FABRIC, "rnic0", "nvme-c", "--seed", "3", "--json")[1])
+    again = json.loads(run_cli(capsys, "find-provider", FABRIC, "rnic0", "nvme-c", "--seed", "3", "--json")[1])
     assert again["chosen"] == j["chosen"]
-    code, out, _ = run(capsys, "find-provider", FABRIC, "rnic0", "nvme-c", "--kernel", "4.20")
+    code, out, _ = run_cli(capsys, "find-provider", FABRIC, "rnic0", "nvme-c", "--kernel", "4.20")
     assert code == 0 and "random among 2 tied" in out
-    code, out, _ = run(capsys, "find-provider", FABRIC, "nonpci:dma0")
+    code, out, _ = run_cli(capsys, "find-provider", FABRIC, "nonpci:dma0")
     assert code == 1 and "chosen: none" in out
 
 
 def test_input_errors_print_one_line_each(capsys):
-    code, out, err = run(capsys, "check", FABRIC, "nvme-a", "rnic0", "--cpu", "amd:-1")
+    code, out, err = run_cli(capsys, "check", FABRIC, "nvme-a", "rnic0", "--cpu", "amd:-1")
     assert code == 2 and out == ""
     expected = "p2ptui: error: CPU family -1 is out of range (0 to 0xfff, as in a fabric file: e.g. 0x19, 25 or 19h)"
     assert err.splitlines() == [expected]
 
 
 def test_cpu_family_edges_are_accepted(capsys):
-    code, out, _ = run(capsys, "check", FABRIC, "nvme-a", "rnic0", "--cpu", "amd:0xfff")
+    code, out, _ = run_cli(capsys, "check", FABRIC, "nvme-a", "rnic0", "--cpu", "amd:0xfff")
     assert code == 0 and "CPU amd family 0xfff" in out
-    code, out, _ = run(capsys, "check", FABRIC, "nvme-a", "rnic0", "--cpu", "amd:0")
+    code, out, _ = run_cli(capsys, "check", FABRIC, "nvme-a", "rnic0", "--cpu", "amd:0")
     assert code == 0 and "CPU amd family 0x0;" in out
 
 
 def test_find_provider_single_best_is_not_called_a_tie(capsys):
-    code, out, _ = run(capsys, "find-provider", FABRIC, "rnic0", "nvme-a")
+    code, out, _ = run_cli(capsys, "find-provider", FABRIC, "rnic0", "nvme-a")
     assert code == 0 and "(the only best)" in out
     assert "tie" not in out
     best = [line for line in out.splitlines() if line.startswith("  nvme-a ")]
     assert best == ["  nvme-a           0000:03:00.0  4  best"]
-    code, out, _ = run(capsys, "find-provider", FABRIC, "rnic0", "nvme-c", "--seed", "3")
+    code, out, _ = run_cli(capsys, "find-provider", FABRIC, "rnic0", "nvme-c", "--seed", "3")
     ties = [line.split()[0] for line in out.splitlines() if line.endswith("  tie")]
     assert code == 0 and ties == ["nvme-a", "nvme-b"] and "random among 2 tied" in out
 
@@ -163,17 +157,17 @@ def test_find_provider_single_best_is_not_called_a_tie(capsys):
 def test_fix_drops_an_unparsable_existing_entry_and_still_works(capsys):
     fabric = "nvmeof-target-iommu"
     argv = ["check", fabric, "nvme0", "nvme1", "--kernel", "6.12", "--cmdline", "pci=disable_acs_redir=zz;0000:19:03.0"]
-    code, out, _ = run(capsys, *argv)
+    code, out, _ = run_cli(capsys, *argv)
     fix = "pci=disable_acs_redir=0000:19:03.0;0000:19:01.0;0000:19:02.0"
     assert f"\nfix          {fix}\n" in out
     assert "(fixes the path)" in out and "does NOT fix" not in out
     assert "  note       dropped 'zz': not a device selector the kernel parses" in out
-    code, out, _ = run(capsys, *argv, "--json")
+    code, out, _ = run_cli(capsys, *argv, "--json")
     j = json.loads(out)
     assert j["disable_acs_redir"] == j["fix"]["option"] == fix
     assert j["fix"]["works"] is True and j["fix"]["after"]["map_types"] == ["BUS_ADDR"]
     assert "dropped 'zz': not a device selector the kernel parses" in j["fix"]["notes"]
     # ... and a reboot with the suggested command line really gives BUS_ADDR.
-    code, out, _ = run(capsys, *argv[:-1], j["fix"]["cmdline"], "--json")
+    code, out, _ = run_cli(capsys, *argv[:-1], j["fix"]["cmdline"], "--json")
     after = json.loads(out)
     assert code == 0 and after["clients"][0]["map_type"] == "BUS_ADDR" and after["fix"] is None

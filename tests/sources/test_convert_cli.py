@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_run import run_cli
 from real_data import require
 
-from p2ptui.cli.main import main
 from p2ptui.formats import load_fabric
 from p2ptui.formats.gallery import find_bundled
 from p2ptui.sources import detect, hwloc, lspci, nccl
@@ -19,12 +19,6 @@ DATA = require()
 
 def test_detection_offers_the_file_sources() -> None:
     assert {hwloc, nccl, lspci} <= set(detect.SOURCES)
-
-
-def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize(
@@ -39,27 +33,27 @@ def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
 )
 def test_convert_to_yaml_round_trips_and_to_json(tmp_path: Path, capsys, source: Path) -> None:
     loader = {"hwloc": hwloc, "nccl": nccl, "lspci": lspci}[source.parent.name]
-    code, out, err = run(capsys, "convert", str(source), str(tmp_path / "f.yaml"))
+    code, out, err = run_cli(capsys, "convert", str(source), str(tmp_path / "f.yaml"))
     assert code == 0, err
     assert out.startswith(f"{tmp_path / 'f.yaml'}: yaml, ")
     assert "note: " in err  # what the source could not tell goes to stderr
     assert load_fabric(tmp_path / "f.yaml") == loader.load(source)
     # And the YAML converts again, to JSON, with the same devices.
-    code, _, _ = run(capsys, "convert", str(tmp_path / "f.yaml"), str(tmp_path / "f.json"))
+    code, _, _ = run_cli(capsys, "convert", str(tmp_path / "f.yaml"), str(tmp_path / "f.json"))
     assert code == 0
     data = json.loads((tmp_path / "f.json").read_text())
     assert len(data["devices"]) == len(loader.load(source))
 
 
 def test_convert_bundled_fabric_to_dot(tmp_path: Path, capsys) -> None:
-    code, out, err = run(capsys, "convert", "nvmeof-target", str(tmp_path / "t.gv"))
+    code, out, err = run_cli(capsys, "convert", "nvmeof-target", str(tmp_path / "t.gv"))
     assert code == 0 and err == ""
     text = (tmp_path / "t.gv").read_text()
     assert text.startswith("digraph ") and text.count(" -> ") == len(load_fabric(find_bundled("nvmeof-target")))
 
 
 def test_unknown_output_extension_exits_2_before_reading(tmp_path: Path, capsys) -> None:
-    code, out, err = run(capsys, "convert", str(tmp_path / "does-not-exist.xml"), str(tmp_path / "out.svg"))
+    code, out, err = run_cli(capsys, "convert", str(tmp_path / "does-not-exist.xml"), str(tmp_path / "out.svg"))
     assert code == 2 and out == ""
     assert err.strip().splitlines() == [
         f"{tmp_path / 'out.svg'}: error: cannot tell the output format from the extension '.svg' "
@@ -89,7 +83,7 @@ def test_unknown_output_extension_exits_2_before_reading(tmp_path: Path, capsys)
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys, name: str, content: str, message: str) -> None:
     path = tmp_path / name
     path.write_text(content)
-    code, out, err = run(capsys, "convert", str(path), str(tmp_path / "out.yaml"))
+    code, out, err = run_cli(capsys, "convert", str(path), str(tmp_path / "out.yaml"))
     assert code == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], err
@@ -106,7 +100,7 @@ def test_conflicting_entries_of_a_foreign_file_are_set_aside_with_their_lines(tm
         '    <pci busid="0000:0e:00.0"/>\n    <pci busid="0000:0e:00.0"/>\n    <pci busid="0000:0e:00.0"/>\n'
         "  </cpu>\n</system>\n"
     )
-    code, _, err = run(capsys, "convert", str(path), str(tmp_path / "out.json"))
+    code, _, err = run_cli(capsys, "convert", str(path), str(tmp_path / "out.json"))
     assert code == 0, err
     (note,) = [line for line in err.splitlines() if "set aside under 'unplaced'" in line]
     assert "0000:0e:00.0 (line 4), a second entry for line 3" in note

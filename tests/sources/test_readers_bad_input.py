@@ -14,9 +14,9 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from cli_run import run_cli
 from fuzz_cases import lspci_chain, yaml_chain
 
-from p2ptui.cli.main import main
 from p2ptui.errors import InputError
 from p2ptui.fabric.limits import (
     MAX_BRIDGE_DEPTH,
@@ -29,12 +29,6 @@ from p2ptui.formats.writers import dumps_json
 from p2ptui.sources import open_fabric, sysfs, tarball
 from p2ptui.sources.json_source import loads_json
 from p2ptui.sources.sysfs_synth import HostSpec, switch_fabric, tar_root, write_sysfs
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def only_error(err: str) -> str:
@@ -51,7 +45,7 @@ def test_a_fifo_is_refused_at_once_by_every_command(capsys, tmp_path, command):
     argv = [c if c != "OUT" else str(tmp_path / "out.yaml") for c in command]
     argv = [argv[0], str(fifo), *argv[2:]] if command[0] == "convert" else [*argv, str(fifo)]
     started = time.monotonic()
-    code, _, err = run(capsys, *argv)  # would block forever if anything opened the FIFO
+    code, _, err = run_cli(capsys, *argv)  # would block forever if anything opened the FIFO
     assert code == 2 and time.monotonic() - started < 5
     assert only_error(err) == (
         f"{fifo}: error: is a named pipe; p2ptui reads fabrics from files and directories "
@@ -61,7 +55,7 @@ def test_a_fifo_is_refused_at_once_by_every_command(capsys, tmp_path, command):
 
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
 def test_scan_of_a_device_is_refused_without_reading_it(capsys):
-    code, _, err = run(capsys, "scan", "/dev/zero")
+    code, _, err = run_cli(capsys, "scan", "/dev/zero")
     assert code == 2
     assert only_error(err) == "/dev/zero: error: is a character device; p2ptui reads fabrics from files and directories"
 
@@ -78,7 +72,7 @@ def test_path_errors_are_one_line_each(capsys, tmp_path):
     }
     for command in ("show", "scan"):
         for path, problem in cases.items():
-            code, _, err = run(capsys, command, str(path))
+            code, _, err = run_cli(capsys, command, str(path))
             assert code == 2 and only_error(err) == f"{path}: error: {problem}", (command, path)
 
 
@@ -142,15 +136,15 @@ def test_dash_input_is_bounded(monkeypatch):
 def test_json_from_convert_reads_back_as_the_same_fabric(capsys, tmp_path, entry):
     fabric = load_fabric(entry.path)
     out = tmp_path / "fabric.json"
-    assert run(capsys, "convert", str(entry.path), str(out))[0] == 0
+    assert run_cli(capsys, "convert", str(entry.path), str(out))[0] == 0
     assert open_fabric(str(out)) == fabric
     yaml_again = tmp_path / "again.yaml"
-    assert run(capsys, "convert", str(out), str(yaml_again))[0] == 0
+    assert run_cli(capsys, "convert", str(out), str(yaml_again))[0] == 0
     assert load_fabric(yaml_again) == fabric
 
 
 def test_json_from_show_reads_back_and_errors_name_the_device_line(capsys, tmp_path):
-    code, out, _ = run(capsys, "show", "--json", "nvmeof-target")
+    code, out, _ = run_cli(capsys, "show", "--json", "nvmeof-target")
     assert code == 0
     assert loads_json(out.encode(), "show.json", "nvmeof-target") == open_fabric("nvmeof-target")
     lines = out.splitlines()
@@ -177,7 +171,7 @@ def test_a_110_bridge_lspci_chain_keeps_what_fits_and_loads_back(capsys, tmp_pat
     chain = tmp_path / "chain.txt"
     chain.write_bytes(lspci_chain(110))
     out = tmp_path / "out.yaml"
-    code, _, err = run(capsys, "convert", str(chain), str(out))
+    code, _, err = run_cli(capsys, "convert", str(chain), str(out))
     assert code == 0, err
     fabric = open_fabric(str(chain))
     assert max(depth for depth, _ in fabric.walk()) == MAX_BRIDGE_DEPTH
@@ -186,7 +180,7 @@ def test_a_110_bridge_lspci_chain_keeps_what_fits_and_loads_back(capsys, tmp_pat
         f"{MAX_BRIDGE_DEPTH} bridges deep" in note
         for note in fabric.notes
     )
-    assert run(capsys, "validate", str(out))[0] == 0
+    assert run_cli(capsys, "validate", str(out))[0] == 0
     assert load_fabric(out) == fabric
 
 
@@ -194,8 +188,8 @@ def test_the_deepest_accepted_chain_converts_and_validates(capsys, tmp_path):
     chain = tmp_path / "chain.txt"
     chain.write_bytes(lspci_chain(MAX_BRIDGE_DEPTH))  # a root port and 63 bridges: the NVMe sits at the limit
     out = tmp_path / "out.yaml"
-    assert run(capsys, "convert", str(chain), str(out))[0] == 0
-    assert run(capsys, "validate", str(out))[0] == 0
+    assert run_cli(capsys, "convert", str(chain), str(out))[0] == 0
+    assert run_cli(capsys, "validate", str(out))[0] == 0
     assert load_fabric(out) == open_fabric(str(chain))
 
 
@@ -224,8 +218,8 @@ def test_a_20_digit_cpu_family_is_unknown_and_the_scan_loads_back(capsys, tmp_pa
     fabric = sysfs.load(root)
     assert fabric.host.cpu_family is None and fabric.host.cpu_vendor == "amd"
     out = tmp_path / "out.yaml"
-    assert run(capsys, "scan", str(root), "-o", str(out))[0] == 0
-    assert run(capsys, "validate", str(out))[0] == 0
+    assert run_cli(capsys, "scan", str(root), "-o", str(out))[0] == 0
+    assert run_cli(capsys, "validate", str(out))[0] == 0
     assert load_fabric(out) == fabric
 
 
@@ -243,14 +237,14 @@ def test_convert_and_scan_of_a_file_named_in_latin1(capsys, tmp_path):
     root = write_sysfs(tmp_path / "box", switch_fabric(2))
     snap = tar_root(root, tmp_path / os.fsdecode(b"caf\xe9.tar.gz"), arcname="box")
     out = tmp_path / "out.yaml"
-    code, _, err = run(capsys, "scan", str(snap), "-o", str(out))
+    code, _, err = run_cli(capsys, "scan", str(snap), "-o", str(out))
     assert code == 0, err
     scanned = load_fabric(out)
     assert "caf\\xe9" in scanned.description and scanned.name == "caf\\xe9"
-    code, printed, err = run(capsys, "convert", str(snap), str(tmp_path / "again.yaml"))
+    code, printed, err = run_cli(capsys, "convert", str(snap), str(tmp_path / "again.yaml"))
     assert code == 0 and "caf\\xe9" in printed, err
     assert load_fabric(tmp_path / "again.yaml") == scanned
-    code, _, err = run(capsys, "show", str(tmp_path / os.fsdecode(b"missing\xff")))
+    code, _, err = run_cli(capsys, "show", str(tmp_path / os.fsdecode(b"missing\xff")))
     assert code == 2 and "missing\\xff" in err
 
 
@@ -341,6 +335,6 @@ def test_a_conflicting_foreign_file_converts_to_yaml_and_json_and_back(capsys, t
     assert fabric.unplaced or fabric.conflicting()
     for suffix in (".yaml", ".json"):
         out = tmp_path / f"out{suffix}"
-        assert run(capsys, "convert", str(path), str(out))[0] == 0
-        assert run(capsys, "validate", str(out))[0] == 0
+        assert run_cli(capsys, "convert", str(path), str(out))[0] == 0
+        assert run_cli(capsys, "validate", str(out))[0] == 0
         assert open_fabric(str(out)) == fabric

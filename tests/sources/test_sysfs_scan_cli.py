@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_run import run_cli
 from unprivileged import skip_unless_nobody_can_run
 
 from p2ptui.cli.main import main
@@ -30,15 +31,9 @@ needs_nobody = pytest.mark.skipif(
 ACS_HINT = "run as root or load `lspci -vvv` output"
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 @needs_live
 def test_scan_this_machine_to_stdout(capsys):
-    code, out, err = run(capsys, "scan")
+    code, out, err = run_cli(capsys, "scan")
     assert code == 0, err
     fabric = loads_fabric(out)
     assert len(fabric) == len(os.listdir(LIVE))
@@ -49,7 +44,7 @@ def test_scan_this_machine_to_stdout(capsys):
 @needs_live
 def test_scan_to_a_file_and_validate_it(tmp_path, capsys):
     out = tmp_path / "here.yaml"
-    code, stdout, _ = run(capsys, "scan", "local", "-o", str(out))
+    code, stdout, _ = run_cli(capsys, "scan", "local", "-o", str(out))
     assert code == 0 and stdout == ""
     assert load_fabric(out) == sysfs.load_local()
     assert main(["validate", str(out)]) == 0
@@ -57,7 +52,7 @@ def test_scan_to_a_file_and_validate_it(tmp_path, capsys):
 
 @needs_live
 def test_show_local_goes_through_detection(capsys):
-    code, out, _ = run(capsys, "show", "local")
+    code, out, _ = run_cli(capsys, "show", "local")
     assert code == 0 and "Read from sysfs (this machine)" in out
     assert open_fabric("local") == sysfs.load_local()
 
@@ -99,7 +94,7 @@ def copy_live(dst: Path, config_bytes: int | None) -> Path:
 @needs_live
 def test_copy_with_64_byte_configs_reads_like_non_root(tmp_path, capsys):
     whole = sysfs.load(copy_live(tmp_path / "whole", None))
-    code, out, err = run(capsys, "scan", str(copy_live(tmp_path / "cut", 64)))
+    code, out, err = run_cli(capsys, "scan", str(copy_live(tmp_path / "cut", 64)))
     assert code == 0
     cut = loads_fabric(out)
     assert len(cut) == len(whole) and all(d.acs.source is AcsSource.UNKNOWN for d in cut)
@@ -137,7 +132,7 @@ def test_scan_a_tarball_snapshot(tmp_path, capsys):
     root = write_sysfs(tmp_path / "box", switch_fabric(3))
     snap = tar_root(root, tmp_path / "box.tar.xz", arcname="box")
     out = tmp_path / "box.yaml"
-    code, _, err = run(capsys, "scan", str(snap), "-o", str(out))
+    code, _, err = run_cli(capsys, "scan", str(snap), "-o", str(out))
     assert code == 0 and f"-> {out}" in err
     assert load_fabric(out) == sysfs.load(snap)
 
@@ -146,7 +141,7 @@ def test_scan_of_a_snapshot_with_64_byte_configs_reports_on_stderr(tmp_path, cap
     spec = switch_fabric(3)
     for fn in iter_functions(spec["0000:00"]):
         fn.config_size = 64
-    code, out, err = run(capsys, "scan", str(write_sysfs(tmp_path / "s", spec)))
+    code, out, err = run_cli(capsys, "scan", str(write_sysfs(tmp_path / "s", spec)))
     assert code == 0
     assert "acs: unknown" in out and ACS_HINT in err and "snapshots keep the 64-byte header" in err
 
@@ -154,13 +149,13 @@ def test_scan_of_a_snapshot_with_64_byte_configs_reports_on_stderr(tmp_path, cap
 def test_scan_refuses_what_is_not_sysfs(tmp_path, capsys):
     yaml_file = tmp_path / "f.yaml"
     yaml_file.write_text("format: p2ptui-fabric/1\nroot_complexes: []\n")
-    code, _, err = run(capsys, "scan", str(yaml_file))
+    code, _, err = run_cli(capsys, "scan", str(yaml_file))
     assert code == 2 and "not a directory or a tar archive" in err and len(err.strip().splitlines()) == 1
 
 
 def test_scan_to_an_unwritable_place(tmp_path, capsys):
     root = write_sysfs(tmp_path / "box", switch_fabric(2))
-    code, _, err = run(capsys, "scan", str(root), "-o", str(tmp_path / "no/such/dir/out.yaml"))
+    code, _, err = run_cli(capsys, "scan", str(root), "-o", str(tmp_path / "no/such/dir/out.yaml"))
     assert code == 2 and "cannot write" in err and "Traceback" not in err
 
 
@@ -171,10 +166,10 @@ def test_scan_keeps_an_existing_output_unless_forced(tmp_path, capsys):
     root = write_sysfs(tmp_path / "box", switch_fabric(2))
     out = tmp_path / "box.yaml"
     out.write_text("# my notes\n")
-    code, _, err = run(capsys, "scan", str(root), "-o", str(out))
+    code, _, err = run_cli(capsys, "scan", str(root), "-o", str(out))
     assert code == 2 and err == f"{out}: error: cannot write: it already exists (use --force to replace it)\n"
     assert out.read_text() == "# my notes\n"
-    code, _, err = run(capsys, "scan", str(root), "-o", str(out), "--force")
+    code, _, err = run_cli(capsys, "scan", str(root), "-o", str(out), "--force")
     assert code == 0 and load_fabric(out) == sysfs.load(root)
     assert sorted(os.listdir(tmp_path)) == ["box", "box.yaml"]
 
@@ -182,7 +177,7 @@ def test_scan_keeps_an_existing_output_unless_forced(tmp_path, capsys):
 def test_scan_never_writes_over_its_snapshot(tmp_path, capsys):
     snap = tar_root(write_sysfs(tmp_path / "box", switch_fabric(2)), tmp_path / "box.tar.xz", arcname="box")
     before = snap.read_bytes()
-    code, _, err = run(capsys, "scan", str(snap), "-o", str(snap), "--force")
+    code, _, err = run_cli(capsys, "scan", str(snap), "-o", str(snap), "--force")
     assert code == 2 and err == f"{snap}: error: cannot write: it is the input {snap} itself (write to another file)\n"
     assert snap.read_bytes() == before
 
@@ -197,7 +192,7 @@ def test_scan_refuses_a_device_node_and_a_link(tmp_path, capsys):
     (tmp_path / "victim.txt").write_text("precious\n")
     (tmp_path / "link.yaml").symlink_to("victim.txt")
     for target, message in ((node, "it is a character device"), (tmp_path / "link.yaml", "it is a symbolic link")):
-        code, _, err = run(capsys, "scan", str(root), "-o", str(target))
+        code, _, err = run_cli(capsys, "scan", str(root), "-o", str(target))
         assert code == 2 and err.startswith(f"{target}: error: cannot write: {message}"), err
     assert stat.S_ISCHR(os.lstat(node).st_mode) and (tmp_path / "link.yaml").is_symlink()
     assert (tmp_path / "victim.txt").read_text() == "precious\n"
@@ -209,7 +204,7 @@ def test_scan_to_a_directory_leaves_no_temporary_file_anywhere(tmp_path, capsys)
     (tmp_path / "d.yaml").mkdir()
     at_root = set(os.listdir("/"))
     targets = (tmp_path / "d.yaml", Path("/tmp"))  # the old writer left .d.yaml.tmp here and /.tmp.tmp at /
-    results = [run(capsys, "scan", str(root), "-o", str(target)) for target in targets]
+    results = [run_cli(capsys, "scan", str(root), "-o", str(target)) for target in targets]
     new_at_root = set(os.listdir("/")) - at_root
     for name in new_at_root:  # clean up after a failing run, then fail
         if name.startswith(".tmp"):
