@@ -20,7 +20,7 @@ from .backends import SIM
 from .fluid import FluidFlows
 from .pools import PoolError, PoolLedger, one_slot
 from .resources import ResourceCatalog, SimConfig
-from .routes import Route, RouteKind, RoutePlan, RoutePlanner, standalone_rate
+from .routes import Route, RouteKind, RoutePlan, RoutePlanner
 from .samples import Sample, TransferEvent, TransferSample
 from .transfer import HOST, TransferResult, TransferSpec, TransferState
 from .verdicts import VerdictCache
@@ -81,10 +81,6 @@ class Simulation:
         )
         heapq.heappush(self._pending, (max(spec.start, self.now), tid))
         return result
-
-    def predict(self, route: Route) -> float:
-        """Bytes/s the route would give the transfer alone on the fabric."""
-        return standalone_rate(route, self.catalog)
 
     def cancel(self, tid: int) -> None:
         result = self.results[tid]
