@@ -30,24 +30,23 @@ def transfer_line(nbytes: float, seconds: float) -> str:
     """``<bytes><SI>B in <secs> s   <rate><SI>B/s``, the shape of p2pmem-test's report_transfer_rate. Numbers
     beyond what the prefixes reach (a simulated link a million million times too slow) keep the shape in
     scientific notation rather than print hundreds of digits or 0.00."""
-    rate = _prefixed(nbytes / seconds, "6.2f") if seconds > 0 else "   inf"
+    rate = _prefixed(nbytes / seconds, "6", 2) if seconds > 0 else "   inf"
     if 1 <= seconds < 1e6:
         elapsed = f"{seconds:<6.1f} "
     elif seconds == 0 or 1e-12 <= seconds < 1:
-        elapsed = _prefixed(seconds, "<6.1f")
+        elapsed = _prefixed(seconds, "<6", 1)
     else:
         elapsed = f"{seconds:<6.3g} "
-    return f"{_prefixed(nbytes, '6.2f')}B in {elapsed}s   {rate}B/s"
+    return f"{_prefixed(nbytes, '6', 2)}B in {elapsed}s   {rate}B/s"
 
 
-def _prefixed(value: float, spec: str) -> str:
-    """``value`` scaled to its SI prefix and formatted with ``spec``; in scientific notation (no prefix) where the
-    prefixes do not reach (below 1 p, from 1000 E)."""
+def _prefixed(value: float, width: str, decimals: int) -> str:
+    """``value`` scaled to its SI prefix, ``width`` wide (``"<6"``: to the left) with ``decimals``; in scientific
+    notation, without a prefix, where the prefixes do not reach (below 1 p, from 1000 E)."""
     scaled, prefix = si(value)
     if value and not 1 <= abs(scaled) < 1000:
-        width = spec.removesuffix("f").split(".")[0]  # "6.2f": 6 wide; "<6.1f": 6 wide, to the left
         return f"{value:{width}.3g}"
-    return f"{scaled:{spec}}{prefix}"
+    return f"{scaled:{width}.{decimals}f}{prefix}"
 
 
 def gbps(rate: float | None) -> str:
