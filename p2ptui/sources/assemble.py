@@ -77,7 +77,8 @@ def settle_kinds(drafts: list[Draft]) -> tuple[list[DeviceKind], list[str]]:
         by_bdf.setdefault(d.bdf, d)
     order: Sequence[int] = range(len(drafts))
     if any(d.parent in by_bdf for d in early):  # readers list parents first; only a broken file needs sorting
-        order = sorted(order, key=lambda i: (_depth(drafts[i], by_bdf), drafts[i].bdf))
+        depth = _depths(drafts, by_bdf)
+        order = sorted(order, key=lambda i: (depth[drafts[i].parent], drafts[i].bdf))
     kinds: dict[BDF, DeviceKind] = {}
     settled: list[DeviceKind] = [DeviceKind.OTHER] * len(drafts)
     overridden: list[str] = []
@@ -113,11 +114,27 @@ def settle_kinds(drafts: list[Draft]) -> tuple[list[DeviceKind], list[str]]:
     return settled, notes
 
 
-def _depth(draft: Draft, by_bdf: dict[BDF, Draft]) -> int:
-    depth, up = 0, draft.parent
-    while up is not None and up in by_bdf and depth <= len(by_bdf):  # the bound stops a cycle in bad input
-        depth += 1
-        up = by_bdf[up].parent
+def _depths(drafts: list[Draft], by_bdf: dict[BDF, Draft]) -> dict[BDF | None, int]:
+    """How many drafts stand above a draft whose parent is the key (0 for None or an absent address), each address
+    walked once: a file whose parents come round in a cycle (two bridges each claiming the other's bus, in a
+    damaged lspci capture) would otherwise cost a walk of the whole file for every function below the cycle. On
+    or below a cycle the depth is the bound, one more than the number of addresses, so those sort last."""
+    bound = len(by_bdf) + 1
+    depth: dict[BDF | None, int] = {None: 0}
+    for draft in drafts:
+        chain: list[BDF] = []
+        seen: set[BDF] = set()
+        up = draft.parent
+        while up not in depth and up in by_bdf and up not in seen:
+            chain.append(up)
+            seen.add(up)
+            up = by_bdf[up].parent  # type: ignore[index]
+        below = bound if up in seen else depth.get(up, 0)  # came round, a known depth, or above the file
+        for bdf in reversed(chain):
+            below = min(bound, below + 1)
+            depth[bdf] = below
+        if draft.parent not in depth:
+            depth[draft.parent] = 0  # an address the file does not give
     return depth
 
 

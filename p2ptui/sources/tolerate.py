@@ -176,9 +176,9 @@ class _State:
                 self._set_aside(i, p.message, drop)
                 tally.set_aside.append(f"{label}: {p.message}")
         self._follow(drop)
-        for i in sorted(drop, reverse=True):
-            for column in (devs, self.ids):
-                del column[i]
+        if drop:  # rebuilt, not deleted from one by one: that moved the rest of the list for each entry
+            devs[:] = [dev for i, dev in enumerate(devs) if i not in drop]
+            self.ids[:] = [n for i, n in enumerate(self.ids) if i not in drop]
         return any(p.index is not None for p in problems)
 
     def place(self, i: int) -> str:
