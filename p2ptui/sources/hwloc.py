@@ -4,6 +4,9 @@ hwloc nests ``Bridge`` and ``PCIDev`` objects under the CPU-side object (Package
 their host bridge is local to. A host bridge (``bridge_type="0-…"``) is no PCI function: its children sit on a
 root bus. hwloc keeps no port types, no ACS and, per link, only a bandwidth in GB/s (which several
 generation × width pairs give), so bridge kinds come from position and links and ACS stay unknown.
+
+Objects are read in file order, so where a file gives an address twice the first entry stands. PCI objects where
+hwloc never writes them (below a PCI device or an OS device, inside an info) are named in a note, not read.
 """
 
 from __future__ import annotations
@@ -95,20 +98,55 @@ class _Reader:
 
     # -- walking the object tree ----------------------------------------------------------------------------------
     def walk(self) -> None:
-        stack: list[tuple[ET.Element, _Context]] = [(self.doc.root, _Context(None, None, None))]
+        """Visit every object in file order (an object, then everything below it, then its next sibling): where the
+        file gives an address twice, the entry that comes first in the file stands, and notes list lines in order.
+        A CPU-side object's host infos are read as it is visited, before those of the objects below it."""
+        stack: list[tuple[ET.Element, _Context]] = []
+        self._read_children(self.doc.root, _Context(None, None, None), stack, host_infos=True)
         while stack:
             elem, ctx = stack.pop()
-            children = []
-            for child in elem:
-                if child.tag == "info":
-                    name = child.get("name", "")
-                    if name in _HOST_INFOS and elem.get("type") not in ("PCIDev", "Bridge", "OSDev"):
-                        self.infos.setdefault(name, child.get("value", ""))
-                elif child.tag == "object":
-                    inner = self._visit(child, ctx)
-                    if inner is not None:
-                        children.append((child, inner))
-            stack.extend(reversed(children))
+            inner = self._visit(elem, ctx)
+            if inner is not None:
+                self._read_children(elem, inner, stack, host_infos=elem.get("type") != "Bridge")
+            elif elem.get("type") == "OSDev":
+                self._stray_below(elem)
+
+    def _read_children(
+        self, elem: ET.Element, ctx: _Context, stack: list[tuple[ET.Element, _Context]], host_infos: bool
+    ) -> None:
+        """Push the objects below ``elem`` to be visited in ``ctx``; take host infos from its infos."""
+        objects = []
+        for child in elem:
+            tag = child.tag
+            if tag == "object":
+                objects.append((child, ctx))
+            elif tag == "info":
+                name = child.get("name", "")
+                if host_infos and name in _HOST_INFOS:
+                    self.infos.setdefault(name, child.get("value", ""))
+                if len(child):
+                    self._stray(child)
+            else:
+                self._stray(child)
+        stack.extend(reversed(objects))
+
+    def _stray_below(self, osdev: ET.Element) -> None:
+        """Note PCI objects below an OS device (whose children are infos)."""
+        for child in osdev:
+            if child.tag != "info" or len(child):
+                self._stray(child)
+
+    def _stray(self, elem: ET.Element) -> None:
+        """PCI objects in a part of the file the reader does not walk: below a PCI device or an OS device, or
+        inside an element that is no object. hwloc never writes them there; they are noted, not read."""
+        for obj in elem.iter("object"):
+            if obj.get("type") in ("PCIDev", "Bridge"):
+                self.odd.add(
+                    obj,
+                    "PCI objects where hwloc never puts them (below a PCI device or an OS device, or inside an "
+                    "element that is no object), not read",
+                    repr(obj.get("pci_busid", "")[:30]),
+                )
 
     def _visit(self, elem: ET.Element, ctx: _Context) -> _Context | None:
         """Record one object; the context its children are read in, or None when they hold nothing for us."""
@@ -148,7 +186,7 @@ class _Reader:
         values: dict = (
             dict(ids, numa_node=ctx.numa, acs=ACS_UNKNOWN) if ids else {"numa_node": ctx.numa, "acs": ACS_UNKNOWN}
         )
-        vendor, device, osdevs = _product_infos_and_osdevs(elem)
+        vendor, device, osdevs = self._infos_and_osdevs(elem, bridge)
         product = _product(elem, vendor, device, osdevs)
         if product:
             values["product"] = product
@@ -164,6 +202,30 @@ class _Reader:
         name = self._os_name(osdevs) if osdevs and not bridge else None
         self.drafts.append(Draft(bdf, parent, partial(self.doc.where, elem), bridge, name=name, values=values))
         return bdf
+
+    def _infos_and_osdevs(self, elem: ET.Element, bridge: bool) -> tuple[str, str, list[ET.Element]]:
+        """A PCI object's PCIVendor and PCIDevice infos (the last of a name wins, "" when absent) and its OS devices,
+        in one look at its children (ElementPath's iterfind costs more than the loop for each query). Below a PCI
+        device (not a bridge, whose children the walk visits) anything else is noted where it holds PCI objects."""
+        vendor = device = ""
+        osdevs = []
+        for child in elem:
+            tag = child.tag
+            if tag == "info":
+                name = child.get("name")
+                if name == "PCIVendor":
+                    vendor = child.get("value", "")
+                elif name == "PCIDevice":
+                    device = child.get("value", "")
+                if not bridge and len(child):
+                    self._stray(child)
+            elif tag == "object" and child.get("type") == "OSDev":
+                osdevs.append(child)
+                if not bridge:
+                    self._stray_below(child)
+            elif not bridge:
+                self._stray(child)
+        return vendor, device, osdevs
 
     # -- attributes ---------------------------------------------------------------------------------------------
     def _busid(self, elem: ET.Element) -> BDF:
@@ -320,28 +382,14 @@ def _single_node(nodeset: str) -> int | None:
     return value.bit_length() - 1
 
 
-def _product_infos_and_osdevs(elem: ET.Element) -> tuple[str, str, list[ET.Element]]:
-    """A PCI object's PCIVendor and PCIDevice infos (the last of a name wins, "" when absent) and its OS devices,
-    in one look at its children (ElementPath's iterfind costs more than the loop for each query)."""
-    vendor = device = ""
-    osdevs = []
-    for child in elem:
-        tag = child.tag
-        if tag == "info":
-            name = child.get("name")
-            if name == "PCIVendor":
-                vendor = child.get("value", "")
-            elif name == "PCIDevice":
-                device = child.get("value", "")
-        elif tag == "object" and child.get("type") == "OSDev":
-            osdevs.append(child)
-    return vendor, device, osdevs
-
-
 def _product(elem: ET.Element, vendor: str, device: str, osdevs: list[ET.Element]) -> str | None:
-    # A GPU's OS device (NVML, RSMI ...) names the exact model: "Tesla V100-SXM3-32GB-H" beside pci.ids' family.
-    gpu = {i.get("name"): i.get("value", "") for osdev in osdevs for i in osdev if i.tag == "info"} if osdevs else {}
-    if gpu.get("GPUModel"):
-        vendor, device = vendor or gpu.get("GPUVendor", ""), gpu["GPUModel"]
+    # A GPU's OS devices (CUDA, NVML, RSMI ...) name the exact model: "Tesla V100-SXM3-32GB-H" beside pci.ids'
+    # family. The first OS device that names one is taken whole (its model and vendor), so a later one with an
+    # empty GPUModel cannot blank it.
+    for osdev in osdevs:
+        gpu = {i.get("name"): i.get("value", "") for i in osdev if i.tag == "info"}
+        if gpu.get("GPUModel"):
+            vendor, device = vendor or gpu.get("GPUVendor", ""), gpu["GPUModel"]
+            break
     text = f"{vendor} {device}".strip() if vendor or device else ""
     return text or elem.get("name") or None  # v1 wrote "Vendor Device" into the name attribute
