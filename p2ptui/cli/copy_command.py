@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import math
 import os
 import stat
 import sys
@@ -338,15 +339,26 @@ def _preflight(engine, plan: Plan) -> None:
         raise InputError(problems)
 
 
+# Paced factors --speed takes. Slower than a thousandth of real time, a copy of one second would take over a
+# quarter of an hour to watch (1e-300 never ended); faster than a million times, pacing is 'max' in all but name.
+SPEED_RANGE = (1e-3, 1e6)
+
+
 def _speed(text: str) -> float | None:
     if text == "max":
         return None
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise InputError(Diagnostic(f"--speed {text!r}: expected 'max' or a positive factor of real time"))
+        value = math.nan
+    low, high = SPEED_RANGE
+    if not low <= value <= high:
+        raise InputError(
+            Diagnostic(
+                f"--speed {text!r}: expected 'max' or a factor of real time from {low:g} to {high:g}",
+                hint="'max' runs the simulator as fast as it can",
+            )
+        )
     return value
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from cli_run import run_cli
+from copy_argv import copy_argv
 from device_nodes import full_device
 
 from p2ptui.cli.main import main
@@ -194,3 +195,24 @@ def test_fleet_diff_names_node_files_it_cannot_read(tmp_path: Path, capsys) -> N
         "d": "d.yaml: dangling symbolic link",
         "e": "e.tar.gz: is a directory, not a file",
     }
+
+
+# --- copy --speed: 1e-300 was taken, and the paced simulation it started would never have ended --------------------
+
+
+@pytest.mark.parametrize("speed", ["1e-300", "0.0009", "0", "-1", "nan", "inf", "1e7", "fast", ""])
+def test_copy_refuses_a_pace_out_of_range(speed: str, capsys) -> None:
+    code, out, err = run_cli(capsys, *copy_argv(src="nvme0", dst="nvme1", size="1MiB", speed=speed))
+    assert (code, out) == (2, "")
+    assert err.startswith(
+        f"p2ptui: error: --speed {speed!r}: expected 'max' or a factor of real time from 0.001 to 1e+06"
+    ), err
+
+
+@pytest.mark.parametrize("speed", ["0.001", "1000000"])
+def test_copy_takes_the_ends_of_the_pace_range(speed: str, capsys) -> None:
+    size = "1MiB" if speed == "1000000" else "4KiB"  # a thousandth of real time: keep the simulated copy tiny
+    code, out, err = run_cli(capsys, *copy_argv(src="nvme0", dst="nvme1", size=size, speed=speed, json=True))
+    assert code == 0, err
+    (result,) = json.loads(out)["transfers"]
+    assert result["bytes"] == (1 << 20 if speed == "1000000" else 4096)
