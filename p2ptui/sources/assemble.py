@@ -128,7 +128,7 @@ def _depths(drafts: list[Draft], by_bdf: dict[BDF, Draft]) -> dict[BDF | None, i
         while up not in depth and up in by_bdf and up not in seen:
             chain.append(up)
             seen.add(up)
-            up = by_bdf[up].parent  # type: ignore[index]
+            up = by_bdf[up].parent
         below = bound if up in seen else depth.get(up, 0)  # came round, a known depth, or above the file
         for bdf in reversed(chain):
             below = min(bound, below + 1)
