@@ -279,7 +279,9 @@ class _Reader:
             domain = domains.pop() if len(domains) == 1 else None
         low = node.bdf.bus if node.bdf is not None else -1
         fits = [c for c in kept if c.address.domain == domain and c.address.bus > low]
-        misfits = [c for c in kept if c not in fits]
+        # By identity: `in` on the list compared nodes field by field, N² comparisons for a switch of N devices.
+        fitting = {id(c) for c in fits}
+        misfits = [c for c in kept if id(c) not in fitting]
         secondary = None
         if fits and domain is not None:
             secondary = self._alloc(domain, low, min(c.address.bus for c in fits))

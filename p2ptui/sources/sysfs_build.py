@@ -113,16 +113,15 @@ def build_fabric(
             )
             draft.values["physfn"] = None
     _mark_integrated(raws, drafts, tally)
+    # A root bus's NUMA node is the first its functions report. Gathered in one pass: searched per bus, a machine
+    # of thousands of host bridges read every function for each.
+    root_numa: dict[tuple[int, int], int] = {}
+    for d in drafts:
+        if d.parent is None and d.values["numa_node"] is not None:
+            root_numa.setdefault(d.bdf.bus_id, d.values["numa_node"])
     buses = []
     for (domain, bus), rel in sorted(root_buses.items()):
-        numa = next(
-            (
-                d.values["numa_node"]
-                for d in drafts
-                if d.parent is None and d.bdf.bus_id == (domain, bus) and d.values["numa_node"] is not None
-            ),
-            None,
-        )
+        numa = root_numa.get((domain, bus))
         buses.append(RootBus(domain, bus, host_bridge=rel.rsplit("/", 1)[-1], numa_node=numa))
     if problems.errors:
         raise InputError(problems.errors)

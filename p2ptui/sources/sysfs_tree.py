@@ -70,9 +70,11 @@ def scan_tree(files: SysfsFiles) -> TreeScan:
     except OSError as exc:
         scan.devices_error = exc
         scan.skipped.append(f"{files.show(DEVICES)}: cannot list ({exc.strerror or exc})")
+    listed = set(roots)  # a set beside the list: thousands of host bridges made `in` on the list quadratic
     for rel in _roots_from_bus_links(files, scan):
-        if rel not in roots:
+        if rel not in listed:
             roots.append(rel)
+            listed.add(rel)
     seen: dict[BDF, str] = {}
     for root_rel in roots:
         bus_id = parse_root_dir(posixpath.basename(root_rel))
@@ -83,16 +85,16 @@ def scan_tree(files: SysfsFiles) -> TreeScan:
 
 def _roots_from_bus_links(files: SysfsFiles, scan: TreeScan) -> list[str]:
     """Host bridge directories named by the link targets, for trees that do not start in sys/devices."""
-    found: list[str] = []
+    found: set[str] = set()
     try:
         listing = files.entries(BUS_LINKS)
     except FileNotFoundError:
-        return found  # snapshots may leave sys/bus out; the directory walk alone then defines the tree
+        return []  # snapshots may leave sys/bus out; the directory walk alone then defines the tree
     except OSError as exc:
         scan.skipped.append(
             f"{files.show(BUS_LINKS)}: cannot list ({exc.strerror or exc}); root buses outside sys/devices are missing"
         )
-        return found
+        return []
     for name, kind in listing:
         bdf = parse_bdf_dir(name)
         if bdf is None or kind is not Kind.LINK:
@@ -111,7 +113,7 @@ def _roots_from_bus_links(files: SysfsFiles, scan: TreeScan) -> list[str]:
             if parse_root_dir(parts[i]) is not None:
                 rel = "/".join(parts[: i + 1])
                 if rel not in found and files.kind(rel) is Kind.DIR:
-                    found.append(rel)
+                    found.add(rel)
                 break
     return sorted(found)
 
