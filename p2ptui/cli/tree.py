@@ -19,7 +19,9 @@ def render_fabric(fabric: Fabric) -> str:
         lines.append(root_bus_line(fabric, rb))
         _subtree(fabric, fabric.on_root_bus(rb), "", lines)
     if fabric.unplaced:
-        lines.append(f"[unplaced] {len(fabric.unplaced)} conflicting entries the source gives but the tree cannot hold")
+        count = len(fabric.unplaced)
+        entries = "entry" if count == 1 else "entries"
+        lines.append(f"[unplaced] {count} conflicting {entries} the source gives but the tree cannot hold")
         for i, dev in enumerate(fabric.unplaced):
             last = i == len(fabric.unplaced) - 1
             under = f"  (under {dev.parent.short()} in the source)" if dev.parent is not None else ""

@@ -75,7 +75,9 @@ def structure_problems(root_buses: tuple[RootBus, ...], devices: tuple[Device, .
         else:
             names[dev.name] = i
 
-    by_bdf = {d.bdf: d for d in devices}
+    # Where an address is given twice, the first entry is the one that stands (the second is reported above as a
+    # duplicate): functions below it are checked against it, not against the later copy.
+    by_bdf = {d.bdf: d for d in reversed(devices)}
     # Which bridge (or root bus, None) owns each bus number: two owners of one bus is a tree no kernel enumerates.
     bus_owner: dict[tuple[int, int], BDF | None] = dict.fromkeys(bus_ids)
     # And the converse: a bridge has one secondary bus, so its (non-VF) children all sit on the same one.

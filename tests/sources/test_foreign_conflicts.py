@@ -58,7 +58,7 @@ def test_hwloc_one_address_under_two_bridges(tmp_path, capsys):
     assert (
         "04:00.0  nic  eth0  [8086:10c9]" in out and "≠ conflict: the source also gives 0000:04:00.0 at line 93" in out
     )
-    assert "[unplaced] 1 conflicting entries" in out and "(under 00:05.0 in the source)" in out
+    assert "[unplaced] 1 conflicting entry the source gives" in out and "(under 00:05.0 in the source)" in out
     assert main(["show", "--json", str(path)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [d["conflict"] for d in data["unplaced"]] == ["the source also gives 0000:04:00.0 at line 75"]

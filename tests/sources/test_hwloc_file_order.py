@@ -93,3 +93,17 @@ def test_a_gpu_model_comes_from_the_first_os_device_that_names_one(tmp_path: Pat
     fabric = load(tmp_path, body)
     assert fabric.device(BDF(0, 0, 2, 0)).product == "Tesla V100"  # a later empty GPUModel does not blank it
     assert fabric.device(BDF(0, 0, 3, 0)).product == "NVIDIA Corporation A100-SXM4-80GB"
+
+
+def test_functions_below_the_first_entry_are_checked_against_it_not_a_later_copy(tmp_path: Path) -> None:
+    """The root port is given again later as a GPU: the model's checks looked children up in the last entry, so the
+    NVMe below the root port was set aside as "below a GPU, which has no secondary bus"."""
+    body = f"""      <object type="Bridge" bridge_type="1-1" bridge_pci="0000:[01-01]" pci_busid="0000:00:01.0" {GPU}>
+        <object type="PCIDev" pci_busid="0000:01:00.0" {NVME}/>
+      </object>
+      <object type="PCIDev" pci_busid="0000:00:01.0" {GPU}/>
+"""
+    fabric = load(tmp_path, body)
+    root_port, nvme = fabric.device(BDF(0, 0, 1, 0)), fabric.device(BDF(0, 1, 0, 0))
+    assert root_port.kind.is_bridge and nvme.parent == root_port.bdf and not nvme.conflict
+    assert [(d.bdf, d.kind.is_bridge) for d in fabric.unplaced] == [(root_port.bdf, False)]
