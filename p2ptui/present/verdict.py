@@ -10,6 +10,7 @@ P2P core computed (``Verdict``, ``ClientVerdict`` and its ``Hop`` records, ``Acs
 from __future__ import annotations
 
 from ..engine.backends import REAL
+from ..errors import InputError
 from ..fabric import acs as acsbits
 from ..fabric.model import Fabric, IommuMode
 from ..p2p.fix import AcsFix, acs_fix
@@ -20,6 +21,17 @@ from .rows import Part, Row, rows_text
 
 MAP_ROLE = {MapType.BUS_ADDR: "ok", MapType.THRU_HOST_BRIDGE: "warn", MapType.NOT_SUPPORTED: "bad"}
 MAP_MARK = {MapType.BUS_ADDR: "✔", MapType.THRU_HOST_BRIDGE: "◐", MapType.NOT_SUPPORTED: "✘"}
+
+
+def refusal_rows(error: InputError) -> list[Row]:
+    """A verdict p2ptui declines to weigh (too many unknown facts combine), as the rows `check` prints it in words:
+    the same message and hint the CLI gives on its error line."""
+    rows: list[Row] = [("verdict", [("? not weighed", "warn")])]
+    for d in error.diagnostics:
+        rows.append(("why", [(d.message, "")]))
+        if d.hint:
+            rows.append(("", [(d.hint, "muted")]))
+    return rows
 
 
 def summary(v: Verdict) -> list[Part]:

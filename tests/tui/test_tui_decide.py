@@ -1,6 +1,6 @@
 """Verdict panel, what-if, find-provider, matrix and the expert gate, driven through the keys."""
 
-from tui_helpers import build_app, mark, messages, run, screen_text
+from tui_helpers import build_app, mark, messages, run, screen_text, select
 
 from p2ptui.p2p import check, find_provider, pair_matrix, profile_for
 from p2ptui.tui.screens.expert import ExpertConfirm
@@ -201,3 +201,20 @@ def test_verdict_panel_states_what_it_depends_on_then_each_outcome():
     filled = profile(fabric, WhatIf(assume=("acs-clear", "kernel=6.8")))
     sure = check(fabric, "gpu0", ["gpu1"], filled)
     assert sure.certain and "".join(t for t, _ in verdict_rows(fabric, sure)[0][1]).startswith("✔ P2P supported")
+
+
+def test_a_verdict_with_too_many_unknown_cases_is_refused_in_the_panel():
+    """Fifteen importers below a switch of unknown ACS: 32,768 cases. The panel says so, with the facts that would
+    settle it, instead of the app freezing while it weighs them."""
+    from unknown_switch import switch_of
+
+    async def body(pilot):
+        await select(pilot, "nvme0", *(f"nvme{i}" for i in range(1, 16)))
+        panel = pilot.app.screen.query_one(VerdictPanel)
+        assert panel.text.startswith("verdict      ? not weighed\nwhy          the verdict depends on ACS")
+        assert "the verdict depends on ACS on the paths to 15 clients: more cases than the 4,096" in panel.text
+        assert "--assume acs-clear / acs-set" in panel.text
+        await pilot.press("y")
+        assert "ACS on the paths to 15 clients" in messages(pilot.app)[-1]
+
+    run(body, build_app(switch_of(16)))

@@ -14,10 +14,11 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Input, Static, Tree
 
+from ...errors import InputError
 from ...fabric.bdf import BDF
 from ...fabric.model import Device, Fabric, RootBus
 from ...p2p.gate import Reason
-from ...present.verdict import compare_rows, verdict_rows
+from ...present.verdict import compare_rows, refusal_rows, verdict_rows
 from .. import decide, export
 from ..commands import FabricCommands
 from ..decide import WhatIf
@@ -284,7 +285,12 @@ class FabricScreen(OperatingMixin):
         panel = self.query_one(VerdictPanel)
         if new_subject:  # the headline first, whatever was scrolled to for the previous selection
             panel.scroll_home(animate=False)
-        before = decide.verdict(self.fabric, self.selection, self.booted)
+        try:
+            before = decide.verdict(self.fabric, self.selection, self.booted)
+            after = before if self.profile is self.booted else decide.verdict(self.fabric, self.selection, self.profile)
+        except InputError as exc:  # too many unknown facts combine for these importers
+            panel.show(refusal_rows(exc), "Verdict")
+            return
         if before is None:
             panel.show(None)
             return
@@ -294,7 +300,6 @@ class FabricScreen(OperatingMixin):
                 f"Verdict · {self.booted.label}",
             )
             return
-        after = decide.verdict(self.fabric, self.selection, self.profile)
         assert after is not None  # the same complete selection as ``before``, under the what-if's profile
         rows = compare_rows(before, after, self.whatif.describe()) + [("", [])]
         rows += verdict_rows(self.fabric, after, decide.fix(self.fabric, after))
@@ -368,7 +373,11 @@ class FabricScreen(OperatingMixin):
                 severity="warning",
             )
             return
-        search = decide.find(self.fabric, importers, self.profile, self.app.options.seed)
+        try:
+            search = decide.find(self.fabric, importers, self.profile, self.app.options.seed)
+        except InputError as exc:
+            self.notify(str(exc), title="Find provider", severity="warning", timeout=10)
+            return
         chosen = search.chosen
         if chosen is None:  # nothing found
             self.notify(
@@ -471,7 +480,11 @@ class FabricScreen(OperatingMixin):
 
     # -- taking the answer away --------------------------------------------------------------------------------------
     def action_copy_verdict(self) -> None:
-        verdict = decide.verdict(self.fabric, self.selection, self.profile)
+        try:
+            verdict = decide.verdict(self.fabric, self.selection, self.profile)
+        except InputError as exc:
+            self.notify(str(exc), severity="warning", timeout=10)
+            return
         if verdict is None:
             self.notify(
                 "Choose an exporter (e) and an importer (i) first: then y copies the verdict.", severity="warning"
