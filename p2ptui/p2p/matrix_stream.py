@@ -16,7 +16,7 @@ from typing import TextIO
 
 import numpy as np
 
-from .class_array import ClassArray, as_class_array
+from .class_array import ClassArray, as_class_array, cell_key
 from .matrix import MAP_TYPES, PairMatrix
 from .report import profile_json
 from .topo import TOPO_CLASSES
@@ -136,10 +136,19 @@ def _json_rows(array: ClassArray | np.ndarray, value: Callable) -> Iterator[str]
 
 
 def _json_outcomes(m: PairMatrix) -> Iterator[str]:
+    """Each uncertain cell's outcomes, encoded once per pair of classes where the tables allow (class_array.cell_key):
+    cell by cell, every cell read every evaluated table."""
+    key = cell_key([m.certain, *(a for pair in m.alternatives for a in pair)])
+    encoded: dict[tuple[int, int], str] = {}
     for i in range(len(m.rows)):
         for j in m.uncertain_in_row(i):
-            outcomes = [{"map_type": t.value, "distance": d} for t, d in m.outcomes_at(i, j)]
-            yield json.dumps({"row": i, "col": j, "outcomes": outcomes})
+            k = key(i, j) if key is not None else None
+            text = encoded.get(k) if k is not None else None
+            if text is None:
+                text = json.dumps([{"map_type": t.value, "distance": d} for t, d in m.outcomes_at(i, j)])
+                if k is not None:
+                    encoded[k] = text
+            yield f'{{"row": {i}, "col": {j}, "outcomes": {text}}}'  # what json.dumps writes for the cell
 
 
 def _write_list(out: TextIO, items: Iterator[str]) -> None:

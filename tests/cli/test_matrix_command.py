@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 from cli_run import run_cli
+from unknown_switch import switch_of
 
+from p2ptui.cli import matrix_command
 from p2ptui.fabric.bdf import BDF
 from p2ptui.fabric.endpoints import (
     EndpointClass,
@@ -19,6 +21,8 @@ from p2ptui.fabric.endpoints import (
 )
 from p2ptui.fabric.kinds import DeviceKind
 from p2ptui.fabric.model import Device, P2PPool
+from p2ptui.fabric.synth import random_fabric
+from p2ptui.p2p import pair_matrix, profile_for
 from p2ptui.sources import open_fabric
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -178,3 +182,15 @@ def test_header_names_the_classes_and_an_empty_choice_says_so(capsys):
     )
     code, out, _ = run_cli(capsys, "matrix", str(DATA / "hwloc" / "32em64t-2n8c2t-pci-noio.xml"))
     assert code == 0 and out.splitlines()[-1] == "no endpoints to pair"
+
+
+@pytest.mark.parametrize("width", [80, 400])
+def test_cells_made_once_per_class_pair_read_as_cell_by_cell(width: int, monkeypatch) -> None:
+    """The text matrix makes each cell's text once per pair of classes: the same text as reading every cell (wide:
+    map type, distance and topo -m class; narrow: the compact cells), here with cells that depend on unknown ACS."""
+    fabrics = [switch_of(30), random_fabric(3), random_fabric(8)]
+    matrices = [pair_matrix(f, profile_for(f, kernel="5.4", iommu="on")) for f in fabrics]
+    assert any(m.certain is not None for m in matrices)
+    once = [matrix_command.render_matrix(f, m, width) for f, m in zip(fabrics, matrices, strict=True)]
+    monkeypatch.setattr(matrix_command, "cell_key", lambda arrays: None)
+    assert once == [matrix_command.render_matrix(f, m, width) for f, m in zip(fabrics, matrices, strict=True)]

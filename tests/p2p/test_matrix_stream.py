@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from unknown_switch import switch_of
 
 from p2ptui.fabric.synth import random_fabric
 from p2ptui.formats import load_fabric
@@ -123,3 +124,11 @@ def test_a_cut_kept_per_class_streams_too():
     )
     assert np.array_equal(np.asarray(cut.distance), np.asarray(m.distance)[np.ix_(rows, cols)])
     assert_streams_match(cut)
+
+
+def test_a_switch_of_unknown_acs_streams_as_before() -> None:
+    """Every pair of drives depends on the ACS of their two downstream ports: the outcomes, encoded once per pair of
+    classes, are the text each cell's own encoding gives."""
+    m = pair_matrix(switch_of(40))
+    assert m.certain is not None and len(m.uncertain_cells()) == 40 * 39
+    assert_streams_match(m)
