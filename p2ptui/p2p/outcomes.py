@@ -11,6 +11,10 @@ Why the enumeration is exact and small:
   distance do not depend on which function redirects), so it is enough to try, for each set Y of clients, the
   completion where every unknown function off the paths of clients outside Y redirects and the others do not;
 * an unknown host bridge is whitelisted for any peer, only for its own bridge, or not at all.
+
+The cases still multiply with the clients (each with its own functions of unknown ACS can double them) and the root
+buses of unknown host bridges (each triples them): past MAX_COMPLETIONS the verdict is refused rather than weighed
+for minutes or guessed.
 """
 
 from __future__ import annotations
@@ -46,7 +50,9 @@ WHY_UNKNOWN = {
     Fact.HOST_BRIDGE: "the input has no vendor/device IDs for the functions standing for these host bridges "
     "(the kernel's whitelist)",
 }
-MAX_COMPLETIONS = 4096  # far above what real inputs need (a few hundred); beyond it the facts are narrowed
+# Far above what real inputs need (a few hundred). Beyond it an unknown kernel is narrowed to the newest rules, and if
+# the cases still exceed it the verdict is refused, naming the facts that would settle it (_too_many).
+MAX_COMPLETIONS = 4096
 
 
 @dataclass(frozen=True)
