@@ -16,7 +16,7 @@ from typing import TextIO
 
 import numpy as np
 
-from .class_array import ClassArray, as_class_array, cell_key
+from .class_array import ClassArray, as_class_array, per_class_pair
 from .matrix import MAP_TYPES, PairMatrix
 from .report import profile_json
 from .topo import TOPO_CLASSES
@@ -136,19 +136,15 @@ def _json_rows(array: ClassArray | np.ndarray, value: Callable) -> Iterator[str]
 
 
 def _json_outcomes(m: PairMatrix) -> Iterator[str]:
-    """Each uncertain cell's outcomes, encoded once per pair of classes where the tables allow (class_array.cell_key):
+    """Each uncertain cell's outcomes, encoded once per pair of classes where the tables allow (per_class_pair):
     cell by cell, every cell read every evaluated table."""
-    key = cell_key([m.certain, *(a for pair in m.alternatives for a in pair)])
-    encoded: dict[tuple[int, int], str] = {}
+    tables = [m.certain, *(a for pair in m.alternatives for a in pair)]
+    outcomes = per_class_pair(
+        tables, lambda i, j: json.dumps([{"map_type": t.value, "distance": d} for t, d in m.outcomes_at(i, j)])
+    )
     for i in range(len(m.rows)):
         for j in m.uncertain_in_row(i):
-            k = key(i, j) if key is not None else None
-            text = encoded.get(k) if k is not None else None
-            if text is None:
-                text = json.dumps([{"map_type": t.value, "distance": d} for t, d in m.outcomes_at(i, j)])
-                if k is not None:
-                    encoded[k] = text
-            yield f'{{"row": {i}, "col": {j}, "outcomes": {text}}}'  # what json.dumps writes for the cell
+            yield f'{{"row": {i}, "col": {j}, "outcomes": {outcomes(i, j)}}}'  # what json.dumps writes for the cell
 
 
 def _write_list(out: TextIO, items: Iterator[str]) -> None:

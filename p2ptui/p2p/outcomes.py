@@ -204,9 +204,10 @@ def _acs_sets(per_client: list[frozenset[int]]) -> list[frozenset[int]] | None:
     """The sets of unknown functions that redirect, one per set of clients whose paths are left clear (functions on
     a clear path do not redirect, all others do), distinct, fewest first; None when there are too many to weigh.
 
-    Up to 12 clients every choice is tried in turn (4,096 at most). Beyond, the distinct clear unions are grown one
-    client at a time, which stops as soon as there are too many: choice by choice, 15 clients below one switch took
-    8 s to find that out, and 40 would never have finished."""
+    Up to 12 clients every choice is tried in turn (4,096 at most), which keeps the order outcomes have always been
+    listed in. Beyond, the distinct clear unions are grown one client at a time, which stops as soon as there are
+    too many: choice by choice, 15 clients below one switch took 8 s to find that out, and 40 would never have
+    finished."""
     everything = frozenset().union(*per_client)
     if len(per_client) <= 12:
         sets: list[frozenset[int]] = []
