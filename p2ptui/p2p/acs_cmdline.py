@@ -8,6 +8,7 @@ boot configuration, and what the kernel logs while setting them.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Callable
@@ -75,6 +76,7 @@ def split_cmdline(cmdline: str) -> list[str]:
     return words[: words.index("--")] if "--" in words else words
 
 
+@functools.lru_cache(maxsize=64)  # a verdict's cases complete the profile once each, from one command line
 def parse_pci_params(cmdline: str) -> PciParams:
     disable = config = None
     for word in split_cmdline(cmdline):

@@ -142,20 +142,33 @@ def check_under_unknowns(
     runs: list[tuple[dict, Verdict]] = []
     acs_values = next((values for fact, values in dims if fact is Fact.ACS), [])
     deciding = frozenset().union(*(v.redirecting for v in acs_values))
+    memo: dict = {}  # pair verdicts, shared by the cases (see verdict.pair_verdict)
     for values in itertools.product(*(d[1] for d in dims)):
         assignment = {fact: value for (fact, _), value in zip(dims, values, strict=False)}
-        runs.append((assignment, _run(fabric, base, provider, clients, verbose, assignment, deciding)))
+        runs.append((assignment, _run(fabric, base, provider, clients, verbose, assignment, deciding, memo)))
     return _summarise(base, dims, runs)
 
 
+_PROFILE_FACTS = frozenset((Fact.KERNEL, Fact.CPU, Fact.IOMMU))
+
+
 def _run(
-    fabric: Fabric, base: VerdictContext, provider, clients, verbose: bool, assignment: dict, deciding: frozenset[int]
+    fabric: Fabric,
+    base: VerdictContext,
+    provider,
+    clients,
+    verbose: bool,
+    assignment: dict,
+    deciding: frozenset[int],
+    memo: dict,
 ) -> Verdict:
-    prof = base.profile.completed(assignment.get(Fact.KERNEL), assignment.get(Fact.CPU), assignment.get(Fact.IOMMU))
-    ctx = verdict_context(fabric, prof) if prof != base.profile else base
+    ctx = base
+    if assignment.keys() & _PROFILE_FACTS:  # only these change the profile (ACS and host bridges fill the context)
+        prof = base.profile.completed(assignment.get(Fact.KERNEL), assignment.get(Fact.CPU), assignment.get(Fact.IOMMU))
+        ctx = verdict_context(fabric, prof) if prof != base.profile else base
     acs = assignment[Fact.ACS].redirecting if Fact.ACS in assignment else frozenset()
     hb = dict(assignment.get(Fact.HOST_BRIDGE, ()))
-    return check_certain(ctx.with_facts(acs, hb, deciding), provider, clients, verbose)
+    return check_certain(ctx.with_facts(acs, hb, deciding, memo), provider, clients, verbose)
 
 
 def _dimensions(base: VerdictContext, provider, clients: Sequence[Client], verbose: bool) -> list[tuple[Fact, list]]:
