@@ -16,7 +16,6 @@ from p2ptui.fabric import acs as acsbits
 from p2ptui.fabric.acs import ACS_UNKNOWN
 from p2ptui.fabric.model import Device, Fabric, Host, P2PPool, RootBus
 from p2ptui.p2p import context as context_module
-from p2ptui.p2p import outcomes as outcomes_module
 from p2ptui.p2p import verdict as verdict_module
 from p2ptui.p2p.context import VerdictContext, assumed_ctrl, verdict_context
 from p2ptui.p2p.profiles import Fact, profile_for
@@ -157,24 +156,21 @@ def test_an_uncertain_check_weighs_each_pair_once_per_fact_it_reads(monkeypatch:
     fabric = switches_of_unknown_acs(1, 12)
     clients = clients_below(fabric, 11)
     provider = clients.pop(0)
-    computed = 0
+    computed = weighed = 0
+    classify, fill = verdict_module.topo_class, VerdictContext.with_facts
 
-    def counted(*args):
+    def counted_classify(*args):  # once per pair verdict worked out (the last thing it does)
         nonlocal computed
         computed += 1
-        return pair_verdict_uncached(*args)
+        return classify(*args)
 
-    pair_verdict_uncached = verdict_module._pair_verdict
-    monkeypatch.setattr(verdict_module, "_pair_verdict", counted)
-    weighed = 0
-    run = outcomes_module._run
-
-    def counted_run(*args):
+    def counted_fill(*args, **kwargs):  # once per case weighed
         nonlocal weighed
         weighed += 1
-        return run(*args)
+        return fill(*args, **kwargs)
 
-    monkeypatch.setattr(outcomes_module, "_run", counted_run)
+    monkeypatch.setattr(verdict_module, "topo_class", counted_classify)
+    monkeypatch.setattr(VerdictContext, "with_facts", counted_fill)
     result = check(fabric, provider, clients)
     assert not result.certain
     # 10 clients below as many ports of unknown ACS, the provider below one more, host bridges of unknown IDs:
