@@ -143,32 +143,30 @@ def check_under_unknowns(
     acs_values = next((values for fact, values in dims if fact is Fact.ACS), [])
     deciding = frozenset().union(*(v.redirecting for v in acs_values))
     memo: dict = {}  # pair verdicts, shared by the cases (see verdict.pair_verdict)
+    contexts: dict[tuple, VerdictContext] = {}  # per completed profile: the same for every ACS and host-bridge case
     for values in itertools.product(*(d[1] for d in dims)):
         assignment = {fact: value for (fact, _), value in zip(dims, values, strict=False)}
-        runs.append((assignment, _run(fabric, base, provider, clients, verbose, assignment, deciding, memo)))
+        completion = tuple(assignment.get(fact) for fact in _PROFILE_FACTS)
+        ctx = contexts.get(completion)
+        if ctx is None:
+            ctx = contexts[completion] = _completed_context(fabric, base, assignment)
+        acs = assignment[Fact.ACS].redirecting if Fact.ACS in assignment else frozenset()
+        hb = dict(assignment.get(Fact.HOST_BRIDGE, ()))
+        verdict = check_certain(ctx.with_facts(acs, hb, deciding, memo), provider, clients, verbose)
+        runs.append((assignment, verdict))
     return _summarise(base, dims, runs)
 
 
-_PROFILE_FACTS = frozenset((Fact.KERNEL, Fact.CPU, Fact.IOMMU))
+_PROFILE_FACTS = (Fact.KERNEL, Fact.CPU, Fact.IOMMU)
 
 
-def _run(
-    fabric: Fabric,
-    base: VerdictContext,
-    provider,
-    clients,
-    verbose: bool,
-    assignment: dict,
-    deciding: frozenset[int],
-    memo: dict,
-) -> Verdict:
-    ctx = base
-    if assignment.keys() & _PROFILE_FACTS:  # only these change the profile (ACS and host bridges fill the context)
-        prof = base.profile.completed(assignment.get(Fact.KERNEL), assignment.get(Fact.CPU), assignment.get(Fact.IOMMU))
-        ctx = verdict_context(fabric, prof) if prof != base.profile else base
-    acs = assignment[Fact.ACS].redirecting if Fact.ACS in assignment else frozenset()
-    hb = dict(assignment.get(Fact.HOST_BRIDGE, ()))
-    return check_certain(ctx.with_facts(acs, hb, deciding, memo), provider, clients, verbose)
+def _completed_context(fabric: Fabric, base: VerdictContext, assignment: dict) -> VerdictContext:
+    """The context of the profile with the case's kernel, CPU and IOMMU mode filled (the base one when it fills
+    none of them)."""
+    if not any(fact in assignment for fact in _PROFILE_FACTS):
+        return base
+    prof = base.profile.completed(assignment.get(Fact.KERNEL), assignment.get(Fact.CPU), assignment.get(Fact.IOMMU))
+    return verdict_context(fabric, prof) if prof != base.profile else base
 
 
 def _dimensions(base: VerdictContext, provider, clients: Sequence[Client], verbose: bool) -> list[tuple[Fact, list]]:

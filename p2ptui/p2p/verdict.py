@@ -161,11 +161,13 @@ def check_certain(ctx: VerdictContext, provider: Device | str, clients: Sequence
                 printed.extend(cv.messages)
                 failed = stopped = True  # the kernel returns -1 at once, whatever verbose says
             continue
-        cv = pair_verdict(ctx, p, c, verbose and not stopped)
+        cv = pair_verdict(ctx, p, c, verbose and not stopped, silent=stopped and foreign is None)
         if foreign is not None:
             cv = _replace(cv, foreign=foreign)
+            if stopped:
+                cv = _silent(cv)
         if stopped:
-            results.append(_silent(cv))
+            results.append(cv)
             continue
         results.append(cv)
         printed.extend(cv.messages)
@@ -188,16 +190,17 @@ def check_certain(ctx: VerdictContext, provider: Device | str, clients: Sequence
     )
 
 
-def pair_verdict(ctx: VerdictContext, p: int, c: int, verbose: bool) -> ClientVerdict:
+def pair_verdict(ctx: VerdictContext, p: int, c: int, verbose: bool, silent: bool = False) -> ClientVerdict:
     """calc_map_type_and_dist() (v5.4+) or upstream_bridge_distance() (v4.20/v5.2) for one provider/client pair.
 
     A verdict weighed case by case (2,048 cases for 11 clients below ports of unreadable ACS) gives its cases'
     contexts one memo: a case changes the facts of a few paths, so most pairs come out as in an earlier case. The
     key is everything the answer reads: the profile, and the ACS facts and host-bridge standings of the pair's
-    paths."""
+    paths. ``silent``: as distance_many left it, having returned before this client (no lines, not evaluated)."""
     memo = ctx.pair_memo
     if memo is None:
-        return _pair_verdict(ctx, p, c, verbose)
+        cv = _pair_verdict(ctx, p, c, verbose)
+        return _silent(cv) if silent else cv
     index = ctx.index
     chains = index.chains[p] + index.chains[c]
     rb_p, rb_c = index.root_bus[p], index.root_bus[c]
@@ -205,7 +208,10 @@ def pair_verdict(ctx: VerdictContext, p: int, c: int, verbose: bool) -> ClientVe
         p,
         c,
         verbose,
-        ctx.profile,
+        silent,
+        # By identity: hashing a profile costs more than the rest of the key, and the memo lives only while its
+        # check holds the contexts (and so their profiles), so no other profile can take this one's id meanwhile.
+        id(ctx.profile),
         tuple([(ctx.redirect[i], ctx.ctrl[i], ctx.acs_unknown[i], ctx.acs_assumed[i]) for i in chains]),
         ctx.hb_state.get(rb_p),
         ctx.hb_state.get(rb_c),
@@ -214,7 +220,8 @@ def pair_verdict(ctx: VerdictContext, p: int, c: int, verbose: bool) -> ClientVe
     )
     known = memo.get(key)
     if known is None:
-        known = memo[key] = _pair_verdict(ctx, p, c, verbose)
+        known = _pair_verdict(ctx, p, c, verbose)
+        known = memo[key] = _silent(known) if silent else known
     return known
 
 
