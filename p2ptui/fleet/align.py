@@ -19,6 +19,7 @@ import networkx as nx
 
 from ..fabric.bdf import BDF
 from ..fabric.model import Device, Fabric
+from ..p2p.matrix import PairMatrix, pair_matrix
 
 ROOT = "host"
 Vertex = str | BDF  # ROOT and ``rootbusN`` by name, devices by address
@@ -61,6 +62,12 @@ class FabricTree:
     def shape(self) -> str:
         """The labelled tree's Weisfeiler-Lehman hash: equal for trees built alike, whatever their bus numbers."""
         return _wl_hash(self.graph)
+
+    @cached_property
+    def p2p_matrix(self) -> PairMatrix:
+        """Every endpoint pair's verdict, under the fabric's own profile: worked out once for a reference that every
+        node of a fleet is compared with (with unknown facts it weighs ~140 completions)."""
+        return pair_matrix(self.fabric)
 
     def label(self, vertex) -> str:
         return self.graph.nodes[vertex]["label"]

@@ -179,7 +179,7 @@ def _aer(node: Fabric, a: Alignment, threshold: int) -> list[Drift]:
 def _p2p(a: Alignment) -> list[Drift]:
     """Every endpoint pair present on both sides whose map type differs, explained by the single-pair verdict."""
     rf, nf = a.ref.fabric, a.node.fabric
-    rm, nm = pair_matrix(rf), pair_matrix(nf)
+    rm, nm = a.ref.p2p_matrix, pair_matrix(nf)  # the reference's once for the whole fleet
     n_index = {d.bdf: i for i, d in enumerate(nm.rows)}
     ri, ni = [], []
     for i, dev in enumerate(rm.rows):
