@@ -26,6 +26,9 @@ MAP_NOT_SUPPORTED = "NOT_SUPPORTED"
 # and is dropped there: that churn is what starts the collector's full passes, each walking every transfer kept so
 # far. With 1,024 kept, 10,000 random transfers spent 0.5 s collecting; with 16, half that.
 MAX_CACHED = 16
+# Where a fact the verdicts rest on is unknown, each verdict weighs every outcome (hundreds of cases, tens of ms):
+# a copy list's verdicts are then worth keeping, from its checks before the run to the run itself.
+MAX_CACHED_UNCERTAIN = 4096
 
 
 class VerdictCache:
@@ -56,6 +59,8 @@ class VerdictCache:
         if self._certain is None:
             ctx = verdict_context(self.fabric, self.profile)
             self._certain = ctx if is_certain(ctx) else False  # else check() weighs the outcomes, each time
+            if self._certain is False:
+                self._cache.limit = max(self.limit, MAX_CACHED_UNCERTAIN)
         if isinstance(self._certain, VerdictContext):
             return check_certain(self._certain, provider, clients, verbose=True)
         return check(self.fabric, provider, clients, self.profile, verbose=True)

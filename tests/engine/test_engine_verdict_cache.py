@@ -55,3 +55,26 @@ def test_a_simulation_with_a_small_cache_gives_the_same_results_as_with_a_large_
         return [(r.state, r.ended_at) for r in sim.results.values()]
 
     assert run(2) == run(10_000)
+
+
+def test_with_facts_unknown_a_copy_lists_verdicts_are_kept_from_the_checks_to_the_run(monkeypatch):
+    """Each such verdict weighs every outcome (tens of ms): a plan of more pairs than the small limit used to have
+    them all evicted between the checks before the run and the run itself, and computed twice."""
+    from p2ptui.engine import verdicts as verdicts_module
+
+    fabric = open_fabric(str(DGX2))
+    weighed = 0
+    real_check = verdicts_module.check
+
+    def counted(*args, **kwargs):
+        nonlocal weighed
+        weighed += 1
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(verdicts_module, "check", counted)
+    cache = VerdictCache(fabric)
+    ends = fabric.endpoints()
+    pairs = [(p, c) for p in ends[:8] for c in ends[8:12]]  # 32 pairs, twice the small limit
+    first = [cache.verdict(p, [c]) for p, c in pairs]  # the checks before a run
+    again = [cache.verdict(p, [c]) for p, c in pairs]  # the run
+    assert weighed == len(pairs) and again == first

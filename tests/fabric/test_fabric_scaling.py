@@ -12,6 +12,7 @@ from p2ptui.cli.tree import render_fabric
 from p2ptui.fabric import BDF, DeviceKind
 from p2ptui.fabric.model import Device, Fabric, RootBus
 from p2ptui.formats.export import fabric_to_dict
+from p2ptui.formats.writers import dumps_dot
 
 NVME = 0x010802
 
@@ -90,3 +91,12 @@ def test_thousands_of_vfs_under_one_pf_export_in_linear_time() -> None:
     spent = time.process_time() - start
     assert spent < 3.0, f"{spent:.2f} s for 12,000 VFs (about 12 s when each VF scanned its siblings)"
     assert len(exported["devices"]) == 12_002
+
+
+def test_thousands_of_root_buses_draw_as_dot_in_linear_time() -> None:
+    fabric = many_root_buses(4000)
+    start = time.process_time()
+    text = dumps_dot(fabric)
+    spent = time.process_time() - start
+    assert spent < 2.0, f"{spent:.2f} s for 4,000 root buses (each root bus scanned every function: about 10 s)"
+    assert text.count("subgraph cluster_") == 4000 and text.count('[label="nvme') == 4001
