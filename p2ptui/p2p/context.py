@@ -20,7 +20,7 @@ from ..fabric.cpu_vendors import root_complex_fits
 from ..fabric.kinds import DeviceKind
 from ..fabric.model import Device, Fabric
 from . import messages
-from .acs_cmdline import BootLog, boot_ctrl, live_ctrl
+from .acs_cmdline import BootAcs, BootLog, boot_ctrl, live_ctrl
 from .profiles import (
     AcsAssumption,
     Era,
@@ -49,6 +49,9 @@ class FabricIndex:
     depth: np.ndarray  # len(chain) - 1
     rb_range: list[tuple[int, int]]  # preorder range of each root bus's devices
     _chain_pos: dict[int, dict[int, int]] = field(default_factory=dict)
+    # assumed_ctrl(redirect=True) per function, by the boot-time ACS set-up it depends on: the profiles one verdict
+    # weighs (kernel releases, a fix's command line) share a handful of set-ups.
+    assumed_on: dict[BootAcs, dict[int, int]] = field(default_factory=dict)
 
     def chain_pos(self, i: int) -> dict[int, int]:
         """Position of each device in chain(i): the kernel's inner loop as a lookup."""
@@ -185,12 +188,14 @@ class VerdictContext:
         if self._filled is None:
             on_values: dict[int, tuple[int, bool]] = {}
             off_ctrl, off_redirect = list(self.ctrl), list(self.redirect)
+            known = self.index.assumed_on.setdefault(self.profile.acs, {})
             for i, maybe in enumerate(self.acs_maybe):
                 if maybe:
-                    on = assumed_ctrl(self.index.fabric, self.index.devices[i], self.profile, True)
+                    on = known.get(i)
+                    if on is None:
+                        on = known[i] = assumed_ctrl(self.index.fabric, self.index.devices[i], self.profile, True)
                     on_values[i] = (on, bool(on & acsbits.REDIRECT_BITS))
-                    off = assumed_ctrl(self.index.fabric, self.index.devices[i], self.profile, False)
-                    off_ctrl[i], off_redirect[i] = off, bool(off & acsbits.REDIRECT_BITS)
+                    off_ctrl[i], off_redirect[i] = 0, False  # what assumed_ctrl gives a function that does not redirect
             on_ctrl, on_redirect = list(off_ctrl), list(off_redirect)
             for i, (value, redirects) in on_values.items():
                 on_ctrl[i], on_redirect[i] = value, redirects

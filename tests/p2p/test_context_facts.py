@@ -178,3 +178,26 @@ def test_an_uncertain_check_weighs_each_pair_once_per_fact_it_reads(monkeypatch:
     # and the host bridge's standing (3 ways), so it comes out at most 12 ways, plus once for the plain check.
     assert weighed > 1000
     assert computed <= 10 * (1 + 2 * 2 * 3), (computed, weighed)
+
+
+def test_releases_weighed_share_their_fills(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the kernel unknown a verdict weighs each release's rules, and a fix re-weighs them under its command
+    line: each a context of its own, but most share the boot-time ACS set-up a fill depends on."""
+    base = switches_of_unknown_acs(4, 6)
+    fabric = Fabric(base.name, base.root_buses, base.devices, Host(cpu_vendor="intel", cpu_family=6))
+    calls = 0
+
+    def counted(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        return assumed_ctrl(*args, **kwargs)
+
+    monkeypatch.setattr(context_module, "assumed_ctrl", counted)
+    ctx = verdict_context(fabric)
+    unknown = sum(ctx.acs_maybe)
+    provider, *clients = clients_below(fabric, 3)
+    result = check(fabric, provider, clients)
+    assert {Fact.KERNEL, Fact.ACS} <= {u.fact for u in result.depends_on}
+    # The releases weighed fall into three ACS set-ups (before 6.11, the 6.11-6.14 bug, fixed since): each fills a
+    # function once, where each release's context filled it again (20 contexts here).
+    assert calls <= 3 * unknown, (calls, unknown)
