@@ -20,7 +20,7 @@ from .context import verdict_context
 from .matrix import NOT, pair_table
 from .messages import NonPciClient
 from .profiles import KernelProfile
-from .verdict import Client, _index_of, check
+from .verdict import Client, Verdict, _index_of, check
 
 MAX_TIES = 512  # PAGE_SIZE / sizeof(struct pci_dev *) on 4 KiB pages, 64-bit
 
@@ -81,9 +81,10 @@ def find_provider(
         if table.certain is not None:
             uncertain = (~np.asarray(table.certain, dtype=bool)).any(axis=1, out=uncertain)
     candidates = [Candidate(p, int(s)) for p, s in zip(providers, scores, strict=False)]
+    weighed: dict[int, Verdict] = {}  # by provider index: the searches' own verdicts, for its messages below
     for k in np.flatnonzero(uncertain):
         # The row's cells may be uncertain through different facts: the single verdict knows which combine.
-        v = check(fabric, providers[k], clients, ctx.profile, verbose=False)
+        v = weighed[int(k)] = check(fabric, providers[k], clients, ctx.profile, verbose=False)
         seen = tuple(sorted({o.verdict.distance for o in v.outcomes})) if not v.certain else (v.distance,)
         # Only the score matters here: outcomes that differ in map type but not in distance leave it certain.
         candidates[k] = Candidate(providers[k], v.distance, len(seen) == 1, seen if len(seen) > 1 else ())
@@ -96,17 +97,20 @@ def find_provider(
     if ties:
         kept = ties[:MAX_TIES]
         chosen = kept[random.Random(seed).randrange(len(kept))]
-    lines = _search_messages(fabric, ctx, [p for p, r in zip(providers, refused, strict=False) if r], clients)
+    refusals = [(p, weighed.get(k)) for k, (p, r) in enumerate(zip(providers, refused, strict=False)) if r]
+    lines = _search_messages(fabric, ctx, refusals, clients)
     return ProviderSearch(list(clients), candidates, best, ties, chosen, seed, lines)
 
 
-def _search_messages(fabric, ctx, refused: list[Device], clients) -> list[str]:
+def _search_messages(fabric, ctx, refused: list[tuple[Device, Verdict | None]], clients) -> list[str]:
     """Lines a non-verbose search prints: only v5.14+ whitelist warnings, which come with ACS-redirected paths the
-    whitelist then refuses, so only refused candidates can print any."""
+    whitelist then refuses, so only refused candidates can print any. A refused candidate comes with the verdict the
+    search already weighed for it, when it did (an uncertain score: its outcomes are not weighed twice)."""
     if not ctx.profile.host_bridge_warning or ctx.profile.cpu_allows_p2p or not any(ctx.redirect):
         return []
     lines: list[str] = []
-    for provider in refused:
-        verdict = check(fabric, provider, clients, ctx.profile, verbose=False)
+    for provider, verdict in refused:
+        if verdict is None:
+            verdict = check(fabric, provider, clients, ctx.profile, verbose=False)
         lines.extend(verdict.messages)
     return lines

@@ -95,3 +95,32 @@ def test_scores_that_depend_on_unknown_acs_are_flagged():
         assert by_name["nvme-b"].certain  # its path does not cross dsp0
         v = check(f, "nvme-a", ["rnic0"], profile, verbose=False)
         assert not v.certain and by_name["nvme-a"].distance == v.distance
+
+
+def test_an_uncertain_refused_candidate_is_weighed_once_for_its_score_and_its_lines(monkeypatch):
+    """A candidate whose score depends on unknown facts is weighed outcome by outcome; when it is refused, the
+    search's whitelist lines come from that same verdict, not from weighing it all again."""
+    from dataclasses import replace
+
+    from p2ptui.fabric.acs import Acs, AcsSource
+
+    # dsp0 (above nvme-a) redirects, behind a host bridge off the whitelist: refused, with the kernel's line.
+    fabric = with_hb0(dsp_redirect(F(), ports=("dsp0",)), NON_WL_INTEL)
+    dsp1 = fabric.find("dsp1")  # above rnic0, unreadable: nvme-b's path redirects or not
+    f = fabric.with_devices(replace(d, acs=Acs(AcsSource.UNKNOWN)) if d.bdf == dsp1.bdf else d for d in fabric.devices)
+    profile = profile_for(f, kernel="6.8")
+    weighed = []
+    real_check = providers.check
+
+    def counted(fabric, provider, *args, **kwargs):
+        weighed.append(provider.name)
+        return real_check(fabric, provider, *args, **kwargs)
+
+    monkeypatch.setattr(providers, "check", counted)
+    s = find_provider(f, ["rnic0"], profile, seed=0)
+    by_name = {c.provider.name: c for c in s.candidates}
+    assert not by_name["nvme-b"].certain and by_name["nvme-b"].distance == -1  # refused in its worst outcome
+    refused = [c.provider for c in s.candidates if c.distance < 0]
+    assert s.messages == [line for p in refused for line in real_check(f, p, ["rnic0"], profile, False).messages]
+    assert s.messages  # the lines are there
+    assert sorted(weighed) == sorted(set(weighed)), weighed  # no candidate weighed twice
