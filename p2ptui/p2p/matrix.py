@@ -142,7 +142,12 @@ def pair_table(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray, compress
     # range with the same rules), and memory stays a few tables wide.
     seen: set[bytes] = set()
     alts: list[tuple[np.ndarray, np.ndarray]] = []
-    for completed in contexts:
+    weighed: set[tuple] = set()
+    for completed, redirect in zip(contexts, redirects, strict=True):
+        inputs = _table_inputs(completed, redirect)
+        if inputs in weighed:  # the same table as an earlier completion's, which is already folded in
+            continue
+        weighed.add(inputs)
         t_map, t_dist, t_topo = _class_table(completed, classes)
         key = hashlib.blake2b(t_map.tobytes() + t_dist.tobytes(), digest_size=16).digest()
         if key in seen:
@@ -170,6 +175,18 @@ def pair_table(ctx: VerdictContext, rows: np.ndarray, cols: np.ndarray, compress
         expand(certain),
         tuple((expand(m), expand(d)) for m, d in alts),
     )
+
+
+def _table_inputs(ctx: VerdictContext, redirect: np.ndarray) -> tuple:
+    """Everything a completion's table is computed from besides the tree: whether its rules are v5.4's or older
+    (profiles.common_outcome and no_common_outcome branch on nothing else), which functions redirect, and per pair
+    of root buses whether a path through the host bridges is allowed and whether both pass v5.2's root-complex
+    rule (_no_common_case; its diagonal is what _common_blocks asks). Completions equal in these give equal tables:
+    most of the ~140 of an all-unknown machine do (kernel releases whose rules differ elsewhere), and each table
+    costs a dense pass over every pair of classes."""
+    modern = ctx.profile.era >= Era.V5_4
+    allowed = ctx.host_path_allowed_all().tobytes() if modern else b""
+    return (modern, redirect.tobytes(), allowed, np.asarray(ctx.rc_v52, dtype=bool).tobytes())
 
 
 def _class_table(ctx: VerdictContext, classes: EndpointClasses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

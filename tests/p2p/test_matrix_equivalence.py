@@ -145,3 +145,31 @@ def test_matrix_shape_and_topo_symmetry():
     assert np.array_equal(m.topo, m.topo.T)
     # Swapping provider and client inspects the same devices (the common one once) and sums the same hops.
     assert np.array_equal(m.map_type, m.map_type.T) and np.array_equal(m.distance, m.distance.T)
+
+
+def test_a_machine_of_unknown_facts_matrix_equals_verdict():
+    """Kernel, CPU, host-bridge IDs and every port's ACS unknown: the matrix weighs ~140 completions, computing a
+    table only for completions whose inputs differ (most repeat one another); every cell still equals check()."""
+    from p2ptui.fabric import BDF, DeviceKind
+    from p2ptui.fabric.acs import ACS_UNKNOWN
+    from p2ptui.fabric.model import Device, Fabric, Host, RootBus
+
+    devices = []
+    for s in range(3):
+        base = 32 * s
+        rp, usp = BDF(0, base, 0, 0), BDF(0, base + 1, 0, 0)
+        devices += [
+            Device(rp, DeviceKind.ROOT_PORT, f"rp{s}", acs=ACS_UNKNOWN),
+            Device(usp, DeviceKind.SWITCH_UPSTREAM, f"usp{s}", parent=rp),
+        ]
+        for p in range(3):
+            dsp = BDF(0, base + 2, p, 0)
+            devices.append(Device(dsp, DeviceKind.SWITCH_DOWNSTREAM, f"dsp{s}{p}", parent=usp, acs=ACS_UNKNOWN))
+            devices.append(
+                Device(BDF(0, base + 3 + p, 0, 0), DeviceKind.NVME, f"nvme{s}{p}", parent=dsp, class_code=0x010802)
+            )
+    devices.append(Device(BDF(0, 0, 5, 0), DeviceKind.NVME, "rciep", class_code=0x010802, integrated=True))
+    fabric = Fabric("unknowns", tuple(RootBus(0, 32 * s) for s in range(3)), tuple(devices), Host())
+    profile = profile_for(fabric)
+    assert {"kernel", "cpu"} <= {f.value for f in profile.unknown}
+    assert assert_matrix_matches_pairs(fabric, profile) == 100
