@@ -5,6 +5,7 @@ import random
 from pathlib import Path
 
 import pytest
+from call_count import CallCount
 
 from p2ptui.engine.sim import Simulation
 from p2ptui.engine.transfer import TransferSpec, TransferState
@@ -63,18 +64,10 @@ def test_with_facts_unknown_a_copy_lists_verdicts_are_kept_from_the_checks_to_th
     from p2ptui.engine import verdicts as verdicts_module
 
     fabric = open_fabric(str(DGX2))
-    weighed = 0
-    real_check = verdicts_module.check
-
-    def counted(*args, **kwargs):
-        nonlocal weighed
-        weighed += 1
-        return real_check(*args, **kwargs)
-
-    monkeypatch.setattr(verdicts_module, "check", counted)
+    weighed = CallCount(monkeypatch, verdicts_module, "check")
     cache = VerdictCache(fabric)
     ends = fabric.endpoints()
     pairs = [(p, c) for p in ends[:8] for c in ends[8:12]]  # 32 pairs, twice the small limit
     first = [cache.verdict(p, [c]) for p, c in pairs]  # the checks before a run
     again = [cache.verdict(p, [c]) for p, c in pairs]  # the run
-    assert weighed == len(pairs) and again == first
+    assert weighed.calls == len(pairs) and again == first

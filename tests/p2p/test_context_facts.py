@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from call_count import CallCount
 
 from p2ptui.fabric import BDF, DeviceKind
 from p2ptui.fabric import acs as acsbits
@@ -98,14 +99,7 @@ def test_filled_contexts_match_filling_every_function(seed: int) -> None:
 
 def test_a_search_fills_each_function_once_not_once_per_case(monkeypatch: pytest.MonkeyPatch) -> None:
     fabric = switches_of_unknown_acs(6, 10)
-    calls = 0
-
-    def counted(*args, **kwargs):
-        nonlocal calls
-        calls += 1
-        return assumed_ctrl(*args, **kwargs)
-
-    monkeypatch.setattr(context_module, "assumed_ctrl", counted)
+    fills = CallCount(monkeypatch, context_module, "assumed_ctrl")
     ctx = verdict_context(fabric)
     unknown = sum(ctx.acs_maybe)
     client = next(d for d in fabric.devices if d.kind is DeviceKind.NVME)
@@ -114,7 +108,7 @@ def test_a_search_fills_each_function_once_not_once_per_case(monkeypatch: pytest
     assert len(uncertain) > 50  # every provider behind another switch depends on unknown ACS, case by case
     # Each function of unreadable ACS is filled both ways once for the search's context; filling it again for every
     # case of every uncertain provider made this count cases × functions (over 20,000 here).
-    assert calls <= 2 * unknown, (calls, unknown)
+    assert fills.calls <= 2 * unknown, (fills.calls, unknown)
 
 
 def clients_below(fabric: Fabric, count: int) -> list[Device]:
@@ -156,28 +150,15 @@ def test_an_uncertain_check_weighs_each_pair_once_per_fact_it_reads(monkeypatch:
     fabric = switches_of_unknown_acs(1, 12)
     clients = clients_below(fabric, 11)
     provider = clients.pop(0)
-    computed = weighed = 0
-    classify, fill = verdict_module.topo_class, VerdictContext.with_facts
-
-    def counted_classify(*args):  # once per pair verdict worked out (the last thing it does)
-        nonlocal computed
-        computed += 1
-        return classify(*args)
-
-    def counted_fill(*args, **kwargs):  # once per case weighed
-        nonlocal weighed
-        weighed += 1
-        return fill(*args, **kwargs)
-
-    monkeypatch.setattr(verdict_module, "topo_class", counted_classify)
-    monkeypatch.setattr(VerdictContext, "with_facts", counted_fill)
+    computed = CallCount(monkeypatch, verdict_module, "topo_class")  # once per pair verdict worked out, at its end
+    weighed = CallCount(monkeypatch, VerdictContext, "with_facts")  # once per case weighed
     result = check(fabric, provider, clients)
     assert not result.certain
     # 10 clients below as many ports of unknown ACS, the provider below one more, host bridges of unknown IDs:
     # over a thousand cases of 10 pairs each. A pair reads only its own two ports' fill (each redirects or not)
     # and the host bridge's standing (3 ways), so it comes out at most 12 ways, plus once for the plain check.
-    assert weighed > 1000
-    assert computed <= 10 * (1 + 2 * 2 * 3), (computed, weighed)
+    assert weighed.calls > 1000
+    assert computed.calls <= 10 * (1 + 2 * 2 * 3), (computed.calls, weighed.calls)
 
 
 def test_releases_weighed_share_their_fills(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -185,14 +166,7 @@ def test_releases_weighed_share_their_fills(monkeypatch: pytest.MonkeyPatch) -> 
     line: each a context of its own, but most share the boot-time ACS set-up a fill depends on."""
     base = switches_of_unknown_acs(4, 6)
     fabric = Fabric(base.name, base.root_buses, base.devices, Host(cpu_vendor="intel", cpu_family=6))
-    calls = 0
-
-    def counted(*args, **kwargs):
-        nonlocal calls
-        calls += 1
-        return assumed_ctrl(*args, **kwargs)
-
-    monkeypatch.setattr(context_module, "assumed_ctrl", counted)
+    fills = CallCount(monkeypatch, context_module, "assumed_ctrl")
     ctx = verdict_context(fabric)
     unknown = sum(ctx.acs_maybe)
     provider, *clients = clients_below(fabric, 3)
@@ -200,4 +174,4 @@ def test_releases_weighed_share_their_fills(monkeypatch: pytest.MonkeyPatch) -> 
     assert {Fact.KERNEL, Fact.ACS} <= {u.fact for u in result.depends_on}
     # The releases weighed fall into three ACS set-ups (before 6.11, the 6.11-6.14 bug, fixed since): each fills a
     # function once, where each release's context filled it again (20 contexts here).
-    assert calls <= 3 * unknown, (calls, unknown)
+    assert fills.calls <= 3 * unknown, (fills.calls, unknown)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fabric_edits
 import pytest
+from call_count import CallCount
 from p2p_scenario_support import NON_WL_INTEL, dsp_redirect, scenario_fabric, with_hb0
 
 from p2ptui.fabric.synth import random_fabric
@@ -109,18 +110,13 @@ def test_an_uncertain_refused_candidate_is_weighed_once_for_its_score_and_its_li
     dsp1 = fabric.find("dsp1")  # above rnic0, unreadable: nvme-b's path redirects or not
     f = fabric.with_devices(replace(d, acs=Acs(AcsSource.UNKNOWN)) if d.bdf == dsp1.bdf else d for d in fabric.devices)
     profile = profile_for(f, kernel="6.8")
-    weighed = []
     real_check = providers.check
-
-    def counted(fabric, provider, *args, **kwargs):
-        weighed.append(provider.name)
-        return real_check(fabric, provider, *args, **kwargs)
-
-    monkeypatch.setattr(providers, "check", counted)
+    weighed = CallCount(monkeypatch, providers, "check")
     s = find_provider(f, ["rnic0"], profile, seed=0)
     by_name = {c.provider.name: c for c in s.candidates}
     assert not by_name["nvme-b"].certain and by_name["nvme-b"].distance == -1  # refused in its worst outcome
     refused = [c.provider for c in s.candidates if c.distance < 0]
     assert s.messages == [line for p in refused for line in real_check(f, p, ["rnic0"], profile, False).messages]
     assert s.messages  # the lines are there
-    assert sorted(weighed) == sorted(set(weighed)), weighed  # no candidate weighed twice
+    named = [args[1].name for args in weighed.args]
+    assert sorted(named) == sorted(set(named)), named  # no candidate weighed twice
