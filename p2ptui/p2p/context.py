@@ -204,13 +204,20 @@ class VerdictContext:
 
     def host_path_allowed_all(self) -> np.ndarray:
         """host_path_allowed() for every pair of root buses, as a boolean matrix. Two bridges pass when each passes
-        on its own, so it takes two checks per bridge (alone, and beside another), not one per pair."""
+        on its own, so it takes two checks per bridge (alone, and beside another), not one per pair. Worked out once
+        per context (the matrix asks for it twice per completion), read-only."""
+        out = self.derived.get("host_path_allowed_all")
+        if out is not None:
+            return out
         buses = len(self.representatives)
         if self.profile.cpu_allows_p2p:
-            return np.ones((buses, buses), dtype=bool)
-        apart = np.array([self._one_bridge(k, False, False, []) for k in range(buses)], dtype=bool)
-        out = np.logical_and.outer(apart, apart)
-        np.fill_diagonal(out, [self._one_bridge(k, True, False, []) for k in range(buses)])
+            out = np.ones((buses, buses), dtype=bool)
+        else:
+            apart = np.array([self._one_bridge(k, False, False, []) for k in range(buses)], dtype=bool)
+            out = np.logical_and.outer(apart, apart)
+            np.fill_diagonal(out, [self._one_bridge(k, True, False, []) for k in range(buses)])
+        out.setflags(write=False)
+        self.derived["host_path_allowed_all"] = out
         return out
 
     def host_path_allowed(self, rb_a: int, rb_b: int) -> bool:

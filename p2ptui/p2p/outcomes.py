@@ -161,10 +161,8 @@ _PROFILE_FACTS = (Fact.KERNEL, Fact.CPU, Fact.IOMMU)
 
 
 def _completed_context(fabric: Fabric, base: VerdictContext, assignment: dict) -> VerdictContext:
-    """The context of the profile with the case's kernel, CPU and IOMMU mode filled (the base one when it fills
-    none of them)."""
-    if not any(fact in assignment for fact in _PROFILE_FACTS):
-        return base
+    """The context of the profile with the case's kernel, CPU and IOMMU mode filled (the base one when that changes
+    nothing)."""
     prof = base.profile.completed(assignment.get(Fact.KERNEL), assignment.get(Fact.CPU), assignment.get(Fact.IOMMU))
     return verdict_context(fabric, prof) if prof != base.profile else base
 

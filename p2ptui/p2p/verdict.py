@@ -161,15 +161,12 @@ def check_certain(ctx: VerdictContext, provider: Device | str, clients: Sequence
                 printed.extend(cv.messages)
                 failed = stopped = True  # the kernel returns -1 at once, whatever verbose says
             continue
-        cv = pair_verdict(ctx, p, c, verbose and not stopped, silent=stopped and foreign is None)
+        cv = pair_verdict(ctx, p, c, verbose and not stopped, silent=stopped)
         if foreign is not None:
             cv = _replace(cv, foreign=foreign)
-            if stopped:
-                cv = _silent(cv)
-        if stopped:
-            results.append(cv)
-            continue
         results.append(cv)
+        if stopped:
+            continue
         printed.extend(cv.messages)
         if cv.map_type is MapType.NOT_SUPPORTED:
             failed = True
